@@ -1,0 +1,280 @@
+"""The two-step chain of Bhagia et al. (2024): (N, D) -> task loss -> accuracy.
+
+:class:`Ladder` indexes a tidy results table once, so every task's fit reads its
+series without rescanning the table.  :class:`TaskPredictor` fits step 1 on the
+final checkpoint of each run and step 2 on all checkpoints, then chains them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .errors import TaskladderError
+from .laws import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid
+from .results import COLUMNS
+from .tasks import ACC, BPB, C4, LM_LOSS, TASKCE, chance
+
+FEATURES = ("bpb", "taskce", "c4")
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    """How to build and fit the two steps.  Defaults are the paper's main recipe."""
+
+    feature: Literal["bpb", "taskce", "c4"] = "bpb"
+    """Intermediate feature: task bits-per-byte (section 3), TaskCE (6.2) or C4 loss (6.3)."""
+    step1: Literal["nd", "flops"] = "nd"
+    """Step-1 law: L(N, D) (eq. 1) or L(C) with C = 6 N D (section 6.1)."""
+    step2: Literal["sigmoid", "log_sigmoid"] = "sigmoid"
+    """Step-2 law: sigmoid (eq. 2) or log-sigmoid (eq. 8, used with TaskCE)."""
+    final_window: int = 5
+    """Step 1 averages the feature over each run's last this-many checkpoints (3.1)."""
+    smooth_window: int = 5
+    """Step 2 smooths each run with a trailing moving average of this width (3.2)."""
+    skip_frac: float = 0.1
+    """Step 2 drops this fraction of each run's first checkpoints (3.2)."""
+    anchor: bool = True
+    """Step 2 adds the point (L=0, Acc=1) (3.2)."""
+
+    def __post_init__(self):
+        if self.feature not in FEATURES:
+            raise TaskladderError(f"unknown feature {self.feature!r}; choose one of {', '.join(FEATURES)}")
+        if self.step1 not in ("nd", "flops"):
+            raise TaskladderError(f"unknown step-1 law {self.step1!r}; choose nd or flops")
+        if self.step2 not in ("sigmoid", "log_sigmoid"):
+            raise TaskladderError(f"unknown step-2 law {self.step2!r}; choose sigmoid or log_sigmoid")
+        if self.final_window < 1 or self.smooth_window < 1:
+            raise TaskladderError("final_window and smooth_window must be at least 1")
+        if not 0.0 <= self.skip_frac < 1.0:
+            raise TaskladderError(f"skip_frac must be in [0, 1), got {self.skip_frac}")
+
+
+#: The paper's main design (sections 3.1-3.3).
+PAPER = ChainConfig()
+
+
+def feature_key(task: str, feature: str) -> tuple[str, str]:
+    """(task, metric) of the results table holding a task's intermediate feature."""
+    if feature == "bpb":
+        return task, BPB
+    if feature == "taskce":
+        return task, TASKCE
+    if feature == "c4":
+        return C4, LM_LOSS
+    raise TaskladderError(f"unknown feature {feature!r}")
+
+
+def moving_average(x: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` points; the first points average what exists so far."""
+    c = np.cumsum(x, dtype=float)
+    out = c.copy()
+    out[window:] = c[window:] - c[:-window]
+    denom = np.minimum(np.arange(1, len(x) + 1), window)
+    return out / denom
+
+
+@dataclass(frozen=True)
+class Series:
+    """One run's values of one (task, metric), in step order."""
+
+    run: str
+    size: str
+    n: int
+    d: np.ndarray
+    step: np.ndarray
+    value: np.ndarray
+
+
+class Ladder:
+    """A tidy results table indexed by (task, metric) for fast, repeated fitting."""
+
+    def __init__(self, results: pd.DataFrame):
+        missing = [c for c in COLUMNS if c not in results.columns]
+        if missing:
+            raise TaskladderError(f"results table lacks column {missing[0]!r}")
+        if results.empty:
+            raise TaskladderError("the ladder results are empty")
+        v = results["value"].to_numpy(dtype=float)
+        if not np.isfinite(v).all():
+            r = results.iloc[int(np.flatnonzero(~np.isfinite(v))[0])]
+            raise TaskladderError(
+                f"non-finite value {r['value']} for run {r['run']!r}, step {r['step']}, {r['task']}/{r['metric']}")
+        self.results = results
+        # Sort once by (task, metric, run, step) on integer codes; each (task, metric)
+        # is then a contiguous slice, turned into per-run Series only when asked for.
+        tcode, self._tnames = pd.factorize(results["task"])
+        mcode, self._mnames = pd.factorize(results["metric"])
+        rcode, _ = pd.factorize(results["run"], sort=True)
+        order = np.lexsort((results["step"].to_numpy(), rcode, mcode, tcode))
+        self._cols = {c: results[c].to_numpy()[order] for c in ("run", "size", "n", "d", "step", "value")}
+        key = (tcode.astype(np.int64) * len(self._mnames) + mcode)[order]
+        cuts = np.flatnonzero(np.diff(key)) + 1
+        starts, ends = np.r_[0, cuts], np.r_[cuts, len(key)]
+        self._slices = {(self._tnames[key[a] // len(self._mnames)], self._mnames[key[a] % len(self._mnames)]): (a, b)
+                        for a, b in zip(starts, ends)}
+        self._series: dict[tuple[str, str], list[Series]] = {}
+
+    def _build(self, a: int, b: int) -> list[Series]:
+        c = {k: v[a:b] for k, v in self._cols.items()}
+        run = c["run"]
+        cuts = np.flatnonzero(run[1:] != run[:-1]) + 1
+        out = []
+        for i, j in zip(np.r_[0, cuts], np.r_[cuts, len(run)]):
+            out.append(Series(str(run[i]), str(c["size"][i]), int(c["n"][i]), c["d"][i:j].astype(float),
+                              c["step"][i:j], c["value"][i:j].astype(float)))
+        return out
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted({t for t, m in self._slices if m != LM_LOSS})
+
+    @property
+    def runs(self) -> list[str]:
+        return sorted(self.results["run"].unique())
+
+    def series(self, task: str, metric: str) -> list[Series]:
+        if (task, metric) in self._series:
+            return self._series[(task, metric)]
+        if (task, metric) in self._slices:
+            out = self._series[(task, metric)] = self._build(*self._slices[(task, metric)])
+            return out
+        else:
+            have = ", ".join(self.tasks) or "none"
+            raise TaskladderError(f"the ladder has no {metric!r} values for task {task!r} (tasks with data: {have})") from None
+
+    def final_points(self, task: str, metric: str, window: int) -> pd.DataFrame:
+        """Step-1 data: each run's last checkpoint, its value averaged over the last ``window``."""
+        rows = [(s.run, s.size, s.n, s.d[-1], s.value[-window:].mean()) for s in self.series(task, metric)]
+        return pd.DataFrame(rows, columns=["run", "size", "n", "d", "value"])
+
+    def paired_points(self, task: str, x: tuple[str, str], y: tuple[str, str],
+                      skip_frac: float, window: int) -> pd.DataFrame:
+        """Step-2 data: (feature, accuracy) at every checkpoint of every run.
+
+        Per run: the first ``ceil(skip_frac * len)`` checkpoints are dropped, then both
+        series are smoothed with a trailing moving average (paper section 3.2).
+        """
+        ys = {s.run: s for s in self.series(*y)}
+        parts = []
+        for sx in self.series(*x):
+            sy = ys.get(sx.run)
+            if sy is None:
+                continue
+            common, ix, iy = np.intersect1d(sx.step, sy.step, return_indices=True)
+            if len(common) == 0:
+                continue
+            k = int(np.ceil(skip_frac * len(common)))
+            xv, yv = sx.value[ix][k:], sy.value[iy][k:]
+            if len(xv) == 0:
+                continue
+            m = len(xv)
+            parts.append(([sx.run] * m, [sx.size] * m, np.full(m, sx.n), sx.d[ix][k:], common[k:],
+                          moving_average(xv, window), moving_average(yv, window)))
+        if not parts:
+            raise TaskladderError(f"task {task!r}: no checkpoints carry both {x[1]} and {y[1]}")
+        cols = ("run", "size", "n", "d", "step", "x", "y")
+        return pd.DataFrame({c: np.concatenate([p[i] for p in parts]) for i, c in enumerate(cols)})
+
+
+def as_ladder(data) -> Ladder:
+    return data if isinstance(data, Ladder) else Ladder(data)
+
+
+def flops(n, d):
+    """Training compute C = 6 N D (Kaplan et al., 2020), used by the FLOPs-only step 1."""
+    return 6.0 * np.asarray(n, float) * np.asarray(d, float)
+
+
+class TaskPredictor:
+    """Chained prediction of one task's accuracy from (N, D) (paper section 3.3).
+
+    Parameters
+    ----------
+    task : registry task (or any task present in the results).
+    config : the pipeline recipe; :data:`PAPER` by default.
+    chance : random-guess accuracy for the step-2 start; from the registry by default.
+
+    Fitted attributes: ``step1_`` (a PowerLaw or FlopsLaw), ``step2_`` (a Sigmoid or
+    LogSigmoid), ``step1_data_`` and ``step2_data_`` (the points each was fitted on),
+    ``flags_`` (problems of either fit).
+    """
+
+    def __init__(self, task: str, config: ChainConfig = PAPER, chance: float | None = None):
+        self.task = task
+        self.config = config
+        self.chance = chance
+
+    def fit(self, ladder) -> TaskPredictor:
+        lad = as_ladder(ladder)
+        cfg = self.config
+        fkey = feature_key(self.task, cfg.feature)
+        s1 = lad.final_points(*fkey, window=cfg.final_window)
+        n_params = PowerLaw.n_params if cfg.step1 == "nd" else FlopsLaw.n_params
+        if len(s1) < n_params:
+            raise TaskladderError(
+                f"task {self.task!r}: step 1 has {n_params} parameters but the ladder has only {len(s1)} runs")
+        if cfg.step1 == "nd":
+            self.step1_ = PowerLaw().fit(s1["n"], s1["d"], s1["value"])
+        else:
+            self.step1_ = FlopsLaw().fit(flops(s1["n"], s1["d"]), s1["value"])
+        s2 = lad.paired_points(self.task, fkey, (self.task, ACC), cfg.skip_frac, cfg.smooth_window)
+        ch = chance(self.task) if self.chance is None else self.chance
+        if cfg.step2 == "sigmoid":
+            self.step2_ = Sigmoid(chance=ch, anchor=(0.0, 1.0) if cfg.anchor else None).fit(s2["x"], s2["y"])
+        else:
+            self.step2_ = LogSigmoid().fit(s2["x"], s2["y"])
+        self.step1_data_, self.step2_data_ = s1, s2
+        self.flags_ = [f"step 1: {f}" for f in self.step1_.flags_] + [f"step 2: {f}" for f in self.step2_.flags_]
+        return self
+
+    def predict_feature(self, N, D):
+        """Step 1 alone: the intermediate feature (task loss) at (N, D)."""
+        if self.config.step1 == "nd":
+            return self.step1_.predict(N, D)
+        return self.step1_.predict(flops(N, D))
+
+    def predict(self, N, D):
+        """The chained prediction: accuracy at (N, D)."""
+        return self.step2_.predict(self.predict_feature(N, D))
+
+    def formula(self) -> str:
+        return f"{self.step1_.formula()};  {self.step2_.formula()}"
+
+
+def predict_targets(ladder, targets, tasks, config: ChainConfig = PAPER, progress=None) -> tuple[pd.DataFrame, dict]:
+    """Fit every task once and predict every target.
+
+    ``targets`` is an iterable of :class:`~taskladder.datasets.Target`.  Returns the
+    table of predictions (one row per task x target) and the fitted predictors.
+    """
+    lad = as_ladder(ladder)
+    targets = list(targets)
+    if not targets:
+        raise TaskladderError("no target given: name a target or give --n and --tokens")
+    rows, fits = [], {}
+    for task in tasks:
+        pred = TaskPredictor(task, config).fit(lad)
+        fits[task] = pred
+        fkey = feature_key(task, config.feature)
+        for t in targets:
+            feat = float(pred.predict_feature(t.n, t.d))
+            acc = float(pred.step2_.predict(feat))
+            actual = t.actual(task, ACC)
+            actual_feat = t.actual(*fkey)
+            rows.append({
+                "task": task, "target": t.name, "n": t.n, "d": t.d,
+                "predicted_feature": feat, "actual_feature": actual_feat,
+                "predicted": acc, "actual": actual,
+                "abs_error": None if actual is None else abs(acc - actual) * 100.0,
+                "rel_error": None if actual is None else abs(acc - actual) / actual,
+                "feature_rel_error": None if actual_feat is None else abs(feat - actual_feat) / actual_feat,
+                "step1_fit_error": pred.step1_.fit_error_, "step2_fit_error": pred.step2_.fit_error_,
+                "flags": "; ".join(pred.flags_),
+            })
+        if progress is not None:
+            progress()
+    return pd.DataFrame(rows), fits

@@ -1,0 +1,258 @@
+"""The ``taskladder`` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import re
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from . import io
+from .chain import ChainConfig, Ladder, predict_targets
+from .datasets import Target, olmo2_ladder
+from .errors import FitWarning, TaskladderError
+from .results import load_sizes, read_results
+from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY, get_task
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Predict a large model's task accuracy from a ladder of small models.")
+out_console = Console()
+err_console = Console(stderr=True)
+
+_SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
+
+
+def parse_count(text: str, what: str) -> int:
+    """Parse 6887575552, 6.9e9, 6.9B or 4T into an integer count."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([KkMmBbGgTt]?)\s*", text or "")
+    if not m:
+        raise TaskladderError(f"{what}: {text!r} is not a number (examples: 6887575552, 6.9e9, 6.9B, 4T)")
+    v = float(m[1]) * _SUFFIX[m[2].upper()]
+    if not v > 0:
+        raise TaskladderError(f"{what}: must be positive, got {text!r}")
+    return int(round(v))
+
+
+def _tasks(names: list[str] | None) -> list[str]:
+    if not names:
+        return list(PAPER_TASKS)
+    out = []
+    for n in names:
+        for part in n.split(","):
+            part = part.strip()
+            if part == "all":
+                out += [t for t in ALL_TASKS if t not in out]
+            elif part == "paper":
+                out += [t for t in PAPER_TASKS if t not in out]
+            elif part:
+                get_task(part)
+                out.append(part)
+    return out
+
+
+def _fit_progress(n_tasks: int, quiet: bool):
+    """A rich progress bar on stderr; returns (context manager, advance callback)."""
+    prog = Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
+    tid = prog.add_task("fitting tasks", total=n_tasks)
+    return prog, lambda: prog.advance(tid)
+
+
+def _prediction_table(df, title: str, paper: bool = False) -> Table:
+    t = Table(title=title, title_style="bold")
+    t.add_column("task", no_wrap=True)
+    t.add_column("target", no_wrap=True)
+    t.add_column("predicted", justify="right")
+    t.add_column("actual", justify="right")
+    t.add_column("abs err (pts)", justify="right")
+    t.add_column("rel err", justify="right")
+    if paper:
+        t.add_column("paper pred", justify="right")
+        t.add_column("paper actual", justify="right")
+    t.add_column("!", style="yellow")
+    notes: dict[str, int] = {}
+    fmt = lambda v, f: "–" if v is None or v != v else f.format(v)  # noqa: E731
+    for r in df.to_dict(orient="records"):
+        row = [REGISTRY[r["task"]].display if r["task"] in REGISTRY else r["task"], r["target"],
+               fmt(100 * r["predicted"], "{:.1f}"),
+               fmt(None if r.get("actual") is None else 100 * r["actual"], "{:.1f}"),
+               fmt(r.get("abs_error"), "{:.1f}"), fmt(r.get("rel_error"), "{:.1%}")]
+        if paper:
+            row += [fmt(100 * r["paper_predicted"], "{:.1f}"), fmt(100 * r["paper_actual"], "{:.1f}")]
+        flag = r.get("flags") or ""
+        if flag:
+            notes.setdefault(f"{row[0]}: {flag}", len(notes) + 1)
+        row.append(f"[{notes[f'{row[0]}: {flag}']}]" if flag else "")
+        t.add_row(*row)
+    if notes:
+        t.caption = "\n".join(f"[{i}] {text}" for text, i in notes.items())
+        t.caption_justify = "left"
+    return t
+
+
+def _fits_json(fits) -> dict:
+    return {task: {
+        "formula": f.formula(),
+        "step1": {**f.step1_.params_, "fit_error": f.step1_.fit_error_, "flags": f.step1_.flags_},
+        "step2": {**f.step2_.params_, "fit_error": f.step2_.fit_error_, "flags": f.step2_.flags_},
+    } for task, f in fits.items()}
+
+
+def _config(feature: str, step1: str, step2: Optional[str]) -> ChainConfig:
+    if feature == "taskce":  # paper appendix C.2: log-sigmoid on the last 50%, no smoothing, no anchor
+        return ChainConfig(feature="taskce", step1=step1, step2=step2 or "log_sigmoid", final_window=1,
+                           smooth_window=1, skip_frac=0.5, anchor=False)
+    return ChainConfig(feature=feature, step1=step1, step2=step2 or "sigmoid")
+
+
+@app.command()
+def reproduce(
+    out: Annotated[Path, typer.Option(help="Folder for tables and figures.")] = Path("taskladder-out"),
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    figures: Annotated[bool, typer.Option(help="Draw the step-1, step-2 and chained figures.")] = True,
+):
+    """Recompute the paper's Figure 2 (7B-4T and 13B-5T) from the bundled ladder."""
+    from .paper import FIGURE2_MAE, reproduce as run
+
+    out = io.ensure_writable_dir(out)
+    prog, advance = _fit_progress(len(PAPER_TASKS), quiet=json_)
+    with prog:
+        rep = run(progress=advance)
+    preds = rep.predictions
+    mae = rep.mean_abs_error()
+    result = {
+        "predictions": io.records(preds),
+        "mean_abs_error": mae,
+        "paper_mean_abs_error": FIGURE2_MAE,
+        "fits": _fits_json(rep.fits),
+        "config": ChainConfig().__dict__,
+    }
+    io.write_json(out / "reproduce.json", result)
+    io.write_table(out / "predictions.parquet", preds)
+    io.write_table(out / "predictions.csv", preds)
+    if figures:
+        from . import plots
+
+        targets = [rep.data.targets[t] for t in preds["target"].unique()]
+        finals = {t: dict(zip(*rep.ladder.final_points(t, "acc", 5)[["run", "value"]].T.values))
+                  for t in rep.fits}
+        plots.plot_step1(rep.fits, targets, out / "step1.png")
+        plots.plot_step2(rep.fits, targets, out / "step2.png")
+        plots.plot_chained(rep.fits, targets, out / "chained.png", final_acc=finals)
+        plots.plot_summary(preds, out / "summary.png")
+    if json_:
+        out_console.print_json(io.dumps(result)) if sys.stdout.isatty() else print(io.dumps(result))
+        return
+    out_console.print(_prediction_table(preds, "Chained prediction of RC accuracy (paper Figure 2)", paper=True))
+    for tgt, v in mae.items():
+        out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points (paper: {FIGURE2_MAE.get(tgt, float('nan')):.1f})")
+    out_console.print(f"wrote tables and figures to {out}/")
+
+
+@app.command()
+def predict(
+    n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (e.g. 6.9e9 or 6.9B).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 3.9e12 or 4T).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Label for the target.")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(help="A bundled target (7B-4T, 13B-5T), repeatable.")] = None,
+    target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, to compare with its actual accuracy.")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s); 'paper' (default) or 'all' or names.")] = None,
+    ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled OLMo 2 ladder).")] = None,
+    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n giving each rung's N.")] = None,
+    feature: Annotated[str, typer.Option(help="Intermediate feature: bpb, taskce or c4.")] = "bpb",
+    step1: Annotated[str, typer.Option(help="Step-1 law: nd or flops.")] = "nd",
+    step2: Annotated[Optional[str], typer.Option(help="Step-2 law: sigmoid or log_sigmoid.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Also write predictions (JSON, Parquet) here.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+):
+    """Predict task accuracies for any target (N, D) from a ladder."""
+    tasks = _tasks(task)
+    config = _config(feature, step1, step2)
+    size_table = load_sizes(sizes) if sizes else None
+    if ladder:
+        results = read_results(ladder, sizes=size_table)
+        bundled = None
+    else:
+        bundled = olmo2_ladder()
+        results = bundled.ladder
+    targets: list[Target] = []
+    for t in target or []:
+        if bundled is None or t not in bundled.targets:
+            known = ", ".join(bundled.targets) if bundled else "none with --ladder"
+            raise TaskladderError(f"unknown target {t!r}; bundled targets: {known}")
+        targets.append(bundled.targets[t])
+    if target_file is not None:
+        n_ = parse_count(n, "--n") if n else None
+        tres = read_results([target_file], sizes=size_table, n=n_)
+        d_ = parse_count(tokens, "--tokens") if tokens else int(tres["d"].max())
+        targets.append(Target(name or target_file.stem, int(tres["n"].iloc[0]), d_, tres))
+    elif n is not None or tokens is not None:
+        if n is None or tokens is None:
+            raise TaskladderError("a target needs both --n (parameters) and --tokens (training tokens)")
+        n_, d_ = parse_count(n, "--n"), parse_count(tokens, "--tokens")
+        targets.append(Target(name or f"N={n_:.3g},D={d_:.3g}", n_, d_))
+    if not targets:
+        raise TaskladderError("no target: give --n and --tokens, --target NAME, or --target-file FILE")
+    if out is not None:
+        io.ensure_writable_dir(out)
+    lad = Ladder(results)
+    prog, advance = _fit_progress(len(tasks), quiet=json_)
+    with prog:
+        preds, fits = predict_targets(lad, targets, tasks, config, progress=advance)
+    result = {"predictions": io.records(preds), "fits": _fits_json(fits), "config": config.__dict__}
+    if out is not None:
+        io.write_json(out / "predict.json", result)
+        io.write_table(out / "predictions.parquet", preds)
+    if json_:
+        print(io.dumps(result))
+        return
+    out_console.print(_prediction_table(preds, f"Chained prediction ({config.feature} -> accuracy)"))
+    if preds["abs_error"].notna().any():
+        for tgt, v in preds.groupby("target", sort=False)["abs_error"].mean().items():
+            out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points")
+
+
+@app.command()
+def data(
+    export: Annotated[Optional[Path], typer.Option(help="Write the bundled tidy table to this .parquet or .csv file.")] = None,
+):
+    """Describe the bundled OLMo 2 ladder data (or export it as a tidy table)."""
+    d = olmo2_ladder()
+    if export is not None:
+        io.ensure_writable_dir(export.parent if str(export.parent) else Path("."))
+        io.write_table(export, d.ladder)
+        out_console.print(f"wrote {len(d.ladder)} rows to {export}")
+        return
+    t = Table(title="Bundled ladder (Bhagia et al., 2024; allenai/OLMo-ladder, Apache-2.0)")
+    for c in ("run", "N", "final D", "checkpoints"):
+        t.add_column(c, justify="right" if c != "run" else "left")
+    g = d.ladder.groupby("run").agg(n=("n", "first"), d=("d", "max"), k=("step", "nunique")).sort_values(["n", "d"])
+    for run, r in g.iterrows():
+        t.add_row(run, f"{r.n:,}", f"{r.d:.3e}", str(r.k))
+    for tg in d.targets.values():
+        t.add_row(f"[magenta]{tg.name}[/] (target)", f"{tg.n:,}", f"{tg.d:.3e}", str(tg.results["step"].nunique()))
+    out_console.print(t)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit status 2."""
+    with warnings.catch_warnings():
+        # Fit problems are reported in each table's flags column instead.
+        warnings.simplefilter("ignore", FitWarning)
+        try:
+            app()
+        except TaskladderError as e:
+            err_console.print(f"taskladder: error: {e}", markup=False, highlight=False, soft_wrap=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            err_console.print("taskladder: interrupted", markup=False)
+            sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Bundled data: the OLMo 2 ladder and targets of Bhagia et al. (2024).
+
+The evaluation logs come from allenai/OLMo-ladder (Apache-2.0; licence and data card
+ship beside the Parquet file in ``taskladder/data``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from .errors import TaskladderError
+from .tasks import ACC
+
+#: The paper's "actual" value of a target metric is the mean over its last 5
+#: evaluated checkpoints (a target with fewer rows uses what it has).
+ACTUAL_WINDOW = 5
+
+
+@dataclass(frozen=True)
+class Target:
+    """A model to predict: its size, its token budget and, if known, its evaluations."""
+
+    name: str
+    """Label used in tables and JSON, e.g. ``"7B-4T"``."""
+    n: int
+    """Non-embedding parameters."""
+    d: int
+    """Training tokens."""
+    results: pd.DataFrame | None = field(default=None, repr=False)
+    """Tidy results of the target's final checkpoints (for "actual" values)."""
+    full: pd.DataFrame | None = field(default=None, repr=False)
+    """Tidy results of its intermediate checkpoints over all of training, if any."""
+
+    def __post_init__(self):
+        if not (np.isfinite(self.n) and self.n > 0):
+            raise TaskladderError(f"target {self.name!r}: N must be a positive number, got {self.n!r}")
+        if not (np.isfinite(self.d) and self.d > 0):
+            raise TaskladderError(f"target {self.name!r}: D (tokens) must be a positive number, got {self.d!r}")
+
+    def actual(self, task: str, metric: str = ACC, window: int = ACTUAL_WINDOW) -> float | None:
+        """Mean of ``metric`` over the last ``window`` checkpoints, or None when not logged."""
+        v = self._by_key.get((task, metric))
+        return None if v is None else float(v[-window:].mean())
+
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, str], np.ndarray]:
+        if self.results is None:
+            return {}
+        r = self.results.sort_values("step", kind="stable")
+        return {k: g["value"].to_numpy(float) for k, g in r.groupby(["task", "metric"], sort=False)}
+
+
+@dataclass(frozen=True)
+class LadderData:
+    """A ladder's tidy results and the targets to predict."""
+
+    ladder: pd.DataFrame = field(repr=False)
+    targets: dict[str, Target]
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[pd.DataFrame, dict]:
+    base = resources.files("taskladder") / "data"
+    with resources.as_file(base / "olmo2_ladder.parquet") as p:
+        df = pd.read_parquet(p)
+    meta = json.loads((base / "olmo2_ladder.json").read_text())
+    return df, meta
+
+
+def olmo2_ladder() -> LadderData:
+    """The paper's ladder (190M-1.3B x 1/2/5/10 xC) and its two targets, 7B-4T and 13B-5T.
+
+    Works offline: the data ship inside the package.
+    """
+    df, meta = _load()
+    roles = df["run"].map(meta["roles"])
+    ladder = df[roles == "ladder"].reset_index(drop=True)
+    targets = {}
+    for name, info in meta["targets"].items():
+        res = df[df["run"] == name].reset_index(drop=True)
+        full = df[df["run"] == info["full"]].reset_index(drop=True)
+        targets[name] = Target(name, int(info["n"]), int(res["d"].max()), res, full)
+    return LadderData(ladder.copy(), targets)

@@ -1,0 +1,84 @@
+"""Writing results: JSON and Parquet for programs, atomically so nothing is half-written."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import TaskladderError
+
+
+def _clean(v):
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if v is pd.NA or v is None:
+        return None
+    return v
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """DataFrame rows as JSON-safe dicts (NaN becomes null)."""
+    return [_clean(r) for r in df.to_dict(orient="records")]
+
+
+def dumps(obj) -> str:
+    return json.dumps(_clean(obj), indent=2)
+
+
+def ensure_writable_dir(path: Path) -> Path:
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TaskladderError(f"{path}: cannot create output folder ({e.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise TaskladderError(f"{path}: output folder is not writable")
+    return path
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write to a temporary file in the same folder, then rename over ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_json(path: Path, obj) -> Path:
+    return write_bytes_atomic(path, (dumps(obj) + "\n").encode())
+
+
+def write_table(path: Path, df: pd.DataFrame) -> Path:
+    """Write a DataFrame as Parquet or CSV (by extension), atomically."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        if path.suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

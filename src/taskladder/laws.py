@@ -1,0 +1,456 @@
+"""Scaling laws as scikit-learn-style estimators.
+
+Each law takes its options in ``__init__``, ``fit`` returns ``self``, fitted
+parameters end in ``_``, ``predict`` evaluates new inputs and ``formula()`` prints
+the fitted law.  After ``fit`` every law also has:
+
+* ``fit_error_``: the paper's "average relative fitting error", mean |pred - y| / y
+  over the training points (extra anchor points excluded);
+* ``flags_``: human-readable problems (a parameter at a bound, no convergence);
+  each is also issued as a :class:`~taskladder.errors.FitWarning`.
+
+The recipes are those of Bhagia et al. (2024): step 1 minimises a Huber loss
+(delta = 1e-3) on log predictions with L-BFGS-B, A and B optimised as log A and
+log B, all parameters >= 0 (section 3.1); step 2 is a bounded least-squares fit of
+a sigmoid (section 3.2).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy.optimize import OptimizeWarning, curve_fit, minimize
+
+from .errors import FitWarning, TaskladderError
+
+_INF = np.inf
+
+
+def _as_1d(name: str, x) -> np.ndarray:
+    a = np.atleast_1d(np.asarray(x, dtype=float))
+    if a.ndim != 1:
+        raise TaskladderError(f"{name} must be one-dimensional")
+    if not np.isfinite(a).all():
+        raise TaskladderError(f"{name} holds a non-finite value ({a[~np.isfinite(a)][0]})")
+    return a
+
+
+def _same_len(**arrays: np.ndarray) -> None:
+    lens = {k: len(v) for k, v in arrays.items()}
+    if len(set(lens.values())) != 1:
+        raise TaskladderError("inputs differ in length: " + ", ".join(f"{k}={v}" for k, v in lens.items()))
+
+
+def _scalar_out(x, out: np.ndarray):
+    return out[0] if np.ndim(x) == 0 else out
+
+
+def _huber(r: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Huber loss of residuals and its derivative."""
+    small = np.abs(r) < delta
+    loss = np.where(small, 0.5 * r * r, delta * (np.abs(r) - 0.5 * delta))
+    grad = np.where(small, r, delta * np.sign(r))
+    return loss, grad
+
+
+class _Law:
+    """Shared machinery: fitted-state checks, flags and formula printing."""
+
+    param_names: tuple[str, ...] = ()
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, self.param_names[0] + "_"):
+            raise TaskladderError(f"{type(self).__name__} is not fitted yet: call fit() first")
+
+    @property
+    def params_(self) -> dict[str, float]:
+        """Fitted parameters by name."""
+        self._check_fitted()
+        return {k: float(getattr(self, k + "_")) for k in self.param_names}
+
+    def _set_flags(self, flags: list[str]) -> None:
+        self.flags_ = flags
+        for f in flags:
+            warnings.warn(f"{type(self).__name__}: {f}", FitWarning, stacklevel=3)
+
+    def __repr__(self) -> str:
+        if hasattr(self, "flags_"):
+            return f"{type(self).__name__}({self.formula()})"
+        return f"{type(self).__name__}()"
+
+
+def _bound_flags(names: Sequence[str], p: np.ndarray, bounds: Sequence[tuple[float | None, float | None]],
+                 natural: frozenset[tuple[str, float]] = frozenset()) -> list[str]:
+    """Name each parameter sitting on a bound, except bounds in ``natural``.
+
+    A natural bound is a physical limit rather than a constraint of convenience,
+    e.g. the sigmoid's upper asymptote b = 1 (no accuracy exceeds 1): a fit that
+    lands there is expected and not worth a warning.
+    """
+    flags = []
+    for name, v, (lo, hi) in zip(names, p, bounds):
+        for b in (lo, hi):
+            if (name, b) in natural:
+                continue
+            if b is not None and np.isfinite(b) and abs(v - b) <= 1e-6 * max(1.0, abs(b)):
+                flags.append(f"parameter {name} is at its bound {b:g}")
+    return flags
+
+
+def _huber_log_fit(model: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], y: np.ndarray,
+                   p0: Sequence[float], bounds: Sequence[tuple[float | None, float | None]],
+                   delta: float, maxiter: int):
+    """Minimise sum_i Huber_delta(log f_i(p) - log y_i) with L-BFGS-B and the exact gradient.
+
+    ``model(p)`` returns predictions (n,) and their Jacobian (n, k).
+    """
+    logy = np.log(y)
+
+    def fun(p):
+        pred, jac = model(p)
+        if (pred <= 0).any():  # log undefined: push the optimiser back
+            return 1e10, np.zeros_like(p)
+        loss, g = _huber(np.log(pred) - logy, delta)
+        return loss.sum(), (g / pred) @ jac
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        res = minimize(fun, np.asarray(p0, float), jac=True, method="L-BFGS-B", bounds=bounds,
+                       tol=0.0, options={"ftol": 0.0, "gtol": 1e-10, "maxiter": maxiter})
+    # With ftol=0 L-BFGS-B stops in the line search once no further decrease is
+    # representable; that is convergence, not failure.  Real failures are an
+    # exhausted iteration budget or a non-finite objective.
+    ok = np.isfinite(res.fun) and res.nit < maxiter and "ITERATIONS REACHED" not in str(res.message).upper()
+    return res, bool(ok)
+
+
+class PowerLaw(_Law):
+    """Step 1: task loss as a function of parameters and tokens (paper eq. 1).
+
+    L(N, D) = A / N**alpha + B / D**beta + E
+
+    Parameters
+    ----------
+    delta : Huber threshold on log residuals (paper: 1e-3).
+    p0 : start for (log A, log B, alpha, beta, E) (paper's scripts: 3, 6, 0.1, 0.2, 1).
+    maxiter : L-BFGS-B iteration budget.
+    """
+
+    param_names = ("A", "alpha", "B", "beta", "E")
+    n_params = 5
+
+    def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (3.0, 6.0, 0.1, 0.2, 1.0),
+                 maxiter: int = 100_000):
+        self.delta = delta
+        self.p0 = p0
+        self.maxiter = maxiter
+
+    @staticmethod
+    def _model(logn: np.ndarray, logd: np.ndarray):
+        def f(p):
+            tn = np.exp(p[0] - p[2] * logn)
+            td = np.exp(p[1] - p[3] * logd)
+            jac = np.column_stack([tn, td, -logn * tn, -logd * td, np.ones_like(tn)])
+            return tn + td + p[4], jac
+        return f
+
+    def fit(self, N, D, L) -> PowerLaw:
+        N, D, L = _as_1d("N", N), _as_1d("D", D), _as_1d("L", L)
+        _same_len(N=N, D=D, L=L)
+        if len(L) < self.n_params:
+            raise TaskladderError(
+                f"step 1 needs at least {self.n_params} ladder runs for its {self.n_params} parameters, got {len(L)}")
+        if (N <= 0).any() or (D <= 0).any() or (L <= 0).any():
+            raise TaskladderError("N, D and the loss must be positive for a power-law fit")
+        bounds = [(0, None)] * 5
+        res, ok = _huber_log_fit(self._model(np.log(N), np.log(D)), L, self.p0, bounds, self.delta, self.maxiter)
+        p = res.x
+        self.log_A_, self.log_B_ = float(p[0]), float(p[1])
+        self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
+        self.alpha_, self.beta_, self.E_ = float(p[2]), float(p[3]), float(p[4])
+        self.result_ = res
+        self.converged_ = ok
+        self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - L) / L))
+        flags = _bound_flags(("log A", "log B", "alpha", "beta", "E"), p, bounds)
+        if not ok:
+            flags.append(f"did not converge ({res.message})")
+        self._set_flags(flags)
+        return self
+
+    def predict(self, N, D):
+        self._check_fitted()
+        n, d = np.asarray(N, float), np.asarray(D, float)
+        # exp(log A - alpha log N): a vanishing term underflows to 0 instead of overflowing N**alpha
+        return np.exp(self.log_A_ - self.alpha_ * np.log(n)) + np.exp(self.log_B_ - self.beta_ * np.log(d)) + self.E_
+
+    def formula(self) -> str:
+        self._check_fitted()
+        return (f"L(N, D) = {self.A_:.2f} / N^{self.alpha_:.2f} + {self.B_:.2f} / D^{self.beta_:.2f}"
+                f" + {self.E_:.2f}")
+
+
+class FlopsLaw(_Law):
+    """Step 1 on compute only (paper section 6.1): L(C) = A / C**alpha + E.
+
+    Fitted like :class:`PowerLaw` (Huber on log L, log A, L-BFGS-B) with the paper
+    scripts' start (log A, alpha, E) = (10, 0.4, 0.5) and bounds alpha in [0, 1],
+    log A >= 0, E >= 0.
+    """
+
+    param_names = ("A", "alpha", "E")
+    n_params = 3
+
+    def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (10.0, 0.4, 0.5), maxiter: int = 100_000):
+        self.delta = delta
+        self.p0 = p0
+        self.maxiter = maxiter
+
+    def fit(self, C, L) -> FlopsLaw:
+        C, L = _as_1d("C", C), _as_1d("L", L)
+        _same_len(C=C, L=L)
+        if len(L) < self.n_params:
+            raise TaskladderError(f"the FLOPs law needs at least {self.n_params} ladder runs, got {len(L)}")
+        if (C <= 0).any() or (L <= 0).any():
+            raise TaskladderError("compute and loss must be positive for a power-law fit")
+        logc = np.log(C)
+
+        def model(p):
+            t = np.exp(p[0] - p[1] * logc)
+            return t + p[2], np.column_stack([t, -logc * t, np.ones_like(t)])
+
+        bounds = [(0, None), (0, 1.0), (0, None)]
+        res, ok = _huber_log_fit(model, L, self.p0, bounds, self.delta, self.maxiter)
+        p = res.x
+        self.log_A_, self.A_, self.alpha_, self.E_ = float(p[0]), float(np.exp(p[0])), float(p[1]), float(p[2])
+        self.result_, self.converged_ = res, ok
+        self.fit_error_ = float(np.mean(np.abs(self.predict(C) - L) / L))
+        flags = _bound_flags(("log A", "alpha", "E"), p, bounds)
+        if not ok:
+            flags.append(f"did not converge ({res.message})")
+        self._set_flags(flags)
+        return self
+
+    def predict(self, C):
+        self._check_fitted()
+        c = np.asarray(C, float)
+        return self.A_ / c ** self.alpha_ + self.E_
+
+    def formula(self) -> str:
+        self._check_fitted()
+        return f"L(C) = {self.A_:.3g} / C^{self.alpha_:.3f} + {self.E_:.2f}"
+
+
+def _sigmoid(x, a, L0, k, b):
+    return a / (1.0 + np.exp(-k * (x - L0))) + b
+
+
+def _sigmoid_jac(x, a, L0, k, b):
+    s = 1.0 / (1.0 + np.exp(-k * (x - L0)))
+    ds = s * (1.0 - s)
+    return np.column_stack([s, -a * k * ds, a * (x - L0) * ds, np.ones_like(x)])
+
+
+class _CurveFitLaw(_Law):
+    """Least-squares laws of one feature, fitted with ``scipy.optimize.curve_fit``."""
+
+    _f: Callable
+    _jac: Callable
+    _order: tuple[str, ...]  # parameter order of _f after x
+    _natural: frozenset[tuple[str, float]] = frozenset()
+
+    def _starts(self) -> list[tuple[float, ...]]:
+        raise NotImplementedError
+
+    def _fit_xy(self, x: np.ndarray, y: np.ndarray, bounds) -> None:
+        flags: list[str] = []
+        best = None
+        for i, p0 in enumerate(self._starts()):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", OptimizeWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                try:
+                    p, cov = curve_fit(self._f, x, y, p0=p0, bounds=bounds, jac=self._jac, maxfev=100_000)
+                except (RuntimeError, OptimizeWarning, ValueError):
+                    continue
+            sse = float(np.sum((self._f(x, *p) - y) ** 2))
+            if best is None or sse < best[2] - 1e-15:
+                best = (p, cov, sse, i)
+            # The paper's scripts keep the first start whose covariance is finite.
+            if np.isfinite(cov).all():
+                break
+        if best is None:
+            raise TaskladderError(f"{type(self).__name__}: the fit failed from every starting point")
+        p, cov, sse, i = best
+        if i > 0:
+            flags.append(f"needed fallback start #{i} (the default start did not converge)")
+        if not np.isfinite(cov).all():
+            flags.append("parameter covariance could not be estimated (ill-conditioned fit)")
+        lo, hi = bounds
+        flags += _bound_flags(self._order, p, list(zip(lo, hi)), self._natural)
+        for name, v in zip(self._order, p):
+            setattr(self, name + "_", float(v))
+        self.pcov_ = cov
+        self.converged_ = True
+        self._set_flags(flags)
+
+
+class Sigmoid(_CurveFitLaw):
+    """Step 2: accuracy as a function of the task loss (paper eq. 2).
+
+    Acc(L) = a / (1 + exp(-k (L - L0))) + b
+
+    Parameters
+    ----------
+    chance : accuracy of random guessing; the default start puts the lower
+        asymptote a + b there (paper scripts: p0 = (chance - 1, 0.9, 3, 1)).
+    anchor : an extra training point (L, Acc), by default (0, 1): a model with zero
+        task loss is always right (paper section 3.2). ``None`` to leave it out.
+    bounds : lower and upper bounds for (a, L0, k, b); paper: a in [-1, 0],
+        L0 >= 0, k >= 0, b in [0, 1].
+    """
+
+    param_names = ("a", "k", "L0", "b")
+    _order = ("a", "L0", "k", "b")
+    _natural = frozenset({("b", 1.0)})
+    _f = staticmethod(_sigmoid)
+    _jac = staticmethod(_sigmoid_jac)
+
+    def __init__(self, chance: float = 0.25, anchor: tuple[float, float] | None = (0.0, 1.0),
+                 bounds=((-1.0, 0.0, 0.0, 0.0), (0.0, _INF, _INF, 1.0))):
+        self.chance = chance
+        self.anchor = anchor
+        self.bounds = bounds
+
+    def _starts(self):
+        # The paper's start first; then a small spread of midpoints and slopes.
+        return [(self.chance - 1.0, 0.9, 3.0, 1.0)] + [
+            (self.chance - 1.0, L0, k, 1.0) for L0 in (0.5, 1.0, 1.5, 2.5) for k in (1.0, 5.0, 15.0)]
+
+    def fit(self, L, acc) -> Sigmoid:
+        L, acc = _as_1d("L", L), _as_1d("acc", acc)
+        _same_len(L=L, acc=acc)
+        if len(L) < 4:
+            raise TaskladderError(f"step 2 needs at least 4 points for its 4 parameters, got {len(L)}")
+        x, y = L, acc
+        if self.anchor is not None:
+            x, y = np.append(L, self.anchor[0]), np.append(acc, self.anchor[1])
+        self._fit_xy(x, y, self.bounds)
+        self.fit_error_ = float(np.mean(np.abs(self.predict(L) - acc) / acc))
+        return self
+
+    def predict(self, L):
+        self._check_fitted()
+        return _sigmoid(np.asarray(L, float), self.a_, self.L0_, self.k_, self.b_)
+
+    def formula(self) -> str:
+        self._check_fitted()
+        return f"Acc(L) = {self.a_:.2f} / (1 + exp(-{self.k_:.2f} (L - {self.L0_:.2f}))) + {self.b_:.2f}"
+
+
+def _log_sigmoid(x, a, L0, k):
+    # Paper eq. 8: 1 - a' log(1 - sigmoid(k (x - L0))) with a' = -a.  Since
+    # log(1 - sigmoid(z)) = -softplus(z), this is 1 + a softplus(z), computed stably.
+    return 1.0 + a * np.logaddexp(0.0, k * (x - L0))
+
+
+def _log_sigmoid_jac(x, a, L0, k):
+    z = k * (x - L0)
+    s = 1.0 / (1.0 + np.exp(-z))
+    return np.column_stack([np.logaddexp(0.0, z), -a * k * s, a * (x - L0) * s])
+
+
+class LogSigmoid(_CurveFitLaw):
+    """Step 2 for TaskCE (paper eq. 8, appendix C.2).
+
+    Acc(L) = 1 + a * softplus(k (L - L0)) = 1 - a * log(1 - 1 / (1 + exp(-k (L - L0))))
+    with a <= 0, so accuracy rises to 1 as TaskCE falls.  The paper fits it on the
+    last 50% of each run, without the anchor point; start (a, L0, k) = (-0.1, 0.9, 3).
+    """
+
+    param_names = ("a", "k", "L0")
+    _order = ("a", "L0", "k")
+    _f = staticmethod(_log_sigmoid)
+    _jac = staticmethod(_log_sigmoid_jac)
+
+    def __init__(self, bounds=((-_INF, 0.0, 0.0), (0.0, _INF, _INF))):
+        self.bounds = bounds
+
+    def _starts(self):
+        return [(-0.1, 0.9, 3.0)] + [(-a, L0, k) for a in (0.05, 0.3) for L0 in (0.3, 1.5) for k in (1.0, 8.0)]
+
+    def fit(self, L, acc) -> LogSigmoid:
+        L, acc = _as_1d("L", L), _as_1d("acc", acc)
+        _same_len(L=L, acc=acc)
+        if len(L) < 3:
+            raise TaskladderError(f"the log-sigmoid needs at least 3 points, got {len(L)}")
+        self._fit_xy(L, acc, self.bounds)
+        self.fit_error_ = float(np.mean(np.abs(self.predict(L) - acc) / acc))
+        return self
+
+    def predict(self, L):
+        self._check_fitted()
+        return _log_sigmoid(np.asarray(L, float), self.a_, self.L0_, self.k_)
+
+    def formula(self) -> str:
+        self._check_fitted()
+        return f"Acc(L) = 1 + {self.a_:.3f} * softplus({self.k_:.2f} (L - {self.L0_:.2f}))"
+
+
+class SingleStep(_Law):
+    """One function from (N, D) straight to accuracy (paper eq. 6, section 6.4).
+
+    Acc(N, D) = a / (1 + exp(-(A / N**alpha + B / D**beta + E))) + b
+
+    The sigmoid's slope and midpoint are absorbed into A, B and E.  Fitted on the
+    final checkpoints with the step-1 recipe (Huber on log Acc, L-BFGS-B); bounds
+    as the paper's scripts: log A, log B, alpha, beta >= 0, a in [-1, 0], b in [0, 1].
+    """
+
+    param_names = ("A", "alpha", "B", "beta", "E", "a", "b")
+    n_params = 7
+
+    def __init__(self, chance: float = 0.25, delta: float = 1e-3, maxiter: int = 100_000):
+        self.chance = chance
+        self.delta = delta
+        self.maxiter = maxiter
+
+    def fit(self, N, D, acc) -> SingleStep:
+        N, D, acc = _as_1d("N", N), _as_1d("D", D), _as_1d("acc", acc)
+        _same_len(N=N, D=D, acc=acc)
+        if len(acc) < self.n_params:
+            raise TaskladderError(f"the single-step law needs at least {self.n_params} runs, got {len(acc)}")
+        logn, logd = np.log(N), np.log(D)
+
+        def model(p):
+            tn = np.exp(p[0] - p[2] * logn)
+            td = np.exp(p[1] - p[3] * logd)
+            s = 1.0 / (1.0 + np.exp(-(tn + td + p[4])))
+            g = p[5] * s * (1.0 - s)
+            jac = np.column_stack([g * tn, g * td, -g * logn * tn, -g * logd * td, g, s, np.ones_like(s)])
+            return p[5] * s + p[6], jac
+
+        bounds = [(0, None)] * 4 + [(None, None), (-1.0, 0.0), (0.0, 1.0)]
+        p0 = (3.0, 5.0, 0.2, 0.3, 0.0, self.chance - 1.0, 1.0)
+        res, ok = _huber_log_fit(model, acc, p0, bounds, self.delta, self.maxiter)
+        p = res.x
+        self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
+        self.alpha_, self.beta_, self.E_, self.a_, self.b_ = map(float, p[2:])
+        self.result_, self.converged_ = res, ok
+        self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - acc) / acc))
+        flags = _bound_flags(("log A", "log B", "alpha", "beta", "E", "a", "b"), p, bounds)
+        if not ok:
+            flags.append(f"did not converge ({res.message})")
+        self._set_flags(flags)
+        return self
+
+    def predict(self, N, D):
+        self._check_fitted()
+        n, d = np.asarray(N, float), np.asarray(D, float)
+        inner = self.A_ / n ** self.alpha_ + self.B_ / d ** self.beta_ + self.E_
+        return self.a_ / (1.0 + np.exp(-inner)) + self.b_
+
+    def formula(self) -> str:
+        self._check_fitted()
+        return (f"Acc(N, D) = {self.a_:.2f} / (1 + exp(-({self.A_:.2f} / N^{self.alpha_:.2f}"
+                f" + {self.B_:.2f} / D^{self.beta_:.2f} + {self.E_:.2f}))) + {self.b_:.2f}")

@@ -1,0 +1,221 @@
+"""Figures in the spirit of the paper's Figures 1-4 (step 1, step 2, chained, summary)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .chain import TaskPredictor, feature_key  # noqa: E402
+from .results import parse_run_name  # noqa: E402
+from .tasks import ACC, REGISTRY  # noqa: E402
+
+FEATURE_LABEL = {"bpb": "Task loss (bpb)", "taskce": "TaskCE", "c4": "C4 loss"}
+_MARKERS = {1.0: "s", 2.0: "P", 5.0: "p", 10.0: "*"}
+_SIZE_COLORS = ["#8c2d04", "#d94801", "#238b45", "#08519c", "#6a51a3", "#525252"]
+_TARGET_COLORS = ["#7a0177", "#c51b8a", "#dd3497", "#f768a1"]
+
+
+def _display(task: str) -> str:
+    t = REGISTRY.get(task)
+    return t.display if t else task
+
+
+def _size_colors(fits: dict[str, TaskPredictor]) -> dict[str, str]:
+    any_fit = next(iter(fits.values()))
+    sizes = any_fit.step1_data_.sort_values("n")["size"].drop_duplicates().tolist()
+    return {s: _SIZE_COLORS[i % len(_SIZE_COLORS)] for i, s in enumerate(sizes)}
+
+
+def _grid(n: int):
+    cols = min(4, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.9 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat)
+
+
+def save(fig, path: Path) -> Path:
+    """Write a figure atomically (temp file, then rename), so no half-written PNG is left."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=130, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _legend(fig, axes, ncol=8):
+    handles, labels = [], []
+    for ax in axes:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            if l not in labels:
+                handles.append(h)
+                labels.append(l)
+    fig.legend(handles, labels, loc="upper center", ncol=min(ncol, len(labels)), fontsize=8,
+               bbox_to_anchor=(0.5, 1.0), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+
+
+def plot_step1(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) -> Path:
+    """Step 1: the intermediate feature against tokens, one fitted curve per size."""
+    colors = _size_colors(fits)
+    fig, axes = _grid(len(fits))
+    dmax = max(t.d for t in targets) * 1.5 if targets else None
+    for ax, (task, fit) in zip(axes, fits.items()):
+        pts = fit.step1_data_
+        lo = pts["d"].min() * 0.8
+        hi = dmax or pts["d"].max() * 1.5
+        ds = np.geomspace(lo, hi, 100)
+        for size, g in pts.groupby("size", sort=False):
+            n = g["n"].iloc[0]
+            ax.plot(ds, fit.predict_feature(n, ds), "--", color=colors[size], lw=1, alpha=0.7)
+            for r in g.itertuples():
+                mult = parse_run_name(r.run)[1]
+                ax.scatter(r.d, r.value, color=colors[size], marker=_MARKERS.get(mult, "o"), s=28,
+                           label=f"{size}", zorder=3)
+        fkey = feature_key(task, fit.config.feature)
+        for i, t in enumerate(targets):
+            c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
+            pred = float(fit.predict_feature(t.n, t.d))
+            ax.plot(np.geomspace(lo, hi, 100), fit.predict_feature(t.n, np.geomspace(lo, hi, 100)), ":",
+                    color=c, lw=1)
+            ax.scatter(t.d, pred, marker="x", color=c, s=30, label=f"{t.name} (predicted)", zorder=4)
+            act = t.actual(*fkey)
+            if act is not None:
+                ax.scatter(t.d, act, marker="o", facecolors="none", edgecolors=c, s=30,
+                           label=f"{t.name} (actual)", zorder=4)
+                ax.annotate(f"{abs(pred - act) / act:.1%}", (t.d, pred), xytext=(-30, 6 + 10 * i),
+                            textcoords="offset points", fontsize=7, color=c)
+        ax.set_xscale("log")
+        ax.set_title(f"{_display(task)}  (fit error {fit.step1_.fit_error_:.2%})", fontsize=9, fontweight="bold")
+        ax.set_xlabel("Tokens D", fontsize=8)
+        ax.set_ylabel(FEATURE_LABEL[fit.config.feature], fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    return save(fig, path)
+
+
+def plot_step2(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) -> Path:
+    """Step 2: accuracy against the feature over all checkpoints, with the fitted curve."""
+    colors = _size_colors(fits)
+    fig, axes = _grid(len(fits))
+    for ax, (task, fit) in zip(axes, fits.items()):
+        pts = fit.step2_data_
+        for size, g in pts.groupby("size", sort=False):
+            ax.scatter(g["x"], g["y"], s=4, color=colors[size], alpha=0.6, edgecolors="none", label=size)
+        fkey = feature_key(task, fit.config.feature)
+        xs_all = [pts["x"].min(), pts["x"].max()]
+        for i, t in enumerate(targets):
+            c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
+            x, y = t.actual(*fkey), t.actual(task, ACC)
+            if x is None or y is None:
+                continue
+            xs_all.append(x)
+            pred = float(fit.step2_.predict(x))
+            ax.scatter(x, y, marker="x", color=c, s=30, label=f"{t.name} (actual)", zorder=4)
+            ax.scatter(x, pred, marker="o", facecolors="none", edgecolors=c, s=30,
+                       label=f"{t.name} (step-2 prediction)", zorder=4)
+            ax.annotate(f"{abs(pred - y) / y:.1%}", (x, y), xytext=(6, -10 - 10 * i),
+                        textcoords="offset points", fontsize=7, color=c)
+        lo, hi = min(xs_all), max(xs_all)
+        xs = np.linspace(lo - 0.15 * (hi - lo), hi + 0.05 * (hi - lo), 200)
+        ax.plot(xs, fit.step2_.predict(xs), color="k", lw=1, alpha=0.6)
+        ax.set_title(f"{_display(task)}  (fit error {fit.step2_.fit_error_:.2%})", fontsize=9, fontweight="bold")
+        ax.set_xlabel(FEATURE_LABEL[fit.config.feature], fontsize=8)
+        ax.set_ylabel("RC accuracy", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    return save(fig, path)
+
+
+def plot_chained(fits: dict[str, TaskPredictor], targets: Sequence, path: Path, final_acc=None) -> Path:
+    """Chained: accuracy against tokens, ladder finals and each target's prediction."""
+    colors = _size_colors(fits)
+    fig, axes = _grid(len(fits))
+    for ax, (task, fit) in zip(axes, fits.items()):
+        pts = fit.step1_data_
+        lo = pts["d"].min() * 0.8
+        hi = max([pts["d"].max()] + [t.d for t in targets]) * 1.5
+        ds = np.geomspace(lo, hi, 100)
+        acc_final = final_acc.get(task) if final_acc else None
+        for size, g in pts.groupby("size", sort=False):
+            n = g["n"].iloc[0]
+            ax.plot(ds, fit.predict(n, ds), "--", color=colors[size], lw=1, alpha=0.7)
+            if acc_final is not None:
+                for r in g.itertuples():
+                    y = acc_final.get(r.run)
+                    if y is not None:
+                        ax.scatter(r.d, y, color=colors[size], s=28, zorder=3, label=size,
+                                   marker=_MARKERS.get(parse_run_name(r.run)[1], "o"))
+        for i, t in enumerate(targets):
+            c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
+            ax.plot(ds, fit.predict(t.n, ds), ":", color=c, lw=1)
+            pred = float(fit.predict(t.n, t.d))
+            ax.scatter(t.d, pred, marker="x", color=c, s=30, label=f"{t.name} (predicted)", zorder=4)
+            act = t.actual(task, ACC)
+            if act is not None:
+                ax.scatter(t.d, act, marker="o", facecolors="none", edgecolors=c, s=30,
+                           label=f"{t.name} (actual)", zorder=4)
+                ax.annotate(f"{abs(pred - act) * 100:.1f} pts", (t.d, pred), xytext=(-40, -12 - 10 * i),
+                            textcoords="offset points", fontsize=7, color=c)
+        ax.set_xscale("log")
+        ax.set_title(_display(task), fontsize=9, fontweight="bold")
+        ax.set_xlabel("Tokens D", fontsize=8)
+        ax.set_ylabel("RC accuracy", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    return save(fig, path)
+
+
+def plot_summary(predictions: pd.DataFrame, path: Path) -> Path:
+    """Predicted against actual accuracy for every task and target (dot plot)."""
+    tasks = list(dict.fromkeys(predictions["task"]))
+    targets = list(dict.fromkeys(predictions["target"]))
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(tasks) * len(targets) + 1.2))
+    y = 0
+    ticks, labels = [], []
+    for task in tasks:
+        for i, tgt in enumerate(targets):
+            r = predictions[(predictions["task"] == task) & (predictions["target"] == tgt)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
+            p = 100 * r["predicted"]
+            if pd.notna(r.get("actual")):
+                a = 100 * r["actual"]
+                ax.plot([a, p], [y, y], color=c, lw=1, alpha=0.5)
+                ax.scatter(a, y, facecolors="none", edgecolors=c, s=40, label=f"{tgt} actual")
+                ax.annotate(f"{p - a:+.1f}", (max(a, p), y), xytext=(5, -3), textcoords="offset points", fontsize=7)
+            ax.scatter(p, y, marker="x", color=c, s=40, label=f"{tgt} predicted")
+            ticks.append(y)
+            labels.append(f"{_display(task)} · {tgt}")
+            y -= 1
+        y -= 0.5
+    ax.set_yticks(ticks, labels, fontsize=8)
+    ax.set_xlabel("RC accuracy (points)")
+    ax.grid(axis="x", alpha=0.3)
+    h, l = ax.get_legend_handles_labels()
+    uniq = dict(zip(l, h))
+    ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return save(fig, path)

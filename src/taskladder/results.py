@@ -1,0 +1,288 @@
+"""The tidy results table every fitter reads, and readers that build it.
+
+One row per (run, checkpoint, task, metric)::
+
+    run    size  n          d            step  task  metric  value
+    str    str   int64      int64        int64 str   str     float64
+
+``n`` is the non-embedding parameter count (OLMo's count: input embedding excluded,
+LM head included), ``d`` the training tokens seen at the checkpoint, ``step`` the
+optimizer step.  Metric names are in :mod:`taskladder.tasks` (``bpb``, ``acc``,
+``taskce``, ``mc_acc``, ``lm_loss``).
+
+Two on-disk formats are read:
+
+* **wide**: OLMo / W&B exports, one row per checkpoint and one column per metric
+  (``_step``, ``batch_size_in_tokens``, ``eval/downstream_bpb/...``), the format of
+  the bundled ladder. ``d = _step * batch_size_in_tokens`` (or
+  ``throughput/total_tokens`` where logged).
+* **long**: CSV or Parquet with the columns above, so any trainer's logs can be
+  brought in. ``n`` may come from a size table instead of a column, and ``d`` from
+  ``batch_tokens`` (``d = step * batch_tokens``) or a ``tokens`` column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import TaskladderError
+from .tasks import LM_LOSS, METRICS, REGISTRY, wide_columns
+
+COLUMNS = ["run", "size", "n", "d", "step", "task", "metric", "value"]
+
+#: Non-embedding parameter counts of the paper's ladder sizes (paper Table 1).
+PAPER_SIZES: dict[str, int] = {
+    "190M": 190_354_176,
+    "370M": 371_262_464,
+    "760M": 758_220_288,
+    "1B": 1_279_395_840,
+}
+
+_RUN_RE = re.compile(r"^(?P<size>.+?)-(?P<mult>\d+(?:\.\d+)?)xC$")
+_LM_RE = re.compile(r"^eval/(?P<set>.+)-validation/CrossEntropyLoss$")
+
+
+def parse_run_name(run: str) -> tuple[str, float | None]:
+    """Split ``"190M-5xC"`` into size ``"190M"`` and Chinchilla multiple ``5.0``."""
+    m = _RUN_RE.match(run)
+    if not m:
+        return run, None
+    return m["size"], float(m["mult"])
+
+
+def chinchilla_multiple(n: float, d: float) -> float:
+    """Tokens as a multiple of the Chinchilla-optimal budget 20 N (Hoffmann et al. 2022)."""
+    return d / (20.0 * n)
+
+
+def empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _DTYPES.items()})
+
+
+_DTYPES = {
+    "run": "object", "size": "object", "n": "int64", "d": "int64", "step": "int64",
+    "task": "object", "metric": "object", "value": "float64",
+}
+
+
+def load_sizes(path: str | Path) -> dict[str, int]:
+    """Read a size table: a CSV with columns ``size`` (or ``run``) and ``n``."""
+    path = Path(path)
+    df = _read_table(path)
+    key = "size" if "size" in df.columns else "run" if "run" in df.columns else None
+    if key is None or "n" not in df.columns:
+        raise TaskladderError(f"{path}: a size table needs columns 'size' (or 'run') and 'n'")
+    n = pd.to_numeric(df["n"], errors="coerce")
+    bad = ~np.isfinite(n) | (n <= 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise TaskladderError(f"{path}: column 'n' row {i + 2}: {df['n'].iloc[i]!r} is not a positive number")
+    return dict(zip(df[key].astype(str), n.astype("int64")))
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise TaskladderError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except TaskladderError:
+        raise
+    except Exception as e:  # pandas/pyarrow raise many types for unreadable files
+        raise TaskladderError(f"{path}: cannot be read as a table ({type(e).__name__}: {e})".splitlines()[0]) from None
+
+
+def _resolve_n(path: Path, run: str, size: str, n: int | None, sizes: Mapping[str, int] | None) -> int:
+    if n is not None:
+        return int(n)
+    for table in (sizes or {}, PAPER_SIZES):
+        for key in (run, size):
+            if key in table:
+                return int(table[key])
+    raise TaskladderError(
+        f"{path}: no parameter count N for run {run!r}; give --n or a size table with a row for {size!r}"
+    )
+
+
+def read_wide(path: str | Path, *, run: str | None = None, n: int | None = None,
+              sizes: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Read one OLMo / W&B wide export (one run) into the tidy table.
+
+    ``run`` defaults to the file name without extension; ``n`` to the size table
+    entry for the run (or its size prefix, ``"190M"`` of ``"190M-5xC"``).
+    """
+    path = Path(path)
+    df = _read_table(path)
+    return wide_frame_to_tidy(df, path, run=run, n=n, sizes=sizes)
+
+
+def wide_frame_to_tidy(df: pd.DataFrame, path: Path, *, run: str | None = None, n: int | None = None,
+                       sizes: Mapping[str, int] | None = None) -> pd.DataFrame:
+    run = run or path.stem
+    size, _ = parse_run_name(run)
+    n_ = _resolve_n(path, run, size, n, sizes)
+    if len(df) == 0:
+        raise TaskladderError(f"{path}: no rows")
+
+    cols = set(df.columns)
+    if {"_step", "batch_size_in_tokens"} <= cols:
+        d = _numeric_column(df, "_step", path) * _numeric_column(df, "batch_size_in_tokens", path)
+    elif "throughput/total_tokens" in cols:  # e.g. a final-checkpoint export without _step
+        d = _numeric_column(df, "throughput/total_tokens", path)
+    else:
+        raise TaskladderError(
+            f"{path}: missing column '_step' or 'batch_size_in_tokens' (needed for tokens D)")
+    if "_step" in cols:
+        step = _numeric_column(df, "_step", path)
+    else:  # a single final-checkpoint export: recover the step from the batch size
+        step = d / _numeric_column(df, "batch_size_in_tokens", path) if "batch_size_in_tokens" in cols \
+            else np.arange(len(df), dtype=float)
+    _check_increasing(step, path, "_step")
+
+    parts: list[tuple[str, str, np.ndarray]] = []
+    for task in REGISTRY.values():
+        for metric in METRICS:
+            if metric == LM_LOSS:
+                continue
+            spec = wide_columns(task, metric)
+            if not all(c in cols for c, _ in spec):
+                continue
+            w = np.array([w for _, w in spec])
+            vals = np.column_stack([_numeric_column(df, c, path) for c, _ in spec]) @ (w / w.sum())
+            if metric == "taskce":  # logged as log p(gold); TaskCE is its negation (eq. 7)
+                vals = -vals
+            parts.append((task.name, metric, vals))
+    for c in df.columns:
+        m = _LM_RE.match(str(c))
+        if m:
+            parts.append((m["set"], LM_LOSS, _numeric_column(df, c, path)))
+    if not parts:
+        raise TaskladderError(f"{path}: no metric columns found (expected eval/downstream_bpb/... columns)")
+
+    k = len(df)
+    out = pd.DataFrame({
+        "run": run, "size": size, "n": n_,
+        "d": np.tile(np.rint(d).astype("int64"), len(parts)),
+        "step": np.tile(np.rint(step).astype("int64"), len(parts)),
+        "task": np.repeat([p[0] for p in parts], k),
+        "metric": np.repeat([p[1] for p in parts], k),
+        "value": np.concatenate([p[2] for p in parts]),
+    })
+    return out
+
+
+def _numeric_column(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
+    v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise TaskladderError(
+            f"{path}: column {col!r} row {i + 2}: {str(df[col].iloc[i])!r} is not a finite number")
+    return v
+
+
+def _check_increasing(step: np.ndarray, path: Path, col: str, where: str = "") -> None:
+    if len(step) > 1:
+        dif = np.diff(step)
+        if (dif <= 0).any():
+            i = int(np.flatnonzero(dif <= 0)[0])
+            raise TaskladderError(
+                f"{path}: column {col!r}{where}: steps must increase, but {step[i + 1]:g} follows {step[i]:g}")
+
+
+def read_long(path: str | Path, *, sizes: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Read the documented long format (CSV or Parquet) into the tidy table."""
+    path = Path(path)
+    df = _read_table(path)
+    return long_frame_to_tidy(df, path, sizes=sizes)
+
+
+def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int] | None = None) -> pd.DataFrame:
+    missing = [c for c in ("run", "step", "task", "metric", "value") if c not in df.columns]
+    if missing:
+        raise TaskladderError(f"{path}: missing column {missing[0]!r} (long format needs run, step, task, metric, value)")
+    out = pd.DataFrame({"run": df["run"].astype(str)})
+    if "size" in df.columns:
+        out["size"] = df["size"].astype(str)
+    else:
+        out["size"] = [parse_run_name(r)[0] for r in out["run"]]
+    out["step"] = _numeric_column(df, "step", path)
+    if "n" in df.columns:
+        out["n"] = _numeric_column(df, "n", path)
+    else:
+        ns = {}
+        for run, size in out[["run", "size"]].drop_duplicates().itertuples(index=False):
+            ns[run] = _resolve_n(path, run, size, None, sizes)
+        out["n"] = out["run"].map(ns)
+    if "d" in df.columns:
+        out["d"] = _numeric_column(df, "d", path)
+    elif "tokens" in df.columns:
+        out["d"] = _numeric_column(df, "tokens", path)
+    elif "batch_tokens" in df.columns:
+        out["d"] = out["step"] * _numeric_column(df, "batch_tokens", path)
+    else:
+        raise TaskladderError(f"{path}: missing column 'd' (or 'tokens', or 'batch_tokens' to compute d = step x batch_tokens)")
+    out["task"] = df["task"].astype(str)
+    out["metric"] = df["metric"].astype(str)
+    out["value"] = _numeric_column(df, "value", path)
+    for col in ("n", "d"):
+        if (out[col] <= 0).any():
+            i = int(np.flatnonzero((out[col] <= 0).to_numpy())[0])
+            raise TaskladderError(f"{path}: column {col!r} row {i + 2}: must be positive")
+    unknown = sorted(set(out["metric"]) - set(METRICS))
+    if unknown:
+        raise TaskladderError(f"{path}: unknown metric {unknown[0]!r} in column 'metric'; known: {', '.join(METRICS)}")
+    for (run, task, metric), g in out.groupby(["run", "task", "metric"], sort=False):
+        _check_increasing(g["step"].to_numpy(), path, "step", f" (run {run!r}, task {task!r}, metric {metric!r})")
+    out["n"] = np.rint(out["n"]).astype("int64")
+    out["d"] = np.rint(out["d"]).astype("int64")
+    out["step"] = np.rint(out["step"]).astype("int64")
+    return out[COLUMNS].reset_index(drop=True)
+
+
+def read_results(paths: Iterable[str | Path], *, sizes: Mapping[str, int] | None = None,
+                 n: int | None = None) -> pd.DataFrame:
+    """Read ladder results from files or folders, wide or long, into one tidy table.
+
+    A folder contributes every ``*.csv`` and ``*.parquet`` in it.  The format of each
+    file is detected from its columns (a ``metric`` column means long).
+    """
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted([*p.glob("*.csv"), *p.glob("*.parquet")])
+            if not found:
+                raise TaskladderError(f"{p}: folder holds no .csv or .parquet files")
+            files += found
+        else:
+            files.append(p)
+    if not files:
+        raise TaskladderError("no ladder files given")
+    frames = []
+    for f in files:
+        df = _read_table(f)
+        if "metric" in df.columns:
+            frames.append(long_frame_to_tidy(df, f, sizes=sizes))
+        else:
+            frames.append(wide_frame_to_tidy(df, f, sizes=sizes, n=n))
+    out = pd.concat(frames, ignore_index=True)
+    dup = out.duplicated(["run", "step", "task", "metric"])
+    if dup.any():
+        r = out[dup].iloc[0]
+        raise TaskladderError(
+            f"run {r['run']!r} appears twice at step {r['step']} ({r['task']}/{r['metric']}): give each run once")
+    return out
+
+
+def to_wide(results: pd.DataFrame) -> pd.DataFrame:
+    """Pivot the tidy table to one row per checkpoint and one ``task/metric`` column each."""
+    wide = results.pivot_table(index=["run", "size", "n", "d", "step"], columns=["task", "metric"],
+                               values="value", aggfunc="first", sort=False)
+    wide.columns = [f"{t}/{m}" for t, m in wide.columns]
+    return wide.reset_index()

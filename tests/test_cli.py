@@ -1,0 +1,137 @@
+"""The command line as a user meets it: outputs, the JSON contract, and bad input."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import DATA, run_cli
+from taskladder.datasets import olmo2_ladder
+from taskladder.paper import FIGURE2
+
+PAPER_TASK_NAMES = {"mmlu", "hellaswag", "arc_challenge", "arc_easy", "piqa", "csqa", "socialiqa", "openbookqa"}
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rep")
+    r = run_cli("reproduce", "--json", "--out", out)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout), out
+
+
+def test_reproduce_json_contract(reproduced):
+    obj, _ = reproduced
+    recs = obj["predictions"]
+    assert {(p["task"], p["target"]) for p in recs} == {(t, g) for t in PAPER_TASK_NAMES for g in ("7B-4T", "13B-5T")}
+    for p in recs:
+        assert 0 < p["predicted"] < 1 and 0 < p["actual"] < 1
+        ref = FIGURE2[p["task"]][0 if p["target"] == "7B-4T" else 2]
+        assert abs(100 * p["predicted"] - ref) <= 0.5
+
+
+def test_reproduce_writes_tables_and_figures(reproduced):
+    _, out = reproduced
+    for f in ("reproduce.json", "predictions.parquet", "predictions.csv", "step1.png", "step2.png",
+              "chained.png", "summary.png"):
+        assert (out / f).stat().st_size > 0, f
+    df = pd.read_parquet(out / "predictions.parquet")
+    assert len(df) == 16 and {"predicted", "actual", "abs_error", "rel_error", "flags"} <= set(df.columns)
+
+
+def test_predict_any_target_json():
+    r = run_cli("predict", "--n", "6887575552", "--tokens", "3945065873408", "--task", "mmlu", "--json")
+    assert r.returncode == 0, r.stderr
+    p = json.loads(r.stdout)["predictions"][0]
+    assert p["task"] == "mmlu" and abs(100 * p["predicted"] - 48.4) < 0.5 and p["actual"] is None
+
+
+def test_predict_with_suffixes_and_bundled_target():
+    r = run_cli("predict", "--target", "13B-5T", "--n", "70B", "--tokens", "15T", "--task", "hellaswag", "--json")
+    assert r.returncode == 0, r.stderr
+    recs = json.loads(r.stdout)["predictions"]
+    assert [p["target"] for p in recs] == ["13B-5T", "N=7e+10,D=1.5e+13"]
+    assert recs[1]["n"] == 70_000_000_000 and recs[1]["predicted"] > recs[0]["predicted"]
+
+
+def test_predict_on_user_ladder_files_matches_bundled(tmp_path):
+    # A user brings the same ladder as a long Parquet file plus a size table.
+    lad = olmo2_ladder().ladder
+    (lad.drop(columns=["n"])).to_parquet(tmp_path / "ladder.parquet")
+    sizes = lad.groupby("size")["n"].first().reset_index()
+    sizes.to_csv(tmp_path / "sizes.csv", index=False)
+    a = run_cli("predict", "--ladder", tmp_path / "ladder.parquet", "--sizes", tmp_path / "sizes.csv",
+                "--n", "13202396160", "--tokens", "5000088518656", "--task", "piqa", "--json")
+    b = run_cli("predict", "--n", "13202396160", "--tokens", "5000088518656", "--task", "piqa", "--json")
+    assert a.returncode == 0, a.stderr
+    pa, pb = json.loads(a.stdout)["predictions"][0], json.loads(b.stdout)["predictions"][0]
+    assert pa["predicted"] == pytest.approx(pb["predicted"], abs=1e-9)
+
+
+def test_human_table_output():
+    r = run_cli("reproduce", "--no-figures", "--out", "/tmp/taskladder-test-out")
+    assert r.returncode == 0, r.stderr
+    assert "mean absolute error 7B-4T: 3.82 points (paper: 3.8)" in r.stdout
+    assert "E is at its bound 0" in r.stdout  # the CommonsenseQA flag is shown
+
+
+def _bad_wide(tmp_path, mutate, every_run=False):
+    """A 6-run ladder folder (the fixture run copied under other names), one run corrupted."""
+    raw = pd.read_csv(DATA / "190M-1xC.csv")
+    d = tmp_path / "ladder"
+    d.mkdir(exist_ok=True)
+    for i, name in enumerate(["190M-1xC", "190M-2xC", "190M-5xC", "370M-1xC", "370M-2xC", "370M-5xC"]):
+        run = raw.assign(_step=raw["_step"] * (1 + i % 3))
+        (mutate(run) if i == 5 or every_run else run).to_csv(d / f"{name}.csv", index=False)
+    return d
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "--n", "7e9", "--tokens", "4e12", "--task", "mmlux"], "unknown task 'mmlux'"),
+    (["predict", "--n", "7e9"], "needs both --n (parameters) and --tokens"),
+    (["predict", "--tokens", "4T"], "needs both --n (parameters) and --tokens"),
+    (["predict"], "no target"),
+    (["predict", "--n", "seven", "--tokens", "4T"], "--n: 'seven' is not a number"),
+    (["predict", "--n", "7e9", "--tokens", "4T", "--feature", "c5"], "unknown feature 'c5'"),
+    (["predict", "--target", "70B"], "unknown target '70B'"),
+    (["predict", "--n", "7e9", "--tokens", "4T", "--ladder", "/nonexistent.csv"], "/nonexistent.csv: no such file"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    r = run_cli(*args)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bad_ladder_files_exit_2(tmp_path):
+    import numpy as np
+
+    cases = [
+        (lambda d: d.drop(columns=["eval/downstream/piqa_val_rc_5shot_len_norm"]), "no 'acc' values for task 'piqa'"),
+        (lambda d: d.assign(**{"eval/downstream_bpb/piqa_val_rc_5shot_bpb": np.inf}), "is not a finite number"),
+        (lambda d: d.assign(_step=d["_step"][::-1].to_numpy()), "steps must increase"),
+    ]
+    for i, (mutate, message) in enumerate(cases):
+        (tmp_path / str(i)).mkdir()
+        folder = _bad_wide(tmp_path / str(i), mutate, every_run=i == 0)
+        r = run_cli("predict", "--ladder", folder, "--n", "7e9", "--tokens", "4T", "--task", "piqa")
+        assert r.returncode == 2 and message in r.stderr, (message, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def test_fewer_runs_than_parameters_exit_2(tmp_path):
+    d = tmp_path / "lad"
+    d.mkdir()
+    raw = pd.read_csv(DATA / "190M-1xC.csv")
+    for i, name in enumerate(["190M-1xC", "190M-2xC", "190M-5xC", "190M-10xC"]):
+        raw.assign(_step=raw["_step"] * (i + 1)).to_csv(d / f"{name}.csv", index=False)
+    r = run_cli("predict", "--ladder", d, "--n", "7e9", "--tokens", "4T", "--task", "piqa")
+    assert r.returncode == 2
+    assert "step 1 has 5 parameters but the ladder has only 4 runs" in r.stderr
+
+
+def test_unwritable_output_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = run_cli("reproduce", "--out", blocker / "sub")
+    assert r.returncode == 2 and "cannot create output folder" in r.stderr

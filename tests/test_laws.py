@@ -1,0 +1,131 @@
+"""Each law recovers known parameters from data drawn from itself with noise."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from taskladder import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid, SingleStep, TaskladderError
+from taskladder.errors import FitWarning
+
+# The paper's ladder grid: 4 sizes x 4 Chinchilla multiples.
+N = np.repeat([190e6, 370e6, 760e6, 1.3e9], 4)
+D = N * 20 * np.tile([1, 2, 5, 10], 4)
+
+
+def test_power_law_recovers_paper_like_parameters():
+    true = dict(A=38.07, alpha=0.23, B=100.09, beta=0.24, E=0.45)
+    rng = np.random.default_rng(0)
+    L = true["A"] / N ** true["alpha"] + true["B"] / D ** true["beta"] + true["E"]
+    law = PowerLaw().fit(N, D, L * np.exp(rng.normal(0, 1e-4, len(L))))
+    # Parameters of a 5-parameter law on 16 points are loosely identified; predictions
+    # at 5x the largest rung and the irreducible loss are what must come back.
+    assert law.predict(7e9, 4e12) == pytest.approx(true["A"] / 7e9 ** 0.23 + true["B"] / 4e12 ** 0.24 + 0.45, rel=2e-3)
+    assert law.fit_error_ < 3e-4
+
+
+@settings(max_examples=25, deadline=None)
+@given(alpha=st.floats(0.15, 0.5), beta=st.floats(0.15, 0.5), E=st.floats(0.2, 1.5),
+       seed=st.integers(0, 10_000))
+def test_power_law_recovers_exponents(alpha, beta, E, seed):
+    # Scale A and B so both terms matter on the ladder (each ~ 0.2-1 at the smallest rung).
+    A = 0.5 * 190e6 ** alpha
+    B = 0.5 * 3.8e9 ** beta
+    rng = np.random.default_rng(seed)
+    L = A / N ** alpha + B / D ** beta + E
+    noisy = L * (1 + rng.normal(0, 1e-5, len(L)))
+    law = PowerLaw(p0=(np.log(A) * 0.8, np.log(B) * 0.8, 0.3, 0.3, E * 0.5)).fit(N, D, noisy)
+    assert law.alpha_ == pytest.approx(alpha, abs=0.02)
+    assert law.beta_ == pytest.approx(beta, abs=0.02)
+    assert law.E_ == pytest.approx(E, abs=0.02)
+
+
+def test_flops_law_recovers_parameters():
+    C = 6 * N * D
+    rng = np.random.default_rng(1)
+    A, alpha, E = 2.0e4, 0.2, 0.6
+    L = A / C ** alpha + E
+    law = FlopsLaw().fit(C, L * np.exp(rng.normal(0, 1e-4, len(L))))
+    assert law.alpha_ == pytest.approx(alpha, abs=0.01)
+    assert law.E_ == pytest.approx(E, abs=0.02)
+    assert law.A_ == pytest.approx(A, rel=0.3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(a=st.floats(-0.8, -0.4), k=st.floats(3.0, 15.0), L0=st.floats(0.6, 1.2), seed=st.integers(0, 10_000))
+def test_sigmoid_recovers_parameters(a, k, L0, seed):
+    b = 1.0 - 1e-3
+    rng = np.random.default_rng(seed)
+    L = np.linspace(L0 - 0.5, L0 + 0.8, 300)
+    acc = a / (1 + np.exp(-k * (L - L0))) + b + rng.normal(0, 0.002, len(L))
+    law = Sigmoid(chance=1 + a, anchor=None).fit(L, acc)
+    assert law.a_ == pytest.approx(a, abs=0.03)
+    assert law.k_ == pytest.approx(k, rel=0.1)
+    assert law.L0_ == pytest.approx(L0, abs=0.03)
+    assert law.b_ == pytest.approx(b, abs=0.01)
+
+
+def test_log_sigmoid_recovers_parameters():
+    rng = np.random.default_rng(3)
+    a, L0, k = -0.15, 0.8, 4.0
+    x = np.linspace(0.3, 1.6, 200)
+    acc = 1 + a * np.logaddexp(0, k * (x - L0)) + rng.normal(0, 0.002, len(x))
+    law = LogSigmoid().fit(x, acc)
+    assert law.a_ == pytest.approx(a, abs=0.02)
+    assert law.L0_ == pytest.approx(L0, abs=0.1)
+    assert law.k_ == pytest.approx(k, rel=0.15)
+    # Same curve as the paper's form 1 - a' log(1 - sigmoid), a' = -a.
+    s = 1 / (1 + np.exp(-law.k_ * (x - law.L0_)))
+    assert law.predict(x) == pytest.approx(1 + law.a_ * -np.log(1 - s), abs=1e-9)
+
+
+def test_single_step_recovers_predictions():
+    rng = np.random.default_rng(4)
+    A, alpha, B, beta, E, a, b = 30.0, 0.2, 60.0, 0.2, -1.5, -0.7, 0.98
+    inner = A / N ** alpha + B / D ** beta + E
+    acc = a / (1 + np.exp(-inner)) + b
+    law = SingleStep(chance=0.25).fit(N, D, acc * np.exp(rng.normal(0, 1e-4, len(acc))))
+    want = a / (1 + np.exp(-(A / 7e9 ** alpha + B / 4e12 ** beta + E))) + b
+    assert law.predict(7e9, 4e12) == pytest.approx(want, abs=0.01)
+    assert law.fit_error_ < 2e-3
+
+
+def test_sigmoid_anchor_point_is_used_but_not_scored():
+    L = np.linspace(0.8, 1.4, 50)
+    acc = -0.7 / (1 + np.exp(-6 * (L - 1.0))) + 0.98
+    with_anchor = Sigmoid(anchor=(0.0, 1.0)).fit(L, acc)
+    # the fitting error is over the real points only
+    assert with_anchor.fit_error_ == pytest.approx(np.mean(np.abs(with_anchor.predict(L) - acc) / acc))
+
+
+def test_bound_warning_is_issued():
+    # Loss whose best irreducible term would be negative: E is held at its bound 0.
+    L = 38.07 / N ** 0.23 + 100.09 / D ** 0.24 - 0.2
+    with pytest.warns(FitWarning, match="at its bound"):
+        law = PowerLaw().fit(N, D, L)
+    assert any("bound" in f for f in law.flags_)
+
+
+def test_too_few_runs_is_a_user_error():
+    with pytest.raises(TaskladderError, match="at least 5 ladder runs"):
+        PowerLaw().fit(N[:4], D[:4], np.ones(4))
+
+
+def test_non_finite_input_is_a_user_error():
+    L = np.ones(16)
+    L[3] = np.nan
+    with pytest.raises(TaskladderError, match="non-finite"):
+        PowerLaw().fit(N, D, L)
+
+
+def test_unfitted_law_says_so():
+    with pytest.raises(TaskladderError, match="not fitted"):
+        Sigmoid().predict(1.0)
+
+
+def test_scalar_in_scalar_out_and_formula():
+    L = 38.07 / N ** 0.23 + 100.09 / D ** 0.24 + 0.45
+    law = PowerLaw().fit(N, D, L)
+    assert np.ndim(law.predict(7e9, 4e12)) == 0
+    assert law.formula().startswith("L(N, D) = ")
+    assert set(law.params_) == {"A", "alpha", "B", "beta", "E"}

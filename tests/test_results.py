@@ -1,0 +1,113 @@
+"""Readers of wide (OLMo / W&B) and long files, and the bundled data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import DATA, SHARED
+from taskladder.chain import Ladder, moving_average
+from taskladder.datasets import olmo2_ladder
+from taskladder.errors import TaskladderError
+from taskladder.results import COLUMNS, read_long, read_results, read_wide
+from taskladder.tasks import MMLU_WEIGHTS, PAPER_TASKS
+
+
+def test_wide_reader_on_a_real_export():
+    raw = pd.read_csv(DATA / "190M-1xC.csv")
+    df = read_wide(DATA / "190M-1xC.csv")
+    assert list(df.columns) == COLUMNS
+    assert set(df["run"]) == {"190M-1xC"} and set(df["size"]) == {"190M"}
+    assert set(df["n"]) == {190_354_176}
+    # D = _step x batch_size_in_tokens
+    last = df[(df.task == "hellaswag") & (df.metric == "bpb")].iloc[-1]
+    assert last["step"] == 7272 and last["d"] == 7272 * 524_288
+    assert last["value"] == raw["eval/downstream_bpb/hellaswag_val_rc_5shot_bpb"].iloc[-1]
+    # MMLU is the weighted mean of its four test categories
+    row = raw.iloc[-1]
+    want = sum(w * row[f"eval/downstream/mmlu_{c}_test_rc_5shot_len_norm"] for c, w in MMLU_WEIGHTS.items())
+    got = df[(df.task == "mmlu") & (df.metric == "acc")]["value"].iloc[-1]
+    assert got == pytest.approx(want / sum(MMLU_WEIGHTS.values()), abs=1e-12)
+    # TaskCE is the negated soft_log column
+    ce = df[(df.task == "piqa") & (df.metric == "taskce")]["value"].iloc[0]
+    assert ce == pytest.approx(-raw["eval/downstream_soft_log/piqa_val_rc_5shot_soft_log"].iloc[0])
+    # C4 loss is an lm_loss row
+    c4 = df[(df.task == "c4_en") & (df.metric == "lm_loss")]["value"]
+    assert c4.iloc[-1] == raw["eval/c4_en-validation/CrossEntropyLoss"].iloc[-1]
+
+
+def test_long_format_round_trip(tmp_path):
+    df = read_wide(DATA / "190M-1xC.csv")
+    long = df.drop(columns=["n", "d"]).assign(batch_tokens=524_288)
+    p = tmp_path / "mine.parquet"
+    long.to_parquet(p)
+    back = read_long(p, sizes={"190M": 190_354_176})
+    pd.testing.assert_frame_equal(back, df)
+    # read_results detects the format from the columns
+    pd.testing.assert_frame_equal(read_results([p], sizes={"190M": 190_354_176}), df)
+
+
+def _write(tmp_path, df, name="bad.csv"):
+    p = tmp_path / name
+    df.to_csv(p, index=False)
+    return p
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.drop(columns=["_step", "throughput/total_tokens"]), "missing column '_step'"),
+    (lambda d: d.assign(**{"eval/downstream_bpb/piqa_val_rc_5shot_bpb": np.r_[np.nan, d["eval/downstream_bpb/piqa_val_rc_5shot_bpb"].iloc[1:]]}),
+     "column 'eval/downstream_bpb/piqa_val_rc_5shot_bpb' row 2: 'nan' is not a finite number"),
+    (lambda d: d.assign(_step=d["_step"][::-1].to_numpy()), "steps must increase"),
+    (lambda d: d.assign(batch_size_in_tokens="inf"), "is not a finite number"),
+])
+def test_wide_reader_rejects_bad_input(tmp_path, mutate, message):
+    raw = pd.read_csv(DATA / "190M-1xC.csv")
+    p = _write(tmp_path, mutate(raw), "190M-1xC.csv")
+    with pytest.raises(TaskladderError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_wide(p)
+
+
+def test_unknown_size_needs_n(tmp_path):
+    raw = pd.read_csv(DATA / "190M-1xC.csv")
+    p = _write(tmp_path, raw, "42M-1xC.csv")
+    with pytest.raises(TaskladderError, match="no parameter count N for run '42M-1xC'"):
+        read_wide(p)
+    assert read_wide(p, sizes={"42M": 42_000_000})["n"].iloc[0] == 42_000_000
+
+
+def test_long_reader_errors(tmp_path):
+    base = pd.DataFrame({"run": ["r-1xC"] * 2, "step": [1, 2], "task": "piqa", "metric": "bpb",
+                         "value": [1.0, 0.9], "n": 1e8, "d": [1e9, 2e9]})
+    with pytest.raises(TaskladderError, match="missing column 'value'"):
+        read_long(_write(tmp_path, base.drop(columns=["value"])))
+    with pytest.raises(TaskladderError, match="unknown metric 'accuracy'"):
+        read_long(_write(tmp_path, base.assign(metric="accuracy")))
+    with pytest.raises(TaskladderError, match="missing column 'd'"):
+        read_long(_write(tmp_path, base.drop(columns=["d"])))
+    with pytest.raises(TaskladderError, match="steps must increase"):
+        read_long(_write(tmp_path, base.assign(step=[2, 1])))
+
+
+def test_moving_average_matches_hand_computation():
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    assert moving_average(x, 3).tolist() == [1.0, 1.5, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_bundled_data_shape_and_targets():
+    d = olmo2_ladder()
+    assert d.ladder["run"].nunique() == 16
+    assert set(d.ladder["n"]) == {190_354_176, 371_262_464, 758_220_288, 1_279_395_840}
+    t7, t13 = d.targets["7B-4T"], d.targets["13B-5T"]
+    assert (t7.n, t7.d) == (6_887_575_552, 3_945_065_873_408)
+    assert (t13.n, t13.d) == (13_202_396_160, 5_000_088_518_656)
+    assert t13.full is not None and t13.full["step"].max() == 596_057
+    lad = Ladder(d.ladder)
+    assert set(PAPER_TASKS) <= set(lad.tasks)
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared/ ladder CSVs not beside the repo")
+def test_bundled_data_equals_the_source_csvs():
+    d = olmo2_ladder()
+    for f in sorted((SHARED / "ladder").glob("*.csv")):
+        want = read_wide(f)
+        got = d.ladder[d.ladder["run"] == f.stem].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_like=False)
