@@ -30,10 +30,20 @@ def test_reproduce_json_contract(reproduced):
         assert abs(100 * p["predicted"] - ref) <= 0.5
 
 
+def test_reproduce_json_carries_design_choices_and_variance(reproduced):
+    obj, _ = reproduced
+    dc = obj["design_choices"]
+    assert {r["design"] for r in dc} == {"task_bpb", "flops", "taskce", "c4", "single_step"}
+    assert all({"design", "task", "target", "relative_error"} <= set(r) for r in dc)
+    var = {r["task"]: r for r in obj["variance"]}
+    assert len(var) == 10 and round(var["openbookqa"]["acc_sd"], 4) == 0.0095
+    assert all({"loss_sd", "loss_rel_sd", "acc_sd", "acc_rel_sd"} <= set(r) for r in var.values())
+
+
 def test_reproduce_writes_tables_and_figures(reproduced):
     _, out = reproduced
     for f in ("reproduce.json", "predictions.parquet", "predictions.csv", "step1.png", "step2.png",
-              "chained.png", "summary.png"):
+              "chained.png", "summary.png", "design_choices.png", "variance.png", "design_choices.parquet"):
         assert (out / f).stat().st_size > 0, f
     df = pd.read_parquet(out / "predictions.parquet")
     assert len(df) == 16 and {"predicted", "actual", "abs_error", "rel_error", "flags"} <= set(df.columns)

@@ -95,6 +95,30 @@ def _prediction_table(df, title: str, paper: bool = False) -> Table:
     return t
 
 
+def _design_table(design) -> Table:
+    t = Table(title="Design choices: relative error of the chained prediction (paper Tables 5/6)", title_style="bold")
+    t.add_column("task", no_wrap=True)
+    piv = design.pivot_table(index="task", columns=["design", "target"], values="relative_error", sort=False)
+    for d, tg in piv.columns:
+        t.add_column(f"{d}\n{tg}", justify="right")
+    for task, row in piv.iterrows():
+        t.add_row(REGISTRY[task].display if task in REGISTRY else task, *[f"{v:.1%}" for v in row])
+    means = design.groupby(["design", "target"], sort=False)["abs_error"].mean()
+    t.add_row("[bold]MAE (pts)[/]", *[f"[bold]{means[c]:.2f}[/]" for c in piv.columns])
+    return t
+
+
+def _variance_table(var) -> Table:
+    run, n = var["run"].iloc[0], var["last_n"].iloc[0]
+    t = Table(title=f"Variance over the last {n} checkpoints of {run} (paper Table 4)", title_style="bold")
+    for c in ("task", "loss SD", "loss rel SD", "acc SD", "acc rel SD"):
+        t.add_column(c, justify="left" if c == "task" else "right")
+    for r in var.itertuples():
+        t.add_row(REGISTRY[r.task].display if r.task in REGISTRY else r.task, f"{r.loss_sd:.4f}",
+                  f"{r.loss_rel_sd:.2%}", f"{r.acc_sd:.4f}", f"{r.acc_rel_sd:.2%}")
+    return t
+
+
 def _fits_json(fits) -> dict:
     return {task: {
         "formula": f.formula(),
@@ -117,24 +141,32 @@ def reproduce(
     figures: Annotated[bool, typer.Option(help="Draw the step-1, step-2 and chained figures.")] = True,
 ):
     """Recompute the paper's Figure 2 (7B-4T and 13B-5T) from the bundled ladder."""
+    from . import analyses
     from .paper import FIGURE2_MAE, reproduce as run
 
     out = io.ensure_writable_dir(out)
     prog, advance = _fit_progress(len(PAPER_TASKS), quiet=json_)
     with prog:
         rep = run(progress=advance)
+        targets = [rep.data.targets[t] for t in rep.predictions["target"].unique()]
+        extra = analyses.run_all(rep.ladder, targets, PAPER_TASKS, ALL_TASKS)
     preds = rep.predictions
     mae = rep.mean_abs_error()
+    design, var = extra["design_choices"], extra["variance"]
     result = {
         "predictions": io.records(preds),
         "mean_abs_error": mae,
         "paper_mean_abs_error": FIGURE2_MAE,
+        "design_choices": io.records(design),
+        "variance": io.records(var),
         "fits": _fits_json(rep.fits),
         "config": ChainConfig().__dict__,
     }
     io.write_json(out / "reproduce.json", result)
     io.write_table(out / "predictions.parquet", preds)
     io.write_table(out / "predictions.csv", preds)
+    io.write_table(out / "design_choices.parquet", design)
+    io.write_table(out / "variance.parquet", var)
     if figures:
         from . import plots
 
@@ -145,12 +177,16 @@ def reproduce(
         plots.plot_step2(rep.fits, targets, out / "step2.png")
         plots.plot_chained(rep.fits, targets, out / "chained.png", final_acc=finals)
         plots.plot_summary(preds, out / "summary.png")
+        plots.plot_design_choices(design, out / "design_choices.png")
+        plots.plot_variance(var, out / "variance.png")
     if json_:
         out_console.print_json(io.dumps(result)) if sys.stdout.isatty() else print(io.dumps(result))
         return
     out_console.print(_prediction_table(preds, "Chained prediction of RC accuracy (paper Figure 2)", paper=True))
     for tgt, v in mae.items():
         out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points (paper: {FIGURE2_MAE.get(tgt, float('nan')):.1f})")
+    out_console.print(_design_table(design))
+    out_console.print(_variance_table(var))
     out_console.print(f"wrote tables and figures to {out}/")
 
 

@@ -438,7 +438,8 @@ class SingleStep(_Law):
         self.alpha_, self.beta_, self.E_, self.a_, self.b_ = map(float, p[2:])
         self.result_, self.converged_ = res, ok
         self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - acc) / acc))
-        flags = _bound_flags(("log A", "log B", "alpha", "beta", "E", "a", "b"), p, bounds)
+        flags = _bound_flags(("log A", "log B", "alpha", "beta", "E", "a", "b"), p, bounds,
+                             natural=frozenset({("b", 1.0)}))
         if not ok:
             flags.append(f"did not converge ({res.message})")
         self._set_flags(flags)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -217,5 +218,46 @@ def plot_summary(predictions: pd.DataFrame, path: Path) -> Path:
     h, l = ax.get_legend_handles_labels()
     uniq = dict(zip(l, h))
     ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_design_choices(design: pd.DataFrame, path: Path) -> Path:
+    """Heat map of chained relative error per task and pipeline, one panel per target."""
+    targets = list(dict.fromkeys(design["target"]))
+    designs = list(dict.fromkeys(design["design"]))
+    tasks = list(dict.fromkeys(design["task"]))
+    fig, axes = plt.subplots(1, len(targets), figsize=(1.2 * len(designs) * len(targets) + 2.5, 0.42 * len(tasks) + 1.6),
+                             squeeze=False)
+    vmax = float(np.nanmax(design["relative_error"])) if len(design) else 1.0
+    for k, (ax, tgt) in enumerate(zip(axes[0], targets)):
+        piv = design[design["target"] == tgt].pivot_table(index="task", columns="design", values="relative_error",
+                                                          sort=False).reindex(index=tasks, columns=designs)
+        im = ax.imshow(piv.to_numpy(), cmap="Reds", vmin=0, vmax=vmax, aspect="auto")
+        for i in range(len(tasks)):
+            best = np.nanargmin(piv.to_numpy()[i])
+            for j in range(len(designs)):
+                v = piv.iat[i, j]
+                ax.text(j, i, f"{v:.1%}", ha="center", va="center", fontsize=7,
+                        color="white" if v > 0.6 * vmax else "black", fontweight="bold" if j == best else None)
+        ax.set_xticks(range(len(designs)), designs, fontsize=8, rotation=20)
+        ax.set_yticks(range(len(tasks)), [_display(t) for t in tasks] if k == 0 else [], fontsize=8)
+        ax.set_title(f"{tgt}: relative error (bold = best)", fontsize=9, fontweight="bold")
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, format=matplotlib.ticker.PercentFormatter(1.0))
+    return save(fig, path)
+
+
+def plot_variance(var: pd.DataFrame, path: Path) -> Path:
+    """Relative SD of task loss and accuracy over the last checkpoints (paper Figure 5 / Table 4)."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    x = np.arange(len(var))
+    ax.bar(x - 0.2, 100 * var["loss_rel_sd"], 0.4, label="task loss", color="#3182bd")
+    ax.bar(x + 0.2, 100 * var["acc_rel_sd"], 0.4, label="accuracy", color="#e6550d")
+    ax.set_xticks(x, [_display(t) for t in var["task"]], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("relative SD (%)", fontsize=8)
+    ax.set_title(f"Noise over the last {var['last_n'].iloc[0]} checkpoints of {var['run'].iloc[0]}",
+                 fontsize=9, fontweight="bold")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return save(fig, path)

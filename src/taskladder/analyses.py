@@ -1,0 +1,114 @@
+"""The paper's analyses beyond Figure 2: design choices (section 6) and variance (5.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .chain import ChainConfig, Ladder, as_ladder, predict_targets
+from .errors import TaskladderError
+from .laws import SingleStep
+from .tasks import ACC, BPB, chance
+
+#: The paper's alternative pipelines (section 6 and appendix C), by name.
+DESIGNS: dict[str, ChainConfig | None] = {
+    # main recipe: task bpb -> sigmoid (sections 3.1-3.3)
+    "task_bpb": ChainConfig(),
+    # 6.1: step 1 on compute only, L(C) = A / C^alpha + E, C = 6 N D
+    "flops": ChainConfig(step1="flops"),
+    # 6.2 / C.2: TaskCE as the feature; log-sigmoid on the last 50% of each run,
+    # no smoothing and no anchor point (the released scripts' settings)
+    "taskce": ChainConfig(feature="taskce", step2="log_sigmoid", final_window=1, smooth_window=1,
+                          skip_frac=0.5, anchor=False),
+    # 6.3 / C.3: C4 language-modelling loss as the feature
+    "c4": ChainConfig(feature="c4"),
+    # 6.4 / C.4: one function from (N, D) to accuracy (eq. 6), on final checkpoints
+    "single_step": None,
+}
+
+
+def single_step_predictions(ladder, targets, tasks, final_window: int = 5) -> pd.DataFrame:
+    """Fit eq. 6 per task on each run's final accuracy (mean of its last checkpoints)."""
+    lad = as_ladder(ladder)
+    rows = []
+    for task in tasks:
+        pts = lad.final_points(task, ACC, final_window)
+        law = SingleStep(chance=chance(task)).fit(pts["n"], pts["d"], pts["value"])
+        for t in targets:
+            pred = float(law.predict(t.n, t.d))
+            actual = t.actual(task, ACC)
+            rows.append({"task": task, "target": t.name, "predicted": pred, "actual": actual,
+                         "fit_error": law.fit_error_, "flags": "; ".join(law.flags_)})
+    return pd.DataFrame(rows)
+
+
+def design_choices(ladder, targets, tasks, designs: Iterable[str] = tuple(DESIGNS)) -> pd.DataFrame:
+    """Chained prediction errors of every pipeline, for every task and target (Tables 5, 6, 8).
+
+    Columns: design, task, target, predicted, actual, abs_error (points),
+    relative_error, and for two-step designs the step-1 feature's relative error.
+    """
+    lad = as_ladder(ladder)
+    targets = list(targets)
+    frames = []
+    for name in designs:
+        if name not in DESIGNS:
+            raise TaskladderError(f"unknown design {name!r}; choose from {', '.join(DESIGNS)}")
+        cfg = DESIGNS[name]
+        if cfg is None:
+            df = single_step_predictions(lad, targets, tasks)
+            df["feature_rel_error"] = np.nan
+        else:
+            df, _ = predict_targets(lad, targets, tasks, cfg)
+            df = df[["task", "target", "predicted", "actual", "feature_rel_error", "flags"]]
+        df.insert(0, "design", name)
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    act = out["actual"].astype(float)
+    out["abs_error"] = (out["predicted"] - act).abs() * 100
+    out["relative_error"] = (out["predicted"] - act).abs() / act
+    return out
+
+
+def variance(ladder, tasks: Sequence[str], run: str | None = None, last_n: int = 10) -> pd.DataFrame:
+    """Checkpoint-to-checkpoint noise of each task (paper section 5.1, Table 4).
+
+    Standard deviation (population, ddof = 0) and relative SD (SD / mean) of the task
+    loss and of the accuracy over the last ``last_n`` checkpoints of ``run``, by
+    default the ladder's largest run (most parameters, then most tokens).
+    """
+    lad = as_ladder(ladder)
+    if run is None:
+        finals = lad.results.groupby("run").agg(n=("n", "first"), d=("d", "max"))
+        run = finals.sort_values(["n", "d"]).index[-1]
+    rows = []
+    for task in tasks:
+        row = {"task": task, "run": run, "last_n": last_n}
+        for metric, key in ((BPB, "loss"), (ACC, "acc")):
+            s = next((s for s in lad.series(task, metric) if s.run == run), None)
+            if s is None:
+                raise TaskladderError(f"run {run!r} has no {metric!r} values for task {task!r}")
+            v = s.value[-last_n:]
+            row[f"{key}_sd"] = float(np.std(v))
+            row[f"{key}_rel_sd"] = float(np.std(v) / np.mean(v))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def variance_error_correlation(var: pd.DataFrame, errors: pd.DataFrame, column: str = "acc_rel_sd",
+                               error: str = "relative_error") -> float:
+    """Pearson r between a variance column and each task's mean prediction error over targets."""
+    e = errors.groupby("task")[error].mean()
+    v = var.set_index("task")[column]
+    common = v.index.intersection(e.index)
+    if len(common) < 3:
+        raise TaskladderError("need at least 3 tasks to correlate variance with error")
+    return float(np.corrcoef(v[common], e[common])[0, 1])
+
+
+def run_all(ladder: Ladder, targets, tasks, var_tasks) -> dict[str, pd.DataFrame]:
+    """Everything the report and ``reproduce --json`` carry beyond the main predictions."""
+    return {"design_choices": design_choices(ladder, targets, tasks),
+            "variance": variance(ladder, var_tasks)}
