@@ -60,3 +60,23 @@ def test_variance_correlates_with_error(data):
     errs = design_choices(lad, targets, PAPER_TASKS, ["task_bpb"])
     r = variance_error_correlation(var, errs, "loss_rel_sd", "abs_error")
     assert 0.5 < r < 1.0
+
+
+def test_compute_vs_error(data):
+    from taskladder.analyses import compute_vs_error, ladder_subsets
+
+    _, lad, targets = data
+    subsets = ladder_subsets(lad)
+    assert [s[1] for s in subsets if s[0] == "N"] == ["≤ 370M", "≤ 760M", "≤ 1B"]
+    assert all(len(s[2]) >= 8 for s in subsets)  # step 1 needs more runs than parameters
+    cv = compute_vs_error(lad, targets, ["mmlu", "hellaswag"])
+    mae = cv.groupby(["axis", "runs", "target"])["abs_error"].mean()
+    full = reproduce().predictions
+    want = full[full.task.isin(["mmlu", "hellaswag"])].groupby("target")["abs_error"].mean()
+    for axis in ("N", "xC", "FLOPs"):
+        for tgt in ("7B-4T", "13B-5T"):
+            assert mae[(axis, 16, tgt)] == pytest.approx(want[tgt])  # the full ladder is the paper's fit
+    # the 8 cheapest runs predict worse than the full ladder (paper Figure 6)
+    assert mae[("FLOPs", 8, "7B-4T")] > mae[("FLOPs", 16, "7B-4T")]
+    share = cv[(cv.axis == "FLOPs") & (cv.runs == 16) & (cv.target == "7B-4T")]["flops_share"].iloc[0]
+    assert 0.01 < share < 0.05  # the ladder costs a few percent of the target (6ND)

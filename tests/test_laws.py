@@ -129,3 +129,19 @@ def test_scalar_in_scalar_out_and_formula():
     assert np.ndim(law.predict(7e9, 4e12)) == 0
     assert law.formula().startswith("L(N, D) = ")
     assert set(law.params_) == {"A", "alpha", "B", "beta", "E"}
+
+
+def test_sigmoid_interval_covers_truth_at_nominal_rate():
+    # Draw many noisy data sets from a known sigmoid; the 95% delta-method band of the
+    # fitted curve at a fixed L must contain the true curve about 95% of the time.
+    a, L0, k, b = -0.7, 1.0, 6.0, 0.98
+    L = np.linspace(0.7, 1.5, 80)
+    truth = a / (1 + np.exp(-k * (0.9 - L0))) + b
+    hits = 0
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        acc = a / (1 + np.exp(-k * (L - L0))) + b + rng.normal(0, 0.01, len(L))
+        law = Sigmoid(anchor=None).fit(L, acc)
+        lo, hi = law.predict_interval(0.9, level=0.95)
+        hits += lo <= truth <= hi
+    assert 0.90 <= hits / 200 <= 0.99

@@ -112,3 +112,57 @@ def run_all(ladder: Ladder, targets, tasks, var_tasks) -> dict[str, pd.DataFrame
     """Everything the report and ``reproduce --json`` carry beyond the main predictions."""
     return {"design_choices": design_choices(ladder, targets, tasks),
             "variance": variance(ladder, var_tasks)}
+
+
+def _subset(ladder: Ladder, runs: Sequence[str]) -> Ladder:
+    return Ladder(ladder.results[ladder.results["run"].isin(runs)])
+
+
+def ladder_subsets(ladder) -> list[tuple[str, str, list[str]]]:
+    """The rung subsets of paper section 5.2: by size (N), by Chinchilla multiple, by FLOPs.
+
+    Each subset grows from the cheapest rungs upward, ending with the full ladder.
+    Returns (axis, label, runs) triples.
+    """
+    lad = as_ladder(ladder)
+    runs = lad.results.groupby("run").agg(size=("size", "first"), n=("n", "first"), d=("d", "max"))
+    runs["c"] = 6.0 * runs["n"] * runs["d"]
+    runs["mult"] = (runs["d"] / (20.0 * runs["n"])).round(1)
+    out = []
+    sizes = runs.sort_values("n")["size"].drop_duplicates().tolist()
+    for k in range(2, len(sizes) + 1):
+        out.append(("N", f"≤ {sizes[k - 1]}", runs.index[runs["size"].isin(sizes[:k])].tolist()))
+    mults = sorted(runs["mult"].unique())
+    for k in range(2, len(mults) + 1):
+        out.append(("xC", f"≤ {mults[k - 1]:g}xC", runs.index[runs["mult"] <= mults[k - 1]].tolist()))
+    order = runs.sort_values("c").index.tolist()
+    for k in range(8, len(order) + 1, 2):
+        out.append(("FLOPs", f"{k} cheapest runs", order[:k]))
+    return out
+
+
+def compute_vs_error(ladder, targets, tasks, config: ChainConfig = ChainConfig()) -> pd.DataFrame:
+    """Prediction error as rungs are added (paper section 5.2, Figures 6-8).
+
+    For each subset of :func:`ladder_subsets`, refit the chain and predict every target.
+    Columns: axis, subset, runs, ladder_flops, flops_share (of the first target's 6ND),
+    task, target, predicted, actual, abs_error, relative_error, flags.
+    """
+    lad = as_ladder(ladder)
+    targets = list(targets)
+    finals = lad.results.groupby("run").agg(n=("n", "first"), d=("d", "max"))
+    frames = []
+    for axis, label, runs in ladder_subsets(lad):
+        sub = _subset(lad, runs)
+        df, _ = predict_targets(sub, targets, tasks, config)
+        c = float((6.0 * finals.loc[runs, "n"] * finals.loc[runs, "d"]).sum())
+        df.insert(0, "axis", axis)
+        df.insert(1, "subset", label)
+        df.insert(2, "runs", len(runs))
+        df.insert(3, "ladder_flops", c)
+        df["flops_share"] = df["target"].map({t.name: c / (6.0 * t.n * t.d) for t in targets})
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True)
+    out["relative_error"] = out["rel_error"]
+    return out[["axis", "subset", "runs", "ladder_flops", "flops_share", "task", "target", "predicted", "actual",
+                "abs_error", "relative_error", "flags"]]

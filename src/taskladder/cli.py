@@ -254,6 +254,52 @@ def predict(
 
 
 @app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("taskladder-report.html"),
+    ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled).")] = None,
+    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n.")] = None,
+    n: Annotated[Optional[str], typer.Option("--n", help="Target parameters (with --ladder).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Target tokens (with --ladder).")] = None,
+    target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, for actuals.")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s); 'paper' (default), 'all' or names.")] = None,
+):
+    """Write one self-contained HTML report: every table and figure, images embedded."""
+    from . import report as rpt
+
+    tasks = _tasks(task)
+    if ladder:
+        size_table = load_sizes(sizes) if sizes else None
+        results = read_results(ladder, sizes=size_table)
+        if target_file is not None:
+            tres = read_results([target_file], sizes=size_table, n=parse_count(n, "--n") if n else None)
+            d_ = parse_count(tokens, "--tokens") if tokens else int(tres["d"].max())
+            targets = [Target(target_file.stem, int(tres["n"].iloc[0]), d_, tres)]
+        elif n and tokens:
+            targets = [Target(f"N={parse_count(n, '--n'):.3g}", parse_count(n, "--n"), parse_count(tokens, "--tokens"))]
+        else:
+            raise TaskladderError("a report on your own ladder needs a target: --n and --tokens, or --target-file")
+        title, paper = "taskladder report", False
+    else:
+        bundled = olmo2_ladder()
+        results, targets = bundled.ladder, [bundled.targets["7B-4T"], bundled.targets["13B-5T"]]
+        title, paper = "taskladder report: OLMo 2 ladder (Bhagia et al., 2024)", True
+    if out.parent != Path(""):
+        io.ensure_writable_dir(out.parent)
+    with err_console.status("fitting and drawing", spinner="dots") if err_console.is_terminal else _null():
+        text = rpt.build(results, targets, tasks, ALL_TASKS, title=title, paper=paper)
+    rpt.write(out, text)
+    out_console.print(f"wrote {out} ({len(text) / 1e6:.1f} MB)")
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+@app.command()
 def data(
     export: Annotated[Optional[Path], typer.Option(help="Write the bundled tidy table to this .parquet or .csv file.")] = None,
 ):

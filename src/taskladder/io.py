@@ -49,6 +49,18 @@ def ensure_writable_dir(path: Path) -> Path:
     return path
 
 
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+def publish(tmp: str, path: Path) -> None:
+    """Give a finished temp file normal permissions (mkstemp makes it 0600) and move it into place."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
     """Write to a temporary file in the same folder, then rename over ``path``."""
     path = Path(path)
@@ -56,7 +68,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -77,7 +89,7 @@ def write_table(path: Path, df: pd.DataFrame) -> Path:
             df.to_parquet(tmp, index=False)
         else:
             df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

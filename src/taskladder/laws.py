@@ -291,8 +291,28 @@ class _CurveFitLaw(_Law):
         for name, v in zip(self._order, p):
             setattr(self, name + "_", float(v))
         self.pcov_ = cov
+        self.popt_ = np.asarray(p, float)
         self.converged_ = True
         self._set_flags(flags)
+
+    def predict_interval(self, x, level: float = 0.95):
+        """Confidence band of the fitted curve at ``x`` by the delta method.
+
+        SE(x) = sqrt(J(x) Cov J(x)^T) with J the gradient of the curve in its
+        parameters and Cov the least-squares covariance; the band is
+        prediction +- z SE (the shaded band of the paper's Figure 4, z = 1.96 there).
+        Returns (lower, upper).
+        """
+        from scipy.stats import norm
+
+        self._check_fitted()
+        xv = np.atleast_1d(np.asarray(x, float))
+        jac = self._jac(xv, *self.popt_)
+        var = np.einsum("ij,jk,ik->i", jac, np.nan_to_num(self.pcov_), jac).clip(min=0)
+        z = norm.ppf(0.5 + level / 2)
+        mid = self._f(xv, *self.popt_)
+        lo, hi = mid - z * np.sqrt(var), mid + z * np.sqrt(var)
+        return (lo[0], hi[0]) if np.ndim(x) == 0 else (lo, hi)
 
 
 class Sigmoid(_CurveFitLaw):

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .chain import TaskPredictor, feature_key  # noqa: E402
+from .io import publish  # noqa: E402
 from .results import parse_run_name  # noqa: E402
 from .tasks import ACC, REGISTRY  # noqa: E402
 
@@ -53,7 +54,7 @@ def save(fig, path: Path) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=130, bbox_inches="tight")
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         plt.close(fig)
         if os.path.exists(tmp):
@@ -138,6 +139,9 @@ def plot_step2(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) ->
         lo, hi = min(xs_all), max(xs_all)
         xs = np.linspace(lo - 0.15 * (hi - lo), hi + 0.05 * (hi - lo), 200)
         ax.plot(xs, fit.step2_.predict(xs), color="k", lw=1, alpha=0.6)
+        if hasattr(fit.step2_, "predict_interval"):  # the fitted curve's 95% band (paper Figure 4)
+            band_lo, band_hi = fit.step2_.predict_interval(xs, level=0.95)
+            ax.fill_between(xs, band_lo, band_hi, color="#fa9fb5", alpha=0.35, lw=0, label="95% band of the fit")
         ax.set_title(f"{_display(task)}  (fit error {fit.step2_.fit_error_:.2%})", fontsize=9, fontweight="bold")
         ax.set_xlabel(FEATURE_LABEL[fit.config.feature], fontsize=8)
         ax.set_ylabel("RC accuracy", fontsize=8)
@@ -259,5 +263,26 @@ def plot_variance(var: pd.DataFrame, path: Path) -> Path:
                  fontsize=9, fontweight="bold")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_compute_vs_error(cv: pd.DataFrame, path: Path) -> Path:
+    """Mean absolute error as rungs are added, by N, by Chinchilla multiple and by FLOPs (Figures 6-8)."""
+    axes_names = list(dict.fromkeys(cv["axis"]))
+    fig, axes = plt.subplots(1, len(axes_names), figsize=(4.2 * len(axes_names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], axes_names):
+        sub = cv[cv["axis"] == name]
+        for i, tgt in enumerate(dict.fromkeys(sub["target"])):
+            g = sub[sub["target"] == tgt].groupby(["subset", "ladder_flops"], sort=False)["abs_error"].mean().reset_index()
+            ax.plot(g["ladder_flops"], g["abs_error"], "o-", color=_TARGET_COLORS[i % 4], label=tgt)
+            for r in g.itertuples():
+                ax.annotate(r.subset, (r.ladder_flops, r.abs_error), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("ladder compute (6ND, FLOPs)", fontsize=8)
+        ax.set_ylabel("mean abs. error (points)", fontsize=8)
+        ax.set_title(f"adding rungs by {name}", fontsize=9, fontweight="bold")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return save(fig, path)

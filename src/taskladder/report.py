@@ -1,0 +1,139 @@
+"""One self-contained HTML report: every table and figure, images embedded."""
+
+from __future__ import annotations
+
+import base64
+import html
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from . import analyses, plots
+from .chain import PAPER, Ladder, predict_targets
+from .io import write_bytes_atomic
+from .tasks import REGISTRY
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.45}
+h1{font-size:1.7em;margin-bottom:.1em}h2{margin-top:2em;border-bottom:2px solid #eee;padding-bottom:.2em}
+.sub{color:#666;margin-top:0}
+table{border-collapse:collapse;font-size:.88em;margin:.6em 0}
+th,td{padding:.28em .65em;border-bottom:1px solid #e5e5e5;text-align:right}
+th{background:#f6f6f8}td:first-child,th:first-child{text-align:left}
+img{max-width:100%;border:1px solid #eee;margin:.5em 0}
+.kpi{display:inline-block;background:#f6f6f8;border-radius:8px;padding:.6em 1.1em;margin:.3em .6em .3em 0}
+.kpi b{font-size:1.5em;display:block}.flag{color:#a15c00}.note{color:#555;font-size:.92em}
+"""
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _name(task: str) -> str:
+    return REGISTRY[task].display if task in REGISTRY else task
+
+
+def _pct(v) -> str:
+    return "–" if v is None or v != v else f"{100 * v:.1f}"
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, escape=True, border=0, na_rep="–")
+
+
+def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", paper: bool = False) -> str:
+    """Fit everything and return the report as one HTML string."""
+    lad = ladder if isinstance(ladder, Ladder) else Ladder(ladder)
+    targets = list(targets)
+    preds, fits = predict_targets(lad, targets, tasks, PAPER)
+    if paper:  # the paper's Figure 2 values beside ours
+        from .paper import figure2_table
+
+        ref = figure2_table().rename(columns={"predicted": "paper_predicted", "actual": "paper_actual"})
+        preds = preds.merge(ref, on=["task", "target"], how="left")
+    have_actual = preds["actual"].notna().any()
+    design = analyses.design_choices(lad, targets, tasks)
+    var = analyses.variance(lad, [t for t in var_tasks if t in lad.tasks])
+    cv = analyses.compute_vs_error(lad, targets, tasks) if have_actual else None
+
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f'<p class="sub">Two-step task scaling laws (Bhagia et al., 2024) fitted on {lad.results["run"].nunique()} '
+             f'ladder runs; targets: {", ".join(html.escape(t.name) for t in targets)}.</p>']
+    if have_actual:
+        for tgt, v in preds.groupby("target", sort=False)["abs_error"].mean().items():
+            ref = {"7B-4T": 3.8, "13B-5T": 4.2}.get(tgt) if paper else None
+            parts.append(f'<span class="kpi">{html.escape(tgt)} mean abs. error<b>{v:.2f} pts</b>'
+                         + (f"paper: {ref}" if ref else "") + "</span>")
+
+    t = pd.DataFrame({
+        "task": preds["task"].map(_name), "target": preds["target"],
+        "predicted": preds["predicted"].map(_pct), "actual": preds["actual"].map(_pct),
+        "abs err (pts)": preds["abs_error"].map(lambda v: "–" if v != v or v is None else f"{v:.1f}"),
+        "rel err": preds["rel_error"].map(lambda v: "–" if v != v or v is None else f"{v:.1%}"),
+    })
+    if paper and "paper_predicted" in preds:
+        t["paper pred"] = preds["paper_predicted"].map(_pct)
+        t["paper actual"] = preds["paper_actual"].map(_pct)
+    t["flags"] = preds["flags"]
+    parts += ["<h2>Chained predictions (task loss → accuracy)</h2>", _table(t)]
+
+    rows = [{"task": _name(k), "step 1": f.step1_.formula(), "fit err 1": f"{f.step1_.fit_error_:.2%}",
+             "step 2": f.step2_.formula(), "fit err 2": f"{f.step2_.fit_error_:.2%}"} for k, f in fits.items()]
+    parts += ["<h2>Fitted laws</h2>", _table(pd.DataFrame(rows))]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        finals = {k: dict(zip(*lad.final_points(k, "acc", 5)[["run", "value"]].T.values)) for k in fits}
+        figs = [("Step 1: task loss vs tokens", plots.plot_step1(fits, targets, tmp / "s1.png")),
+                ("Step 2: accuracy vs task loss (shaded: 95% band of the fitted curve)",
+                 plots.plot_step2(fits, targets, tmp / "s2.png")),
+                ("Chained: accuracy vs tokens", plots.plot_chained(fits, targets, tmp / "ch.png", final_acc=finals))]
+        if have_actual:
+            figs.append(("Predicted vs actual", plots.plot_summary(preds, tmp / "sum.png")))
+        for cap, p in figs:
+            parts += [f"<h2>{html.escape(cap)}</h2>", _img(p)]
+
+        parts.append("<h2>Design choices (paper section 6)</h2>")
+        parts.append('<p class="note">task_bpb: the main recipe. flops: step 1 on C = 6ND only. taskce: '
+                     "cross-entropy over choices with the log-sigmoid. c4: C4 loss as the middle feature. "
+                     "single_step: one function from (N, D) to accuracy.</p>")
+        if have_actual:
+            piv = design.pivot_table(index="task", columns=["design", "target"], values="relative_error", sort=False)
+            piv.index = [_name(i) for i in piv.index]
+            piv.columns = [f"{d} · {tg}" for d, tg in piv.columns]
+            parts.append(piv.map(lambda v: f"{v:.1%}").reset_index(names="task").to_html(index=False, border=0))
+            parts.append(_img(plots.plot_design_choices(design, tmp / "dc.png")))
+        else:
+            piv = design.pivot_table(index="task", columns=["design", "target"], values="predicted", sort=False)
+            piv.columns = [f"{d} · {tg}" for d, tg in piv.columns]
+            parts.append(piv.map(lambda v: f"{100 * v:.1f}").reset_index().to_html(index=False, border=0))
+
+        parts.append("<h2>Variance over the last checkpoints (paper section 5.1)</h2>")
+        vt = pd.DataFrame({"task": var["task"].map(_name), "loss SD": var["loss_sd"].map("{:.4f}".format),
+                           "loss rel SD": var["loss_rel_sd"].map("{:.2%}".format),
+                           "acc SD": var["acc_sd"].map("{:.4f}".format),
+                           "acc rel SD": var["acc_rel_sd"].map("{:.2%}".format)})
+        parts += [f'<p class="note">run {html.escape(str(var["run"].iloc[0]))}, last {var["last_n"].iloc[0]} '
+                  "checkpoints. Noisy tasks are harder to predict.</p>", _table(vt),
+                  _img(plots.plot_variance(var, tmp / "var.png"))]
+
+        if cv is not None:
+            parts.append("<h2>Prediction error vs ladder compute (paper section 5.2)</h2>")
+            parts.append(_img(plots.plot_compute_vs_error(cv, tmp / "cv.png")))
+            g = cv.groupby(["axis", "subset", "runs", "target"], sort=False).agg(
+                flops_share=("flops_share", "first"), mae=("abs_error", "mean")).reset_index()
+            g["flops_share"] = g["flops_share"].map("{:.2%}".format)
+            g["mae"] = g["mae"].map("{:.2f}".format)
+            parts.append(_table(g.rename(columns={"flops_share": "ladder / target compute", "mae": "MAE (pts)"})))
+
+    parts.append('<p class="note">Generated by taskladder. Ladder data: allenai/OLMo-ladder (Apache-2.0).</p>')
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def write(path: Path, html_text: str) -> Path:
+    return write_bytes_atomic(Path(path), html_text.encode())
