@@ -80,3 +80,14 @@ def test_compute_vs_error(data):
     assert mae[("FLOPs", 8, "7B-4T")] > mae[("FLOPs", 16, "7B-4T")]
     share = cv[(cv.axis == "FLOPs") & (cv.runs == 16) & (cv.target == "7B-4T")]["flops_share"].iloc[0]
     assert 0.01 < share < 0.05  # the ladder costs a few percent of the target (6ND)
+
+
+def test_mc_format_prediction_mmlu(data):
+    from taskladder.analyses import mc_predictions
+
+    d, lad, targets = data
+    mc = mc_predictions(lad, targets, ["mmlu"]).set_index("target")
+    # MMLU MC accuracy of both targets (60.4 and 62.6) is predicted within 1 point.
+    assert mc.loc["7B-4T", "actual"] == pytest.approx(0.604, abs=0.001)
+    assert mc.loc["13B-5T", "actual"] == pytest.approx(0.626, abs=0.001)
+    assert (mc["abs_error"] < 1.0).all()

@@ -145,3 +145,14 @@ def test_unwritable_output_exit_2(tmp_path):
     blocker.write_text("x")
     r = run_cli("reproduce", "--out", blocker / "sub")
     assert r.returncode == 2 and "cannot create output folder" in r.stderr
+
+
+@pytest.mark.parametrize("design", ["flops", "taskce", "c4", "single_step"])
+def test_predict_with_each_design_matches_the_analysis(design):
+    from taskladder.analyses import design_choices
+
+    d = olmo2_ladder()
+    want = design_choices(d.ladder, [d.targets["13B-5T"]], ["piqa"], [design])["predicted"].iloc[0]
+    r = run_cli("predict", "--target", "13B-5T", "--task", "piqa", "--design", design, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["predictions"][0]["predicted"] == pytest.approx(want, abs=1e-12)

@@ -110,8 +110,11 @@ def variance_error_correlation(var: pd.DataFrame, errors: pd.DataFrame, column: 
 
 def run_all(ladder: Ladder, targets, tasks, var_tasks) -> dict[str, pd.DataFrame]:
     """Everything the report and ``reproduce --json`` carry beyond the main predictions."""
-    return {"design_choices": design_choices(ladder, targets, tasks),
-            "variance": variance(ladder, var_tasks)}
+    out = {"design_choices": design_choices(ladder, targets, tasks),
+           "variance": variance(ladder, var_tasks)}
+    if all(t.full is not None and t.name in MC_STEP_RANGES for t in targets):
+        out["mc"] = mc_predictions(ladder, targets, [t for t in MC_TASKS if t in tasks])
+    return out
 
 
 def _subset(ladder: Ladder, runs: Sequence[str]) -> Ladder:
@@ -166,3 +169,58 @@ def compute_vs_error(ladder, targets, tasks, config: ChainConfig = ChainConfig()
     out["relative_error"] = out["rel_error"]
     return out[["axis", "subset", "runs", "ladder_flops", "flops_share", "task", "target", "predicted", "actual",
                 "abs_error", "relative_error", "flags"]]
+
+
+#: Appendix B.2: the target's own intermediate checkpoints used to fit step 2 for the
+#: MC format (the ladder models are too small to do better than chance on MC).
+MC_STEP_RANGES = {"7B-4T": (170_000, 450_000), "13B-5T": (50_000, 150_000)}
+#: Tasks the released scripts predict in MC format (their ``main_mc`` set).
+MC_TASKS = ("mmlu", "arc_challenge")
+
+
+def mc_predictions(ladder, targets, tasks, step_ranges=MC_STEP_RANGES, smooth_window: int = 5) -> pd.DataFrame:
+    """MC-format accuracy: step 1 from the ladder, step 2 on the target's own checkpoints.
+
+    The released scripts run it for MMLU and ARC-Challenge (``main_mc``); on other
+    tasks the target's MC accuracy jumps within a few checkpoints and the fit is
+    poorly determined.
+
+    Step 2 (sigmoid, anchor point (0, 1)) maps task bpb to MC accuracy on the target's
+    intermediate checkpoints within ``step_ranges[target]`` (paper appendix B.2); the
+    chained prediction evaluates it at the step-1 loss of the final model.
+    """
+    from .chain import TaskPredictor, moving_average
+    from .laws import Sigmoid
+    from .tasks import MC_ACC
+
+    lad = as_ladder(ladder)
+    rows = []
+    for task in tasks:
+        s1 = TaskPredictor(task).fit(lad)
+        for t in targets:
+            if t.full is None or t.name not in step_ranges:
+                raise TaskladderError(f"target {t.name!r}: MC prediction needs its intermediate checkpoints and a step range")
+            lo, hi = step_ranges[t.name]
+            f = Ladder(t.full)
+            x = next(iter(f.series(task, BPB)))
+            y = next(iter(f.series(task, MC_ACC)))
+            common, ix, iy = np.intersect1d(x.step, y.step, return_indices=True)
+            keep = (common >= lo) & (common <= hi)
+            if keep.sum() < 4:
+                raise TaskladderError(f"target {t.name!r}: fewer than 4 checkpoints in steps {lo}-{hi} for {task!r}")
+            xs = moving_average(x.value[ix][keep], smooth_window)
+            ys = moving_average(y.value[iy][keep], smooth_window)
+            # Released-scripts recipe for MC: the curve is pinned to chance at high loss
+            # (a + b = chance) and to 1 at zero loss (b ~ 1); those bounds are by design.
+            ch = chance(task)
+            law = Sigmoid(chance=ch, bounds=((ch - 1.0, 0.0, 0.0, 0.999), (ch - 0.999, np.inf, np.inf, 1.0)))
+            law._natural = frozenset({("a", ch - 1.0), ("a", ch - 0.999), ("b", 0.999), ("b", 1.0)})
+            law.fit(xs, ys)
+            loss = float(s1.predict_feature(t.n, t.d))
+            pred = float(law.predict(loss))
+            actual = t.actual(task, MC_ACC)
+            rows.append({"task": task, "target": t.name, "predicted_feature": loss, "predicted": pred,
+                         "actual": actual, "abs_error": abs(pred - actual) * 100,
+                         "relative_error": abs(pred - actual) / actual, "step2": law.formula(),
+                         "flags": "; ".join(s1.flags_ + [f"step 2: {x}" for x in law.flags_])})
+    return pd.DataFrame(rows)

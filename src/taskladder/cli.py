@@ -159,6 +159,7 @@ def reproduce(
         "paper_mean_abs_error": FIGURE2_MAE,
         "design_choices": io.records(design),
         "variance": io.records(var),
+        "mc": io.records(extra["mc"]) if "mc" in extra else [],
         "fits": _fits_json(rep.fits),
         "config": ChainConfig().__dict__,
     }
@@ -203,12 +204,17 @@ def predict(
     feature: Annotated[str, typer.Option(help="Intermediate feature: bpb, taskce or c4.")] = "bpb",
     step1: Annotated[str, typer.Option(help="Step-1 law: nd or flops.")] = "nd",
     step2: Annotated[Optional[str], typer.Option(help="Step-2 law: sigmoid or log_sigmoid.")] = None,
+    design: Annotated[Optional[str], typer.Option(help="A named pipeline of the paper: task_bpb, flops, taskce, c4, single_step (overrides --feature/--step1/--step2).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write predictions (JSON, Parquet) here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ):
     """Predict task accuracies for any target (N, D) from a ladder."""
+    from .analyses import DESIGNS, single_step_predictions
+
     tasks = _tasks(task)
-    config = _config(feature, step1, step2)
+    if design is not None and design not in DESIGNS:
+        raise TaskladderError(f"unknown design {design!r}; choose from {', '.join(DESIGNS)}")
+    config = DESIGNS[design] if design else _config(feature, step1, step2)
     size_table = load_sizes(sizes) if sizes else None
     if ladder:
         results = read_results(ladder, sizes=size_table)
@@ -237,17 +243,25 @@ def predict(
     if out is not None:
         io.ensure_writable_dir(out)
     lad = Ladder(results)
-    prog, advance = _fit_progress(len(tasks), quiet=json_)
-    with prog:
-        preds, fits = predict_targets(lad, targets, tasks, config, progress=advance)
-    result = {"predictions": io.records(preds), "fits": _fits_json(fits), "config": config.__dict__}
+    if config is None:  # single step: one law from (N, D) to accuracy
+        preds = single_step_predictions(lad, targets, tasks)
+        act = preds["actual"].astype(float)
+        preds["abs_error"] = (preds["predicted"] - act).abs() * 100
+        preds["rel_error"] = (preds["predicted"] - act).abs() / act
+        result = {"predictions": io.records(preds), "config": {"design": "single_step"}}
+    else:
+        prog, advance = _fit_progress(len(tasks), quiet=json_)
+        with prog:
+            preds, fits = predict_targets(lad, targets, tasks, config, progress=advance)
+        result = {"predictions": io.records(preds), "fits": _fits_json(fits), "config": config.__dict__}
     if out is not None:
         io.write_json(out / "predict.json", result)
         io.write_table(out / "predictions.parquet", preds)
     if json_:
         print(io.dumps(result))
         return
-    out_console.print(_prediction_table(preds, f"Chained prediction ({config.feature} -> accuracy)"))
+    how = "single step (N, D) -> accuracy" if config is None else f"{config.feature} -> accuracy"
+    out_console.print(_prediction_table(preds, f"Prediction ({how})"))
     if preds["abs_error"].notna().any():
         for tgt, v in preds.groupby("target", sort=False)["abs_error"].mean().items():
             out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points")

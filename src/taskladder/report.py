@@ -112,6 +112,18 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
             piv.columns = [f"{d} · {tg}" for d, tg in piv.columns]
             parts.append(piv.map(lambda v: f"{100 * v:.1f}").reset_index().to_html(index=False, border=0))
 
+        if all(t.full is not None and t.name in analyses.MC_STEP_RANGES for t in targets):
+            mc = analyses.mc_predictions(lad, targets, [t for t in analyses.MC_TASKS if t in tasks])
+            if len(mc):
+                parts.append("<h2>MC format (paper appendix B.2)</h2>")
+                parts.append('<p class="note">Step 1 from the ladder; step 2 fitted on the target\'s own '
+                             "intermediate checkpoints (7B: steps 170k-450k, 13B: 50k-150k), since ladder models "
+                             "stay at chance in MC format.</p>")
+                parts.append(_table(pd.DataFrame({
+                    "task": mc["task"].map(_name), "target": mc["target"], "predicted": mc["predicted"].map(_pct),
+                    "actual": mc["actual"].map(_pct), "abs err (pts)": mc["abs_error"].map("{:.1f}".format),
+                    "step 2": mc["step2"]})))
+
         parts.append("<h2>Variance over the last checkpoints (paper section 5.1)</h2>")
         vt = pd.DataFrame({"task": var["task"].map(_name), "loss SD": var["loss_sd"].map("{:.4f}".format),
                            "loss rel SD": var["loss_rel_sd"].map("{:.2%}".format),
