@@ -75,6 +75,14 @@ class _Law:
         for f in flags:
             warnings.warn(f"{type(self).__name__}: {f}", FitWarning, stacklevel=3)
 
+    def _finish(self, res, ok: bool, names: Sequence[str], bounds, natural=frozenset()) -> None:
+        """Record an L-BFGS-B result and flag bounds hit and non-convergence."""
+        self.result_, self.converged_ = res, ok
+        flags = _bound_flags(names, res.x, bounds, natural)
+        if not ok:
+            flags.append(f"did not converge ({res.message})")
+        self._set_flags(flags)
+
     def __repr__(self) -> str:
         if hasattr(self, "flags_"):
             return f"{type(self).__name__}({self.formula()})"
@@ -169,13 +177,8 @@ class PowerLaw(_Law):
         self.log_A_, self.log_B_ = float(p[0]), float(p[1])
         self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
         self.alpha_, self.beta_, self.E_ = float(p[2]), float(p[3]), float(p[4])
-        self.result_ = res
-        self.converged_ = ok
         self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - L) / L))
-        flags = _bound_flags(("log A", "log B", "alpha", "beta", "E"), p, bounds)
-        if not ok:
-            flags.append(f"did not converge ({res.message})")
-        self._set_flags(flags)
+        self._finish(res, ok, ("log A", "log B", "alpha", "beta", "E"), bounds)
         return self
 
     def predict(self, N, D):
@@ -223,12 +226,8 @@ class FlopsLaw(_Law):
         res, ok = _huber_log_fit(model, L, self.p0, bounds, self.delta, self.maxiter)
         p = res.x
         self.log_A_, self.A_, self.alpha_, self.E_ = float(p[0]), float(np.exp(p[0])), float(p[1]), float(p[2])
-        self.result_, self.converged_ = res, ok
         self.fit_error_ = float(np.mean(np.abs(self.predict(C) - L) / L))
-        flags = _bound_flags(("log A", "alpha", "E"), p, bounds)
-        if not ok:
-            flags.append(f"did not converge ({res.message})")
-        self._set_flags(flags)
+        self._finish(res, ok, ("log A", "alpha", "E"), bounds)
         return self
 
     def predict(self, C):
@@ -456,13 +455,8 @@ class SingleStep(_Law):
         p = res.x
         self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
         self.alpha_, self.beta_, self.E_, self.a_, self.b_ = map(float, p[2:])
-        self.result_, self.converged_ = res, ok
         self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - acc) / acc))
-        flags = _bound_flags(("log A", "log B", "alpha", "beta", "E", "a", "b"), p, bounds,
-                             natural=frozenset({("b", 1.0)}))
-        if not ok:
-            flags.append(f"did not converge ({res.message})")
-        self._set_flags(flags)
+        self._finish(res, ok, ("log A", "log B", "alpha", "beta", "E", "a", "b"), bounds, frozenset({("b", 1.0)}))
         return self
 
     def predict(self, N, D):
