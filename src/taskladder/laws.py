@@ -155,7 +155,10 @@ class PowerLaw(_Law):
         self.maxiter = maxiter
 
     @staticmethod
-    def _model(logn: np.ndarray, logd: np.ndarray):
+    def model_fn(N, D):
+        """Predictions and Jacobian in the fitted parameters (log A, log B, alpha, beta, E)."""
+        logn, logd = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
+
         def f(p):
             tn = np.exp(p[0] - p[2] * logn)
             td = np.exp(p[1] - p[3] * logd)
@@ -171,8 +174,8 @@ class PowerLaw(_Law):
                 f"step 1 needs at least {self.n_params} ladder runs for its {self.n_params} parameters, got {len(L)}")
         if (N <= 0).any() or (D <= 0).any() or (L <= 0).any():
             raise TaskladderError("N, D and the loss must be positive for a power-law fit")
-        bounds = [(0, None)] * 5
-        res, ok = _huber_log_fit(self._model(np.log(N), np.log(D)), L, self.p0, bounds, self.delta, self.maxiter)
+        bounds = self.bounds_ = [(0, None)] * 5
+        res, ok = _huber_log_fit(self.model_fn(N, D), L, self.p0, bounds, self.delta, self.maxiter)
         p = res.x
         self.log_A_, self.log_B_ = float(p[0]), float(p[1])
         self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
@@ -209,6 +212,16 @@ class FlopsLaw(_Law):
         self.p0 = p0
         self.maxiter = maxiter
 
+    @staticmethod
+    def model_fn(C):
+        """Predictions and Jacobian in (log A, alpha, E)."""
+        logc = np.log(np.asarray(C, float))
+
+        def model(p):
+            t = np.exp(p[0] - p[1] * logc)
+            return t + p[2], np.column_stack([t, -logc * t, np.ones_like(t)])
+        return model
+
     def fit(self, C, L) -> FlopsLaw:
         C, L = _as_1d("C", C), _as_1d("L", L)
         _same_len(C=C, L=L)
@@ -216,14 +229,8 @@ class FlopsLaw(_Law):
             raise TaskladderError(f"the FLOPs law needs at least {self.n_params} ladder runs, got {len(L)}")
         if (C <= 0).any() or (L <= 0).any():
             raise TaskladderError("compute and loss must be positive for a power-law fit")
-        logc = np.log(C)
-
-        def model(p):
-            t = np.exp(p[0] - p[1] * logc)
-            return t + p[2], np.column_stack([t, -logc * t, np.ones_like(t)])
-
-        bounds = [(0, None), (0, 1.0), (0, None)]
-        res, ok = _huber_log_fit(model, L, self.p0, bounds, self.delta, self.maxiter)
+        bounds = self.bounds_ = [(0, None), (0, 1.0), (0, None)]
+        res, ok = _huber_log_fit(self.model_fn(C), L, self.p0, bounds, self.delta, self.maxiter)
         p = res.x
         self.log_A_, self.A_, self.alpha_, self.E_ = float(p[0]), float(np.exp(p[0])), float(p[1]), float(p[2])
         self.fit_error_ = float(np.mean(np.abs(self.predict(C) - L) / L))
@@ -429,17 +436,17 @@ class SingleStep(_Law):
     param_names = ("A", "alpha", "B", "beta", "E", "a", "b")
     n_params = 7
 
-    def __init__(self, chance: float = 0.25, delta: float = 1e-3, maxiter: int = 100_000):
+    def __init__(self, chance: float = 0.25, delta: float = 1e-3, maxiter: int = 100_000,
+                 p0: Sequence[float] | None = None):
         self.chance = chance
         self.delta = delta
         self.maxiter = maxiter
+        self.p0 = p0
 
-    def fit(self, N, D, acc) -> SingleStep:
-        N, D, acc = _as_1d("N", N), _as_1d("D", D), _as_1d("acc", acc)
-        _same_len(N=N, D=D, acc=acc)
-        if len(acc) < self.n_params:
-            raise TaskladderError(f"the single-step law needs at least {self.n_params} runs, got {len(acc)}")
-        logn, logd = np.log(N), np.log(D)
+    @staticmethod
+    def model_fn(N, D):
+        """Predictions and Jacobian in (log A, log B, alpha, beta, E, a, b)."""
+        logn, logd = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
 
         def model(p):
             tn = np.exp(p[0] - p[2] * logn)
@@ -449,9 +456,16 @@ class SingleStep(_Law):
             jac = np.column_stack([g * tn, g * td, -g * logn * tn, -g * logd * td, g, s, np.ones_like(s)])
             return p[5] * s + p[6], jac
 
-        bounds = [(0, None)] * 4 + [(None, None), (-1.0, 0.0), (0.0, 1.0)]
-        p0 = (3.0, 5.0, 0.2, 0.3, 0.0, self.chance - 1.0, 1.0)
-        res, ok = _huber_log_fit(model, acc, p0, bounds, self.delta, self.maxiter)
+        return model
+
+    def fit(self, N, D, acc) -> SingleStep:
+        N, D, acc = _as_1d("N", N), _as_1d("D", D), _as_1d("acc", acc)
+        _same_len(N=N, D=D, acc=acc)
+        if len(acc) < self.n_params:
+            raise TaskladderError(f"the single-step law needs at least {self.n_params} runs, got {len(acc)}")
+        bounds = self.bounds_ = [(0, None)] * 4 + [(None, None), (-1.0, 0.0), (0.0, 1.0)]
+        p0 = self.p0 if self.p0 is not None else (3.0, 5.0, 0.2, 0.3, 0.0, self.chance - 1.0, 1.0)
+        res, ok = _huber_log_fit(self.model_fn(N, D), acc, p0, bounds, self.delta, self.maxiter)
         p = res.x
         self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
         self.alpha_, self.beta_, self.E_, self.a_, self.b_ = map(float, p[2:])
@@ -469,3 +483,60 @@ class SingleStep(_Law):
         self._check_fitted()
         return (f"Acc(N, D) = {self.a_:.2f} / (1 + exp(-({self.A_:.2f} / N^{self.alpha_:.2f}"
                 f" + {self.B_:.2f} / D^{self.beta_:.2f} + {self.E_:.2f}))) + {self.b_:.2f}")
+
+
+class AccuracyPowerLaw(_Law):
+    """A direct power law on accuracy, no intermediate feature (the paper scripts' ``rc_acc`` step 1).
+
+    Acc(N, D) = E - A / N**alpha - B / D**beta
+
+    Fitted on final checkpoints like :class:`PowerLaw` (Huber on log Acc, L-BFGS-B,
+    log A and log B), start (log A, log B, alpha, beta, E) = (2, 2, 0.2, 0.2, 1).
+    A baseline: it cannot bend into a sigmoid, so it extrapolates past saturation.
+    """
+
+    param_names = ("A", "alpha", "B", "beta", "E")
+    n_params = 5
+
+    def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (2.0, 2.0, 0.2, 0.2, 1.0), maxiter: int = 100_000):
+        self.delta = delta
+        self.p0 = p0
+        self.maxiter = maxiter
+
+    @staticmethod
+    def model_fn(N, D):
+        """Predictions and Jacobian in (log A, log B, alpha, beta, E)."""
+        logn, logd = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
+
+        def model(p):
+            tn = np.exp(p[0] - p[2] * logn)
+            td = np.exp(p[1] - p[3] * logd)
+            jac = np.column_stack([-tn, -td, logn * tn, logd * td, np.ones_like(tn)])
+            return p[4] - tn - td, jac
+
+        return model
+
+    def fit(self, N, D, acc) -> AccuracyPowerLaw:
+        N, D, acc = _as_1d("N", N), _as_1d("D", D), _as_1d("acc", acc)
+        _same_len(N=N, D=D, acc=acc)
+        if len(acc) < self.n_params:
+            raise TaskladderError(f"the accuracy power law needs at least {self.n_params} runs, got {len(acc)}")
+        bounds = self.bounds_ = [(0, None), (0, None), (0, None), (None, None), (None, None)]
+        res, ok = _huber_log_fit(self.model_fn(N, D), acc, self.p0, bounds, self.delta, self.maxiter)
+        p = res.x
+        self.log_A_, self.log_B_ = float(p[0]), float(p[1])
+        self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
+        self.alpha_, self.beta_, self.E_ = float(p[2]), float(p[3]), float(p[4])
+        self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - acc) / acc))
+        self._finish(res, ok, ("log A", "log B", "alpha", "beta", "E"), bounds)
+        return self
+
+    def predict(self, N, D):
+        self._check_fitted()
+        n, d = np.asarray(N, float), np.asarray(D, float)
+        return self.E_ - np.exp(self.log_A_ - self.alpha_ * np.log(n)) - np.exp(self.log_B_ - self.beta_ * np.log(d))
+
+    def formula(self) -> str:
+        self._check_fitted()
+        return (f"Acc(N, D) = {self.E_:.2f} - {self.A_:.2f} / N^{self.alpha_:.2f}"
+                f" - {self.B_:.2f} / D^{self.beta_:.2f}")
