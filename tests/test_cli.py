@@ -40,6 +40,17 @@ def test_reproduce_json_carries_design_choices_and_variance(reproduced):
     assert all({"loss_sd", "loss_rel_sd", "acc_sd", "acc_rel_sd"} <= set(r) for r in var.values())
 
 
+def test_reproduce_json_carries_auto_predictions(reproduced):
+    obj, _ = reproduced
+    auto = obj["auto"]
+    assert len(auto) == 16
+    for r in auto:
+        assert {"task", "target", "predicted", "lower", "upper", "actual", "pipeline"} <= set(r)
+        assert r["lower"] <= r["predicted"] <= r["upper"]
+    # the paper's design stays in "predictions"; auto sits beside it
+    assert abs(obj["predictions"][0]["predicted"] - 0.4838) < 1e-3
+
+
 def test_reproduce_writes_tables_and_figures(reproduced):
     _, out = reproduced
     for f in ("reproduce.json", "predictions.parquet", "predictions.csv", "step1.png", "step2.png",
@@ -50,14 +61,14 @@ def test_reproduce_writes_tables_and_figures(reproduced):
 
 
 def test_predict_any_target_json():
-    r = run_cli("predict", "--n", "6887575552", "--tokens", "3945065873408", "--task", "mmlu", "--json")
+    r = run_cli("predict", "--paper", "--n", "6887575552", "--tokens", "3945065873408", "--task", "mmlu", "--json")
     assert r.returncode == 0, r.stderr
     p = json.loads(r.stdout)["predictions"][0]
     assert p["task"] == "mmlu" and abs(100 * p["predicted"] - 48.4) < 0.5 and p["actual"] is None
 
 
 def test_predict_with_suffixes_and_bundled_target():
-    r = run_cli("predict", "--target", "13B-5T", "--n", "70B", "--tokens", "15T", "--task", "hellaswag", "--json")
+    r = run_cli("predict", "--paper", "--target", "13B-5T", "--n", "70B", "--tokens", "15T", "--task", "hellaswag", "--json")
     assert r.returncode == 0, r.stderr
     recs = json.loads(r.stdout)["predictions"]
     assert [p["target"] for p in recs] == ["13B-5T", "N=7e+10,D=1.5e+13"]
@@ -70,9 +81,9 @@ def test_predict_on_user_ladder_files_matches_bundled(tmp_path):
     (lad.drop(columns=["n"])).to_parquet(tmp_path / "ladder.parquet")
     sizes = lad.groupby("size")["n"].first().reset_index()
     sizes.to_csv(tmp_path / "sizes.csv", index=False)
-    a = run_cli("predict", "--ladder", tmp_path / "ladder.parquet", "--sizes", tmp_path / "sizes.csv",
+    a = run_cli("predict", "--paper", "--ladder", tmp_path / "ladder.parquet", "--sizes", tmp_path / "sizes.csv",
                 "--n", "13202396160", "--tokens", "5000088518656", "--task", "piqa", "--json")
-    b = run_cli("predict", "--n", "13202396160", "--tokens", "5000088518656", "--task", "piqa", "--json")
+    b = run_cli("predict", "--paper", "--n", "13202396160", "--tokens", "5000088518656", "--task", "piqa", "--json")
     assert a.returncode == 0, a.stderr
     pa, pb = json.loads(a.stdout)["predictions"][0], json.loads(b.stdout)["predictions"][0]
     assert pa["predicted"] == pytest.approx(pb["predicted"], abs=1e-9)
@@ -124,7 +135,7 @@ def test_bad_ladder_files_exit_2(tmp_path):
     for i, (mutate, message) in enumerate(cases):
         (tmp_path / str(i)).mkdir()
         folder = _bad_wide(tmp_path / str(i), mutate, every_run=i == 0)
-        r = run_cli("predict", "--ladder", folder, "--n", "7e9", "--tokens", "4T", "--task", "piqa")
+        r = run_cli("predict", "--paper", "--ladder", folder, "--n", "7e9", "--tokens", "4T", "--task", "piqa")
         assert r.returncode == 2 and message in r.stderr, (message, r.stderr)
         assert "Traceback" not in r.stderr
 
@@ -135,9 +146,12 @@ def test_fewer_runs_than_parameters_exit_2(tmp_path):
     raw = pd.read_csv(DATA / "190M-1xC.csv")
     for i, name in enumerate(["190M-1xC", "190M-2xC", "190M-5xC", "190M-10xC"]):
         raw.assign(_step=raw["_step"] * (i + 1)).to_csv(d / f"{name}.csv", index=False)
-    r = run_cli("predict", "--ladder", d, "--n", "7e9", "--tokens", "4T", "--task", "piqa")
+    r = run_cli("predict", "--paper", "--ladder", d, "--n", "7e9", "--tokens", "4T", "--task", "piqa")
     assert r.returncode == 2
     assert "step 1 has 5 parameters but the ladder has only 4 runs" in r.stderr
+    # the automatic choice needs enough runs to hold the largest ones out: also one clear line
+    r = run_cli("predict", "--ladder", d, "--n", "7e9", "--tokens", "4T", "--task", "piqa")
+    assert r.returncode == 2 and "backtest needs at least" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_unwritable_output_exit_2(tmp_path):
@@ -156,3 +170,16 @@ def test_predict_with_each_design_matches_the_analysis(design):
     r = run_cli("predict", "--target", "13B-5T", "--task", "piqa", "--design", design, "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["predictions"][0]["predicted"] == pytest.approx(want, abs=1e-12)
+
+
+def test_backtest_cli(tmp_path):
+    r = run_cli("backtest", "--task", "piqa", "--json", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    designs = {x["design"] for x in obj["summary"]}
+    assert designs == {"task_bpb", "flops", "taskce", "c4", "single_step", "acc_power"}
+    held = {(x["split"], x["run"]) for x in obj["runs"]}
+    assert ("N", "1B-10xC") in held and ("compute", "760M-10xC") in held
+    assert (tmp_path / "backtest.parquet").exists()
+    r = run_cli("backtest", "--holdout", "0")
+    assert r.returncode == 2 and "--holdout must be at least 1" in r.stderr

@@ -145,3 +145,13 @@ def test_sigmoid_interval_covers_truth_at_nominal_rate():
         lo, hi = law.predict_interval(0.9, level=0.95)
         hits += lo <= truth <= hi
     assert 0.90 <= hits / 200 <= 0.99
+
+
+def test_accuracy_power_law_recovers_predictions():
+    from taskladder.laws import AccuracyPowerLaw
+
+    rng = np.random.default_rng(5)
+    E, A, alpha, B, beta = 0.9, 1.0, 0.1, 2.0, 0.08
+    acc = E - A / N ** alpha - B / D ** beta
+    law = AccuracyPowerLaw(p0=(1.0, 1.0, 0.15, 0.1, 0.8)).fit(N, D, acc * np.exp(rng.normal(0, 1e-4, len(acc))))
+    assert law.predict(7e9, 4e12) == pytest.approx(E - A / 7e9 ** alpha - B / 4e12 ** beta, abs=0.01)

@@ -95,6 +95,26 @@ def _prediction_table(df, title: str, paper: bool = False) -> Table:
     return t
 
 
+def _auto_table(preds, level: float) -> Table:
+    t = Table(title=f"Automatic prediction with {level:.0%} intervals (pipelines weighted by backtest)",
+              title_style="bold")
+    for c in ("task", "target", "predicted", "interval", "actual", "abs err", "pipelines (weight)"):
+        t.add_column(c, justify="right" if c in ("predicted", "actual", "abs err") else "left",
+                     no_wrap=c in ("task", "interval"))
+    for r in preds.to_dict(orient="records"):
+        act = r.get("actual")
+        has = act is not None and act == act
+        t.add_row(REGISTRY[r["task"]].display if r["task"] in REGISTRY else r["task"], r["target"],
+                  f"{100 * r['predicted']:.1f}", f"[{100 * r['lower']:.1f}, {100 * r['upper']:.1f}]",
+                  f"{100 * act:.1f}" if has else "–", f"{r['abs_error']:.1f}" if has else "–",
+                  r["pipeline"].removeprefix("weighted: "))
+    if preds["abs_error"].notna().any():
+        for tgt, g in preds.groupby("target", sort=False):
+            t.add_row(f"[bold]{tgt}[/]", "", "", f"{int(g['covered'].sum())}/{len(g)} covered", "",
+                      f"[bold]{g['abs_error'].mean():.2f}[/]", "mean abs. error")
+    return t
+
+
 def _design_table(design) -> Table:
     t = Table(title="Design choices: relative error of the chained prediction (paper Tables 5/6)", title_style="bold")
     t.add_column("task", no_wrap=True)
@@ -150,6 +170,9 @@ def reproduce(
         rep = run(progress=advance)
         targets = [rep.data.targets[t] for t in rep.predictions["target"].unique()]
         extra = analyses.run_all(rep.ladder, targets, PAPER_TASKS, ALL_TASKS)
+        from .trust import auto_predict
+
+        auto = auto_predict(rep.ladder, targets, PAPER_TASKS).predictions
     preds = rep.predictions
     mae = rep.mean_abs_error()
     design, var = extra["design_choices"], extra["variance"]
@@ -160,6 +183,9 @@ def reproduce(
         "design_choices": io.records(design),
         "variance": io.records(var),
         "mc": io.records(extra["mc"]) if "mc" in extra else [],
+        "auto": io.records(auto[["task", "target", "predicted", "lower", "upper", "actual", "pipeline",
+                                 "abs_error", "covered"]]),
+        "auto_mean_abs_error": auto.groupby("target", sort=False)["abs_error"].mean().to_dict(),
         "fits": _fits_json(rep.fits),
         "config": ChainConfig().__dict__,
     }
@@ -186,6 +212,7 @@ def reproduce(
     out_console.print(_prediction_table(preds, "Chained prediction of RC accuracy (paper Figure 2)", paper=True))
     for tgt, v in mae.items():
         out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points (paper: {FIGURE2_MAE.get(tgt, float('nan')):.1f})")
+    out_console.print(_auto_table(auto, 0.9))
     out_console.print(_design_table(design))
     out_console.print(_variance_table(var))
     out_console.print(f"wrote tables and figures to {out}/")
@@ -201,20 +228,30 @@ def predict(
     task: Annotated[Optional[list[str]], typer.Option(help="Task(s); 'paper' (default) or 'all' or names.")] = None,
     ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled OLMo 2 ladder).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n giving each rung's N.")] = None,
-    feature: Annotated[str, typer.Option(help="Intermediate feature: bpb, taskce or c4.")] = "bpb",
-    step1: Annotated[str, typer.Option(help="Step-1 law: nd or flops.")] = "nd",
-    step2: Annotated[Optional[str], typer.Option(help="Step-2 law: sigmoid or log_sigmoid.")] = None,
-    design: Annotated[Optional[str], typer.Option(help="A named pipeline of the paper: task_bpb, flops, taskce, c4, single_step (overrides --feature/--step1/--step2).")] = None,
+    paper: Annotated[bool, typer.Option("--paper", help="Use the paper's fixed design (task bpb -> sigmoid) instead of the automatic choice.")] = False,
+    feature: Annotated[Optional[str], typer.Option(help="Fixed pipeline: intermediate feature bpb, taskce or c4.")] = None,
+    step1: Annotated[Optional[str], typer.Option(help="Fixed pipeline: step-1 law nd or flops.")] = None,
+    step2: Annotated[Optional[str], typer.Option(help="Fixed pipeline: step-2 law sigmoid or log_sigmoid.")] = None,
+    design: Annotated[Optional[str], typer.Option(help="A named pipeline of the paper: task_bpb, flops, taskce, c4, single_step.")] = None,
+    level: Annotated[float, typer.Option(help="Interval level of the automatic prediction.")] = 0.9,
     out: Annotated[Optional[Path], typer.Option(help="Also write predictions (JSON, Parquet) here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ):
-    """Predict task accuracies for any target (N, D) from a ladder."""
+    """Predict task accuracies for any target (N, D) from a ladder.
+
+    By default each task's pipelines are weighted by a backtest on the ladder's own
+    largest rungs and the prediction carries an interval; --paper, --design or
+    --feature/--step1/--step2 select one fixed pipeline instead.
+    """
     from .analyses import DESIGNS, single_step_predictions
 
     tasks = _tasks(task)
     if design is not None and design not in DESIGNS:
         raise TaskladderError(f"unknown design {design!r}; choose from {', '.join(DESIGNS)}")
-    config = DESIGNS[design] if design else _config(feature, step1, step2)
+    if not 0.0 < level < 1.0:
+        raise TaskladderError(f"--level must be between 0 and 1, got {level}")
+    fixed = paper or design is not None or any(v is not None for v in (feature, step1, step2))
+    config = DESIGNS[design] if design else _config(feature or "bpb", step1 or "nd", step2)
     size_table = load_sizes(sizes) if sizes else None
     if ladder:
         results = read_results(ladder, sizes=size_table)
@@ -243,6 +280,23 @@ def predict(
     if out is not None:
         io.ensure_writable_dir(out)
     lad = Ladder(results)
+    if not fixed:
+        from .trust import auto_predict
+
+        prog, advance = _fit_progress(len(tasks), quiet=json_)
+        with prog:
+            auto = auto_predict(lad, targets, tasks, level=level, progress=advance)
+        preds = auto.predictions
+        result = {"predictions": io.records(preds.drop(columns=["weights", "design_predictions", "design_sd"])),
+                  "weights": io.records(auto.weights), "config": {"design": "auto", "level": level}}
+        if out is not None:
+            io.write_json(out / "predict.json", result)
+            io.write_table(out / "predictions.parquet", preds.drop(columns=["weights", "design_predictions", "design_sd"]))
+        if json_:
+            print(io.dumps(result))
+            return
+        out_console.print(_auto_table(preds, level))
+        return
     if config is None:  # single step: one law from (N, D) to accuracy
         preds = single_step_predictions(lad, targets, tasks)
         act = preds["actual"].astype(float)
@@ -265,6 +319,59 @@ def predict(
     if preds["abs_error"].notna().any():
         for tgt, v in preds.groupby("target", sort=False)["abs_error"].mean().items():
             out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points")
+
+
+@app.command()
+def backtest(
+    ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled).")] = None,
+    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n.")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s); 'paper' (default), 'all' or names.")] = None,
+    holdout: Annotated[int, typer.Option(help="How many of the largest runs to hold out (by N, and by compute).")] = 4,
+    level: Annotated[float, typer.Option(help="Level of each pipeline's own interval, for coverage.")] = 0.9,
+    out: Annotated[Optional[Path], typer.Option(help="Also write the per-run backtest table (Parquet) here.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+):
+    """Hold out the largest rungs and score every pipeline on them, per task."""
+    from .trust import ALL_DESIGNS, backtest as run_backtest
+
+    tasks = _tasks(task)
+    results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None) if ladder else olmo2_ladder().ladder
+    if holdout < 1:
+        raise TaskladderError(f"--holdout must be at least 1, got {holdout}")
+    if out is not None:
+        io.ensure_writable_dir(out)
+    with err_console.status("backtesting", spinner="dots") if err_console.is_terminal and not json_ else _null():
+        bt = run_backtest(Ladder(results), tasks, ALL_DESIGNS, holdout=holdout, level=level)
+    summary = bt.groupby(["task", "design"], sort=False).agg(
+        abs_error=("abs_error", "mean"), relative_error=("relative_error", "mean"),
+        coverage=("covered", "mean"), predictability_sd=("ckpt_sd", "mean")).reset_index()
+    result = {"summary": io.records(summary), "runs": io.records(bt)}
+    if out is not None:
+        io.write_table(out / "backtest.parquet", bt)
+        io.write_json(out / "backtest.json", result)
+    if json_:
+        print(io.dumps(result))
+        return
+    held = ", ".join(f"{s}: {', '.join(g['run'].unique())}" for s, g in bt.groupby("split", sort=False))
+    t = Table(title=f"Backtest: mean abs. error (points) on held-out runs ({held}); "
+                    f"in brackets, coverage of each pipeline's {level:.0%} interval", title_style="bold")
+    t.add_column("task", no_wrap=True)
+    for d in ALL_DESIGNS:
+        t.add_column(d, justify="right")
+    t.add_column("noise (acc SD)", justify="right")
+    for task_, g in summary.groupby("task", sort=False):
+        g = g.set_index("design")
+        best = g["abs_error"].idxmin()
+        cells = []
+        for d in ALL_DESIGNS:
+            if d not in g.index:
+                cells.append("–")
+                continue
+            v = f"{g.loc[d, 'abs_error']:.2f} ({g.loc[d, 'coverage']:.0%})"
+            cells.append(f"[bold green]{v}[/]" if d == best else v)
+        t.add_row(REGISTRY[task_].display if task_ in REGISTRY else task_, *cells,
+                  f"{100 * g['predictability_sd'].iloc[0]:.2f}")
+    out_console.print(t)
 
 
 @app.command()

@@ -461,6 +461,8 @@ class SingleStep(_Law):
     def fit(self, N, D, acc) -> SingleStep:
         N, D, acc = _as_1d("N", N), _as_1d("D", D), _as_1d("acc", acc)
         _same_len(N=N, D=D, acc=acc)
+        if (acc <= 0).any() or (N <= 0).any() or (D <= 0).any():
+            raise TaskladderError("N, D and accuracy must be positive (the fit is on log accuracy)")
         if len(acc) < self.n_params:
             raise TaskladderError(f"the single-step law needs at least {self.n_params} runs, got {len(acc)}")
         bounds = self.bounds_ = [(0, None)] * 4 + [(None, None), (-1.0, 0.0), (0.0, 1.0)]
@@ -519,6 +521,8 @@ class AccuracyPowerLaw(_Law):
     def fit(self, N, D, acc) -> AccuracyPowerLaw:
         N, D, acc = _as_1d("N", N), _as_1d("D", D), _as_1d("acc", acc)
         _same_len(N=N, D=D, acc=acc)
+        if (acc <= 0).any() or (N <= 0).any() or (D <= 0).any():
+            raise TaskladderError("N, D and accuracy must be positive (the fit is on log accuracy)")
         if len(acc) < self.n_params:
             raise TaskladderError(f"the accuracy power law needs at least {self.n_params} runs, got {len(acc)}")
         bounds = self.bounds_ = [(0, None), (0, None), (0, None), (None, None), (None, None)]

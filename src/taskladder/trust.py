@@ -1,10 +1,9 @@
 """How far to trust a prediction: intervals, backtests and an automatic per-task pipeline.
 
 * :class:`DesignModel` fits one pipeline (any of the paper's designs, or a direct
-  power law on accuracy) and gives the standard deviation of its prediction: the
-  jackknife over ladder runs for step 1 (leave one run out, refit, carry through
-  step 2), the delta method for step 2, and the checkpoint-to-checkpoint noise of
-  the accuracy.
+  power law on accuracy) and gives the standard deviation of its prediction: a
+  residual bootstrap of step 1 (refit, carry through step 2), the delta method for
+  step 2, and the checkpoint-to-checkpoint noise of the accuracy.
 * :func:`backtest` holds out the largest rungs (by N, and by compute), refits each
   pipeline on the rest and scores it on the held-out runs' final accuracy.
 * :func:`auto_predict` weights the pipelines of each task by inverse backtest mean
@@ -15,13 +14,16 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from .analyses import DESIGNS
 from .chain import Ladder, TaskPredictor, as_ladder
@@ -35,35 +37,34 @@ ALL_DESIGNS = (*DESIGNS, "acc_power")
 FINAL_WINDOW = 5
 
 
-def jackknife_predictions(law, X: Sequence[np.ndarray], y: np.ndarray) -> list:
-    """Leave-one-out refits of a law (each started from the full fit's parameters)."""
+def residual_bootstrap(law, X: Sequence[np.ndarray], y: np.ndarray, B: int, rng: np.random.Generator) -> list:
+    """Refits of a Huber-on-log law to y* = yhat * exp(r*), r* resampled log residuals.
+
+    A residual (fixed-design) bootstrap: the ladder's (N, D) grid is chosen, not
+    sampled, so the design is kept and only the noise is resampled.  Residuals are
+    centred and inflated by sqrt(n / (n - p)) for the parameters the fit used; each
+    refit starts from the full fit's parameters.
+    """
+    yhat = law.predict(*X)
+    r = np.log(y) - np.log(yhat)
+    r = (r - r.mean()) * np.sqrt(len(y) / max(len(y) - law.n_params, 1))
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)
-        for i in range(len(y)):
-            keep = np.arange(len(y)) != i
-            clone = type(law)(p0=law.result_.x)
-            if hasattr(law, "chance"):
-                clone.chance = law.chance
+        for _ in range(B):
             try:
-                out.append(clone.fit(*[x[keep] for x in X], y[keep]))
+                out.append(type(law)(p0=law.result_.x).fit(*X, yhat * np.exp(rng.choice(r, len(r)))))
             except TaskladderError:
                 continue
     return out
 
 
-def jackknife_sd(values: np.ndarray) -> float:
-    """Jackknife standard error from leave-one-out estimates (Efron & Stein, 1981)."""
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    n = len(v)
-    return float(np.sqrt((n - 1) / n * np.sum((v - v.mean()) ** 2))) if n > 1 else 0.0
-
-
 class DesignModel:
     """One pipeline fitted to one task, able to predict and to sample with its fit uncertainty."""
 
-    def __init__(self, design: str, task: str):
+    def __init__(self, design: str, task: str, n_boot: int = 30, seed: int = 0):
+        self.n_boot = n_boot
+        self.seed = seed
         if design not in ALL_DESIGNS:
             raise TaskladderError(f"unknown design {design!r}; choose from {', '.join(ALL_DESIGNS)}")
         self.design = design
@@ -94,23 +95,25 @@ class DesignModel:
             return float(self.chain_.predict(n, d))
         return float(self.law_.predict(n, d))
 
-    def _jackknife(self) -> list:
-        if not hasattr(self, "jk_"):
+    def _bootstrap(self) -> list:
+        if not hasattr(self, "boot_"):
             if hasattr(self, "chain_"):
                 c, s1 = self.chain_, self.chain_.step1_data_
                 X = (s1["n"].to_numpy(float), s1["d"].to_numpy(float))
                 if not isinstance(c.step1_, PowerLaw):
                     X = (6.0 * X[0] * X[1],)
-                self.jk_ = jackknife_predictions(c.step1_, X, s1["value"].to_numpy(float))
+                rng = np.random.default_rng(self.seed)
+                self.boot_ = residual_bootstrap(c.step1_, X, s1["value"].to_numpy(float), self.n_boot, rng)
             else:
-                self.jk_ = []  # one-step baselines: their backtest error stands for their uncertainty
-        return self.jk_
+                self.boot_ = []  # one-step baselines: their backtest error stands for their uncertainty
+        return self.boot_
 
     def sd(self, n, d) -> float:
         """Standard deviation of the prediction at (n, d).
 
-        Step-1 fit uncertainty by the jackknife over ladder runs, carried through
-        step 2; step-2 fit uncertainty by the delta method; and the checkpoint
+        Step-1 fit uncertainty by a residual bootstrap of the step-1 law (``n_boot``
+        refits), carried through step 2; step-2 fit uncertainty by the delta method
+        (fitted on ~1,000 checkpoints it is small); and the checkpoint
         noise of the accuracy that a target's "actual" (mean of its last 5
         checkpoints) carries.  The one-step baselines (single_step, acc_power) get
         checkpoint noise only: their refits are too slow to repeat per run, and
@@ -120,11 +123,29 @@ class DesignModel:
         if hasattr(self, "chain_"):
             c = self.chain_
             at = (n, d) if isinstance(c.step1_, PowerLaw) else (6.0 * n * d,)
-            feats = np.array([float(j.predict(*at)) for j in self._jackknife()])
-            var += jackknife_sd(c.step2_.predict(feats)) ** 2
+            feats = np.array([float(j.predict(*at)) for j in self._bootstrap()])
+            var += float(np.var(c.step2_.predict(feats), ddof=1)) if len(feats) > 1 else 0.0
             lo, hi = c.step2_.predict_interval(float(c.predict_feature(n, d)), level=0.6826894921370859)
             var += ((hi - lo) / 2) ** 2
         return float(np.sqrt(var))
+
+    @property
+    def dof_(self) -> int:
+        """Residual degrees of freedom of the law fitted on final checkpoints (runs - parameters)."""
+        if hasattr(self, "chain_"):
+            return max(len(self.chain_.step1_data_) - self.chain_.step1_.n_params, 1)
+        return max(len(self.points_) - self.law_.n_params, 1)
+
+    def interval(self, n, d, level: float = 0.9) -> tuple[float, float]:
+        """Prediction +- t * sd, Student t with the step-1 fit's residual degrees of freedom.
+
+        The SD is estimated from a handful of runs (16 on the bundled ladder, 11
+        residual degrees of freedom for a 5-parameter law), so the t quantile, not
+        the normal one, gives the nominal coverage (checked by simulation).
+        """
+        p, sd = self.predict(n, d), self.sd(n, d)
+        q = float(student_t.ppf(0.5 + level / 2, self.dof_))
+        return p - q * sd, p + q * sd
 
 
 def _log_center(runs: pd.DataFrame) -> float:
@@ -147,17 +168,19 @@ def backtest(ladder, tasks: Iterable[str], designs: Sequence[str] = ALL_DESIGNS,
     Each pipeline is refitted on the remaining runs and predicts each held-out run's
     final accuracy (mean of its last 5 checkpoints), and whether the pipeline's own
     fit-uncertainty interval (:meth:`DesignModel.sd`, at ``level``) covered it
-    (``coverage=False`` skips that, and the jackknife refits it needs).
+    (``coverage=False`` skips that, and the bootstrap refits it needs).
     Columns: split, run, task, design, predicted, actual, abs_error (points),
     relative_error, covered, ckpt_sd (the run's accuracy noise), log_extrapolation
     (log of the held-out run's compute N D over the training runs' mean log compute).
     """
     lad = as_ladder(ladder)
+    n_runs = lad.results["run"].nunique()
+    if n_runs - holdout < 6:  # the 5-parameter step 1 needs more runs than parameters
+        raise TaskladderError(
+            f"backtest needs at least {holdout + 6} ladder runs to hold out {holdout}, the ladder has {n_runs}")
     rows = []
     for split, held in _holdouts(lad, holdout):
         train = Ladder(lad.results[~lad.results["run"].isin(held)])
-        if train.results["run"].nunique() < 6:
-            raise TaskladderError(f"backtest needs at least {holdout + 6} runs to hold out {holdout}")
         tr = train.results.groupby("run").agg(n=("n", "first"), d=("d", "max"))
         c_train = _log_center(tr)
         for task in tasks:
@@ -171,7 +194,11 @@ def backtest(ladder, tasks: Iterable[str], designs: Sequence[str] = ALL_DESIGNS,
                 for run in held:
                     r = finals.loc[run]
                     pred = m.predict(r["n"], r["d"])
-                    covered = bool(abs(pred - r["value"]) <= z(level) * m.sd(r["n"], r["d"])) if coverage else None
+                    if coverage:
+                        lo, hi = m.interval(r["n"], r["d"], level)
+                        covered = bool(lo <= r["value"] <= hi)
+                    else:
+                        covered = None
                     rows.append({"split": split, "run": run, "task": task, "design": design, "predicted": pred,
                                  "actual": r["value"], "abs_error": abs(pred - r["value"]) * 100,
                                  "relative_error": abs(pred - r["value"]) / r["value"], "covered": covered,
@@ -199,28 +226,62 @@ class AutoResult:
 
 
 def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level: float = 0.9, B: int = 20_000,
-                 designs: Sequence[str] = ALL_DESIGNS, seed: int = 0, progress=None) -> AutoResult:
-    """The automatic prediction: backtest-weighted pipelines with a mixture interval.
+                 designs: Sequence[str] = ALL_DESIGNS, seed: int = 0, n_jobs: int | None = None,
+                 progress=None) -> AutoResult:
+    """The automatic prediction: pipelines weighted per task by backtest, with an interval.
 
-    For each task the pipelines are weighted by inverse backtest MSE on the ladder.
-    The central value is the weighted mean of their predictions.  The interval is
-    the central ``level`` mass of the weighted mixture of normals, one per pipeline,
-    centred on its prediction with variance = its fit and checkpoint variance
-    (:meth:`DesignModel.sd`) + its misspecification: its backtest RMSE scaled by the
-    ratio of the target's log-extrapolation in compute to the backtest's, since the
-    error of a wrong functional form grows with how far one extrapolates.  The
-    mixture is evaluated by drawing ``B`` points.
+    Per task and target, each pipeline d gets a variance
+    v_d = (fit and checkpoint SD, :meth:`DesignModel.sd`)^2 + (misspecification)^2,
+    the misspecification being its backtest RMSE scaled by the ratio of the target's
+    log-extrapolation in compute to the backtest's (the error of a wrong functional
+    form grows with how far one extrapolates).  Weights are inverse variances; the
+    central value is the weighted mean of the pipelines' predictions; the interval
+    is the central ``level`` mass of the weighted mixture of normals N(p_d, v_d),
+    evaluated with ``B`` draws.  Nothing about the targets' actual values is used.
+
+    Tasks run in parallel over ``n_jobs`` processes (default: all cores).
     """
     lad = as_ladder(ladder)
     targets, tasks = list(targets), list(tasks)
-    rng = np.random.default_rng(seed)
-    bt = backtest(lad, tasks, designs, coverage=False)
-    w = design_weights(bt)
-    c_center = _log_center(lad.results.groupby("run").agg(n=("n", "first"), d=("d", "max")))
-    rows = []
-    for task in tasks:
-        wt = w[w["task"] == task].set_index("design")
+    jobs = [(lad.results, targets, task, tuple(designs), level, B, seed + i) for i, task in enumerate(tasks)]
+    n_jobs = min(n_jobs or os.cpu_count() or 1, len(jobs))
+    if n_jobs > 1:
+        with ProcessPoolExecutor(n_jobs, initializer=_one_blas_thread) as pool:
+            outs = []
+            for out in pool.map(_auto_task, jobs):
+                outs.append(out)
+                if progress is not None:
+                    progress()
+    else:
+        outs = []
+        for j in jobs:
+            outs.append(_auto_task(j))
+            if progress is not None:
+                progress()
+    return AutoResult(pd.DataFrame([r for o in outs for r in o[0]]),
+                      pd.concat([o[1] for o in outs], ignore_index=True),
+                      pd.concat([o[2] for o in outs], ignore_index=True))
+
+
+def _one_blas_thread() -> None:
+    # Forked workers inherit the parent's BLAS thread pool; on tiny matrices its
+    # threads only spin against each other (30x slower), so each worker uses one.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _auto_task(job) -> tuple[list[dict], pd.DataFrame, pd.DataFrame]:
+    results, targets, task, designs, level, B, seed = job
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)
+        lad = Ladder(results)
+        rng = np.random.default_rng(seed)
+        bt = backtest(lad, [task], designs, coverage=False)
+        wt = design_weights(bt).set_index("design")
+        c_center = _log_center(lad.results.groupby("run").agg(n=("n", "first"), d=("d", "max")))
         models = {d: DesignModel(d, task).fit(lad) for d in wt.index}
+        rows = []
         for t in targets:
             ext = np.log(float(t.n) * float(t.d)) - c_center
             preds, sds = {}, {}
@@ -228,10 +289,10 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
                 preds[d] = m.predict(t.n, t.d)
                 scale = max(ext / wt.loc[d, "log_extrapolation"], 1.0)
                 sds[d] = float(np.hypot(m.sd(t.n, t.d), wt.loc[d, "rmse"] * scale))
-            # inverse-variance weights: backtest error and fit instability both count
             inv = {d: 1.0 / max(v, 1e-4) ** 2 for d, v in sds.items()}
             tw = {d: v / sum(inv.values()) for d, v in inv.items()}
-            draws = np.concatenate([preds[d] + sds[d] * rng.standard_normal(int(round(tw[d] * B))) for d in preds])
+            draws = np.concatenate([preds[d] + sds[d] * rng.standard_t(models[d].dof_, int(round(tw[d] * B)))
+                                    for d in preds])
             center = float(sum(tw[d] * p for d, p in preds.items()))
             lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
             actual = t.actual(task, ACC)
@@ -241,11 +302,9 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
                          "covered": None if actual is None else bool(lo <= actual <= hi),
                          "pipeline": "weighted: " + ", ".join(
                              f"{d} {w_:.2f}" for d, w_ in sorted(tw.items(), key=lambda kv: -kv[1]) if w_ >= 0.05),
-                         "top_pipeline": max(tw, key=tw.get), "weights": tw,
-                         "design_predictions": preds})
-        if progress is not None:
-            progress()
-    return AutoResult(pd.DataFrame(rows), w, bt)
+                         "top_pipeline": max(tw, key=tw.get), "weights": tw, "design_predictions": preds,
+                         "design_sd": sds})
+    return rows, wt.reset_index(), bt
 
 
 def interval_from_samples(samples: np.ndarray, level: float) -> tuple[float, float]:

@@ -1,0 +1,69 @@
+"""Intervals, backtests and the automatic per-task choice."""
+
+import numpy as np
+import pytest
+
+from taskladder.chain import Ladder
+from taskladder.datasets import olmo2_ladder
+from taskladder.simulate import TrueLaws, synthetic_ladder
+from taskladder.tasks import PAPER_TASKS
+from taskladder.trust import DesignModel, auto_predict, backtest
+
+
+def test_interval_calibration_by_simulation(capsys):
+    # Synthetic ladders drawn from known laws with the bundled ladder's noise: the
+    # nominal 90% interval of the chained prediction must cover 85-95% of truths.
+    laws, n, d = TrueLaws(), 6.9e9, 3.9e12
+    truth = laws.acc(n, d)
+    rng = np.random.default_rng(1)
+    hits = []
+    for i in range(200):
+        m = DesignModel("task_bpb", "mmlu", seed=i).fit(synthetic_ladder(laws, rng))
+        lo, hi = m.interval(n, d, 0.9)
+        hits.append(lo <= truth <= hi)
+    coverage = float(np.mean(hits))
+    with capsys.disabled():
+        print(f"\ncalibration: nominal 90% intervals covered {coverage:.1%} of 200 simulated truths")
+    assert 0.85 <= coverage <= 0.95
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    d = olmo2_ladder()
+    return Ladder(d.ladder), [d.targets["7B-4T"], d.targets["13B-5T"]]
+
+
+def test_auto_beats_the_paper_on_the_bundled_targets(bundled, capsys):
+    lad, targets = bundled
+    res = auto_predict(lad, targets, PAPER_TASKS)
+    p = res.predictions
+    mae = p.groupby("target")["abs_error"].mean()
+    with capsys.disabled():
+        print(f"\nauto MAE: 7B-4T {mae['7B-4T']:.2f}, 13B-5T {mae['13B-5T']:.2f} points "
+              f"(paper 3.8, 4.2); covered {int(p['covered'].sum())}/16")
+    assert mae["7B-4T"] <= 2.5 and mae["13B-5T"] <= 2.5
+    assert p["covered"].sum() >= 14
+    assert (p["lower"] < p["predicted"]).all() and (p["predicted"] < p["upper"]).all()
+    # weights are per task, sum to 1, and come from the ladder alone
+    for w in p["weights"]:
+        assert sum(w.values()) == pytest.approx(1.0)
+
+
+def test_auto_is_blind_to_the_targets_actuals(bundled):
+    from dataclasses import replace
+
+    lad, targets = bundled
+    blind = [replace(t, results=None, full=None) for t in targets]
+    a = auto_predict(lad, targets, ["piqa"], n_jobs=1).predictions
+    b = auto_predict(lad, blind, ["piqa"], n_jobs=1).predictions
+    assert np.allclose(a["predicted"], b["predicted"]) and b["actual"].isna().all()
+
+
+def test_backtest_holds_out_the_largest_rungs(bundled):
+    lad, _ = bundled
+    bt = backtest(lad, ["mmlu"], ["task_bpb", "c4"], coverage=False)
+    assert set(bt[bt["split"] == "N"]["run"]) == {"1B-1xC", "1B-2xC", "1B-5xC", "1B-10xC"}
+    assert set(bt[bt["split"] == "compute"]["run"]) == {"1B-2xC", "1B-5xC", "1B-10xC", "760M-10xC"}
+    # MMLU is the paper's best-behaved task: its held-out rungs are predicted within ~1 point
+    assert bt[bt["design"] == "task_bpb"]["abs_error"].mean() < 1.0
+    assert (bt["log_extrapolation"] > 0).all()
