@@ -75,12 +75,16 @@ class _Law:
         for f in flags:
             warnings.warn(f"{type(self).__name__}: {f}", FitWarning, stacklevel=3)
 
-    def _finish(self, res, ok: bool, names: Sequence[str], bounds, natural=frozenset()) -> None:
-        """Record an L-BFGS-B result and flag bounds hit and non-convergence."""
+    def _finish(self, fit, names: Sequence[str], bounds, model, natural=frozenset()) -> None:
+        """Record an L-BFGS-B result; flag bounds hit, non-convergence, ill-conditioning."""
+        res, ok, won = fit
         self.result_, self.converged_ = res, ok
         flags = _bound_flags(names, res.x, bounds, natural)
         if not ok:
             flags.append(f"did not converge ({res.message})")
+        if won:
+            flags.append("a grid start found a lower optimum than the default start")
+        flags += _conditioning_flag(model, res.x)
         self._set_flags(flags)
 
     def __repr__(self) -> str:
@@ -109,28 +113,64 @@ def _bound_flags(names: Sequence[str], p: np.ndarray, bounds: Sequence[tuple[flo
 
 def _huber_log_fit(model: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], y: np.ndarray,
                    p0: Sequence[float], bounds: Sequence[tuple[float | None, float | None]],
-                   delta: float, maxiter: int):
+                   delta: float, maxiter: int, grid: Sequence[tuple[float, float]] | None = None,
+                   n_starts: int = 0, ftol: float = 0.0):
     """Minimise sum_i Huber_delta(log f_i(p) - log y_i) with L-BFGS-B and the exact gradient.
 
-    ``model(p)`` returns predictions (n,) and their Jacobian (n, k).
+    ``model(p)`` returns predictions (n,) and their Jacobian (n, k).  The loss is
+    summed over points, not averaged, as in the paper's scripts.
+
+    Multi-start (Hoffmann et al., 2022, fit their law from a grid of starts and keep
+    the best): with ``n_starts > 0`` the objective is evaluated at 64 Sobol points
+    in the box ``grid`` (one (low, high) per parameter), the ``n_starts`` best are
+    polished with L-BFGS-B alongside ``p0``, and the lowest objective wins.  ``p0``
+    wins ties, so a fit whose default start was already right keeps its answer.
+    Returns (result, converged, won_by_grid).
     """
     logy = np.log(y)
 
     def fun(p):
         pred, jac = model(p)
-        if (pred <= 0).any():  # log undefined: push the optimiser back
+        if not np.all(pred > 0):  # log undefined: push the optimiser back
             return 1e10, np.zeros_like(p)
         loss, g = _huber(np.log(pred) - logy, delta)
         return loss.sum(), (g / pred) @ jac
 
-    with np.errstate(over="ignore", invalid="ignore"):
-        res = minimize(fun, np.asarray(p0, float), jac=True, method="L-BFGS-B", bounds=bounds,
-                       tol=0.0, options={"ftol": 0.0, "gtol": 1e-10, "maxiter": maxiter})
+    def polish(start):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return minimize(fun, np.asarray(start, float), jac=True, method="L-BFGS-B", bounds=bounds,
+                            tol=0.0, options={"ftol": ftol, "gtol": 1e-10, "maxiter": maxiter})
+
+    res = polish(p0)
+    won = False
+    if n_starts > 0 and grid is not None:
+        from scipy.stats import qmc
+
+        lo, hi = np.array(grid, float).T
+        cands = qmc.scale(qmc.Sobol(len(lo), seed=0).random(64), lo, hi)
+        with np.errstate(over="ignore", invalid="ignore"):
+            vals = np.array([fun(c)[0] for c in cands])
+        for c in cands[np.argsort(vals)[:n_starts]]:
+            r = polish(c)
+            # a start must beat p0's optimum by more than rounding to replace it
+            if np.isfinite(r.fun) and r.fun < res.fun - 1e-9 * max(abs(res.fun), 1e-12):
+                res, won = r, True
     # With ftol=0 L-BFGS-B stops in the line search once no further decrease is
     # representable; that is convergence, not failure.  Real failures are an
     # exhausted iteration budget or a non-finite objective.
     ok = np.isfinite(res.fun) and res.nit < maxiter and "ITERATIONS REACHED" not in str(res.message).upper()
-    return res, bool(ok)
+    return res, bool(ok), won
+
+
+def _conditioning_flag(model, p: np.ndarray, limit: float = 1e6) -> list[str]:
+    """Flag near-collinear parameters: condition number of the column-scaled log Jacobian."""
+    pred, jac = model(p)
+    jr = jac / pred[:, None]
+    norms = np.linalg.norm(jr, axis=0)
+    if not np.all(np.isfinite(jr)) or np.any(norms == 0):
+        return ["ill-conditioned fit (a parameter has no effect on the data)"]
+    cond = np.linalg.cond(jr / norms)
+    return [f"ill-conditioned fit (condition number {cond:.1e}): parameters are nearly collinear"] if cond > limit else []
 
 
 class PowerLaw(_Law):
@@ -143,16 +183,20 @@ class PowerLaw(_Law):
     delta : Huber threshold on log residuals (paper: 1e-3).
     p0 : start for (log A, log B, alpha, beta, E) (paper's scripts: 3, 6, 0.1, 0.2, 1).
     maxiter : L-BFGS-B iteration budget.
+    n_starts : extra starts polished after screening a Sobol grid (0: the paper's single start).
+    ftol : L-BFGS-B relative-decrease stop; 0 (the paper's) runs to machine precision.
     """
 
     param_names = ("A", "alpha", "B", "beta", "E")
     n_params = 5
 
     def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (3.0, 6.0, 0.1, 0.2, 1.0),
-                 maxiter: int = 100_000):
+                 maxiter: int = 100_000, n_starts: int = 2, ftol: float = 0.0):
         self.delta = delta
         self.p0 = p0
         self.maxiter = maxiter
+        self.n_starts = n_starts
+        self.ftol = ftol
 
     @staticmethod
     def model_fn(N, D):
@@ -175,13 +219,15 @@ class PowerLaw(_Law):
         if (N <= 0).any() or (D <= 0).any() or (L <= 0).any():
             raise TaskladderError("N, D and the loss must be positive for a power-law fit")
         bounds = self.bounds_ = [(0, None)] * 5
-        res, ok = _huber_log_fit(self.model_fn(N, D), L, self.p0, bounds, self.delta, self.maxiter)
-        p = res.x
+        grid = [(0, 10), (0, 15), (0, 1), (0, 1), (0, float(L.min()))]
+        fit = _huber_log_fit(self.model_fn(N, D), L, self.p0, bounds, self.delta, self.maxiter, grid, self.n_starts,
+                             self.ftol)
+        p = fit[0].x
         self.log_A_, self.log_B_ = float(p[0]), float(p[1])
         self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
         self.alpha_, self.beta_, self.E_ = float(p[2]), float(p[3]), float(p[4])
         self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - L) / L))
-        self._finish(res, ok, ("log A", "log B", "alpha", "beta", "E"), bounds)
+        self._finish(fit, ("log A", "log B", "alpha", "beta", "E"), bounds, self.model_fn(N, D))
         return self
 
     def predict(self, N, D):
@@ -207,10 +253,13 @@ class FlopsLaw(_Law):
     param_names = ("A", "alpha", "E")
     n_params = 3
 
-    def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (10.0, 0.4, 0.5), maxiter: int = 100_000):
+    def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (10.0, 0.4, 0.5), maxiter: int = 100_000,
+                 n_starts: int = 2, ftol: float = 0.0):
         self.delta = delta
         self.p0 = p0
         self.maxiter = maxiter
+        self.n_starts = n_starts
+        self.ftol = ftol
 
     @staticmethod
     def model_fn(C):
@@ -230,11 +279,13 @@ class FlopsLaw(_Law):
         if (C <= 0).any() or (L <= 0).any():
             raise TaskladderError("compute and loss must be positive for a power-law fit")
         bounds = self.bounds_ = [(0, None), (0, 1.0), (0, None)]
-        res, ok = _huber_log_fit(self.model_fn(C), L, self.p0, bounds, self.delta, self.maxiter)
-        p = res.x
+        grid = [(0, 30), (0, 1), (0, float(L.min()))]
+        fit = _huber_log_fit(self.model_fn(C), L, self.p0, bounds, self.delta, self.maxiter, grid, self.n_starts,
+                             self.ftol)
+        p = fit[0].x
         self.log_A_, self.A_, self.alpha_, self.E_ = float(p[0]), float(np.exp(p[0])), float(p[1]), float(p[2])
         self.fit_error_ = float(np.mean(np.abs(self.predict(C) - L) / L))
-        self._finish(res, ok, ("log A", "alpha", "E"), bounds)
+        self._finish(fit, ("log A", "alpha", "E"), bounds, self.model_fn(C))
         return self
 
     def predict(self, C):
@@ -268,28 +319,43 @@ class _CurveFitLaw(_Law):
     def _starts(self) -> list[tuple[float, ...]]:
         raise NotImplementedError
 
+    n_starts: int = 1
+
     def _fit_xy(self, x: np.ndarray, y: np.ndarray, bounds) -> None:
+        """Bounded least squares from the default start and the best-screened other starts.
+
+        The other starts are ranked by their sum of squares before any fitting and the
+        ``n_starts`` best are polished too; the lowest sum of squares wins, the default
+        (paper) start on ties.  When the default start fails, further starts are
+        tried in order, as the paper's scripts do.
+        """
         flags: list[str] = []
         best = None
-        for i, p0 in enumerate(self._starts()):
+        starts = self._starts()
+        with np.errstate(over="ignore", invalid="ignore"):
+            sse0 = [float(np.sum((self._f(x, *p0) - y) ** 2)) for p0 in starts[1:]]
+        order = [0] + [1 + int(i) for i in np.argsort(sse0)]
+        polished = 0
+        for i in order:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", OptimizeWarning)
                 warnings.simplefilter("ignore", RuntimeWarning)
                 try:
-                    p, cov = curve_fit(self._f, x, y, p0=p0, bounds=bounds, jac=self._jac, maxfev=100_000)
+                    p, cov = curve_fit(self._f, x, y, p0=starts[i], bounds=bounds, jac=self._jac, maxfev=100_000)
                 except (RuntimeError, OptimizeWarning, ValueError):
                     continue
             sse = float(np.sum((self._f(x, *p) - y) ** 2))
-            if best is None or sse < best[2] - 1e-15:
+            if best is None or sse < best[2] * (1 - 1e-9) - 1e-15:
                 best = (p, cov, sse, i)
-            # The paper's scripts keep the first start whose covariance is finite.
             if np.isfinite(cov).all():
+                polished += 1
+            if polished > self.n_starts:
                 break
         if best is None:
             raise TaskladderError(f"{type(self).__name__}: the fit failed from every starting point")
         p, cov, sse, i = best
         if i > 0:
-            flags.append(f"needed fallback start #{i} (the default start did not converge)")
+            flags.append(f"start #{i} beat the default start (or the default did not converge)")
         if not np.isfinite(cov).all():
             flags.append("parameter covariance could not be estimated (ill-conditioned fit)")
         lo, hi = bounds
@@ -437,11 +503,12 @@ class SingleStep(_Law):
     n_params = 7
 
     def __init__(self, chance: float = 0.25, delta: float = 1e-3, maxiter: int = 100_000,
-                 p0: Sequence[float] | None = None):
+                 p0: Sequence[float] | None = None, n_starts: int = 1):
         self.chance = chance
         self.delta = delta
         self.maxiter = maxiter
         self.p0 = p0
+        self.n_starts = n_starts
 
     @staticmethod
     def model_fn(N, D):
@@ -467,12 +534,14 @@ class SingleStep(_Law):
             raise TaskladderError(f"the single-step law needs at least {self.n_params} runs, got {len(acc)}")
         bounds = self.bounds_ = [(0, None)] * 4 + [(None, None), (-1.0, 0.0), (0.0, 1.0)]
         p0 = self.p0 if self.p0 is not None else (3.0, 5.0, 0.2, 0.3, 0.0, self.chance - 1.0, 1.0)
-        res, ok = _huber_log_fit(self.model_fn(N, D), acc, p0, bounds, self.delta, self.maxiter)
-        p = res.x
+        grid = [(0, 10), (0, 15), (0, 1), (0, 1), (-5, 5), (-1, 0), (0, 1)]
+        fit = _huber_log_fit(self.model_fn(N, D), acc, p0, bounds, self.delta, self.maxiter, grid, self.n_starts)
+        p = fit[0].x
         self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
         self.alpha_, self.beta_, self.E_, self.a_, self.b_ = map(float, p[2:])
         self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - acc) / acc))
-        self._finish(res, ok, ("log A", "log B", "alpha", "beta", "E", "a", "b"), bounds, frozenset({("b", 1.0)}))
+        self._finish(fit, ("log A", "log B", "alpha", "beta", "E", "a", "b"), bounds, self.model_fn(N, D),
+                     frozenset({("b", 1.0)}))
         return self
 
     def predict(self, N, D):
@@ -500,10 +569,12 @@ class AccuracyPowerLaw(_Law):
     param_names = ("A", "alpha", "B", "beta", "E")
     n_params = 5
 
-    def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (2.0, 2.0, 0.2, 0.2, 1.0), maxiter: int = 100_000):
+    def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (2.0, 2.0, 0.2, 0.2, 1.0), maxiter: int = 100_000,
+                 n_starts: int = 1):
         self.delta = delta
         self.p0 = p0
         self.maxiter = maxiter
+        self.n_starts = n_starts
 
     @staticmethod
     def model_fn(N, D):
@@ -526,13 +597,14 @@ class AccuracyPowerLaw(_Law):
         if len(acc) < self.n_params:
             raise TaskladderError(f"the accuracy power law needs at least {self.n_params} runs, got {len(acc)}")
         bounds = self.bounds_ = [(0, None), (0, None), (0, None), (None, None), (None, None)]
-        res, ok = _huber_log_fit(self.model_fn(N, D), acc, self.p0, bounds, self.delta, self.maxiter)
-        p = res.x
+        grid = [(0, 5), (0, 5), (0, 1), (0, 1), (float(acc.max()), 2.0)]
+        fit = _huber_log_fit(self.model_fn(N, D), acc, self.p0, bounds, self.delta, self.maxiter, grid, self.n_starts)
+        p = fit[0].x
         self.log_A_, self.log_B_ = float(p[0]), float(p[1])
         self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
         self.alpha_, self.beta_, self.E_ = float(p[2]), float(p[3]), float(p[4])
         self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - acc) / acc))
-        self._finish(res, ok, ("log A", "log B", "alpha", "beta", "E"), bounds)
+        self._finish(fit, ("log A", "log B", "alpha", "beta", "E"), bounds, self.model_fn(N, D))
         return self
 
     def predict(self, N, D):

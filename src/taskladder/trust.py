@@ -53,7 +53,7 @@ def residual_bootstrap(law, X: Sequence[np.ndarray], y: np.ndarray, B: int, rng:
         warnings.simplefilter("ignore", FitWarning)
         for _ in range(B):
             try:
-                out.append(type(law)(p0=law.result_.x).fit(*X, yhat * np.exp(rng.choice(r, len(r)))))
+                out.append(type(law)(p0=law.result_.x, n_starts=0).fit(*X, yhat * np.exp(rng.choice(r, len(r)))))
             except TaskladderError:
                 continue
     return out
