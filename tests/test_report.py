@@ -12,10 +12,10 @@ def test_report_on_bundled_data_is_self_contained():
     d = olmo2_ladder()
     text = build(d.ladder, [d.targets["7B-4T"], d.targets["13B-5T"]], ["mmlu", "piqa", "arc_challenge"],
                  ALL_TASKS, paper=True)
-    for section in ("Chained predictions", "Fitted laws", "Step 1", "Step 2", "Design choices", "Variance",
-                    "Prediction error vs ladder compute"):
+    for section in ("Chained predictions", "Fitted laws", "Step 1", "Step 2", "Automatic prediction",
+                    "Design choices", "Variance", "Prediction error vs ladder compute"):
         assert section in text, section
-    assert len(re.findall(r"src=\"data:image/png;base64,", text)) == 7  # every figure embedded
+    assert len(re.findall(r"src=\"data:image/png;base64,", text)) == 8  # every figure embedded
     assert "http://" not in text.replace("http://www.w3.org", "")  # nothing fetched when opened
     assert text.count("<td>48.4</td>") == 2  # ours and the paper's MMLU 7B prediction
 

@@ -421,6 +421,49 @@ class _null:
 
 
 @app.command()
+def plan(
+    target_n: Annotated[str, typer.Option("--target-n", help="Target non-embedding parameters.")] = "6887575552",
+    target_tokens: Annotated[str, typer.Option(help="Target training tokens.")] = "3945065873408",
+    seq_len: Annotated[int, typer.Option(help="Sequence length: 2048 or 4096.")] = 4096,
+    sizes: Annotated[str, typer.Option(help="Comma-separated ladder sizes.")] = "190M,370M,760M,1B",
+    multiples: Annotated[str, typer.Option(help="Comma-separated Chinchilla multiples.")] = "1,2,5,10",
+    budget: Annotated[Optional[str], typer.Option(help="Refuse plans above this many training FLOPs.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+):
+    """Plan a ladder: sizes, batch, learning rate, schedule and compute of every rung.
+
+    With no options: the paper's ladder for OLMo 2 7B-4T.
+    """
+    from .ladder import PlanConfig, plan as make_plan
+
+    try:
+        mults = tuple(float(m) for m in multiples.split(",") if m.strip())
+    except ValueError:
+        raise TaskladderError(f"--multiples: {multiples!r} is not a comma-separated list of numbers") from None
+    cfg = PlanConfig(target_n=parse_count(target_n, "--target-n"), target_tokens=parse_count(target_tokens, "--target-tokens"),
+                     seq_len=seq_len, sizes=tuple(x.strip() for x in sizes.split(",") if x.strip()), multiples=mults,
+                     budget_flops=float(parse_count(budget, "--budget")) if budget else None)
+    rungs = make_plan(cfg)
+    total = sum(r.flops for r in rungs)
+    if json_:
+        print(io.dumps({"rungs": [r.as_dict() for r in rungs], "total_flops": total,
+                        "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__}))
+        return
+    t = Table(title=f"Ladder plan for a target of N={cfg.target_n:.3g}, D={cfg.target_tokens:.3g} "
+                    f"({seq_len}-token sequences)", title_style="bold")
+    for c in ("rung", "N", "d/L/H", "batch (seq / tokens)", "peak LR", "warmup", "tokens", "steps",
+              "ckpt every", "FLOPs (6ND)", "% target"):
+        t.add_column(c, justify="left" if c == "rung" else "right", no_wrap=True)
+    for r in rungs:
+        t.add_row(r.name, f"{r.n:,}", f"{r.d_model}/{r.n_layers}/{r.n_heads}", f"{r.batch_sequences} / {r.batch_tokens:,}",
+                  f"{r.peak_lr:.2e}", str(r.warmup_steps), f"{r.tokens:.3e}", f"{r.steps:,}",
+                  str(r.checkpoint_interval), f"{r.flops:.2e}", f"{100 * r.target_share:.2f}%")
+    t.caption = (f"total {total:.3e} FLOPs = {100 * total / (6.0 * cfg.target_n * cfg.target_tokens):.2f}% of the "
+                 "target's 6ND; cosine decay to 0.1 x peak; warmup = N tokens")
+    out_console.print(t)
+
+
+@app.command()
 def data(
     export: Annotated[Optional[Path], typer.Option(help="Write the bundled tidy table to this .parquet or .csv file.")] = None,
 ):

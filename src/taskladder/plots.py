@@ -286,3 +286,35 @@ def plot_compute_vs_error(cv: pd.DataFrame, path: Path) -> Path:
         ax.legend(fontsize=7)
     fig.tight_layout()
     return save(fig, path)
+
+
+def plot_auto(preds: pd.DataFrame, path: Path) -> Path:
+    """Automatic predictions with their intervals, and the actual values where known."""
+    tasks = list(dict.fromkeys(preds["task"]))
+    targets = list(dict.fromkeys(preds["target"]))
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(tasks) * len(targets) + 1.2))
+    y, ticks, labels = 0, [], []
+    for task in tasks:
+        for i, tgt in enumerate(targets):
+            r = preds[(preds["task"] == task) & (preds["target"] == tgt)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
+            ax.plot([100 * r["lower"], 100 * r["upper"]], [y, y], color=c, lw=3, alpha=0.35,
+                    solid_capstyle="butt", label=f"{tgt} interval")
+            ax.scatter(100 * r["predicted"], y, marker="x", color=c, s=40, label=f"{tgt} predicted")
+            if pd.notna(r.get("actual")):
+                ax.scatter(100 * r["actual"], y, facecolors="none", edgecolors="k", s=40, label="actual")
+            ticks.append(y)
+            labels.append(f"{_display(task)} · {tgt}")
+            y -= 1
+        y -= 0.5
+    ax.set_yticks(ticks, labels, fontsize=8)
+    ax.set_xlabel("RC accuracy (points)")
+    ax.grid(axis="x", alpha=0.3)
+    h, l = ax.get_legend_handles_labels()
+    uniq = dict(zip(l, h))
+    ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return save(fig, path)

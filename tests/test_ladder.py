@@ -1,0 +1,70 @@
+"""Ladder planning rules, checked against what the paper's ladder actually logged."""
+
+import json
+
+import pytest
+
+from conftest import run_cli
+from taskladder.datasets import olmo2_ladder
+from taskladder.errors import TaskladderError
+from taskladder.ladder import PAPER_SHAPES, PlanConfig, non_embedding_params, plan
+
+# Data card (paper Table 1): N and batch tokens of each size.
+TABLE1 = {"190M": (190_354_176, 524_288), "370M": (371_262_464, 786_432),
+          "760M": (758_220_288, 1_310_720), "1B": (1_279_395_840, 1_572_864)}
+
+
+def test_parameter_count_worked_example():
+    # 12 x 9,440,256 + 768 (final norm) + 100,352 x 768 (LM head)
+    assert non_embedding_params(PAPER_SHAPES["190M"]) == 12 * 9_440_256 + 768 + 100_352 * 768 == 190_354_176
+
+
+def test_plan_reproduces_the_paper_ladder():
+    rungs = {r.name: r for r in plan()}
+    assert len(rungs) == 16
+    logs = olmo2_ladder().ladder
+    for size, (n, batch) in TABLE1.items():
+        for m in (1, 2, 5, 10):
+            r = rungs[f"{size}-{m}xC"]
+            assert r.n == n and r.batch_tokens == batch and r.batch_tokens == r.batch_sequences * 4096
+            assert r.tokens == m * 20 * n
+            assert r.warmup_steps == round(n / batch)  # warmup = N tokens
+            assert r.final_lr == pytest.approx(0.1 * r.peak_lr)
+            run = logs[logs["run"] == r.name]
+            # the logged batch size and steps of the real run
+            assert run["d"].max() == run["step"].max() * batch
+            last_step = run["step"].max()
+            assert abs(r.steps - last_step) / last_step <= 0.002  # trainer ran ~10 steps past 20N tokens
+            # checkpoints every 200/200/500/1000 steps, as logged
+            assert run["step"].drop_duplicates().sort_values().diff().median() == r.checkpoint_interval
+    # peak learning rates as the runs logged them (learning_rate_peak, printed to 8 decimals)
+    logged_lr = {"190M": 0.00097273, "370M": 0.00077855, "760M": 0.00061364, "1B": 0.00051544}
+    for size, lr in logged_lr.items():
+        assert round(rungs[f"{size}-1xC"].peak_lr, 8) == lr
+
+
+def test_plan_2048_token_sequences_doubles_the_batch_and_lr_rule():
+    r4 = plan(PlanConfig(sizes=("190M",), multiples=(1,)))[0]
+    r2 = plan(PlanConfig(sizes=("190M",), multiples=(1,), seq_len=2048))[0]
+    assert r2.peak_lr == pytest.approx(4 * r4.peak_lr)
+    assert r2.batch_sequences == 256  # 160 (N/108M)^(2/3) = 233.5, rounded to a multiple of 64
+
+
+def test_plan_errors():
+    with pytest.raises(TaskladderError, match="unknown size '42M'"):
+        PlanConfig(sizes=("42M",))
+    with pytest.raises(TaskladderError, match="over the budget"):
+        plan(PlanConfig(budget_flops=1e18))
+
+
+def test_plan_cli_json_contract():
+    r = run_cli("plan", "--json")
+    assert r.returncode == 0, r.stderr
+    rungs = json.loads(r.stdout)["rungs"]
+    assert len(rungs) == 16
+    for k in ("name", "n", "multiple", "batch_tokens", "peak_lr", "warmup_steps", "tokens", "steps"):
+        assert k in rungs[0]
+    r = run_cli("plan", "--sizes", "190M,5M")
+    assert r.returncode == 2 and "unknown size '5M'" in r.stderr
+    r = run_cli("plan", "--budget", "1e19")
+    assert r.returncode == 2 and "over the budget" in r.stderr
