@@ -21,7 +21,7 @@ h1{font-size:1.7em;margin-bottom:.1em}h2{margin-top:2em;border-bottom:2px solid 
 .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;font-size:.88em;margin:.6em 0}
 th,td{padding:.28em .65em;border-bottom:1px solid #e5e5e5;text-align:right}
-th{background:#f6f6f8}td:first-child,th:first-child{text-align:left}
+th{background:#f6f6f8}td:first-child,th:first-child{text-align:left}td{white-space:nowrap}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 .kpi{display:inline-block;background:#f6f6f8;border-radius:8px;padding:.6em 1.1em;margin:.3em .6em .3em 0}
 .kpi b{font-size:1.5em;display:block}.flag{color:#a15c00}.note{color:#555;font-size:.92em}
