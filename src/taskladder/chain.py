@@ -39,6 +39,8 @@ class ChainConfig:
     """Step 2 drops this fraction of each run's first checkpoints (3.2)."""
     anchor: bool = True
     """Step 2 adds the point (L=0, Acc=1) (3.2)."""
+    n_starts: int = 2
+    """Extra starts each fit polishes beside the paper's start (0: the paper's single start)."""
 
     def __post_init__(self):
         if self.feature not in FEATURES:
@@ -49,6 +51,8 @@ class ChainConfig:
             raise TaskladderError(f"unknown step-2 law {self.step2!r}; choose sigmoid or log_sigmoid")
         if self.final_window < 1 or self.smooth_window < 1:
             raise TaskladderError("final_window and smooth_window must be at least 1")
+        if self.n_starts < 0:
+            raise TaskladderError(f"n_starts must be >= 0, got {self.n_starts}")
         if not 0.0 <= self.skip_frac < 1.0:
             raise TaskladderError(f"skip_frac must be in [0, 1), got {self.skip_frac}")
 
@@ -218,15 +222,17 @@ class TaskPredictor:
             raise TaskladderError(
                 f"task {self.task!r}: step 1 has {n_params} parameters but the ladder has only {len(s1)} runs")
         if cfg.step1 == "nd":
-            self.step1_ = PowerLaw().fit(s1["n"], s1["d"], s1["value"])
+            self.step1_ = PowerLaw(n_starts=cfg.n_starts).fit(s1["n"], s1["d"], s1["value"])
         else:
-            self.step1_ = FlopsLaw().fit(flops(s1["n"], s1["d"]), s1["value"])
+            self.step1_ = FlopsLaw(n_starts=cfg.n_starts).fit(flops(s1["n"], s1["d"]), s1["value"])
         s2 = lad.paired_points(self.task, fkey, (self.task, ACC), cfg.skip_frac, cfg.smooth_window)
         ch = chance(self.task) if self.chance is None else self.chance
         if cfg.step2 == "sigmoid":
-            self.step2_ = Sigmoid(chance=ch, anchor=(0.0, 1.0) if cfg.anchor else None).fit(s2["x"], s2["y"])
+            law = Sigmoid(chance=ch, anchor=(0.0, 1.0) if cfg.anchor else None)
         else:
-            self.step2_ = LogSigmoid().fit(s2["x"], s2["y"])
+            law = LogSigmoid()
+        law.n_starts = min(cfg.n_starts, 1)  # well-determined on ~1,000 points: one extra start
+        self.step2_ = law.fit(s2["x"], s2["y"])
         self.step1_data_, self.step2_data_ = s1, s2
         self.flags_ = [f"step 1: {f}" for f in self.step1_.flags_] + [f"step 2: {f}" for f in self.step2_.flags_]
         return self

@@ -136,10 +136,10 @@ def _huber_log_fit(model: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
         loss, g = _huber(np.log(pred) - logy, delta)
         return loss.sum(), (g / pred) @ jac
 
-    def polish(start):
+    def polish(start, budget=maxiter):
         with np.errstate(over="ignore", invalid="ignore"):
             return minimize(fun, np.asarray(start, float), jac=True, method="L-BFGS-B", bounds=bounds,
-                            tol=0.0, options={"ftol": ftol, "gtol": 1e-10, "maxiter": maxiter})
+                            tol=0.0, options={"ftol": ftol, "gtol": 1e-10, "maxiter": budget})
 
     res = polish(p0)
     won = False
@@ -151,10 +151,12 @@ def _huber_log_fit(model: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
         with np.errstate(over="ignore", invalid="ignore"):
             vals = np.array([fun(c)[0] for c in cands])
         for c in cands[np.argsort(vals)[:n_starts]]:
-            r = polish(c)
+            # Grid starts get a shorter budget (most polish far from any better basin);
+            # one that wins is then polished to full precision.
+            r = polish(c, min(maxiter, 1000))
             # a start must beat p0's optimum by more than rounding to replace it
             if np.isfinite(r.fun) and r.fun < res.fun - 1e-9 * max(abs(res.fun), 1e-12):
-                res, won = r, True
+                res, won = (polish(r.x) if r.nit >= min(maxiter, 1000) else r), True
     # With ftol=0 L-BFGS-B stops in the line search once no further decrease is
     # representable; that is convergence, not failure.  Real failures are an
     # exhausted iteration budget or a non-finite objective.
@@ -206,7 +208,7 @@ class PowerLaw(_Law):
         def f(p):
             tn = np.exp(p[0] - p[2] * logn)
             td = np.exp(p[1] - p[3] * logd)
-            jac = np.column_stack([tn, td, -logn * tn, -logd * td, np.ones_like(tn)])
+            jac = np.stack([tn, td, -logn * tn, -logd * td, np.ones_like(tn)], axis=-1)
             return tn + td + p[4], jac
         return f
 
@@ -268,7 +270,7 @@ class FlopsLaw(_Law):
 
         def model(p):
             t = np.exp(p[0] - p[1] * logc)
-            return t + p[2], np.column_stack([t, -logc * t, np.ones_like(t)])
+            return t + p[2], np.stack([t, -logc * t, np.ones_like(t)], axis=-1)
         return model
 
     def fit(self, C, L) -> FlopsLaw:

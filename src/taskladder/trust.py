@@ -18,7 +18,7 @@ import os
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -62,9 +62,10 @@ def residual_bootstrap(law, X: Sequence[np.ndarray], y: np.ndarray, B: int, rng:
 class DesignModel:
     """One pipeline fitted to one task, able to predict and to sample with its fit uncertainty."""
 
-    def __init__(self, design: str, task: str, n_boot: int = 30, seed: int = 0):
+    def __init__(self, design: str, task: str, n_boot: int = 200, seed: int = 0, n_starts: int | None = None):
         self.n_boot = n_boot
         self.seed = seed
+        self.n_starts = n_starts
         if design not in ALL_DESIGNS:
             raise TaskladderError(f"unknown design {design!r}; choose from {', '.join(ALL_DESIGNS)}")
         self.design = design
@@ -76,11 +77,15 @@ class DesignModel:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FitWarning)
             if cfg is not None:
+                if self.n_starts is not None:
+                    cfg = replace(cfg, n_starts=self.n_starts)
                 self.chain_ = TaskPredictor(self.task, cfg).fit(lad)
                 self.flags_ = self.chain_.flags_
             else:
                 pts = lad.final_points(self.task, ACC, FINAL_WINDOW)
                 law = SingleStep(chance=chance(self.task)) if self.design == "single_step" else AccuracyPowerLaw()
+                if self.n_starts is not None:
+                    law.n_starts = min(law.n_starts, self.n_starts)
                 self.law_ = law.fit(pts["n"], pts["d"], pts["value"])
                 self.points_ = pts
                 self.flags_ = law.flags_
@@ -95,17 +100,23 @@ class DesignModel:
             return float(self.chain_.predict(n, d))
         return float(self.law_.predict(n, d))
 
-    def _bootstrap(self) -> list:
+    def _bootstrap(self) -> tuple | None:
+        """Step-1 parameters refitted to ``n_boot`` residual-bootstrap data sets (batched)."""
         if not hasattr(self, "boot_"):
+            self.boot_ = None  # one-step baselines: their backtest error stands for their uncertainty
             if hasattr(self, "chain_"):
                 c, s1 = self.chain_, self.chain_.step1_data_
                 X = (s1["n"].to_numpy(float), s1["d"].to_numpy(float))
                 if not isinstance(c.step1_, PowerLaw):
                     X = (6.0 * X[0] * X[1],)
+                y = s1["value"].to_numpy(float)
+                law = c.step1_
+                yhat = law.predict(*X)
+                r = np.log(y) - np.log(yhat)
+                r = (r - r.mean()) * np.sqrt(len(y) / max(len(y) - law.n_params, 1))
                 rng = np.random.default_rng(self.seed)
-                self.boot_ = residual_bootstrap(c.step1_, X, s1["value"].to_numpy(float), self.n_boot, rng)
-            else:
-                self.boot_ = []  # one-step baselines: their backtest error stands for their uncertainty
+                Y = yhat * np.exp(rng.choice(r, (self.n_boot, len(y))))
+                self.boot_ = (law, batched_huber_refit(law, X, Y))
         return self.boot_
 
     def sd(self, n, d) -> float:
@@ -123,7 +134,11 @@ class DesignModel:
         if hasattr(self, "chain_"):
             c = self.chain_
             at = (n, d) if isinstance(c.step1_, PowerLaw) else (6.0 * n * d,)
-            feats = np.array([float(j.predict(*at)) for j in self._bootstrap()])
+            law, P = self._bootstrap()
+            g = law.model_fn(*[np.full(len(P), float(a)) for a in at])
+            with np.errstate(over="ignore", invalid="ignore"):
+                feats = g(P.T)[0]
+            feats = feats[np.isfinite(feats)]
             var += float(np.var(c.step2_.predict(feats), ddof=1)) if len(feats) > 1 else 0.0
             lo, hi = c.step2_.predict_interval(float(c.predict_feature(n, d)), level=0.6826894921370859)
             var += ((hi - lo) / 2) ** 2
@@ -188,7 +203,10 @@ def backtest(ladder, tasks: Iterable[str], designs: Sequence[str] = ALL_DESIGNS,
             noise = {s.run: float(np.std(s.value[-10:])) for s in lad.series(task, ACC)}
             for design in designs:
                 try:
-                    m = DesignModel(design, task).fit(train)
+                    # Single-start fits in the backtest: a fit stuck in a poor optimum only
+                    # inflates that pipeline's backtest error, lowering its weight (the safe
+                    # direction); the fits used for predictions keep the multi-start.
+                    m = DesignModel(design, task, n_starts=0).fit(train)
                 except TaskladderError:
                     continue
                 for run in held:
@@ -314,3 +332,57 @@ def interval_from_samples(samples: np.ndarray, level: float) -> tuple[float, flo
 
 def z(level: float) -> float:
     return float(norm.ppf(0.5 + level / 2))
+
+
+def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, iters: int = 60) -> np.ndarray:
+    """Refit a Huber-on-log law to many data sets at once; returns the (B, k) parameters.
+
+    Damped Gauss-Newton on iteratively reweighted least squares (IRLS weights
+    min(1, delta / |r|) give the Huber minimiser), started from the law's fitted
+    parameters, projected onto the bounds, all B problems advanced together in
+    numpy.  Agrees with L-BFGS-B refits to ~1e-4 in predicted loss (tested) at a
+    fraction of the cost, which makes the bootstrap cheap.
+    """
+    p_hat = law.result_.x
+    B, k = Y.shape[0], len(p_hat)
+    f = law.model_fn(*[np.asarray(x, float)[None, :] for x in X])
+    lo = np.array([-np.inf if b[0] is None else b[0] for b in law.bounds_])
+    hi = np.array([np.inf if b[1] is None else b[1] for b in law.bounds_])
+    logY = np.log(Y)
+    delta = law.delta
+
+    def objective(P):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            pred, jac = f(P.T[:, :, None])
+            r = np.log(pred) - logY
+        a = np.abs(r)
+        loss = np.where(a < delta, 0.5 * r * r, delta * (a - 0.5 * delta)).sum(axis=1)
+        return np.where(np.isfinite(loss), loss, np.inf), r, jac / pred[..., None]
+
+    P = np.tile(p_hat, (B, 1))
+    lam = np.full(B, 1e-3)
+    cur, r, jr = objective(P)
+    eye = np.eye(k)
+
+    for _ in range(iters):
+        w = np.minimum(1.0, delta / np.maximum(np.abs(r), 1e-300))
+        A = np.einsum("bnk,bn,bnl->bkl", jr, w, jr)
+        g = np.einsum("bnk,bn,bn->bk", jr, w, r)
+        # Active set: a parameter on a bound whose descent direction leaves the box is
+        # held fixed this iteration (its row and column of the system become identity).
+        active = ((P <= lo + 1e-12) & (g > 0)) | ((P >= hi - 1e-12) & (g < 0))
+        if active.any():
+            keep = ~active
+            A = A * keep[:, :, None] * keep[:, None, :] + np.einsum("bk,kl->bkl", active.astype(float), eye)
+            g = g * keep
+        diag = np.einsum("bkk->bk", A)
+        step = np.linalg.solve(A + lam[:, None, None] * (diag[:, :, None] * eye + 1e-12 * eye), g[..., None])[..., 0]
+        cand = np.clip(P - step, lo, hi)
+        new, r_new, jr_new = objective(cand)
+        better = new < cur
+        P = np.where(better[:, None], cand, P)
+        r = np.where(better[:, None], r_new, r)
+        jr = np.where(better[:, None, None], jr_new, jr)
+        cur = np.where(better, new, cur)
+        lam = np.where(better, lam * 0.3, lam * 10.0)
+    return P
