@@ -464,6 +464,68 @@ def plan(
 
 
 @app.command()
+def evaluate(
+    checkpoints: Annotated[list[Path], typer.Argument(help="Hugging Face model folders (checkpoints of one run).")],
+    run: Annotated[str, typer.Option(help="Run name, e.g. 190M-1xC.")],
+    n: Annotated[str, typer.Option("--n", help="Non-embedding parameters of the run's model.")],
+    batch_tokens: Annotated[str, typer.Option(help="Tokens per optimizer step (D = step x batch tokens).")],
+    out: Annotated[Path, typer.Option(help="Results table (.parquet or .csv); rows already there are skipped.")],
+    task: Annotated[Optional[list[str]], typer.Option(help="Bundled OLMES 5-shot task(s): piqa, arc_challenge_mc, ...")] = None,
+    task_file: Annotated[Optional[list[Path]], typer.Option(help="Your own task file(s) (see docs/evaluate.md).")] = None,
+    heldout: Annotated[Optional[Path], typer.Option(help="Held-out text file for language-modelling loss.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Score only the first N questions of each task.")] = None,
+    dtype: Annotated[str, typer.Option(help="float32, bfloat16 or float16.")] = "float32",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+):
+    """Score checkpoints on multiple-choice tasks; write the tidy results table predict reads.
+
+    Each checkpoint folder's step is read from its name (``step1000``, ``step-1000``
+    or ``...-step1000``).  Re-running skips (run, step, task) rows already in OUT;
+    every checkpoint's rows are written atomically as soon as it is done.
+    """
+    import pandas as pd
+
+    from .evaluation import bundled_task, evaluate_checkpoints, load_task
+
+    tasks = [bundled_task(t, limit) for t in task or []] + [load_task(p, limit) for p in task_file or []]
+    if not tasks:
+        raise TaskladderError("no task: give --task NAME (bundled OLMES tasks) or --task-file FILE")
+    text = None
+    if heldout is not None:
+        if not heldout.exists():
+            raise TaskladderError(f"{heldout}: no such file")
+        text = heldout.read_text(encoding="utf-8", errors="replace")
+    n_, bt = parse_count(n, "--n"), parse_count(batch_tokens, "--batch-tokens")
+    cks = []
+    for c in checkpoints:
+        m = re.search(r"step-?(\d+)$", c.name)
+        if not c.is_dir():
+            raise TaskladderError(f"{c}: no such checkpoint folder")
+        if not m:
+            raise TaskladderError(f"{c}: cannot read the step from the folder name (expected e.g. step1000)")
+        step = int(m[1])
+        cks.append({"path": c, "run": run, "size": run.split("-")[0], "n": n_, "step": step, "d": step * bt})
+    cks.sort(key=lambda x: x["step"])
+    io.ensure_writable_dir(out.parent if str(out.parent) else Path("."))
+    existing = read_results([out]) if out.exists() else None
+    done = set()
+    if existing is not None:
+        done = {(r, s, t) for r, s, t in existing[["run", "step", "task"]].itertuples(index=False)}
+        done |= {(r, s, "lm") for r, s, t in existing[["run", "step", "task"]].itertuples(index=False) if t == "heldout"}
+    prog = Progress(console=err_console, transient=False, disable=not err_console.is_terminal)
+    with prog:
+        tid = prog.add_task("scoring", total=len(cks) * len(tasks))
+        for ck, rows in evaluate_checkpoints(cks, tasks, text, device, dtype, done, lambda: prog.advance(tid)):
+            if rows:
+                new = pd.DataFrame(rows)
+                existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
+                io.write_table(out, existing)
+            out_console.print(f"{ck['run']} step {ck['step']}: " + ", ".join(
+                f"{r['task']}/{r['metric']}={r['value']:.4f}" for r in rows) if rows else
+                f"{ck['run']} step {ck['step']}: already done")
+
+
+@app.command()
 def data(
     export: Annotated[Optional[Path], typer.Option(help="Write the bundled tidy table to this .parquet or .csv file.")] = None,
 ):

@@ -1,0 +1,295 @@
+"""Scoring multiple-choice tasks with any causal LM: task loss, accuracies, TaskCE.
+
+Needs the ``eval`` extra (torch, transformers).  A task is a shared few-shot
+``prefix`` (OLMES uses the same 5 examples for every question of a task) and
+items of (question, choices, gold).  Scoring reuses work the way the text is
+shared: the prefix is run once per task, each question once, and only the
+choices are run per choice, batched, on a copy of the question's KV cache.
+Per-choice log-likelihoods equal a naive full-sequence computation (tested to
+1e-4 nats in fp32).
+
+Metrics follow OLMo's in-loop evaluator (the bundled ladder's logs):
+
+* ``bpb`` (task loss): -log p(gold continuation) / (ln 2 x its UTF-8 bytes),
+  leading space included, averaged over questions;
+* accuracies: ``acc_raw`` (sum of log-probabilities), ``acc_per_token``,
+  ``acc_per_char`` (OLMES "len_norm"), ``acc_uncond`` (log p(choice | question)
+  - log p(choice | "Answer:")); ``acc`` is the task's OLMES primary one;
+* ``taskce``: -log softmax over choices of the primary-normalised
+  log-likelihoods, at the gold choice (paper eq. 7).
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import TaskladderError
+
+UNCOND_CONTEXT = "Answer:"
+
+
+@dataclass(frozen=True)
+class MCItem:
+    """One question: the text after the shared prefix, its choices and the gold index."""
+
+    question: str
+    choices: tuple[str, ...]
+    gold: int
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class MCTask:
+    """A multiple-choice task in ranked-classification form."""
+
+    name: str
+    prefix: str
+    items: tuple[MCItem, ...]
+    primary: str = "acc_per_char"
+    """Which accuracy is the task's OLMES primary metric (``acc_per_char`` or ``acc_raw``)."""
+    uncond_context: str = UNCOND_CONTEXT
+    meta: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        if self.primary not in ("acc_per_char", "acc_raw", "acc_per_token", "acc_uncond"):
+            raise TaskladderError(f"task {self.name!r}: unknown primary metric {self.primary!r}")
+        for it in self.items:
+            if not it.choices or not 0 <= it.gold < len(it.choices):
+                raise TaskladderError(f"task {self.name!r}, item {it.id!r}: gold index {it.gold} outside its choices")
+
+
+def load_task(path: str | Path, limit: int | None = None) -> MCTask:
+    """Read a task file: JSON (or .json.gz) ``{"name", "prefix", "primary", "items": [...]}``.
+
+    Each item is ``{"question", "choices", "gold"}`` (optionally ``"id"``).  Choices
+    carry their leading space, e.g. ``" Paris"``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise TaskladderError(f"{path}: no such task file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            obj = json.load(f)
+        items = tuple(MCItem(str(it["question"]), tuple(str(c) for c in it["choices"]), int(it["gold"]),
+                             str(it.get("id", i))) for i, it in enumerate(obj["items"][:limit]))
+        return MCTask(str(obj["name"]), str(obj.get("prefix", "")), items, str(obj.get("primary", "acc_per_char")),
+                      str(obj.get("uncond_context", UNCOND_CONTEXT)), obj.get("meta", {}))
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+        raise TaskladderError(f"{path}: not a task file ({type(e).__name__}: {e})") from None
+
+
+def bundled_tasks() -> list[str]:
+    """Names of the OLMES 5-shot tasks shipped with taskladder (``<task>`` RC, ``<task>_mc`` MC)."""
+    from importlib import resources
+
+    folder = resources.files("taskladder") / "data" / "olmes"
+    return sorted(p.name.removesuffix(".json.gz") for p in folder.iterdir() if p.name.endswith(".json.gz"))
+
+
+def bundled_task(name: str, limit: int | None = None) -> MCTask:
+    """Load a bundled OLMES task by name, e.g. ``"piqa"`` or ``"arc_challenge_mc"``."""
+    from importlib import resources
+
+    known = bundled_tasks()
+    if name not in known:
+        raise TaskladderError(f"unknown task {name!r}; bundled tasks: {', '.join(known)}")
+    with resources.as_file(resources.files("taskladder") / "data" / "olmes" / f"{name}.json.gz") as p:
+        return load_task(p, limit)
+
+
+def _encode(tokenizer, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
+
+
+class Scorer:
+    """Per-choice log-likelihoods of a causal LM, with prefix and question reuse."""
+
+    def __init__(self, model, tokenizer, device: str = "cpu", max_length: int | None = None):
+        import torch
+
+        self.torch = torch
+        self.model = model.eval().to(device)
+        self.tokenizer = tokenizer
+        self.device = device
+        cfg = model.config
+        self.max_length = max_length or getattr(cfg, "max_position_embeddings", None) or 4096
+
+    def _forward(self, ids, cache=None):
+        torch = self.torch
+        x = torch.as_tensor(ids, device=self.device)
+        if x.ndim == 1:
+            x = x[None]
+        with torch.inference_mode():
+            out = self.model(input_ids=x, past_key_values=cache, use_cache=True)
+        return out.logits.float().log_softmax(-1), out.past_key_values
+
+    def loglikelihoods(self, prefix: str, questions: Sequence[str], choices: Sequence[Sequence[str]]):
+        """Sum of log p(choice tokens | prefix + question) and token counts, per item and choice."""
+        torch = self.torch
+        pre = _encode(self.tokenizer, prefix)
+        pre_lp, pre_cache = (None, None) if not pre else self._forward(pre)
+        out_ll, out_ntok = [], []
+        for q, chs in zip(questions, choices):
+            q_ids = _encode(self.tokenizer, q)
+            c_ids = [_encode(self.tokenizer, c) for c in chs]
+            if any(len(c) == 0 for c in c_ids):
+                raise TaskladderError(f"a choice of question {q[:40]!r} encodes to no tokens")
+            total = len(pre) + len(q_ids) + max(len(c) for c in c_ids)
+            if total > self.max_length:
+                raise TaskladderError(
+                    f"context of {total} tokens exceeds the model's window of {self.max_length} "
+                    f"(question {q[:40]!r}); shorten the prefix or use a model with a longer window")
+            if q_ids:
+                cache = copy.deepcopy(pre_cache) if pre_cache is not None else None
+                q_lp, cache = self._forward(q_ids, cache)
+                first = q_lp[0, -1]
+            elif pre:
+                cache, first = copy.deepcopy(pre_cache), pre_lp[0, -1]
+            else:
+                raise TaskladderError("an item needs a prefix or a question to condition on")
+            n = len(c_ids)
+            width = max(len(c) for c in c_ids)
+            pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+            batch = torch.full((n, width), pad, dtype=torch.long)
+            for i, c in enumerate(c_ids):
+                batch[i, : len(c)] = torch.tensor(c)
+            # Right padding needs no mask: a causal model's real positions never see later pads.
+            if width > 1:
+                cache.batch_repeat_interleave(n)
+                lp, _ = self._forward(batch[:, :-1], cache)
+            ll = []
+            for i, c in enumerate(c_ids):
+                s = float(first[c[0]])
+                if len(c) > 1:
+                    idx = torch.tensor(c[1:], device=self.device)
+                    s += float(lp[i, torch.arange(len(c) - 1), idx].sum())
+                ll.append(s)
+            out_ll.append(np.array(ll))
+            out_ntok.append(np.array([len(c) for c in c_ids]))
+        return out_ll, out_ntok
+
+    def naive_loglikelihoods(self, prefix: str, question: str, choices: Sequence[str]) -> np.ndarray:
+        """The same quantity from one full forward pass per choice (for checking)."""
+        ctx = _encode(self.tokenizer, prefix) + _encode(self.tokenizer, question)
+        out = []
+        for c in choices:
+            cid = _encode(self.tokenizer, c)
+            lp, _ = self._forward(ctx + cid)
+            pos = np.arange(len(ctx) - 1, len(ctx) + len(cid) - 1)
+            out.append(float(sum(lp[0, p, t] for p, t in zip(pos, cid))))
+        return np.array(out)
+
+    def text_loss(self, text: str, window: int | None = None) -> float:
+        """Mean next-token cross-entropy (nats) over a text, in non-overlapping windows."""
+        ids = _encode(self.tokenizer, text)
+        window = min(window or self.max_length, self.max_length)
+        if len(ids) < 2:
+            raise TaskladderError("the held-out text encodes to fewer than 2 tokens")
+        total, count = 0.0, 0
+        for s in range(0, len(ids) - 1, window):
+            chunk = ids[s: s + window + 1]
+            if len(chunk) < 2:
+                break
+            lp, _ = self._forward(chunk[:-1])
+            tgt = self.torch.tensor(chunk[1:], device=self.device)
+            total -= float(lp[0, self.torch.arange(len(tgt)), tgt].sum())
+            count += len(tgt)
+        return total / count
+
+
+def task_metrics(task: MCTask, ll: Sequence[np.ndarray], ntok: Sequence[np.ndarray],
+                 ll_uncond: Sequence[np.ndarray] | None = None) -> dict[str, float]:
+    """Task-level metrics from per-choice log-likelihoods (see the module docstring)."""
+    bpb, taskce = [], []
+    hits = {"acc_raw": [], "acc_per_token": [], "acc_per_char": [], "acc_uncond": []}
+    for k, it in enumerate(task.items):
+        l = np.asarray(ll[k], float)
+        nchar = np.array([len(c) for c in it.choices], float)
+        nbyte = np.array([len(c.encode("utf-8")) for c in it.choices], float)
+        scores = {"acc_raw": l, "acc_per_token": l / ntok[k], "acc_per_char": l / nchar}
+        if ll_uncond is not None:
+            scores["acc_uncond"] = l - np.asarray(ll_uncond[k], float)
+        for name, s in scores.items():
+            hits[name].append(float(np.argmax(s) == it.gold))
+        bpb.append(-l[it.gold] / (nbyte[it.gold] * math.log(2)))
+        z = scores.get(task.primary, l)
+        taskce.append(-(z[it.gold] - np.logaddexp.reduce(z)))
+    out = {name: float(np.mean(v)) for name, v in hits.items() if v}
+    out["acc"] = out[task.primary]
+    out["bpb"] = float(np.mean(bpb))
+    out["taskce"] = float(np.mean(taskce))
+    return out
+
+
+def evaluate_task(scorer: Scorer, task: MCTask, uncond: bool = True) -> dict[str, float]:
+    """Score one task and return its metrics."""
+    ll, ntok = scorer.loglikelihoods(task.prefix, [it.question for it in task.items],
+                                     [it.choices for it in task.items])
+    llu = None
+    if uncond:
+        llu, _ = scorer.loglikelihoods(task.uncond_context, [""] * len(task.items), [it.choices for it in task.items])
+    return task_metrics(task, ll, ntok, llu)
+
+
+def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
+    """Load a Hugging Face causal LM and its tokenizer from a local folder (no hub access)."""
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise TaskladderError(f"{path}: not a model folder (no config.json)")
+    try:
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    except ImportError:
+        raise TaskladderError("evaluation needs the eval extra: pip install 'taskladder[eval]'") from None
+    cfg = AutoConfig.from_pretrained(path, local_files_only=True)
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    if cfg.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise TaskladderError(f"{path}: model type {cfg.model_type!r} is not a causal language model")
+    try:
+        tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise TaskladderError(f"{path}: no usable tokenizer ({e})".splitlines()[0]) from None
+    if len(tok) > cfg.vocab_size:
+        raise TaskladderError(f"{path}: tokenizer has {len(tok)} tokens but the model only {cfg.vocab_size}")
+    dt = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype)
+    if dt is None:
+        raise TaskladderError(f"unknown dtype {dtype!r}; choose float32, bfloat16 or float16")
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dt)
+    return model, tok
+
+
+def evaluate_checkpoints(checkpoints: Iterable[dict], tasks: Sequence[MCTask], text: str | None = None,
+                         device: str = "cpu", dtype: str = "float32", done: set | None = None, progress=None):
+    """Yield tidy result rows for each checkpoint dict (path, run, size, n, step, d)."""
+    done = done or set()
+    for ck in checkpoints:
+        todo = [t for t in tasks if (ck["run"], ck["step"], t.name) not in done]
+        if not todo and (text is None or (ck["run"], ck["step"], "lm") in done):
+            yield ck, []  # already in the results: nothing to load or score
+            continue
+        model, tok = load_model(ck["path"], dtype, device)
+        scorer = Scorer(model, tok, device)
+        rows = []
+        for t in todo:
+            m = evaluate_task(scorer, t)
+            for metric in ("bpb", "acc", "taskce"):
+                rows.append({**_key(ck), "task": t.name, "metric": metric, "value": m[metric]})
+            if progress is not None:
+                progress()
+        if text is not None and (ck["run"], ck["step"], "lm") not in done:
+            rows.append({**_key(ck), "task": "heldout", "metric": "lm_loss", "value": scorer.text_loss(text)})
+        yield ck, rows
+
+
+def _key(ck: dict) -> dict:
+    return {k: ck[k] for k in ("run", "size", "n", "d", "step")}

@@ -1,0 +1,161 @@
+"""The evaluation engine on tiny randomly initialised Hugging Face models (needs the eval extra)."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import run_cli
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from taskladder.evaluation import MCItem, MCTask, Scorer, evaluate_task, load_model, task_metrics  # noqa: E402
+
+TEXT = ("To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer the slings and "
+        "arrows of outrageous fortune, or to take arms against a sea of troubles. ") * 20
+
+
+def make_model(folder, hidden=32, layers=2, seed=0):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import Olmo2Config, Olmo2ForCausalLM, PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    tk.train_from_iterator([TEXT], trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>")
+    torch.manual_seed(seed)
+    cfg = Olmo2Config(vocab_size=320, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
+                      pad_token_id=0, bos_token_id=None, eos_token_id=None)
+    Olmo2ForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def scorer(tmp_path_factory):
+    model, tok = load_model(make_model(tmp_path_factory.mktemp("m")))
+    return Scorer(model, tok)
+
+
+PREFIX = "Question: What is two plus two?\nAnswer: four\n\n"
+QUESTIONS = ["Question: What color is the sky?\nAnswer:", "Question: Who wrote Hamlet?\nAnswer:"]
+CHOICES = [[" blue", " green light of the sea", " red"], [" Shakespeare", " Marlowe"]]
+
+
+def test_cached_loglikelihoods_equal_naive(scorer):
+    ll, ntok = scorer.loglikelihoods(PREFIX, QUESTIONS, CHOICES)
+    for q, c, l in zip(QUESTIONS, CHOICES, ll):
+        assert np.abs(l - scorer.naive_loglikelihoods(PREFIX, q, c)).max() < 1e-4
+    assert [len(x) for x in ntok] == [3, 2]
+
+
+def test_metrics_by_hand():
+    task = MCTask("toy", "", (MCItem("q1", (" ab", " abcd"), 1), MCItem("q2", (" x", " yy"), 0)))
+    ll = [np.array([-2.0, -3.0]), np.array([-1.0, -0.5])]
+    ntok = [np.array([1, 3]), np.array([1, 1])]
+    m = task_metrics(task, ll, ntok, [np.array([-1.0, -3.5]), np.array([-2.0, -0.4])])
+    # raw: item 1 picks choice 0 (wrong), item 2 picks choice 1 (wrong)
+    assert m["acc_raw"] == 0.0
+    # per token: -2/1 vs -1 -> choice 1 right; item 2 -1 vs -0.5 -> wrong
+    assert m["acc_per_token"] == 0.5
+    # per char (leading space counted): -2/3 vs -3/5 -> choice 1 right; -1/2 vs -0.5/3 -> wrong
+    assert m["acc_per_char"] == 0.5
+    # uncond: -1 vs 0.5 -> right; 1 vs -0.1 -> right
+    assert m["acc_uncond"] == 1.0
+    assert m["acc"] == m["acc_per_char"]
+    assert m["bpb"] == pytest.approx(np.mean([3.0 / (5 * math.log(2)), 1.0 / (2 * math.log(2))]))
+    z1, z2 = np.array([-2 / 3, -3 / 5]), np.array([-1 / 2, -0.5 / 3])
+    ce = np.mean([-(z1[1] - np.logaddexp.reduce(z1)), -(z2[0] - np.logaddexp.reduce(z2))])
+    assert m["taskce"] == pytest.approx(ce)
+
+
+def test_evaluate_task_and_text_loss(scorer):
+    task = MCTask("toy", PREFIX, tuple(MCItem(q, tuple(c), 0) for q, c in zip(QUESTIONS, CHOICES)))
+    m = evaluate_task(scorer, task)
+    assert set(m) >= {"bpb", "acc", "taskce", "acc_raw", "acc_per_token", "acc_per_char", "acc_uncond"}
+    assert m["bpb"] > 0 and 0 <= m["acc"] <= 1
+    # an untrained model over a ~320-token vocabulary: loss near log(320)
+    assert abs(scorer.text_loss(TEXT, 64) - math.log(320)) < 1.0
+
+
+def test_context_longer_than_window_is_a_user_error(scorer):
+    from taskladder.errors import TaskladderError
+
+    with pytest.raises(TaskladderError, match="exceeds the model's window of 256"):
+        scorer.loglikelihoods("word " * 400, ["q"], [[" a"]])
+
+
+def _task_file(path):
+    items = [{"question": q, "choices": c, "gold": 0} for q, c in zip(QUESTIONS, CHOICES)]
+    path.write_text(json.dumps({"name": "piqa", "prefix": PREFIX, "primary": "acc_per_char", "items": items}))
+    return path
+
+
+def test_evaluate_then_predict_end_to_end(tmp_path):
+    task = _task_file(tmp_path / "toy.json")
+    heldout = tmp_path / "heldout.txt"
+    heldout.write_text(TEXT)
+    out = tmp_path / "results.parquet"
+    sizes = {"S1": (16, 1), "S2": (24, 1), "S3": (32, 2)}
+    n_of = {}
+    for size, (hidden, layers) in sizes.items():
+        for mult in (1, 2):
+            run = f"{size}-{mult}xC"
+            cks = [make_model(tmp_path / run / f"step{s}", hidden, layers, seed=s + mult) for s in (10 * mult, 20 * mult)]
+            n_of[size] = layers * (16 * hidden * hidden + 4 * hidden) + hidden + 320 * hidden
+            r = run_cli("evaluate", *cks, "--task-file", task, "--run", run, "--n", n_of[size],
+                        "--batch-tokens", "1000", "--out", out, "--heldout", heldout)
+            assert r.returncode == 0, r.stderr
+    df = pd.read_parquet(out)
+    assert set(df["metric"]) == {"bpb", "acc", "taskce", "lm_loss"}
+    assert df["run"].nunique() == 6 and set(df["step"]) == {10, 20, 40}
+    # resumable: a second run skips everything and leaves the table as it was
+    r = run_cli("evaluate", tmp_path / "S1-1xC" / "step10", "--task-file", task, "--run", "S1-1xC", "--n",
+                n_of["S1"], "--batch-tokens", "1000", "--out", out)
+    assert r.returncode == 0 and "already done" in r.stdout
+    assert len(pd.read_parquet(out)) == len(df)
+    # predict reads the evaluation output directly
+    r = run_cli("predict", "--paper", "--ladder", out, "--n", "1e6", "--tokens", "1e9", "--task", "piqa", "--json")
+    assert r.returncode == 0, r.stderr
+    assert 0 <= json.loads(r.stdout)["predictions"][0]["predicted"] <= 1
+
+
+def test_evaluate_bad_inputs(tmp_path):
+    task = _task_file(tmp_path / "toy.json")
+    r = run_cli("evaluate", tmp_path / "nope" / "step1", "--task-file", task, "--run", "r-1xC", "--n", "1e6",
+                "--batch-tokens", "100", "--out", tmp_path / "o.parquet")
+    assert r.returncode == 2 and "no such checkpoint folder" in r.stderr
+    folder = tmp_path / "step5"
+    folder.mkdir()
+    r = run_cli("evaluate", folder, "--task-file", task, "--run", "r-1xC", "--n", "1e6",
+                "--batch-tokens", "100", "--out", tmp_path / "o.parquet")
+    assert r.returncode == 2 and "not a model folder" in r.stderr
+    (tmp_path / "bad.json").write_text("{}")
+    r = run_cli("evaluate", folder, "--task-file", tmp_path / "bad.json", "--run", "r-1xC", "--n", "1e6",
+                "--batch-tokens", "100", "--out", tmp_path / "o.parquet")
+    assert r.returncode == 2 and "not a task file" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bundled_olmes_tasks(scorer):
+    from taskladder.evaluation import bundled_task, bundled_tasks
+
+    names = bundled_tasks()
+    for t in ("hellaswag", "arc_challenge", "arc_easy", "piqa", "csqa", "socialiqa", "openbookqa", "boolq"):
+        assert t in names and f"{t}_mc" in names
+    piqa = bundled_task("piqa")
+    assert len(piqa.items) == 1838 and piqa.primary == "acc_per_char"  # PIQA val, OLMES primary metric
+    assert piqa.prefix.count("Goal:") == 5 and piqa.items[0].choices[0].startswith(" ")  # 5-shot, leading space
+    arc = bundled_task("arc_challenge_mc", limit=3)
+    assert len(arc.items) == 3 and arc.items[0].choices == (" A", " B", " C", " D")
+    # a 5-shot HellaSwag context is longer than the tiny model's 256-token window: one clear error
+    from taskladder.errors import TaskladderError
+
+    with pytest.raises(TaskladderError, match="exceeds the model's window"):
+        evaluate_task(scorer, bundled_task("hellaswag", limit=1))
