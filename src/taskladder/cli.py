@@ -139,6 +139,20 @@ def _variance_table(var) -> Table:
     return t
 
 
+def _emit(result: dict, json_: bool, out: Path | None, stem: str, tables: dict) -> bool:
+    """Write ``result`` (JSON) and ``tables`` (Parquet) under ``out``; print the JSON when asked.
+
+    Returns True when the JSON went to stdout, so the caller prints no table.
+    """
+    if out is not None:
+        io.write_json(out / f"{stem}.json", result)
+        for name, df in tables.items():
+            io.write_table(out / f"{name}.parquet", df)
+    if json_:
+        print(io.dumps(result))
+    return json_
+
+
 def _fits_json(fits) -> dict:
     return {task: {
         "formula": f.formula(),
@@ -287,13 +301,10 @@ def predict(
         with prog:
             auto = auto_predict(lad, targets, tasks, level=level, progress=advance)
         preds = auto.predictions
-        result = {"predictions": io.records(preds.drop(columns=["weights", "design_predictions", "design_sd"])),
-                  "weights": io.records(auto.weights), "config": {"design": "auto", "level": level}}
-        if out is not None:
-            io.write_json(out / "predict.json", result)
-            io.write_table(out / "predictions.parquet", preds.drop(columns=["weights", "design_predictions", "design_sd"]))
-        if json_:
-            print(io.dumps(result))
+        flat = preds.drop(columns=["weights", "design_predictions", "design_sd"])
+        result = {"predictions": io.records(flat), "weights": io.records(auto.weights),
+                  "config": {"design": "auto", "level": level}}
+        if _emit(result, json_, out, "predict", {"predictions": flat}):
             return
         out_console.print(_auto_table(preds, level))
         return
@@ -308,11 +319,7 @@ def predict(
         with prog:
             preds, fits = predict_targets(lad, targets, tasks, config, progress=advance)
         result = {"predictions": io.records(preds), "fits": _fits_json(fits), "config": config.__dict__}
-    if out is not None:
-        io.write_json(out / "predict.json", result)
-        io.write_table(out / "predictions.parquet", preds)
-    if json_:
-        print(io.dumps(result))
+    if _emit(result, json_, out, "predict", {"predictions": preds}):
         return
     how = "single step (N, D) -> accuracy" if config is None else f"{config.feature} -> accuracy"
     out_console.print(_prediction_table(preds, f"Prediction ({how})"))
@@ -346,11 +353,7 @@ def backtest(
         abs_error=("abs_error", "mean"), relative_error=("relative_error", "mean"),
         coverage=("covered", "mean"), predictability_sd=("ckpt_sd", "mean")).reset_index()
     result = {"summary": io.records(summary), "runs": io.records(bt)}
-    if out is not None:
-        io.write_table(out / "backtest.parquet", bt)
-        io.write_json(out / "backtest.json", result)
-    if json_:
-        print(io.dumps(result))
+    if _emit(result, json_, out, "backtest", {"backtest": bt}):
         return
     held = ", ".join(f"{s}: {', '.join(g['run'].unique())}" for s, g in bt.groupby("split", sort=False))
     t = Table(title=f"Backtest: mean abs. error (points) on held-out runs ({held}); "

@@ -175,6 +175,11 @@ def _conditioning_flag(model, p: np.ndarray, limit: float = 1e6) -> list[str]:
     return [f"ill-conditioned fit (condition number {cond:.1e}): parameters are nearly collinear"] if cond > limit else []
 
 
+def _nd_terms(p, logn, logd):
+    """The two power-law terms A / N^alpha and B / D^beta from (log A, log B, alpha, beta, ...)."""
+    return np.exp(p[0] - p[2] * logn), np.exp(p[1] - p[3] * logd)
+
+
 class PowerLaw(_Law):
     """Step 1: task loss as a function of parameters and tokens (paper eq. 1).
 
@@ -206,8 +211,7 @@ class PowerLaw(_Law):
         logn, logd = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
 
         def f(p):
-            tn = np.exp(p[0] - p[2] * logn)
-            td = np.exp(p[1] - p[3] * logd)
+            tn, td = _nd_terms(p, logn, logd)
             jac = np.stack([tn, td, -logn * tn, -logd * td, np.ones_like(tn)], axis=-1)
             return tn + td + p[4], jac
         return f
@@ -518,11 +522,10 @@ class SingleStep(_Law):
         logn, logd = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
 
         def model(p):
-            tn = np.exp(p[0] - p[2] * logn)
-            td = np.exp(p[1] - p[3] * logd)
+            tn, td = _nd_terms(p, logn, logd)
             s = 1.0 / (1.0 + np.exp(-(tn + td + p[4])))
             g = p[5] * s * (1.0 - s)
-            jac = np.column_stack([g * tn, g * td, -g * logn * tn, -g * logd * td, g, s, np.ones_like(s)])
+            jac = np.stack([g * tn, g * td, -g * logn * tn, -g * logd * td, g, s, np.ones_like(s)], axis=-1)
             return p[5] * s + p[6], jac
 
         return model
@@ -584,9 +587,8 @@ class AccuracyPowerLaw(_Law):
         logn, logd = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
 
         def model(p):
-            tn = np.exp(p[0] - p[2] * logn)
-            td = np.exp(p[1] - p[3] * logd)
-            jac = np.column_stack([-tn, -td, logn * tn, logd * td, np.ones_like(tn)])
+            tn, td = _nd_terms(p, logn, logd)
+            jac = np.stack([-tn, -td, logn * tn, logd * td, np.ones_like(tn)], axis=-1)
             return p[4] - tn - td, jac
 
         return model

@@ -191,27 +191,18 @@ def plot_chained(fits: dict[str, TaskPredictor], targets: Sequence, path: Path, 
     return save(fig, path)
 
 
-def plot_summary(predictions: pd.DataFrame, path: Path) -> Path:
-    """Predicted against actual accuracy for every task and target (dot plot)."""
-    tasks = list(dict.fromkeys(predictions["task"]))
-    targets = list(dict.fromkeys(predictions["target"]))
+def _row_plot(preds: pd.DataFrame, draw, path: Path) -> Path:
+    """One row per (task, target), grouped by task; ``draw(ax, row, y, color)`` draws a row."""
+    tasks = list(dict.fromkeys(preds["task"]))
+    targets = list(dict.fromkeys(preds["target"]))
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(tasks) * len(targets) + 1.2))
-    y = 0
-    ticks, labels = [], []
+    y, ticks, labels = 0, [], []
     for task in tasks:
         for i, tgt in enumerate(targets):
-            r = predictions[(predictions["task"] == task) & (predictions["target"] == tgt)]
+            r = preds[(preds["task"] == task) & (preds["target"] == tgt)]
             if r.empty:
                 continue
-            r = r.iloc[0]
-            c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
-            p = 100 * r["predicted"]
-            if pd.notna(r.get("actual")):
-                a = 100 * r["actual"]
-                ax.plot([a, p], [y, y], color=c, lw=1, alpha=0.5)
-                ax.scatter(a, y, facecolors="none", edgecolors=c, s=40, label=f"{tgt} actual")
-                ax.annotate(f"{p - a:+.1f}", (max(a, p), y), xytext=(5, -3), textcoords="offset points", fontsize=7)
-            ax.scatter(p, y, marker="x", color=c, s=40, label=f"{tgt} predicted")
+            draw(ax, r.iloc[0], y, _TARGET_COLORS[i % len(_TARGET_COLORS)])
             ticks.append(y)
             labels.append(f"{_display(task)} · {tgt}")
             y -= 1
@@ -224,6 +215,20 @@ def plot_summary(predictions: pd.DataFrame, path: Path) -> Path:
     ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower right")
     fig.tight_layout()
     return save(fig, path)
+
+
+def plot_summary(predictions: pd.DataFrame, path: Path) -> Path:
+    """Predicted against actual accuracy for every task and target (dot plot)."""
+    def draw(ax, r, y, c):
+        p, tgt = 100 * r["predicted"], r["target"]
+        if pd.notna(r.get("actual")):
+            a = 100 * r["actual"]
+            ax.plot([a, p], [y, y], color=c, lw=1, alpha=0.5)
+            ax.scatter(a, y, facecolors="none", edgecolors=c, s=40, label=f"{tgt} actual")
+            ax.annotate(f"{p - a:+.1f}", (max(a, p), y), xytext=(5, -3), textcoords="offset points", fontsize=7)
+        ax.scatter(p, y, marker="x", color=c, s=40, label=f"{tgt} predicted")
+
+    return _row_plot(predictions, draw, path)
 
 
 def plot_design_choices(design: pd.DataFrame, path: Path) -> Path:
@@ -290,31 +295,12 @@ def plot_compute_vs_error(cv: pd.DataFrame, path: Path) -> Path:
 
 def plot_auto(preds: pd.DataFrame, path: Path) -> Path:
     """Automatic predictions with their intervals, and the actual values where known."""
-    tasks = list(dict.fromkeys(preds["task"]))
-    targets = list(dict.fromkeys(preds["target"]))
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(tasks) * len(targets) + 1.2))
-    y, ticks, labels = 0, [], []
-    for task in tasks:
-        for i, tgt in enumerate(targets):
-            r = preds[(preds["task"] == task) & (preds["target"] == tgt)]
-            if r.empty:
-                continue
-            r = r.iloc[0]
-            c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
-            ax.plot([100 * r["lower"], 100 * r["upper"]], [y, y], color=c, lw=3, alpha=0.35,
-                    solid_capstyle="butt", label=f"{tgt} interval")
-            ax.scatter(100 * r["predicted"], y, marker="x", color=c, s=40, label=f"{tgt} predicted")
-            if pd.notna(r.get("actual")):
-                ax.scatter(100 * r["actual"], y, facecolors="none", edgecolors="k", s=40, label="actual")
-            ticks.append(y)
-            labels.append(f"{_display(task)} · {tgt}")
-            y -= 1
-        y -= 0.5
-    ax.set_yticks(ticks, labels, fontsize=8)
-    ax.set_xlabel("RC accuracy (points)")
-    ax.grid(axis="x", alpha=0.3)
-    h, l = ax.get_legend_handles_labels()
-    uniq = dict(zip(l, h))
-    ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return save(fig, path)
+    def draw(ax, r, y, c):
+        tgt = r["target"]
+        ax.plot([100 * r["lower"], 100 * r["upper"]], [y, y], color=c, lw=3, alpha=0.35,
+                solid_capstyle="butt", label=f"{tgt} interval")
+        ax.scatter(100 * r["predicted"], y, marker="x", color=c, s=40, label=f"{tgt} predicted")
+        if pd.notna(r.get("actual")):
+            ax.scatter(100 * r["actual"], y, facecolors="none", edgecolors="k", s=40, label="actual")
+
+    return _row_plot(preds, draw, path)
