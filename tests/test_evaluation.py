@@ -109,14 +109,14 @@ def test_evaluate_then_predict_end_to_end(tmp_path):
             run = f"{size}-{mult}xC"
             cks = [make_model(tmp_path / run / f"step{s}", hidden, layers, seed=s + mult) for s in (10 * mult, 20 * mult)]
             n_of[size] = layers * (16 * hidden * hidden + 4 * hidden) + hidden + 320 * hidden
-            r = run_cli("evaluate", *cks, "--task-file", task, "--run", run, "--n", n_of[size],
+            r = run_cli("evaluate", *cks, "--task-file", task, "--run-name", run, "--params", n_of[size],
                         "--batch-tokens", "1000", "--out", out, "--heldout", heldout)
             assert r.returncode == 0, r.stderr
     df = pd.read_parquet(out)
     assert set(df["metric"]) == {"bpb", "acc", "taskce", "lm_loss"}
     assert df["run"].nunique() == 6 and set(df["step"]) == {10, 20, 40}
     # resumable: a second run skips everything and leaves the table as it was
-    r = run_cli("evaluate", tmp_path / "S1-1xC" / "step10", "--task-file", task, "--run", "S1-1xC", "--n",
+    r = run_cli("evaluate", tmp_path / "S1-1xC" / "step10", "--task-file", task, "--run-name", "S1-1xC", "--params",
                 n_of["S1"], "--batch-tokens", "1000", "--out", out)
     assert r.returncode == 0 and "already done" in r.stdout
     assert len(pd.read_parquet(out)) == len(df)
@@ -128,16 +128,16 @@ def test_evaluate_then_predict_end_to_end(tmp_path):
 
 def test_evaluate_bad_inputs(tmp_path):
     task = _task_file(tmp_path / "toy.json")
-    r = run_cli("evaluate", tmp_path / "nope" / "step1", "--task-file", task, "--run", "r-1xC", "--n", "1e6",
+    r = run_cli("evaluate", tmp_path / "nope" / "step1", "--task-file", task, "--run-name", "r-1xC", "--params", "1e6",
                 "--batch-tokens", "100", "--out", tmp_path / "o.parquet")
     assert r.returncode == 2 and "no such checkpoint folder" in r.stderr
     folder = tmp_path / "step5"
     folder.mkdir()
-    r = run_cli("evaluate", folder, "--task-file", task, "--run", "r-1xC", "--n", "1e6",
+    r = run_cli("evaluate", folder, "--task-file", task, "--run-name", "r-1xC", "--params", "1e6",
                 "--batch-tokens", "100", "--out", tmp_path / "o.parquet")
     assert r.returncode == 2 and "not a model folder" in r.stderr
     (tmp_path / "bad.json").write_text("{}")
-    r = run_cli("evaluate", folder, "--task-file", tmp_path / "bad.json", "--run", "r-1xC", "--n", "1e6",
+    r = run_cli("evaluate", folder, "--task-file", tmp_path / "bad.json", "--run-name", "r-1xC", "--params", "1e6",
                 "--batch-tokens", "100", "--out", tmp_path / "o.parquet")
     assert r.returncode == 2 and "not a task file" in r.stderr
     assert "Traceback" not in r.stderr
@@ -159,3 +159,23 @@ def test_bundled_olmes_tasks(scorer):
 
     with pytest.raises(TaskladderError, match="exceeds the model's window"):
         evaluate_task(scorer, bundled_task("hellaswag", limit=1))
+
+
+def test_torchrun_two_processes_match_one(tmp_path):
+    import subprocess
+    import sys
+
+    task = _task_file(tmp_path / "toy.json")
+    cks = [make_model(tmp_path / "r" / f"step{s}", seed=s) for s in (1, 2, 3, 4)]
+    args = ["evaluate", *map(str, cks), "--task-file", str(task), "--run-name", "T-1xC", "--params", "1e5",
+            "--batch-tokens", "100"]
+    one = run_cli(*args, "--out", tmp_path / "one.parquet")
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "taskladder.cli", *args, "--out", str(tmp_path / "two.parquet")],
+                         capture_output=True, text=True)
+    assert two.returncode == 0, two.stderr[-2000:]
+    a = pd.read_parquet(tmp_path / "one.parquet").sort_values(["step", "task", "metric"]).reset_index(drop=True)
+    b = pd.read_parquet(tmp_path / "two.parquet").sort_values(["step", "task", "metric"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6)
+    assert not list(tmp_path.glob(".two.rank*"))  # shards merged and removed

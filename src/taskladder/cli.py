@@ -469,8 +469,8 @@ def plan(
 @app.command()
 def evaluate(
     checkpoints: Annotated[list[Path], typer.Argument(help="Hugging Face model folders (checkpoints of one run).")],
-    run: Annotated[str, typer.Option(help="Run name, e.g. 190M-1xC.")],
-    n: Annotated[str, typer.Option("--n", help="Non-embedding parameters of the run's model.")],
+    run: Annotated[str, typer.Option("--run-name", help="Run name, e.g. 190M-1xC.")],
+    n: Annotated[str, typer.Option("--params", help="Non-embedding parameters N of the run's model.")],
     batch_tokens: Annotated[str, typer.Option(help="Tokens per optimizer step (D = step x batch tokens).")],
     out: Annotated[Path, typer.Option(help="Results table (.parquet or .csv); rows already there are skipped.")],
     task: Annotated[Optional[list[str]], typer.Option(help="Bundled OLMES 5-shot task(s): piqa, arc_challenge_mc, ...")] = None,
@@ -484,7 +484,10 @@ def evaluate(
 
     Each checkpoint folder's step is read from its name (``step1000``, ``step-1000``
     or ``...-step1000``).  Re-running skips (run, step, task) rows already in OUT;
-    every checkpoint's rows are written atomically as soon as it is done.
+    every checkpoint's rows are written atomically as soon as it is done.  Under
+    ``torchrun --nproc-per-node K -m taskladder.cli evaluate ...`` the checkpoints are
+    shared among K processes and their results merged.  (The option names avoid
+    prefixes of torchrun's own, which it would otherwise claim.)
     """
     import pandas as pd
 
@@ -498,7 +501,7 @@ def evaluate(
         if not heldout.exists():
             raise TaskladderError(f"{heldout}: no such file")
         text = heldout.read_text(encoding="utf-8", errors="replace")
-    n_, bt = parse_count(n, "--n"), parse_count(batch_tokens, "--batch-tokens")
+    n_, bt = parse_count(n, "--params"), parse_count(batch_tokens, "--batch-tokens")
     cks = []
     for c in checkpoints:
         m = re.search(r"step-?(\d+)$", c.name)
@@ -510,22 +513,48 @@ def evaluate(
         cks.append({"path": c, "run": run, "size": run.split("-")[0], "n": n_, "step": step, "d": step * bt})
     cks.sort(key=lambda x: x["step"])
     io.ensure_writable_dir(out.parent if str(out.parent) else Path("."))
-    existing = read_results([out]) if out.exists() else None
-    done = set()
-    if existing is not None:
-        done = {(r, s, t) for r, s, t in existing[["run", "step", "task"]].itertuples(index=False)}
-        done |= {(r, s, "lm") for r, s, t in existing[["run", "step", "task"]].itertuples(index=False) if t == "heldout"}
-    prog = Progress(console=err_console, transient=False, disable=not err_console.is_terminal)
-    with prog:
-        tid = prog.add_task("scoring", total=len(cks) * len(tasks))
-        for ck, rows in evaluate_checkpoints(cks, tasks, text, device, dtype, done, lambda: prog.advance(tid)):
-            if rows:
-                new = pd.DataFrame(rows)
-                existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
-                io.write_table(out, existing)
-            out_console.print(f"{ck['run']} step {ck['step']}: " + ", ".join(
-                f"{r['task']}/{r['metric']}={r['value']:.4f}" for r in rows) if rows else
-                f"{ck['run']} step {ck['step']}: already done")
+    from .evaluation import distributed_context
+
+    with distributed_context() as (rank, world):
+        existing = read_results([out]) if out.exists() else None
+        done = set()
+        if existing is not None:
+            keys = list(existing[["run", "step", "task"]].itertuples(index=False))
+            done = {(r, s, t) for r, s, t in keys} | {(r, s, "lm") for r, s, t in keys if t == "heldout"}
+        # Under torchrun each process scores every world-th checkpoint into its own shard
+        # file; rank 0 merges the shards into OUT once all are done.
+        mine = cks[rank::world]
+        target = out if world == 1 else out.with_name(f".{out.stem}.rank{rank}{out.suffix}")
+        shard = None
+        prog = Progress(console=err_console, transient=False, disable=not err_console.is_terminal or rank > 0)
+        with prog:
+            tid = prog.add_task("scoring", total=len(mine) * len(tasks))
+            for ck, rows in evaluate_checkpoints(mine, tasks, text, device, dtype, done, lambda: prog.advance(tid)):
+                if rows:
+                    new = pd.DataFrame(rows)
+                    if world == 1:
+                        existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
+                        io.write_table(out, existing)
+                    else:
+                        shard = new if shard is None else pd.concat([shard, new], ignore_index=True)
+                        io.write_table(target, shard)
+                out_console.print(f"{ck['run']} step {ck['step']}: " + ", ".join(
+                    f"{r['task']}/{r['metric']}={r['value']:.4f}" for r in rows) if rows else
+                    f"{ck['run']} step {ck['step']}: already done")
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+            if rank == 0:
+                parts = [existing] if existing is not None else []
+                shards = [out.with_name(f".{out.stem}.rank{r}{out.suffix}") for r in range(world)]
+                parts += [read_results([p]) for p in shards if p.exists()]
+                if parts:
+                    merged = pd.concat(parts, ignore_index=True).sort_values(["run", "step", "task", "metric"])
+                    io.write_table(out, merged.reset_index(drop=True))
+                for p in shards:
+                    p.unlink(missing_ok=True)
+            dist.barrier()
 
 
 @app.command()

@@ -22,6 +22,7 @@ Metrics follow OLMo's in-loop evaluator (the bundled ladder's logs):
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 import gzip
 import json
 import math
@@ -289,6 +290,24 @@ def evaluate_checkpoints(checkpoints: Iterable[dict], tasks: Sequence[MCTask], t
         if text is not None and (ck["run"], ck["step"], "lm") not in done:
             rows.append({**_key(ck), "task": "heldout", "metric": "lm_loss", "value": scorer.text_loss(text)})
         yield ck, rows
+
+
+@contextmanager
+def distributed_context():
+    """(rank, world size) under torchrun (gloo process group), (0, 1) otherwise."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        yield 0, 1
+        return
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo")
+    try:
+        yield dist.get_rank(), dist.get_world_size()
+    finally:
+        dist.destroy_process_group()
 
 
 def _key(ck: dict) -> dict:
