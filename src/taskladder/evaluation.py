@@ -123,6 +123,22 @@ class Scorer:
         self.device = device
         cfg = model.config
         self.max_length = max_length or getattr(cfg, "max_position_embeddings", None) or 4096
+        # body and output projection apart, so the projection runs only where needed
+        self.body = getattr(model, model.base_model_prefix)
+        self.head = model.get_output_embeddings()
+
+    def _body(self, ids, mask=None, pos=None, cache=None):
+        """Hidden states of the transformer body (no output projection) and the updated cache."""
+        with self.torch.inference_mode():
+            out = self.body(input_ids=ids.to(self.device), attention_mask=None if mask is None else mask.to(self.device),
+                            position_ids=None if pos is None else pos.to(self.device), past_key_values=cache,
+                            use_cache=True)
+        return out.last_hidden_state, out.past_key_values
+
+    def _head(self, h):
+        """Log-probabilities from hidden states: the output projection, then log-softmax."""
+        with self.torch.inference_mode():
+            return self.head(h).float().log_softmax(-1)
 
     def _forward(self, ids, cache=None):
         torch = self.torch
@@ -133,57 +149,105 @@ class Scorer:
             out = self.model(input_ids=x, past_key_values=cache, use_cache=True)
         return out.logits.float().log_softmax(-1), out.past_key_values
 
-    def loglikelihoods(self, prefix: str, questions: Sequence[str], choices: Sequence[Sequence[str]]):
-        """Sum of log p(choice tokens | prefix + question) and token counts, per item and choice."""
+    def _tokens(self, context: str, choice: str, ctx_ids: list[int]) -> list[int]:
+        """Choice tokens as the standard harnesses cut them: tok(context + choice) minus tok(context).
+
+        Falls back to encoding the choice alone when the joint tokenization does not
+        start with the context's tokens (a merge across the boundary).
+        """
+        whole = _encode(self.tokenizer, context + choice)
+        if whole[: len(ctx_ids)] == ctx_ids and len(whole) > len(ctx_ids):
+            return whole[len(ctx_ids):]
+        return _encode(self.tokenizer, choice)
+
+    def loglikelihoods(self, prefix: str, questions: Sequence[str], choices: Sequence[Sequence[str]],
+                       group: int = 16):
+        """Sum of log p(choice tokens | prefix + question) and token counts, per item and choice.
+
+        Each context (prefix + question) is tokenized whole, as a reference harness
+        does.  The tokens all contexts share (the few-shot prefix, up to where the
+        tokenizer first differs) are run once.  Then ``group`` questions at a time:
+        their remaining context tokens as one right-padded batch on copies of the
+        shared cache, and all their choices as one batch on copies of each
+        question's cache, with an attention mask hiding the padding and explicit
+        positions so every real token sits where it would in a full pass.
+        """
         torch = self.torch
-        pre = _encode(self.tokenizer, prefix)
-        pre_lp, pre_cache = (None, None) if not pre else self._forward(pre)
-        out_ll, out_ntok = [], []
-        for q, chs in zip(questions, choices):
-            q_ids = _encode(self.tokenizer, q)
-            c_ids = [_encode(self.tokenizer, c) for c in chs]
+        ctxs = [_encode(self.tokenizer, prefix + q) for q in questions]
+        if any(len(c) == 0 for c in ctxs):
+            raise TaskladderError("an item needs a prefix or a question to condition on")
+        shared = ctxs[0]
+        for c in ctxs[1:]:
+            k = 0
+            while k < min(len(shared), len(c)) and shared[k] == c[k]:
+                k += 1
+            shared = shared[:k]
+        if len(shared) == min(len(c) for c in ctxs):
+            shared = shared[:-1]  # every question keeps at least one token of its own
+        S = len(shared)
+        pre_cache = self._body(torch.tensor([shared]))[1] if shared else None
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        all_c = []
+        for q, ctx, chs in zip(questions, ctxs, choices):
+            c_ids = [self._tokens(prefix + q, c, ctx) for c in chs]
             if any(len(c) == 0 for c in c_ids):
                 raise TaskladderError(f"a choice of question {q[:40]!r} encodes to no tokens")
-            total = len(pre) + len(q_ids) + max(len(c) for c in c_ids)
+            total = len(ctx) + max(len(c) for c in c_ids)
             if total > self.max_length:
                 raise TaskladderError(
                     f"context of {total} tokens exceeds the model's window of {self.max_length} "
                     f"(question {q[:40]!r}); shorten the prefix or use a model with a longer window")
-            if q_ids:
-                cache = copy.deepcopy(pre_cache) if pre_cache is not None else None
-                q_lp, cache = self._forward(q_ids, cache)
-                first = q_lp[0, -1]
-            elif pre:
-                cache, first = copy.deepcopy(pre_cache), pre_lp[0, -1]
-            else:
-                raise TaskladderError("an item needs a prefix or a question to condition on")
-            n = len(c_ids)
-            width = max(len(c) for c in c_ids)
-            pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-            batch = torch.full((n, width), pad, dtype=torch.long)
-            for i, c in enumerate(c_ids):
-                batch[i, : len(c)] = torch.tensor(c)
-            # Right padding needs no mask: a causal model's real positions never see later pads.
-            if width > 1:
-                cache.batch_repeat_interleave(n)
-                lp, _ = self._forward(batch[:, :-1], cache)
-            ll = []
-            for i, c in enumerate(c_ids):
-                s = float(first[c[0]])
-                if len(c) > 1:
-                    idx = torch.tensor(c[1:], device=self.device)
-                    s += float(lp[i, torch.arange(len(c) - 1), idx].sum())
-                ll.append(s)
-            out_ll.append(np.array(ll))
-            out_ntok.append(np.array([len(c) for c in c_ids]))
+            all_c.append(c_ids)
+        out_ll, out_ntok = [], []
+        for g0 in range(0, len(ctxs), group):
+            rests = [c[S:] for c in ctxs[g0: g0 + group]]
+            chs = all_c[g0: g0 + group]
+            G, R = len(rests), max(len(r) for r in rests)
+            x = torch.full((G, R), pad, dtype=torch.long)
+            mask = torch.zeros((G, S + R), dtype=torch.long)
+            mask[:, :S] = 1
+            for i, r in enumerate(rests):
+                x[i, : len(r)] = torch.tensor(r)
+                mask[i, S: S + len(r)] = 1
+            cache = None
+            if pre_cache is not None:
+                cache = copy.deepcopy(pre_cache)
+                cache.batch_repeat_interleave(G)
+            h, cache = self._body(x, mask, None, cache)
+            # the output projection only where a log-probability is needed: each row's last real token
+            lp_rest = self._head(h[torch.arange(G), torch.tensor([len(r) - 1 for r in rests])])
+            rows = [(i, c) for i, cl in enumerate(chs) for c in cl]
+            W = max(len(c) for _, c in rows)
+            if W > 1:
+                idx = torch.tensor([i for i, _ in rows])
+                cache.batch_select_indices(idx)
+                y = torch.full((len(rows), W - 1), pad, dtype=torch.long)
+                m2 = torch.cat([mask[idx], torch.ones((len(rows), W - 1), dtype=torch.long)], dim=1)
+                pos = torch.zeros((len(rows), W - 1), dtype=torch.long)
+                for k, (i, c) in enumerate(rows):
+                    y[k, : len(c) - 1] = torch.tensor(c[:-1])
+                    pos[k] = S + len(rests[i]) + torch.arange(W - 1)
+                lp_c = self._head(self._body(y, m2, pos, cache)[0])
+            k = 0
+            for i, cl in enumerate(chs):
+                first = lp_rest[i]
+                ll = []
+                for c in cl:
+                    s_ = float(first[c[0]])
+                    if len(c) > 1:
+                        s_ += float(lp_c[k, torch.arange(len(c) - 1), torch.tensor(c[1:])].sum())
+                    ll.append(s_)
+                    k += 1
+                out_ll.append(np.array(ll))
+                out_ntok.append(np.array([len(c) for c in cl]))
         return out_ll, out_ntok
 
     def naive_loglikelihoods(self, prefix: str, question: str, choices: Sequence[str]) -> np.ndarray:
         """The same quantity from one full forward pass per choice (for checking)."""
-        ctx = _encode(self.tokenizer, prefix) + _encode(self.tokenizer, question)
+        ctx = _encode(self.tokenizer, prefix + question)
         out = []
         for c in choices:
-            cid = _encode(self.tokenizer, c)
+            cid = self._tokens(prefix + question, c, ctx)
             lp, _ = self._forward(ctx + cid)
             pos = np.arange(len(ctx) - 1, len(ctx) + len(cid) - 1)
             out.append(float(sum(lp[0, p, t] for p, t in zip(pos, cid))))
@@ -237,7 +301,8 @@ def evaluate_task(scorer: Scorer, task: MCTask, uncond: bool = True) -> dict[str
                                      [it.choices for it in task.items])
     llu = None
     if uncond:
-        llu, _ = scorer.loglikelihoods(task.uncond_context, [""] * len(task.items), [it.choices for it in task.items])
+        llu, _ = scorer.loglikelihoods(task.uncond_context, [""] * len(task.items),
+                                       [it.choices for it in task.items])
     return task_metrics(task, ll, ntok, llu)
 
 
