@@ -1,6 +1,6 @@
 """taskladder's scorer against lm-evaluation-harness on the same model and requests.
 
-Both score the same loglikelihood requests (OLMES 5-shot ARC-Easy, bundled) with the
+Both score the same loglikelihood requests (OLMES 5-shot HellaSwag by default, bundled) with the
 same randomly initialised OLMo 2 model (Hugging Face transformers, CPU, fp32):
 lm-eval's HFLM backend runs every (context, continuation) request; taskladder runs
 the shared few-shot prefix once, each question once and only the choices per choice.
@@ -43,7 +43,7 @@ def build_model(folder: str, text: str):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=40)
-    ap.add_argument("--task", default="arc_easy")
+    ap.add_argument("--task", default="hellaswag")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
 

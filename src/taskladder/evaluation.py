@@ -3,10 +3,11 @@
 Needs the ``eval`` extra (torch, transformers).  A task is a shared few-shot
 ``prefix`` (OLMES uses the same 5 examples for every question of a task) and
 items of (question, choices, gold).  Scoring reuses work the way the text is
-shared: the prefix is run once per task, each question once, and only the
-choices are run per choice, batched, on a copy of the question's KV cache.
-Per-choice log-likelihoods equal a naive full-sequence computation (tested to
-1e-4 nats in fp32).
+shared: the prefix is run once per task; then each question and all its choices
+are packed into one row (a 4-D attention mask keeps the choices apart), 16
+questions per forward pass.  Per-choice log-likelihoods equal a naive
+full-sequence computation (tested to 1e-4 nats in fp32) and lm-evaluation-harness
+(benchmarks/eval_speed.py).
 
 Metrics follow OLMo's in-loop evaluator (the bundled ladder's logs):
 
@@ -166,11 +167,8 @@ class Scorer:
 
         Each context (prefix + question) is tokenized whole, as a reference harness
         does.  The tokens all contexts share (the few-shot prefix, up to where the
-        tokenizer first differs) are run once.  Then ``group`` questions at a time:
-        their remaining context tokens as one right-padded batch on copies of the
-        shared cache, and all their choices as one batch on copies of each
-        question's cache, with an attention mask hiding the padding and explicit
-        positions so every real token sits where it would in a full pass.
+        tokenizer first differs) are run once.  Then ``group`` questions per forward
+        pass, each packed with its choices (:meth:`_packed_group`).
         """
         torch = self.torch
         ctxs = [_encode(self.tokenizer, prefix + q) for q in questions]
@@ -200,46 +198,69 @@ class Scorer:
             all_c.append(c_ids)
         out_ll, out_ntok = [], []
         for g0 in range(0, len(ctxs), group):
-            rests = [c[S:] for c in ctxs[g0: g0 + group]]
-            chs = all_c[g0: g0 + group]
-            G, R = len(rests), max(len(r) for r in rests)
-            x = torch.full((G, R), pad, dtype=torch.long)
-            mask = torch.zeros((G, S + R), dtype=torch.long)
-            mask[:, :S] = 1
-            for i, r in enumerate(rests):
-                x[i, : len(r)] = torch.tensor(r)
-                mask[i, S: S + len(r)] = 1
-            cache = None
-            if pre_cache is not None:
-                cache = copy.deepcopy(pre_cache)
-                cache.batch_repeat_interleave(G)
-            h, cache = self._body(x, mask, None, cache)
-            # the output projection only where a log-probability is needed: each row's last real token
-            lp_rest = self._head(h[torch.arange(G), torch.tensor([len(r) - 1 for r in rests])])
-            rows = [(i, c) for i, cl in enumerate(chs) for c in cl]
-            W = max(len(c) for _, c in rows)
-            if W > 1:
-                idx = torch.tensor([i for i, _ in rows])
-                cache.batch_select_indices(idx)
-                y = torch.full((len(rows), W - 1), pad, dtype=torch.long)
-                m2 = torch.cat([mask[idx], torch.ones((len(rows), W - 1), dtype=torch.long)], dim=1)
-                pos = torch.zeros((len(rows), W - 1), dtype=torch.long)
-                for k, (i, c) in enumerate(rows):
-                    y[k, : len(c) - 1] = torch.tensor(c[:-1])
-                    pos[k] = S + len(rests[i]) + torch.arange(W - 1)
-                lp_c = self._head(self._body(y, m2, pos, cache)[0])
-            k = 0
-            for i, cl in enumerate(chs):
-                first = lp_rest[i]
-                ll = []
-                for c in cl:
-                    s_ = float(first[c[0]])
-                    if len(c) > 1:
-                        s_ += float(lp_c[k, torch.arange(len(c) - 1), torch.tensor(c[1:])].sum())
-                    ll.append(s_)
+            ll, nt = self._packed_group([c[S:] for c in ctxs[g0: g0 + group]], all_c[g0: g0 + group], S, pre_cache)
+            out_ll += ll
+            out_ntok += nt
+        return out_ll, out_ntok
+
+    def _packed_group(self, rests, chs, S, pre_cache):
+        """One forward for a group of questions: each row packs a question's remaining
+        context and all its choices (each choice without its last token); a 4-D mask lets
+        every choice see the prefix, its question and its own earlier tokens only, and
+        positions restart after the question for each choice, as in separate passes."""
+        torch = self.torch
+        G = len(rests)
+        segs = []  # per row: list of (start, tokens) for the rest and each choice
+        L = 0
+        for r, cl in zip(rests, chs):
+            parts = [r] + [c[:-1] for c in cl]
+            L = max(L, sum(len(p) for p in parts))
+            segs.append(parts)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        x = torch.full((G, L), pad, dtype=torch.long)
+        pos = torch.zeros((G, L), dtype=torch.long)
+        allow = torch.zeros((G, L, S + L), dtype=torch.bool)
+        allow[:, :, :S] = True
+        starts = []
+        for i, parts in enumerate(segs):
+            r = parts[0]
+            x[i, : len(r)] = torch.tensor(r)
+            pos[i, : len(r)] = S + torch.arange(len(r))
+            tri = torch.tril(torch.ones(len(r), len(r), dtype=torch.bool))
+            allow[i, : len(r), S: S + len(r)] = tri
+            off, st = len(r), []
+            for c in parts[1:]:
+                st.append(off)
+                if c:
+                    x[i, off: off + len(c)] = torch.tensor(c)
+                    pos[i, off: off + len(c)] = S + len(r) + torch.arange(len(c))
+                    allow[i, off: off + len(c), S: S + len(r)] = True
+                    allow[i, off: off + len(c), S + off: S + off + len(c)] = torch.tril(
+                        torch.ones(len(c), len(c), dtype=torch.bool))
+                off += len(c)
+            starts.append(st)
+            allow[i, off:, S + off:] = torch.eye(L - off, dtype=torch.bool)  # padding rows see themselves
+        dtype = next(self.model.parameters()).dtype
+        mask = torch.zeros((G, 1, L, S + L), dtype=dtype).masked_fill(~allow[:, None], torch.finfo(dtype).min)
+        cache = None
+        if pre_cache is not None:
+            cache = copy.deepcopy(pre_cache)
+            cache.batch_repeat_interleave(G)
+        h, _ = self._body(x, mask, pos, cache)
+        out_ll, out_ntok = [], []
+        for i, (r, cl) in enumerate(zip(rests, chs)):
+            # first choice token from the question's last position; the rest from the choice's own
+            rows = [len(r) - 1] + [starts[i][j] + t for j, c in enumerate(cl) for t in range(len(c) - 1)]
+            lp = self._head(h[i, torch.tensor(rows)])
+            ll, k = [], 1
+            for c in cl:
+                s_ = float(lp[0, c[0]])
+                for t in range(1, len(c)):
+                    s_ += float(lp[k, c[t]])
                     k += 1
-                out_ll.append(np.array(ll))
-                out_ntok.append(np.array([len(c) for c in cl]))
+                ll.append(s_)
+            out_ll.append(np.array(ll))
+            out_ntok.append(np.array([len(c) for c in cl]))
         return out_ll, out_ntok
 
     def naive_loglikelihoods(self, prefix: str, question: str, choices: Sequence[str]) -> np.ndarray:
