@@ -114,6 +114,7 @@ def test_evaluate_then_predict_end_to_end(tmp_path):
             assert r.returncode == 0, r.stderr
     df = pd.read_parquet(out)
     assert set(df["metric"]) == {"bpb", "acc", "taskce", "lm_loss"}
+    assert set(df[df["metric"] == "lm_loss"]["task"]) == {"c4_en"}  # feeds the C4-loss pipeline
     assert df["run"].nunique() == 6 and set(df["step"]) == {10, 20, 40}
     # resumable: a second run skips everything and leaves the table as it was
     r = run_cli("evaluate", tmp_path / "S1-1xC" / "step10", "--task-file", task, "--run-name", "S1-1xC", "--params",
@@ -179,3 +180,28 @@ def test_torchrun_two_processes_match_one(tmp_path):
     b = pd.read_parquet(tmp_path / "two.parquet").sort_values(["step", "task", "metric"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6)
     assert not list(tmp_path.glob(".two.rank*"))  # shards merged and removed
+
+
+def test_mc_rows_and_more_bad_inputs(tmp_path):
+    from taskladder.evaluation import result_rows
+
+    mc = MCTask("arc_easy_mc", "", (MCItem("q", (" A", " B"), 0),))
+    assert result_rows(mc, {"acc_raw": 0.5}) == [("arc_easy", "mc_acc", 0.5)]
+    # a tokenizer larger than the model's vocabulary
+    folder = make_model(tmp_path / "m" / "step1")
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["vocab_size"] = 100
+    (folder / "config.json").write_text(json.dumps(cfg))
+    r = run_cli("evaluate", folder, "--task", "piqa", "--run-name", "r-1xC", "--params", "1e6",
+                "--batch-tokens", "100", "--out", tmp_path / "o.parquet", "--limit", "2")
+    assert r.returncode == 2 and "tokenizer has" in r.stderr and "Traceback" not in r.stderr
+    # not a causal language model
+    cfg["vocab_size"] = 320
+    cfg["model_type"] = "t5"
+    (folder / "config.json").write_text(json.dumps(cfg))
+    r = run_cli("evaluate", folder, "--task", "piqa", "--run-name", "r-1xC", "--params", "1e6",
+                "--batch-tokens", "100", "--out", tmp_path / "o.parquet")
+    assert r.returncode == 2 and "not a causal language model" in r.stderr
+    r = run_cli("evaluate", folder, "--task", "piqa_xx", "--run-name", "r-1xC", "--params", "1e6",
+                "--batch-tokens", "100", "--out", tmp_path / "o.parquet")
+    assert r.returncode == 2 and "unknown task 'piqa_xx'" in r.stderr

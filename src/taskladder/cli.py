@@ -476,6 +476,7 @@ def evaluate(
     task: Annotated[Optional[list[str]], typer.Option(help="Bundled OLMES 5-shot task(s): piqa, arc_challenge_mc, ...")] = None,
     task_file: Annotated[Optional[list[Path]], typer.Option(help="Your own task file(s) (see docs/evaluate.md).")] = None,
     heldout: Annotated[Optional[Path], typer.Option(help="Held-out text file for language-modelling loss.")] = None,
+    heldout_name: Annotated[str, typer.Option(help="Task name of the held-out loss (c4_en feeds the C4 pipeline).")] = "c4_en",
     limit: Annotated[Optional[int], typer.Option(help="Score only the first N questions of each task.")] = None,
     dtype: Annotated[str, typer.Option(help="float32, bfloat16 or float16.")] = "float32",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
@@ -519,8 +520,10 @@ def evaluate(
         existing = read_results([out]) if out.exists() else None
         done = set()
         if existing is not None:
-            keys = list(existing[["run", "step", "task"]].itertuples(index=False))
-            done = {(r, s, t) for r, s, t in keys} | {(r, s, "lm") for r, s, t in keys if t == "heldout"}
+            keys = list(existing[["run", "step", "task", "metric"]].itertuples(index=False))
+            # MC-format results are stored as (task, mc_acc); they were scored as "<task>_mc"
+            done = {(r, s, f"{t}_mc" if m == "mc_acc" else t) for r, s, t, m in keys}
+            done |= {(r, s, "lm") for r, s, t, m in keys if m == "lm_loss" and t == heldout_name}
         # Under torchrun each process scores every world-th checkpoint into its own shard
         # file; rank 0 merges the shards into OUT once all are done.
         mine = cks[rank::world]
@@ -529,7 +532,8 @@ def evaluate(
         prog = Progress(console=err_console, transient=False, disable=not err_console.is_terminal or rank > 0)
         with prog:
             tid = prog.add_task("scoring", total=len(mine) * len(tasks))
-            for ck, rows in evaluate_checkpoints(mine, tasks, text, device, dtype, done, lambda: prog.advance(tid)):
+            for ck, rows in evaluate_checkpoints(mine, tasks, text, device, dtype, done, lambda: prog.advance(tid),
+                                                 heldout_name):
                 if rows:
                     new = pd.DataFrame(rows)
                     if world == 1:

@@ -351,12 +351,27 @@ def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
     dt = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype)
     if dt is None:
         raise TaskladderError(f"unknown dtype {dtype!r}; choose float32, bfloat16 or float16")
-    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dt)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dt)
+    except (OSError, ValueError) as e:
+        raise TaskladderError(f"{path}: the model weights cannot be loaded ({e})".splitlines()[0]) from None
     return model, tok
 
 
+def result_rows(task: MCTask, metrics: dict[str, float]) -> list[tuple[str, str, float]]:
+    """(task, metric, value) rows for the results table.
+
+    RC tasks give ``bpb``, ``acc`` and ``taskce``; an MC-format task (``<task>_mc``)
+    gives ``mc_acc`` under its base task name, as the bundled ladder logs do.
+    """
+    if task.meta.get("format") == "mc" or task.name.endswith("_mc"):
+        return [(task.name.removesuffix("_mc"), "mc_acc", metrics["acc_raw"])]
+    return [(task.name, m, metrics[m]) for m in ("bpb", "acc", "taskce")]
+
+
 def evaluate_checkpoints(checkpoints: Iterable[dict], tasks: Sequence[MCTask], text: str | None = None,
-                         device: str = "cpu", dtype: str = "float32", done: set | None = None, progress=None):
+                         device: str = "cpu", dtype: str = "float32", done: set | None = None, progress=None,
+                         heldout_name: str = "c4_en"):
     """Yield tidy result rows for each checkpoint dict (path, run, size, n, step, d)."""
     done = done or set()
     for ck in checkpoints:
@@ -368,13 +383,13 @@ def evaluate_checkpoints(checkpoints: Iterable[dict], tasks: Sequence[MCTask], t
         scorer = Scorer(model, tok, device)
         rows = []
         for t in todo:
-            m = evaluate_task(scorer, t)
-            for metric in ("bpb", "acc", "taskce"):
-                rows.append({**_key(ck), "task": t.name, "metric": metric, "value": m[metric]})
+            m = evaluate_task(scorer, t, uncond=not t.name.endswith("_mc"))
+            for name, metric, value in result_rows(t, m):
+                rows.append({**_key(ck), "task": name, "metric": metric, "value": value})
             if progress is not None:
                 progress()
         if text is not None and (ck["run"], ck["step"], "lm") not in done:
-            rows.append({**_key(ck), "task": "heldout", "metric": "lm_loss", "value": scorer.text_loss(text)})
+            rows.append({**_key(ck), "task": heldout_name, "metric": "lm_loss", "value": scorer.text_loss(text)})
         yield ck, rows
 
 
