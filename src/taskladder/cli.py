@@ -162,10 +162,14 @@ def _fits_json(fits) -> dict:
 
 
 def _config(feature: str, step1: str, step2: Optional[str]) -> ChainConfig:
-    if feature == "taskce":  # paper appendix C.2: log-sigmoid on the last 50%, no smoothing, no anchor
-        return ChainConfig(feature="taskce", step1=step1, step2=step2 or "log_sigmoid", final_window=1,
-                           smooth_window=1, skip_frac=0.5, anchor=False)
-    return ChainConfig(feature=feature, step1=step1, step2=step2 or "sigmoid")
+    """A fixed pipeline from --feature/--step1/--step2, on the paper's recipe for that feature."""
+    from dataclasses import replace
+
+    from .analyses import DESIGNS
+
+    # TaskCE keeps appendix C.2's settings (log-sigmoid, last 50%, no smoothing, no anchor)
+    base = DESIGNS["taskce"] if feature == "taskce" else ChainConfig(feature=feature)
+    return replace(base, step1=step1, step2=step2 or base.step2)
 
 
 @app.command()
