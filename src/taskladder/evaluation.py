@@ -184,7 +184,6 @@ class Scorer:
             shared = shared[:-1]  # every question keeps at least one token of its own
         S = len(shared)
         pre_cache = self._body(torch.tensor([shared]))[1] if shared else None
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         all_c = []
         for q, ctx, chs in zip(questions, ctxs, choices):
             c_ids = [self._tokens(prefix + q, c, ctx) for c in chs]

@@ -196,6 +196,8 @@ class PowerLaw(_Law):
 
     param_names = ("A", "alpha", "B", "beta", "E")
     n_params = 5
+    #: +1: E + A/N^alpha + B/D^beta (a loss falling to E); -1: E - ... (an accuracy rising to E)
+    _sign = 1.0
 
     def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (3.0, 6.0, 0.1, 0.2, 1.0),
                  maxiter: int = 100_000, n_starts: int = 2, ftol: float = 0.0):
@@ -205,27 +207,36 @@ class PowerLaw(_Law):
         self.n_starts = n_starts
         self.ftol = ftol
 
-    @staticmethod
-    def model_fn(N, D):
+    @classmethod
+    def model_fn(cls, N, D):
         """Predictions and Jacobian in the fitted parameters (log A, log B, alpha, beta, E)."""
         logn, logd = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
+        sg = cls._sign
 
         def f(p):
             tn, td = _nd_terms(p, logn, logd)
-            jac = np.stack([tn, td, -logn * tn, -logd * td, np.ones_like(tn)], axis=-1)
-            return tn + td + p[4], jac
+            jac = np.stack([sg * tn, sg * td, -sg * logn * tn, -sg * logd * td, np.ones_like(tn)], axis=-1)
+            # same operation order as the single-sign forms, so fits are bit-for-bit unchanged
+            return (tn + td + p[4] if sg > 0 else p[4] - tn - td), jac
         return f
+
+    def _check(self, N, D, y) -> None:
+        if len(y) < self.n_params:
+            raise TaskladderError(
+                f"step 1 needs at least {self.n_params} ladder runs for its {self.n_params} parameters, got {len(y)}")
+        if (N <= 0).any() or (D <= 0).any() or (y <= 0).any():
+            raise TaskladderError("N, D and the loss must be positive for a power-law fit")
+
+    def _bounds_and_grid(self, y):
+        """L-BFGS-B bounds (all >= 0, the paper's) and the box the multi-start screens."""
+        return [(0, None)] * 5, [(0, 10), (0, 15), (0, 1), (0, 1), (0, float(y.min()))]
 
     def fit(self, N, D, L) -> PowerLaw:
         N, D, L = _as_1d("N", N), _as_1d("D", D), _as_1d("L", L)
         _same_len(N=N, D=D, L=L)
-        if len(L) < self.n_params:
-            raise TaskladderError(
-                f"step 1 needs at least {self.n_params} ladder runs for its {self.n_params} parameters, got {len(L)}")
-        if (N <= 0).any() or (D <= 0).any() or (L <= 0).any():
-            raise TaskladderError("N, D and the loss must be positive for a power-law fit")
-        bounds = self.bounds_ = [(0, None)] * 5
-        grid = [(0, 10), (0, 15), (0, 1), (0, 1), (0, float(L.min()))]
+        self._check(N, D, L)
+        bounds, grid = self._bounds_and_grid(L)
+        self.bounds_ = bounds
         fit = _huber_log_fit(self.model_fn(N, D), L, self.p0, bounds, self.delta, self.maxiter, grid, self.n_starts,
                              self.ftol)
         p = fit[0].x
@@ -240,7 +251,9 @@ class PowerLaw(_Law):
         self._check_fitted()
         n, d = np.asarray(N, float), np.asarray(D, float)
         # exp(log A - alpha log N): a vanishing term underflows to 0 instead of overflowing N**alpha
-        return np.exp(self.log_A_ - self.alpha_ * np.log(n)) + np.exp(self.log_B_ - self.beta_ * np.log(d)) + self.E_
+        tn = np.exp(self.log_A_ - self.alpha_ * np.log(n))
+        td = np.exp(self.log_B_ - self.beta_ * np.log(d))
+        return tn + td + self.E_ if self._sign > 0 else self.E_ - tn - td
 
     def formula(self) -> str:
         self._check_fitted()
@@ -561,7 +574,7 @@ class SingleStep(_Law):
                 f" + {self.B_:.2f} / D^{self.beta_:.2f} + {self.E_:.2f}))) + {self.b_:.2f}")
 
 
-class AccuracyPowerLaw(_Law):
+class AccuracyPowerLaw(PowerLaw):
     """A direct power law on accuracy, no intermediate feature (the paper scripts' ``rc_acc`` step 1).
 
     Acc(N, D) = E - A / N**alpha - B / D**beta
@@ -571,50 +584,22 @@ class AccuracyPowerLaw(_Law):
     A baseline: it cannot bend into a sigmoid, so it extrapolates past saturation.
     """
 
-    param_names = ("A", "alpha", "B", "beta", "E")
-    n_params = 5
+    _sign = -1.0
 
     def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (2.0, 2.0, 0.2, 0.2, 1.0), maxiter: int = 100_000,
-                 n_starts: int = 1):
-        self.delta = delta
-        self.p0 = p0
-        self.maxiter = maxiter
-        self.n_starts = n_starts
+                 n_starts: int = 1, ftol: float = 0.0):
+        super().__init__(delta, p0, maxiter, n_starts, ftol)
 
-    @staticmethod
-    def model_fn(N, D):
-        """Predictions and Jacobian in (log A, log B, alpha, beta, E)."""
-        logn, logd = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
-
-        def model(p):
-            tn, td = _nd_terms(p, logn, logd)
-            jac = np.stack([-tn, -td, logn * tn, logd * td, np.ones_like(tn)], axis=-1)
-            return p[4] - tn - td, jac
-
-        return model
-
-    def fit(self, N, D, acc) -> AccuracyPowerLaw:
-        N, D, acc = _as_1d("N", N), _as_1d("D", D), _as_1d("acc", acc)
-        _same_len(N=N, D=D, acc=acc)
-        if (acc <= 0).any() or (N <= 0).any() or (D <= 0).any():
+    def _check(self, N, D, y) -> None:
+        if (y <= 0).any() or (N <= 0).any() or (D <= 0).any():
             raise TaskladderError("N, D and accuracy must be positive (the fit is on log accuracy)")
-        if len(acc) < self.n_params:
-            raise TaskladderError(f"the accuracy power law needs at least {self.n_params} runs, got {len(acc)}")
-        bounds = self.bounds_ = [(0, None), (0, None), (0, None), (None, None), (None, None)]
-        grid = [(0, 5), (0, 5), (0, 1), (0, 1), (float(acc.max()), 2.0)]
-        fit = _huber_log_fit(self.model_fn(N, D), acc, self.p0, bounds, self.delta, self.maxiter, grid, self.n_starts)
-        p = fit[0].x
-        self.log_A_, self.log_B_ = float(p[0]), float(p[1])
-        self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
-        self.alpha_, self.beta_, self.E_ = float(p[2]), float(p[3]), float(p[4])
-        self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - acc) / acc))
-        self._finish(fit, ("log A", "log B", "alpha", "beta", "E"), bounds, self.model_fn(N, D))
-        return self
+        if len(y) < self.n_params:
+            raise TaskladderError(f"the accuracy power law needs at least {self.n_params} runs, got {len(y)}")
 
-    def predict(self, N, D):
-        self._check_fitted()
-        n, d = np.asarray(N, float), np.asarray(D, float)
-        return self.E_ - np.exp(self.log_A_ - self.alpha_ * np.log(n)) - np.exp(self.log_B_ - self.beta_ * np.log(d))
+    def _bounds_and_grid(self, y):
+        """The released scripts' bounds for their ``rc_acc`` fit: beta and E free."""
+        return ([(0, None), (0, None), (0, None), (None, None), (None, None)],
+                [(0, 5), (0, 5), (0, 1), (0, 1), (float(y.max()), 2.0)])
 
     def formula(self) -> str:
         self._check_fitted()

@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 from scipy.stats import t as student_t
 
 from .analyses import DESIGNS
@@ -35,28 +34,6 @@ from .tasks import ACC, chance
 #: Every pipeline scored by the backtest: the paper's five and a direct power law on accuracy.
 ALL_DESIGNS = (*DESIGNS, "acc_power")
 FINAL_WINDOW = 5
-
-
-def residual_bootstrap(law, X: Sequence[np.ndarray], y: np.ndarray, B: int, rng: np.random.Generator) -> list:
-    """Refits of a Huber-on-log law to y* = yhat * exp(r*), r* resampled log residuals.
-
-    A residual (fixed-design) bootstrap: the ladder's (N, D) grid is chosen, not
-    sampled, so the design is kept and only the noise is resampled.  Residuals are
-    centred and inflated by sqrt(n / (n - p)) for the parameters the fit used; each
-    refit starts from the full fit's parameters.
-    """
-    yhat = law.predict(*X)
-    r = np.log(y) - np.log(yhat)
-    r = (r - r.mean()) * np.sqrt(len(y) / max(len(y) - law.n_params, 1))
-    out = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FitWarning)
-        for _ in range(B):
-            try:
-                out.append(type(law)(p0=law.result_.x, n_starts=0).fit(*X, yhat * np.exp(rng.choice(r, len(r)))))
-            except TaskladderError:
-                continue
-    return out
 
 
 class DesignModel:
@@ -325,23 +302,16 @@ def _auto_task(job) -> tuple[list[dict], pd.DataFrame, pd.DataFrame]:
     return rows, wt.reset_index(), bt
 
 
-def interval_from_samples(samples: np.ndarray, level: float) -> tuple[float, float]:
-    lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
-
-
-def z(level: float) -> float:
-    return float(norm.ppf(0.5 + level / 2))
-
-
 def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, iters: int = 60) -> np.ndarray:
     """Refit a Huber-on-log law to many data sets at once; returns the (B, k) parameters.
 
     Damped Gauss-Newton on iteratively reweighted least squares (IRLS weights
     min(1, delta / |r|) give the Huber minimiser), started from the law's fitted
     parameters, projected onto the bounds, all B problems advanced together in
-    numpy.  Agrees with L-BFGS-B refits to ~1e-4 in predicted loss (tested) at a
-    fraction of the cost, which makes the bootstrap cheap.
+    numpy.  The objectives it reaches equal one-by-one L-BFGS-B refits' (median
+    relative difference ~1e-14) and the spread of the bootstrap predictions matches
+    theirs (MMLU 0.0199 vs 0.0199 in predicted loss; docs/trust.md) at ~1/30 of the
+    cost; the calibration test checks the intervals built on it.
     """
     p_hat = law.result_.x
     B, k = Y.shape[0], len(p_hat)
