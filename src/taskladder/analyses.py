@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .chain import ChainConfig, Ladder, as_ladder, predict_targets
+from .chain import feature_key, ChainConfig, Ladder, as_ladder, predict_targets
 from .errors import TaskladderError
 from .laws import SingleStep
 from .tasks import ACC, BPB, chance
@@ -49,14 +49,18 @@ def design_choices(ladder, targets, tasks, designs: Iterable[str] = tuple(DESIGN
 
     Columns: design, task, target, predicted, actual, abs_error (points),
     relative_error, and for two-step designs the step-1 feature's relative error.
+    With the default designs, the C4 design is left out of a ladder without C4 loss.
     """
     lad = as_ladder(ladder)
     targets = list(targets)
     frames = []
+    explicit = designs is not DESIGNS and tuple(designs) != tuple(DESIGNS)
     for name in designs:
         if name not in DESIGNS:
             raise TaskladderError(f"unknown design {name!r}; choose from {', '.join(DESIGNS)}")
         cfg = DESIGNS[name]
+        if not explicit and cfg is not None and cfg.feature == "c4" and not lad.has(*feature_key("", "c4")):
+            continue
         if cfg is None:
             df = single_step_predictions(lad, targets, tasks)
             df["feature_rel_error"] = np.nan

@@ -122,6 +122,10 @@ class Ladder:
                         for a, b in zip(starts, ends)}
         self._series: dict[tuple[str, str], list[Series]] = {}
 
+    def has(self, task: str, metric: str) -> bool:
+        """Whether the results hold any ``metric`` values for ``task``."""
+        return (task, metric) in self._slices
+
     def _build(self, a: int, b: int) -> list[Series]:
         c = {k: v[a:b] for k, v in self._cols.items()}
         run = c["run"]

@@ -470,13 +470,163 @@ def plan(
     out_console.print(t)
 
 
+def _plan_config(preset, target_n, target_tokens, seq_len, sizes, multiples, budget):
+    """A PlanConfig from a preset and/or the plan options (options override the preset)."""
+    from dataclasses import replace
+
+    from .ladder import PRESETS, PlanConfig
+
+    if preset is not None and preset not in PRESETS:
+        raise TaskladderError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    cfg = PRESETS[preset] if preset else PlanConfig()
+    kw = {}
+    if target_n is not None:
+        kw["target_n"] = parse_count(target_n, "--target-n")
+    if target_tokens is not None:
+        kw["target_tokens"] = parse_count(target_tokens, "--target-tokens")
+    if seq_len is not None:
+        kw["seq_len"] = seq_len
+    if sizes is not None:
+        kw["sizes"] = tuple(x.strip() for x in sizes.split(",") if x.strip())
+    if multiples is not None:
+        try:
+            kw["multiples"] = tuple(float(m) for m in multiples.split(",") if m.strip())
+        except ValueError:
+            raise TaskladderError(f"--multiples: {multiples!r} is not a comma-separated list of numbers") from None
+    if budget is not None:
+        kw["budget_flops"] = float(parse_count(budget, "--budget"))
+    return replace(cfg, **kw) if kw else cfg
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Folder for the runs: <out>/<rung>/step<k> checkpoints.")],
+    corpus: Annotated[Optional[Path], typer.Option(help="Training corpus: .txt, .jsonl or .parquet with a text field (default: bundled Tiny Shakespeare).")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="A planned ladder: micro or tiny (byte-level, CPU-sized).")] = None,
+    rung: Annotated[Optional[list[str]], typer.Option(help="Train only these rungs (e.g. 12k-1xC); default all.")] = None,
+    target_n: Annotated[Optional[str], typer.Option("--target-n", help="Plan option: target parameters.")] = None,
+    target_tokens: Annotated[Optional[str], typer.Option(help="Plan option: target tokens.")] = None,
+    seq_len: Annotated[Optional[int], typer.Option(help="Plan option: sequence length.")] = None,
+    sizes: Annotated[Optional[str], typer.Option(help="Plan option: comma-separated sizes.")] = None,
+    multiples: Annotated[Optional[str], typer.Option(help="Plan option: comma-separated Chinchilla multiples.")] = None,
+    budget: Annotated[Optional[str], typer.Option(help="Refuse plans above this many training FLOPs.")] = None,
+    tokenizer: Annotated[str, typer.Option(help="'bytes' or a tokenizer.json / Hugging Face tokenizer folder.")] = "bytes",
+    dtype: Annotated[str, typer.Option(help="float32 or bfloat16.")] = "float32",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of the weights and the data order.")] = 0,
+    micro_batch: Annotated[Optional[int], typer.Option(help="Sequences per forward pass (gradient accumulation).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop each rung after this many steps.")] = None,
+    max_epochs: Annotated[float, typer.Option(help="Refuse plans that pass over the corpus more often than this.")] = 16.0,
+):
+    """Train a planned ladder (OLMo 2 via transformers): resumable, FSDP2 under torchrun.
+
+    Re-running the same command continues every rung from its last checkpoint; under
+    ``torchrun --nproc-per-node K -m taskladder.cli train ...`` the batches are split
+    over K processes with FSDP2.
+    """
+    import os
+
+    from .ladder import plan as make_plan
+    from .pipeline import bundled_corpus
+
+    cfg = _plan_config(preset, target_n, target_tokens, seq_len, sizes, multiples, budget)
+    rungs = make_plan(cfg)
+    if rung:
+        known = {r.name: r for r in rungs}
+        bad = [x for x in rung if x not in known]
+        if bad:
+            raise TaskladderError(f"unknown rung {bad[0]!r}; the plan has {', '.join(known)}")
+        rungs = [known[x] for x in rung]
+    io.ensure_writable_dir(out)
+    try:
+        from .training import TrainConfig, Trainer
+    except ImportError:
+        raise TaskladderError("training needs the eval extra: pip install 'taskladder[eval]'") from None
+    tcfg = TrainConfig(out_dir=out, corpus=corpus or bundled_corpus(), tokenizer=tokenizer, seed=seed, dtype=dtype,
+                       device=device, micro_batch=micro_batch, max_steps=max_steps, max_epochs=max_epochs)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    import torch.distributed as dist
+
+    if world > 1:
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        if device.startswith("cuda"):
+            import torch
+
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            tcfg = TrainConfig(**{**tcfg.__dict__, "device": f"cuda:{torch.cuda.current_device()}"})
+    rank = dist.get_rank() if world > 1 else 0
+    try:
+        trainer = Trainer(tcfg, cfg.vocab_size, rank, world)
+        trainer.check_plan(rungs)
+        prog = Progress(console=err_console, disable=rank > 0 or not err_console.is_terminal)
+        with prog:
+            tid = prog.add_task("training", total=None)
+
+            def advance(r, step, last, loss):
+                prog.update(tid, completed=step, total=last, description=f"{r.name} loss {loss:.3f}")
+
+            trainer.progress = advance
+            for r in rungs:
+                s = trainer.train(r)
+                if rank == 0:
+                    tps = f", {s['tokens_per_s']:,.0f} tokens/s" if s["tokens_per_s"] else ""
+                    resumed = f" (resumed at step {s['resumed_from']})" if s["resumed_from"] else ""
+                    loss = f"{s['final_loss']:.4f}" if s["final_loss"] is not None else "–"
+                    out_console.print(f"{r.name}: {s['steps']} steps{resumed}, final loss {loss}{tps}")
+    finally:
+        if world > 1:
+            dist.destroy_process_group()
+
+
+@app.command()
+def run(
+    out: Annotated[Path, typer.Option(help="Folder for checkpoints, results, predictions and the report.")] = Path("taskladder-run"),
+    preset: Annotated[str, typer.Option(help="micro (4 sizes x 3 multiples, minutes on a CPU) or tiny (CI-sized).")] = "micro",
+    corpus: Annotated[Optional[Path], typer.Option(help="Training corpus (default: bundled Tiny Shakespeare).")] = None,
+    limit: Annotated[int, typer.Option(help="Questions per task.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the weights and the data order.")] = 0,
+    json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+):
+    """Plan, train, evaluate, fit, predict and report a micro ladder, end to end on a CPU.
+
+    The ladder's largest rung is the target: it is trained, held out of every fit, and
+    predicted.  Re-running resumes every stage.
+    """
+    from .pipeline import RunConfig, bundled_corpus, run as run_pipeline
+
+    cfg = RunConfig(out_dir=out, corpus=corpus or bundled_corpus(), preset=preset, limit=limit, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)
+        summary = run_pipeline(cfg, console=err_console)
+    if json_:
+        print(io.dumps(summary))
+        return
+    t = Table(title=f"{preset} ladder: predicting the held-out rung {summary['target']} "
+                    f"(N={summary['target_n']:,}, D={summary['target_tokens']:,})", title_style="bold")
+    for c in ("task", "pred. bpb", "actual bpb", "bpb rel err", "pred. acc", "actual acc", "chance"):
+        t.add_column(c, justify="left" if c == "task" else "right")
+    f = lambda v, s: "–" if v is None else s.format(v)  # noqa: E731
+    for p in summary["predictions"]:
+        t.add_row(p["task"], f(p["predicted_feature"], "{:.3f}"), f(p["actual_feature"], "{:.3f}"),
+                  f(p["feature_rel_error"], "{:.1%}"), f(p["predicted"], "{:.1%}"), f(p["actual"], "{:.1%}"),
+                  f(p["chance"], "{:.1%}"))
+    lm = summary["heldout_loss"]
+    t.caption = (f"held-out text loss: predicted {lm['predicted']:.3f}, actual {f(lm['actual'], '{:.3f}')} nats/byte"
+                 f" ({f(lm['rel_error'], '{:.1%}')} error)")
+    out_console.print(t)
+    out_console.print(f"[yellow]note:[/] {summary['caveat']}.")
+    tm = summary["timings"]
+    out_console.print("time: " + ", ".join(f"{k[:-2]} {v:.0f} s" for k, v in tm.items())
+                      + f"; report: {out / 'report.html'}, summary: {out / 'summary.json'}")
+
+
 @app.command()
 def evaluate(
     checkpoints: Annotated[list[Path], typer.Argument(help="Hugging Face model folders (checkpoints of one run).")],
-    run: Annotated[str, typer.Option("--run-name", help="Run name, e.g. 190M-1xC.")],
-    n: Annotated[str, typer.Option("--params", help="Non-embedding parameters N of the run's model.")],
-    batch_tokens: Annotated[str, typer.Option(help="Tokens per optimizer step (D = step x batch tokens).")],
     out: Annotated[Path, typer.Option(help="Results table (.parquet or .csv); rows already there are skipped.")],
+    run: Annotated[Optional[str], typer.Option("--run-name", help="Run name, e.g. 190M-1xC (default: from taskladder's own checkpoints).")] = None,
+    n: Annotated[Optional[str], typer.Option("--params", help="Non-embedding parameters N of the run's model.")] = None,
+    batch_tokens: Annotated[Optional[str], typer.Option(help="Tokens per optimizer step (D = step x batch tokens).")] = None,
     task: Annotated[Optional[list[str]], typer.Option(help="Bundled OLMES 5-shot task(s): piqa, arc_challenge_mc, ...")] = None,
     task_file: Annotated[Optional[list[Path]], typer.Option(help="Your own task file(s) (see docs/evaluate.md).")] = None,
     heldout: Annotated[Optional[Path], typer.Option(help="Held-out text file for language-modelling loss.")] = None,
@@ -484,8 +634,13 @@ def evaluate(
     limit: Annotated[Optional[int], typer.Option(help="Score only the first N questions of each task.")] = None,
     dtype: Annotated[str, typer.Option(help="float32, bfloat16 or float16.")] = "float32",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    zero_shot_: Annotated[bool, typer.Option("--zero-shot", help="Drop the tasks' 5-shot examples (small windows).")] = False,
+    overlong: Annotated[str, typer.Option(help="Context longer than the model's window: error, or truncate its start.")] = "error",
 ):
     """Score checkpoints on multiple-choice tasks; write the tidy results table predict reads.
+
+    Checkpoints written by ``taskladder train`` carry their run, N and batch; other
+    folders need --run-name, --params and --batch-tokens.
 
     Each checkpoint folder's step is read from its name (``step1000``, ``step-1000``
     or ``...-step1000``).  Re-running skips (run, step, task) rows already in OUT;
@@ -506,7 +661,14 @@ def evaluate(
         if not heldout.exists():
             raise TaskladderError(f"{heldout}: no such file")
         text = heldout.read_text(encoding="utf-8", errors="replace")
-    n_, bt = parse_count(n, "--params"), parse_count(batch_tokens, "--batch-tokens")
+    if overlong not in ("error", "truncate"):
+        raise TaskladderError(f"--overlong: choose error or truncate, got {overlong!r}")
+    if zero_shot_:
+        from .evaluation import zero_shot
+
+        tasks = [zero_shot(t) for t in tasks]
+    n_ = parse_count(n, "--params") if n else None
+    bt = parse_count(batch_tokens, "--batch-tokens") if batch_tokens else None
     cks = []
     for c in checkpoints:
         m = re.search(r"step-?(\d+)$", c.name)
@@ -515,8 +677,19 @@ def evaluate(
         if not m:
             raise TaskladderError(f"{c}: cannot read the step from the folder name (expected e.g. step1000)")
         step = int(m[1])
-        cks.append({"path": c, "run": run, "size": run.split("-")[0], "n": n_, "step": step, "d": step * bt})
-    cks.sort(key=lambda x: x["step"])
+        meta = {}
+        if (c / "taskladder.json").exists():  # written by taskladder train
+            import json
+
+            meta = json.loads((c / "taskladder.json").read_text())
+        run_ = run or meta.get("run")
+        ck_n = n_ or meta.get("n")
+        ck_bt = bt or meta.get("batch_tokens")
+        if run_ is None or ck_n is None or ck_bt is None:
+            raise TaskladderError(f"{c}: not a taskladder checkpoint; give --run-name, --params and --batch-tokens")
+        cks.append({"path": c, "run": run_, "size": meta.get("size", run_.split("-")[0]), "n": int(ck_n),
+                    "step": step, "d": step * int(ck_bt)})
+    cks.sort(key=lambda x: (x["run"], x["step"]))
     io.ensure_writable_dir(out.parent if str(out.parent) else Path("."))
     from .evaluation import distributed_context
 
@@ -537,7 +710,7 @@ def evaluate(
         with prog:
             tid = prog.add_task("scoring", total=len(mine) * len(tasks))
             for ck, rows in evaluate_checkpoints(mine, tasks, text, device, dtype, done, lambda: prog.advance(tid),
-                                                 heldout_name):
+                                                 heldout_name, overlong):
                 if rows:
                     new = pd.DataFrame(rows)
                     if world == 1:

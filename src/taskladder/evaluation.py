@@ -97,6 +97,13 @@ def bundled_tasks() -> list[str]:
     return sorted(p.name.removesuffix(".json.gz") for p in folder.iterdir() if p.name.endswith(".json.gz"))
 
 
+def zero_shot(task: MCTask) -> MCTask:
+    """The task without its few-shot examples (for models whose window cannot hold them)."""
+    from dataclasses import replace
+
+    return replace(task, prefix="", meta={**task.meta, "shots": 0})
+
+
 def bundled_task(name: str, limit: int | None = None) -> MCTask:
     """Load a bundled OLMES task by name, e.g. ``"piqa"`` or ``"arc_challenge_mc"``."""
     from importlib import resources
@@ -115,8 +122,13 @@ def _encode(tokenizer, text: str) -> list[int]:
 class Scorer:
     """Per-choice log-likelihoods of a causal LM, with prefix and question reuse."""
 
-    def __init__(self, model, tokenizer, device: str = "cpu", max_length: int | None = None):
+    def __init__(self, model, tokenizer, device: str = "cpu", max_length: int | None = None,
+                 overlong: str = "error"):
         import torch
+
+        if overlong not in ("error", "truncate"):
+            raise TaskladderError(f"unknown over-long policy {overlong!r}; choose error or truncate")
+        self.overlong = overlong
 
         self.torch = torch
         self.model = model.eval().to(device)
@@ -184,23 +196,36 @@ class Scorer:
             shared = shared[:-1]  # every question keeps at least one token of its own
         S = len(shared)
         pre_cache = self._body(torch.tensor([shared]))[1] if shared else None
-        all_c = []
-        for q, ctx, chs in zip(questions, ctxs, choices):
+        all_c, long = [], {}
+        for i, (q, ctx, chs) in enumerate(zip(questions, ctxs, choices)):
             c_ids = [self._tokens(prefix + q, c, ctx) for c in chs]
             if any(len(c) == 0 for c in c_ids):
                 raise TaskladderError(f"a choice of question {q[:40]!r} encodes to no tokens")
-            total = len(ctx) + max(len(c) for c in c_ids)
+            longest = max(len(c) for c in c_ids)
+            total = len(ctx) + longest
             if total > self.max_length:
-                raise TaskladderError(
-                    f"context of {total} tokens exceeds the model's window of {self.max_length} "
-                    f"(question {q[:40]!r}); shorten the prefix or use a model with a longer window")
+                if self.overlong == "error" or longest >= self.max_length:
+                    raise TaskladderError(
+                        f"context of {total} tokens exceeds the model's window of {self.max_length} "
+                        f"(question {q[:40]!r}); shorten the prefix, use a model with a longer window, "
+                        "or truncate (--overlong truncate)")
+                long[i] = ctx[total - self.max_length:]  # keep the context's end, as the harnesses do
             all_c.append(c_ids)
-        out_ll, out_ntok = [], []
-        for g0 in range(0, len(ctxs), group):
-            ll, nt = self._packed_group([c[S:] for c in ctxs[g0: g0 + group]], all_c[g0: g0 + group], S, pre_cache)
-            out_ll += ll
-            out_ntok += nt
-        return out_ll, out_ntok
+        keep = [i for i in range(len(ctxs)) if i not in long]
+        res: dict[int, tuple] = {}
+        for g0 in range(0, len(keep), group):
+            idx = keep[g0: g0 + group]
+            ll, nt = self._packed_group([ctxs[i][S:] for i in idx], [all_c[i] for i in idx], S, pre_cache)
+            res.update(zip(idx, zip(ll, nt)))
+        for i, ctx in long.items():  # left-truncated contexts share no prefix: one pass per choice
+            res[i] = (np.array([self._choice_ll(ctx, c) for c in all_c[i]]), np.array([len(c) for c in all_c[i]]))
+        return [res[i][0] for i in range(len(ctxs))], [res[i][1] for i in range(len(ctxs))]
+
+    def _choice_ll(self, ctx: list[int], cid: list[int]) -> float:
+        """log p(choice | context) from one full forward pass."""
+        lp, _ = self._forward(ctx + cid)
+        pos = np.arange(len(ctx) - 1, len(ctx) + len(cid) - 1)
+        return float(sum(lp[0, p, t] for p, t in zip(pos, cid)))
 
     def _packed_group(self, rests, chs, S, pre_cache):
         """One forward for a group of questions: each row packs a question's remaining
@@ -265,28 +290,33 @@ class Scorer:
     def naive_loglikelihoods(self, prefix: str, question: str, choices: Sequence[str]) -> np.ndarray:
         """The same quantity from one full forward pass per choice (for checking)."""
         ctx = _encode(self.tokenizer, prefix + question)
-        out = []
-        for c in choices:
-            cid = self._tokens(prefix + question, c, ctx)
-            lp, _ = self._forward(ctx + cid)
-            pos = np.arange(len(ctx) - 1, len(ctx) + len(cid) - 1)
-            out.append(float(sum(lp[0, p, t] for p, t in zip(pos, cid))))
-        return np.array(out)
+        return np.array([self._choice_ll(ctx, self._tokens(prefix + question, c, ctx)) for c in choices])
 
-    def text_loss(self, text: str, window: int | None = None) -> float:
-        """Mean next-token cross-entropy (nats) over a text, in non-overlapping windows."""
+    def text_loss(self, text: str, window: int | None = None, batch: int = 32) -> float:
+        """Mean next-token cross-entropy (nats) over a text, in non-overlapping windows.
+
+        Window ``k`` predicts tokens ``k*w+1 .. (k+1)*w`` from the ones before it in the
+        window; full windows go ``batch`` at a time, the shorter last one alone.
+        """
+        torch = self.torch
         ids = _encode(self.tokenizer, text)
-        window = min(window or self.max_length, self.max_length)
+        w = min(window or self.max_length, self.max_length)
         if len(ids) < 2:
             raise TaskladderError("the held-out text encodes to fewer than 2 tokens")
+        chunks = [ids[s: s + w + 1] for s in range(0, len(ids) - 1, w)]
+        full = [c for c in chunks if len(c) == w + 1]
+        rest = [c for c in chunks if len(c) != w + 1 and len(c) >= 2]
         total, count = 0.0, 0
-        for s in range(0, len(ids) - 1, window):
-            chunk = ids[s: s + window + 1]
-            if len(chunk) < 2:
-                break
-            lp, _ = self._forward(chunk[:-1])
-            tgt = self.torch.tensor(chunk[1:], device=self.device)
-            total -= float(lp[0, self.torch.arange(len(tgt)), tgt].sum())
+        for b0 in range(0, len(full), batch):
+            x = torch.tensor(full[b0: b0 + batch], device=self.device)
+            with torch.inference_mode():
+                logits = self.model(input_ids=x[:, :-1]).logits.float()
+            total += float(torch.nn.functional.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten(), reduction="sum"))
+            count += x[:, 1:].numel()
+        for c in rest:
+            lp, _ = self._forward(c[:-1])
+            tgt = torch.tensor(c[1:], device=self.device)
+            total -= float(lp[0, torch.arange(len(tgt)), tgt].sum())
             count += len(tgt)
         return total / count
 
@@ -326,6 +356,13 @@ def evaluate_task(scorer: Scorer, task: MCTask, uncond: bool = True) -> dict[str
     return task_metrics(task, ll, ntok, llu)
 
 
+def quiet_transformers() -> None:
+    """Silence transformers' per-file progress bars (taskladder draws its own)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
     """Load a Hugging Face causal LM and its tokenizer from a local folder (no hub access)."""
     path = Path(path)
@@ -336,6 +373,7 @@ def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     except ImportError:
         raise TaskladderError("evaluation needs the eval extra: pip install 'taskladder[eval]'") from None
+    quiet_transformers()
     cfg = AutoConfig.from_pretrained(path, local_files_only=True)
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
@@ -370,7 +408,7 @@ def result_rows(task: MCTask, metrics: dict[str, float]) -> list[tuple[str, str,
 
 def evaluate_checkpoints(checkpoints: Iterable[dict], tasks: Sequence[MCTask], text: str | None = None,
                          device: str = "cpu", dtype: str = "float32", done: set | None = None, progress=None,
-                         heldout_name: str = "c4_en"):
+                         heldout_name: str = "c4_en", overlong: str = "error"):
     """Yield tidy result rows for each checkpoint dict (path, run, size, n, step, d)."""
     done = done or set()
     for ck in checkpoints:
@@ -379,7 +417,7 @@ def evaluate_checkpoints(checkpoints: Iterable[dict], tasks: Sequence[MCTask], t
             yield ck, []  # already in the results: nothing to load or score
             continue
         model, tok = load_model(ck["path"], dtype, device)
-        scorer = Scorer(model, tok, device)
+        scorer = Scorer(model, tok, device, overlong=overlong)
         rows = []
         for t in todo:
             m = evaluate_task(scorer, t, uncond=not t.name.endswith("_mc"))

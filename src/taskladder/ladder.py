@@ -15,6 +15,8 @@ from .errors import TaskladderError
 
 #: Padded vocabulary of the dolma2 tokenizer (100,278 tokens padded to a multiple of 128).
 VOCAB_SIZE = 100_352
+#: Vocabulary of taskladder's byte-level tokenizer: 256 bytes + end-of-text, padded to a multiple of 8.
+BYTE_VOCAB_SIZE = 264
 #: Reference size of Porian et al.'s batch-size and learning-rate fits.
 PORIAN_N0 = 108e6
 
@@ -44,6 +46,20 @@ PAPER_SHAPES: dict[str, Shape] = {
     "1B": Shape(2048, 16, 16),
 }
 
+#: Micro sizes for CPU ladders with the byte-level tokenizer (names: N with that vocabulary).
+#: Same architecture scaled down; head size 8 (16 for the larger ones) as width allows.
+MICRO_SHAPES: dict[str, Shape] = {
+    "3k": Shape(8, 1, 1),
+    "6k": Shape(12, 1, 1),
+    "12k": Shape(16, 2, 2),
+    "25k": Shape(24, 2, 2),
+    "42k": Shape(32, 2, 2),
+    "62k": Shape(40, 2, 4),
+}
+
+#: Every named size :func:`plan` knows.
+SHAPES: dict[str, Shape] = {**PAPER_SHAPES, **MICRO_SHAPES}
+
 
 def non_embedding_params(shape: Shape, vocab_size: int = VOCAB_SIZE) -> int:
     """N as OLMo counts it: input embedding excluded, LM head included.
@@ -57,23 +73,26 @@ def non_embedding_params(shape: Shape, vocab_size: int = VOCAB_SIZE) -> int:
     return shape.n_layers * block + d + vocab_size * d
 
 
-def batch_sequences(n: float, seq_len: int = 4096, divisor: int = 64) -> int:
-    """Global batch in sequences: 160 (N / 108M)^(2/3) for 2048-token sequences (Porian et al.).
+def batch_sequences(n: float, seq_len: int = 4096, divisor: int = 64, n0: float = PORIAN_N0,
+                    tokens_at_n0: float = 160 * 2048) -> int:
+    """Global batch in sequences: 160 (N / 108M)^(2/3) sequences of 2048 tokens (Porian et al.).
 
-    For 4096-token sequences the count is halved (same tokens per batch), then rounded
-    to a multiple of ``divisor`` (AI2's ladder rounds after halving).
+    The rule is one of tokens per batch, so 4096-token sequences halve the count (as
+    AI2's ladder does); the count is then rounded to a multiple of ``divisor`` (AI2
+    rounds after halving).  ``n0`` and ``tokens_at_n0`` re-anchor the same N^(2/3) law
+    for micro ladders, whose sizes lie far below Porian et al.'s fits.
     """
-    if seq_len not in (2048, 4096):
-        raise TaskladderError(f"sequence length must be 2048 or 4096 (the rules' calibration), got {seq_len}")
-    b = 160.0 * (n / PORIAN_N0) ** (2.0 / 3.0)
-    if seq_len == 4096:
-        b /= 2.0
+    b = tokens_at_n0 / seq_len * (n / n0) ** (2.0 / 3.0)
     return max(divisor, int(round(b / divisor)) * divisor)
 
 
-def peak_lr(n: float, seq_len: int = 4096) -> float:
-    """Peak learning rate 0.0047 (N / 108M)^(-1/3) (Porian et al.), divided by 4 for 4096-token sequences."""
-    lr = 0.0047 * (n / PORIAN_N0) ** (-1.0 / 3.0)
+def peak_lr(n: float, seq_len: int = 4096, n0: float = PORIAN_N0, lr_at_n0: float = 0.0047) -> float:
+    """Peak learning rate 0.0047 (N / 108M)^(-1/3) (Porian et al.), divided by 4 for 4096-token sequences.
+
+    The division by 4 is AI2's adjustment for its 4096-token runs (the bundled runs'
+    logged ``learning_rate_peak``); ``n0`` and ``lr_at_n0`` re-anchor the law.
+    """
+    lr = lr_at_n0 * (n / n0) ** (-1.0 / 3.0)
     return lr / 4.0 if seq_len == 4096 else lr
 
 
@@ -92,9 +111,9 @@ def train_steps(tokens: int, batch_tokens: int) -> int:
     return math.ceil(tokens / batch_tokens)
 
 
-def checkpoint_interval(multiple: float) -> int:
+def checkpoint_interval(multiple: float, intervals: tuple[int, int, int] = (200, 500, 1000)) -> int:
     """Steps between evaluated checkpoints: 200 up to 2xC, 500 up to 5xC, 1000 beyond (the paper's runs)."""
-    return 200 if multiple <= 2 else 500 if multiple <= 5 else 1000
+    return intervals[0] if multiple <= 2 else intervals[1] if multiple <= 5 else intervals[2]
 
 
 def train_flops(n: float, tokens: float) -> float:
@@ -139,26 +158,40 @@ class PlanConfig:
     target_tokens: int = 3_945_065_873_408
     """Training tokens of the target."""
     seq_len: int = 4096
-    """Sequence length (2048 or 4096)."""
+    """Sequence length (4096 also divides the learning rate by 4, as AI2's ladder does)."""
     sizes: tuple[str, ...] = ("190M", "370M", "760M", "1B")
-    """Ladder sizes, names of :data:`PAPER_SHAPES`."""
+    """Ladder sizes, names of :data:`SHAPES`."""
     multiples: tuple[float, ...] = (1, 2, 5, 10)
     """Token budgets as multiples of 20 N."""
     budget_flops: float | None = None
     """Refuse a plan whose total training compute exceeds this."""
     lr_final_ratio: float = 0.1
     """Cosine decay ends at this fraction of the peak learning rate."""
+    vocab_size: int = VOCAB_SIZE
+    """Padded vocabulary (counts in N through the LM head): dolma2's, or 264 for bytes."""
+    n0: float = PORIAN_N0
+    """Anchor size of the batch and learning-rate laws."""
+    batch_tokens_at_n0: float = 160 * 2048
+    """Tokens per batch at ``n0`` (Porian et al.: 160 sequences of 2048)."""
+    lr_at_n0: float = 0.0047
+    """Peak learning rate at ``n0`` before the 4096-token adjustment (Porian et al.)."""
+    batch_divisor: int = 64
+    """Batches are rounded to a multiple of this many sequences (AI2: 64)."""
+    checkpoint_intervals: tuple[int, int, int] = (200, 500, 1000)
+    """Steps between checkpoints up to 2xC, up to 5xC and beyond (the paper's runs)."""
 
     def __post_init__(self):
         if not (self.target_n > 0 and self.target_tokens > 0):
             raise TaskladderError("the target needs positive N and tokens")
-        unknown = [s for s in self.sizes if s not in PAPER_SHAPES]
+        unknown = [s for s in self.sizes if s not in SHAPES]
         if unknown:
-            raise TaskladderError(f"unknown size {unknown[0]!r}; known sizes: {', '.join(PAPER_SHAPES)}")
+            raise TaskladderError(f"unknown size {unknown[0]!r}; known sizes: {', '.join(SHAPES)}")
         if not self.sizes or not self.multiples or any(m <= 0 for m in self.multiples):
             raise TaskladderError("give at least one size and positive Chinchilla multiples")
-        if self.seq_len not in (2048, 4096):
-            raise TaskladderError(f"sequence length must be 2048 or 4096, got {self.seq_len}")
+        if not 8 <= self.seq_len <= 1 << 20:
+            raise TaskladderError(f"sequence length must be between 8 and 2^20 tokens, got {self.seq_len}")
+        if self.vocab_size <= 0 or self.batch_divisor <= 0 or min(self.checkpoint_intervals) <= 0:
+            raise TaskladderError("vocab_size, batch_divisor and checkpoint intervals must be positive")
 
 
 def plan(config: PlanConfig = PlanConfig()) -> list[Rung]:
@@ -166,11 +199,11 @@ def plan(config: PlanConfig = PlanConfig()) -> list[Rung]:
     target_c = train_flops(config.target_n, config.target_tokens)
     rungs = []
     for size in config.sizes:
-        shape = PAPER_SHAPES[size]
-        n = non_embedding_params(shape)
-        bs = batch_sequences(n, config.seq_len)
+        shape = SHAPES[size]
+        n = non_embedding_params(shape, config.vocab_size)
+        bs = batch_sequences(n, config.seq_len, config.batch_divisor, config.n0, config.batch_tokens_at_n0)
         bt = bs * config.seq_len
-        lr = peak_lr(n, config.seq_len)
+        lr = peak_lr(n, config.seq_len, config.n0, config.lr_at_n0)
         for m in config.multiples:
             tokens = train_tokens(n, m)
             c = train_flops(n, tokens)
@@ -179,9 +212,28 @@ def plan(config: PlanConfig = PlanConfig()) -> list[Rung]:
                 n_heads=shape.n_heads, mlp_hidden=shape.mlp_hidden, multiple=float(m), seq_len=config.seq_len,
                 batch_sequences=bs, batch_tokens=bt, peak_lr=lr, final_lr=lr * config.lr_final_ratio,
                 warmup_steps=warmup_steps(n, bt), tokens=tokens, steps=train_steps(tokens, bt),
-                checkpoint_interval=checkpoint_interval(m), flops=c, target_share=c / target_c))
+                checkpoint_interval=checkpoint_interval(m, config.checkpoint_intervals), flops=c, target_share=c / target_c))
     total = sum(r.flops for r in rungs)
     if config.budget_flops is not None and total > config.budget_flops:
         raise TaskladderError(
             f"the plan needs {total:.3e} FLOPs, over the budget of {config.budget_flops:.3e}; drop sizes or multiples")
     return rungs
+
+
+#: Plans for CPU ladders trained on a small corpus with the byte-level tokenizer.  The
+#: Porian laws' N^(2/3) and N^(-1/3) shapes are kept but re-anchored at 42k parameters:
+#: extrapolated four orders of magnitude down, they give batches of a few hundred tokens
+#: (all overhead on a CPU) and learning rates above 0.05.
+MICRO_PLAN = dict(seq_len=256, vocab_size=BYTE_VOCAB_SIZE, n0=42_000, batch_tokens_at_n0=8192, lr_at_n0=0.01,
+                  batch_divisor=8, checkpoint_intervals=(10, 25, 50))
+
+#: Presets of ``taskladder run``: a micro ladder (4 sizes x 3 multiples, a few minutes on
+#: 2 CPU cores) and a tiny one for CI.  The target is the largest rung, held out of the fits.
+PRESETS: dict[str, PlanConfig] = {
+    "micro": PlanConfig(target_n=non_embedding_params(MICRO_SHAPES["62k"], BYTE_VOCAB_SIZE),
+                        target_tokens=5 * 20 * non_embedding_params(MICRO_SHAPES["62k"], BYTE_VOCAB_SIZE),
+                        sizes=("12k", "25k", "42k", "62k"), multiples=(1, 2, 5), **MICRO_PLAN),
+    "tiny": PlanConfig(target_n=non_embedding_params(MICRO_SHAPES["12k"], BYTE_VOCAB_SIZE),
+                       target_tokens=5 * 20 * non_embedding_params(MICRO_SHAPES["12k"], BYTE_VOCAB_SIZE),
+                       sizes=("3k", "6k", "12k"), multiples=(1, 2, 5), **MICRO_PLAN),
+}

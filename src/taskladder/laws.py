@@ -241,7 +241,8 @@ class PowerLaw(_Law):
                              self.ftol)
         p = fit[0].x
         self.log_A_, self.log_B_ = float(p[0]), float(p[1])
-        self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
+        with np.errstate(over="ignore"):  # log A beyond ~709 (a degenerate fit) reads as A = inf
+            self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
         self.alpha_, self.beta_, self.E_ = float(p[2]), float(p[3]), float(p[4])
         self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - L) / L))
         self._finish(fit, ("log A", "log B", "alpha", "beta", "E"), bounds, self.model_fn(N, D))
@@ -555,7 +556,8 @@ class SingleStep(_Law):
         grid = [(0, 10), (0, 15), (0, 1), (0, 1), (-5, 5), (-1, 0), (0, 1)]
         fit = _huber_log_fit(self.model_fn(N, D), acc, p0, bounds, self.delta, self.maxiter, grid, self.n_starts)
         p = fit[0].x
-        self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
+        with np.errstate(over="ignore"):  # a degenerate fit's log A beyond ~709 reads as A = inf
+            self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
         self.alpha_, self.beta_, self.E_, self.a_, self.b_ = map(float, p[2:])
         self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - acc) / acc))
         self._finish(fit, ("log A", "log B", "alpha", "beta", "E", "a", "b"), bounds, self.model_fn(N, D),
@@ -565,8 +567,9 @@ class SingleStep(_Law):
     def predict(self, N, D):
         self._check_fitted()
         n, d = np.asarray(N, float), np.asarray(D, float)
-        inner = self.A_ / n ** self.alpha_ + self.B_ / d ** self.beta_ + self.E_
-        return self.a_ / (1.0 + np.exp(-inner)) + self.b_
+        with np.errstate(over="ignore", invalid="ignore"):  # a saturated sigmoid: inf inside gives a + b
+            inner = self.A_ / n ** self.alpha_ + self.B_ / d ** self.beta_ + self.E_
+            return self.a_ / (1.0 + np.exp(-inner)) + self.b_
 
     def formula(self) -> str:
         self._check_fitted()

@@ -97,25 +97,31 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
         for cap, p in figs:
             parts += [f"<h2>{html.escape(cap)}</h2>", _img(p)]
 
-        from .trust import auto_predict
+        n_runs = lad.results["run"].nunique()
+        if n_runs < 10:  # the automatic choice backtests on 4 held-out rungs and fits on the rest
+            parts.append("<h2>Automatic prediction with 90% intervals</h2>")
+            parts.append(f'<p class="note">Not shown: the automatic choice backtests every pipeline on the 4 '
+                         f"largest rungs and needs at least 10 runs; this ladder has {n_runs}.</p>")
+        else:
+            from .trust import auto_predict
 
-        auto = auto_predict(lad, targets, tasks).predictions
-        parts.append("<h2>Automatic prediction with 90% intervals</h2>")
-        parts.append('<p class="note">Per task, the pipelines below are weighted by how well each predicted '
-                     "the ladder's own largest rungs when they were held out (by N and by compute), and by how "
-                     "stable its fit is; nothing about the targets is used. See docs/trust.md.</p>")
-        at = pd.DataFrame({"task": auto["task"].map(_name), "target": auto["target"],
-                           "predicted": auto["predicted"].map(_pct),
-                           "90% interval": [f"[{_pct(a)}, {_pct(b)}]" for a, b in zip(auto["lower"], auto["upper"])],
-                           "actual": auto["actual"].map(_pct),
-                           "abs err (pts)": auto["abs_error"].map(lambda v: "–" if v is None or v != v else f"{v:.1f}"),
-                           "pipelines (weight)": auto["pipeline"].str.removeprefix("weighted: ")})
-        parts += [_table(at), _img(plots.plot_auto(auto, tmp / "auto.png"))]
-        if auto["actual"].notna().any():
-            m = auto.groupby("target", sort=False)["abs_error"].mean()
-            parts.append('<p class="note">Mean absolute error: ' + ", ".join(
-                f"{html.escape(k)} {v:.2f} pts" for k, v in m.items())
-                + f"; {int(auto['covered'].sum())}/{len(auto)} actuals inside the intervals.</p>")
+            auto = auto_predict(lad, targets, tasks).predictions
+            parts.append("<h2>Automatic prediction with 90% intervals</h2>")
+            parts.append('<p class="note">Per task, the pipelines below are weighted by how well each predicted '
+                         "the ladder's own largest rungs when they were held out (by N and by compute), and by how "
+                         "stable its fit is; nothing about the targets is used. See docs/trust.md.</p>")
+            at = pd.DataFrame({"task": auto["task"].map(_name), "target": auto["target"],
+                               "predicted": auto["predicted"].map(_pct),
+                               "90% interval": [f"[{_pct(a)}, {_pct(b)}]" for a, b in zip(auto["lower"], auto["upper"])],
+                               "actual": auto["actual"].map(_pct),
+                               "abs err (pts)": auto["abs_error"].map(lambda v: "–" if v is None or v != v else f"{v:.1f}"),
+                               "pipelines (weight)": auto["pipeline"].str.removeprefix("weighted: ")})
+            parts += [_table(at), _img(plots.plot_auto(auto, tmp / "auto.png"))]
+            if auto["actual"].notna().any():
+                m = auto.groupby("target", sort=False)["abs_error"].mean()
+                parts.append('<p class="note">Mean absolute error: ' + ", ".join(
+                    f"{html.escape(k)} {v:.2f} pts" for k, v in m.items())
+                    + f"; {int(auto['covered'].sum())}/{len(auto)} actuals inside the intervals.</p>")
 
         parts.append("<h2>Design choices (paper section 6)</h2>")
         parts.append('<p class="note">task_bpb: the main recipe. flops: step 1 on C = 6ND only. taskce: '

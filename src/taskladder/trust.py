@@ -327,7 +327,11 @@ def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, iters: int 
             r = np.log(pred) - logY
         a = np.abs(r)
         loss = np.where(a < delta, 0.5 * r * r, delta * (a - 0.5 * delta)).sum(axis=1)
-        return np.where(np.isfinite(loss), loss, np.inf), r, jac / pred[..., None]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            jr = jac / pred[..., None]
+        # a non-finite point is rejected by its infinite loss; zeros keep the algebra finite
+        return (np.where(np.isfinite(loss), loss, np.inf), np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0),
+                np.nan_to_num(jr, nan=0.0, posinf=0.0, neginf=0.0))
 
     P = np.tile(p_hat, (B, 1))
     lam = np.full(B, 1e-3)
@@ -346,7 +350,14 @@ def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, iters: int 
             A = A * keep[:, :, None] * keep[:, None, :] + np.einsum("bk,kl->bkl", active.astype(float), eye)
             g = g * keep
         diag = np.einsum("bkk->bk", A)
-        step = np.linalg.solve(A + lam[:, None, None] * (diag[:, :, None] * eye + 1e-12 * eye), g[..., None])[..., 0]
+        # a parameter the data do not move (a zero column of the Jacobian, e.g. a saturated
+        # term) gets a unit damping term, so its step is 0 instead of a singular system
+        diag = np.where(diag > 1e-300, diag, 1.0)
+        M = A + lam[:, None, None] * (diag[:, :, None] * eye + 1e-12 * eye)
+        try:
+            step = np.linalg.solve(M, g[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # a rank-deficient problem in the batch: least squares, one by one
+            step = np.stack([np.linalg.lstsq(m, v, rcond=None)[0] for m, v in zip(M, g)])
         cand = np.clip(P - step, lo, hi)
         new, r_new, jr_new = objective(cand)
         better = new < cur
@@ -354,5 +365,5 @@ def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, iters: int 
         r = np.where(better[:, None], r_new, r)
         jr = np.where(better[:, None, None], jr_new, jr)
         cur = np.where(better, new, cur)
-        lam = np.where(better, lam * 0.3, lam * 10.0)
+        lam = np.where(better, np.maximum(lam * 0.3, 1e-10), lam * 10.0)
     return P
