@@ -205,3 +205,82 @@ def test_mc_rows_and_more_bad_inputs(tmp_path):
     r = run_cli("evaluate", folder, "--task", "piqa_xx", "--run-name", "r-1xC", "--params", "1e6",
                 "--batch-tokens", "100", "--out", tmp_path / "o.parquet")
     assert r.returncode == 2 and "unknown task 'piqa_xx'" in r.stderr
+
+
+def test_group_prefixes_and_per_choice_contexts_equal_naive(scorer):
+    # MMLU-style: each group has its own few-shot prefix; Winogrande-style: one context per choice
+    task = MCTask("mixed", "", (
+        MCItem("Question: Who wrote Hamlet?\nAnswer:", (" Shakespeare", " Marlowe"), 0, "a", group="lit"),
+        MCItem("Question: What is 2+2?\nAnswer:", (" four", " five", " six"), 0, "b", group="math"),
+        MCItem("", (" went home.", " went home."), 1, "c",
+               contexts=("The sky was blue so Tom", "The sky was blue so Ann")),
+    ), primary="acc_raw", prefixes={"lit": "Question: Who wrote Lear?\nAnswer: Shakespeare\n\n",
+                                    "math": "Question: What is 1+1?\nAnswer: two\n\n"})
+    m = evaluate_task(scorer, task)
+    want = [scorer.naive_loglikelihoods(task.prefixes["lit"], task.items[0].question, task.items[0].choices),
+            scorer.naive_loglikelihoods(task.prefixes["math"], task.items[1].question, task.items[1].choices),
+            np.array([scorer.naive_loglikelihoods("", c, [" went home."])[0] for c in task.items[2].contexts])]
+    ntok = [np.array([len(scorer.tokenizer(c, add_special_tokens=False)["input_ids"]) for c in it.choices])
+            for it in task.items]
+    ref = task_metrics(task, want, ntok)  # no unconditional score: Winogrande's choices are one continuation
+    assert "acc_uncond" not in m
+    for k in ("bpb", "acc_raw", "taskce", "acc_per_char"):
+        assert m[k] == pytest.approx(ref[k], abs=1e-5)
+    with pytest.raises(Exception, match="no prefix for group"):
+        MCTask("bad", "", (MCItem("q", (" a",), 0, group="zz"),))
+
+
+def test_bundled_mmlu_and_winogrande_in_olmes_format():
+    from taskladder.evaluation import bundled_task
+
+    m = bundled_task("mmlu")
+    assert len(m.items) == 14042 and len(m.prefixes) == 57
+    cats = m.meta["categories"]
+    counts = pd.Series([cats[it.group] for it in m.items]).value_counts(normalize=True)
+    from taskladder.tasks import MMLU_WEIGHTS
+
+    for cat, w in MMLU_WEIGHTS.items():  # the data card's weights are the question shares
+        assert counts[cat] == pytest.approx(w, abs=5e-4)
+    first = next(it for it in m.items if it.group == "anatomy")
+    assert m.prefixes["anatomy"].startswith(
+        "The following are multiple choice questions (with answers) about anatomy:\n\nQuestion: What is the "
+        "embryological origin of the hyoid bone?\nAnswer: The second and third pharyngeal arches\n\n")
+    assert m.prefixes["anatomy"].count("\nAnswer: ") == 5
+    assert first.question.startswith("Question: ") and first.question.endswith("\nAnswer:")
+    assert all(c.startswith(" ") for c in first.choices) and m.primary == "acc_per_char"
+    mc = bundled_task("mmlu_mc", limit=2)
+    assert len(mc.items) == 2 * 57 and mc.items[0].choices == (" A", " B", " C", " D")
+    assert "\nA. " in mc.items[0].question and mc.items[0].question.endswith("\nAnswer:")
+    w = bundled_task("winogrande")
+    assert len(w.items) == 1267 and w.primary == "acc_raw"
+    it = w.items[0]
+    assert it.contexts == ("Sarah was a much better surgeon than Maria so Sarah",
+                           "Sarah was a much better surgeon than Maria so Maria")
+    assert it.choices == (" always got the easier cases.",) * 2 and it.gold == 1
+    assert w.prefix.count("\n\n") == 5
+
+
+def test_left_truncation_of_overlong_contexts(tmp_path):
+    model, tok = load_model(make_model(tmp_path / "m"))
+    sc = Scorer(model, tok, max_length=40, overlong="truncate")
+    long_q = "Question: " + "why " * 60 + "?\nAnswer:"
+    ll, nt = sc.loglikelihoods("", [long_q, "Question: short?\nAnswer:"], [[" yes", " no"], [" yes", " no"]])
+    ctx = tok(long_q, add_special_tokens=False)["input_ids"]
+    for j, ch in enumerate((" yes", " no")):
+        cid = sc._tokens(long_q, ch, ctx)
+        keep = ctx[len(ctx) + max(len(sc._tokens(long_q, c, ctx)) for c in (" yes", " no")) - 40:]
+        assert ll[0][j] == pytest.approx(sc._choice_ll(keep, cid), abs=1e-5)
+    assert ll[1] == pytest.approx(sc.naive_loglikelihoods("", "Question: short?\nAnswer:", [" yes", " no"]), abs=1e-4)
+    with pytest.raises(Exception, match="exceeds the model's window of 40"):
+        Scorer(model, tok, max_length=40).loglikelihoods("", [long_q], [[" yes"]])
+
+
+def test_batched_text_loss_equals_window_by_window(scorer):
+    ids = scorer.tokenizer(TEXT, add_special_tokens=False)["input_ids"]
+    total, count = 0.0, 0
+    for s in range(0, len(ids) - 1, 64):
+        chunk = ids[s: s + 65]
+        lp, _ = scorer._forward(chunk[:-1])
+        total -= float(sum(lp[0, i, t] for i, t in enumerate(chunk[1:])))
+        count += len(chunk) - 1
+    assert scorer.text_loss(TEXT, 64, batch=3) == pytest.approx(total / count, rel=1e-5)

@@ -225,3 +225,16 @@ def test_loss_of_an_untrained_model_is_near_uniform(tmp_path):
     assert r.returncode == 0, r.stderr
     losses, _ = _losses(tmp_path / "3k-1xC")
     assert abs(losses[0] - math.log(264)) < 0.1
+
+
+def test_fused_cross_entropy_z_loss_matches_autograd():
+    from taskladder.training import cross_entropy_z_loss
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 7, dtype=torch.float64, generator=g, requires_grad=True)
+    t = torch.randint(0, 7, (12,), generator=g)
+    assert torch.autograd.gradcheck(lambda a: cross_entropy_z_loss(a, t, 0.3)[0], (x,))
+    total, ce = cross_entropy_z_loss(x, t, 0.3)
+    ref = torch.nn.functional.cross_entropy(x, t)
+    assert float(ce) == pytest.approx(float(ref), abs=1e-12)
+    assert float(total) == pytest.approx(float(ref + 0.3 * (torch.logsumexp(x, -1) ** 2).mean()), abs=1e-12)

@@ -46,6 +46,11 @@ class MCItem:
     choices: tuple[str, ...]
     gold: int
     id: str = ""
+    group: str = ""
+    """Key into the task's ``prefixes`` (MMLU: the subject, whose own 5 examples precede it)."""
+    contexts: tuple[str, ...] = ()
+    """One context per choice, replacing ``question`` (Winogrande's partial scoring: the
+    sentence with each option filled in, then the same continuation)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class MCTask:
     """Which accuracy is the task's OLMES primary metric (``acc_per_char`` or ``acc_raw``)."""
     uncond_context: str = UNCOND_CONTEXT
     meta: dict = field(default_factory=dict, compare=False)
+    prefixes: dict = field(default_factory=dict, compare=False)
+    """Few-shot prefix of each item group (an item with no group uses ``prefix``)."""
 
     def __post_init__(self):
         if self.primary not in ("acc_per_char", "acc_raw", "acc_per_token", "acc_uncond"):
@@ -66,13 +73,23 @@ class MCTask:
         for it in self.items:
             if not it.choices or not 0 <= it.gold < len(it.choices):
                 raise TaskladderError(f"task {self.name!r}, item {it.id!r}: gold index {it.gold} outside its choices")
+            if it.group and it.group not in self.prefixes:
+                raise TaskladderError(f"task {self.name!r}, item {it.id!r}: no prefix for group {it.group!r}")
+            if it.contexts and len(it.contexts) != len(it.choices):
+                raise TaskladderError(f"task {self.name!r}, item {it.id!r}: {len(it.contexts)} contexts for "
+                                      f"{len(it.choices)} choices")
+
+    def prefix_of(self, item: MCItem) -> str:
+        return self.prefixes[item.group] if item.group else self.prefix
 
 
 def load_task(path: str | Path, limit: int | None = None) -> MCTask:
     """Read a task file: JSON (or .json.gz) ``{"name", "prefix", "primary", "items": [...]}``.
 
-    Each item is ``{"question", "choices", "gold"}`` (optionally ``"id"``).  Choices
-    carry their leading space, e.g. ``" Paris"``.
+    Each item is ``{"question", "choices", "gold"}`` (optionally ``"id"``; ``"group"``
+    naming one of the task's ``"prefixes"``; ``"contexts"``, one per choice).  Choices
+    carry their leading space, e.g. ``" Paris"``.  ``limit`` keeps the first items of
+    each group (MMLU: of each subject).
     """
     path = Path(path)
     if not path.exists():
@@ -81,10 +98,18 @@ def load_task(path: str | Path, limit: int | None = None) -> MCTask:
     try:
         with opener(path, "rt", encoding="utf-8") as f:
             obj = json.load(f)
+        raw, seen = [], {}
+        for i, it in enumerate(obj["items"]):
+            g = str(it.get("group", ""))
+            seen[g] = seen.get(g, 0) + 1
+            if limit is None or seen[g] <= limit:
+                raw.append((i, it))
         items = tuple(MCItem(str(it["question"]), tuple(str(c) for c in it["choices"]), int(it["gold"]),
-                             str(it.get("id", i))) for i, it in enumerate(obj["items"][:limit]))
+                             str(it.get("id", i)), str(it.get("group", "")),
+                             tuple(str(c) for c in it.get("contexts", ()))) for i, it in raw)
         return MCTask(str(obj["name"]), str(obj.get("prefix", "")), items, str(obj.get("primary", "acc_per_char")),
-                      str(obj.get("uncond_context", UNCOND_CONTEXT)), obj.get("meta", {}))
+                      str(obj.get("uncond_context", UNCOND_CONTEXT)), obj.get("meta", {}),
+                      {str(k): str(v) for k, v in obj.get("prefixes", {}).items()})
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
         raise TaskladderError(f"{path}: not a task file ({type(e).__name__}: {e})") from None
 
@@ -101,7 +126,7 @@ def zero_shot(task: MCTask) -> MCTask:
     """The task without its few-shot examples (for models whose window cannot hold them)."""
     from dataclasses import replace
 
-    return replace(task, prefix="", meta={**task.meta, "shots": 0})
+    return replace(task, prefix="", prefixes={g: "" for g in task.prefixes}, meta={**task.meta, "shots": 0})
 
 
 def bundled_task(name: str, limit: int | None = None) -> MCTask:
@@ -346,13 +371,43 @@ def task_metrics(task: MCTask, ll: Sequence[np.ndarray], ntok: Sequence[np.ndarr
 
 
 def evaluate_task(scorer: Scorer, task: MCTask, uncond: bool = True) -> dict[str, float]:
-    """Score one task and return its metrics."""
-    ll, ntok = scorer.loglikelihoods(task.prefix, [it.question for it in task.items],
-                                     [it.choices for it in task.items])
+    """Score one task and return its metrics.
+
+    Items are scored per prefix group (each group's few-shot prefix runs once).  An
+    item with per-choice contexts becomes one single-choice question per context.
+    The unconditional score is left out when any item has per-choice contexts: its
+    choices are one continuation, so it cannot tell them apart.
+    """
+    n = len(task.items)
+    ll: list = [None] * n
+    ntok: list = [None] * n
+    by_prefix: dict[str, list[int]] = {}
+    for k, it in enumerate(task.items):
+        by_prefix.setdefault(task.prefix_of(it), []).append(k)
+    for prefix, ks in by_prefix.items():
+        qs, cs, owner = [], [], []
+        for k in ks:
+            it = task.items[k]
+            if it.contexts:
+                for ctx, ch in zip(it.contexts, it.choices):
+                    qs.append(ctx)
+                    cs.append((ch,))
+                    owner.append(k)
+            else:
+                qs.append(it.question)
+                cs.append(it.choices)
+                owner.append(k)
+        l_, t_ = scorer.loglikelihoods(prefix, qs, cs)
+        parts: dict[int, tuple[list, list]] = {}
+        for k, lv, tv in zip(owner, l_, t_):
+            parts.setdefault(k, ([], []))
+            parts[k][0].extend(lv)
+            parts[k][1].extend(tv)
+        for k, (lv, tv) in parts.items():
+            ll[k], ntok[k] = np.array(lv, float), np.array(tv)
     llu = None
-    if uncond:
-        llu, _ = scorer.loglikelihoods(task.uncond_context, [""] * len(task.items),
-                                       [it.choices for it in task.items])
+    if uncond and not any(it.contexts for it in task.items):
+        llu, _ = scorer.loglikelihoods(task.uncond_context, [""] * n, [it.choices for it in task.items])
     return task_metrics(task, ll, ntok, llu)
 
 
