@@ -11,8 +11,8 @@ dropped: the scorer computes them itself.
 """
 
 import gzip
-import os
 import json
+import os
 import sys
 from pathlib import Path
 

@@ -2,7 +2,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "olmo2-ladder"
 

@@ -4,8 +4,8 @@ import json
 
 import pandas as pd
 import pytest
-
 from conftest import DATA, run_cli
+
 from taskladder.datasets import olmo2_ladder
 from taskladder.paper import FIGURE2
 

@@ -6,13 +6,19 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import run_cli
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from taskladder.evaluation import MCItem, MCTask, Scorer, evaluate_task, load_model, task_metrics  # noqa: E402
+from taskladder.evaluation import (  # noqa: E402
+    MCItem,
+    MCTask,
+    Scorer,
+    evaluate_task,
+    load_model,
+    task_metrics,
+)
 
 TEXT = ("To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer the slings and "
         "arrows of outrageous fortune, or to take arms against a sea of troubles. ") * 20

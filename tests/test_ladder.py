@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from conftest import run_cli
+
 from taskladder.datasets import olmo2_ladder
 from taskladder.errors import TaskladderError
 from taskladder.ladder import PAPER_SHAPES, PlanConfig, non_embedding_params, plan
@@ -68,3 +68,19 @@ def test_plan_cli_json_contract():
     assert r.returncode == 2 and "unknown size '5M'" in r.stderr
     r = run_cli("plan", "--budget", "1e19")
     assert r.returncode == 2 and "over the budget" in r.stderr
+
+
+def test_warmup_steps_match_the_logged_learning_rate():
+    # The runs' logs (ladder/<size>-1xC.csv, first checkpoint): optim/learning_rate_group0
+    # at step 200 and learning_rate_peak. Linear warmup from 0 gives lr = peak x 200 / warmup,
+    # so the logged ratio pins each run's warmup steps: 363, 472, 578, 813.
+    logged = {"190M": (0.0005359385778077217, 0.000972728518721015),
+              "370M": (0.00032989325388070237, 0.0007785480791584576),
+              "760M": (0.00021233233812496216, 0.0006136404571811406),
+              "1B": (0.00012679931977746363, 0.0005154392348953896)}
+    rungs = {r.size: r for r in plan() if r.multiple == 1}
+    for size, (lr200, peak) in logged.items():
+        implied = 200 * peak / lr200
+        assert abs(implied - round(implied)) < 1e-6
+        assert rungs[size].warmup_steps == round(implied)
+        assert round(rungs[size].peak_lr, 12) == round(peak, 12)

@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taskladder import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid, SingleStep, TaskladderError
+from taskladder import (
+    FlopsLaw,
+    LogSigmoid,
+    PowerLaw,
+    Sigmoid,
+    SingleStep,
+    TaskladderError,
+)
 from taskladder.errors import FitWarning
 
 # The paper's ladder grid: 4 sizes x 4 Chinchilla multiples.

@@ -3,6 +3,7 @@
 import re
 
 from conftest import run_cli
+
 from taskladder.datasets import olmo2_ladder
 from taskladder.report import build
 from taskladder.tasks import ALL_TASKS

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import DATA, SHARED
+
 from taskladder.chain import Ladder, moving_average
 from taskladder.datasets import olmo2_ladder
 from taskladder.errors import TaskladderError

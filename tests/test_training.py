@@ -16,10 +16,19 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from conftest import run_cli  # noqa: E402
+
 from taskladder.errors import TaskladderError  # noqa: E402
 from taskladder.ladder import MICRO_SHAPES, PAPER_SHAPES, PRESETS, PlanConfig, plan  # noqa: E402
-from taskladder.training import (Batches, byte_tokenizer, count_non_embedding, encode_corpus, lr_at,  # noqa: E402
-                                 model_config, read_documents, split_heldout)
+from taskladder.training import (  # noqa: E402
+    Batches,
+    byte_tokenizer,
+    count_non_embedding,
+    encode_corpus,
+    lr_at,
+    model_config,
+    read_documents,
+    split_heldout,
+)
 
 CORPUS_TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n" * 400
 
@@ -236,5 +245,5 @@ def test_fused_cross_entropy_z_loss_matches_autograd():
     assert torch.autograd.gradcheck(lambda a: cross_entropy_z_loss(a, t, 0.3)[0], (x,))
     total, ce = cross_entropy_z_loss(x, t, 0.3)
     ref = torch.nn.functional.cross_entropy(x, t)
-    assert float(ce) == pytest.approx(float(ref), abs=1e-12)
-    assert float(total) == pytest.approx(float(ref + 0.3 * (torch.logsumexp(x, -1) ** 2).mean()), abs=1e-12)
+    assert float(ce.detach()) == pytest.approx(float(ref.detach()), abs=1e-12)
+    assert float(total.detach()) == pytest.approx(float((ref + 0.3 * (torch.logsumexp(x, -1) ** 2).mean()).detach()), abs=1e-12)

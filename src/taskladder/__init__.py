@@ -2,7 +2,7 @@
 
 from .chain import ChainConfig, TaskPredictor
 from .errors import FitWarning, TaskladderError
-from .laws import FlopsLaw, LogSigmoid, PowerLaw, SingleStep, Sigmoid
+from .laws import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid, SingleStep
 
 __version__ = "0.1.0"
 __all__ = [

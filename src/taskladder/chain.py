@@ -41,10 +41,15 @@ class ChainConfig:
     """Step 2 adds the point (L=0, Acc=1) (3.2)."""
     n_starts: int = 2
     """Extra starts each fit polishes beside the paper's start (0: the paper's single start)."""
+    compute: Literal["6nd", "olmo"] = "6nd"
+    """Compute of the FLOPs law: 6 N D, or OLMo's logged FLOPs per token x D (the paper's
+    section 6.1 runs; known only for the paper's sizes, :func:`taskladder.ladder.known_flops_per_token`)."""
 
     def __post_init__(self):
         if self.feature not in FEATURES:
             raise TaskladderError(f"unknown feature {self.feature!r}; choose one of {', '.join(FEATURES)}")
+        if self.compute not in ("6nd", "olmo"):
+            raise TaskladderError(f"unknown compute {self.compute!r}; choose 6nd or olmo")
         if self.step1 not in ("nd", "flops"):
             raise TaskladderError(f"unknown step-1 law {self.step1!r}; choose nd or flops")
         if self.step2 not in ("sigmoid", "log_sigmoid"):
@@ -192,9 +197,21 @@ def as_ladder(data) -> Ladder:
     return data if isinstance(data, Ladder) else Ladder(data)
 
 
-def flops(n, d):
-    """Training compute C = 6 N D (Kaplan et al., 2020), used by the FLOPs-only step 1."""
-    return 6.0 * np.asarray(n, float) * np.asarray(d, float)
+def flops(n, d, compute: str = "6nd"):
+    """Training compute of (N, D): 6 N D, or OLMo's FLOPs per token x D (``compute="olmo"``)."""
+    n, d = np.asarray(n, float), np.asarray(d, float)
+    if compute == "6nd":
+        return 6.0 * n * d
+    from .ladder import known_flops_per_token
+
+    per_token = []
+    for v in np.atleast_1d(n).ravel():
+        f = known_flops_per_token(int(v))
+        if f is None:
+            raise TaskladderError(f"OLMo's FLOPs per token are known only for the paper's sizes, not N={int(v):,}; "
+                                  "use compute='6nd'")
+        per_token.append(f)
+    return np.asarray(per_token, float).reshape(np.shape(n)) * d
 
 
 class TaskPredictor:
@@ -228,7 +245,7 @@ class TaskPredictor:
         if cfg.step1 == "nd":
             self.step1_ = PowerLaw(n_starts=cfg.n_starts).fit(s1["n"], s1["d"], s1["value"])
         else:
-            self.step1_ = FlopsLaw(n_starts=cfg.n_starts).fit(flops(s1["n"], s1["d"]), s1["value"])
+            self.step1_ = FlopsLaw(n_starts=cfg.n_starts).fit(flops(s1["n"], s1["d"], cfg.compute), s1["value"])
         s2 = lad.paired_points(self.task, fkey, (self.task, ACC), cfg.skip_frac, cfg.smooth_window)
         ch = chance(self.task) if self.chance is None else self.chance
         if cfg.step2 == "sigmoid":
@@ -245,7 +262,7 @@ class TaskPredictor:
         """Step 1 alone: the intermediate feature (task loss) at (N, D)."""
         if self.config.step1 == "nd":
             return self.step1_.predict(N, D)
-        return self.step1_.predict(flops(N, D))
+        return self.step1_.predict(flops(N, D, self.config.compute))
 
     def predict(self, N, D):
         """The chained prediction: accuracy at (N, D)."""

@@ -180,7 +180,8 @@ def reproduce(
 ):
     """Recompute the paper's Figure 2 (7B-4T and 13B-5T) from the bundled ladder."""
     from . import analyses
-    from .paper import FIGURE2_MAE, reproduce as run
+    from .paper import FIGURE2_MAE
+    from .paper import reproduce as run
 
     out = io.ensure_writable_dir(out)
     prog, advance = _fit_progress(len(PAPER_TASKS), quiet=json_)
@@ -269,7 +270,6 @@ def predict(
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     fixed = paper or design is not None or any(v is not None for v in (feature, step1, step2))
-    config = DESIGNS[design] if design else _config(feature or "bpb", step1 or "nd", step2)
     size_table = load_sizes(sizes) if sizes else None
     if ladder:
         results = read_results(ladder, sizes=size_table)
@@ -298,6 +298,9 @@ def predict(
     if out is not None:
         io.ensure_writable_dir(out)
     lad = Ladder(results)
+    from .analyses import design_config
+
+    config = design_config(design, lad, targets) if design else _config(feature or "bpb", step1 or "nd", step2)
     if not fixed:
         from .trust import auto_predict
 
@@ -343,7 +346,8 @@ def backtest(
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ):
     """Hold out the largest rungs and score every pipeline on them, per task."""
-    from .trust import ALL_DESIGNS, backtest as run_backtest
+    from .trust import ALL_DESIGNS
+    from .trust import backtest as run_backtest
 
     tasks = _tasks(task)
     results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None) if ladder else olmo2_ladder().ladder
@@ -441,7 +445,8 @@ def plan(
 
     With no options: the paper's ladder for OLMo 2 7B-4T.
     """
-    from .ladder import PlanConfig, plan as make_plan
+    from .ladder import PlanConfig
+    from .ladder import plan as make_plan
 
     try:
         mults = tuple(float(m) for m in multiples.split(",") if m.strip())
@@ -592,7 +597,8 @@ def run(
     The ladder's largest rung is the target: it is trained, held out of every fit, and
     predicted.  Re-running resumes every stage.
     """
-    from .pipeline import RunConfig, bundled_corpus, run as run_pipeline
+    from .pipeline import RunConfig, bundled_corpus
+    from .pipeline import run as run_pipeline
 
     cfg = RunConfig(out_dir=out, corpus=corpus or bundled_corpus(), preset=preset, limit=limit, seed=seed)
     with warnings.catch_warnings():

@@ -23,11 +23,11 @@ Metrics follow OLMo's in-loop evaluator (the bundled ladder's logs):
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 import gzip
 import json
 import math
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -122,6 +122,32 @@ def train_flops(n: float, tokens: float) -> float:
     return 6.0 * n * tokens
 
 
+def olmo_flops_per_token(n: int, d_model: int, n_layers: int, seq_len: int = 4096,
+                         vocab_size: int = VOCAB_SIZE) -> int:
+    """Training FLOPs per token as OLMo counts and logs them: 6 N + 4 V d + 12 L d s.
+
+    Matches ``throughput/total_training_Gflops / throughput/total_tokens`` of every
+    bundled ladder run exactly (190M: 1,903,391,232) and the released paper scripts'
+    per-token FLOPs of the 7B and 13B targets (49,412,071,424 and 91,335,915,520).
+    The paper's FLOPs pipeline (section 6.1) uses these, not 6 N D.
+    """
+    return 6 * n + 4 * vocab_size * d_model + 12 * n_layers * d_model * seq_len
+
+
+#: (d_model, layers) of OLMo 2 7B and 13B, the paper's targets, by their N.
+TARGET_SHAPES = {6_887_575_552: (4096, 32), 13_202_396_160: (5120, 40)}
+
+
+def known_flops_per_token(n: int) -> int | None:
+    """OLMo's per-token FLOPs for the paper's ladder sizes and targets (by N), else None."""
+    for shape in PAPER_SHAPES.values():
+        if non_embedding_params(shape) == n:
+            return olmo_flops_per_token(n, shape.d_model, shape.n_layers)
+    if n in TARGET_SHAPES:
+        return olmo_flops_per_token(n, *TARGET_SHAPES[n])
+    return None
+
+
 @dataclass(frozen=True)
 class Rung:
     """One training run of the ladder."""

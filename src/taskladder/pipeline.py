@@ -76,7 +76,13 @@ def checkpoint_list(out_dir: Path, rungs: list[Rung]) -> list[dict]:
 
 def run(config: RunConfig, console=None) -> dict:
     """The whole pipeline; every stage resumes from what is already on disk."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from .chain import PAPER, Ladder, predict_targets
     from .datasets import Target

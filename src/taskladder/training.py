@@ -265,7 +265,7 @@ def _fused_loss_class():
             ctx.save_for_backward(logits, target, lse)
             ctx.z = z
             total = ce + z * (lse * lse).mean()
-            ce = ce.detach()
+            ce = ce.clone()
             ctx.mark_non_differentiable(ce)
             return total, ce
 
@@ -407,7 +407,8 @@ class Trainer:
             if self.cfg.dtype == "bfloat16" else torch.autocast(device_type=x.device.type, enabled=False)
         with ctx:
             logits = model(input_ids=x[:, :-1]).logits
-        return cross_entropy_z_loss(logits.float().flatten(0, 1), x[:, 1:].flatten(), self.cfg.z_loss)
+        total, ce = cross_entropy_z_loss(logits.float().flatten(0, 1), x[:, 1:].flatten(), self.cfg.z_loss)
+        return total, ce.detach()
 
     # -- checkpoints
     def _run_dir(self, rung: Rung) -> Path:
@@ -424,8 +425,11 @@ class Trainer:
 
     def _save(self, rung: Rung, model, opt, step: int, metrics: list[dict]):
         torch = self.torch
-        from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict,
-                                                             get_optimizer_state_dict)
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_model_state_dict,
+            get_optimizer_state_dict,
+        )
 
         full = StateDictOptions(full_state_dict=True, cpu_offload=True)
         msd = get_model_state_dict(model, options=full)
@@ -461,8 +465,11 @@ class Trainer:
             return 0, []
         step, path = done[-1]
         from safetensors.torch import load_file
-        from torch.distributed.checkpoint.state_dict import (StateDictOptions, set_model_state_dict,
-                                                             set_optimizer_state_dict)
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_model_state_dict,
+            set_optimizer_state_dict,
+        )
 
         msd = load_file(path / "model.safetensors")
         state = torch.load(path / "train_state.pt", weights_only=False)
