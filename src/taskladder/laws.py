@@ -180,7 +180,26 @@ def _nd_terms(p, logn, logd):
     return np.exp(p[0] - p[2] * logn), np.exp(p[1] - p[3] * logd)
 
 
-class PowerLaw(_Law):
+class _HuberLogLaw(_Law):
+    """A law fitted with Huber loss on log values from a start ``p0`` (the class's ``default_p0``)."""
+
+    default_p0: tuple[float, ...] = ()
+
+    def __init__(self, delta: float = 1e-3, p0: Sequence[float] | None = None, maxiter: int = 100_000,
+                 n_starts: int = 2, ftol: float = 0.0):
+        self.delta = delta
+        self.p0 = p0
+        self.maxiter = maxiter
+        self.n_starts = n_starts
+        self.ftol = ftol
+
+    @property
+    def start_(self) -> tuple[float, ...]:
+        """The start the fit polishes first: ``p0``, or the paper scripts' default."""
+        return tuple(self.default_p0 if self.p0 is None else self.p0)
+
+
+class PowerLaw(_HuberLogLaw):
     """Step 1: task loss as a function of parameters and tokens (paper eq. 1).
 
     L(N, D) = A / N**alpha + B / D**beta + E
@@ -198,14 +217,8 @@ class PowerLaw(_Law):
     n_params = 5
     #: +1: E + A/N^alpha + B/D^beta (a loss falling to E); -1: E - ... (an accuracy rising to E)
     _sign = 1.0
-
-    def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (3.0, 6.0, 0.1, 0.2, 1.0),
-                 maxiter: int = 100_000, n_starts: int = 2, ftol: float = 0.0):
-        self.delta = delta
-        self.p0 = p0
-        self.maxiter = maxiter
-        self.n_starts = n_starts
-        self.ftol = ftol
+    #: (log A, log B, alpha, beta, E): the paper scripts' start
+    default_p0 = (3.0, 6.0, 0.1, 0.2, 1.0)
 
     @classmethod
     def model_fn(cls, N, D):
@@ -237,7 +250,7 @@ class PowerLaw(_Law):
         self._check(N, D, L)
         bounds, grid = self._bounds_and_grid(L)
         self.bounds_ = bounds
-        fit = _huber_log_fit(self.model_fn(N, D), L, self.p0, bounds, self.delta, self.maxiter, grid, self.n_starts,
+        fit = _huber_log_fit(self.model_fn(N, D), L, self.start_, bounds, self.delta, self.maxiter, grid, self.n_starts,
                              self.ftol)
         p = fit[0].x
         self.log_A_, self.log_B_ = float(p[0]), float(p[1])
@@ -262,7 +275,7 @@ class PowerLaw(_Law):
                 f" + {self.E_:.2f}")
 
 
-class FlopsLaw(_Law):
+class FlopsLaw(_HuberLogLaw):
     """Step 1 on compute only (paper section 6.1): L(C) = A / C**alpha + E.
 
     Fitted like :class:`PowerLaw` (Huber on log L, log A, L-BFGS-B) with the paper
@@ -272,14 +285,8 @@ class FlopsLaw(_Law):
 
     param_names = ("A", "alpha", "E")
     n_params = 3
-
-    def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (10.0, 0.4, 0.5), maxiter: int = 100_000,
-                 n_starts: int = 2, ftol: float = 0.0):
-        self.delta = delta
-        self.p0 = p0
-        self.maxiter = maxiter
-        self.n_starts = n_starts
-        self.ftol = ftol
+    #: (log A, alpha, E)
+    default_p0 = (10.0, 0.4, 0.5)
 
     @staticmethod
     def model_fn(C):
@@ -300,7 +307,7 @@ class FlopsLaw(_Law):
             raise TaskladderError("compute and loss must be positive for a power-law fit")
         bounds = self.bounds_ = [(0, None), (0, 1.0), (0, None)]
         grid = [(0, 30), (0, 1), (0, float(L.min()))]
-        fit = _huber_log_fit(self.model_fn(C), L, self.p0, bounds, self.delta, self.maxiter, grid, self.n_starts,
+        fit = _huber_log_fit(self.model_fn(C), L, self.start_, bounds, self.delta, self.maxiter, grid, self.n_starts,
                              self.ftol)
         p = fit[0].x
         self.log_A_, self.A_, self.alpha_, self.E_ = float(p[0]), float(np.exp(p[0])), float(p[1]), float(p[2])
@@ -509,7 +516,7 @@ class LogSigmoid(_CurveFitLaw):
         return f"Acc(L) = 1 + {self.a_:.3f} * softplus({self.k_:.2f} (L - {self.L0_:.2f}))"
 
 
-class SingleStep(_Law):
+class SingleStep(_HuberLogLaw):
     """One function from (N, D) straight to accuracy (paper eq. 6, section 6.4).
 
     Acc(N, D) = a / (1 + exp(-(A / N**alpha + B / D**beta + E))) + b
@@ -524,11 +531,8 @@ class SingleStep(_Law):
 
     def __init__(self, chance: float = 0.25, delta: float = 1e-3, maxiter: int = 100_000,
                  p0: Sequence[float] | None = None, n_starts: int = 1):
+        super().__init__(delta, p0, maxiter, n_starts)
         self.chance = chance
-        self.delta = delta
-        self.maxiter = maxiter
-        self.p0 = p0
-        self.n_starts = n_starts
 
     @staticmethod
     def model_fn(N, D):
@@ -588,8 +592,9 @@ class AccuracyPowerLaw(PowerLaw):
     """
 
     _sign = -1.0
+    default_p0 = (2.0, 2.0, 0.2, 0.2, 1.0)
 
-    def __init__(self, delta: float = 1e-3, p0: Sequence[float] = (2.0, 2.0, 0.2, 0.2, 1.0), maxiter: int = 100_000,
+    def __init__(self, delta: float = 1e-3, p0: Sequence[float] | None = None, maxiter: int = 100_000,
                  n_starts: int = 1, ftol: float = 0.0):
         super().__init__(delta, p0, maxiter, n_starts, ftol)
 
