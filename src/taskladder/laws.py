@@ -55,6 +55,11 @@ def _huber(r: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
     return loss, grad
 
 
+def _num(v: float) -> str:
+    """A coefficient for a formula: two decimals, or 3 significant digits when huge."""
+    return f"{v:.2f}" if abs(v) < 1e5 else f"{v:.3g}"
+
+
 class _Law:
     """Shared machinery: fitted-state checks, flags and formula printing."""
 
@@ -271,7 +276,7 @@ class PowerLaw(_HuberLogLaw):
 
     def formula(self) -> str:
         self._check_fitted()
-        return (f"L(N, D) = {self.A_:.2f} / N^{self.alpha_:.2f} + {self.B_:.2f} / D^{self.beta_:.2f}"
+        return (f"L(N, D) = {_num(self.A_)} / N^{self.alpha_:.2f} + {_num(self.B_)} / D^{self.beta_:.2f}"
                 f" + {self.E_:.2f}")
 
 
@@ -577,8 +582,8 @@ class SingleStep(_HuberLogLaw):
 
     def formula(self) -> str:
         self._check_fitted()
-        return (f"Acc(N, D) = {self.a_:.2f} / (1 + exp(-({self.A_:.2f} / N^{self.alpha_:.2f}"
-                f" + {self.B_:.2f} / D^{self.beta_:.2f} + {self.E_:.2f}))) + {self.b_:.2f}")
+        return (f"Acc(N, D) = {self.a_:.2f} / (1 + exp(-({_num(self.A_)} / N^{self.alpha_:.2f}"
+                f" + {_num(self.B_)} / D^{self.beta_:.2f} + {self.E_:.2f}))) + {self.b_:.2f}")
 
 
 class AccuracyPowerLaw(PowerLaw):
@@ -611,5 +616,5 @@ class AccuracyPowerLaw(PowerLaw):
 
     def formula(self) -> str:
         self._check_fitted()
-        return (f"Acc(N, D) = {self.E_:.2f} - {self.A_:.2f} / N^{self.alpha_:.2f}"
-                f" - {self.B_:.2f} / D^{self.beta_:.2f}")
+        return (f"Acc(N, D) = {self.E_:.2f} - {_num(self.A_)} / N^{self.alpha_:.2f}"
+                f" - {_num(self.B_)} / D^{self.beta_:.2f}")

@@ -22,6 +22,7 @@ h1{font-size:1.7em;margin-bottom:.1em}h2{margin-top:2em;border-bottom:2px solid 
 table{border-collapse:collapse;font-size:.88em;margin:.6em 0}
 th,td{padding:.28em .65em;border-bottom:1px solid #e5e5e5;text-align:right}
 th{background:#f6f6f8}td:first-child,th:first-child{text-align:left}td{white-space:nowrap}
+td:last-child{white-space:normal;max-width:30em;text-align:left;font-size:.92em;color:#555}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 .kpi{display:inline-block;background:#f6f6f8;border-radius:8px;padding:.6em 1.1em;margin:.3em .6em .3em 0}
 .kpi b{font-size:1.5em;display:block}.flag{color:#a15c00}.note{color:#555;font-size:.92em}
@@ -74,6 +75,9 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
         "predicted": preds["predicted"].map(_pct), "actual": preds["actual"].map(_pct),
         "abs err (pts)": preds["abs_error"].map(lambda v: "–" if v != v or v is None else f"{v:.1f}"),
         "rel err": preds["rel_error"].map(lambda v: "–" if v != v or v is None else f"{v:.1%}"),
+        # step 1 alone: where accuracy is at chance (micro ladders), this is the number to judge
+        "pred. task loss": preds["predicted_feature"].map(lambda v: f"{v:.3f}"),
+        "actual task loss": preds["actual_feature"].map(lambda v: "–" if v is None or v != v else f"{v:.3f}"),
     })
     if paper and "paper_predicted" in preds:
         t["paper pred"] = preds["paper_predicted"].map(_pct)
