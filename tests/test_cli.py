@@ -38,6 +38,8 @@ def test_reproduce_json_carries_design_choices_and_variance(reproduced):
     var = {r["task"]: r for r in obj["variance"]}
     assert len(var) == 10 and round(var["openbookqa"]["acc_sd"], 4) == 0.0095
     assert all({"loss_sd", "loss_rel_sd", "acc_sd", "acc_rel_sd"} <= set(r) for r in var.values())
+    vc = obj["variance_correlation"]
+    assert vc["target"] == "7B-4T" and round(vc["r"], 2) == 0.82 and len(vc["errors"]) == 10
 
 
 def test_reproduce_json_carries_auto_predictions(reproduced):

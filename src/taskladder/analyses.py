@@ -10,6 +10,7 @@ import pandas as pd
 
 from .chain import ChainConfig, Ladder, as_ladder, feature_key, predict_targets
 from .errors import TaskladderError
+from .io import records
 from .laws import SingleStep
 from .tasks import ACC, BPB, chance
 
@@ -175,6 +176,10 @@ def run_all(ladder: Ladder, targets, tasks, var_tasks) -> dict[str, pd.DataFrame
     """Everything the report and ``reproduce --json`` carry beyond the main predictions."""
     out = {"design_choices": design_choices(ladder, targets, tasks),
            "variance": variance(ladder, var_tasks)}
+    if targets:  # Table 4's r: loss SD against |step-2 error| on the first target (the paper's 7B)
+        errs = prediction_errors(ladder, targets[0], var_tasks)
+        out["variance_correlation"] = {"target": targets[0].name, "r": table4_correlation(out["variance"], errs),
+                                       "errors": records(errs)}
     if all(t.full is not None and t.name in MC_STEP_RANGES for t in targets):
         out["mc"] = mc_predictions(ladder, targets, [t for t in MC_TASKS if t in tasks])
     return out
