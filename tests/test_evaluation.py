@@ -290,3 +290,10 @@ def test_batched_text_loss_equals_window_by_window(scorer):
         total -= float(sum(lp[0, i, t] for i, t in enumerate(chunk[1:])))
         count += len(chunk) - 1
     assert scorer.text_loss(TEXT, 64, batch=3) == pytest.approx(total / count, rel=1e-5)
+
+
+def test_a_choice_longer_than_the_window_is_an_error_even_when_truncating(tmp_path):
+    model, tok = load_model(make_model(tmp_path / "m"))
+    sc = Scorer(model, tok, max_length=16, overlong="truncate")
+    with pytest.raises(Exception, match="does not fit the model's window of 16 with any context"):
+        sc.loglikelihoods("", ["Question: q?\nAnswer:"], [[" " + "word " * 40]])

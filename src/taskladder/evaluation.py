@@ -229,7 +229,11 @@ class Scorer:
             longest = max(len(c) for c in c_ids)
             total = len(ctx) + longest
             if total > self.max_length:
-                if self.overlong == "error" or longest >= self.max_length:
+                if longest >= self.max_length:
+                    raise TaskladderError(
+                        f"a choice of {longest} tokens does not fit the model's window of {self.max_length} "
+                        f"with any context (question {q[:40]!r}); use a model with a longer window")
+                if self.overlong == "error":
                     raise TaskladderError(
                         f"context of {total} tokens exceeds the model's window of {self.max_length} "
                         f"(question {q[:40]!r}); shorten the prefix, use a model with a longer window, "
