@@ -58,12 +58,9 @@ def design_choices(ladder, targets, tasks, designs: Iterable[str] = tuple(DESIGN
     frames = []
     explicit = designs is not DESIGNS and tuple(designs) != tuple(DESIGNS)
     for name in designs:
-        if name not in DESIGNS:
-            raise TaskladderError(f"unknown design {name!r}; choose from {', '.join(DESIGNS)}")
-        cfg = DESIGNS[name]
+        cfg = design_config(name, lad, targets)
         if not explicit and cfg is not None and cfg.feature == "c4" and not lad.has(*feature_key("", "c4")):
             continue
-        cfg = design_config(name, lad, targets)
         if cfg is None:
             df = single_step_predictions(lad, targets, tasks)
             df["feature_rel_error"] = np.nan

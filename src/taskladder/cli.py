@@ -662,7 +662,7 @@ def evaluate(
     """
     import pandas as pd
 
-    from .evaluation import bundled_task, evaluate_checkpoints, load_task
+    from .evaluation import bundled_task, done_keys, evaluate_checkpoints, load_task
 
     tasks = [bundled_task(t, limit) for t in task or []] + [load_task(p, limit) for p in task_file or []]
     if not tasks:
@@ -706,12 +706,7 @@ def evaluate(
 
     with distributed_context() as (rank, world):
         existing = read_results([out]) if out.exists() else None
-        done = set()
-        if existing is not None:
-            keys = list(existing[["run", "step", "task", "metric"]].itertuples(index=False))
-            # MC-format results are stored as (task, mc_acc); they were scored as "<task>_mc"
-            done = {(r, s, f"{t}_mc" if m == "mc_acc" else t) for r, s, t, m in keys}
-            done |= {(r, s, "lm") for r, s, t, m in keys if m == "lm_loss" and t == heldout_name}
+        done = done_keys(existing, heldout_name)
         # Under torchrun each process scores every world-th checkpoint into its own shard
         # file; rank 0 merges the shards into OUT once all are done.
         mine = cks[rank::world]

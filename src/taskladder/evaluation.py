@@ -465,6 +465,19 @@ def result_rows(task: MCTask, metrics: dict[str, float]) -> list[tuple[str, str,
     return [(task.name, m, metrics[m]) for m in ("bpb", "acc", "taskce")]
 
 
+def done_keys(existing, heldout_name: str) -> set:
+    """(run, step, scored task) keys already in a results table, as ``evaluate_checkpoints`` skips them.
+
+    MC-format rows are stored as (task, ``mc_acc``) but scored as ``<task>_mc``; a
+    held-out loss row is keyed ``"lm"``.
+    """
+    if existing is None:
+        return set()
+    keys = list(existing[["run", "step", "task", "metric"]].itertuples(index=False))
+    done = {(r, s, f"{t}_mc" if m == "mc_acc" else t) for r, s, t, m in keys}
+    return done | {(r, s, "lm") for r, s, t, m in keys if m == "lm_loss" and t == heldout_name}
+
+
 def evaluate_checkpoints(checkpoints: Iterable[dict], tasks: Sequence[MCTask], text: str | None = None,
                          device: str = "cpu", dtype: str = "float32", done: set | None = None, progress=None,
                          heldout_name: str = "c4_en", overlong: str = "error"):

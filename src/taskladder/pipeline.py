@@ -14,7 +14,6 @@ is tested for real.  The summary says so next to the numbers.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +85,7 @@ def run(config: RunConfig, console=None) -> dict:
 
     from .chain import PAPER, Ladder, predict_targets
     from .datasets import Target
-    from .evaluation import bundled_task, evaluate_checkpoints, zero_shot
+    from .evaluation import bundled_task, done_keys, evaluate_checkpoints, zero_shot
     from .results import read_results
     from .training import TrainConfig, Trainer
 
@@ -124,10 +123,7 @@ def run(config: RunConfig, console=None) -> dict:
     tasks = [zero_shot(bundled_task(t, config.limit)) for t in config.tasks]
     res_path = out / "results.parquet"
     existing = read_results([res_path]) if res_path.exists() else None
-    done = set()
-    if existing is not None:
-        done = {(r, s, t) for r, s, t in existing[["run", "step", "task"]].itertuples(index=False)}
-        done |= {(r, s, "lm") for r, s, t in existing[["run", "step", "task"]].itertuples(index=False) if t == HELDOUT}
+    done = done_keys(existing, HELDOUT)
     cks = checkpoint_list(out / "runs", rungs)
     with Progress(*cols, **bar) as prog:
         tid = prog.add_task("evaluating checkpoints", total=len(cks))
@@ -190,8 +186,3 @@ def _lm_prediction(ladder_res: pd.DataFrame, rung: Rung, tres: pd.DataFrame) -> 
     actual = float(t["value"].iloc[-1]) if len(t) else None
     return {"predicted": pred, "actual": actual,
             "rel_error": None if actual is None else abs(pred - actual) / actual}
-
-
-def summary_text(summary: dict) -> str:
-    """Short JSON for logs (the full summary is in summary.json)."""
-    return json.dumps({k: summary[k] for k in ("preset", "target", "timings")}, indent=1)

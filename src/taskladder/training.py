@@ -27,6 +27,7 @@ Three properties a ladder needs and this module guarantees:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -145,7 +146,7 @@ def split_heldout(docs: list[str], fraction: float) -> tuple[list[str], str]:
 def encode_corpus(docs: list[str], tokenizer) -> np.ndarray:
     """One token stream, end-of-text between documents."""
     eos = tokenizer.eos_token_id
-    if getattr(tokenizer, "is_byte_tokenizer", False) or _is_byte_tokenizer(tokenizer):
+    if _is_byte_tokenizer(tokenizer):
         parts = []
         for d in docs:
             parts += [np.frombuffer(d.encode("utf-8"), np.uint8).astype(np.int32), np.array([eos], np.int32)]
@@ -251,10 +252,12 @@ def cross_entropy_z_loss(logits, target, z: float):
     through log-softmax plus a separate log-sum-exp makes two and more copies
     (benchmarks/train_speed.py).  Checked against autograd with gradcheck.
     """
-    return _CrossEntropyZLoss.apply(logits, target, z)
+    return _fused_loss_class().apply(logits, target, z)
 
 
+@functools.cache
 def _fused_loss_class():
+    """The autograd Function, built on first use so that importing this module does not import torch."""
     import torch
 
     class CrossEntropyZLoss(torch.autograd.Function):
@@ -279,18 +282,6 @@ def _fused_loss_class():
             return g, None, None
 
     return CrossEntropyZLoss
-
-
-class _Lazy:
-    """Builds the autograd Function on first use, so importing this module does not import torch."""
-
-    def __getattr__(self, name):
-        fn = _fused_loss_class()
-        globals()["_CrossEntropyZLoss"] = fn
-        return getattr(fn, name)
-
-
-_CrossEntropyZLoss = _Lazy()
 
 
 def model_config(rung: Rung, vocab_size: int, tokenizer, rope_theta: float = 500_000.0):
@@ -501,8 +492,9 @@ class Trainer:
         scale = 1.0 / self.world if self.sum_reduction else 1.0
         t0, steps_run = time.perf_counter(), 0
         for step in range(start, last):
+            lr = lr_at(step, rung)
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, rung)
+                g["lr"] = lr
             ids = data.batch(step, self.rank, self.world)
             ce_sum = 0.0
             for m0 in range(0, per_rank, micro):
@@ -521,7 +513,7 @@ class Trainer:
                 t = torch.tensor([ce_sum], dtype=torch.float64)
                 dist.all_reduce(t)
                 ce_sum = float(t) / self.world
-            metrics.append({"step": step + 1, "loss": ce_sum, "lr": lr_at(step, rung), "grad_norm": float(gnorm)})
+            metrics.append({"step": step + 1, "loss": ce_sum, "lr": lr, "grad_norm": float(gnorm)})
             steps_run += 1
             if not math.isfinite(ce_sum):
                 raise TaskladderError(f"{rung.name}: loss became {ce_sum} at step {step + 1}; lower the learning rate")
