@@ -260,3 +260,14 @@ def test_gradient_accumulation_and_bf16_track_the_fp32_run(tmp_path):
     np.testing.assert_allclose(runs["accum"], runs["ref"], rtol=1e-5)
     # bf16 autocast follows the fp32 run closely (the loss itself is computed in fp32)
     np.testing.assert_allclose(runs["bf16"], runs["ref"], rtol=0.02)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--preset", "huge"], "unknown preset 'huge'"),
+    (["run", "--preset", "tiny", "--limit", "0"], "limit must be positive"),
+    (["evaluate", ".", "--task", "csqa", "--overlong", "cut"], "--overlong: choose error or truncate"),
+])
+def test_run_and_evaluate_bad_options(tmp_path, args, message):
+    r = run_cli(*args, "--out", tmp_path / ("o.parquet" if args[0] == "evaluate" else "o"))
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
