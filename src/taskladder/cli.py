@@ -340,6 +340,74 @@ def predict(
             out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points")
 
 
+def _forecast_table(fc, name: str, level: float) -> Table:
+    seen = fc["seen_frac"].iloc[0]
+    t = Table(title=f"Forecast of {name} at D={fc['tokens'].iloc[0]:.3g} from {fc['checkpoints'].iloc[0]} checkpoints "
+                    f"({seen:.0%} of the tokens)", title_style="bold")
+    for c in ("task", "forecast", f"{level:.0%} interval", "task loss", "ladder", "actual", "err"):
+        t.add_column(c, justify="left" if c == "task" else "right", no_wrap=True)
+    f = lambda v, s: "–" if v is None or v != v else s.format(v)  # noqa: E731
+    for r in fc.to_dict(orient="records"):
+        t.add_row(REGISTRY[r["task"]].display if r["task"] in REGISTRY else r["task"], f"{100 * r['predicted']:.1f}",
+                  f"[{100 * r['lower']:.1f}, {100 * r['upper']:.1f}]", f"{r['predicted_loss']:.3f}",
+                  f"{100 * r['ladder_predicted']:.1f}", f(None if r["actual"] is None else 100 * r["actual"], "{:.1f}"),
+                  f(r["abs_error"], "{:.1f}"))
+    if fc["abs_error"].notna().any():
+        t.add_row("[bold]mean abs. err[/]", "", f"{int(fc['covered'].sum())}/{len(fc)} covered", "",
+                  f"{fc['ladder_abs_error'].mean():.2f}", "", f"[bold]{fc['abs_error'].mean():.2f}[/]")
+    t.caption = "accuracy in points; ladder: the ladder-only prediction at the same tokens"
+    return t
+
+
+@app.command()
+def forecast(
+    target: Annotated[Optional[str], typer.Option(help="A bundled target whose full log is replayed: 7B-4T or 13B-5T.")] = None,
+    target_file: Annotated[Optional[Path], typer.Option(help="The target's eval log so far (wide or long).")] = None,
+    n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (with --target-file).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Tokens to forecast at (default: the log's last checkpoint).")] = None,
+    upto: Annotated[Optional[float], typer.Option(help="Replay: use only the log's first FRACTION of steps.")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s); 'paper' (default) or names.")] = None,
+    ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled).")] = None,
+    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n.")] = None,
+    level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
+    out: Annotated[Optional[Path], typer.Option(help="Also write forecast.json, forecast.parquet and forecast.png here.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+):
+    """Forecast where a running target will land from its own checkpoints so far.
+
+    The ladder's curve is anchored to the target's recent task losses (corrected for
+    the learning-rate schedule) and its step 2 shifted by the target's own accuracy
+    residuals; see docs/forecast.md.
+    """
+    from .forecast import ForecastConfig, target_log
+    from .forecast import forecast as run_forecast
+
+    cfg = ForecastConfig(level=level)
+    size_table = load_sizes(sizes) if sizes else None
+    log, n_, name = target_log(target, target_file, parse_count(n, "--n") if n else None, size_table)
+    results = read_results(ladder, sizes=size_table) if ladder else olmo2_ladder().ladder
+    d_end = parse_count(tokens, "--tokens") if tokens else None
+    with err_console.status("fitting the ladder", spinner="dots") if err_console.is_terminal and not json_ else _null():
+        res = run_forecast(results, log, n_, tokens=d_end, upto=upto, tasks=_tasks(task) if task else None,
+                           config=cfg, name=name)
+    table = res.forecasts
+    result = {"target": name, "n": n_, "upto": upto, "forecasts": io.records(table),
+              "mean_abs_error": None if table["abs_error"].isna().all() else float(table["abs_error"].mean()),
+              "ladder_mean_abs_error": None if table["ladder_abs_error"].isna().all()
+              else float(table["ladder_abs_error"].mean()),
+              "config": cfg.__dict__}
+    if out is not None:  # created only now: a failed forecast leaves no empty folder behind
+        from . import plots
+
+        io.ensure_writable_dir(out)
+        plots.plot_forecast(res, res.forecaster, out / "forecast.png")
+    if _emit(result, json_, out, "forecast", {"forecast": table}):
+        return
+    out_console.print(_forecast_table(table, name, level))
+    if out is not None:
+        out_console.print(f"wrote forecast.json, forecast.parquet and forecast.png to {out}/")
+
+
 @app.command()
 def backtest(
     ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled).")] = None,

@@ -304,3 +304,47 @@ def plot_auto(preds: pd.DataFrame, path: Path) -> Path:
             ax.scatter(100 * r["actual"], y, facecolors="none", edgecolors="k", s=40, label="actual")
 
     return _row_plot(preds, draw, path)
+
+
+def plot_forecast(result, forecaster, path: Path) -> Path:
+    """A running target's accuracy so far against its forecast, one panel per task.
+
+    Dots: the checkpoints seen; grey dots: checkpoints past the cut (replays only);
+    line: the forecast trajectory to the forecast point, with its interval as a bar;
+    x: the ladder-only prediction; open circle: the actual, where known.
+    """
+    fc = result.forecasts
+    fig, axes = _grid(len(fc))
+    for ax, r in zip(axes, fc.to_dict(orient="records")):
+        task = r["task"]
+        obs = result.observed
+        a = obs[(obs["task"] == task) & (obs["metric"] == ACC) & (obs["d"] > 0)].sort_values("d")
+        ax.scatter(a["d"], 100 * a["value"], s=6, color="#08519c", label="checkpoints seen")
+        if result.hidden is not None:
+            h = result.hidden
+            h = h[(h["task"] == task) & (h["metric"] == ACC)]
+            ax.scatter(h["d"], 100 * h["value"], s=6, color="#bdbdbd", label="checkpoints after the cut")
+        p = forecaster.predictors_[task]
+        # the trajectory implied by the forecast: ladder curve x target offset, through step 2 + shift
+        d0 = float(a["d"].iloc[-1])
+        ds = np.geomspace(d0, r["tokens"], 40)
+        lag = forecaster.lag(r["tokens"] / (20.0 * result.n))
+        lag_v = lag(ds / r["tokens"]) if lag is not None else 0.0
+        traj = p.step2_.predict(p.step1_.predict(result.n, ds) * np.exp(r["offset"] + lag_v)) + r["shift"]
+        ax.plot(ds, 100 * traj, color="#d94801", lw=1.5, label="forecast")
+        ax.errorbar([r["tokens"]], [100 * r["predicted"]],
+                    yerr=[[100 * (r["predicted"] - r["lower"])], [100 * (r["upper"] - r["predicted"])]],
+                    fmt="o", color="#d94801", ms=4, capsize=3, label=f"forecast, {r['level']:.0%} interval")
+        ax.scatter([r["tokens"]], [100 * r["ladder_predicted"]], marker="x", color="k", s=30, label="ladder only")
+        if r.get("actual") is not None and r["actual"] == r["actual"]:
+            ax.scatter([r["tokens"]], [100 * r["actual"]], facecolors="none", edgecolors="#238b45", s=60, lw=1.5,
+                       label="actual (last 5 checkpoints)", zorder=5)
+        ax.set_xscale("log")
+        ax.set_title(_display(task), fontsize=9)
+        ax.set_xlabel("tokens", fontsize=8)
+        ax.set_ylabel("accuracy (points)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"Forecast of {result.name} from its checkpoints so far", fontsize=10, y=1.04)
+    _legend(fig, axes, ncol=3)
+    return save(fig, path)

@@ -1,0 +1,509 @@
+"""Forecast a running target from its own checkpoints, anchored on the ladder.
+
+Before a large run starts the ladder predicts it (:mod:`taskladder.chain`); once it
+runs, its own evaluations say how far the ladder's curve is off for this model.
+The forecast keeps the ladder's *shape* and takes the *level* from the target:
+
+1. **Task loss.** The ladder's step-1 law L(N, D) describes finished runs.  A run
+   in progress sits above that curve: its learning rate has not decayed yet.  How
+   far above, as a function of the fraction f = D / D_end of the run done, is
+   learned from the ladder's own runs (the *schedule lag* lag(f), pooled over tasks
+   and sizes, from the ladder runs whose Chinchilla multiple is nearest the
+   target's, since the lag depends on the schedule's length).  The target's offset
+   from the ladder is the mean of log(L_obs / L(N, d)) - lag(d / D_end) over its
+   most recent checkpoints, plus half its trend in log tokens carried to the end;
+   the forecast loss is L(N, D_end) exp(offset).
+2. **Accuracy.** Step 2 (the ladder's sigmoid) maps the forecast loss to accuracy,
+   shifted by the target's own mean residual acc_obs - Acc(L_obs) over the same
+   recent checkpoints (paper appendix B.2 refits step 2 on the target's
+   checkpoints; a shift is the one-parameter version that a few noisy points can
+   carry).
+3. **Interval.** The loss forecast's error, as a function of f, is measured by
+   replaying every ladder run of the matching multiple with its size left out of
+   the fit (leave-one-size-out); its ``level`` quantile gives the loss band, carried
+   through step 2's slope and combined with how far the offset and the shift have
+   been drifting, the size of the schedule correction, the standard error of the
+   shift and the checkpoint noise of the "actual" (a mean of 5 checkpoints).  A
+   split-conformal factor from the same replays widens the band where it was too
+   narrow on them.  The interval is built on the logit scale, so it stays in (0, 1).
+
+The method was chosen by replaying the bundled 7B-4T and 13B-5T logs
+(:func:`forecast_backtest`) and the ladder's own runs; docs/forecast.md has the
+figures and the variants that lost.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from .chain import PAPER, Ladder, TaskPredictor, as_ladder
+from .datasets import ACTUAL_WINDOW
+from .errors import FitWarning, TaskladderError
+from .laws import PowerLaw
+from .results import chinchilla_multiple, parse_run_name
+from .tasks import ACC, BPB, PAPER_TASKS
+
+#: Fractions of the forecast horizon at which the ladder's runs are replayed for calibration.
+CALIBRATION_FRACS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """How a running target is forecast (defaults chosen by backtest, docs/forecast.md)."""
+
+    level: float = 0.9
+    """Level of the intervals."""
+    anchor_frac: float = 1 / 3
+    """The target's offset from the ladder is averaged over this most recent share of its checkpoints."""
+    min_anchor: int = 3
+    """... and over at least this many checkpoints."""
+    min_checkpoints: int = 3
+    """Fewer checkpoints (with tokens > 0) before the cut are refused."""
+    lag_bins: int = 20
+    """Bins of the run fraction f in which the ladder's schedule lag is a median."""
+    offset_trend: float = 0.5
+    """Weight of the loss offset's trend in log tokens, extrapolated to the end (0: a constant offset;
+    0.5 won the leave-one-size-out replays of the ladder's runs, docs/forecast.md)."""
+    shift_trend: float = 0.0
+    """Weight of the accuracy shift's trend in log tokens, extrapolated to the end (0: a constant shift)."""
+    schedule: bool = True
+    """Correct for the learning-rate schedule (the lag of a run in progress); False: a constant offset."""
+
+    def __post_init__(self):
+        if not 0.0 < self.level < 1.0:
+            raise TaskladderError(f"level must be between 0 and 1, got {self.level}")
+        if not 0.0 < self.anchor_frac <= 1.0:
+            raise TaskladderError(f"anchor_frac must be in (0, 1], got {self.anchor_frac}")
+        if self.min_anchor < 1 or self.min_checkpoints < 1:
+            raise TaskladderError("min_anchor and min_checkpoints must be at least 1")
+        if self.min_checkpoints < self.min_anchor:
+            raise TaskladderError("min_checkpoints must be at least min_anchor")
+        if self.lag_bins < 2:
+            raise TaskladderError(f"lag_bins must be at least 2, got {self.lag_bins}")
+
+
+def _run_multiples(lad: Ladder) -> dict[str, float]:
+    """Chinchilla multiple of each ladder run: from its name (``190M-5xC``) or its final D / 20 N."""
+    out = {}
+    for run, g in lad.results.groupby("run"):
+        m = parse_run_name(str(run))[1]
+        out[str(run)] = m if m is not None else round(chinchilla_multiple(float(g["n"].iloc[0]), float(g["d"].max())), 1)
+    return out
+
+
+def _nearest(values: Iterable[float], x: float) -> float:
+    vals = sorted(set(values))
+    return min(vals, key=lambda v: abs(np.log(v) - np.log(x)))
+
+
+class LagCurve:
+    """Schedule lag: log(L_run(f D) / L_finished(f D)) of a run at fraction f, from ladder runs.
+
+    ``runs`` are the ladder runs to learn from; each run's own final residual is
+    removed first, so lag(1) = 0 by construction.  Pooled over ``tasks`` (the lag
+    is a property of the schedule, nearly the same for every task: docs/forecast.md).
+    """
+
+    def __init__(self, lad: Ladder, step1: Mapping[str, PowerLaw], runs: set[str], bins: int):
+        fs, os_ = [], []
+        for task, law in step1.items():
+            for s in lad.series(task, BPB):
+                if s.run not in runs or len(s.value) < 2 or s.d[0] <= 0:
+                    continue
+                o = np.log(s.value / law.predict(s.n, s.d))
+                fs.append(s.d / s.d[-1])
+                os_.append(o - o[-ACTUAL_WINDOW:].mean())
+        if not fs:
+            raise TaskladderError("the ladder has no task-loss series to learn the schedule lag from")
+        f, o = np.concatenate(fs), np.concatenate(os_)
+        edges = np.linspace(0.0, 1.0, bins + 1)
+        mids, meds = [], []
+        for a, b in zip(edges[:-1], edges[1:]):
+            m = (f > a) & (f <= b)
+            if m.any():
+                mids.append((a + b) / 2)
+                meds.append(float(np.median(o[m])))
+        self.f_ = np.r_[mids, 1.0]
+        self.lag_ = np.r_[meds, 0.0]
+
+    def __call__(self, f) -> np.ndarray:
+        return np.interp(np.asarray(f, float), self.f_, self.lag_)
+
+
+def _trend(d: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope of ``y`` in log tokens over the run so far and its standard error (first 10% left out, as in step 2)."""
+    j = int(np.ceil(0.1 * len(d)))
+    x, y = np.log(d[j:]), y[j:]
+    if len(x) < 3 or np.ptp(x) == 0:
+        return 0.0, 0.0
+    xc = x - x.mean()
+    b = float(xc @ (y - y.mean()) / (xc @ xc))
+    resid = y - y.mean() - b * xc
+    return b, float(np.sqrt(resid @ resid / (len(x) - 2) / (xc @ xc)))
+
+
+def _anchor(d: np.ndarray, loss: np.ndarray, acc: np.ndarray, d_end: float, law: PowerLaw, step2, lag,
+            n: float, cfg: ForecastConfig) -> dict:
+    """Offset of the observed run from the ladder, and the forecast loss and accuracy shift."""
+    k = len(d)
+    w = slice(k - min(k, max(cfg.min_anchor, int(np.ceil(cfg.anchor_frac * k)))), k)
+    lag_all = lag(d / d_end) if lag is not None else np.zeros(k)
+    off_all = np.log(loss / law.predict(n, d)) - lag_all
+    offset = float(np.mean(off_all[w]))
+    shift_all = acc - step2.predict(loss)
+    ahead = float(np.log(d_end) - np.mean(np.log(d[w])))
+    off_trend, off_se = _trend(d, off_all)
+    trend, trend_se = _trend(d, shift_all)
+    offset += cfg.offset_trend * off_trend * ahead
+    return {"offset": offset, "loss": float(law.predict(n, d_end) * np.exp(offset)),
+            "shift": float(np.mean(shift_all[w])) + cfg.shift_trend * trend * ahead, "window": k - w.start,
+            # how far the offset and the shift may move before the end, judged by their trends so far
+            "drift": (abs(trend) + trend_se) * ahead, "loss_drift": (abs(off_trend) + off_se) * ahead,
+            # the schedule correction applied at the anchor: as uncertain as it is large, since
+            # the target's schedule need not be the ladder's
+            "schedule": float(abs(np.mean(lag_all[w]))),
+            # residual spread of the accuracy around step 2 on the recent half of the run
+            "shift_sd": float(np.std(shift_all[k // 2:], ddof=1)) if k - k // 2 > 1 else 0.0,
+            "noise_sd": float(np.std(np.diff(acc[k // 2:]), ddof=1) / np.sqrt(2)) if k - k // 2 > 2 else 0.0}
+
+
+class Calibration:
+    """Errors of the forecast on the ladder's own runs, replayed leave-one-size-out.
+
+    ``errors`` holds one row per (held-out run, task, fraction seen): the run's
+    Chinchilla ``multiple``, ``frac``, the loss forecast's ``log_error``, what the
+    accuracy band is built from (``slope_loss`` = step 2's slope x the forecast loss,
+    ``shift_se``, ``drift``, ``noise_sd``) and the accuracy forecast's ``acc_error``.
+    Quantiles and conformal factors are computed once per (task, multiple, level).
+    """
+
+    def __init__(self, errors: pd.DataFrame, pooled: Sequence[str]):
+        self.errors = errors
+        self.pooled = list(pooled)
+        self._cache: dict = {}
+
+    def _rows(self, multiple: float, tasks: Sequence[str]) -> pd.DataFrame:
+        e = self.errors[self.errors["task"].isin(tasks)]
+        return e[e["multiple"] == _nearest(e["multiple"], multiple)]
+
+    def _loss_table(self, multiple: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+        key = ("loss", _nearest(self.errors["multiple"], multiple), level)
+        if key not in self._cache:
+            e = self._rows(multiple, self.pooled)
+            fr = np.array(sorted(e["frac"].unique()))
+            self._cache[key] = fr, np.array([np.quantile(np.abs(e.loc[e["frac"] == x, "log_error"]), level)
+                                             for x in fr])
+        return self._cache[key]
+
+    def loss_quantile(self, multiple: float, frac: float, level: float) -> float:
+        """The ``level`` quantile of |log error| of the loss at ``frac``.
+
+        Pooled over the calibration tasks (a fixed set, so no task's band depends on
+        which others are asked for), runs of the nearest Chinchilla multiple; beyond
+        the replayed fractions it is the value at the nearest one (never extrapolated to 0).
+        """
+        fr, q = self._loss_table(multiple, level)
+        return float(np.interp(frac, fr, q))
+
+    def scale(self, task: str, multiple: float, level: float) -> float:
+        """Split-conformal factor of one task: the ``level`` quantile of |accuracy error| / raw half-width.
+
+        Normalised scores let runs of different noise share one factor (locally
+        weighted conformal prediction, Lei et al., 2018); it absorbs what the raw band
+        misjudges for this task, e.g. a non-monotonic task's erratic accuracy.
+        """
+        key = ("scale", task, _nearest(self.errors["multiple"], multiple), level)
+        if key not in self._cache:
+            e = self._rows(multiple, [task])
+            q = np.array([self.loss_quantile(multiple, f, level) for f in e["frac"]])
+            half = _half(e["slope_loss"].to_numpy(), q, e["shift_se"].to_numpy(), e["drift"].to_numpy(),
+                         e["noise_sd"].to_numpy(), level, e["loss_drift"].to_numpy(), e["schedule"].to_numpy())
+            score = np.sort(np.abs(e["acc_error"].to_numpy()) / np.maximum(half, 1e-9))
+            # finite-sample split-conformal quantile: the ceil((k + 1) level)-th smallest score
+            c = float(score[min(len(score) - 1, int(np.ceil((len(score) + 1) * level)) - 1)]) if len(score) else 1.0
+            # widen only: the ladder's replays share its schedule, so they cannot vouch for
+            # a narrower band on a target whose schedule may differ
+            self._cache[key] = max(c, 1.0)
+        return self._cache[key]
+
+
+def _half(slope_loss, q, shift_se, drift, noise_sd, level: float, loss_drift=0.0, schedule=0.0):
+    """Raw half-width at ``level``: the loss band through step 2, the accuracy shift's standard error
+    and its drift to the end, the noise of an actual that is a mean of 5 checkpoints."""
+    z = float(norm.ppf(0.5 + level / 2))
+    return np.sqrt((slope_loss * q) ** 2 + (slope_loss * loss_drift) ** 2 + (slope_loss * schedule) ** 2
+                   + (z * shift_se) ** 2 + drift ** 2
+                   + (z * noise_sd) ** 2 / ACTUAL_WINDOW)
+
+
+class Forecaster:
+    """Fitted ladder side of a forecast: step 1/2 per task, schedule lags and their calibration.
+
+    Depends only on the ladder, so one fit serves every forecast of every target.
+
+    Parameters
+    ----------
+    tasks : tasks to forecast.
+    config : :class:`ForecastConfig`.
+
+    Fitted attributes: ``predictors_`` (task -> :class:`TaskPredictor`, the paper's
+    design), ``multiples_`` (run -> Chinchilla multiple), ``lags_`` (multiple ->
+    :class:`LagCurve`), ``calibration_`` (:class:`Calibration`).
+    """
+
+    def __init__(self, tasks: Sequence[str], config: ForecastConfig = ForecastConfig()):
+        self.tasks = list(tasks)
+        self.config = config
+
+    def fit(self, ladder) -> Forecaster:
+        lad = as_ladder(ladder)
+        # Lags and loss bands are pooled over a fixed set of tasks, the paper's that the
+        # ladder has, so a task's forecast never depends on which other tasks are asked for.
+        pooled = [t for t in PAPER_TASKS if lad.has(t, BPB) and lad.has(t, ACC)] or list(self.tasks)
+        self.calibration_tasks_ = pooled
+        every = list(dict.fromkeys([*pooled, *self.tasks]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FitWarning)
+            self.predictors_ = {t: TaskPredictor(t, PAPER).fit(lad) for t in every}
+        self.multiples_ = _run_multiples(lad)
+        step1 = {t: self.predictors_[t].step1_ for t in pooled}
+        self.lags_ = {m: LagCurve(lad, step1, {r for r, v in self.multiples_.items() if v == m}, self.config.lag_bins)
+                      for m in sorted(set(self.multiples_.values()))}
+        self.calibration_ = self._calibrate(lad, pooled, every)
+        return self
+
+    def lag(self, multiple: float) -> LagCurve | None:
+        """The lag curve of the ladder runs nearest in Chinchilla multiple (None without the correction)."""
+        return self.lags_[_nearest(self.lags_, multiple)] if self.config.schedule else None
+
+    def _calibrate(self, lad: Ladder, pooled: Sequence[str], every: Sequence[str]) -> Calibration:
+        """Replay each ladder run at CALIBRATION_FRACS with its size left out of step 1 and the lag curves."""
+        sizes = lad.results.groupby("size")["n"].first().sort_values().index.tolist()
+        rows = []
+        for size in sizes:
+            rest = Ladder(lad.results[lad.results["size"] != size])
+            if rest.results["run"].nunique() < PowerLaw.n_params + 1:
+                continue
+            held = set(lad.results.loc[lad.results["size"] == size, "run"])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FitWarning)
+                step1 = {}
+                for t in every:
+                    pts = rest.final_points(t, BPB, PAPER.final_window)
+                    step1[t] = PowerLaw(n_starts=0).fit(pts["n"], pts["d"], pts["value"])
+            mults = {r: m for r, m in self.multiples_.items() if r not in held}
+            lags = {m: LagCurve(rest, {t: step1[t] for t in pooled}, {r for r, v in mults.items() if v == m},
+                                self.config.lag_bins)
+                    for m in sorted(set(mults.values()))}
+            for t in every:
+                step2 = self.predictors_[t].step2_
+                accs = {s.run: s for s in lad.series(t, ACC)}
+                for s in lad.series(t, BPB):
+                    if s.run not in held or s.run not in accs:
+                        continue
+                    m = self.multiples_[s.run]
+                    lag = lags[_nearest(lags, m)] if self.config.schedule else None
+                    common, il, ia = np.intersect1d(s.step, accs[s.run].step, return_indices=True)
+                    ok = s.d[il] > 0
+                    d, v, acc = s.d[il][ok], s.value[il][ok], accs[s.run].value[ia][ok]
+                    actual_l = float(v[-ACTUAL_WINDOW:].mean())
+                    actual_a = float(acc[-ACTUAL_WINDOW:].mean())
+                    for frac in CALIBRATION_FRACS:
+                        cut = d <= frac * d[-1]
+                        if cut.sum() < self.config.min_checkpoints:
+                            continue
+                        a = _anchor(d[cut], v[cut], acc[cut], d[-1], step1[t], step2, lag, s.n, self.config)
+                        rows.append({"run": s.run, "task": t, "multiple": m, "frac": frac,
+                                     "log_error": float(np.log(a["loss"] / actual_l)),
+                                     "slope_loss": _slope(step2, a["loss"]) * a["loss"],
+                                     "shift_se": a["shift_sd"] / np.sqrt(a["window"]), "drift": a["drift"],
+                                     "loss_drift": a["loss_drift"], "schedule": a["schedule"],
+                                     "noise_sd": a["noise_sd"],
+                                     "acc_error": float(step2.predict(a["loss"]) + a["shift"] - actual_a)})
+        if not rows:
+            raise TaskladderError("forecast calibration needs a ladder of at least 2 sizes with 6+ runs outside each")
+        return Calibration(pd.DataFrame(rows), pooled)
+
+    def forecast_task(self, task: str, log: pd.DataFrame, n: float, d_end: float) -> dict:
+        """Forecast one task at ``d_end`` tokens from the target's tidy log (its checkpoints so far)."""
+        cfg = self.config
+        p = self.predictors_[task]
+        loss = _series(log, task, BPB)
+        acc = _series(log, task, ACC)
+        both = loss.join(acc, lsuffix="_l", rsuffix="_a", how="inner")
+        both = both[both["d_l"] > 0]
+        if len(both) < cfg.min_checkpoints:
+            raise TaskladderError(
+                f"task {task!r}: {len(both)} checkpoint(s) with task loss and accuracy before the cut; "
+                f"a forecast needs at least {cfg.min_checkpoints}")
+        d = both["d_l"].to_numpy(float)
+        seen = float(d[-1])
+        if d_end < seen:
+            raise TaskladderError(f"the forecast tokens {d_end:.4g} lie before the log's last checkpoint ({seen:.4g})")
+        mult = chinchilla_multiple(n, d_end)
+        lag = self.lag(mult)
+        a = _anchor(d, both["value_l"].to_numpy(float), both["value_a"].to_numpy(float), d_end, p.step1_, p.step2_,
+                    lag, n, cfg)
+        frac = seen / d_end
+        cal = self.calibration_
+        q = cal.loss_quantile(mult, frac, cfg.level) if frac < 1.0 else 0.0
+        center = float(p.step2_.predict(a["loss"]) + a["shift"])
+        half = float(cal.scale(task, mult, cfg.level) * _half(_slope(p.step2_, a["loss"]) * a["loss"], q,
+                                                         a["shift_sd"] / np.sqrt(a["window"]), a["drift"],
+                                                         a["noise_sd"], cfg.level, a["loss_drift"], a["schedule"]))
+        lo, hi = _logit_interval(center, half)
+        return {"task": task, "tokens": d_end, "seen_tokens": seen, "seen_frac": frac, "checkpoints": len(both),
+                "predicted": min(max(center, 1e-6), 1 - 1e-6), "lower": lo, "upper": hi,
+                "predicted_loss": a["loss"], "loss_lower": a["loss"] * np.exp(-q), "loss_upper": a["loss"] * np.exp(q),
+                "ladder_predicted": float(p.predict(n, d_end)), "ladder_loss": float(p.predict_feature(n, d_end)),
+                "offset": a["offset"], "shift": a["shift"], "level": cfg.level,
+                "calibration": f"loss band: {cfg.level:.0%} quantile of leave-one-size-out replays of the ladder's "
+                               f"{_nearest(self.lags_, mult):g}xC runs at {frac:.0%} seen"}
+
+
+def _slope(step2, L: float) -> float:
+    h = 1e-4 * max(abs(L), 1e-3)
+    return (step2.predict(L + h) - step2.predict(L - h)) / (2 * h)
+
+
+def _logit_interval(center: float, half: float) -> tuple[float, float]:
+    """center +- half, built on the logit scale (delta method), so it stays inside (0, 1)."""
+    c = min(max(center, 1e-6), 1 - 1e-6)
+    h = half / (c * (1 - c))
+    lc = np.log(c / (1 - c))
+    return float(1 / (1 + np.exp(-(lc - h)))), float(1 / (1 + np.exp(-(lc + h))))
+
+
+def _series(log: pd.DataFrame, task: str, metric: str) -> pd.DataFrame:
+    s = log[(log["task"] == task) & (log["metric"] == metric)].sort_values("step")
+    return s.set_index("step")[["d", "value"]]
+
+
+def truncate(log: pd.DataFrame, upto: float, where: str = "the log") -> pd.DataFrame:
+    """The first ``upto`` fraction of a target's log: checkpoints with step <= upto x its last step."""
+    if not (np.isfinite(upto) and 0.0 < upto <= 1.0):
+        raise TaskladderError(f"--upto must be a fraction in (0, 1] of {where}'s steps, got {upto!r}"
+                              + (" (a cut beyond the log)" if np.isfinite(upto) and upto > 1 else ""))
+    last = int(log["step"].max())
+    return log[log["step"] <= upto * last]
+
+
+@dataclass
+class ForecastResult:
+    forecasts: pd.DataFrame
+    """One row per task (columns in :meth:`Forecaster.forecast_task`, plus actual and errors)."""
+    observed: pd.DataFrame = field(repr=False)
+    """The target's log up to the cut (tidy), for figures."""
+    hidden: pd.DataFrame | None = field(default=None, repr=False)
+    """The log beyond the cut in replay mode, for figures."""
+    n: float = 0.0
+    name: str = ""
+    forecaster: Forecaster | None = field(default=None, repr=False)
+    """The fitted ladder side, reusable for further forecasts on the same ladder."""
+
+
+def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, upto: float | None = None,
+             tasks: Sequence[str] | None = None, config: ForecastConfig = ForecastConfig(),
+             forecaster: Forecaster | None = None, name: str = "target") -> ForecastResult:
+    """Forecast a target at ``tokens`` (default: its log's last checkpoint) from its log so far.
+
+    ``upto`` replays a finished log: only its first ``upto`` fraction of steps is
+    used, and the forecast is checked against the log's actual (mean of its last 5
+    checkpoints) whenever the log goes past the cut and ``tokens`` is its end.
+    """
+    if log.empty:
+        raise TaskladderError(f"{name}: the target's log is empty")
+    full = log[log["d"] > 0] if (log["d"] > 0).any() else log
+    cut = truncate(log, upto) if upto is not None else log
+    end = float(full["d"].max())
+    d_end = float(tokens) if tokens is not None else end
+    if tasks is None:
+        tasks = [t for t in PAPER_TASKS if _has(cut, t)]
+        if not tasks:
+            raise TaskladderError(f"{name}: the log holds no task with both task loss (bpb) and accuracy")
+    for t in tasks:
+        if not _has(log, t):
+            missing = BPB if not ((log["task"] == t) & (log["metric"] == BPB)).any() else ACC
+            raise TaskladderError(f"{name}: the log has no {missing!r} values for task {t!r}")
+    if forecaster is not None and not set(tasks) <= set(forecaster.tasks):
+        raise TaskladderError(f"the forecaster was fitted for {', '.join(forecaster.tasks)}, not {', '.join(tasks)}")
+    fc = forecaster if forecaster is not None else Forecaster(tasks, config).fit(ladder)
+    rows = []
+    for t in tasks:
+        r = fc.forecast_task(t, cut, n, d_end)
+        past = upto is not None and upto < 1.0 and cut["step"].max() < log["step"].max()
+        actual = actual_loss = None
+        if past and d_end == end:
+            a, l_ = _series(full, t, ACC)["value"], _series(full, t, BPB)["value"]
+            actual, actual_loss = float(a.iloc[-ACTUAL_WINDOW:].mean()), float(l_.iloc[-ACTUAL_WINDOW:].mean())
+        r.update({"target": name, "actual": actual, "actual_loss": actual_loss,
+                  "abs_error": None if actual is None else abs(r["predicted"] - actual) * 100,
+                  "ladder_abs_error": None if actual is None else abs(r["ladder_predicted"] - actual) * 100,
+                  "covered": None if actual is None else bool(r["lower"] <= actual <= r["upper"])})
+        rows.append(r)
+    hidden = log[log["step"] > cut["step"].max()] if upto is not None else None
+    return ForecastResult(pd.DataFrame(rows), cut, hidden, n, name, fc)
+
+
+def _has(log: pd.DataFrame, task: str) -> bool:
+    m = log["task"] == task
+    return bool((m & (log["metric"] == BPB)).any() and (m & (log["metric"] == ACC)).any())
+
+
+def forecast_backtest(ladder, targets, fracs: Sequence[float] = (0.1, 0.25, 0.5, 0.75),
+                      tasks: Sequence[str] | None = None, config: ForecastConfig = ForecastConfig()) -> pd.DataFrame:
+    """Replay each target's full log cut at each fraction; forecast its last checkpoint.
+
+    ``targets`` are :class:`~taskladder.datasets.Target` with a ``full`` log.  Rows as
+    :func:`forecast`'s, with a ``upto`` column; compare ``abs_error`` with
+    ``ladder_abs_error`` (the ladder alone) by fraction seen.
+    """
+    tasks = list(tasks or PAPER_TASKS)
+    fc = Forecaster(tasks, config).fit(ladder)
+    frames = []
+    for t in targets:
+        if t.full is None or t.full.empty:
+            raise TaskladderError(f"target {t.name!r} has no intermediate checkpoints to replay")
+        for f in fracs:
+            res = forecast(None, t.full, t.n, upto=f, tasks=tasks, forecaster=fc, name=t.name)
+            frames.append(res.forecasts.assign(upto=f))
+    return pd.concat(frames, ignore_index=True)
+
+
+def backtest_summary(bt: pd.DataFrame) -> pd.DataFrame:
+    """Per target and fraction seen: forecast MAE, ladder-only MAE, coverage, mean half-width (points)."""
+    g = bt.assign(half=(bt["upper"] - bt["lower"]) * 50).groupby(["target", "upto"], sort=False)
+    return g.agg(mae=("abs_error", "mean"), ladder_mae=("ladder_abs_error", "mean"),
+                 coverage=("covered", "mean"), half_width=("half", "mean"), tasks=("task", "size")).reset_index()
+
+
+def target_log(target: str | None = None, target_file=None, n: int | None = None,
+               sizes: Mapping[str, int] | None = None) -> tuple[pd.DataFrame, int, str]:
+    """The log of the target to forecast: a bundled target's full log, or a wide/long eval file.
+
+    Returns (tidy log, N, name).
+    """
+    from pathlib import Path
+
+    from .datasets import olmo2_ladder
+    from .results import read_results
+
+    if (target is None) == (target_file is None):
+        raise TaskladderError("give one target: --target NAME (a bundled log) or --target-file FILE with --n")
+    if target is not None:
+        bundled = olmo2_ladder().targets
+        if target not in bundled:
+            raise TaskladderError(f"unknown target {target!r}; bundled targets: {', '.join(bundled)}")
+        t = bundled[target]
+        return t.full, t.n if n is None else n, target
+    path = Path(target_file)
+    log = read_results([path], sizes=sizes, n=n)
+    if log["run"].nunique() > 1:
+        raise TaskladderError(f"{path}: holds {log['run'].nunique()} runs; a target log holds one")
+    return log, int(log["n"].iloc[0]), path.stem
