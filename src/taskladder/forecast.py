@@ -296,7 +296,10 @@ class Forecaster:
                 step1 = {}
                 for t in every:
                     pts = rest.final_points(t, BPB, PAPER.final_window)
-                    step1[t] = PowerLaw(n_starts=0).fit(pts["n"], pts["d"], pts["value"])
+                    # warm-started at the full ladder's optimum, stopped at 1e-10 relative decrease:
+                    # replays need the refit's forecast to ~1e-6, not the optimum to machine precision
+                    law = PowerLaw(n_starts=0, p0=self.predictors_[t].step1_.result_.x, ftol=1e-10)
+                    step1[t] = law.fit(pts["n"], pts["d"], pts["value"])
             mults = {r: m for r, m in self.multiples_.items() if r not in held}
             lags = {m: LagCurve(rest, {t: step1[t] for t in pooled}, {r for r, v in mults.items() if v == m},
                                 self.config.lag_bins)
@@ -336,7 +339,7 @@ class Forecaster:
         p = self.predictors_[task]
         loss = _series(log, task, BPB)
         acc = _series(log, task, ACC)
-        both = loss.join(acc, lsuffix="_l", rsuffix="_a", how="inner")
+        both = loss.merge(acc, left_index=True, right_index=True, suffixes=("_l", "_a"))
         both = both[both["d_l"] > 0]
         if len(both) < cfg.min_checkpoints:
             raise TaskladderError(

@@ -203,7 +203,8 @@ def read_long(path: str | Path, *, sizes: Mapping[str, int] | None = None) -> pd
     return long_frame_to_tidy(df, path, sizes=sizes)
 
 
-def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int] | None = None) -> pd.DataFrame:
+def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int] | None = None,
+                       n: int | None = None) -> pd.DataFrame:
     missing = [c for c in ("run", "step", "task", "metric", "value") if c not in df.columns]
     if missing:
         raise TaskladderError(f"{path}: missing column {missing[0]!r} (long format needs run, step, task, metric, value)")
@@ -218,7 +219,7 @@ def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int]
     else:
         ns = {}
         for run, size in out[["run", "size"]].drop_duplicates().itertuples(index=False):
-            ns[run] = _resolve_n(path, run, size, None, sizes)
+            ns[run] = _resolve_n(path, run, size, n, sizes)
         out["n"] = out["run"].map(ns)
     if "d" in df.columns:
         out["d"] = _numeric_column(df, "d", path)
@@ -231,10 +232,11 @@ def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int]
     out["task"] = df["task"].astype(str)
     out["metric"] = df["metric"].astype(str)
     out["value"] = _numeric_column(df, "value", path)
-    for col in ("n", "d"):
-        if (out[col] <= 0).any():
-            i = int(np.flatnonzero((out[col] <= 0).to_numpy())[0])
-            raise TaskladderError(f"{path}: column {col!r} row {i + 2}: must be positive")
+    # N must be positive; D may be 0 at the initial checkpoint (step 0), as wide logs have it
+    for col, bad in (("n", out["n"] <= 0), ("d", out["d"] < 0)):
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise TaskladderError(f"{path}: column {col!r} row {i + 2}: must be {'positive' if col == 'n' else '>= 0'}")
     unknown = sorted(set(out["metric"]) - set(METRICS))
     if unknown:
         raise TaskladderError(f"{path}: unknown metric {unknown[0]!r} in column 'metric'; known: {', '.join(METRICS)}")
@@ -268,7 +270,7 @@ def read_results(paths: Iterable[str | Path], *, sizes: Mapping[str, int] | None
     for f in files:
         df = _read_table(f)
         if "metric" in df.columns:
-            frames.append(long_frame_to_tidy(df, f, sizes=sizes))
+            frames.append(long_frame_to_tidy(df, f, sizes=sizes, n=n))
         else:
             frames.append(wide_frame_to_tidy(df, f, sizes=sizes, n=n))
     out = pd.concat(frames, ignore_index=True)
