@@ -25,17 +25,21 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 out_console = Console()
 err_console = Console(stderr=True)
 
+_MAX_COUNT = float(2 ** 63 - 1024)
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 
 
 def parse_count(text: str, what: str) -> int:
     """Parse 6887575552, 6.9e9, 6.9B or 4T into an integer count."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([KkMmBbGgTt]?)\s*", text or "")
+    m = re.fullmatch(r"\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([KkMmBbGgTt]?)\s*", text or "")
     if not m:
         raise TaskladderError(f"{what}: {text!r} is not a number (examples: 6887575552, 6.9e9, 6.9B, 4T)")
     v = float(m[1]) * _SUFFIX[m[2].upper()]
     if not v > 0:
         raise TaskladderError(f"{what}: must be positive, got {text!r}")
+    # counts are stored as int64 (the results table's n and d): anything past that is a typo
+    if not v < _MAX_COUNT:
+        raise TaskladderError(f"{what}: {text!r} is too large (counts must be below {_MAX_COUNT:.2g})")
     return int(round(v))
 
 
@@ -423,6 +427,8 @@ def backtest(
     from .trust import backtest as run_backtest
 
     tasks = _tasks(task)
+    if not 0.0 < level < 1.0:
+        raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None) if ladder else olmo2_ladder().ladder
     if holdout < 1:
         raise TaskladderError(f"--holdout must be at least 1, got {holdout}")
