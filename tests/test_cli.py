@@ -125,6 +125,9 @@ def _bad_wide(tmp_path, mutate, every_run=False):
     (["predict", "--n", "-5", "--tokens", "4T"], "--n: must be positive, got '-5'"),
     (["plan", "--target-n", "1e400"], "--target-n: '1e400' is too large"),
     (["backtest", "--level", "1.5"], "--level must be between 0 and 1, got 1.5"),
+    (["predict", "--n", "7B", "--tokens", "4T", "--paper", "--task", ""], "--task: no task named"),
+    (["report", "--out", "/tmp"], "/tmp: is a folder; give a file name"),
+    (["data", "--export", "/tmp"], "/tmp: is a folder; give a file name"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     r = run_cli(*args)

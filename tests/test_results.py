@@ -111,3 +111,19 @@ def test_bundled_data_equals_the_source_csvs():
         want = read_wide(f)
         got = d.ladder[d.ladder["run"] == f.stem].reset_index(drop=True)
         pd.testing.assert_frame_equal(got, want, check_like=False)
+
+
+def test_a_full_disk_is_one_clear_error_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from taskladder import io
+    from taskladder.errors import TaskladderError
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(io, "publish", full)
+    with pytest.raises(TaskladderError, match=r"out.json: cannot write \(No space left on device\)"):
+        io.write_json(tmp_path / "out.json", {"a": 1})
+    assert list(tmp_path.iterdir()) == []

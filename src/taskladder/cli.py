@@ -57,6 +57,8 @@ def _tasks(names: list[str] | None) -> list[str]:
             elif part:
                 get_task(part)
                 out.append(part)
+    if not out:
+        raise TaskladderError(f"--task: no task named in {names!r}; give task names, 'paper' or 'all'")
     return out
 
 
@@ -494,6 +496,7 @@ def report(
         bundled = olmo2_ladder()
         results, targets = bundled.ladder, [bundled.targets["7B-4T"], bundled.targets["13B-5T"]]
         title, paper = "taskladder report: OLMo 2 ladder (Bhagia et al., 2024)", True
+    io.check_output_file(out)
     if out.parent != Path(""):
         io.ensure_writable_dir(out.parent)
     with err_console.status("fitting and drawing", spinner="dots") if err_console.is_terminal else _null():
@@ -825,6 +828,7 @@ def data(
     """Describe the bundled OLMo 2 ladder data (or export it as a tidy table)."""
     d = olmo2_ladder()
     if export is not None:
+        io.check_output_file(export)
         io.ensure_writable_dir(export.parent if str(export.parent) else Path("."))
         io.write_table(export, d.ladder)
         out_console.print(f"wrote {len(d.ladder)} rows to {export}")

@@ -61,18 +61,39 @@ def publish(tmp: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> Path:
-    """Write to a temporary file in the same folder, then rename over ``path``."""
+def check_output_file(path: Path) -> None:
+    if path.is_dir():
+        raise TaskladderError(f"{path}: is a folder; give a file name")
+
+
+def _atomic(path: Path, write) -> Path:
+    """Call ``write(tmp)`` on a temp file beside ``path``, then rename it over ``path``.
+
+    A folder in the way, a full disk (ENOSPC) or any other OS error becomes one
+    TaskladderError naming the file, and the temp file is removed.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    check_output_file(path)
+    tmp = None
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        write(tmp)
         publish(tmp, path)
+    except OSError as e:
+        raise TaskladderError(f"{path}: cannot write ({e.strerror or e})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write to a temporary file in the same folder, then rename over ``path``."""
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return _atomic(path, write)
 
 
 def write_json(path: Path, obj) -> Path:
@@ -82,15 +103,5 @@ def write_json(path: Path, obj) -> Path:
 def write_table(path: Path, df: pd.DataFrame) -> Path:
     """Write a DataFrame as Parquet or CSV (by extension), atomically."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        if path.suffix == ".parquet":
-            df.to_parquet(tmp, index=False)
-        else:
-            df.to_csv(tmp, index=False)
-        publish(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return _atomic(path, lambda tmp: df.to_parquet(tmp, index=False) if path.suffix == ".parquet"
+                   else df.to_csv(tmp, index=False))
