@@ -20,7 +20,8 @@ from .errors import FitWarning, TaskladderError
 from .results import load_sizes, read_results
 from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY, get_task
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Predict a large model's task accuracy from a ladder of small models.")
 out_console = Console()
 err_console = Console(stderr=True)
@@ -741,6 +742,13 @@ def evaluate(
 
     from .evaluation import bundled_task, done_keys, evaluate_checkpoints, load_task
 
+    if limit is not None and limit < 1:
+        raise TaskladderError(f"--limit must be at least 1, got {limit}")
+    if overlong not in ("error", "truncate"):
+        raise TaskladderError(f"--overlong: choose error or truncate, got {overlong!r}")
+    from .training import check_device
+
+    check_device(device)
     tasks = [bundled_task(t, limit) for t in task or []] + [load_task(p, limit) for p in task_file or []]
     if not tasks:
         raise TaskladderError("no task: give --task NAME (bundled OLMES tasks) or --task-file FILE")
@@ -749,8 +757,6 @@ def evaluate(
         if not heldout.exists():
             raise TaskladderError(f"{heldout}: no such file")
         text = heldout.read_text(encoding="utf-8", errors="replace")
-    if overlong not in ("error", "truncate"):
-        raise TaskladderError(f"--overlong: choose error or truncate, got {overlong!r}")
     if zero_shot_:
         from .evaluation import zero_shot
 
@@ -844,19 +850,49 @@ def data(
     out_console.print(t)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def main() -> None:
-    """Entry point: user errors become one line on stderr and exit status 2."""
+    """Entry point: every user error is one line on stderr and exit status 2.
+
+    Click's own usage errors (unknown option, missing value, a value of the wrong
+    type) come out the same way instead of in a box; so does an OSError (a file name
+    too long, a full disk), and an output folder the failed command created is
+    removed again if it stayed empty.
+    """
+    from typer.exceptions import TyperException  # base of typer's (vendored click's) usage errors
+
+    def fail(msg: str, code: int = 2) -> None:
+        io.remove_created_dirs()
+        err_console.print(f"taskladder: {msg}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(code)
+
     with warnings.catch_warnings():
         # Fit problems are reported in each table's flags column instead.
         warnings.simplefilter("ignore", FitWarning)
         try:
-            app()
+            rc = app(standalone_mode=False)
+        except TyperException as e:
+            ctx = getattr(e, "ctx", None)
+            if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:  # bare `taskladder`: the help
+                print(ctx.get_help())
+                sys.exit(0)
+            msg = e.format_message() if hasattr(e, "format_message") else str(e)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            fail(f"error: {_one_line(msg)}{hint}")
         except TaskladderError as e:
-            err_console.print(f"taskladder: error: {e}", markup=False, highlight=False, soft_wrap=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            err_console.print("taskladder: interrupted", markup=False)
-            sys.exit(130)
+            fail(f"error: {_one_line(e)}")
+        except OSError as e:
+            name = str(e.filename) if e.filename is not None else ""
+            name = name if len(name) <= 80 else name[:77] + "..."
+            fail(f"error: {name + ': ' if name else ''}{e.strerror or e}")
+        except (KeyboardInterrupt, typer.Abort):
+            fail("interrupted", 130)
+        except typer.Exit as e:
+            sys.exit(e.exit_code)
+        sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

@@ -433,11 +433,18 @@ def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
     except ImportError:
         raise TaskladderError("evaluation needs the eval extra: pip install 'taskladder[eval]'") from None
     quiet_transformers()
-    cfg = AutoConfig.from_pretrained(path, local_files_only=True)
+    try:
+        cfg = AutoConfig.from_pretrained(path, local_files_only=True)
+    except Exception as e:  # transformers raises OSError, ValueError, KeyError, JSON errors for bad configs
+        raise TaskladderError(f"{path / 'config.json'}: not a usable model config ({type(e).__name__})") from None
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     if cfg.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         raise TaskladderError(f"{path}: model type {cfg.model_type!r} is not a causal language model")
+    # an encoder such as BERT has a causal-LM class too, but its checkpoint was not trained as one
+    archs = getattr(cfg, "architectures", None) or []
+    if archs and not any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs):
+        raise TaskladderError(f"{path}: architecture {archs[0]} is not a causal language model")
     try:
         tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as e:

@@ -38,15 +38,35 @@ def dumps(obj) -> str:
     return json.dumps(_clean(obj), indent=2)
 
 
+#: Output folders this process created, so a failed command can remove them again (when empty).
+_CREATED: list[Path] = []
+
+
 def ensure_writable_dir(path: Path) -> Path:
     path = Path(path)
+    missing = []
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TaskladderError(f"{path}: cannot create output folder ({e.strerror})") from None
+    _CREATED.extend(missing)
     if not os.access(path, os.W_OK):
         raise TaskladderError(f"{path}: output folder is not writable")
     return path
+
+
+def remove_created_dirs() -> None:
+    """Remove the output folders this process created that are still empty (deepest first)."""
+    for p in sorted(set(_CREATED), key=lambda x: len(x.parts), reverse=True):
+        try:
+            p.rmdir()
+        except OSError:  # not empty, or already gone
+            pass
+    _CREATED.clear()
 
 
 def _umask() -> int:

@@ -115,19 +115,23 @@ def read_documents(path: Path) -> list[str]:
     if suffix == ".parquet":
         import pandas as pd
 
-        df = pd.read_parquet(path)
+        try:
+            df = pd.read_parquet(path)
+        except Exception as e:  # pyarrow raises many types for a file that is not Parquet
+            raise TaskladderError(f"{path}: cannot be read as Parquet ({type(e).__name__})") from None
         if "text" not in df.columns:
             raise TaskladderError(f"{path}: no 'text' column (columns: {', '.join(map(str, df.columns))})")
         return [str(t) for t in df["text"].dropna()]
     if suffix in (".jsonl", ".json"):
         docs = []
-        with open(path, encoding="utf-8") as f:
-            for i, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
+        with open(path, "rb") as f:
+            for i, raw in enumerate(f, 1):
                 try:
+                    line = raw.decode("utf-8")
+                    if not line.strip():
+                        continue
                     docs.append(str(json.loads(line)["text"]))
-                except (json.JSONDecodeError, KeyError, TypeError):
+                except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
                     raise TaskladderError(f"{path}, line {i}: expected a JSON object with a 'text' field") from None
         return docs
     return [path.read_text(encoding="utf-8", errors="replace")]
@@ -242,6 +246,23 @@ class TrainConfig:
             raise TaskladderError(f"heldout fraction must be in (0, 0.5), got {self.heldout_fraction}")
         if self.micro_batch is not None and self.micro_batch <= 0:
             raise TaskladderError("micro batch must be positive")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise TaskladderError(f"max steps must be at least 1, got {self.max_steps}")
+        if not self.max_epochs > 0:
+            raise TaskladderError(f"max epochs must be positive, got {self.max_epochs}")
+        check_device(self.device)
+
+
+def check_device(device: str) -> None:
+    """Refuse a device this machine does not have, before any work starts."""
+    if device == "cpu":
+        return
+    if not device.startswith("cuda"):
+        raise TaskladderError(f"unknown device {device!r}; choose cpu or cuda")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise TaskladderError(f"device {device!r}: no CUDA GPU is available here (torch {torch.__version__}); use cpu")
 
 
 def cross_entropy_z_loss(logits, target, z: float):
