@@ -163,7 +163,8 @@ def test_fewer_runs_than_parameters_exit_2(tmp_path):
     assert "step 1 has 5 parameters but the ladder has only 4 runs" in r.stderr
     # the automatic choice needs enough runs to hold the largest ones out: also one clear line
     r = run_cli("predict", "--ladder", d, "--n", "7e9", "--tokens", "4T", "--task", "piqa")
-    assert r.returncode == 2 and "backtest needs at least" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "needs at least 10 ladder runs" in r.stderr and "--paper" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_unwritable_output_exit_2(tmp_path):

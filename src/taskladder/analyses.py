@@ -51,7 +51,8 @@ def design_choices(ladder, targets, tasks, designs: Iterable[str] = tuple(DESIGN
 
     Columns: design, task, target, predicted, actual, abs_error (points),
     relative_error, and for two-step designs the step-1 feature's relative error.
-    With the default designs, the C4 design is left out of a ladder without C4 loss.
+    With the default designs, a design is left out when the ladder lacks its feature
+    (C4 loss, or TaskCE) for any of the tasks.
     """
     lad = as_ladder(ladder)
     targets = list(targets)
@@ -59,7 +60,8 @@ def design_choices(ladder, targets, tasks, designs: Iterable[str] = tuple(DESIGN
     explicit = designs is not DESIGNS and tuple(designs) != tuple(DESIGNS)
     for name in designs:
         cfg = design_config(name, lad, targets)
-        if not explicit and cfg is not None and cfg.feature == "c4" and not lad.has(*feature_key("", "c4")):
+        # with the default designs, one whose feature the ladder lacks (no C4 loss, no TaskCE) is left out
+        if not explicit and cfg is not None and not all(lad.has(*feature_key(t, cfg.feature)) for t in tasks):
             continue
         if cfg is None:
             df = single_step_predictions(lad, targets, tasks)

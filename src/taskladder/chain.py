@@ -112,6 +112,14 @@ class Ladder:
             r = results.iloc[int(np.flatnonzero(~np.isfinite(v))[0])]
             raise TaskladderError(
                 f"non-finite value {r['value']} for run {r['run']!r}, step {r['step']}, {r['task']}/{r['metric']}")
+        from .results import out_of_range
+
+        for metric, idx in results.groupby("metric", sort=False).indices.items():
+            bad, rule = out_of_range(metric, v[idx])
+            if bad.any():
+                r = results.iloc[idx[int(np.flatnonzero(bad)[0])]]
+                raise TaskladderError(f"run {r['run']!r}, step {r['step']}, {r['task']}/{metric}: value {r['value']:g} "
+                                      f"is out of range: {rule}")
         self.results = results
         # Sort once by (task, metric, run, step) on integer codes; each (task, metric)
         # is then a contiguous slice, turned into per-run Series only when asked for.
@@ -305,3 +313,28 @@ def predict_targets(ladder, targets, tasks, config: ChainConfig = PAPER, progres
         if progress is not None:
             progress()
     return pd.DataFrame(rows), fits
+
+
+def range_note(ladder, target) -> str | None:
+    """A warning when a target lies below the ladder (smaller N or D than every rung), else None.
+
+    The laws are fitted to extrapolate upwards; below the ladder they extrapolate
+    downwards, where nothing constrains them.
+    """
+    runs = as_ladder(ladder).results.groupby("run").agg(n=("n", "first"), d=("d", "max"))
+    n0, d0 = float(runs["n"].min()), float(runs["d"].min())
+    if target.n < n0 or target.d < d0:
+        return (f"{target.name} lies below the ladder (smallest rung N={n0:.3g}, D={d0:.3g}): "
+                "the laws are extrapolated downwards, where nothing constrains them")
+    return None
+
+
+def check_accuracies(preds: pd.DataFrame, ladder, targets) -> None:
+    """Refuse predicted accuracies outside [0, 1], naming the task and target and why."""
+    bad = preds[(preds["predicted"] < 0) | (preds["predicted"] > 1)]
+    if len(bad):
+        r = bad.iloc[0]
+        t = next((t for t in targets if t.name == r["target"]), None)
+        why = (range_note(ladder, t) if t is not None else None) or "the target lies too far outside the ladder"
+        raise TaskladderError(f"task {r['task']!r}, target {r['target']}: predicted accuracy {r['predicted']:.4g} "
+                              f"is outside [0, 1]; {why}")

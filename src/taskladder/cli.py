@@ -14,7 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from . import io
-from .chain import ChainConfig, Ladder, predict_targets
+from .chain import ChainConfig, Ladder, check_accuracies, predict_targets, range_note
 from .datasets import Target, olmo2_ladder
 from .errors import FitWarning, TaskladderError
 from .results import load_sizes, read_results
@@ -68,6 +68,31 @@ def _fit_progress(n_tasks: int, quiet: bool):
     prog = Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
     tid = prog.add_task("fitting tasks", total=n_tasks)
     return prog, lambda: prog.advance(tid)
+
+
+class _Stages:
+    """A progress display of named stages (stage k of n, elapsed time) on stderr."""
+
+    def __init__(self, names: list[str], quiet: bool):
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.names = names
+        self.prog = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                             TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err_console,
+                             transient=True, disable=quiet or not err_console.is_terminal)
+
+    def __enter__(self):
+        self.prog.__enter__()
+        self.tid = self.prog.add_task(self.names[0], total=len(self.names))
+        self.i = 0
+        return self
+
+    def next(self) -> None:
+        self.i += 1
+        self.prog.update(self.tid, completed=self.i, description=self.names[min(self.i, len(self.names) - 1)])
+
+    def __exit__(self, *exc):
+        return self.prog.__exit__(*exc)
 
 
 def _prediction_table(df, title: str, paper: bool = False) -> Table:
@@ -189,50 +214,54 @@ def reproduce(
     from . import analyses
     from .paper import FIGURE2_MAE
     from .paper import reproduce as run
+    from .trust import auto_predict
 
-    out = io.ensure_writable_dir(out)
-    prog, advance = _fit_progress(len(PAPER_TASKS), quiet=json_)
-    with prog:
-        rep = run(progress=advance)
+    io.ensure_writable_dir(out)  # fail before the work, not after it
+    stages = ["fitting the paper's design (8 tasks)", "design choices, MC format, variance",
+              "automatic choice: backtests and bootstraps"] + (["drawing figures"] if figures else [])
+    with _Stages(stages, quiet=json_) as st:
+        rep = run()
         targets = [rep.data.targets[t] for t in rep.predictions["target"].unique()]
+        st.next()
         extra = analyses.run_all(rep.ladder, targets, PAPER_TASKS, ALL_TASKS)
-        from .trust import auto_predict
-
+        st.next()
         auto = auto_predict(rep.ladder, targets, PAPER_TASKS).predictions
-    preds = rep.predictions
-    mae = rep.mean_abs_error()
-    design, var = extra["design_choices"], extra["variance"]
-    result = {
-        "predictions": io.records(preds),
-        "mean_abs_error": mae,
-        "paper_mean_abs_error": FIGURE2_MAE,
-        "design_choices": io.records(design),
-        "variance": io.records(var),
-        "variance_correlation": extra.get("variance_correlation"),
-        "mc": io.records(extra["mc"]) if "mc" in extra else [],
-        "auto": io.records(auto[["task", "target", "predicted", "lower", "upper", "actual", "pipeline",
-                                 "abs_error", "covered"]]),
-        "auto_mean_abs_error": auto.groupby("target", sort=False)["abs_error"].mean().to_dict(),
-        "fits": _fits_json(rep.fits),
-        "config": ChainConfig().__dict__,
-    }
-    io.write_json(out / "reproduce.json", result)
-    io.write_table(out / "predictions.parquet", preds)
-    io.write_table(out / "predictions.csv", preds)
-    io.write_table(out / "design_choices.parquet", design)
-    io.write_table(out / "variance.parquet", var)
-    if figures:
-        from . import plots
+        preds = rep.predictions
+        mae = rep.mean_abs_error()
+        design, var = extra["design_choices"], extra["variance"]
+        result = {
+            "predictions": io.records(preds),
+            "mean_abs_error": mae,
+            "paper_mean_abs_error": FIGURE2_MAE,
+            "design_choices": io.records(design),
+            "variance": io.records(var),
+            "variance_correlation": extra.get("variance_correlation"),
+            "mc": io.records(extra["mc"]) if "mc" in extra else [],
+            "auto": io.records(auto[["task", "target", "predicted", "lower", "upper", "actual", "pipeline",
+                                     "abs_error", "covered"]]),
+            "auto_mean_abs_error": auto.groupby("target", sort=False)["abs_error"].mean().to_dict(),
+            "fits": _fits_json(rep.fits),
+            "config": ChainConfig().__dict__,
+        }
+        # every file is written into a hidden folder first and moved in only when all are done
+        with io.staged(out) as tmp:
+            io.write_json(tmp / "reproduce.json", result)
+            io.write_table(tmp / "predictions.parquet", preds)
+            io.write_table(tmp / "predictions.csv", preds)
+            io.write_table(tmp / "design_choices.parquet", design)
+            io.write_table(tmp / "variance.parquet", var)
+            if figures:
+                st.next()
+                from . import plots
 
-        targets = [rep.data.targets[t] for t in preds["target"].unique()]
-        finals = {t: dict(zip(*rep.ladder.final_points(t, "acc", 5)[["run", "value"]].T.values))
-                  for t in rep.fits}
-        plots.plot_step1(rep.fits, targets, out / "step1.png")
-        plots.plot_step2(rep.fits, targets, out / "step2.png")
-        plots.plot_chained(rep.fits, targets, out / "chained.png", final_acc=finals)
-        plots.plot_summary(preds, out / "summary.png")
-        plots.plot_design_choices(design, out / "design_choices.png")
-        plots.plot_variance(var, out / "variance.png")
+                finals = {t: dict(zip(*rep.ladder.final_points(t, "acc", 5)[["run", "value"]].T.values))
+                          for t in rep.fits}
+                plots.plot_step1(rep.fits, targets, tmp / "step1.png")
+                plots.plot_step2(rep.fits, targets, tmp / "step2.png")
+                plots.plot_chained(rep.fits, targets, tmp / "chained.png", final_acc=finals)
+                plots.plot_summary(preds, tmp / "summary.png")
+                plots.plot_design_choices(design, tmp / "design_choices.png")
+                plots.plot_variance(var, tmp / "variance.png")
     if json_:
         out_console.print_json(io.dumps(result)) if sys.stdout.isatty() else print(io.dumps(result))
         return
@@ -313,6 +342,7 @@ def predict(
     from .analyses import design_config
 
     config = design_config(design, lad, targets) if design else _config(feature or "bpb", step1 or "nd", step2)
+    notes = [x for x in (range_note(lad, t) for t in targets) if x]
     if not fixed:
         from .trust import auto_predict
 
@@ -320,12 +350,14 @@ def predict(
         with prog:
             auto = auto_predict(lad, targets, tasks, level=level, progress=advance)
         preds = auto.predictions
+        check_accuracies(preds, lad, targets)
         flat = preds.drop(columns=["weights", "design_predictions", "design_sd"])
         result = {"predictions": io.records(flat), "weights": io.records(auto.weights),
-                  "config": {"design": "auto", "level": level}}
+                  "config": {"design": "auto", "level": level}, "notes": notes}
         if _emit(result, json_, out, "predict", {"predictions": flat}):
             return
         out_console.print(_auto_table(preds, level))
+        _print_notes(notes)
         return
     if config is None:  # single step: one law from (N, D) to accuracy
         preds = single_step_predictions(lad, targets, tasks)
@@ -338,6 +370,8 @@ def predict(
         with prog:
             preds, fits = predict_targets(lad, targets, tasks, config, progress=advance)
         result = {"predictions": io.records(preds), "fits": _fits_json(fits), "config": config.__dict__}
+    check_accuracies(preds, lad, targets)
+    result["notes"] = notes
     if _emit(result, json_, out, "predict", {"predictions": preds}):
         return
     how = "single step (N, D) -> accuracy" if config is None else f"{config.feature} -> accuracy"
@@ -345,6 +379,12 @@ def predict(
     if preds["abs_error"].notna().any():
         for tgt, v in preds.groupby("target", sort=False)["abs_error"].mean().items():
             out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points")
+    _print_notes(notes)
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        out_console.print(f"[yellow]warning:[/] {note}")
 
 
 def _forecast_table(fc, name: str, level: float) -> Table:
@@ -891,7 +931,11 @@ def main() -> None:
         except (KeyboardInterrupt, typer.Abort):
             fail("interrupted", 130)
         except typer.Exit as e:
+            if e.exit_code == 130:  # typer turns Ctrl-C into Exit(130)
+                fail("interrupted", 130)
             sys.exit(e.exit_code)
+        if rc == 130:  # typer turns Ctrl-C into Exit(130), which click returns when not standalone
+            fail("interrupted", 130)
         sys.exit(rc if isinstance(rc, int) else 0)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +60,23 @@ def ensure_writable_dir(path: Path) -> Path:
     if not os.access(path, os.W_OK):
         raise TaskladderError(f"{path}: output folder is not writable")
     return path
+
+
+@contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """Write a set of outputs into a hidden folder inside ``out``; move them in only when all are done.
+
+    An error or Ctrl-C on the way leaves ``out`` as it was (the hidden folder is
+    removed), never a partial set of files.
+    """
+    out = ensure_writable_dir(out)
+    tmp = Path(tempfile.mkdtemp(prefix=".taskladder-", dir=out))
+    try:
+        yield tmp
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def remove_created_dirs() -> None:

@@ -22,7 +22,7 @@ h1{font-size:1.7em;margin-bottom:.1em}h2{margin-top:2em;border-bottom:2px solid 
 table{border-collapse:collapse;font-size:.88em;margin:.6em 0}
 th,td{padding:.28em .65em;border-bottom:1px solid #e5e5e5;text-align:right}
 th{background:#f6f6f8}td:first-child,th:first-child{text-align:left}td{white-space:nowrap}
-td:last-child{white-space:normal;max-width:30em;text-align:left;font-size:.92em;color:#555}
+.notes td:last-child{white-space:normal;max-width:30em;text-align:left;font-size:.92em;color:#555}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 .kpi{display:inline-block;background:#f6f6f8;border-radius:8px;padding:.6em 1.1em;margin:.3em .6em .3em 0}
 .kpi b{font-size:1.5em;display:block}.flag{color:#a15c00}.note{color:#555;font-size:.92em}
@@ -42,8 +42,10 @@ def _pct(v) -> str:
     return "–" if v is None or v != v else f"{100 * v:.1f}"
 
 
-def _table(df: pd.DataFrame) -> str:
-    return df.to_html(index=False, escape=True, border=0, na_rep="–")
+def _table(df: pd.DataFrame, notes: bool = False) -> str:
+    """An HTML table; ``notes``: its last column is free text (flags, formulas), set as a grey note."""
+    t = df.to_html(index=False, escape=True, border=0, na_rep="–")
+    return f'<div class="notes">{t}</div>' if notes else t
 
 
 def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", paper: bool = False) -> str:
@@ -83,7 +85,7 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
         t["paper pred"] = preds["paper_predicted"].map(_pct)
         t["paper actual"] = preds["paper_actual"].map(_pct)
     t["flags"] = preds["flags"]
-    parts += ["<h2>Chained predictions (task loss → accuracy)</h2>", _table(t)]
+    parts += ["<h2>Chained predictions (task loss → accuracy)</h2>", _table(t, notes=True)]
 
     rows = [{"task": _name(k), "step 1": f.step1_.formula(), "fit err 1": f"{f.step1_.fit_error_:.2%}",
              "step 2": f.step2_.formula(), "fit err 2": f"{f.step2_.fit_error_:.2%}"} for k, f in fits.items()]
@@ -120,7 +122,7 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
                                "actual": auto["actual"].map(_pct),
                                "abs err (pts)": auto["abs_error"].map(lambda v: "–" if v is None or v != v else f"{v:.1f}"),
                                "pipelines (weight)": auto["pipeline"].str.removeprefix("weighted: ")})
-            parts += [_table(at), _img(plots.plot_auto(auto, tmp / "auto.png"))]
+            parts += [_table(at, notes=True), _img(plots.plot_auto(auto, tmp / "auto.png"))]
             if auto["actual"].notna().any():
                 m = auto.groupby("target", sort=False)["abs_error"].mean()
                 parts.append('<p class="note">Mean absolute error: ' + ", ".join(
@@ -152,7 +154,7 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
                 parts.append(_table(pd.DataFrame({
                     "task": mc["task"].map(_name), "target": mc["target"], "predicted": mc["predicted"].map(_pct),
                     "actual": mc["actual"].map(_pct), "abs err (pts)": mc["abs_error"].map("{:.1f}".format),
-                    "step 2": mc["step2"]})))
+                    "step 2": mc["step2"]}), notes=True))
 
         parts.append("<h2>Variance over the last checkpoints (paper section 5.1)</h2>")
         vt = pd.DataFrame({"task": var["task"].map(_name), "loss SD": var["loss_sd"].map("{:.4f}".format),

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import TaskladderError
-from .tasks import LM_LOSS, METRICS, REGISTRY, wide_columns
+from .tasks import ACC, BPB, LM_LOSS, MC_ACC, METRICS, REGISTRY, TASKCE, wide_columns
 
 COLUMNS = ["run", "size", "n", "d", "step", "task", "metric", "value"]
 
@@ -154,14 +154,18 @@ def wide_frame_to_tidy(df: pd.DataFrame, path: Path, *, run: str | None = None, 
             if not all(c in cols for c, _ in spec):
                 continue
             w = np.array([w for _, w in spec])
-            vals = np.column_stack([_numeric_column(df, c, path) for c, _ in spec]) @ (w / w.sum())
-            if metric == "taskce":  # logged as log p(gold); TaskCE is its negation (eq. 7)
-                vals = -vals
+            sign = -1.0 if metric == TASKCE else 1.0  # TaskCE is logged as log p(gold): its negation (eq. 7)
+            cols_ = [sign * _numeric_column(df, c, path) for c, _ in spec]
+            for (c, _), v in zip(spec, cols_):
+                check_range(metric, v, path, c)
+            vals = np.column_stack(cols_) @ (w / w.sum())
             parts.append((task.name, metric, vals))
     for c in df.columns:
         m = _LM_RE.match(str(c))
         if m:
-            parts.append((m["set"], LM_LOSS, _numeric_column(df, c, path)))
+            v = _numeric_column(df, c, path)
+            check_range(LM_LOSS, v, path, str(c))
+            parts.append((m["set"], LM_LOSS, v))
     if not parts:
         raise TaskladderError(f"{path}: no metric columns found (expected eval/downstream_bpb/... columns)")
 
@@ -175,6 +179,36 @@ def wide_frame_to_tidy(df: pd.DataFrame, path: Path, *, run: str | None = None, 
         "value": np.concatenate([p[2] for p in parts]),
     })
     return out
+
+
+def out_of_range(metric: str, values: np.ndarray) -> tuple[np.ndarray, str]:
+    """Mask of values outside a metric's range, and the range in words.
+
+    Accuracies are fractions in [0, 1]; task and LM losses (bits or nats) are > 0;
+    TaskCE = -log p(gold) is >= 0.  Other metrics are not checked.
+    """
+    v = np.asarray(values, float)
+    if metric in (ACC, MC_ACC):
+        return (v < 0) | (v > 1), "an accuracy must lie in [0, 1]"
+    if metric in (BPB, LM_LOSS):
+        return v <= 0, "a loss must be positive"
+    if metric == TASKCE:
+        return v < 0, "TaskCE (-log p of the gold answer) must be >= 0"
+    return np.zeros(len(v), bool), ""
+
+
+def _range_message(metric: str, v: float, rule: str) -> str:
+    percent = metric in (ACC, MC_ACC) and 1 < v <= 100
+    return f"{v:g} is out of range: {rule}" + (" (a percentage? give fractions)" if percent else "")
+
+
+def check_range(metric: str, values: np.ndarray, path: Path, col: str, rows: np.ndarray | None = None) -> None:
+    """Refuse values outside the metric's range, naming the file, column and (1-based, header = 1) row."""
+    bad, rule = out_of_range(metric, values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        row = (rows[i] if rows is not None else i) + 2
+        raise TaskladderError(f"{path}: column {col!r} row {row}: {_range_message(metric, float(values[i]), rule)}")
 
 
 def _numeric_column(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
@@ -240,6 +274,8 @@ def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int]
     unknown = sorted(set(out["metric"]) - set(METRICS))
     if unknown:
         raise TaskladderError(f"{path}: unknown metric {unknown[0]!r} in column 'metric'; known: {', '.join(METRICS)}")
+    for metric, idx in out.groupby("metric", sort=False).indices.items():
+        check_range(metric, out["value"].to_numpy()[idx], path, "value", idx)
     for (run, task, metric), g in out.groupby(["run", "task", "metric"], sort=False):
         _check_increasing(g["step"].to_numpy(), path, "step", f" (run {run!r}, task {task!r}, metric {metric!r})")
     out["n"] = np.rint(out["n"]).astype("int64")

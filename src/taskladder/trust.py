@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -238,12 +237,21 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
     """
     lad = as_ladder(ladder)
     targets, tasks = list(targets), list(tasks)
+    n_runs = lad.results["run"].nunique()
+    if n_runs < 10:  # the backtest holds out 4 rungs and refits 5-parameter laws on the rest
+        raise TaskladderError(f"the automatic choice backtests on 4 held-out rungs and needs at least 10 ladder runs, "
+                              f"the ladder has {n_runs}; --paper (or --design NAME) uses one fixed pipeline, "
+                              "which needs 5")
     jobs = [(lad.results, targets, task, tuple(designs), level, B, seed + i) for i, task in enumerate(tasks)]
     n_jobs = min(n_jobs or os.cpu_count() or 1, len(jobs))
     if n_jobs > 1:
-        with ProcessPoolExecutor(n_jobs, initializer=_one_blas_thread) as pool:
+        # multiprocessing.Pool, not concurrent.futures: its __exit__ terminates the workers, so
+        # Ctrl-C stops at once (a ProcessPoolExecutor waited on its idle workers forever)
+        import multiprocessing
+
+        with multiprocessing.get_context().Pool(n_jobs, initializer=_one_blas_thread) as pool:
             outs = []
-            for out in pool.map(_auto_task, jobs):
+            for out in pool.imap(_auto_task, jobs):
                 outs.append(out)
                 if progress is not None:
                     progress()
@@ -261,9 +269,14 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
 def _one_blas_thread() -> None:
     # Forked workers inherit the parent's BLAS thread pool; on tiny matrices its
     # threads only spin against each other (30x slower), so each worker uses one.
+    import signal
+
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    # Ctrl-C reaches the whole process group: the parent handles it (and terminates the
+    # pool), so a worker ignores it instead of printing its own traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _auto_task(job) -> tuple[list[dict], pd.DataFrame, pd.DataFrame]:
