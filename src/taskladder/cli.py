@@ -172,7 +172,7 @@ def _variance_table(var) -> Table:
 
 
 def _emit(result: dict, json_: bool, out: Path | None, stem: str, tables: dict) -> bool:
-    """Write ``result`` (JSON) and ``tables`` (Parquet) under ``out``; print the JSON when asked.
+    """Write 'result' (JSON) and 'tables' (Parquet) under 'out'; print the JSON when asked.
 
     Returns True when the JSON went to stdout, so the caller prints no table.
     """
@@ -649,7 +649,7 @@ def train(
     """Train a planned ladder (OLMo 2 via transformers): resumable, FSDP2 under torchrun.
 
     Re-running the same command continues every rung from its last checkpoint; under
-    ``torchrun --nproc-per-node K -m taskladder.cli train ...`` the batches are split
+    'torchrun --nproc-per-node K -m taskladder.cli train ...' the batches are split
     over K processes with FSDP2.
     """
     import os
@@ -768,13 +768,13 @@ def evaluate(
 ):
     """Score checkpoints on multiple-choice tasks; write the tidy results table predict reads.
 
-    Checkpoints written by ``taskladder train`` carry their run, N and batch; other
+    Checkpoints written by 'taskladder train' carry their run, N and batch; other
     folders need --run-name, --params and --batch-tokens.
 
-    Each checkpoint folder's step is read from its name (``step1000``, ``step-1000``
-    or ``...-step1000``).  Re-running skips (run, step, task) rows already in OUT;
+    Each checkpoint folder's step is read from its name ('step1000', 'step-1000'
+    or '...-step1000').  Re-running skips (run, step, task) rows already in OUT;
     every checkpoint's rows are written atomically as soon as it is done.  Under
-    ``torchrun --nproc-per-node K -m taskladder.cli evaluate ...`` the checkpoints are
+    'torchrun --nproc-per-node K -m taskladder.cli evaluate ...' the checkpoints are
     shared among K processes and their results merged.  (The option names avoid
     prefixes of torchrun's own, which it would otherwise claim.)
     """

@@ -62,8 +62,34 @@ def save(fig, path: Path) -> Path:
     return path
 
 
-def _legend(fig, axes, ncol=8):
+def _ladder_handles(fits: dict[str, TaskPredictor], multiples: bool = True) -> list:
+    """Legend entries for the ladder: one colour per size in numeric order, one marker per Chinchilla multiple."""
+    from matplotlib.lines import Line2D
+
+    hs = [Line2D([], [], color=c, marker="o", ls="--", lw=1, ms=5, label=s) for s, c in _size_colors(fits).items()]
+    if multiples:
+        any_fit = next(iter(fits.values()))
+        mults = sorted({m for m in (parse_run_name(r)[1] for r in any_fit.step1_data_["run"]) if m is not None})
+        hs += [Line2D([], [], color="#555", marker=_MARKERS.get(m, "o"), ls="", ms=6, label=f"{m:g}xC") for m in mults]
+    return hs
+
+
+def _error_box(ax, lines: list[tuple[str, str]], where: str = "upper right") -> None:
+    """Each target's error in one box in a corner of the panel (labels beside points overlapped)."""
+    if not lines:
+        return
+    x, ha = (0.97, "right") if "right" in where else (0.03, "left")
+    y, va = (0.97, "top") if "upper" in where else (0.03, "bottom")
+    for i, (text, color) in enumerate(lines):
+        dy = -0.09 * i if va == "top" else 0.09 * (len(lines) - 1 - i)
+        ax.text(x, y + dy, text, transform=ax.transAxes, ha=ha, va=va, fontsize=7, color=color)
+
+
+def _legend(fig, axes, ncol=8, first=()):
     handles, labels = [], []
+    for h in first:
+        handles.append(h)
+        labels.append(h.get_label())
     for ax in axes:
         for h, l in zip(*ax.get_legend_handles_labels()):
             if l not in labels:
@@ -89,9 +115,9 @@ def plot_step1(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) ->
             ax.plot(ds, fit.predict_feature(n, ds), "--", color=colors[size], lw=1, alpha=0.7)
             for r in g.itertuples():
                 mult = parse_run_name(r.run)[1]
-                ax.scatter(r.d, r.value, color=colors[size], marker=_MARKERS.get(mult, "o"), s=28,
-                           label=f"{size}", zorder=3)
+                ax.scatter(r.d, r.value, color=colors[size], marker=_MARKERS.get(mult, "o"), s=28, zorder=3)
         fkey = feature_key(task, fit.config.feature)
+        errs = []
         for i, t in enumerate(targets):
             c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
             pred = float(fit.predict_feature(t.n, t.d))
@@ -102,15 +128,15 @@ def plot_step1(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) ->
             if act is not None:
                 ax.scatter(t.d, act, marker="o", facecolors="none", edgecolors=c, s=30,
                            label=f"{t.name} (actual)", zorder=4)
-                ax.annotate(f"{abs(pred - act) / act:.1%}", (t.d, pred), xytext=(-30, 6 + 10 * i),
-                            textcoords="offset points", fontsize=7, color=c)
+                errs.append((f"{t.name}: {abs(pred - act) / act:.1%} off", c))
+        _error_box(ax, errs, "upper right")
         ax.set_xscale("log")
         ax.set_title(f"{_display(task)}  (fit error {fit.step1_.fit_error_:.2%})", fontsize=9, fontweight="bold")
         ax.set_xlabel("Tokens D", fontsize=8)
         ax.set_ylabel(FEATURE_LABEL[fit.config.feature], fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    _legend(fig, axes)
+    _legend(fig, axes, first=_ladder_handles(fits))
     return save(fig, path)
 
 
@@ -121,9 +147,10 @@ def plot_step2(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) ->
     for ax, (task, fit) in zip(axes, fits.items()):
         pts = fit.step2_data_
         for size, g in pts.groupby("size", sort=False):
-            ax.scatter(g["x"], g["y"], s=4, color=colors[size], alpha=0.6, edgecolors="none", label=size)
+            ax.scatter(g["x"], g["y"], s=4, color=colors[size], alpha=0.6, edgecolors="none")
         fkey = feature_key(task, fit.config.feature)
         xs_all = [pts["x"].min(), pts["x"].max()]
+        errs = []
         for i, t in enumerate(targets):
             c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
             x, y = t.actual(*fkey), t.actual(task, ACC)
@@ -131,23 +158,25 @@ def plot_step2(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) ->
                 continue
             xs_all.append(x)
             pred = float(fit.step2_.predict(x))
-            ax.scatter(x, y, marker="x", color=c, s=30, label=f"{t.name} (actual)", zorder=4)
-            ax.scatter(x, pred, marker="o", facecolors="none", edgecolors=c, s=30,
-                       label=f"{t.name} (step-2 prediction)", zorder=4)
-            ax.annotate(f"{abs(pred - y) / y:.1%}", (x, y), xytext=(6, -10 - 10 * i),
-                        textcoords="offset points", fontsize=7, color=c)
+            ax.scatter(x, pred, marker="x", color=c, s=30, label=f"{t.name} (step-2 prediction at its loss)", zorder=4)
+            ax.scatter(x, y, marker="o", facecolors="none", edgecolors=c, s=30, label=f"{t.name} (actual)", zorder=4)
+            errs.append((f"{t.name}: {abs(pred - y) / y:.1%} off", c))
+        _error_box(ax, errs, "upper right")
         lo, hi = min(xs_all), max(xs_all)
         xs = np.linspace(lo - 0.15 * (hi - lo), hi + 0.05 * (hi - lo), 200)
-        ax.plot(xs, fit.step2_.predict(xs), color="k", lw=1, alpha=0.6)
         if hasattr(fit.step2_, "predict_interval"):  # the fitted curve's 95% band (paper Figure 4)
             band_lo, band_hi = fit.step2_.predict_interval(xs, level=0.95)
-            ax.fill_between(xs, band_lo, band_hi, color="#fa9fb5", alpha=0.35, lw=0, label="95% band of the fit")
+            # drawn with edges, under the curve: on ~1,000 checkpoints the band is only a few
+            # tenths of a point wide, and a pale fill alone vanished under the line
+            ax.fill_between(xs, band_lo, band_hi, color="#dd3497", alpha=0.45, lw=0.6, edgecolor="#7a0177",
+                            label="95% band of the fitted curve", zorder=2)
+        ax.plot(xs, fit.step2_.predict(xs), color="k", lw=0.6, alpha=0.8, zorder=3)
         ax.set_title(f"{_display(task)}  (fit error {fit.step2_.fit_error_:.2%})", fontsize=9, fontweight="bold")
         ax.set_xlabel(FEATURE_LABEL[fit.config.feature], fontsize=8)
         ax.set_ylabel("RC accuracy", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    _legend(fig, axes)
+    _legend(fig, axes, first=_ladder_handles(fits, multiples=False))
     return save(fig, path)
 
 
@@ -168,8 +197,9 @@ def plot_chained(fits: dict[str, TaskPredictor], targets: Sequence, path: Path, 
                 for r in g.itertuples():
                     y = acc_final.get(r.run)
                     if y is not None:
-                        ax.scatter(r.d, y, color=colors[size], s=28, zorder=3, label=size,
+                        ax.scatter(r.d, y, color=colors[size], s=28, zorder=3,
                                    marker=_MARKERS.get(parse_run_name(r.run)[1], "o"))
+        errs = []
         for i, t in enumerate(targets):
             c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
             ax.plot(ds, fit.predict(t.n, ds), ":", color=c, lw=1)
@@ -179,19 +209,19 @@ def plot_chained(fits: dict[str, TaskPredictor], targets: Sequence, path: Path, 
             if act is not None:
                 ax.scatter(t.d, act, marker="o", facecolors="none", edgecolors=c, s=30,
                            label=f"{t.name} (actual)", zorder=4)
-                ax.annotate(f"{abs(pred - act) * 100:.1f} pts", (t.d, pred), xytext=(-40, -12 - 10 * i),
-                            textcoords="offset points", fontsize=7, color=c)
+                errs.append((f"{t.name}: {abs(pred - act) * 100:.1f} pts off", c))
+        _error_box(ax, errs, "lower right")
         ax.set_xscale("log")
         ax.set_title(_display(task), fontsize=9, fontweight="bold")
         ax.set_xlabel("Tokens D", fontsize=8)
         ax.set_ylabel("RC accuracy", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    _legend(fig, axes)
+    _legend(fig, axes, first=_ladder_handles(fits, multiples=final_acc is not None))
     return save(fig, path)
 
 
-def _row_plot(preds: pd.DataFrame, draw, path: Path) -> Path:
+def _row_plot(preds: pd.DataFrame, draw, path: Path, title: str | None = None) -> Path:
     """One row per (task, target), grouped by task; ``draw(ax, row, y, color)`` draws a row."""
     tasks = list(dict.fromkeys(preds["task"]))
     targets = list(dict.fromkeys(preds["target"]))
@@ -213,6 +243,8 @@ def _row_plot(preds: pd.DataFrame, draw, path: Path) -> Path:
     h, l = ax.get_legend_handles_labels()
     uniq = dict(zip(l, h))
     ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=10, fontweight="bold")
     fig.tight_layout()
     return save(fig, path)
 
@@ -228,7 +260,7 @@ def plot_summary(predictions: pd.DataFrame, path: Path) -> Path:
             ax.annotate(f"{p - a:+.1f}", (max(a, p), y), xytext=(5, -3), textcoords="offset points", fontsize=7)
         ax.scatter(p, y, marker="x", color=c, s=40, label=f"{tgt} predicted")
 
-    return _row_plot(predictions, draw, path)
+    return _row_plot(predictions, draw, path, title="Predicted (x) vs actual (o) RC accuracy, chained prediction")
 
 
 def plot_design_choices(design: pd.DataFrame, path: Path) -> Path:
