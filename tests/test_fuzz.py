@@ -1,0 +1,185 @@
+"""Bad input, tried as a new user would: each case exits 2 with exactly one line on stderr, no
+traceback and no files or folders left behind, or exits 0 with the right result.
+
+Inputs are built once per session in a scratch folder; each case runs the installed CLI
+in a subprocess, in its own empty working folder, with an --out that must not appear.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import DATA, run_cli
+
+from taskladder.datasets import olmo2_ladder
+
+
+@pytest.fixture(scope="session")
+def inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fuzz-inputs")
+    lad = olmo2_ladder().ladder
+    acc = lad["metric"] == "acc"
+    lad.assign(value=np.where(acc, lad["value"] * 100, lad["value"])).to_csv(d / "percent.csv", index=False)
+    neg = lad.copy()
+    neg.loc[neg.index[acc][5], "value"] = -0.1
+    neg.to_csv(d / "negative_acc.csv", index=False)
+    big = lad.copy()
+    big.loc[big.index[acc][7], "value"] = 1.5
+    big.to_csv(d / "acc_above_1.csv", index=False)
+    zero = lad.copy()
+    zero.loc[zero.index[lad["metric"] == "bpb"][3], "value"] = 0.0
+    zero.to_csv(d / "zero_loss.csv", index=False)
+    wide = pd.read_csv(DATA / "190M-1xC.csv")
+    col = "eval/downstream/piqa_val_rc_5shot_len_norm"
+    (d / "wide").mkdir()
+    wide.assign(**{col: wide[col] * 100}).to_csv(d / "wide" / "190M-1xC.csv", index=False)
+    # a 7-run ladder: enough for the paper's design (5 parameters), not for the backtest (10 runs)
+    small = lad[lad["run"].isin(sorted(lad["run"].unique())[:7])]
+    small.to_csv(d / "seven_runs.csv", index=False)
+    lad[lad["metric"] != "taskce"].to_csv(d / "no_taskce.csv", index=False)
+    (d / "garbage.jsonl").write_bytes(bytes(range(256)) * 8)
+    (d / "garbage.parquet").write_bytes(b"PAR1" + bytes(range(200)) + b"not parquet")
+    for name, text in (("broken", "{garbage"), ("empty", "{}")):
+        (d / name / "step100").mkdir(parents=True)
+        (d / name / "step100" / "config.json").write_text(text)
+    return d
+
+
+def _bert(d):
+    """A real (tiny, random) BERT checkpoint: an encoder, not a causal LM."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    path = d / "bert" / "step100"
+    if not path.exists():
+        cfg = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32)
+        BertForMaskedLM(cfg).save_pretrained(path)
+    return path
+
+
+N = ["--n", "7B", "--tokens", "4T"]
+EVAL = ["--task", "piqa", "--run-name", "x-1xC", "--params", "1M", "--batch-tokens", "1M"]
+
+# (case, argv with {in} for the inputs folder and {out} for an output that must not appear, message)
+CASES = [
+    # values outside their range
+    ("accuracy in percent", ["predict", "--ladder", "{in}/percent.csv", *N, "--paper", "--out", "{out}"],
+     "column 'value' row"),
+    ("accuracy in percent, wide", ["predict", "--ladder", "{in}/wide", *N, "--paper"],
+     "'eval/downstream/piqa_val_rc_5shot_len_norm' row 2"),
+    ("negative accuracy", ["predict", "--ladder", "{in}/negative_acc.csv", *N, "--paper"], "must lie in [0, 1]"),
+    ("accuracy above 1", ["predict", "--ladder", "{in}/acc_above_1.csv", *N, "--paper"], "must lie in [0, 1]"),
+    ("zero loss", ["predict", "--ladder", "{in}/zero_loss.csv", *N, "--paper"], "a loss must be positive"),
+    ("impossible prediction", ["predict", "--n", "1", "--tokens", "1T", "--task", "arc_easy", "--out", "{out}"],
+     "is outside [0, 1]"),
+    # counts
+    ("n 1e30", ["predict", "--n", "1e30", "--tokens", "4T", "--paper"], "'1e30' is too large"),
+    ("n 1e400", ["predict", "--n", "1e400", "--tokens", "4T"], "'1e400' is too large"),
+    ("tokens 1e400", ["predict", "--n", "7B", "--tokens", "1e400"], "'1e400' is too large"),
+    ("negative n", ["predict", "--n", "-5", "--tokens", "4T"], "must be positive, got '-5'"),
+    ("plan target-n 1e400", ["plan", "--target-n", "1e400"], "'1e400' is too large"),
+    ("empty task", ["predict", *N, "--paper", "--task", ""], "--task: no task named"),
+    ("300-character file name", ["predict", "--ladder", "{in}/" + "x" * 300 + ".csv", *N], "File name too long"),
+    # outputs
+    ("report into a folder", ["report", "--out", "{in}"], "is a folder; give a file name"),
+    ("export into a folder", ["data", "--export", "{in}"], "is a folder; give a file name"),
+    ("bad target with --out", ["predict", "--target", "70B", "--out", "{out}"], "unknown target '70B'"),
+    ("backtest level 1.5", ["backtest", "--level", "1.5", "--out", "{out}"], "--level must be between 0 and 1"),
+    ("forecast cut beyond the log", ["forecast", "--target", "7B-4T", "--upto", "1.5", "--out", "{out}"],
+     "beyond the log"),
+    # click's own errors: one line, not a box
+    ("unknown option", ["predict", "--bogus"], "No such option: --bogus"),
+    ("missing value", ["predict", "--n"], "requires an argument"),
+    ("value of the wrong type", ["predict", "--level", "abc", *N], "Invalid value for '--level'"),
+    ("unknown command", ["nocommand"], "No such command 'nocommand'"),
+    # messages that help
+    ("automatic choice on 7 runs", ["predict", "--ladder", "{in}/seven_runs.csv", *N, "--task", "piqa"],
+     "uses one fixed pipeline"),
+    # training and evaluation
+    ("train max-steps -1", ["train", "--preset", "tiny", "--max-steps=-1", "--out", "{out}"],
+     "max steps must be at least 1"),
+    ("train on a machine without a GPU", ["train", "--preset", "tiny", "--device", "cuda", "--out", "{out}"],
+     "no CUDA GPU is available here"),
+    ("train on garbage jsonl", ["train", "--preset", "tiny", "--corpus", "{in}/garbage.jsonl", "--out", "{out}"],
+     "line 1: expected a JSON object"),
+    ("train on garbage parquet", ["train", "--preset", "tiny", "--corpus", "{in}/garbage.parquet", "--out", "{out}"],
+     "cannot be read as Parquet"),
+    ("evaluate limit 0", ["evaluate", "{in}/empty/step100", "--out", "{out}/r.parquet", *EVAL, "--limit", "0"],
+     "--limit must be at least 1"),
+    ("evaluate a garbage config", ["evaluate", "{in}/broken/step100", "--out", "{out}/r.parquet", *EVAL],
+     "not a usable model config"),
+    ("evaluate an empty config", ["evaluate", "{in}/empty/step100", "--out", "{out}/r.parquet", *EVAL],
+     "not a usable model config"),
+    ("evaluate a BERT checkpoint", ["evaluate", "{in}/bert/step100", "--out", "{out}/r.parquet", *EVAL],
+     "BertForMaskedLM is not a causal language model"),
+    ("evaluate on a machine without a GPU",
+     ["evaluate", "{in}/empty/step100", "--out", "{out}/r.parquet", *EVAL, "--device", "cuda"],
+     "no CUDA GPU is available here"),
+]
+
+
+@pytest.mark.parametrize("case, argv, message", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_exits_2_with_one_line_and_leaves_nothing(inputs, tmp_path, case, argv, message):
+    if case == "evaluate a BERT checkpoint":
+        pytest.importorskip("transformers")
+        _bert(inputs)
+    if "no CUDA GPU" in message:
+        torch = pytest.importorskip("torch")
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU")
+    work = tmp_path / "cwd"
+    work.mkdir()
+    out = tmp_path / "out" / "deeper"
+    args = [a.replace("{in}", str(inputs)).replace("{out}", str(out)) for a in argv]
+    before = sorted(p.name for p in inputs.rglob("*"))
+    r = run_cli(*args, cwd=work)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert message in lines[0], lines[0]
+    assert not (tmp_path / "out").exists(), "a failed command left its output folder"
+    assert list(work.iterdir()) == [], "a failed command left files in the working folder"
+    assert sorted(p.name for p in inputs.rglob("*")) == before, "a failed command left files beside its inputs"
+
+
+def test_below_the_ladder_is_predicted_with_a_warning(tmp_path):
+    r = run_cli("predict", "--n", "100M", "--tokens", "1T", "--paper", "--task", "mmlu", "--json")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert 0 < obj["predictions"][0]["predicted"] < 1
+    assert len(obj["notes"]) == 1 and "below the ladder" in obj["notes"][0]
+
+
+def test_report_on_a_ladder_without_taskce_skips_that_design(inputs, tmp_path):
+    out = tmp_path / "r.html"
+    r = run_cli("report", "--ladder", inputs / "no_taskce.csv", "--n", "7B", "--tokens", "4T", "--task", "piqa",
+                "--out", out)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert "task_bpb · " in text and "taskce · " not in text
+
+
+def test_help_is_plain_without_bool_metavars_or_rst():
+    for cmd in ("predict", "reproduce", "forecast", "train", "evaluate"):
+        r = run_cli(cmd, "--help")
+        assert r.returncode == 0 and "<bool>" not in r.stdout and "``" not in r.stdout, cmd
+        assert "--json" in r.stdout or cmd in ("train", "evaluate")
+    r = run_cli()
+    assert r.returncode == 0 and "Commands:" in r.stdout
+
+
+def test_ctrl_c_during_reproduce_is_one_line_and_leaves_no_files(tmp_path):
+    out = tmp_path / "rep"
+    proc = subprocess.Popen([sys.executable, "-m", "taskladder.cli", "reproduce", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)  # inside the fits, before any file is written
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["taskladder: interrupted"], err
+    assert not out.exists() or list(out.iterdir()) == []
