@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import Progress
@@ -30,7 +31,12 @@ _MAX_COUNT = float(2 ** 63 - 1024)
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 
 
-def parse_count(text: str, what: str) -> int:
+def parse_flops(text: str, what: str) -> float:
+    """Parse a compute budget (3e21, 300e18): a positive finite number, not bounded like a count."""
+    return float(parse_count(text, what, limit=float("inf")))
+
+
+def parse_count(text: str, what: str, limit: float = None) -> int:
     """Parse 6887575552, 6.9e9, 6.9B or 4T into an integer count."""
     m = re.fullmatch(r"\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([KkMmBbGgTt]?)\s*", text or "")
     if not m:
@@ -39,9 +45,12 @@ def parse_count(text: str, what: str) -> int:
     if not v > 0:
         raise TaskladderError(f"{what}: must be positive, got {text!r}")
     # counts are stored as int64 (the results table's n and d): anything past that is a typo
-    if not v < _MAX_COUNT:
-        raise TaskladderError(f"{what}: {text!r} is too large (counts must be below {_MAX_COUNT:.2g})")
-    return int(round(v))
+    limit = _MAX_COUNT if limit is None else limit
+    if not np.isfinite(v):
+        raise TaskladderError(f"{what}: {text!r} is too large (not a finite number)")
+    if not v < limit:
+        raise TaskladderError(f"{what}: {text!r} is too large (counts must be below {limit:.2g})")
+    return int(round(v)) if v < _MAX_COUNT else v
 
 
 def _tasks(names: list[str] | None) -> list[str]:
@@ -68,6 +77,35 @@ def _fit_progress(n_tasks: int, quiet: bool):
     prog = Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
     tid = prog.add_task("fitting tasks", total=n_tasks)
     return prog, lambda: prog.advance(tid)
+
+
+def _set_cache(no_cache: bool) -> None:
+    if no_cache:
+        import os
+
+        os.environ["TASKLADDER_NO_CACHE"] = "1"
+
+
+cache_app = typer.Typer(help="The on-disk cache of fits (see docs/speed.md).", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+def cache_info():
+    """Where the cache is, how many entries it holds and their size."""
+    from .cache import info
+
+    d, n, size = info()
+    out_console.print(f"{d}: {n} entries, {size / 1e6:.1f} MB")
+
+
+@cache_app.command("clear")
+def cache_clear():
+    """Remove every cache entry."""
+    from .cache import cache_dir, clear
+
+    n, size = clear()
+    out_console.print(f"removed {n} entries ({size / 1e6:.1f} MB) from {cache_dir()}")
 
 
 class _Stages:
@@ -209,8 +247,10 @@ def reproduce(
     out: Annotated[Path, typer.Option(help="Folder for tables and figures.")] = Path("taskladder-out"),
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     figures: Annotated[bool, typer.Option(help="Draw the step-1, step-2 and chained figures.")] = True,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Recompute the paper's Figure 2 (7B-4T and 13B-5T) from the bundled ladder."""
+    _set_cache(no_cache)
     from . import analyses
     from .paper import FIGURE2_MAE
     from .paper import reproduce as run
@@ -296,6 +336,7 @@ def predict(
     level: Annotated[float, typer.Option(help="Interval level of the automatic prediction.")] = 0.9,
     out: Annotated[Optional[Path], typer.Option(help="Also write predictions (JSON, Parquet) here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Predict task accuracies for any target (N, D) from a ladder.
 
@@ -303,6 +344,7 @@ def predict(
     largest rungs and the prediction carries an interval; --paper, --design or
     --feature/--step1/--step2 select one fixed pipeline instead.
     """
+    _set_cache(no_cache)
     from .analyses import DESIGNS, single_step_predictions
 
     tasks = _tasks(task)
@@ -419,6 +461,7 @@ def forecast(
     level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
     out: Annotated[Optional[Path], typer.Option(help="Also write forecast.json, forecast.parquet and forecast.png here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Forecast where a running target will land from its own checkpoints so far.
 
@@ -426,6 +469,7 @@ def forecast(
     the learning-rate schedule) and its step 2 shifted by the target's own accuracy
     residuals; see docs/forecast.md.
     """
+    _set_cache(no_cache)
     from .forecast import ForecastConfig, target_log
     from .forecast import forecast as run_forecast
 
@@ -516,8 +560,10 @@ def report(
     tokens: Annotated[Optional[str], typer.Option(help="Target tokens (with --ladder).")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, for actuals.")] = None,
     task: Annotated[Optional[list[str]], typer.Option(help="Task(s); 'paper' (default), 'all' or names.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Write one self-contained HTML report: every table and figure, images embedded."""
+    _set_cache(no_cache)
     from . import report as rpt
 
     tasks = _tasks(task)
@@ -577,7 +623,7 @@ def plan(
         raise TaskladderError(f"--multiples: {multiples!r} is not a comma-separated list of numbers") from None
     cfg = PlanConfig(target_n=parse_count(target_n, "--target-n"), target_tokens=parse_count(target_tokens, "--target-tokens"),
                      seq_len=seq_len, sizes=tuple(x.strip() for x in sizes.split(",") if x.strip()), multiples=mults,
-                     budget_flops=float(parse_count(budget, "--budget")) if budget else None)
+                     budget_flops=parse_flops(budget, "--budget") if budget else None)
     rungs = make_plan(cfg)
     total = sum(r.flops for r in rungs)
     if json_:
@@ -622,7 +668,7 @@ def _plan_config(preset, target_n, target_tokens, seq_len, sizes, multiples, bud
         except ValueError:
             raise TaskladderError(f"--multiples: {multiples!r} is not a comma-separated list of numbers") from None
     if budget is not None:
-        kw["budget_flops"] = float(parse_count(budget, "--budget"))
+        kw["budget_flops"] = parse_flops(budget, "--budget")
     return replace(cfg, **kw) if kw else cfg
 
 
@@ -909,9 +955,21 @@ def main() -> None:
         err_console.print(f"taskladder: {msg}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(code)
 
+    from .cache import CacheWarning
+
+    show = warnings.showwarning
+
+    def one_line_warning(message, category, *args, **kwargs):
+        if issubclass(category, CacheWarning):
+            err_console.print(f"taskladder: warning: {_one_line(message)}", markup=False, highlight=False,
+                              soft_wrap=True)
+        else:
+            show(message, category, *args, **kwargs)
+
     with warnings.catch_warnings():
         # Fit problems are reported in each table's flags column instead.
         warnings.simplefilter("ignore", FitWarning)
+        warnings.showwarning = one_line_warning
         try:
             rc = app(standalone_mode=False)
         except TyperException as e:

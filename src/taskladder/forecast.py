@@ -436,7 +436,14 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
             raise TaskladderError(f"{name}: the log has no {missing!r} values for task {t!r}")
     if forecaster is not None and not set(tasks) <= set(forecaster.tasks):
         raise TaskladderError(f"the forecaster was fitted for {', '.join(forecaster.tasks)}, not {', '.join(tasks)}")
-    fc = forecaster if forecaster is not None else Forecaster(tasks, config).fit(ladder)
+    if forecaster is None:
+        # the ladder side depends on the ladder, the tasks and the config only: cached on disk
+        from . import cache
+
+        lad = as_ladder(ladder)
+        k = cache.key("forecaster", lad.results, tuple(tasks), config)
+        forecaster = cache.cached(k, lambda: Forecaster(tasks, config).fit(lad))
+    fc = forecaster
     rows = []
     for t in tasks:
         r = fc.forecast_task(t, cut, n, d_end)

@@ -242,28 +242,41 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
         raise TaskladderError(f"the automatic choice backtests on 4 held-out rungs and needs at least 10 ladder runs, "
                               f"the ladder has {n_runs}; --paper (or --design NAME) uses one fixed pipeline, "
                               "which needs 5")
-    jobs = [(lad.results, targets, task, tuple(designs), level, B, seed + i) for i, task in enumerate(tasks)]
-    n_jobs = min(n_jobs or os.cpu_count() or 1, len(jobs))
+    # The backtests, fits and bootstraps of a task depend on the ladder and the designs
+    # only: computed once per (ladder content, task, designs) and cached on disk.
+    from . import cache
+
+    th = cache.table_hash(lad.results)
+    keys = {t: cache.key("auto-fit", th, t, tuple(designs)) for t in tasks}
+    fitted = {t: cache.load(k) for t, k in keys.items()}
+    missing = [t for t in tasks if fitted[t] is None]
+    n_jobs = min(n_jobs or os.cpu_count() or 1, len(missing)) if missing else 0
+
+    def done(task, fit=None):
+        if fit is not None:
+            fitted[task] = fit
+            cache.store(keys[task], fit)
+        if progress is not None:
+            progress()
+
+    for t in tasks:
+        if fitted[t] is not None:
+            done(t)
     if n_jobs > 1:
         # multiprocessing.Pool, not concurrent.futures: its __exit__ terminates the workers, so
         # Ctrl-C stops at once (a ProcessPoolExecutor waited on its idle workers forever)
         import multiprocessing
 
         with multiprocessing.get_context().Pool(n_jobs, initializer=_one_blas_thread) as pool:
-            outs = []
-            for out in pool.imap(_auto_task, jobs):
-                outs.append(out)
-                if progress is not None:
-                    progress()
+            for t, fit in zip(missing, pool.imap(_fit_task, [(lad.results, t, tuple(designs)) for t in missing])):
+                done(t, fit)
     else:
-        outs = []
-        for j in jobs:
-            outs.append(_auto_task(j))
-            if progress is not None:
-                progress()
-    return AutoResult(pd.DataFrame([r for o in outs for r in o[0]]),
-                      pd.concat([o[1] for o in outs], ignore_index=True),
-                      pd.concat([o[2] for o in outs], ignore_index=True))
+        for t in missing:
+            done(t, _fit_task((lad, t, tuple(designs))))
+    rows = [r for i, t in enumerate(tasks) for r in _predict_task(fitted[t], targets, level, B, seed + i)]
+    return AutoResult(pd.DataFrame(rows),
+                      pd.concat([fitted[t].weights.reset_index() for t in tasks], ignore_index=True),
+                      pd.concat([fitted[t].backtest for t in tasks], ignore_index=True))
 
 
 def _one_blas_thread() -> None:
@@ -279,19 +292,42 @@ def _one_blas_thread() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _auto_task(job) -> tuple[list[dict], pd.DataFrame, pd.DataFrame]:
-    results, targets, task, designs, level, B, seed = job
+@dataclass
+class TaskFit:
+    """What the automatic choice knows of one task before any target: the ladder's alone."""
+
+    task: str
+    weights: pd.DataFrame
+    """Per design: backtest RMSE, log-extrapolation and weight (index: design)."""
+    backtest: pd.DataFrame
+    models: dict
+    """Design -> fitted :class:`DesignModel`, bootstrap refits included."""
+    log_center: float
+    """The ladder's mean log compute, from which a target's extrapolation is measured."""
+
+
+def _fit_task(job) -> TaskFit:
+    results, task, designs = job
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)
-        lad = Ladder(results)
-        rng = np.random.default_rng(seed)
+        lad = as_ladder(results)
         bt = backtest(lad, [task], designs, coverage=False)
         wt = design_weights(bt).set_index("design")
-        c_center = _log_center(lad.results.groupby("run").agg(n=("n", "first"), d=("d", "max")))
         models = {d: DesignModel(d, task).fit(lad) for d in wt.index}
-        rows = []
+        for m in models.values():
+            m._bootstrap()  # computed now, so a cached fit carries its refits
+        c_center = _log_center(lad.results.groupby("run").agg(n=("n", "first"), d=("d", "max")))
+    return TaskFit(task, wt, bt, models, c_center)
+
+
+def _predict_task(fit: TaskFit, targets, level: float, B: int, seed: int) -> list[dict]:
+    task, wt, models = fit.task, fit.weights, fit.models
+    rng = np.random.default_rng(seed)
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)
         for t in targets:
-            ext = np.log(float(t.n) * float(t.d)) - c_center
+            ext = np.log(float(t.n) * float(t.d)) - fit.log_center
             preds, sds = {}, {}
             for d, m in models.items():
                 preds[d] = m.predict(t.n, t.d)
@@ -312,7 +348,7 @@ def _auto_task(job) -> tuple[list[dict], pd.DataFrame, pd.DataFrame]:
                              f"{d} {w_:.2f}" for d, w_ in sorted(tw.items(), key=lambda kv: -kv[1]) if w_ >= 0.05),
                          "top_pipeline": max(tw, key=tw.get), "weights": tw, "design_predictions": preds,
                          "design_sd": sds})
-    return rows, wt.reset_index(), bt
+    return rows
 
 
 def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, iters: int = 60) -> np.ndarray:

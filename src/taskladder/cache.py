@@ -1,0 +1,139 @@
+"""An on-disk cache of fitted state that depends only on the ladder and the configuration.
+
+Backtests, the fits of every pipeline and their bootstrap refits do not depend on the
+target, so a second prediction on the same ladder reuses them.  Entries are keyed by a
+content hash of the tidy ladder table, of everything else the computation reads, and
+of the package version, so a changed ladder file or a new release never reads a stale
+entry.  Where:
+
+* ``$TASKLADDER_CACHE`` if set, else the user cache folder of platformdirs (which
+  honours ``$XDG_CACHE_HOME`` on Linux: ``~/.cache/taskladder``).
+
+Entries are pickles written to a temp file in the cache folder and renamed into place,
+so concurrent processes never see a half-written entry (the last rename wins, and both
+wrote the same content).  An entry that cannot be read is ignored with a
+:class:`CacheWarning` and recomputed; a cache folder that cannot be written is
+ignored the same way.  ``TASKLADDER_NO_CACHE=1`` (the CLI's ``--no-cache``) turns it off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SUFFIX = ".pkl"
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be read or written; the result is recomputed."""
+
+
+def cache_dir() -> Path:
+    """Where entries live: $TASKLADDER_CACHE, else the platform's user cache folder."""
+    env = os.environ.get("TASKLADDER_CACHE")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("taskladder", appauthor=False))
+
+
+def enabled() -> bool:
+    return os.environ.get("TASKLADDER_NO_CACHE", "") in ("", "0")
+
+
+def table_hash(df: pd.DataFrame) -> str:
+    """Content hash of a table: its column names and every value, row order included."""
+    h = hashlib.sha256()
+    h.update(repr(list(df.columns)).encode())
+    h.update(np.ascontiguousarray(pd.util.hash_pandas_object(df, index=False).to_numpy()).tobytes())
+    return h.hexdigest()
+
+
+def key(kind: str, *parts) -> str:
+    """A key from the kind of entry, the package version and the parts' reprs (tables by content hash)."""
+    from . import __version__
+
+    h = hashlib.sha256(f"{kind}|{__version__}".encode())
+    for p in parts:
+        h.update(b"|")
+        h.update((table_hash(p) if isinstance(p, pd.DataFrame) else repr(p)).encode())
+    return f"{kind}-{h.hexdigest()[:40]}"
+
+
+def load(k: str):
+    """The entry stored under ``k``, or None (missing, disabled, or unreadable: then with a warning)."""
+    if not enabled():
+        return None
+    path = cache_dir() / (k + SUFFIX)
+    if not path.exists():
+        return None
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except Exception as e:  # a truncated, corrupt or foreign file: never trusted, never fatal
+        warnings.warn(f"ignoring unreadable cache entry {path} ({type(e).__name__}); recomputing", CacheWarning,
+                      stacklevel=2)
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        return None
+
+
+def store(k: str, obj) -> None:
+    """Store ``obj`` under ``k`` atomically; a cache that cannot be written is skipped with a warning."""
+    if not enabled():
+        return
+    d = cache_dir()
+    tmp = None
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{k}.", suffix=".tmp", dir=d)
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, d / (k + SUFFIX))
+        tmp = None
+    except OSError as e:
+        warnings.warn(f"cannot write the cache in {d} ({e.strerror or e}); continuing without it", CacheWarning,
+                      stacklevel=2)
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def cached(k: str, compute):
+    """``load(k)``, or ``compute()`` stored under ``k``."""
+    hit = load(k)
+    if hit is not None:
+        return hit
+    obj = compute()
+    store(k, obj)
+    return obj
+
+
+def clear() -> tuple[int, int]:
+    """Remove every entry (and stray temp files); returns (files removed, bytes freed)."""
+    d = cache_dir()
+    n = size = 0
+    if d.is_dir():
+        for p in d.iterdir():
+            if p.is_file() and (p.suffix == SUFFIX or p.name.endswith(".tmp")):
+                size += p.stat().st_size
+                p.unlink()
+                n += 1
+    return n, size
+
+
+def info() -> tuple[Path, int, int]:
+    """(folder, entries, bytes)."""
+    d = cache_dir()
+    files = [p for p in d.iterdir() if p.suffix == SUFFIX] if d.is_dir() else []
+    return d, len(files), sum(p.stat().st_size for p in files)

@@ -1,0 +1,130 @@
+"""The on-disk cache of fits (taskladder.cache): same answers, invalidation, corruption, concurrency."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from taskladder import cache
+from taskladder.datasets import olmo2_ladder
+
+ARGS = ["predict", "--target", "13B-5T", "--task", "piqa", "--json"]
+
+
+def _cli(cache_dir, *args):
+    env = {**os.environ, "TASKLADDER_CACHE": str(cache_dir)}
+    env.pop("TASKLADDER_NO_CACHE", None)
+    return subprocess.run([sys.executable, "-m", "taskladder.cli", *map(str, args)], capture_output=True, text=True,
+                          env=env)
+
+
+def _entries(d):
+    return sorted(p for p in d.glob("*" + cache.SUFFIX))
+
+
+def test_cache_on_and_off_give_identical_output(tmp_path):
+    d = tmp_path / "cache"
+    cold = _cli(d, *ARGS)
+    assert cold.returncode == 0, cold.stderr
+    assert len(_entries(d)) == 1  # one task's backtests, fits and bootstraps
+    warm = _cli(d, *ARGS)
+    off = _cli(d, *ARGS, "--no-cache")
+    assert warm.stdout == cold.stdout == off.stdout
+    f1 = _cli(d, "forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "mmlu", "--json")
+    f2 = _cli(d, "forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "mmlu", "--json", "--no-cache")
+    assert f1.returncode == 0 and f1.stdout == f2.stdout, f1.stderr
+
+
+def test_a_changed_ladder_file_invalidates_the_cache(tmp_path):
+    d = tmp_path / "cache"
+    path = tmp_path / "ladder.csv"
+    lad = olmo2_ladder().ladder
+    lad.to_csv(path, index=False)
+    args = ["predict", "--ladder", path, "--n", "7B", "--tokens", "4T", "--task", "piqa", "--json"]
+    first = _cli(d, *args)
+    assert first.returncode == 0, first.stderr
+    n0 = len(_entries(d))
+    changed = lad.copy()
+    i = changed.index[(changed["task"] == "piqa") & (changed["metric"] == "bpb")][-1]
+    changed.loc[i, "value"] *= 1.01
+    changed.to_csv(path, index=False)
+    second = _cli(d, *args)
+    fresh = _cli(d, *args, "--no-cache")
+    assert len(_entries(d)) == n0 + 1  # a new entry, not the old one reused
+    assert second.stdout == fresh.stdout != first.stdout
+
+
+def test_a_corrupt_entry_is_ignored_with_a_warning(tmp_path):
+    d = tmp_path / "cache"
+    good = _cli(d, *ARGS)
+    for p in _entries(d):
+        p.write_bytes(b"not a pickle at all")
+    r = _cli(d, *ARGS)
+    assert r.returncode == 0 and r.stdout == good.stdout
+    warn = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(warn) == 1 and warn[0].startswith("taskladder: warning: ignoring unreadable cache entry"), r.stderr
+    # and the recomputed entry replaced it
+    for p in _entries(d):
+        pickle.loads(p.read_bytes())
+
+
+def test_two_processes_writing_at_once_leave_it_valid(tmp_path):
+    d = tmp_path / "cache"
+    env = {**os.environ, "TASKLADDER_CACHE": str(d)}
+    env.pop("TASKLADDER_NO_CACHE", None)
+    cmd = [sys.executable, "-m", "taskladder.cli", *ARGS]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    assert outs[0][0] == outs[1][0]
+    assert len(_entries(d)) == 1 and not list(d.glob("*.tmp"))
+    for p in _entries(d):
+        pickle.loads(p.read_bytes())
+    again = _cli(d, *ARGS)
+    assert again.stdout == outs[0][0]
+
+
+def test_load_store_and_keys(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path))
+    monkeypatch.delenv("TASKLADDER_NO_CACHE", raising=False)
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    k = cache.key("t", df, ("mmlu",), 0.9)
+    assert k == cache.key("t", df.copy(), ("mmlu",), 0.9)
+    assert k != cache.key("t", df.assign(a=[1.0, 2.000001]), ("mmlu",), 0.9)
+    assert k != cache.key("t", df, ("mmlu",), 0.8)
+    assert cache.load(k) is None
+    cache.store(k, {"x": 1})
+    assert cache.load(k) == {"x": 1}
+    (tmp_path / (k + cache.SUFFIX)).write_bytes(b"\x80garbage")
+    with pytest.warns(cache.CacheWarning, match="unreadable cache entry"):
+        assert cache.load(k) is None
+    monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")
+    cache.store(k, {"x": 2})
+    assert cache.load(k) is None and not (tmp_path / (k + cache.SUFFIX)).exists()
+    monkeypatch.delenv("TASKLADDER_NO_CACHE")
+    cache.store(k, 1)
+    assert cache.clear()[0] == 1 and cache.info()[1] == 0
+
+
+def test_cache_folder_follows_xdg_and_the_override(monkeypatch, tmp_path):
+    monkeypatch.delenv("TASKLADDER_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_dir() == tmp_path / "xdg" / "taskladder"
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path / "mine"))
+    assert cache.cache_dir() == tmp_path / "mine"
+
+
+def test_cache_cli_info_and_clear(tmp_path):
+    d = tmp_path / "cache"
+    _cli(d, *ARGS)
+    r = _cli(d, "cache", "info")
+    assert r.returncode == 0 and "1 entries" in r.stdout
+    r = _cli(d, "cache", "clear")
+    assert r.returncode == 0 and "removed 1 entries" in r.stdout
+    assert _entries(d) == []
+    assert json.loads(_cli(d, *ARGS).stdout)["predictions"][0]["task"] == "piqa"
