@@ -1,11 +1,22 @@
 """taskladder: predict a large model's task accuracy from a ladder of small models."""
 
-from .chain import ChainConfig, TaskPredictor
 from .errors import FitWarning, TaskladderError
-from .laws import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid, SingleStep
 
 __version__ = "0.1.0"
 __all__ = [
     "ChainConfig", "TaskPredictor", "FitWarning", "TaskladderError",
     "FlopsLaw", "LogSigmoid", "PowerLaw", "SingleStep", "Sigmoid",
 ]
+
+# The fitting classes are imported on first use (PEP 562), so that `import taskladder.cli`
+# and `taskladder --help` do not import pandas and scipy.
+_LAZY = {"ChainConfig": "chain", "TaskPredictor": "chain", "FlopsLaw": "laws", "LogSigmoid": "laws",
+         "PowerLaw": "laws", "SingleStep": "laws", "Sigmoid": "laws"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'taskladder' has no attribute {name!r}")

@@ -33,11 +33,15 @@ DESIGNS: dict[str, ChainConfig | None] = {
 
 def single_step_predictions(ladder, targets, tasks, final_window: int = 5) -> pd.DataFrame:
     """Fit eq. 6 per task on each run's final accuracy (mean of its last checkpoints)."""
+    from . import cache
+
     lad = as_ladder(ladder)
+    th = cache.table_hash(lad.results)
     rows = []
     for task in tasks:
         pts = lad.final_points(task, ACC, final_window)
-        law = SingleStep(chance=chance(task)).fit(pts["n"], pts["d"], pts["value"])
+        law = cache.cached(cache.key("single_step", th, task, final_window),
+                           lambda: SingleStep(chance=chance(task)).fit(pts["n"], pts["d"], pts["value"]))
         for t in targets:
             pred = float(law.predict(t.n, t.d))
             actual = t.actual(task, ACC)

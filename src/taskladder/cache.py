@@ -25,9 +25,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 SUFFIX = ".pkl"
 
 
@@ -49,8 +46,11 @@ def enabled() -> bool:
     return os.environ.get("TASKLADDER_NO_CACHE", "") in ("", "0")
 
 
-def table_hash(df: pd.DataFrame) -> str:
+def table_hash(df) -> str:
     """Content hash of a table: its column names and every value, row order included."""
+    import numpy as np
+    import pandas as pd
+
     h = hashlib.sha256()
     h.update(repr(list(df.columns)).encode())
     h.update(np.ascontiguousarray(pd.util.hash_pandas_object(df, index=False).to_numpy()).tobytes())
@@ -59,6 +59,8 @@ def table_hash(df: pd.DataFrame) -> str:
 
 def key(kind: str, *parts) -> str:
     """A key from the kind of entry, the package version and the parts' reprs (tables by content hash)."""
+    import pandas as pd
+
     from . import __version__
 
     h = hashlib.sha256(f"{kind}|{__version__}".encode())

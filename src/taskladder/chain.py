@@ -290,9 +290,14 @@ def predict_targets(ladder, targets, tasks, config: ChainConfig = PAPER, progres
     targets = list(targets)
     if not targets:
         raise TaskladderError("no target given: name a target or give --n and --tokens")
+    from . import cache
+
     rows, fits = [], {}
+    th = cache.table_hash(lad.results)
     for task in tasks:
-        pred = TaskPredictor(task, config).fit(lad)
+        # a fit depends on the ladder's content, the task and the config only: cached on disk
+        # (a cached fit keeps its flags_ but issues no FitWarning again)
+        pred = cache.cached(cache.key("chain", th, task, config), lambda: TaskPredictor(task, config).fit(lad))
         fits[task] = pred
         fkey = feature_key(task, config.feature)
         for t in targets:

@@ -8,17 +8,13 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from . import io
-from .chain import ChainConfig, Ladder, check_accuracies, predict_targets, range_note
-from .datasets import Target, olmo2_ladder
 from .errors import FitWarning, TaskladderError
-from .results import load_sizes, read_results
 from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY, get_task
 
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
@@ -38,6 +34,7 @@ def parse_flops(text: str, what: str) -> float:
 
 def parse_count(text: str, what: str, limit: float = None) -> int:
     """Parse 6887575552, 6.9e9, 6.9B or 4T into an integer count."""
+    import numpy as np
     m = re.fullmatch(r"\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([KkMmBbGgTt]?)\s*", text or "")
     if not m:
         raise TaskladderError(f"{what}: {text!r} is not a number (examples: 6887575552, 6.9e9, 6.9B, 4T)")
@@ -233,6 +230,7 @@ def _fits_json(fits) -> dict:
 
 def _config(feature: str, step1: str, step2: Optional[str]) -> ChainConfig:
     """A fixed pipeline from --feature/--step1/--step2, on the paper's recipe for that feature."""
+    from .chain import ChainConfig
     from dataclasses import replace
 
     from .analyses import DESIGNS
@@ -250,6 +248,7 @@ def reproduce(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Recompute the paper's Figure 2 (7B-4T and 13B-5T) from the bundled ladder."""
+    from .chain import ChainConfig
     _set_cache(no_cache)
     from . import analyses
     from .paper import FIGURE2_MAE
@@ -296,12 +295,13 @@ def reproduce(
 
                 finals = {t: dict(zip(*rep.ladder.final_points(t, "acc", 5)[["run", "value"]].T.values))
                           for t in rep.fits}
-                plots.plot_step1(rep.fits, targets, tmp / "step1.png")
-                plots.plot_step2(rep.fits, targets, tmp / "step2.png")
-                plots.plot_chained(rep.fits, targets, tmp / "chained.png", final_acc=finals)
-                plots.plot_summary(preds, tmp / "summary.png")
-                plots.plot_design_choices(design, tmp / "design_choices.png")
-                plots.plot_variance(var, tmp / "variance.png")
+                # costliest first; drawn in parallel over the cores
+                plots.draw_all([(plots.plot_step1, (rep.fits, targets, tmp / "step1.png"), {}),
+                                (plots.plot_chained, (rep.fits, targets, tmp / "chained.png"), {"final_acc": finals}),
+                                (plots.plot_step2, (rep.fits, targets, tmp / "step2.png"), {}),
+                                (plots.plot_design_choices, (design, tmp / "design_choices.png"), {}),
+                                (plots.plot_summary, (preds, tmp / "summary.png"), {}),
+                                (plots.plot_variance, (var, tmp / "variance.png"), {})])
     if json_:
         out_console.print_json(io.dumps(result)) if sys.stdout.isatty() else print(io.dumps(result))
         return
@@ -344,6 +344,9 @@ def predict(
     largest rungs and the prediction carries an interval; --paper, --design or
     --feature/--step1/--step2 select one fixed pipeline instead.
     """
+    from .chain import Ladder, check_accuracies, predict_targets, range_note
+    from .datasets import Target, olmo2_ladder
+    from .results import load_sizes, read_results
     _set_cache(no_cache)
     from .analyses import DESIGNS, single_step_predictions
 
@@ -469,6 +472,8 @@ def forecast(
     the learning-rate schedule) and its step 2 shifted by the target's own accuracy
     residuals; see docs/forecast.md.
     """
+    from .datasets import olmo2_ladder
+    from .results import load_sizes, read_results
     _set_cache(no_cache)
     from .forecast import ForecastConfig, target_log
     from .forecast import forecast as run_forecast
@@ -510,6 +515,9 @@ def backtest(
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ):
     """Hold out the largest rungs and score every pipeline on them, per task."""
+    from .chain import Ladder
+    from .datasets import olmo2_ladder
+    from .results import load_sizes, read_results
     from .trust import ALL_DESIGNS
     from .trust import backtest as run_backtest
 
@@ -563,6 +571,8 @@ def report(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Write one self-contained HTML report: every table and figure, images embedded."""
+    from .datasets import Target, olmo2_ladder
+    from .results import load_sizes, read_results
     _set_cache(no_cache)
     from . import report as rpt
 
@@ -614,6 +624,7 @@ def plan(
 
     With no options: the paper's ladder for OLMo 2 7B-4T.
     """
+    from .chain import Ladder
     from .ladder import PlanConfig
     from .ladder import plan as make_plan
 
@@ -824,6 +835,7 @@ def evaluate(
     shared among K processes and their results merged.  (The option names avoid
     prefixes of torchrun's own, which it would otherwise claim.)
     """
+    from .results import read_results
     import pandas as pd
 
     from .evaluation import bundled_task, done_keys, evaluate_checkpoints, load_task
@@ -918,6 +930,7 @@ def data(
     export: Annotated[Optional[Path], typer.Option(help="Write the bundled tidy table to this .parquet or .csv file.")] = None,
 ):
     """Describe the bundled OLMo 2 ladder data (or export it as a tidy table)."""
+    from .datasets import olmo2_ladder
     d = olmo2_ladder()
     if export is not None:
         io.check_output_file(export)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from statistics import NormalDist
 
 from .chain import PAPER, Ladder, TaskPredictor, as_ladder
 from .datasets import ACTUAL_WINDOW
@@ -236,7 +236,7 @@ class Calibration:
 def _half(slope_loss, q, shift_se, drift, noise_sd, level: float, loss_drift=0.0, schedule=0.0):
     """Raw half-width at ``level``: the loss band through step 2, the accuracy shift's standard error
     and its drift to the end, the noise of an actual that is a mean of 5 checkpoints."""
-    z = float(norm.ppf(0.5 + level / 2))
+    z = NormalDist().inv_cdf(0.5 + level / 2)
     return np.sqrt((slope_loss * q) ** 2 + (slope_loss * loss_drift) ** 2 + (slope_loss * schedule) ** 2
                    + (z * shift_se) ** 2 + drift ** 2
                    + (z * noise_sd) ** 2 / ACTUAL_WINDOW)

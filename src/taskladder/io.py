@@ -12,9 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .errors import TaskladderError
+
+# pandas is imported where a table is written: `taskladder --help` and other light
+# commands do not pay its ~0.4 s import
 
 
 def _clean(v):
@@ -27,12 +29,12 @@ def _clean(v):
     if isinstance(v, (np.floating, float)):
         f = float(v)
         return None if math.isnan(f) or math.isinf(f) else f
-    if v is pd.NA or v is None:
+    if v is None or type(v).__name__ == "NAType":  # pandas.NA, without importing pandas
         return None
     return v
 
 
-def records(df: pd.DataFrame) -> list[dict]:
+def records(df) -> list[dict]:
     """DataFrame rows as JSON-safe dicts (NaN becomes null)."""
     return [_clean(r) for r in df.to_dict(orient="records")]
 
@@ -140,7 +142,7 @@ def write_json(path: Path, obj) -> Path:
     return write_bytes_atomic(path, (dumps(obj) + "\n").encode())
 
 
-def write_table(path: Path, df: pd.DataFrame) -> Path:
+def write_table(path: Path, df) -> Path:
     """Write a DataFrame as Parquet or CSV (by extension), atomically."""
     path = Path(path)
     return _atomic(path, lambda tmp: df.to_parquet(tmp, index=False) if path.suffix == ".parquet"

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit, minimize
 
 from .errors import FitWarning, TaskladderError
 
@@ -83,7 +83,10 @@ class _Law:
     def _finish(self, fit, names: Sequence[str], bounds, model, natural=frozenset()) -> None:
         """Record an L-BFGS-B result; flag bounds hit, non-convergence, ill-conditioning."""
         res, ok, won = fit
-        self.result_, self.converged_ = res, ok
+        # a plain record, not scipy's OptimizeResult: a fitted law then unpickles (from the
+        # cache) without importing scipy
+        self.result_ = FitResult(np.asarray(res.x, float), float(res.fun), int(res.nit), str(res.message))
+        self.converged_ = ok
         flags = _bound_flags(names, res.x, bounds, natural)
         if not ok:
             flags.append(f"did not converge ({res.message})")
@@ -96,6 +99,16 @@ class _Law:
         if hasattr(self, "flags_"):
             return f"{type(self).__name__}({self.formula()})"
         return f"{type(self).__name__}()"
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The optimiser's outcome: parameters in the fitted space, objective, iterations, message."""
+
+    x: np.ndarray
+    fun: float
+    nit: int
+    message: str
 
 
 def _bound_flags(names: Sequence[str], p: np.ndarray, bounds: Sequence[tuple[float | None, float | None]],
@@ -132,6 +145,8 @@ def _huber_log_fit(model: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     wins ties, so a fit whose default start was already right keeps its answer.
     Returns (result, converged, won_by_grid).
     """
+    from scipy.optimize import minimize  # imported when fitting: predicting from fitted laws needs no scipy
+
     logy = np.log(y)
 
     def fun(p):
@@ -361,6 +376,8 @@ class _CurveFitLaw(_Law):
         (paper) start on ties.  When the default start fails, further starts are
         tried in order, as the paper's scripts do.
         """
+        from scipy.optimize import OptimizeWarning, curve_fit
+
         flags: list[str] = []
         best = None
         starts = self._starts()
@@ -407,13 +424,13 @@ class _CurveFitLaw(_Law):
         prediction +- z SE (the shaded band of the paper's Figure 4, z = 1.96 there).
         Returns (lower, upper).
         """
-        from scipy.stats import norm
+        from statistics import NormalDist  # the normal quantile without importing scipy.stats (~0.8 s)
 
         self._check_fitted()
         xv = np.atleast_1d(np.asarray(x, float))
         jac = self._jac(xv, *self.popt_)
         var = np.einsum("ij,jk,ik->i", jac, np.nan_to_num(self.pcov_), jac).clip(min=0)
-        z = norm.ppf(0.5 + level / 2)
+        z = NormalDist().inv_cdf(0.5 + level / 2)
         mid = self._f(xv, *self.popt_)
         lo, hi = mid - z * np.sqrt(var), mid + z * np.sqrt(var)
         return (lo[0], hi[0]) if np.ndim(x) == 0 else (lo, hi)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +15,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .chain import TaskPredictor, feature_key  # noqa: E402
-from .io import publish  # noqa: E402
 from .results import parse_run_name  # noqa: E402
 from .tasks import ACC, REGISTRY  # noqa: E402
 
@@ -46,20 +44,21 @@ def _grid(n: int):
     return fig, list(axes.flat)
 
 
-def save(fig, path: Path) -> Path:
-    """Write a figure atomically (temp file, then rename), so no half-written PNG is left."""
+def save(fig, path: Path, tight: bool = True) -> Path:
+    """Write a figure atomically (temp file, then rename), so no half-written PNG is left.
+
+    ``tight=False`` for figures laid out by hand (the panel grids): a tight bounding box
+    draws the figure twice more, which cost ~2/3 of the time on log axes.
+    """
+    from .io import _atomic
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=130, bbox_inches="tight")
-        publish(tmp, path)
+        return _atomic(path, lambda tmp: fig.savefig(tmp, dpi=130, format=path.suffix.lstrip(".") or "png",
+                                                     bbox_inches="tight" if tight else None))
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def _ladder_handles(fits: dict[str, TaskPredictor], multiples: bool = True) -> list:
@@ -85,7 +84,44 @@ def _error_box(ax, lines: list[tuple[str, str]], where: str = "upper right") -> 
         ax.text(x, y + dy, text, transform=ax.transAxes, ha=ha, va=va, fontsize=7, color=color)
 
 
-def _legend(fig, axes, ncol=8, first=()):
+_PENDING: list = []
+
+
+def _draw_one(i: int) -> int:
+    f, args, kwargs = _PENDING[i]
+    f(*args, **kwargs)
+    return i
+
+
+def _quiet_worker() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
+
+
+def draw_all(jobs: list, n_jobs: int | None = None) -> None:
+    """Draw figures, each ``(function, args, kwargs)``, in parallel over processes.
+
+    Forked workers inherit the data (nothing is pickled but the job's index); the
+    costliest figures should come first.  Serial where fork is unavailable.
+    """
+    import multiprocessing
+
+    global _PENDING
+    n = min(n_jobs or os.cpu_count() or 1, len(jobs))
+    if n <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for f, args, kwargs in jobs:
+            f(*args, **kwargs)
+        return
+    _PENDING = list(jobs)
+    try:
+        with multiprocessing.get_context("fork").Pool(n, initializer=_quiet_worker) as pool:
+            list(pool.imap_unordered(_draw_one, range(len(jobs))))
+    finally:
+        _PENDING = []
+
+
+def _legend(fig, axes, ncol=8, first=(), title: str | None = None):
     handles, labels = [], []
     for h in first:
         handles.append(h)
@@ -95,9 +131,16 @@ def _legend(fig, axes, ncol=8, first=()):
             if l not in labels:
                 handles.append(h)
                 labels.append(l)
+    w, h = fig.get_size_inches()
+    head = 0.3 if title else 0.0
+    if title:
+        fig.suptitle(title, fontsize=10, y=1 - 0.08 / h)
+    top_in = 0.35 + head + 0.2 * ((len(labels) + ncol - 1) // ncol)  # room for the title and legend rows
     fig.legend(handles, labels, loc="upper center", ncol=min(ncol, len(labels)), fontsize=8,
-               bbox_to_anchor=(0.5, 1.0), frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+               bbox_to_anchor=(0.5, 1.0 - (0.08 + head) / h), frameon=False)
+    # a fixed layout in inches (tight_layout measured every tick label: 2/3 of the drawing time)
+    fig.subplots_adjust(left=0.75 / w, right=1 - 0.15 / w, bottom=0.5 / h, top=1 - (top_in + 0.3) / h,
+                        wspace=0.32, hspace=0.5)
 
 
 def plot_step1(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) -> Path:
@@ -137,7 +180,7 @@ def plot_step1(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) ->
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     _legend(fig, axes, first=_ladder_handles(fits))
-    return save(fig, path)
+    return save(fig, path, tight=False)
 
 
 def plot_step2(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) -> Path:
@@ -177,7 +220,7 @@ def plot_step2(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) ->
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     _legend(fig, axes, first=_ladder_handles(fits, multiples=False))
-    return save(fig, path)
+    return save(fig, path, tight=False)
 
 
 def plot_chained(fits: dict[str, TaskPredictor], targets: Sequence, path: Path, final_acc=None) -> Path:
@@ -218,7 +261,7 @@ def plot_chained(fits: dict[str, TaskPredictor], targets: Sequence, path: Path, 
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     _legend(fig, axes, first=_ladder_handles(fits, multiples=final_acc is not None))
-    return save(fig, path)
+    return save(fig, path, tight=False)
 
 
 def _row_plot(preds: pd.DataFrame, draw, path: Path, title: str | None = None) -> Path:
@@ -377,6 +420,5 @@ def plot_forecast(result, forecaster, path: Path) -> Path:
         ax.set_ylabel("accuracy (points)", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"Forecast of {result.name} from its checkpoints so far", fontsize=10, y=1.04)
-    _legend(fig, axes, ncol=3)
-    return save(fig, path)
+    _legend(fig, axes, ncol=3, title=f"Forecast of {result.name} from its checkpoints so far")
+    return save(fig, path, tight=False)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import t as student_t
 
 from .analyses import DESIGNS
 from .chain import Ladder, TaskPredictor, as_ladder
@@ -134,6 +133,8 @@ class DesignModel:
         residual degrees of freedom for a 5-parameter law), so the t quantile, not
         the normal one, gives the nominal coverage (checked by simulation).
         """
+        from scipy.stats import t as student_t  # imported here: scipy.stats alone takes ~0.8 s
+
         p, sd = self.predict(n, d), self.sd(n, d)
         q = float(student_t.ppf(0.5 + level / 2, self.dof_))
         return p - q * sd, p + q * sd
