@@ -26,6 +26,7 @@ from taskladder.trust import auto_predict
 
 def main():
     warnings.simplefilter("ignore", FitWarning)
+    os.environ["TASKLADDER_NO_CACHE"] = "1"  # the cold path: every backtest, fit and bootstrap computed
     data = olmo2_ladder()
     lad = Ladder(data.ladder)
     targets = [data.targets["7B-4T"], data.targets["13B-5T"]]

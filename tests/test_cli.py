@@ -187,3 +187,13 @@ def test_backtest_cli(tmp_path):
     assert (tmp_path / "backtest.parquet").exists()
     r = run_cli("backtest", "--holdout", "0")
     assert r.returncode == 2 and "--holdout must be at least 1" in r.stderr
+
+
+def test_bundled_targets_with_your_own_ladder(tmp_path):
+    path = tmp_path / "mine.csv"
+    olmo2_ladder().ladder.to_csv(path, index=False)
+    a = run_cli("predict", "--ladder", path, "--target", "7B-4T", "--paper", "--task", "mmlu", "--json")
+    b = run_cli("predict", "--target", "7B-4T", "--paper", "--task", "mmlu", "--json")
+    assert a.returncode == 0, a.stderr
+    pa, pb = json.loads(a.stdout)["predictions"][0], json.loads(b.stdout)["predictions"][0]
+    assert pa["predicted"] == pytest.approx(pb["predicted"], abs=1e-12) and pa["actual"] == pb["actual"]

@@ -175,9 +175,10 @@ def test_help_is_plain_without_bool_metavars_or_rst():
 
 def test_ctrl_c_during_reproduce_is_one_line_and_leaves_no_files(tmp_path):
     out = tmp_path / "rep"
-    proc = subprocess.Popen([sys.executable, "-m", "taskladder.cli", "reproduce", "--out", str(out)],
+    # --no-cache: the fits take ~15 s, so the signal lands inside them, before any file is written
+    proc = subprocess.Popen([sys.executable, "-m", "taskladder.cli", "reproduce", "--no-cache", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(6)  # inside the fits, before any file is written
+    time.sleep(5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

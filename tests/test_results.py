@@ -69,9 +69,21 @@ def test_wide_reader_rejects_bad_input(tmp_path, mutate, message):
 def test_unknown_size_needs_n(tmp_path):
     raw = pd.read_csv(DATA / "190M-1xC.csv")
     p = _write(tmp_path, raw, "42M-1xC.csv")
-    with pytest.raises(TaskladderError, match="no parameter count N for run '42M-1xC'"):
+    with pytest.raises(TaskladderError, match="no parameter count N for run '42M-1xC'; give --sizes FILE"):
         read_wide(p)
     assert read_wide(p, sizes={"42M": 42_000_000})["n"].iloc[0] == 42_000_000
+    # a rerun or seed suffix keeps the size: its N comes from the same row
+    p2 = _write(tmp_path, raw, "42M-1xC-rerun.csv")
+    assert read_wide(p2, sizes={"42M": 42_000_000})["n"].iloc[0] == 42_000_000
+
+
+def test_run_names_with_suffixes_map_to_their_size():
+    from taskladder.results import parse_run_name
+
+    assert parse_run_name("190M-1xC-rerun") == ("190M", 1.0)
+    assert parse_run_name("1B-10xC_seed2") == ("1B", 10.0)
+    assert parse_run_name("190M-0.5xC") == ("190M", 0.5)
+    assert parse_run_name("mymodel") == ("mymodel", None)
 
 
 def test_long_reader_errors(tmp_path):

@@ -364,11 +364,12 @@ def predict(
         bundled = olmo2_ladder()
         results = bundled.ladder
     targets: list[Target] = []
-    for t in target or []:
-        if bundled is None or t not in bundled.targets:
-            known = ", ".join(bundled.targets) if bundled else "none with --ladder"
-            raise TaskladderError(f"unknown target {t!r}; bundled targets: {known}")
-        targets.append(bundled.targets[t])
+    if target:  # the bundled targets can be predicted from any ladder, the user's own included
+        known = (bundled or olmo2_ladder()).targets
+        for t in target:
+            if t not in known:
+                raise TaskladderError(f"unknown target {t!r}; bundled targets: {', '.join(known)}")
+            targets.append(known[t])
     if target_file is not None:
         n_ = parse_count(n, "--n") if n else None
         tres = read_results([target_file], sizes=size_table, n=n_)

@@ -43,7 +43,8 @@ PAPER_SIZES: dict[str, int] = {
     "1B": 1_279_395_840,
 }
 
-_RUN_RE = re.compile(r"^(?P<size>.+?)-(?P<mult>\d+(?:\.\d+)?)xC$")
+# "190M-5xC", also with a suffix such as "190M-5xC-rerun" or "190M-5xC_seed2"
+_RUN_RE = re.compile(r"^(?P<size>.+?)-(?P<mult>\d+(?:\.\d+)?)xC(?:[-_.].*)?$")
 _LM_RE = re.compile(r"^eval/(?P<set>.+)-validation/CrossEntropyLoss$")
 
 
@@ -106,7 +107,8 @@ def _resolve_n(path: Path, run: str, size: str, n: int | None, sizes: Mapping[st
             if key in table:
                 return int(table[key])
     raise TaskladderError(
-        f"{path}: no parameter count N for run {run!r}; give --n or a size table with a row for {size!r}"
+        f"{path}: no parameter count N for run {run!r}; give --sizes FILE (a CSV with columns size,n) with a row "
+        f"for {size!r} (for a target's own log, --n)"
     )
 
 

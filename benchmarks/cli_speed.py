@@ -1,0 +1,68 @@
+"""Wall time and peak memory of the commands a user types, cold (empty cache) and warm.
+
+Each command runs as a user runs it: a fresh process of the installed CLI, timed from
+start to exit, its peak resident memory (the largest of it and its workers) read from
+the OS.  "cold" starts from an empty cache of fits; "warm" repeats the command, so the
+ladder's backtests, fits and bootstraps come from the cache (taskladder.cache).  The
+in-process baseline is the paper's fixed design written the way its released scripts
+compute it (benchmarks/reproduce_speed.py), for the same 8 tasks x 2 targets; ratios
+are baseline time / command time.  The figure printed last is the warm prediction.
+
+    python benchmarks/cli_speed.py
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+WRAP = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def run(args: list[str], env: dict) -> tuple[float, float]:
+    """(seconds, peak MB) of one command in a fresh process."""
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", WRAP, sys.executable, "-m", "taskladder.cli", *args],
+                       capture_output=True, text=True, env=env, check=True)
+    return time.perf_counter() - t, int(r.stdout.split()[-1]) / 1024
+
+
+def main() -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from reproduce_speed import baseline
+
+    from taskladder.datasets import olmo2_ladder
+
+    warnings.simplefilter("ignore")
+    data = olmo2_ladder()
+    t = time.perf_counter()
+    baseline(data)
+    t_base = time.perf_counter() - t
+    out = tempfile.mkdtemp()
+    env = {**os.environ, "TASKLADDER_CACHE": tempfile.mkdtemp()}
+    env.pop("TASKLADDER_NO_CACHE", None)
+    rows = []
+    for name, args in [("--help", ["--help"]),
+                       ("predict --paper", ["predict", "--n", "7B", "--tokens", "4T", "--paper"]),
+                       ("predict (automatic)", ["predict", "--n", "7B", "--tokens", "4T"]),
+                       ("forecast --upto 0.5", ["forecast", "--target", "7B-4T", "--upto", "0.5"]),
+                       ("reproduce (all outputs)", ["reproduce", "--out", out])]:
+        cold = run(args, env)
+        warm = run(args, env)
+        rows.append((name, cold, warm))
+    print(f"in-process baseline (paper's design, loop-style, 8 tasks x 2 targets): {t_base:.2f} s")
+    print(f"{'command':26s} {'cold s':>7s} {'warm s':>7s} {'peak MB':>8s} {'baseline/warm':>14s}")
+    for name, (tc, mc), (tw, mw) in rows:
+        print(f"{name:26s} {tc:7.2f} {tw:7.2f} {max(mc, mw):8.0f} {t_base / tw:13.1f}x")
+    warm_predict = rows[2][2][0]
+    print(f"predict_warm_s={warm_predict:.2f} ratio_vs_baseline={t_base / warm_predict:.1f}")
+
+
+if __name__ == "__main__":
+    main()
