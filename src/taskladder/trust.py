@@ -285,6 +285,7 @@ def _one_blas_thread() -> None:
     # threads only spin against each other (30x slower), so each worker uses one.
     import signal
 
+    import scipy.optimize  # noqa: F401  scipy's own OpenBLAS must be loaded before it can be limited
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
