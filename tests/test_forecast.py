@@ -128,6 +128,17 @@ def test_an_interval_does_not_depend_on_the_other_tasks():
         assert one[c] == pytest.approx(two[c], abs=1e-12)
 
 
+def test_a_ladder_with_step_0_checkpoints_forecasts_the_same():
+    # logs often start with the untrained model at step 0 (no tokens): it is skipped, not fatal
+    ladder = synthetic_ladder(LAWS, np.random.default_rng(0))
+    first = ladder.sort_values("step").groupby(["run", "metric"]).head(1)
+    zero = first.assign(step=0, d=0, value=np.where(first["metric"] == BPB, 5.0, 0.25))
+    log = _target_log(0.0, 0.0)
+    a = forecast(ladder, log, N_T, upto=0.25, tasks=["mmlu"]).forecasts.iloc[0]
+    b = forecast(pd.concat([zero, ladder], ignore_index=True), log, N_T, upto=0.25, tasks=["mmlu"]).forecasts.iloc[0]
+    assert abs(a["predicted"] - b["predicted"]) < 0.003
+
+
 def test_truncate_keeps_the_first_fraction_of_steps():
     log = _target_log(0.0, 0.0, k=100)
     cut = truncate(log, 0.25)

@@ -114,10 +114,12 @@ class LagCurve:
         fs, os_ = [], []
         for task, law in step1.items():
             for s in lad.series(task, BPB):
-                if s.run not in runs or len(s.value) < 2 or s.d[0] <= 0:
+                ok = s.d > 0  # a step-0 checkpoint (no tokens yet) has no place on the curve
+                if s.run not in runs or ok.sum() < 2:
                     continue
-                o = np.log(s.value / law.predict(s.n, s.d))
-                fs.append(s.d / s.d[-1])
+                d, v = s.d[ok], s.value[ok]
+                o = np.log(v / law.predict(s.n, d))
+                fs.append(d / d[-1])
                 os_.append(o - o[-ACTUAL_WINDOW:].mean())
         if not fs:
             raise TaskladderError("the ladder has no task-loss series to learn the schedule lag from")
