@@ -271,11 +271,19 @@ def test_left_truncation_of_overlong_contexts(tmp_path):
     sc = Scorer(model, tok, max_length=40, overlong="truncate")
     long_q = "Question: " + "why " * 60 + "?\nAnswer:"
     ll, nt = sc.loglikelihoods("", [long_q, "Question: short?\nAnswer:"], [[" yes", " no"], [" yes", " no"]])
+    # Expected values computed here with the model and tokenizer alone, not the scorer's helpers:
+    # choice tokens = tok(context + choice) minus tok(context); the context is cut from the left
+    # so the longest choice still fits in 40 tokens; one plain forward pass, log-softmax, sum.
     ctx = tok(long_q, add_special_tokens=False)["input_ids"]
+    cids = {ch: tok(long_q + ch, add_special_tokens=False)["input_ids"][len(ctx):] for ch in (" yes", " no")}
+    assert all(tok(long_q + ch, add_special_tokens=False)["input_ids"][:len(ctx)] == ctx for ch in cids)
+    keep = ctx[len(ctx) + max(map(len, cids.values())) - 40:]
     for j, ch in enumerate((" yes", " no")):
-        cid = sc._tokens(long_q, ch, ctx)
-        keep = ctx[len(ctx) + max(len(sc._tokens(long_q, c, ctx)) for c in (" yes", " no")) - 40:]
-        assert ll[0][j] == pytest.approx(sc._choice_ll(keep, cid), abs=1e-5)
+        ids = keep + cids[ch]
+        with torch.no_grad():
+            lp = torch.log_softmax(model(torch.tensor([ids])).logits[0].double(), dim=-1)
+        want = sum(float(lp[len(keep) - 1 + i, t]) for i, t in enumerate(cids[ch]))
+        assert ll[0][j] == pytest.approx(want, abs=1e-5)
     assert ll[1] == pytest.approx(sc.naive_loglikelihoods("", "Question: short?\nAnswer:", [" yes", " no"]), abs=1e-4)
     with pytest.raises(Exception, match="exceeds the model's window of 40"):
         Scorer(model, tok, max_length=40).loglikelihoods("", [long_q], [[" yes"]])

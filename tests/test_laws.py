@@ -101,8 +101,14 @@ def test_sigmoid_anchor_point_is_used_but_not_scored():
     L = np.linspace(0.8, 1.4, 50)
     acc = -0.7 / (1 + np.exp(-6 * (L - 1.0))) + 0.98
     with_anchor = Sigmoid(anchor=(0.0, 1.0)).fit(L, acc)
+    without = Sigmoid(anchor=None).fit(L, acc)
     # the fitting error is over the real points only
     assert with_anchor.fit_error_ == pytest.approx(np.mean(np.abs(with_anchor.predict(L) - acc) / acc))
+    # without the anchor the exact curve is recovered (b = 0.98, so Acc(0) = 0.978); the anchor
+    # point (0, 1) pulls the fit up to ~0.998 there and moves its parameters
+    assert without.predict(0.0) == pytest.approx(0.9783, abs=1e-3) and without.b_ == pytest.approx(0.98, abs=1e-4)
+    assert with_anchor.predict(0.0) > 0.995 and abs(with_anchor.b_ - 0.98) > 0.01
+    assert with_anchor.fit_error_ > without.fit_error_
 
 
 def test_bound_warning_is_issued():

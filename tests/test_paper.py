@@ -16,7 +16,8 @@ def test_sixteen_predictions_match_figure2(rep):
     for r in df.itertuples():
         p7, a7, p13, a13 = FIGURE2[r.task]
         pred, act = (p7, a7) if r.target == "7B-4T" else (p13, a13)
-        assert abs(100 * r.predicted - pred) <= 0.5, (r.task, r.target, 100 * r.predicted, pred)
+        # equal at the paper's printed precision (one decimal), as the README claims
+        assert abs(100 * r.predicted - pred) <= 0.05 + 1e-9, (r.task, r.target, 100 * r.predicted, pred)
         # The paper prints one decimal: the actuals agree to its rounding (<= 0.05 points).
         assert abs(100 * r.actual - act) <= 0.05 + 1e-9, (r.task, r.target, 100 * r.actual, act)
 

@@ -116,10 +116,13 @@ def test_bundled_data_shape_and_targets():
     assert set(PAPER_TASKS) <= set(lad.tasks)
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="shared/ ladder CSVs not beside the repo")
 def test_bundled_data_equals_the_source_csvs():
+    # The repo keeps one source CSV unmodified (tests/data/190M-1xC.csv), so this runs in any
+    # clone; with the shared data beside the repo, all 16 runs are compared.
     d = olmo2_ladder()
-    for f in sorted((SHARED / "ladder").glob("*.csv")):
+    files = sorted((SHARED / "ladder").glob("*.csv")) if SHARED.exists() else [DATA / "190M-1xC.csv"]
+    assert files
+    for f in files:
         want = read_wide(f)
         got = d.ladder[d.ladder["run"] == f.stem].reset_index(drop=True)
         pd.testing.assert_frame_equal(got, want, check_like=False)
