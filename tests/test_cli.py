@@ -197,3 +197,22 @@ def test_bundled_targets_with_your_own_ladder(tmp_path):
     assert a.returncode == 0, a.stderr
     pa, pb = json.loads(a.stdout)["predictions"][0], json.loads(b.stdout)["predictions"][0]
     assert pa["predicted"] == pytest.approx(pb["predicted"], abs=1e-12) and pa["actual"] == pb["actual"]
+
+
+def test_every_table_fits_80_columns_whatever_the_terminal(tmp_path):
+    # piped output is 80 columns wide even when the terminal claims 200; no cell is cut short
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "200"}
+    for args in (["reproduce", "--no-figures", "--out", tmp_path], ["predict", "--target", "13B-5T", "--task", "piqa"],
+                 ["predict", "--n", "7B", "--tokens", "4T", "--paper", "--task", "mmlu"],
+                 ["backtest", "--task", "piqa"], ["plan"], ["data"],
+                 ["forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "mmlu"]):
+        r = subprocess.run([sys.executable, "-m", "taskladder.cli", *map(str, args)], capture_output=True, text=True,
+                           env=env)
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert lines and max(map(len, lines)) <= 80, (args, max(map(len, lines)))
+        assert "…" not in r.stdout, (args, [x for x in lines if "…" in x])

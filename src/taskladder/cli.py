@@ -20,7 +20,8 @@ from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY, get_task
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Predict a large model's task accuracy from a ladder of small models.")
-out_console = Console()
+# Piped output is 80 columns wide whatever the terminal: scripts see the same text everywhere
+out_console = Console(width=None if sys.stdout.isatty() else 80)
 err_console = Console(stderr=True)
 
 _MAX_COUNT = float(2 ** 63 - 1024)
@@ -74,6 +75,11 @@ def _fit_progress(n_tasks: int, quiet: bool):
     prog = Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
     tid = prog.add_task("fitting tasks", total=n_tasks)
     return prog, lambda: prog.advance(tid)
+
+
+def _print_all(tables: list) -> None:
+    for t in tables:
+        out_console.print(t)
 
 
 def _set_cache(no_cache: bool) -> None:
@@ -130,69 +136,77 @@ class _Stages:
         return self.prog.__exit__(*exc)
 
 
-def _prediction_table(df, title: str, paper: bool = False) -> Table:
-    t = Table(title=title, title_style="bold")
-    t.add_column("task", no_wrap=True)
-    t.add_column("target", no_wrap=True)
-    t.add_column("predicted", justify="right")
-    t.add_column("actual", justify="right")
-    t.add_column("abs err (pts)", justify="right")
-    t.add_column("rel err", justify="right")
-    if paper:
-        t.add_column("paper pred", justify="right")
-        t.add_column("paper actual", justify="right")
-    t.add_column("!", style="yellow")
-    notes: dict[str, int] = {}
-    fmt = lambda v, f: "–" if v is None or v != v else f.format(v)  # noqa: E731
-    for r in df.to_dict(orient="records"):
-        row = [REGISTRY[r["task"]].display if r["task"] in REGISTRY else r["task"], r["target"],
-               fmt(100 * r["predicted"], "{:.1f}"),
-               fmt(None if r.get("actual") is None else 100 * r["actual"], "{:.1f}"),
-               fmt(r.get("abs_error"), "{:.1f}"), fmt(r.get("rel_error"), "{:.1%}")]
-        if paper:
-            row += [fmt(100 * r["paper_predicted"], "{:.1f}"), fmt(100 * r["paper_actual"], "{:.1f}")]
-        flag = r.get("flags") or ""
-        if flag:
-            notes.setdefault(f"{row[0]}: {flag}", len(notes) + 1)
-        row.append(f"[{notes[f'{row[0]}: {flag}']}]" if flag else "")
-        t.add_row(*row)
-    if notes:
-        t.caption = "\n".join(f"[{i}] {text}" for text, i in notes.items())
+def _display(task: str) -> str:
+    return REGISTRY[task].display if task in REGISTRY else task
+
+
+def _fmt(v, f: str) -> str:
+    return "–" if v is None or v != v else f.format(v)
+
+
+def _per_target(df, build) -> list[Table]:
+    """One table per target: rows stay one line each and every table fits 80 columns."""
+    return [build(g, tgt) for tgt, g in df.groupby("target", sort=False)]
+
+
+def _prediction_table(df, title: str, paper: bool = False) -> list[Table]:
+    def build(g, tgt):
+        t = Table(title=f"{title}: {tgt}", title_style="bold")
+        for c in ("task", "pred", "actual", "err", "rel err", *(("paper", "paper act") if paper else ()), "!"):
+            t.add_column(c, justify="left" if c in ("task", "!") else "right", no_wrap=True,
+                         style="yellow" if c == "!" else None)
+        notes: dict[str, int] = {}
+        for r in g.to_dict(orient="records"):
+            row = [_display(r["task"]), _fmt(100 * r["predicted"], "{:.1f}"),
+                   _fmt(None if r.get("actual") is None else 100 * r["actual"], "{:.1f}"),
+                   _fmt(r.get("abs_error"), "{:.1f}"), _fmt(r.get("rel_error"), "{:.1%}")]
+            if paper:
+                row += [_fmt(100 * r["paper_predicted"], "{:.1f}"), _fmt(100 * r["paper_actual"], "{:.1f}")]
+            flag = r.get("flags") or ""
+            if flag:
+                notes.setdefault(f"{row[0]}: {flag}", len(notes) + 1)
+            row.append(f"[{notes[f'{row[0]}: {flag}']}]" if flag else "")
+            t.add_row(*row)
+        t.caption = "\n".join([f"[{i}] {text}" for text, i in notes.items()]
+                              + ["accuracy in points; err: absolute error in points"])
         t.caption_justify = "left"
-    return t
+        return t
+    return _per_target(df, build)
 
 
-def _auto_table(preds, level: float) -> Table:
-    t = Table(title=f"Automatic prediction with {level:.0%} intervals (pipelines weighted by backtest)",
-              title_style="bold")
-    for c in ("task", "target", "predicted", "interval", "actual", "abs err", "pipelines (weight)"):
-        t.add_column(c, justify="right" if c in ("predicted", "actual", "abs err") else "left",
-                     no_wrap=c in ("task", "interval"))
-    for r in preds.to_dict(orient="records"):
-        act = r.get("actual")
-        has = act is not None and act == act
-        t.add_row(REGISTRY[r["task"]].display if r["task"] in REGISTRY else r["task"], r["target"],
-                  f"{100 * r['predicted']:.1f}", f"[{100 * r['lower']:.1f}, {100 * r['upper']:.1f}]",
-                  f"{100 * act:.1f}" if has else "–", f"{r['abs_error']:.1f}" if has else "–",
-                  r["pipeline"].removeprefix("weighted: "))
-    if preds["abs_error"].notna().any():
-        for tgt, g in preds.groupby("target", sort=False):
-            t.add_row(f"[bold]{tgt}[/]", "", "", f"{int(g['covered'].sum())}/{len(g)} covered", "",
-                      f"[bold]{g['abs_error'].mean():.2f}[/]", "mean abs. error")
-    return t
+def _auto_table(preds, level: float) -> list[Table]:
+    def build(g, tgt):
+        t = Table(title=f"Automatic prediction, {tgt}, {level:.0%} intervals", title_style="bold")
+        for c in ("task", "pred", "interval", "actual", "err", "top pipeline"):
+            t.add_column(c, justify="right" if c in ("pred", "actual", "err") else "left", no_wrap=True)
+        for r in g.to_dict(orient="records"):
+            act = r.get("actual")
+            has = act is not None and act == act
+            top = r["top_pipeline"]
+            t.add_row(_display(r["task"]), f"{100 * r['predicted']:.1f}",
+                      f"[{100 * r['lower']:.1f}, {100 * r['upper']:.1f}]", f"{100 * act:.1f}" if has else "–",
+                      f"{r['abs_error']:.1f}" if has else "–", f"{top} {r['weights'][top]:.2f}")
+        if g["abs_error"].notna().any():
+            t.add_row("[bold]mean[/]", "", f"{int(g['covered'].sum())}/{len(g)} covered", "",
+                      f"[bold]{g['abs_error'].mean():.2f}[/]", "")
+        t.caption = "pipelines weighted per task by backtest; every weight in --json"
+        return t
+    return _per_target(preds, build)
 
 
-def _design_table(design) -> Table:
-    t = Table(title="Design choices: relative error of the chained prediction (paper Tables 5/6)", title_style="bold")
-    t.add_column("task", no_wrap=True)
-    piv = design.pivot_table(index="task", columns=["design", "target"], values="relative_error", sort=False)
-    for d, tg in piv.columns:
-        t.add_column(f"{d}\n{tg}", justify="right")
-    for task, row in piv.iterrows():
-        t.add_row(REGISTRY[task].display if task in REGISTRY else task, *[f"{v:.1%}" for v in row])
-    means = design.groupby(["design", "target"], sort=False)["abs_error"].mean()
-    t.add_row("[bold]MAE (pts)[/]", *[f"[bold]{means[c]:.2f}[/]" for c in piv.columns])
-    return t
+def _design_table(design) -> list[Table]:
+    def build(g, tgt):
+        t = Table(title=f"Design choices, {tgt}: relative error (paper Tables 5/6)", title_style="bold")
+        piv = g.pivot_table(index="task", columns="design", values="relative_error", sort=False)
+        t.add_column("task", no_wrap=True)
+        for d in piv.columns:
+            t.add_column(d, justify="right", no_wrap=True)
+        for task, row in piv.iterrows():
+            t.add_row(_display(task), *[f"{v:.1%}" for v in row])
+        means = g.groupby("design", sort=False)["abs_error"].mean()
+        t.add_row("[bold]MAE (pts)[/]", *[f"[bold]{means[c]:.2f}[/]" for c in piv.columns])
+        return t
+    return _per_target(design, build)
 
 
 def _variance_table(var) -> Table:
@@ -305,11 +319,11 @@ def reproduce(
     if json_:
         out_console.print_json(io.dumps(result)) if sys.stdout.isatty() else print(io.dumps(result))
         return
-    out_console.print(_prediction_table(preds, "Chained prediction of RC accuracy (paper Figure 2)", paper=True))
+    _print_all(_prediction_table(preds, "Chained prediction (paper Figure 2)", paper=True))
     for tgt, v in mae.items():
         out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points (paper: {FIGURE2_MAE.get(tgt, float('nan')):.1f})")
-    out_console.print(_auto_table(auto, 0.9))
-    out_console.print(_design_table(design))
+    _print_all(_auto_table(auto, 0.9))
+    _print_all(_design_table(design))
     out_console.print(_variance_table(var))
     if extra.get("variance_correlation"):
         vc = extra["variance_correlation"]
@@ -402,7 +416,7 @@ def predict(
                   "config": {"design": "auto", "level": level}, "notes": notes}
         if _emit(result, json_, out, "predict", {"predictions": flat}):
             return
-        out_console.print(_auto_table(preds, level))
+        _print_all(_auto_table(preds, level))
         _print_notes(notes)
         return
     if config is None:  # single step: one law from (N, D) to accuracy
@@ -421,7 +435,7 @@ def predict(
     if _emit(result, json_, out, "predict", {"predictions": preds}):
         return
     how = "single step (N, D) -> accuracy" if config is None else f"{config.feature} -> accuracy"
-    out_console.print(_prediction_table(preds, f"Prediction ({how})"))
+    _print_all(_prediction_table(preds, f"Prediction ({how})"))
     if preds["abs_error"].notna().any():
         for tgt, v in preds.groupby("target", sort=False)["abs_error"].mean().items():
             out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points")
@@ -538,26 +552,29 @@ def backtest(
     result = {"summary": io.records(summary), "runs": io.records(bt)}
     if _emit(result, json_, out, "backtest", {"backtest": bt}):
         return
-    held = ", ".join(f"{s}: {', '.join(g['run'].unique())}" for s, g in bt.groupby("split", sort=False))
-    t = Table(title=f"Backtest: mean abs. error (points) on held-out runs ({held}); "
-                    f"in brackets, coverage of each pipeline's {level:.0%} interval", title_style="bold")
-    t.add_column("task", no_wrap=True)
-    for d in ALL_DESIGNS:
-        t.add_column(d, justify="right")
-    t.add_column("noise (acc SD)", justify="right")
-    for task_, g in summary.groupby("task", sort=False):
-        g = g.set_index("design")
-        best = g["abs_error"].idxmin()
-        cells = []
+    held = "; ".join(f"by {s}: {', '.join(g['run'].unique())}" for s, g in bt.groupby("split", sort=False))
+    # two tables (error, then coverage), each within 80 columns
+    for what, col, fmt in (("mean abs. error (points)", "abs_error", "{:.2f}"),
+                           (f"coverage of each pipeline's {level:.0%} interval", "coverage", "{:.0%}")):
+        t = Table(title=f"Backtest: {what}", title_style="bold")
+        t.add_column("task", no_wrap=True)
         for d in ALL_DESIGNS:
-            if d not in g.index:
-                cells.append("–")
-                continue
-            v = f"{g.loc[d, 'abs_error']:.2f} ({g.loc[d, 'coverage']:.0%})"
-            cells.append(f"[bold green]{v}[/]" if d == best else v)
-        t.add_row(REGISTRY[task_].display if task_ in REGISTRY else task_, *cells,
-                  f"{100 * g['predictability_sd'].iloc[0]:.2f}")
-    out_console.print(t)
+            t.add_column(d.replace("_", " "), justify="right")
+        if col == "abs_error":
+            t.add_column("acc SD", justify="right")
+        for task_, g in summary.groupby("task", sort=False):
+            g = g.set_index("design")
+            best = g["abs_error"].idxmin()
+            cells = []
+            for d in ALL_DESIGNS:
+                v = "–" if d not in g.index else fmt.format(g.loc[d, col])
+                cells.append(f"[bold green]{v}[/]" if d == best and col == "abs_error" else v)
+            if col == "abs_error":
+                cells.append(f"{100 * g['predictability_sd'].iloc[0]:.2f}")
+            t.add_row(_display(task_), *cells)
+        if col == "abs_error":
+            t.caption = f"held out {held}; acc SD: the held-out runs' checkpoint noise (points)"
+        out_console.print(t)
 
 
 @app.command()
@@ -642,18 +659,24 @@ def plan(
         print(io.dumps({"rungs": [r.as_dict() for r in rungs], "total_flops": total,
                         "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__}))
         return
-    t = Table(title=f"Ladder plan for a target of N={cfg.target_n:.3g}, D={cfg.target_tokens:.3g} "
-                    f"({seq_len}-token sequences)", title_style="bold")
-    for c in ("rung", "N", "d/L/H", "batch (seq / tokens)", "peak LR", "warmup", "tokens", "steps",
-              "ckpt every", "FLOPs (6ND)", "% target"):
-        t.add_column(c, justify="left" if c == "rung" else "right", no_wrap=True)
+    title = f"Ladder plan for a target of N={cfg.target_n:.3g}, D={cfg.target_tokens:.3g} ({seq_len}-token sequences)"
+    # two tables, shape and budget, each within 80 columns
+    shape = Table(title=title, title_style="bold")
+    for c in ("rung", "N", "d/L/H", "batch tokens", "peak LR", "warmup"):
+        shape.add_column(c, justify="left" if c == "rung" else "right", no_wrap=True)
+    budget_t = Table(title="... and its budget", title_style="bold")
+    for c in ("rung", "tokens", "steps", "ckpt every", "FLOPs (6ND)", "% target"):
+        budget_t.add_column(c, justify="left" if c == "rung" else "right", no_wrap=True)
     for r in rungs:
-        t.add_row(r.name, f"{r.n:,}", f"{r.d_model}/{r.n_layers}/{r.n_heads}", f"{r.batch_sequences} / {r.batch_tokens:,}",
-                  f"{r.peak_lr:.2e}", str(r.warmup_steps), f"{r.tokens:.3e}", f"{r.steps:,}",
-                  str(r.checkpoint_interval), f"{r.flops:.2e}", f"{100 * r.target_share:.2f}%")
-    t.caption = (f"total {total:.3e} FLOPs = {100 * total / (6.0 * cfg.target_n * cfg.target_tokens):.2f}% of the "
-                 "target's 6ND; cosine decay to 0.1 x peak; warmup = N tokens")
-    out_console.print(t)
+        shape.add_row(r.name, f"{r.n / 1e6:,.1f}M", f"{r.d_model}/{r.n_layers}/{r.n_heads}",
+                      f"{r.batch_tokens:,}", f"{r.peak_lr:.2e}", str(r.warmup_steps))
+        budget_t.add_row(r.name, f"{r.tokens:.3e}", f"{r.steps:,}", str(r.checkpoint_interval), f"{r.flops:.2e}",
+                         f"{100 * r.target_share:.2f}%")
+    budget_t.caption = (f"total {total:.3e} FLOPs = {100 * total / (6.0 * cfg.target_n * cfg.target_tokens):.2f}% "
+                        "of the target's 6ND; cosine decay to 0.1 x peak; warmup = N tokens; exact N, batch "
+                        "sequences and every other field: --json")
+    out_console.print(shape)
+    out_console.print(budget_t)
 
 
 def _plan_config(preset, target_n, target_tokens, seq_len, sizes, multiples, budget):
@@ -790,7 +813,7 @@ def run(
         return
     t = Table(title=f"{preset} ladder: predicting the held-out rung {summary['target']} "
                     f"(N={summary['target_n']:,}, D={summary['target_tokens']:,})", title_style="bold")
-    for c in ("task", "pred. bpb", "actual bpb", "bpb rel err", "pred. acc", "actual acc", "chance"):
+    for c in ("task", "bpb pred", "bpb act", "bpb err", "acc pred", "acc act", "chance"):
         t.add_column(c, justify="left" if c == "task" else "right")
     f = lambda v, s: "–" if v is None else s.format(v)  # noqa: E731
     for p in summary["predictions"]:
