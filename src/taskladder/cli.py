@@ -359,7 +359,7 @@ def predict(
     --feature/--step1/--step2 select one fixed pipeline instead.
     """
     from .chain import Ladder, check_accuracies, predict_targets, range_note
-    from .datasets import Target, olmo2_ladder
+    from .datasets import make_targets, olmo2_ladder
     from .results import load_sizes, read_results
     _set_cache(no_cache)
     from .analyses import DESIGNS, single_step_predictions
@@ -371,29 +371,9 @@ def predict(
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     fixed = paper or design is not None or any(v is not None for v in (feature, step1, step2))
     size_table = load_sizes(sizes) if sizes else None
-    if ladder:
-        results = read_results(ladder, sizes=size_table)
-        bundled = None
-    else:
-        bundled = olmo2_ladder()
-        results = bundled.ladder
-    targets: list[Target] = []
-    if target:  # the bundled targets can be predicted from any ladder, the user's own included
-        known = (bundled or olmo2_ladder()).targets
-        for t in target:
-            if t not in known:
-                raise TaskladderError(f"unknown target {t!r}; bundled targets: {', '.join(known)}")
-            targets.append(known[t])
-    if target_file is not None:
-        n_ = parse_count(n, "--n") if n else None
-        tres = read_results([target_file], sizes=size_table, n=n_)
-        d_ = parse_count(tokens, "--tokens") if tokens else int(tres["d"].max())
-        targets.append(Target(name or target_file.stem, int(tres["n"].iloc[0]), d_, tres))
-    elif n is not None or tokens is not None:
-        if n is None or tokens is None:
-            raise TaskladderError("a target needs both --n (parameters) and --tokens (training tokens)")
-        n_, d_ = parse_count(n, "--n"), parse_count(tokens, "--tokens")
-        targets.append(Target(name or f"N={n_:.3g},D={d_:.3g}", n_, d_))
+    results = read_results(ladder, sizes=size_table) if ladder else olmo2_ladder().ladder
+    targets = make_targets(target or (), target_file, parse_count(n, "--n") if n else None,
+                           parse_count(tokens, "--tokens") if tokens else None, size_table, name)
     if not targets:
         raise TaskladderError("no target: give --n and --tokens, --target NAME, or --target-file FILE")
     if out is not None:
@@ -589,7 +569,7 @@ def report(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Write one self-contained HTML report: every table and figure, images embedded."""
-    from .datasets import Target, olmo2_ladder
+    from .datasets import make_targets, olmo2_ladder
     from .results import load_sizes, read_results
     _set_cache(no_cache)
     from . import report as rpt
@@ -598,13 +578,9 @@ def report(
     if ladder:
         size_table = load_sizes(sizes) if sizes else None
         results = read_results(ladder, sizes=size_table)
-        if target_file is not None:
-            tres = read_results([target_file], sizes=size_table, n=parse_count(n, "--n") if n else None)
-            d_ = parse_count(tokens, "--tokens") if tokens else int(tres["d"].max())
-            targets = [Target(target_file.stem, int(tres["n"].iloc[0]), d_, tres)]
-        elif n and tokens:
-            targets = [Target(f"N={parse_count(n, '--n'):.3g}", parse_count(n, "--n"), parse_count(tokens, "--tokens"))]
-        else:
+        targets = make_targets((), target_file, parse_count(n, "--n") if n else None,
+                               parse_count(tokens, "--tokens") if tokens else None, size_table)
+        if not targets:
             raise TaskladderError("a report on your own ladder needs a target: --n and --tokens, or --target-file")
         title, paper = "taskladder report", False
     else:
@@ -860,9 +836,7 @@ def evaluate(
     prefixes of torchrun's own, which it would otherwise claim.)
     """
     from .results import read_results
-    import pandas as pd
-
-    from .evaluation import bundled_task, done_keys, evaluate_checkpoints, load_task
+    from .evaluation import bundled_task, load_task
 
     if limit is not None and limit < 1:
         raise TaskladderError(f"--limit must be at least 1, got {limit}")
@@ -883,70 +857,24 @@ def evaluate(
         from .evaluation import zero_shot
 
         tasks = [zero_shot(t) for t in tasks]
-    n_ = parse_count(n, "--params") if n else None
-    bt = parse_count(batch_tokens, "--batch-tokens") if batch_tokens else None
-    cks = []
-    for c in checkpoints:
-        m = re.search(r"step-?(\d+)$", c.name)
-        if not c.is_dir():
-            raise TaskladderError(f"{c}: no such checkpoint folder")
-        if not m:
-            raise TaskladderError(f"{c}: cannot read the step from the folder name (expected e.g. step1000)")
-        step = int(m[1])
-        meta = {}
-        if (c / "taskladder.json").exists():  # written by taskladder train
-            import json
+    from .evaluation import discover_checkpoints, evaluate_to_table
 
-            meta = json.loads((c / "taskladder.json").read_text())
-        run_ = run or meta.get("run")
-        ck_n = n_ or meta.get("n")
-        ck_bt = bt or meta.get("batch_tokens")
-        if run_ is None or ck_n is None or ck_bt is None:
-            raise TaskladderError(f"{c}: not a taskladder checkpoint; give --run-name, --params and --batch-tokens")
-        cks.append({"path": c, "run": run_, "size": meta.get("size", run_.split("-")[0]), "n": int(ck_n),
-                    "step": step, "d": step * int(ck_bt)})
-    cks.sort(key=lambda x: (x["run"], x["step"]))
+    cks = discover_checkpoints(checkpoints, run, parse_count(n, "--params") if n else None,
+                               parse_count(batch_tokens, "--batch-tokens") if batch_tokens else None)
     io.ensure_writable_dir(out.parent if str(out.parent) else Path("."))
-    from .evaluation import distributed_context
+    prog = Progress(console=err_console, transient=False, disable=not err_console.is_terminal)
+    tid = prog.add_task("scoring", total=None)
 
-    with distributed_context() as (rank, world):
-        existing = read_results([out]) if out.exists() else None
-        done = done_keys(existing, heldout_name)
-        # Under torchrun each process scores every world-th checkpoint into its own shard
-        # file; rank 0 merges the shards into OUT once all are done.
-        mine = cks[rank::world]
-        target = out if world == 1 else out.with_name(f".{out.stem}.rank{rank}{out.suffix}")
-        shard = None
-        prog = Progress(console=err_console, transient=False, disable=not err_console.is_terminal or rank > 0)
-        with prog:
-            tid = prog.add_task("scoring", total=len(mine) * len(tasks))
-            for ck, rows in evaluate_checkpoints(mine, tasks, text, device, dtype, done, lambda: prog.advance(tid),
-                                                 heldout_name, overlong):
-                if rows:
-                    new = pd.DataFrame(rows)
-                    if world == 1:
-                        existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
-                        io.write_table(out, existing)
-                    else:
-                        shard = new if shard is None else pd.concat([shard, new], ignore_index=True)
-                        io.write_table(target, shard)
-                out_console.print(f"{ck['run']} step {ck['step']}: " + ", ".join(
-                    f"{r['task']}/{r['metric']}={r['value']:.4f}" for r in rows) if rows else
-                    f"{ck['run']} step {ck['step']}: already done")
-        if world > 1:
-            import torch.distributed as dist
+    def on_checkpoint(ck, rows, rank):
+        if rank == 0:
+            out_console.print(f"{ck['run']} step {ck['step']}: " + ", ".join(
+                f"{r['task']}/{r['metric']}={r['value']:.4f}" for r in rows) if rows else
+                f"{ck['run']} step {ck['step']}: already done")
 
-            dist.barrier()
-            if rank == 0:
-                parts = [existing] if existing is not None else []
-                shards = [out.with_name(f".{out.stem}.rank{r}{out.suffix}") for r in range(world)]
-                parts += [read_results([p]) for p in shards if p.exists()]
-                if parts:
-                    merged = pd.concat(parts, ignore_index=True).sort_values(["run", "step", "task", "metric"])
-                    io.write_table(out, merged.reset_index(drop=True))
-                for p in shards:
-                    p.unlink(missing_ok=True)
-            dist.barrier()
+    with prog:
+        evaluate_to_table(cks, tasks, out, text, device, dtype, heldout_name, overlong,
+                          set_total=lambda total, rank: prog.update(tid, total=total, visible=rank == 0),
+                          advance=lambda: prog.advance(tid), on_checkpoint=on_checkpoint)
 
 
 @app.command()

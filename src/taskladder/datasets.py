@@ -87,3 +87,30 @@ def olmo2_ladder() -> LadderData:
         full = df[df["run"] == info["full"]].reset_index(drop=True)
         targets[name] = Target(name, int(info["n"]), int(res["d"].max()), res, full)
     return LadderData(ladder.copy(), targets)
+
+
+def make_targets(names=(), target_file=None, n: int | None = None, tokens: int | None = None,
+                 sizes=None, name: str | None = None) -> list[Target]:
+    """The targets a command asked for: bundled ones by name (usable with any ladder), a target's
+    own eval log (N from ``n`` or ``sizes``, D from ``tokens`` or the log's last checkpoint),
+    and/or a bare (N, D) pair."""
+    from pathlib import Path
+
+    from .results import read_results
+
+    targets: list[Target] = []
+    if names:
+        known = olmo2_ladder().targets
+        for t in names:
+            if t not in known:
+                raise TaskladderError(f"unknown target {t!r}; bundled targets: {', '.join(known)}")
+            targets.append(known[t])
+    if target_file is not None:
+        tres = read_results([Path(target_file)], sizes=sizes, n=n)
+        d = tokens if tokens is not None else int(tres["d"].max())
+        targets.append(Target(name or Path(target_file).stem, int(tres["n"].iloc[0]), d, tres))
+    elif n is not None or tokens is not None:
+        if n is None or tokens is None:
+            raise TaskladderError("a target needs both --n (parameters) and --tokens (training tokens)")
+        targets.append(Target(name or f"N={n:.3g},D={tokens:.3g}", n, tokens))
+    return targets

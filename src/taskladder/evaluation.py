@@ -529,3 +529,82 @@ def distributed_context():
 
 def _key(ck: dict) -> dict:
     return {k: ck[k] for k in ("run", "size", "n", "d", "step")}
+
+
+def discover_checkpoints(paths, run: str | None = None, n: int | None = None,
+                         batch_tokens: int | None = None) -> list[dict]:
+    """Checkpoint folders as ``evaluate_checkpoints`` wants them, sorted by (run, step).
+
+    The step comes from the folder name (``step1000``, ``step-1000``, ``...-step1000``);
+    run, N and batch tokens from the arguments or, for folders written by
+    ``taskladder train``, from their ``taskladder.json``.
+    """
+    import json
+    import re
+
+    cks = []
+    for c in map(Path, paths):
+        m = re.search(r"step-?(\d+)$", c.name)
+        if not c.is_dir():
+            raise TaskladderError(f"{c}: no such checkpoint folder")
+        if not m:
+            raise TaskladderError(f"{c}: cannot read the step from the folder name (expected e.g. step1000)")
+        step = int(m[1])
+        meta = json.loads((c / "taskladder.json").read_text()) if (c / "taskladder.json").exists() else {}
+        run_, ck_n, ck_bt = run or meta.get("run"), n or meta.get("n"), batch_tokens or meta.get("batch_tokens")
+        if run_ is None or ck_n is None or ck_bt is None:
+            raise TaskladderError(f"{c}: not a taskladder checkpoint; give --run-name, --params and --batch-tokens")
+        cks.append({"path": c, "run": run_, "size": meta.get("size", run_.split("-")[0]), "n": int(ck_n),
+                    "step": step, "d": step * int(ck_bt)})
+    return sorted(cks, key=lambda x: (x["run"], x["step"]))
+
+
+def evaluate_to_table(cks: list[dict], tasks, out: Path, text: str | None = None, device: str = "cpu",
+                      dtype: str = "float32", heldout_name: str = "c4_en", overlong: str = "error",
+                      set_total=None, advance=None, on_checkpoint=None) -> None:
+    """Score checkpoints into the results table ``out``, resumably, sharded under torchrun.
+
+    Rows already in ``out`` are skipped; each checkpoint's rows are written atomically
+    as soon as it is done.  Under torchrun each process scores every world-th
+    checkpoint into its own hidden shard file and rank 0 merges the shards into ``out``.
+    Callbacks: ``set_total(n_scores, rank)``, ``advance()``, ``on_checkpoint(ck, rows, rank)``.
+    """
+    import pandas as pd
+
+    from . import io
+    from .results import read_results
+
+    out = Path(out)
+    with distributed_context() as (rank, world):
+        existing = read_results([out]) if out.exists() else None
+        done = done_keys(existing, heldout_name)
+        mine = cks[rank::world]
+        shard_path = out if world == 1 else out.with_name(f".{out.stem}.rank{rank}{out.suffix}")
+        shard = None
+        if set_total is not None:
+            set_total(len(mine) * len(tasks), rank)
+        for ck, rows in evaluate_checkpoints(mine, tasks, text, device, dtype, done, advance, heldout_name, overlong):
+            if rows:
+                new = pd.DataFrame(rows)
+                if world == 1:
+                    existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
+                    io.write_table(out, existing)
+                else:
+                    shard = new if shard is None else pd.concat([shard, new], ignore_index=True)
+                    io.write_table(shard_path, shard)
+            if on_checkpoint is not None:
+                on_checkpoint(ck, rows, rank)
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+            if rank == 0:
+                parts = [existing] if existing is not None else []
+                shards = [out.with_name(f".{out.stem}.rank{r}{out.suffix}") for r in range(world)]
+                parts += [read_results([p]) for p in shards if p.exists()]
+                if parts:
+                    merged = pd.concat(parts, ignore_index=True).sort_values(["run", "step", "task", "metric"])
+                    io.write_table(out, merged.reset_index(drop=True))
+                for p in shards:
+                    p.unlink(missing_ok=True)
+            dist.barrier()
