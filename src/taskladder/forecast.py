@@ -138,6 +138,13 @@ class LagCurve:
         return np.interp(np.asarray(f, float), self.f_, self.lag_)
 
 
+def _lag_curves(lad: Ladder, step1: Mapping[str, PowerLaw], multiples: Mapping[str, float],
+                bins: int) -> dict[float, LagCurve]:
+    """One lag curve per Chinchilla multiple, each from the runs of that multiple."""
+    return {m: LagCurve(lad, step1, {r for r, v in multiples.items() if v == m}, bins)
+            for m in sorted(set(multiples.values()))}
+
+
 def _trend(d: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Slope of ``y`` in log tokens over the run so far and its standard error (first 10% left out, as in step 2)."""
     j = int(np.ceil(0.1 * len(d)))
@@ -275,8 +282,7 @@ class Forecaster:
             self.predictors_ = {t: TaskPredictor(t, PAPER).fit(lad) for t in every}
         self.multiples_ = _run_multiples(lad)
         step1 = {t: self.predictors_[t].step1_ for t in pooled}
-        self.lags_ = {m: LagCurve(lad, step1, {r for r, v in self.multiples_.items() if v == m}, self.config.lag_bins)
-                      for m in sorted(set(self.multiples_.values()))}
+        self.lags_ = _lag_curves(lad, step1, self.multiples_, self.config.lag_bins)
         self.calibration_ = self._calibrate(lad, pooled, every)
         return self
 
@@ -303,9 +309,7 @@ class Forecaster:
                     law = PowerLaw(n_starts=0, p0=self.predictors_[t].step1_.result_.x, ftol=1e-10)
                     step1[t] = law.fit(pts["n"], pts["d"], pts["value"])
             mults = {r: m for r, m in self.multiples_.items() if r not in held}
-            lags = {m: LagCurve(rest, {t: step1[t] for t in pooled}, {r for r, v in mults.items() if v == m},
-                                self.config.lag_bins)
-                    for m in sorted(set(mults.values()))}
+            lags = _lag_curves(rest, {t: step1[t] for t in pooled}, mults, self.config.lag_bins)
             for t in every:
                 step2 = self.predictors_[t].step2_
                 accs = {s.run: s for s in lad.series(t, ACC)}
