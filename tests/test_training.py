@@ -1,8 +1,10 @@
 """The ladder trainer: recipe, determinism, resume after kill -9, FSDP2 on 2 processes, end to end."""
 
+import gzip
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,15 +67,15 @@ def test_models_have_the_planned_non_embedding_parameters():
 
 
 def test_learning_rate_schedule():
-    r = plan(PRESETS["micro"])[2]  # 12k-5xC: 307 steps, 3 warmup steps
-    assert r.warmup_steps == 3
-    assert lr_at(0, r) == pytest.approx(r.peak_lr / 3)
-    assert lr_at(2, r) == pytest.approx(r.peak_lr)
-    assert lr_at(3, r) == pytest.approx(r.peak_lr)  # cosine starts at the peak
-    mid = 3 + (r.steps - 3) / 2
+    r = plan(PRESETS["micro"])[2]  # 8k-5xC: 385 steps of 2,048 tokens, warmup N = 7,884 tokens = 4 steps
+    assert (r.name, r.steps, r.warmup_steps) == ("8k-5xC", 385, 4)
+    assert lr_at(0, r) == pytest.approx(r.peak_lr / 4)
+    assert lr_at(3, r) == pytest.approx(r.peak_lr)
+    assert lr_at(4, r) == pytest.approx(r.peak_lr)  # cosine starts at the peak
+    mid = 4 + (r.steps - 4) / 2
     assert lr_at(int(mid), r) == pytest.approx((r.peak_lr + r.final_lr) / 2, rel=0.02)
     assert lr_at(r.steps, r) == pytest.approx(r.final_lr) == pytest.approx(0.1 * r.peak_lr)
-    lrs = [lr_at(s, r) for s in range(3, r.steps)]
+    lrs = [lr_at(s, r) for s in range(4, r.steps)]
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
 
 
@@ -169,31 +171,56 @@ def test_fsdp2_on_two_gloo_processes_matches_one_process(tmp_path):
 
 
 def test_run_tiny_preset_end_to_end_and_evaluate_reads_trainer_checkpoints(tmp_path):
-    r = run_cli("run", "--preset", "tiny", "--limit", "40", "--out", tmp_path / "run", "--json")
+    r = run_cli("run", "--preset", "tiny", "--limit", "300", "--out", tmp_path / "run", "--json")
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
-    assert s["target"] == "12k-5xC"
+    assert s["target"] == "12k-5xC" and "12k-5xC" not in s["ladder_runs"] and len(s["ladder_runs"]) == 8
     preds = {p["task"]: p for p in s["predictions"]}
-    assert set(preds) == {"arc_easy", "csqa", "openbookqa", "socialiqa"}
+    assert set(preds) == {"cloze_spelling", "cloze_swap", "cloze_vowel", "cloze_neighbor"}
     for p in preds.values():
+        assert {"task", "chance", "predicted", "lower", "upper", "actual"} <= set(p)
+        assert p["chance"] == 0.25 and 0 < p["lower"] < p["predicted"] < p["upper"] < 1
         # task loss of the held-out largest rung, predicted by step 1 from the smaller rungs
-        assert p["feature_rel_error"] < 0.1
-        assert abs(p["actual"] - p["chance"]) < 0.12  # and accuracy is at chance, as the summary says
+        assert p["step1_error"] < 0.1
+        assert abs(p["predicted"] - p["actual"]) < 0.08 and p["covered"]
+    # the spelling tasks are learned at this size (OLMES questions stay at chance), the word task barely
+    for t in ("cloze_spelling", "cloze_swap", "cloze_vowel"):
+        assert preds[t]["actual"] > 0.25 + 0.3
+    assert preds["cloze_spelling"]["actual"] > preds["cloze_swap"]["actual"] > preds["cloze_vowel"]["actual"] \
+        > preds["cloze_neighbor"]["actual"] > 0.25
+    assert s["target_compute_ratio"] == 2.5
     assert s["heldout_loss"]["rel_error"] < 0.15
-    assert "chance" in s["caveat"]
+    assert s["caveat"] is None and s["level"] == 0.9
     res = pd.read_parquet(tmp_path / "run" / "results.parquet")
     assert res["run"].nunique() == 9
-    # task loss falls with tokens for every size (what step 1 relies on)
-    fin = res[(res.metric == "lm_loss")].sort_values("step").groupby("run").tail(1).set_index("run")["value"]
+    # language-model loss and cloze accuracy (final checkpoint, mean over the 3 tasks) improve with D
+    # for every size, and the largest size beats the smallest at every multiple
+    fin = res.sort_values("step").groupby(["run", "task", "metric"]).tail(1)
+    lm = fin[fin.metric == "lm_loss"].set_index("run")["value"]
+    acc = fin[fin.metric == "acc"].groupby("run")["value"].mean()
     for size in ("3k", "6k", "12k"):
-        assert fin[f"{size}-1xC"] > fin[f"{size}-2xC"] > fin[f"{size}-5xC"]
-    assert fin["3k-5xC"] > fin["6k-5xC"] > fin["12k-5xC"]
+        assert lm[f"{size}-1xC"] > lm[f"{size}-2xC"] > lm[f"{size}-5xC"]
+        assert acc[f"{size}-1xC"] < acc[f"{size}-2xC"] < acc[f"{size}-5xC"]
+    for m in ("1xC", "2xC", "5xC"):
+        assert lm[f"3k-{m}"] > lm[f"12k-{m}"] and acc[f"12k-{m}"] > acc[f"3k-{m}"] + 0.05
     html = (tmp_path / "run" / "report.html").read_text()
-    assert "<img" in html and "12k-5xC" in html
+    assert "<img" in html and "12k-5xC" in html and "90% interval" in html
+    task_file = json.loads(gzip.decompress((tmp_path / "run" / "tasks" / "cloze_vowel.json.gz").read_bytes()))
+    assert len(task_file["items"]) == 300 and task_file["uncond"] is False and task_file["name"] == "cloze_vowel"
     # a second run resumes everything and changes nothing
-    again = run_cli("run", "--preset", "tiny", "--limit", "40", "--out", tmp_path / "run", "--json")
+    again = run_cli("run", "--preset", "tiny", "--limit", "300", "--out", tmp_path / "run", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["predictions"] == s["predictions"]
+    # the same seed gives the same numbers: retrain one run from scratch, re-score it, refit
+    shutil.rmtree(tmp_path / "run" / "runs" / "3k-1xC")
+    res[res.run != "3k-1xC"].to_parquet(tmp_path / "run" / "results.parquet")
+    fresh = run_cli("run", "--preset", "tiny", "--limit", "300", "--out", tmp_path / "run", "--json")
+    assert fresh.returncode == 0, fresh.stderr
+    assert json.loads(fresh.stdout)["predictions"] == s["predictions"]
+    res2 = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    key = ["run", "step", "task", "metric"]
+    pd.testing.assert_frame_equal(res2.sort_values(key).reset_index(drop=True),
+                                  res.sort_values(key).reset_index(drop=True))
     # taskladder evaluate reads the trainer's checkpoints without --run-name/--params/--batch-tokens
     cks = sorted((tmp_path / "run" / "runs" / "3k-1xC").glob("step*"))
     ev = run_cli("evaluate", *cks, "--task", "csqa", "--limit", "20", "--zero-shot", "--overlong", "truncate",
@@ -201,7 +228,7 @@ def test_run_tiny_preset_end_to_end_and_evaluate_reads_trainer_checkpoints(tmp_p
     assert ev.returncode == 0, ev.stderr
     e = pd.read_parquet(tmp_path / "ev.parquet")
     assert set(e["run"]) == {"3k-1xC"} and set(e["n"]) == {3176}
-    assert sorted(set(e["step"])) == [10, 20, 30, 32] and (e[e.step == 32]["d"] == 32 * 2048).all()
+    assert sorted(set(e["step"])) == [20, 32] and (e[e.step == 32]["d"] == 32 * 2048).all()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -265,6 +292,7 @@ def test_gradient_accumulation_and_bf16_track_the_fp32_run(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["run", "--preset", "huge"], "unknown preset 'huge'"),
     (["run", "--preset", "tiny", "--limit", "0"], "limit must be positive"),
+    (["run", "--preset", "tiny", "--workers", "0"], "workers must be positive"),
     (["evaluate", ".", "--task", "csqa", "--overlong", "cut"], "--overlong: choose error or truncate"),
 ])
 def test_run_and_evaluate_bad_options(tmp_path, args, message):

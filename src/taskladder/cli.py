@@ -821,41 +821,60 @@ def train(
 @app.command()
 def run(
     out: Annotated[Path, typer.Option(help="Folder for checkpoints, results, predictions and the report.")] = Path("taskladder-run"),
-    preset: Annotated[str, typer.Option(help="micro (4 sizes x 3 multiples, minutes on a CPU) or tiny (CI-sized).")] = "micro",
+    preset: Annotated[str, typer.Option(help="micro (4 sizes x 3 multiples and a 4x larger target, ~10 minutes on 2 CPU cores) or tiny (CI-sized).")] = "micro",
     corpus: Annotated[Optional[Path], typer.Option(help="Training corpus (default: bundled Tiny Shakespeare).")] = None,
-    limit: Annotated[int, typer.Option(help="Questions per task.")] = 100,
+    limit: Annotated[int, typer.Option(help="Questions per task.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the weights and the data order.")] = 0,
+    workers: Annotated[Optional[int], typer.Option(help="Processes training and scoring side by side, one thread each (default: one per core).")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ):
     """Plan, train, evaluate, fit, predict and report a micro ladder, end to end on a CPU.
 
-    The ladder's largest rung is the target: it is trained, held out of every fit, and
-    predicted.  Re-running resumes every stage.
+    The preset's target (micro: 87k-5xC, 4.4x the compute of the largest rung; tiny: its
+    largest rung) is trained, held out of every fit, and predicted from the ladder alone;
+    every checkpoint is scored on cloze tasks from the corpus's held-out tail.
+    Re-running resumes every stage.
     """
     from .pipeline import RunConfig, bundled_corpus
     from .pipeline import run as run_pipeline
 
-    cfg = RunConfig(out_dir=out, corpus=corpus or bundled_corpus(), preset=preset, limit=limit, seed=seed)
+    cfg = RunConfig(out_dir=out, corpus=corpus or bundled_corpus(), preset=preset, limit=limit, seed=seed,
+                    workers=workers)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)
         summary = run_pipeline(cfg, console=err_console)
     if json_:
         print(io.dumps(summary))
         return
-    t = Table(title=f"{preset} ladder: predicting the held-out rung {summary['target']} "
-                    f"(N={summary['target_n']:,}, D={summary['target_tokens']:,})", title_style="bold")
-    for c in ("task", "bpb pred", "bpb act", "bpb err", "acc pred", "acc act", "chance"):
+    t = Table(title=f"{preset} ladder: predicting the held-out target {summary['target']} "
+                    f"(N={summary['target_n']:,}, D={summary['target_tokens']:,}, "
+                    f"{summary['target_compute_ratio']:.1f}x the largest rung's compute)", title_style="bold")
+    lvl = f"{summary['level']:.0%}"
+    # 8 short columns: readable at 80 characters (accuracies in %, task loss in bits per byte)
+    for c in ("task", "loss", "actual", "err", "acc", f"{lvl} int.", "actual", "chance"):
         t.add_column(c, justify="left" if c == "task" else "right")
-    f = lambda v, s: "–" if v is None else s.format(v)  # noqa: E731
+    f = lambda v, s, k=1: "–" if v is None else s.format(k * v)  # noqa: E731
     for p in summary["predictions"]:
-        t.add_row(p["task"], f(p["predicted_feature"], "{:.3f}"), f(p["actual_feature"], "{:.3f}"),
-                  f(p["feature_rel_error"], "{:.1%}"), f(p["predicted"], "{:.1%}"), f(p["actual"], "{:.1%}"),
-                  f(p["chance"], "{:.1%}"))
+        t.add_row(p["task"].removeprefix("cloze_"), f(p["predicted_feature"], "{:.2f}"),
+                  f(p["actual_feature"], "{:.2f}"), f(p["step1_error"], "{:.1%}"), f(p["predicted"], "{:.1f}", 100),
+                  f"{100 * p['lower']:.1f}-{100 * p['upper']:.1f}", f(p["actual"], "{:.1f}", 100),
+                  f(p["chance"], "{:.0f}", 100))
     lm = summary["heldout_loss"]
-    t.caption = (f"held-out text loss: predicted {lm['predicted']:.3f}, actual {f(lm['actual'], '{:.3f}')} nats/byte"
-                 f" ({f(lm['rel_error'], '{:.1%}')} error)")
+    t.caption = ("loss: task loss (bits per byte) predicted by step 1, the target's actual, error; acc: the "
+                 f"chained prediction (%); held-out text loss: predicted {lm['predicted']:.3f}, actual "
+                 f"{f(lm['actual'], '{:.3f}')} nats/byte ({f(lm['rel_error'], '{:.1%}')} error)")
     out_console.print(t)
-    out_console.print(f"[yellow]note:[/] {summary['caveat']}.")
+    fits = Table(title="fitted on the ladder alone", title_style="bold",
+                 caption="step 2 on every checkpoint; fit errors: mean relative error of step 1 (final "
+                         "checkpoints) and step 2")
+    for c in ("task", "step 2: Acc(L) =", "err 1", "err 2"):
+        fits.add_column(c, justify="left" if c in ("task", "step 2: Acc(L) =") else "right")
+    for p in summary["predictions"]:
+        fits.add_row(p["task"].removeprefix("cloze_"), p["step2"].removeprefix("Acc(L) = "),
+                     f"{p['step1_fit_error']:.1%}", f"{p['step2_fit_error']:.1%}")
+    out_console.print(fits)
+    if summary["caveat"]:
+        out_console.print(f"[yellow]note:[/] {summary['caveat']}.")
     tm = summary["timings"]
     out_console.print("time: " + ", ".join(f"{k[:-2]} {v:.0f} s" for k, v in tm.items())
                       + f"; report: {out / 'report.html'}, summary: {out / 'summary.json'}")

@@ -1,15 +1,13 @@
-"""From nothing to a prediction: plan -> train -> evaluate -> fit -> predict -> report.
+"""From nothing to a checked prediction: plan -> train -> evaluate -> fit -> predict -> report.
 
 ``taskladder run --preset micro`` runs the whole method on one CPU: a micro ladder of
 byte-level OLMo 2 models trained on a small corpus (the bundled Tiny Shakespeare),
-scored zero-shot on OLMES questions, fitted, and used to predict its own largest rung,
-which is held out of every fit so the prediction can be checked.
+scored on cloze tasks built from the corpus's held-out tail (:mod:`taskladder.cloze`),
+fitted, and used to predict a larger target that is trained too but held out of
+every fit, so the prediction can be checked against what the target actually scores.
 
-What a micro ladder can and cannot show: models of 3k-60k parameters trained on
-Shakespeare answer multiple-choice science and common-sense questions at chance,
-so their accuracy carries no signal and step 2 has nothing to fit.  Their task loss
-(bits per byte of the gold answer) and held-out loss do fall with N and D, so step 1
-is tested for real.  The summary says so next to the numbers.
+Micro models answer OLMES science and common-sense questions at chance; the cloze
+tasks are what they do learn, in graded steps, so both steps of the chain are tested.
 """
 
 from __future__ import annotations
@@ -22,12 +20,13 @@ import pandas as pd
 
 from . import io
 from .errors import TaskladderError
-from .ladder import PRESETS, Rung, plan
+from .ladder import PRESETS, Rung, plan, target_rung
 
-#: Tasks a micro ladder is scored on: zero-shot (their 5-shot prefixes do not fit a
-#: 256-byte window), the shortest OLMES questions.
-MICRO_TASKS = ("arc_easy", "csqa", "openbookqa", "socialiqa")
+#: Tasks a micro ladder is scored on: cloze questions from the held-out text, easy to hard.
+MICRO_TASKS = ("cloze_spelling", "cloze_swap", "cloze_vowel", "cloze_neighbor")
 HELDOUT = "heldout_text"
+#: Level of the chained prediction's interval.
+LEVEL = 0.9
 
 
 @dataclass(frozen=True)
@@ -41,17 +40,30 @@ class RunConfig:
     preset: str = "micro"
     """A :data:`taskladder.ladder.PRESETS` name."""
     tasks: tuple[str, ...] = MICRO_TASKS
-    """Bundled OLMES tasks to score, zero-shot."""
-    limit: int = 100
-    """Questions per task."""
+    """Cloze tasks (:data:`taskladder.cloze.KINDS`, built from the held-out text) or bundled
+    OLMES tasks (scored zero-shot: a 5-shot prefix does not fit a 256-byte window)."""
+    limit: int = 1000
+    """Questions per task (a 1000-question accuracy has a standard error of ~1.5 points)."""
     seed: int = 0
-    """Seed of weights and data order."""
+    """Seed of weights, data order and the cloze questions."""
+    workers: int | None = None
+    """Processes that train rungs and score checkpoints side by side, one thread each
+    (default: one per core).  The numbers depend on it: one thread sums in another order."""
 
     def __post_init__(self):
+        from .cloze import KINDS
+        from .evaluation import bundled_tasks
+
         if self.preset not in PRESETS:
             raise TaskladderError(f"unknown preset {self.preset!r}; choose from {', '.join(PRESETS)}")
         if self.limit <= 0:
             raise TaskladderError(f"limit must be positive, got {self.limit}")
+        if self.workers is not None and self.workers <= 0:
+            raise TaskladderError(f"workers must be positive, got {self.workers}")
+        known = [*KINDS, *bundled_tasks()]
+        for t in self.tasks:
+            if t not in known:
+                raise TaskladderError(f"unknown task {t!r} for a micro ladder; choose from {', '.join(known)}")
 
 
 def bundled_corpus() -> Path:
@@ -73,6 +85,27 @@ def checkpoint_list(out_dir: Path, rungs: list[Rung]) -> list[dict]:
     return cks
 
 
+def build_tasks(config: RunConfig, heldout: str, folder: Path, vocabulary: str | None = None) -> list:
+    """The run's tasks: cloze tasks built from the held-out text and written to
+    ``folder/<task>.json.gz`` in the task-file format (then read back, so what is scored
+    is what the file says), or bundled OLMES tasks, zero-shot."""
+    import gzip
+
+    from . import cloze
+    from .evaluation import bundled_task, load_task, zero_shot
+
+    tasks = []
+    for name in config.tasks:
+        if name in cloze.KINDS:
+            path = folder / f"{name}.json.gz"
+            task = cloze.build(heldout, name, config.limit, seed=config.seed, vocabulary=vocabulary)
+            io.write_bytes_atomic(path, gzip.compress(io.dumps(cloze.to_json(task)).encode(), mtime=0))
+            tasks.append(load_task(path))
+        else:
+            tasks.append(zero_shot(bundled_task(name, config.limit)))
+    return tasks
+
+
 def run(config: RunConfig, console=None) -> dict:
     """The whole pipeline; every stage resumes from what is already on disk."""
     from rich.progress import (
@@ -83,95 +116,182 @@ def run(config: RunConfig, console=None) -> dict:
         TimeRemainingColumn,
     )
 
-    from .chain import PAPER, Ladder, predict_targets
-    from .datasets import Target
-    from .evaluation import bundled_task, done_keys, evaluate_checkpoints, zero_shot
+    from . import parallel
+    from .evaluation import done_keys
     from .results import read_results
     from .training import TrainConfig, Trainer
 
     out = io.ensure_writable_dir(config.out_dir)
     pcfg = PRESETS[config.preset]
     rungs = plan(pcfg)
-    target_rung = max(rungs, key=lambda r: (r.n, r.multiple))
+    target_rung_ = target_rung(pcfg)
+    runs = rungs + [target_rung_] * (target_rung_.name not in {r.name for r in rungs})
+    ladder_rungs = [r for r in rungs if r.name != target_rung_.name]  # what the fits see
     timings = {}
     bar = dict(console=console, disable=console is None or not console.is_terminal)
     cols = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
             TimeElapsedColumn(), TimeRemainingColumn())
 
-    # 1-2. plan and train
+    # 1-2. plan and train the ladder and the target
     t0 = time.perf_counter()
-    trainer = Trainer(TrainConfig(out_dir=out / "runs", corpus=config.corpus, seed=config.seed), pcfg.vocab_size)
-    trainer.check_plan(rungs)
+    tcfg = TrainConfig(out_dir=out / "runs", corpus=config.corpus, seed=config.seed)
+    trainer = Trainer(tcfg, pcfg.vocab_size)
+    trainer.check_plan(runs)
+    n_workers = parallel.workers(config.workers)
     io.write_bytes_atomic(out / "heldout.txt", trainer.heldout.encode("utf-8"))
-    io.write_bytes_atomic(out / "plan.json", io.dumps({"rungs": [r.as_dict() for r in rungs]}).encode())
+    io.write_bytes_atomic(out / "plan.json", io.dumps({"rungs": [r.as_dict() for r in rungs],
+                                                       "target": target_rung_.as_dict()}).encode())
     with Progress(*cols, **bar) as prog:
-        tid = prog.add_task("training", total=sum(r.steps for r in rungs))
-        base = 0
+        tid = prog.add_task("training", total=sum(r.steps for r in runs))
+        done_steps = {r.name: 0 for r in runs}
 
-        def advance(rung, step, last, loss):
-            prog.update(tid, completed=base + step, description=f"training {rung.name} loss {loss:.3f}")
+        def advance(msg):
+            name, step, loss = msg
+            done_steps[name] = step
+            prog.update(tid, completed=sum(done_steps.values()), description=f"training {name} loss {loss:.3f}")
 
-        trainer.progress = advance
-        summaries = []
-        for r in rungs:
-            summaries.append({k: v for k, v in trainer.train(r).items() if k != "losses"})
-            base += r.steps
+        # largest first: the target alone takes about as long as the whole ladder
+        order = sorted(runs, key=lambda r: -r.flops)
+        by_name = {}
+        for r, s_ in parallel.run_jobs(_train_rung, order, _trainer, (tcfg, pcfg.vocab_size), n_workers,
+                                       on_message=advance):
+            by_name[r.name] = s_
+        summaries = [by_name[r.name] for r in runs]
     timings["train_s"] = time.perf_counter() - t0
 
-    # 3. evaluate every checkpoint (zero-shot tasks + held-out text loss)
+    # 3. evaluate every checkpoint (the tasks + held-out text loss)
     t0 = time.perf_counter()
-    tasks = [zero_shot(bundled_task(t, config.limit)) for t in config.tasks]
+    from .training import read_documents, split_heldout
+
+    train_text = "\n".join(split_heldout(read_documents(config.corpus), tcfg.heldout_fraction)[0])
+    tasks = build_tasks(config, trainer.heldout, io.ensure_writable_dir(out / "tasks"), vocabulary=train_text)
     res_path = out / "results.parquet"
     existing = read_results([res_path]) if res_path.exists() else None
+    if existing is not None:  # read_results keeps the convention in attrs; the rows written back carry it
+        if existing.attrs.get("convention") not in (None, "olmo"):
+            raise TaskladderError(f"{res_path}: scored under the {existing.attrs['convention']!r} metric convention, "
+                                  "not olmo; run into a new folder")
+        existing = existing.assign(convention="olmo")
     done = done_keys(existing, HELDOUT)
-    cks = checkpoint_list(out / "runs", rungs)
+    cks = checkpoint_list(out / "runs", runs)
+    todo = [ck for ck in cks if any((ck["run"], ck["step"], k) not in done for k in [t.name for t in tasks] + ["lm"])]
     with Progress(*cols, **bar) as prog:
-        tid = prog.add_task("evaluating checkpoints", total=len(cks))
-        for ck, rows in evaluate_checkpoints(cks, tasks, trainer.heldout, done=done, heldout_name=HELDOUT,
-                                             overlong="truncate"):
+        tid = prog.add_task("evaluating checkpoints", total=len(cks), completed=len(cks) - len(todo))
+        for _, rows in parallel.run_jobs(_score_checkpoint, todo, _scorer_state,
+                                         (tasks, trainer.heldout, done), n_workers):
             if rows:
                 new = pd.DataFrame(rows)
                 existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
                 io.write_table(res_path, existing)
             prog.advance(tid)
+    if existing is not None:  # finished in any order; stored by run and step
+        existing = existing.sort_values(["run", "step", "task", "metric"], kind="stable").reset_index(drop=True)
+        io.write_table(res_path, existing)
     timings["evaluate_s"] = time.perf_counter() - t0
 
-    # 4-5. fit on every run but the target rung, predict it, compare
+    # 4-5. fit on the ladder alone, predict the target, compare
     t0 = time.perf_counter()
     results = existing
-    ladder_res = results[results["run"] != target_rung.name]
-    tres = results[results["run"] == target_rung.name]
-    target = Target(target_rung.name, target_rung.n, target_rung.tokens, tres)
-    lad = Ladder(ladder_res)
-    preds, _ = predict_targets(lad, [target], list(config.tasks), PAPER)
-    # held-out text loss: step 1 alone (a power law in N and D on the final checkpoints)
-    lm_pred = _lm_prediction(ladder_res, target_rung, tres)
+    ladder_res = results[results["run"] != target_rung_.name]
+    tres = results[results["run"] == target_rung_.name]
+    preds, lad, target = chained_predictions(ladder_res, tres, target_rung_, tasks)
+    lm_pred = _lm_prediction(ladder_res, target_rung_, tres)
     timings["fit_s"] = time.perf_counter() - t0
 
     # 6. report
     t0 = time.perf_counter()
     from . import report as rpt
 
-    html = rpt.build(lad, [target], list(config.tasks), list(config.tasks),
+    names = [t.name for t in tasks]
+    html = rpt.build(lad, [target], names, names, intervals=preds,
                      title=f"taskladder run --preset {config.preset}: micro ladder on {Path(config.corpus).name}")
     rpt.write(out / "report.html", html)
     timings["report_s"] = time.perf_counter() - t0
 
-    chance = {t: float(pd.Series([1 / len(it.choices) for it in task.items]).mean()) for t, task in
-              zip(config.tasks, tasks)}
-    preds["chance"] = preds["task"].map(chance)
+    at_chance = preds.loc[(preds["actual"] - preds["chance"]).abs() < 0.05, "task"].tolist()
     summary = {
-        "preset": config.preset, "target": target_rung.name, "target_n": target_rung.n,
-        "target_tokens": target_rung.tokens, "runs": summaries, "timings": timings,
-        "predictions": io.records(preds[["task", "predicted_feature", "actual_feature", "feature_rel_error",
-                                         "predicted", "actual", "chance", "abs_error", "flags"]]),
+        "preset": config.preset, "target": target_rung_.name, "target_n": target_rung_.n,
+        "target_tokens": target_rung_.tokens,
+        "target_compute_ratio": target_rung_.flops / max(r.flops for r in ladder_rungs),
+        "ladder_runs": [r.name for r in ladder_rungs], "runs": summaries, "timings": timings, "level": LEVEL,
+        "interval_method": INTERVAL_METHOD,
+        "predictions": io.records(preds),
         "heldout_loss": lm_pred,
-        "caveat": ("micro models answer these questions at chance: the accuracy predictions test only that the "
-                   "pipeline runs; task loss (bits per byte) and held-out loss do scale with N and D and are the "
-                   "numbers to judge"),
+        "caveat": (f"{', '.join(at_chance)}: the target scores within 5 points of chance, so its accuracy "
+                   "prediction tests only that the pipeline runs; its task loss (bits per byte) is the number "
+                   "to judge") if at_chance else None,
     }
     io.write_bytes_atomic(out / "summary.json", io.dumps(summary).encode())
     return summary
+
+
+def _trainer(cfg, vocab_size: int):
+    from .training import Trainer
+
+    tr = Trainer(cfg, vocab_size)
+    tr.progress = lambda rung, step, last, loss: _report((rung.name, step, loss))
+    return tr
+
+
+def _report(msg) -> None:
+    from . import parallel
+
+    parallel.report(msg)
+
+
+def _train_rung(trainer, rung: Rung) -> dict:
+    return {k: v for k, v in trainer.train(rung).items() if k != "losses"}
+
+
+def _scorer_state(tasks, text: str, done: set):
+    return tasks, text, done
+
+
+def _score_checkpoint(state, ck: dict) -> list[dict]:
+    from .evaluation import evaluate_checkpoints
+
+    tasks, text, done = state
+    return next(evaluate_checkpoints([ck], tasks, text, done=done, heldout_name=HELDOUT, overlong="truncate"))[1]
+
+
+#: How the interval of :func:`chained_predictions` is made, as the outputs state it.
+INTERVAL_METHOD = ("paper's chain (task bpb -> sigmoid): prediction +- Student t x SD on the logit scale, the SD "
+                   "(in probability) from a residual "
+                   "bootstrap of step 1 carried through step 2, a bootstrap of step 2 over whole runs, and the "
+                   "checkpoint noise of the target's actual (taskladder.trust.DesignModel)")
+
+
+def chained_predictions(ladder_res: pd.DataFrame, tres: pd.DataFrame, rung: Rung, tasks) -> tuple:
+    """The paper's two-step chain fitted on the ladder alone, per task: the target's predicted
+    task loss and accuracy, a :data:`LEVEL` interval, the target's actual values and chance,
+    the step-1 error on the target and the step-2 fit."""
+    import numpy as np
+
+    from .chain import PAPER, Ladder, predict_targets
+    from .datasets import Target
+    from .trust import DesignModel
+
+    lad = Ladder(ladder_res)
+    target = Target(rung.name, rung.n, rung.tokens, tres)
+    names = [t.name for t in tasks]
+    preds, fits = predict_targets(lad, [target], names, PAPER)
+    rows = []
+    for task, p in zip(tasks, preds.itertuples(index=False)):
+        dm = DesignModel("task_bpb", task.name).fit(lad)
+        lo, hi = dm.bounded_interval(rung.n, rung.tokens, LEVEL)
+        f = fits[task.name]
+        actual = p.actual
+        rows.append({
+            "task": task.name, "chance": float(np.mean([1 / len(it.choices) for it in task.items])),
+            "predicted": p.predicted, "lower": lo, "upper": hi, "actual": actual,
+            "abs_error": p.abs_error,
+            "covered": None if actual is None else bool(lo <= actual <= hi),
+            "predicted_feature": p.predicted_feature, "actual_feature": p.actual_feature,
+            "step1_error": p.feature_rel_error, "step1_fit_error": f.step1_.fit_error_,
+            "step2_fit_error": f.step2_.fit_error_, "step1": f.step1_.formula(), "step2": f.step2_.formula(),
+            "flags": p.flags,
+        })
+    return pd.DataFrame(rows), lad, target
 
 
 def _lm_prediction(ladder_res: pd.DataFrame, rung: Rung, tres: pd.DataFrame) -> dict:

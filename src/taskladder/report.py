@@ -48,8 +48,13 @@ def _table(df: pd.DataFrame, notes: bool = False) -> str:
     return f'<div class="notes">{t}</div>' if notes else t
 
 
-def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", paper: bool = False) -> str:
-    """Fit everything and return the report as one HTML string."""
+def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", paper: bool = False,
+          intervals: pd.DataFrame | None = None) -> str:
+    """Fit everything and return the report as one HTML string.
+
+    ``intervals``: per task (and ``target``, when there are several) the chained
+    prediction's ``lower``/``upper`` bounds and ``chance``, shown beside it
+    (``taskladder run``, :func:`taskladder.pipeline.chained_predictions`)."""
     lad = ladder if isinstance(ladder, Ladder) else Ladder(ladder)
     targets = list(targets)
     preds, fits = predict_targets(lad, targets, tasks, PAPER)
@@ -81,6 +86,11 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
         "pred. task loss": preds["predicted_feature"].map(lambda v: f"{v:.3f}"),
         "actual task loss": preds["actual_feature"].map(lambda v: "–" if v is None or v != v else f"{v:.3f}"),
     })
+    if intervals is not None:
+        on = ["task", "target"] if "target" in intervals else ["task"]
+        iv = preds[on].merge(intervals, on=on, how="left")
+        t.insert(3, "90% interval", [f"[{_pct(a)}, {_pct(b)}]" for a, b in zip(iv["lower"], iv["upper"])])
+        t.insert(5, "chance", iv["chance"].map(_pct))
     if paper and "paper_predicted" in preds:
         t["paper pred"] = preds["paper_predicted"].map(_pct)
         t["paper actual"] = preds["paper_actual"].map(_pct)

@@ -211,7 +211,7 @@ def registry_metrics(df: pd.DataFrame, path: Path, numeric, names: Mapping[str, 
     for task in REGISTRY.values():
         for metric in names:
             spec = wide_columns(task, metric, names, norms)
-            if not all(c in df.columns for c, _ in spec):
+            if not spec or not all(c in df.columns for c, _ in spec):
                 continue
             w = np.array([w for _, w in spec])
             sign = -1.0 if metric == TASKCE else 1.0

@@ -62,12 +62,21 @@ _TASKS = [
     Task("openbookqa", "OpenBookQA", "test", 0.25, (("openbookqa_test", 1.0),)),
     Task("boolq", "BoolQ", "val", 0.5, (("boolq_val", 1.0),), rc_norm="acc", in_paper=False),
     Task("winogrande", "Winogrande", "val", 0.5, (("winogrande_val", 1.0),), in_paper=False),
+    # cloze tasks built from held-out text for micro ladders (taskladder.cloze): 4 choices
+    # of one length, so the per-character accuracy is the raw one; never in OLMo's logs
+    Task("cloze_spelling", "Cloze: scrambled", "held-out text", 0.25, (), in_paper=False),
+    Task("cloze_swap", "Cloze: swapped letters", "held-out text", 0.25, (), in_paper=False),
+    Task("cloze_vowel", "Cloze: changed vowel", "held-out text", 0.25, (), in_paper=False),
+    Task("cloze_consonant", "Cloze: changed consonant", "held-out text", 0.25, (), in_paper=False),
+    Task("cloze_neighbor", "Cloze: word one letter away", "held-out text", 0.25, (), in_paper=False),
+    Task("cloze_word", "Cloze: other word", "held-out text", 0.25, (), in_paper=False),
 ]
 
 REGISTRY: dict[str, Task] = {t.name: t for t in _TASKS}
 #: The paper's 8 tasks, in the order of its Figure 2.
 PAPER_TASKS: tuple[str, ...] = tuple(t.name for t in _TASKS if t.in_paper)
-ALL_TASKS: tuple[str, ...] = tuple(REGISTRY)
+#: Every task of OLMo's logs (the bundled ladder's); the cloze tasks are not among them.
+ALL_TASKS: tuple[str, ...] = tuple(t.name for t in _TASKS if t.components)
 
 
 def get_task(name: str) -> Task:

@@ -172,6 +172,17 @@ class DesignModel:
         q = float(student_t.ppf(0.5 + level / 2, self.dof_))
         return p - q * sd, p + q * sd
 
+    def bounded_interval(self, n, d, level: float = 0.9) -> tuple[float, float]:
+        """:meth:`interval` built on the logit scale (the SD matched in probability,
+        :func:`_logit_sd`), so it stays inside (0, 1) instead of being clipped there."""
+        from scipy.stats import t as student_t
+
+        p, sd = self.predict(n, d), self.sd(n, d)
+        q = float(student_t.ppf(0.5 + level / 2, self.dof_))
+        s = _logit_sd(p, sd)
+        lo, hi = _expit(np.array([_logit(p) - q * s, _logit(p) + q * s]))
+        return float(lo), float(hi)
+
 
 def _log_center(runs: pd.DataFrame) -> float:
     """Mean log training compute (N D) of a set of runs (:func:`chain.run_table`): where the fit is anchored."""
@@ -390,6 +401,12 @@ def _predict_task(fit: TaskFit, targets, level: float, B: int, seed: int) -> lis
                 preds[d] = m.predict(t.n, t.d)
                 scale = max(ext / wt.loc[d, "log_extrapolation"], 1.0)
                 sds[d] = float(np.hypot(m.sd(t.n, t.d), wt.loc[d, "rmse"] * scale))
+            # a pipeline that cannot predict here (its fit or backtest failed: NaN) gets no weight
+            bad = [d for d in preds if not (np.isfinite(preds[d]) and np.isfinite(sds[d]))]
+            for d in bad:
+                del preds[d], sds[d]
+            if not preds:
+                raise TaskladderError(f"task {task!r}: no pipeline gives a finite prediction for {t.name}")
             inv = {d: 1.0 / max(v, 1e-4) ** 2 for d, v in sds.items()}
             tw = {d: v / sum(inv.values()) for d, v in inv.items()}
             # Each pipeline's Student t is placed on the logit scale, so the mixture, and the

@@ -1,0 +1,99 @@
+"""Independent jobs over CPU cores: one process per core, one thread per process.
+
+Micro models (thousands of parameters) are too small for a matrix multiply to use two
+cores well: on this project's 2-core machine two one-thread processes, each training
+or scoring its own model, finish a micro ladder 1.5x sooner than one two-thread process
+(measured: ``taskladder run --preset micro``, docs/training.md).  Workers are spawned,
+not forked: the parent has usually started torch's thread pools, which a fork does not
+carry over safely.  Progress messages travel back on a queue while the jobs run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+_STATE: dict[str, Any] = {}
+
+
+def workers(requested: int | None = None) -> int:
+    """``requested`` or, by default, the cores this process may use."""
+    if requested is not None:
+        return max(1, requested)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _init(setup: Callable, args: tuple, queue) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    _STATE["queue"] = queue
+    _STATE["state"] = setup(*args)
+
+
+def report(message) -> None:
+    """From inside a job: send ``message`` to the parent's ``on_message``."""
+    if _STATE.get("queue") is not None:
+        _STATE["queue"].put(message)
+    elif _STATE.get("local") is not None:
+        _STATE["local"](message)
+
+
+def run_jobs(fn: Callable, items: Iterable, setup: Callable, setup_args: tuple = (), n_workers: int = 2,
+             on_message: Callable | None = None) -> Iterator[tuple[Any, Any]]:
+    """Yield ``(item, fn(state, item))`` as each job finishes, ``state = setup(*setup_args)``
+    made once per worker.  ``fn`` and ``setup`` must be importable module-level functions.
+    With one worker everything runs here, in this process and thread count; a single job
+    of a multi-worker call runs here too, on one thread, as a worker would run it (so the
+    numbers do not depend on how many jobs there were)."""
+    items = list(items)
+    if n_workers <= 1 or len(items) <= 1:
+        import torch
+
+        threads = torch.get_num_threads()
+        if n_workers > 1:
+            torch.set_num_threads(1)
+        try:
+            state = setup(*setup_args)
+            _STATE.update(queue=None, local=on_message)
+            for it in items:
+                yield it, fn(state, it)
+        finally:
+            torch.set_num_threads(threads)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    with ctx.Pool(min(n_workers, len(items)), initializer=_init, initargs=(setup, setup_args, queue)) as pool:
+        results = pool.imap_unordered(_indexed, [(fn, (k, it)) for k, it in enumerate(items)])
+        left = len(items)
+        while left:
+            try:
+                k, out = results.next(timeout=0.2)
+            except multiprocessing.TimeoutError:
+                k = None
+            _drain(queue, on_message)
+            if k is not None:
+                left -= 1
+                yield items[k], out
+
+
+def _drain(queue, on_message) -> None:
+    import queue as queue_mod
+
+    while True:
+        try:
+            msg = queue.get_nowait()
+        except queue_mod.Empty:
+            return
+        if on_message is not None:
+            on_message(msg)
+
+
+def _indexed(job):
+    fn, (k, item) = job
+    return k, fn(_STATE["state"], item)

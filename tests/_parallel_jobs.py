@@ -1,0 +1,17 @@
+"""Module-level job functions for tests/test_parallel.py (spawned workers import them by name)."""
+
+from taskladder import parallel
+from taskladder.errors import TaskladderError
+
+
+def setup(offset):
+    import torch
+
+    return {"offset": offset, "threads": torch.get_num_threads()}
+
+
+def square(state, x):
+    parallel.report(("saw", x))
+    if x < 0:
+        raise TaskladderError(f"negative input {x}")
+    return x * x + state["offset"], state["threads"]
