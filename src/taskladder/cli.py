@@ -767,12 +767,17 @@ def train(
     import os
 
     from .ladder import plan as make_plan
+    from .ladder import target_rung
     from .pipeline import bundled_corpus
 
     cfg = _plan_config(preset, target_n, target_tokens, seq_len, sizes, multiples, budget)
     rungs = make_plan(cfg)
     if rung:
         known = {r.name: r for r in rungs}
+        try:  # a preset's own target (micro: 87k-5xC) can be named too
+            known.setdefault(target_rung(cfg).name, target_rung(cfg))
+        except TaskladderError:
+            pass
         bad = [x for x in rung if x not in known]
         if bad:
             raise TaskladderError(f"unknown rung {bad[0]!r}; the plan has {', '.join(known)}")
