@@ -775,7 +775,8 @@ def train(
     if rung:
         known = {r.name: r for r in rungs}
         try:  # a preset's own target (micro: 87k-5xC) can be named too
-            known.setdefault(target_rung(cfg).name, target_rung(cfg))
+            t = target_rung(cfg)
+            known.setdefault(t.name, t)
         except TaskladderError:
             pass
         bad = [x for x in rung if x not in known]

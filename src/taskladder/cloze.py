@@ -105,22 +105,16 @@ def _changes(word: str, letters: str, rng: np.random.Generator) -> list[str] | N
 _CONSONANTS = "bcdfghjklmnpqrstvwxyz"
 
 
-def _draw(pool: list[str], weights: np.ndarray, exclude: str, rng: np.random.Generator) -> list[str] | None:
-    """Three distinct words of ``pool`` other than ``exclude``, drawn by ``weights``."""
-    keep = [i for i, w in enumerate(pool) if w != exclude]
+def _draw(pool: list[str], weights: np.ndarray, keep: list[int], rng: np.random.Generator) -> list[str] | None:
+    """Three distinct words ``pool[i]``, ``i`` in ``keep``, drawn by ``weights``."""
     if len(keep) < CHOICES - 1:
         return None
     p = weights[keep] / weights[keep].sum()
     return [pool[i] for i in rng.choice(keep, CHOICES - 1, replace=False, p=p)]
 
 
-def _neighbors(word: str, pool: list[str], weights: np.ndarray, rng: np.random.Generator) -> list[str] | None:
-    """Three words of ``pool`` that differ from ``word`` in exactly one letter, by ``weights``."""
-    keep = [i for i, v in enumerate(pool) if v != word and sum(a != b for a, b in zip(v, word)) == 1]
-    if len(keep) < CHOICES - 1:
-        return None
-    p = weights[keep] / weights[keep].sum()
-    return [pool[i] for i in rng.choice(keep, CHOICES - 1, replace=False, p=p)]
+def _one_letter_apart(a: str, b: str) -> bool:
+    return sum(x != y for x, y in zip(a, b)) == 1
 
 
 def build(text: str, kind: str, n_items: int, context_chars: int = 48, seed: int = 0, min_len: int = 4,
@@ -164,12 +158,11 @@ def build(text: str, kind: str, n_items: int, context_chars: int = 48, seed: int
             others = _changes(w, _VOWELS, rng)
         elif kind == "cloze_consonant":
             others = _changes(w, _CONSONANTS, rng)
-        elif kind == "cloze_neighbor":
+        else:  # real words of w's length: one letter apart (neighbor) or any other (word)
             pool, wts = by_len.get(len(w), ([], np.zeros(0)))
-            others = _neighbors(w, pool, wts, rng)
-        else:
-            pool, wts = by_len.get(len(w), ([], np.zeros(0)))
-            others = _draw(pool, wts, w, rng)
+            near = kind == "cloze_neighbor"
+            others = _draw(pool, wts, [i for i, v in enumerate(pool)
+                                       if v != w and (not near or _one_letter_apart(v, w))], rng)
         if others is None:
             continue
         gold = int(rng.integers(CHOICES))

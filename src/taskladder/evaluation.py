@@ -498,6 +498,13 @@ def done_keys(existing, heldout_name: str) -> set:
     return done | {(r, s, "lm") for r, s, t, m in keys if m == "lm_loss" and t == heldout_name}
 
 
+def needs_scoring(ck: dict, tasks: Sequence[MCTask], text: str | None, done: set) -> bool:
+    """Whether a checkpoint has a task (or, given ``text``, the held-out loss) not yet in ``done``
+    (:func:`done_keys`)."""
+    return (any((ck["run"], ck["step"], t.name) not in done for t in tasks)
+            or (text is not None and (ck["run"], ck["step"], "lm") not in done))
+
+
 def evaluate_checkpoints(checkpoints: Iterable[dict], tasks: Sequence[MCTask], text: str | None = None,
                          device: str = "cpu", dtype: str = "float32", done: set | None = None, progress=None,
                          heldout_name: str = "c4_en", overlong: str = "error", convention: str = "olmo"):
@@ -506,10 +513,10 @@ def evaluate_checkpoints(checkpoints: Iterable[dict], tasks: Sequence[MCTask], t
     Each row carries the metric ``convention`` it was computed under."""
     done = done or set()
     for ck in checkpoints:
-        todo = [t for t in tasks if (ck["run"], ck["step"], t.name) not in done]
-        if not todo and (text is None or (ck["run"], ck["step"], "lm") in done):
+        if not needs_scoring(ck, tasks, text, done):
             yield ck, []  # already in the results: nothing to load or score
             continue
+        todo = [t for t in tasks if (ck["run"], ck["step"], t.name) not in done]
         model, tok = load_model(ck["path"], dtype, device)
         scorer = Scorer(model, tok, device, overlong=overlong)
         rows = []

@@ -28,12 +28,16 @@ def workers(requested: int | None = None) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _init(setup: Callable, args: tuple, queue) -> None:
+def _state(setup: Callable | None, args: tuple):
+    return setup(*args) if setup is not None else args
+
+
+def _init(setup: Callable | None, args: tuple, queue) -> None:
     import torch
 
     torch.set_num_threads(1)
     _STATE["queue"] = queue
-    _STATE["state"] = setup(*args)
+    _STATE["state"] = _state(setup, args)
 
 
 def report(message) -> None:
@@ -44,10 +48,10 @@ def report(message) -> None:
         _STATE["local"](message)
 
 
-def run_jobs(fn: Callable, items: Iterable, setup: Callable, setup_args: tuple = (), n_workers: int = 2,
+def run_jobs(fn: Callable, items: Iterable, setup: Callable | None, setup_args: tuple = (), n_workers: int = 2,
              on_message: Callable | None = None) -> Iterator[tuple[Any, Any]]:
     """Yield ``(item, fn(state, item))`` as each job finishes, ``state = setup(*setup_args)``
-    made once per worker.  ``fn`` and ``setup`` must be importable module-level functions.
+    made once per worker (``setup`` None: ``state = setup_args``).  ``fn`` and ``setup`` must be importable module-level functions.
     With one worker everything runs here, in this process and thread count; a single job
     of a multi-worker call runs here too, on one thread, as a worker would run it (so the
     numbers do not depend on how many jobs there were)."""
@@ -59,7 +63,7 @@ def run_jobs(fn: Callable, items: Iterable, setup: Callable, setup_args: tuple =
         if n_workers > 1:
             torch.set_num_threads(1)
         try:
-            state = setup(*setup_args)
+            state = _state(setup, setup_args)
             _STATE.update(queue=None, local=on_message)
             for it in items:
                 yield it, fn(state, it)

@@ -117,7 +117,7 @@ def run(config: RunConfig, console=None) -> dict:
     )
 
     from . import parallel
-    from .evaluation import done_keys
+    from .evaluation import done_keys, needs_scoring
     from .results import read_results
     from .training import TrainConfig, Trainer
 
@@ -174,11 +174,10 @@ def run(config: RunConfig, console=None) -> dict:
         existing = existing.assign(convention="olmo")
     done = done_keys(existing, HELDOUT)
     cks = checkpoint_list(out / "runs", runs)
-    todo = [ck for ck in cks if any((ck["run"], ck["step"], k) not in done for k in [t.name for t in tasks] + ["lm"])]
+    todo = [ck for ck in cks if needs_scoring(ck, tasks, trainer.heldout, done)]
     with Progress(*cols, **bar) as prog:
         tid = prog.add_task("evaluating checkpoints", total=len(cks), completed=len(cks) - len(todo))
-        for _, rows in parallel.run_jobs(_score_checkpoint, todo, _scorer_state,
-                                         (tasks, trainer.heldout, done), n_workers):
+        for _, rows in parallel.run_jobs(_score_checkpoint, todo, None, (tasks, trainer.heldout, done), n_workers):
             if rows:
                 new = pd.DataFrame(rows)
                 existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
@@ -226,25 +225,16 @@ def run(config: RunConfig, console=None) -> dict:
 
 
 def _trainer(cfg, vocab_size: int):
+    from . import parallel
     from .training import Trainer
 
     tr = Trainer(cfg, vocab_size)
-    tr.progress = lambda rung, step, last, loss: _report((rung.name, step, loss))
+    tr.progress = lambda rung, step, last, loss: parallel.report((rung.name, step, loss))
     return tr
-
-
-def _report(msg) -> None:
-    from . import parallel
-
-    parallel.report(msg)
 
 
 def _train_rung(trainer, rung: Rung) -> dict:
     return {k: v for k, v in trainer.train(rung).items() if k != "losses"}
-
-
-def _scorer_state(tasks, text: str, done: set):
-    return tasks, text, done
 
 
 def _score_checkpoint(state, ck: dict) -> list[dict]:

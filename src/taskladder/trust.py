@@ -166,19 +166,19 @@ class DesignModel:
         residual degrees of freedom for a 5-parameter law), so the t quantile, not
         the normal one, gives the nominal coverage (checked by simulation).
         """
+        p, sd, q = self._t_band(n, d, level)
+        return p - q * sd, p + q * sd
+
+    def _t_band(self, n, d, level: float) -> tuple[float, float, float]:
+        """Prediction, SD and the Student t quantile of ``level``."""
         from scipy.stats import t as student_t  # imported here: scipy.stats alone takes ~0.8 s
 
-        p, sd = self.predict(n, d), self.sd(n, d)
-        q = float(student_t.ppf(0.5 + level / 2, self.dof_))
-        return p - q * sd, p + q * sd
+        return self.predict(n, d), self.sd(n, d), float(student_t.ppf(0.5 + level / 2, self.dof_))
 
     def bounded_interval(self, n, d, level: float = 0.9) -> tuple[float, float]:
         """:meth:`interval` built on the logit scale (the SD matched in probability,
         :func:`_logit_sd`), so it stays inside (0, 1) instead of being clipped there."""
-        from scipy.stats import t as student_t
-
-        p, sd = self.predict(n, d), self.sd(n, d)
-        q = float(student_t.ppf(0.5 + level / 2, self.dof_))
+        p, sd, q = self._t_band(n, d, level)
         s = _logit_sd(p, sd)
         lo, hi = _expit(np.array([_logit(p) - q * s, _logit(p) + q * s]))
         return float(lo), float(hi)
