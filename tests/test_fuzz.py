@@ -176,8 +176,11 @@ def test_help_is_plain_without_bool_metavars_or_rst():
 def test_ctrl_c_during_reproduce_is_one_line_and_leaves_no_files(tmp_path):
     out = tmp_path / "rep"
     # --no-cache: the fits take ~15 s, so the signal lands inside them, before any file is written
+    # A shell's background job (e.g. CI started with `cmd &`) ignores SIGINT and its children
+    # inherit that, so Python would never raise KeyboardInterrupt: start the child as a terminal would
     proc = subprocess.Popen([sys.executable, "-m", "taskladder.cli", "reproduce", "--no-cache", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
