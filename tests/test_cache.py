@@ -30,7 +30,9 @@ def test_cache_on_and_off_give_identical_output(tmp_path):
     d = tmp_path / "cache"
     cold = _cli(d, *ARGS)
     assert cold.returncode == 0, cold.stderr
-    assert len(_entries(d)) == 1  # one task's backtests, fits and bootstraps
+    # one task's backtests, fits and bootstraps (by the table's content) and the state a
+    # prediction needs (by the ladder files' bytes)
+    assert len(_entries(d)) == 2
     warm = _cli(d, *ARGS)
     off = _cli(d, *ARGS, "--no-cache")
     assert warm.stdout == cold.stdout == off.stdout
@@ -54,19 +56,22 @@ def test_a_changed_ladder_file_invalidates_the_cache(tmp_path):
     changed.to_csv(path, index=False)
     second = _cli(d, *args)
     fresh = _cli(d, *args, "--no-cache")
-    assert len(_entries(d)) == n0 + 1  # a new entry, not the old one reused
+    assert len(_entries(d)) == n0 + 2  # new entries (fits and state), not the old ones reused
     assert second.stdout == fresh.stdout != first.stdout
 
 
 def test_a_corrupt_entry_is_ignored_with_a_warning(tmp_path):
     d = tmp_path / "cache"
     good = _cli(d, *ARGS)
-    for p in _entries(d):
+    corrupt = _entries(d)
+    for p in corrupt:
         p.write_bytes(b"not a pickle at all")
     r = _cli(d, *ARGS)
     assert r.returncode == 0 and r.stdout == good.stdout
     warn = [x for x in r.stderr.splitlines() if x.strip()]
-    assert len(warn) == 1 and warn[0].startswith("taskladder: warning: ignoring unreadable cache entry"), r.stderr
+    # one line per entry read (the state, then the fits it is rebuilt from)
+    assert len(warn) == len(corrupt) == 2, r.stderr
+    assert all(w.startswith("taskladder: warning: ignoring unreadable cache entry") for w in warn), r.stderr
     # and the recomputed entry replaced it
     for p in _entries(d):
         pickle.loads(p.read_bytes())
@@ -82,7 +87,7 @@ def test_two_processes_writing_at_once_leave_it_valid(tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     assert outs[0][0] == outs[1][0]
-    assert len(_entries(d)) == 1 and not list(d.glob("*.tmp"))
+    assert len(_entries(d)) == 2 and not list(d.glob("*.tmp"))  # the fits and the state
     for p in _entries(d):
         pickle.loads(p.read_bytes())
     again = _cli(d, *ARGS)
@@ -123,8 +128,30 @@ def test_cache_cli_info_and_clear(tmp_path):
     d = tmp_path / "cache"
     _cli(d, *ARGS)
     r = _cli(d, "cache", "info")
-    assert r.returncode == 0 and "1 entries" in r.stdout
+    assert r.returncode == 0 and "2 entries" in r.stdout
     r = _cli(d, "cache", "clear")
-    assert r.returncode == 0 and "removed 1 entries" in r.stdout
+    assert r.returncode == 0 and "removed 2 entries" in r.stdout
     assert _entries(d) == []
     assert json.loads(_cli(d, *ARGS).stdout)["predictions"][0]["task"] == "piqa"
+
+
+def test_a_warm_prediction_reads_no_table_and_imports_neither_pandas_nor_scipy(tmp_path):
+    # the state a prediction needs is keyed by the ladder files' bytes (taskladder.predictor),
+    # so a repeated `predict` answers from it alone: the interactive path (docs/speed.md)
+    d = tmp_path / "cache"
+    args = ["predict", "--n", "7B", "--tokens", "4T", "--task", "piqa", "--json"]
+    cold = _cli(d, *args)
+    assert cold.returncode == 0, cold.stderr
+    probe = ("import sys\nfrom taskladder.cli import main\nsys.argv = ['taskladder', *sys.argv[1:]]\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow') if m in sys.modules), file=sys.stderr)")
+    env = {**os.environ, "TASKLADDER_CACHE": str(d)}
+    env.pop("TASKLADDER_NO_CACHE", None)
+    warm = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env)
+    assert warm.stdout == cold.stdout, warm.stderr
+    assert warm.stderr.strip().splitlines()[-1] == "[]", warm.stderr
+    # and a new target on the same ladder is answered from the same state
+    other = subprocess.run([sys.executable, "-c", probe, *args[:2], "13B", *args[3:]], capture_output=True,
+                           text=True, env=env)
+    assert other.stderr.strip().splitlines()[-1] == "[]", other.stderr
+    assert json.loads(other.stdout)["predictions"][0]["predicted"] > json.loads(cold.stdout)["predictions"][0]["predicted"]

@@ -205,9 +205,9 @@ def test_step2_run_bootstrap_matches_one_by_one_refits(bundled):
 
 
 class _Fixed:
-    """A stand-in for a fitted pipeline: a fixed prediction and SD."""
+    """A stand-in for a fitted pipeline: a fixed prediction and SD, backtest RMSE 0.02."""
 
-    dof_ = 11
+    dof, rmse, log_extrapolation = 11, 0.02, 1.0
 
     def __init__(self, p, sd):
         self.p, self.s = p, sd
@@ -221,15 +221,13 @@ class _Fixed:
 
 def test_a_pipeline_without_a_finite_prediction_gets_no_weight():
     from taskladder.datasets import Target
-    from taskladder.trust import TaskFit, _predict_task
+    from taskladder.predictor import TaskState
 
-    wt = pd.DataFrame({"rmse": [0.02, 0.02, 0.02], "log_extrapolation": [1.0, 1.0, 1.0],
-                       "weight": [1 / 3] * 3}, index=["task_bpb", "taskce", "acc_power"])
-    fit = TaskFit("piqa", wt, pd.DataFrame(), {"task_bpb": _Fixed(0.7, 0.01), "taskce": _Fixed(0.8, 0.01),
-                                               "acc_power": _Fixed(float("nan"), 0.01)}, 0.0)
-    (row,) = _predict_task(fit, [Target("t", 1, 1)], 0.9, 2000, 0)
+    state = TaskState("piqa", {"task_bpb": _Fixed(0.7, 0.01), "taskce": _Fixed(0.8, 0.01),
+                               "acc_power": _Fixed(float("nan"), 0.01)}, 0.0)
+    (row,) = state.predict([Target("t", 1, 1)], 0.9, 2000, 0)
     assert set(row["weights"]) == {"task_bpb", "taskce"} and row["predicted"] == pytest.approx(0.75)
     assert 0.62 < row["lower"] < 0.7 and 0.8 < row["upper"] < 0.88  # the mixture of the two finite ones
-    fit.models = {"acc_power": _Fixed(float("nan"), 0.01)}
+    state.pipelines = {"acc_power": _Fixed(float("nan"), 0.01)}
     with pytest.raises(Exception, match="no pipeline gives a finite prediction"):
-        _predict_task(fit, [Target("t", 1, 1)], 0.9, 2000, 0)
+        state.predict([Target("t", 1, 1)], 0.9, 2000, 0)

@@ -58,22 +58,25 @@ def table_hash(df) -> str:
 
 
 #: Bumped whenever code that computes a cached result changes its numbers between
-#: releases (2: bootstrap refits run to convergence; 3: step 2 bootstrapped over runs), so a developer's cache never
-#: serves results of older code under the same package version.
-FORMAT = 3
+#: releases (2: bootstrap refits run to convergence; 3: step 2 bootstrapped over runs; 4: the automatic choice
+#: keeps its pipelines as predictor.TaskState), so a developer's cache never serves results of older code under the
+#: same package version.
+FORMAT = 4
 
 
 def key(kind: str, *parts) -> str:
     """A key from the kind of entry, the package version, the cache format and the parts'
     reprs (tables by content hash)."""
-    import pandas as pd
+    import sys
 
     from . import __version__
 
+    # a DataFrame can only exist once pandas is imported: keys of a light command import none
+    pd = sys.modules.get("pandas")
     h = hashlib.sha256(f"{kind}|{__version__}|{FORMAT}".encode())
     for p in parts:
         h.update(b"|")
-        h.update((table_hash(p) if isinstance(p, pd.DataFrame) else repr(p)).encode())
+        h.update((table_hash(p) if pd is not None and isinstance(p, pd.DataFrame) else repr(p)).encode())
     return f"{kind}-{h.hexdigest()[:40]}"
 
 

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import TaskladderError
+from . import predictor
 from .laws import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid
+from .predictor import LadderSpan
 from .results import COLUMNS
 from .tasks import ACC, BPB, C4, LM_LOSS, TASKCE, chance
 
@@ -327,26 +329,19 @@ def run_table(results: pd.DataFrame) -> pd.DataFrame:
     return runs
 
 
-def range_note(ladder, target) -> str | None:
-    """A warning when a target lies below the ladder (smaller N or D than every rung), else None.
+def ladder_span(ladder) -> LadderSpan:
+    """The ladder's smallest rung and metric convention (:class:`predictor.LadderSpan`)."""
+    lad = as_ladder(ladder)
+    runs = run_table(lad.results)
+    return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"))
 
-    The laws are fitted to extrapolate upwards; below the ladder they extrapolate
-    downwards, where nothing constrains them.
-    """
-    runs = run_table(as_ladder(ladder).results)
-    n0, d0 = float(runs["n"].min()), float(runs["d"].min())
-    if target.n < n0 or target.d < d0:
-        return (f"{target.name} lies below the ladder (smallest rung N={n0:.3g}, D={d0:.3g}): "
-                "the laws are extrapolated downwards, where nothing constrains them")
-    return None
+
+def range_note(ladder, target) -> str | None:
+    """A warning when a target lies below the ladder (:func:`predictor.range_note`), else None."""
+    return predictor.range_note(ladder_span(ladder), target)
 
 
 def check_accuracies(preds: pd.DataFrame, ladder, targets) -> None:
     """Refuse predicted accuracies outside [0, 1], naming the task and target and why."""
-    bad = preds[(preds["predicted"] < 0) | (preds["predicted"] > 1)]
-    if len(bad):
-        r = bad.iloc[0]
-        t = next((t for t in targets if t.name == r["target"]), None)
-        why = (range_note(ladder, t) if t is not None else None) or "the target lies too far outside the ladder"
-        raise TaskladderError(f"task {r['task']!r}, target {r['target']}: predicted accuracy {r['predicted']:.4g} "
-                              f"is outside [0, 1]; {why}")
+    predictor.check_accuracies(preds[["task", "target", "predicted"]].to_dict(orient="records"),
+                               ladder_span(ladder), targets)

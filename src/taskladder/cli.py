@@ -174,26 +174,34 @@ def _prediction_table(df, title: str, paper: bool = False) -> list[Table]:
     return _per_target(df, build)
 
 
-def _auto_table(preds, level: float) -> list[Table]:
-    def build(g, tgt):
+def _auto_table(rows: list[dict], level: float) -> list[Table]:
+    """One table per target of the automatic prediction's rows (:class:`predictor.AutoPrediction`)."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["target"], []).append(r)
+    tables = []
+    for tgt, g in groups.items():
         t = Table(title=f"Automatic prediction, {tgt}, {level:.0%} intervals", title_style="bold")
         for c in ("task", "pred", "interval", "actual", "err", "top pipeline"):
             t.add_column(c, justify="right" if c in ("pred", "actual", "err") else "left", no_wrap=True)
-        for r in g.to_dict(orient="records"):
+        errs = []
+        for r in g:
             act = r.get("actual")
             has = act is not None and act == act
             top = r["top_pipeline"]
             t.add_row(_display(r["task"]), f"{100 * r['predicted']:.1f}",
                       f"[{100 * r['lower']:.1f}, {100 * r['upper']:.1f}]", f"{100 * act:.1f}" if has else "–",
                       f"{r['abs_error']:.1f}" if has else "–", f"{top} {r['weights'][top]:.2f}")
-        if g["abs_error"].notna().any():
-            t.add_row("[bold]mean[/]", "", f"{int(g['covered'].sum())}/{len(g)} covered", "",
-                      f"[bold]{g['abs_error'].mean():.2f}[/]", "")
+            if has:
+                errs.append((r["abs_error"], bool(r["covered"])))
+        if errs:
+            t.add_row("[bold]mean[/]", "", f"{sum(c for _, c in errs)}/{len(g)} covered", "",
+                      f"[bold]{sum(e for e, _ in errs) / len(errs):.2f}[/]", "")
         t.caption = ("pipelines weighted per task by backtest (every weight in --json); interval: their mixture, "
                      "fit SD + backtest error grown with the extrapolation; its coverage on the ladder: "
                      "taskladder backtest --calibration")
-        return t
-    return _per_target(preds, build)
+        tables.append(t)
+    return tables
 
 
 def _design_table(design) -> list[Table]:
@@ -327,7 +335,7 @@ def reproduce(
     _print_all(_prediction_table(preds, "Chained prediction (paper Figure 2)", paper=True))
     for tgt, v in mae.items():
         out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points (paper: {FIGURE2_MAE.get(tgt, float('nan')):.1f})")
-    _print_all(_auto_table(auto, 0.9))
+    _print_all(_auto_table(auto.to_dict(orient="records"), 0.9))
     _print_all(_design_table(design))
     out_console.print(_variance_table(var))
     if extra.get("variance_correlation"):
@@ -364,53 +372,56 @@ def predict(
     largest rungs and the prediction carries an interval; --paper, --design or
     --feature/--step1/--step2 select one fixed pipeline instead.
     """
-    from .chain import Ladder, check_accuracies, predict_targets, range_note
-    from .datasets import make_targets, olmo2_ladder
-    from .results import load_sizes, read_results
     _set_cache(no_cache)
-    from .analyses import DESIGNS, single_step_predictions
-
     tasks = _tasks(task)
-    from .analyses import FLOPS_OLMO
+    from .datasets import make_targets
 
-    if design is not None and design not in (*DESIGNS, FLOPS_OLMO):
-        raise TaskladderError(f"unknown design {design!r}; choose from {', '.join([*DESIGNS, FLOPS_OLMO])}")
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     fixed = paper or design is not None or any(v is not None for v in (feature, step1, step2))
-    size_table = load_sizes(sizes) if sizes else None
-    results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
+    if fixed and design is not None:
+        from .analyses import DESIGNS, FLOPS_OLMO
+
+        if design not in (*DESIGNS, FLOPS_OLMO):
+            raise TaskladderError(f"unknown design {design!r}; choose from {', '.join([*DESIGNS, FLOPS_OLMO])}")
+    size_table = None
+    if sizes is not None:
+        from .results import load_sizes
+
+        size_table = load_sizes(sizes)
     targets = make_targets(target or (), target_file, parse_count(n, "--n") if n else None,
                            parse_count(tokens, "--tokens") if tokens else None, size_table, name)
     if not targets:
         raise TaskladderError("no target: give --n and --tokens, --target NAME, or --target-file FILE")
     if out is not None:
         io.ensure_writable_dir(out)
+    if not fixed:
+        # the fitted state is cached by the ladder files' bytes: a repeated prediction reads no table
+        from .predictor import INTERVAL_METHOD, auto_prediction
+
+        prog, advance = _fit_progress(len(tasks), quiet=json_)
+        with prog:
+            auto = auto_prediction(targets, tasks, ladder, sizes, mixed_conventions, level, progress=advance)
+        hidden = ("weights", "design_predictions", "design_sd")
+        result = {"predictions": io.records([{k: v for k, v in r.items() if k not in hidden} for r in auto.rows]),
+                  "weights": io.records(auto.weights),  # as applied
+                  "config": {"design": "auto", "level": level, "interval": INTERVAL_METHOD}, "notes": auto.notes}
+        if _emit(result, json_, out, "predict", {"predictions": auto.predictions} if out is not None else {}):
+            return
+        _print_all(_auto_table(auto.rows, level))
+        _print_notes(auto.notes)
+        return
+    from .analyses import single_step_predictions
+    from .chain import Ladder, check_accuracies, predict_targets, range_note
+    from .datasets import convention_notes, olmo2_ladder
+    from .results import read_results
+
+    results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
     lad = Ladder(results)
     from .analyses import design_config
 
     config = design_config(design, lad, targets) if design else _config(feature or "bpb", step1 or "nd", step2)
-    from .datasets import convention_notes
-
     notes = [x for x in (range_note(lad, t) for t in targets) if x] + convention_notes(results, targets)
-    if not fixed:
-        from .trust import auto_predict
-
-        prog, advance = _fit_progress(len(tasks), quiet=json_)
-        with prog:
-            auto = auto_predict(lad, targets, tasks, level=level, progress=advance)
-        preds = auto.predictions
-        check_accuracies(preds, lad, targets)
-        flat = preds.drop(columns=["weights", "design_predictions", "design_sd"])
-        from .trust import INTERVAL_METHOD
-
-        result = {"predictions": io.records(flat), "weights": io.records(auto.weights),  # as applied
-                  "config": {"design": "auto", "level": level, "interval": INTERVAL_METHOD}, "notes": notes}
-        if _emit(result, json_, out, "predict", {"predictions": preds}):
-            return
-        _print_all(_auto_table(preds, level))
-        _print_notes(notes)
-        return
     if config is None:  # single step: one law from (N, D) to accuracy
         preds = single_step_predictions(lad, targets, tasks)
         act = preds["actual"].astype(float)

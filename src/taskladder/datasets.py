@@ -10,9 +10,12 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where a table is read: a bare (N, D) target needs none
+    import pandas as pd
 
 from .errors import TaskladderError
 from .tasks import ACC
@@ -66,6 +69,8 @@ class LadderData:
 
 @lru_cache(maxsize=1)
 def _load() -> tuple[pd.DataFrame, dict]:
+    import pandas as pd
+
     base = resources.files("taskladder") / "data"
     with resources.as_file(base / "olmo2_ladder.parquet") as p:
         df = pd.read_parquet(p)
@@ -95,15 +100,10 @@ def olmo2_ladder() -> LadderData:
 
 def convention_notes(results: pd.DataFrame, targets) -> list[str]:
     """A warning per target whose actual values were measured under another metric
-    convention than the ladder's (its "actual" and the prediction are on different scales)."""
-    lc = results.attrs.get("convention")
-    notes = []
-    for t in targets:
-        tc = None if t.results is None else t.results.attrs.get("convention")
-        if lc and tc and lc != tc:
-            notes.append(f"the ladder was scored under the {lc!r} metric convention and {t.name}'s actuals under "
-                         f"{tc!r}: their errors mix two scales (docs/ingest.md)")
-    return notes
+    convention than the ladder's (:func:`predictor.convention_notes`)."""
+    from .predictor import convention_notes as notes
+
+    return notes(results.attrs.get("convention"), targets)
 
 
 def make_targets(names=(), target_file=None, n: int | None = None, tokens: int | None = None,
@@ -113,8 +113,6 @@ def make_targets(names=(), target_file=None, n: int | None = None, tokens: int |
     and/or a bare (N, D) pair."""
     from pathlib import Path
 
-    from .results import read_results
-
     targets: list[Target] = []
     if names:
         known = olmo2_ladder().targets
@@ -123,6 +121,8 @@ def make_targets(names=(), target_file=None, n: int | None = None, tokens: int |
                 raise TaskladderError(f"unknown target {t!r}; bundled targets: {', '.join(known)}")
             targets.append(known[t])
     if target_file is not None:
+        from .results import read_results
+
         tres = read_results([Path(target_file)], sizes=sizes, n=n)
         d = tokens if tokens is not None else int(tres["d"].max())
         targets.append(Target(name or Path(target_file).stem, int(tres["n"].iloc[0]), d, tres))

@@ -35,8 +35,8 @@ def _clean(v):
 
 
 def records(df) -> list[dict]:
-    """DataFrame rows as JSON-safe dicts (NaN becomes null)."""
-    return [_clean(r) for r in df.to_dict(orient="records")]
+    """DataFrame rows (or a list of row dicts) as JSON-safe dicts (NaN becomes null)."""
+    return [_clean(r) for r in (df.to_dict(orient="records") if hasattr(df, "to_dict") else df)]
 
 
 def dumps(obj) -> str:

@@ -27,17 +27,15 @@ from .chain import Ladder, TaskPredictor, as_ladder, run_table
 from .datasets import Target
 from .errors import FitWarning, TaskladderError
 from .laws import AccuracyPowerLaw, PowerLaw, SingleStep
+from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, PipelineState, TaskState, applied_weights, expit, logit,
+                        logit_sd, task_seed)
 from .tasks import ACC, chance
 
-#: How the automatic interval is built and calibrated, as every output states it.
-INTERVAL_METHOD = ("mixture of the pipelines' Student t's on the logit scale: fit SD from bootstraps (step-1 "
-                   "residuals, step 2 over runs; calibrated by simulation) and backtest error scaled by the "
-                   "extrapolation distance; "
-                   "coverage on the ladder: taskladder backtest --calibration")
+__all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "auto_predict", "backtest", "design_weights",
+           "fit_states", "task_seed"]
 
 #: Every pipeline scored by the backtest: the paper's five and a direct power law on accuracy.
 ALL_DESIGNS = (*DESIGNS, "acc_power")
-FINAL_WINDOW = 5
 
 
 class DesignModel:
@@ -123,7 +121,7 @@ class DesignModel:
         return batched_ls_refit(law, x, y, W)
 
     def sd(self, n, d) -> float:
-        """Standard deviation of the prediction at (n, d).
+        """Standard deviation of the prediction at (n, d) (:meth:`PipelineState.sd`).
 
         Step-1 fit uncertainty by a residual bootstrap of the step-1 law (``n_boot``
         refits), carried through step 2; step-2 fit uncertainty by a bootstrap over
@@ -133,24 +131,19 @@ class DesignModel:
         checkpoint noise only: their refits are too slow to repeat per run, and
         their backtest error, added by :func:`auto_predict`, dominates anyway.
         """
-        var = self.ckpt_sd_ ** 2 / FINAL_WINDOW
+        return self.state().sd(n, d)
+
+    def state(self, **backtest) -> PipelineState:
+        """What predicting needs of this fit (bootstrap refits included), with the
+        ``backtest`` fields of :class:`PipelineState` (rmse, log_extrapolation, backtest_weight)."""
         if hasattr(self, "chain_"):
+            self._bootstrap()
             c = self.chain_
-            at = (n, d) if isinstance(c.step1_, PowerLaw) else (6.0 * n * d,)
-            law, P = self._bootstrap()
-            g = law.model_fn(*[np.full(len(P), float(a)) for a in at])
-            with np.errstate(over="ignore", invalid="ignore"):
-                feats = g(P.T)[0]
-            feats = feats[np.isfinite(feats)]
-            var += float(np.var(c.step2_.predict(feats), ddof=1)) if len(feats) > 1 else 0.0
-            # step 2's own uncertainty: its run bootstrap at the predicted feature
-            x0 = np.array([float(c.predict_feature(n, d))])
-            P2 = self.boot2_
-            with np.errstate(over="ignore", invalid="ignore"):
-                acc2 = c.step2_._f(x0[None, :], *[P2[:, j:j + 1] for j in range(P2.shape[1])])[:, 0]
-            acc2 = acc2[np.isfinite(acc2)]
-            var += float(np.var(acc2, ddof=1)) if len(acc2) > 1 else 0.0
-        return float(np.sqrt(var))
+            if c.config.step1 == "flops" and c.config.compute != "6nd":  # PipelineState computes C = 6 N D
+                raise TaskladderError(f"design {self.design!r}: only C = 6ND is supported here")
+            return PipelineState(self.design, c.step1_, c.step2_, not isinstance(c.step1_, PowerLaw), self.boot_[1],
+                                 self.boot2_, self.ckpt_sd_, self.dof_, **backtest)
+        return PipelineState(self.design, self.law_, None, False, None, None, self.ckpt_sd_, self.dof_, **backtest)
 
     @property
     def dof_(self) -> int:
@@ -177,10 +170,10 @@ class DesignModel:
 
     def bounded_interval(self, n, d, level: float = 0.9) -> tuple[float, float]:
         """:meth:`interval` built on the logit scale (the SD matched in probability,
-        :func:`_logit_sd`), so it stays inside (0, 1) instead of being clipped there."""
+        :func:`predictor.logit_sd`), so it stays inside (0, 1) instead of being clipped there."""
         p, sd, q = self._t_band(n, d, level)
-        s = _logit_sd(p, sd)
-        lo, hi = _expit(np.array([_logit(p) - q * s, _logit(p) + q * s]))
+        s = logit_sd(p, sd)
+        lo, hi = expit(np.array([logit(p) - q * s, logit(p) + q * s]))
         return float(lo), float(hi)
 
 
@@ -259,7 +252,7 @@ def design_weights(bt: pd.DataFrame) -> pd.DataFrame:
 class AutoResult:
     predictions: pd.DataFrame
     weights: pd.DataFrame
-    """The weights applied, per task, target and pipeline (:func:`applied_weights`)."""
+    """The weights applied, per task, target and pipeline (:func:`predictor.applied_weights`)."""
     backtest: pd.DataFrame
 
 
@@ -276,12 +269,30 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
     central value is the weighted mean of the pipelines' predictions; the interval
     is the central ``level`` mass of the weighted mixture of the pipelines' Student t's,
     each on the logit scale (so it stays inside (0, 1)), evaluated with ``B`` draws
-    seeded by the task's name.  Nothing about the targets' actual values is used.
+    seeded by the task's name (:meth:`predictor.TaskState.predict`).  Nothing about the
+    targets' actual values is used.
 
     Tasks run in parallel over ``n_jobs`` processes (default: all cores).
     """
-    lad = as_ladder(ladder)
     targets, tasks = list(targets), list(tasks)
+    fitted = _fitted(as_ladder(ladder), tasks, tuple(designs), n_jobs, progress)
+    states = {t: f.state for t, f in fitted.items()}
+    # each task's random stream depends on its name only, so its interval does not change
+    # with the other tasks requested
+    rows = [r for t in tasks for r in states[t].predict(targets, level, B, task_seed(seed, t))]
+    return AutoResult(pd.DataFrame(rows), pd.DataFrame(applied_weights(rows, states)),
+                      pd.concat([fitted[t].backtest for t in tasks], ignore_index=True))
+
+
+def fit_states(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None,
+               progress=None) -> dict[str, TaskState]:
+    """Each task's automatic choice, fitted (backtests, weights, bootstraps): what
+    :meth:`predictor.TaskState.predict` needs for any target."""
+    fitted = _fitted(as_ladder(ladder), list(tasks), tuple(designs), n_jobs, progress)
+    return {t: f.state for t, f in fitted.items()}
+
+
+def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, progress) -> dict[str, TaskFit]:
     n_runs = lad.results["run"].nunique()
     if n_runs < 10:  # the backtest holds out 4 rungs and refits 5-parameter laws on the rest
         raise TaskladderError(f"the automatic choice backtests on 4 held-out rungs and needs at least 10 ladder runs, "
@@ -292,7 +303,7 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
     from . import cache
 
     th = cache.table_hash(lad.results)
-    keys = {t: cache.key("auto-fit", th, t, tuple(designs)) for t in tasks}
+    keys = {t: cache.key("auto-fit", th, t, designs) for t in tasks}
     fitted = {t: cache.load(k) for t, k in keys.items()}
     missing = [t for t in tasks if fitted[t] is None]
     n_jobs = min(n_jobs or os.cpu_count() or 1, len(missing)) if missing else 0
@@ -313,37 +324,12 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
         import multiprocessing
 
         with multiprocessing.get_context().Pool(n_jobs, initializer=_one_blas_thread) as pool:
-            for t, fit in zip(missing, pool.imap(_fit_task, [(lad.results, t, tuple(designs)) for t in missing])):
+            for t, fit in zip(missing, pool.imap(_fit_task, [(lad.results, t, designs) for t in missing])):
                 done(t, fit)
     else:
         for t in missing:
-            done(t, _fit_task((lad, t, tuple(designs))))
-    # each task's random stream depends on its name only, so its interval does not change
-    # with the other tasks requested
-    rows = [r for t in tasks for r in _predict_task(fitted[t], targets, level, B, task_seed(seed, t))]
-    preds = pd.DataFrame(rows)
-    return AutoResult(preds, applied_weights(preds, fitted), pd.concat([fitted[t].backtest for t in tasks],
-                                                                       ignore_index=True))
-
-
-def task_seed(seed: int, task: str) -> int:
-    """A task's seed: ``seed`` and a stable hash of its name (not its position in a list)."""
-    import zlib
-
-    return (seed * 1_000_003 + zlib.crc32(task.encode())) % 2**32
-
-
-def applied_weights(preds: pd.DataFrame, fitted: dict) -> pd.DataFrame:
-    """Per task, target and pipeline: the weight the prediction applied, the pipeline's
-    prediction and SD, and the backtest RMSE and weight it started from."""
-    rows = []
-    for r in preds.to_dict(orient="records"):
-        bt = fitted[r["task"]].weights
-        for d, w in r["weights"].items():
-            rows.append({"task": r["task"], "target": r["target"], "design": d, "weight": w,
-                         "predicted": r["design_predictions"][d], "sd": r["design_sd"][d],
-                         "backtest_rmse": float(bt.loc[d, "rmse"]), "backtest_weight": float(bt.loc[d, "weight"])})
-    return pd.DataFrame(rows)
+            done(t, _fit_task((lad, t, designs)))
+    return fitted
 
 
 def _one_blas_thread() -> None:
@@ -368,10 +354,8 @@ class TaskFit:
     weights: pd.DataFrame
     """Per design: backtest RMSE, log-extrapolation and weight (index: design)."""
     backtest: pd.DataFrame
-    models: dict
-    """Design -> fitted :class:`DesignModel`, bootstrap refits included."""
-    log_center: float
-    """The ladder's mean log compute, from which a target's extrapolation is measured."""
+    state: TaskState
+    """Every pipeline fitted, bootstrap refits included, with its backtest error."""
 
 
 def _fit_task(job) -> TaskFit:
@@ -381,80 +365,11 @@ def _fit_task(job) -> TaskFit:
         lad = as_ladder(results)
         bt = backtest(lad, [task], designs, coverage=False)
         wt = design_weights(bt).set_index("design")
-        models = {d: DesignModel(d, task).fit(lad) for d in wt.index}
-        for m in models.values():
-            m._bootstrap()  # computed now, so a cached fit carries its refits
+        pipes = {d: DesignModel(d, task).fit(lad).state(
+            rmse=float(wt.loc[d, "rmse"]), log_extrapolation=float(wt.loc[d, "log_extrapolation"]),
+            backtest_weight=float(wt.loc[d, "weight"])) for d in wt.index}
         c_center = _log_center(run_table(lad.results))
-    return TaskFit(task, wt, bt, models, c_center)
-
-
-def _predict_task(fit: TaskFit, targets, level: float, B: int, seed: int) -> list[dict]:
-    task, wt, models = fit.task, fit.weights, fit.models
-    rng = np.random.default_rng(seed)
-    rows = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FitWarning)
-        for t in targets:
-            ext = np.log(float(t.n) * float(t.d)) - fit.log_center
-            preds, sds = {}, {}
-            for d, m in models.items():
-                preds[d] = m.predict(t.n, t.d)
-                scale = max(ext / wt.loc[d, "log_extrapolation"], 1.0)
-                sds[d] = float(np.hypot(m.sd(t.n, t.d), wt.loc[d, "rmse"] * scale))
-            # a pipeline that cannot predict here (its fit or backtest failed: NaN) gets no weight
-            bad = [d for d in preds if not (np.isfinite(preds[d]) and np.isfinite(sds[d]))]
-            for d in bad:
-                del preds[d], sds[d]
-            if not preds:
-                raise TaskladderError(f"task {task!r}: no pipeline gives a finite prediction for {t.name}")
-            inv = {d: 1.0 / max(v, 1e-4) ** 2 for d, v in sds.items()}
-            tw = {d: v / sum(inv.values()) for d, v in inv.items()}
-            # Each pipeline's Student t is placed on the logit scale, so the mixture, and the
-            # interval, stay inside (0, 1) without clipping.
-            draws = np.concatenate([_expit(_logit(preds[d]) + _logit_sd(preds[d], sds[d])
-                                           * rng.standard_t(models[d].dof_, int(round(tw[d] * B)))) for d in preds])
-            center = float(sum(tw[d] * p for d, p in preds.items()))
-            lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
-            actual = t.actual(task, ACC)
-            rows.append({"task": task, "target": t.name, "predicted": center, "lower": float(lo),
-                         "upper": float(hi), "level": level, "interval": INTERVAL_METHOD, "actual": actual,
-                         "abs_error": None if actual is None else abs(center - actual) * 100,
-                         "covered": None if actual is None else bool(lo <= actual <= hi),
-                         "pipeline": "weighted: " + ", ".join(
-                             f"{d} {w_:.2f}" for d, w_ in sorted(tw.items(), key=lambda kv: -kv[1]) if w_ >= 0.05),
-                         "top_pipeline": max(tw, key=tw.get), "weights": tw, "design_predictions": preds,
-                         "design_sd": sds})
-    return rows
-
-
-_EPS = 1e-4  # keeps a prediction at (or beyond) 0 or 1 finite on the logit scale
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, _EPS), 1 - _EPS)
-    return float(np.log(p / (1 - p)))
-
-
-def _logit_sd(p: float, sd: float) -> float:
-    """The SD on the logit scale whose +-1 band around logit(p) spans 2 sd in probability.
-
-    For a small sd this is the delta method's sd / (p (1 - p)); near 0 or 1, where the
-    delta method explodes (a pipeline predicting 0.9999 with an SD of 5 points), the
-    band keeps its width in probability and stays inside (0, 1).
-    """
-    mu, half = _logit(p), min(sd, 0.4995)
-    lo, hi = 0.0, 60.0
-    for _ in range(60):  # bisection: the band's width grows with s
-        s = 0.5 * (lo + hi)
-        if _expit(np.array(mu + s)) - _expit(np.array(mu - s)) < 2 * half:
-            lo = s
-        else:
-            hi = s
-    return 0.5 * (lo + hi)
-
-
-def _expit(x: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -x))  # 1 / (1 + e^-x) without overflow
+    return TaskFit(task, wt, bt, TaskState(task, pipes, c_center))
 
 
 def _damped_gauss_newton(objective, p0: np.ndarray, B: int, lo: np.ndarray, hi: np.ndarray, irls, max_iters: int,
