@@ -275,14 +275,14 @@ def mc_predictions(ladder, targets, tasks, step_ranges=MC_STEP_RANGES, smooth_wi
     intermediate checkpoints within ``step_ranges[target]`` (paper appendix B.2); the
     chained prediction evaluates it at the step-1 loss of the final model.
     """
-    from .chain import TaskPredictor, moving_average
+    from .chain import fit_predictor, moving_average
     from .laws import Sigmoid
     from .tasks import MC_ACC
 
     lad = as_ladder(ladder)
     rows = []
     for task in tasks:
-        s1 = TaskPredictor(task).fit(lad)
+        s1 = fit_predictor(lad, task)
         for t in targets:
             if t.full is None or t.name not in step_ranges:
                 raise TaskladderError(f"target {t.name!r}: MC prediction needs its intermediate checkpoints and a step range")

@@ -103,6 +103,15 @@ class Series:
 class Ladder:
     """A tidy results table indexed by (task, metric) for fast, repeated fitting."""
 
+    @property
+    def content_hash(self) -> str:
+        """The results table's content hash (:func:`cache.table_hash`), computed once."""
+        if self._hash is None:
+            from .cache import table_hash
+
+            self._hash = table_hash(self.results)
+        return self._hash
+
     def __init__(self, results: pd.DataFrame):
         missing = [c for c in COLUMNS if c not in results.columns]
         if missing:
@@ -123,6 +132,7 @@ class Ladder:
                 raise TaskladderError(f"run {r['run']!r}, step {r['step']}, {r['task']}/{metric}: value {r['value']:g} "
                                       f"is out of range: {rule}")
         self.results = results
+        self._hash = None
         # Sort once by (task, metric, run, step) on integer codes; each (task, metric)
         # is then a contiguous slice, turned into per-run Series only when asked for.
         tcode, self._tnames = pd.factorize(results["task"])
@@ -282,6 +292,16 @@ class TaskPredictor:
         return f"{self.step1_.formula()};  {self.step2_.formula()}"
 
 
+def fit_predictor(ladder, task: str, config: ChainConfig = PAPER) -> TaskPredictor:
+    """``TaskPredictor(task, config).fit(ladder)``, kept in the on-disk cache: a fit depends on the
+    ladder's content, the task and the config only (a cached fit keeps its flags_ but issues no
+    FitWarning again).  Every command that fits the same chain shares it."""
+    from . import cache
+
+    lad = as_ladder(ladder)
+    return cache.cached(cache.key("chain", lad.content_hash, task, config), lambda: TaskPredictor(task, config).fit(lad))
+
+
 def predict_targets(ladder, targets, tasks, config: ChainConfig = PAPER, progress=None) -> tuple[pd.DataFrame, dict]:
     """Fit every task once and predict every target.
 
@@ -292,14 +312,9 @@ def predict_targets(ladder, targets, tasks, config: ChainConfig = PAPER, progres
     targets = list(targets)
     if not targets:
         raise TaskladderError("no target given: name a target or give --n and --tokens")
-    from . import cache
-
     rows, fits = [], {}
-    th = cache.table_hash(lad.results)
     for task in tasks:
-        # a fit depends on the ladder's content, the task and the config only: cached on disk
-        # (a cached fit keeps its flags_ but issues no FitWarning again)
-        pred = cache.cached(cache.key("chain", th, task, config), lambda: TaskPredictor(task, config).fit(lad))
+        pred = fit_predictor(lad, task, config)
         fits[task] = pred
         fkey = feature_key(task, config.feature)
         for t in targets:

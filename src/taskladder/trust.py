@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .analyses import DESIGNS
-from .chain import Ladder, TaskPredictor, as_ladder, run_table
+from .chain import Ladder, TaskPredictor, as_ladder, fit_predictor, run_table
 from .datasets import Target
 from .errors import FitWarning, TaskladderError
 from .laws import AccuracyPowerLaw, PowerLaw, SingleStep
@@ -59,9 +59,10 @@ class DesignModel:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FitWarning)
             if cfg is not None:
-                if self.n_starts is not None:
-                    cfg = replace(cfg, n_starts=self.n_starts)
-                self.chain_ = TaskPredictor(self.task, cfg).fit(lad)
+                if self.n_starts is not None:  # the backtests' refits on part of the ladder
+                    self.chain_ = TaskPredictor(self.task, replace(cfg, n_starts=self.n_starts)).fit(lad)
+                else:  # shared with every command that fits this chain on this ladder
+                    self.chain_ = fit_predictor(lad, self.task, cfg)
                 self.flags_ = self.chain_.flags_
             else:
                 pts = lad.final_points(self.task, ACC, FINAL_WINDOW)
@@ -302,8 +303,7 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
     # only: computed once per (ladder content, task, designs) and cached on disk.
     from . import cache
 
-    th = cache.table_hash(lad.results)
-    keys = {t: cache.key("auto-fit", th, t, designs) for t in tasks}
+    keys = {t: cache.key("auto-fit", lad.content_hash, t, designs) for t in tasks}
     fitted = {t: cache.load(k) for t, k in keys.items()}
     missing = [t for t in tasks if fitted[t] is None]
     n_jobs = min(n_jobs or os.cpu_count() or 1, len(missing)) if missing else 0
@@ -395,8 +395,9 @@ def _damped_gauss_newton(objective, p0: np.ndarray, B: int, lo: np.ndarray, hi: 
             break
         Pa, ra, jra, la = P[act], r[act], jr[act], lam[act]
         w = irls(ra)
-        A = np.einsum("bnk,bn,bnl->bkl", jra, w, jra)
-        g = np.einsum("bnk,bn,bn->bk", jra, w, ra)
+        jw = jra.transpose(0, 2, 1) * w[:, None, :]  # J^T W, (b, k, n): batched BLAS products below
+        A = jw @ jra
+        g = (jw @ ra[..., None])[..., 0]
         active = ((Pa <= lo + 1e-12) & (g > 0)) | ((Pa >= hi - 1e-12) & (g < 0))
         if active.any():
             keep = ~active
@@ -415,10 +416,8 @@ def _damped_gauss_newton(objective, p0: np.ndarray, B: int, lo: np.ndarray, hi: 
         new, r_new, jr_new = objective(cand, act)
         better = new < cur[act]
         real = new < cur[act] - rtol * np.abs(cur[act])
-        P[act] = np.where(better[:, None], cand, Pa)
-        r[act] = np.where(better[:, None], r_new, ra)
-        jr[act] = np.where(better[:, None, None], jr_new, jra)
-        cur[act] = np.where(better, new, cur[act])
+        up = act[better]  # only the improved problems move (no copy of the others' Jacobians)
+        P[up], r[up], jr[up], cur[up] = cand[better], r_new[better], jr_new[better], new[better]
         lam[act] = np.where(real, np.maximum(la * 0.3, 1e-10), la * 10.0)
         done[act] = lam[act] > 1e6
     return P, cur, done
