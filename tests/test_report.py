@@ -27,3 +27,20 @@ def test_report_cli_needs_a_target_for_user_ladders(tmp_path):
     r = run_cli("report", "--ladder", tmp_path / "l.parquet", "--out", tmp_path / "r.html")
     assert r.returncode == 2 and "needs a target" in r.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_calibration_section_shows_the_ladders_coverage():
+    from taskladder.calibration import calibration_table, rolling_auto
+
+    d = olmo2_ladder()
+    text = build(d.ladder, [d.targets["7B-4T"]], ["piqa"], ["piqa"], calibration=True)
+    assert "Calibration of the intervals on the ladder" in text
+    assert "origin 3 (4 runs), top compute (4 runs), largest multiple (4 runs)" in text
+    table = calibration_table(rolling_auto(d.ladder, ["piqa"])).set_index(["task", "level"])
+    row = re.search(r"<td>pooled</td>(.*?)</tr>", text, re.S).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    # coverage at 50/80/90/95%, then the half-widths, then the count of held-out runs
+    assert cells[:4] == [f"{table.loc[('all', lv), 'coverage']:.0%}" for lv in (0.5, 0.8, 0.9, 0.95)]
+    assert cells[4:8] == [f"{table.loc[('all', lv), 'half_width']:.1f}" for lv in (0.5, 0.8, 0.9, 0.95)]
+    assert cells[8] == "12"
+    assert text.count("data:image/png;base64,") == 9  # the reliability figure too

@@ -68,7 +68,8 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
     """
     from .chain import Ladder
     from .datasets import Target
-    from .trust import _log_center, auto_predict
+    from .predictor import MIXTURE_DRAWS, task_seed
+    from .trust import _log_center, fit_states
 
     runs = _runs(results)
     rows = []
@@ -79,9 +80,11 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
         center = _log_center(runs.loc[train_runs])
         targets = [Target(r, int(runs.loc[r, "n"]), int(runs.loc[r, "d"]), results[results["run"] == r])
                    for r in held]
+        # fitted once, then evaluated at every level exactly as trust.auto_predict would
+        states = fit_states(lad, tasks)
         for level in levels:
-            p = auto_predict(lad, targets, tasks, level=level).predictions
-            for r in p.to_dict(orient="records"):
+            p = [r for t in tasks for r in states[t].predict(targets, level, MIXTURE_DRAWS, task_seed(0, t))]
+            for r in p:
                 if r["actual"] is None or r["actual"] != r["actual"]:
                     continue
                 rows.append({"split": name, "run": r["target"], "task": r["task"], "level": level,

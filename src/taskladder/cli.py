@@ -633,6 +633,7 @@ def report(
     tokens: Annotated[Optional[str], typer.Option(help="Target tokens (with --ladder).")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, for actuals.")] = None,
     task: Annotated[Optional[list[str]], typer.Option(help="Task(s); 'paper' (default), 'all' or names.")] = None,
+    calibration: Annotated[bool, typer.Option("--calibration", help="Add the automatic intervals' coverage on the ladder's own splits (refits the automatic choice on each; about a minute cold).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Write one self-contained HTML report: every table and figure, images embedded."""
@@ -658,7 +659,7 @@ def report(
     if out.parent != Path(""):
         io.ensure_writable_dir(out.parent)
     with err_console.status("fitting and drawing", spinner="dots") if err_console.is_terminal else _null():
-        text = rpt.build(results, targets, tasks, ALL_TASKS, title=title, paper=paper)
+        text = rpt.build(results, targets, tasks, ALL_TASKS, title=title, paper=paper, calibration=calibration)
     rpt.write(out, text)
     out_console.print(f"wrote {out} ({len(text) / 1e6:.1f} MB)")
 

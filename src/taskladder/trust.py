@@ -27,8 +27,8 @@ from .chain import Ladder, TaskPredictor, as_ladder, fit_predictor, run_table
 from .datasets import Target
 from .errors import FitWarning, TaskladderError
 from .laws import AccuracyPowerLaw, PowerLaw, SingleStep
-from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, PipelineState, TaskState, applied_weights, expit, logit,
-                        logit_sd, task_seed)
+from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, MIXTURE_DRAWS, PipelineState, TaskState, applied_weights,
+                        expit, logit, logit_sd, task_seed)
 from .tasks import ACC, chance
 
 __all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "auto_predict", "backtest", "design_weights",
@@ -257,7 +257,7 @@ class AutoResult:
     backtest: pd.DataFrame
 
 
-def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level: float = 0.9, B: int = 20_000,
+def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level: float = 0.9, B: int = MIXTURE_DRAWS,
                  designs: Sequence[str] = ALL_DESIGNS, seed: int = 0, n_jobs: int | None = None,
                  progress=None) -> AutoResult:
     """The automatic prediction: pipelines weighted per task by backtest, with an interval.
