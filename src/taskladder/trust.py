@@ -306,7 +306,6 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
     keys = {t: cache.key("auto-fit", lad.content_hash, t, designs) for t in tasks}
     fitted = {t: cache.load(k) for t, k in keys.items()}
     missing = [t for t in tasks if fitted[t] is None]
-    n_jobs = min(n_jobs or os.cpu_count() or 1, len(missing)) if missing else 0
 
     def done(task, fit=None):
         if fit is not None:
@@ -318,18 +317,42 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
     for t in tasks:
         if fitted[t] is not None:
             done(t)
+    # one job per (task, pipeline): a single task (`--task piqa`) uses every core too, and
+    # 8 tasks x 6 pipelines balance better over the cores than 8 tasks of unequal cost
+    jobs = [(t, d) for t in missing for d in designs]
+    parts: dict[str, dict] = {t: {} for t in missing}
+
+    def collect(task, design, part):
+        parts[task][design] = part
+        if len(parts[task]) == len(designs):
+            done(task, _assemble(lad, task, designs, parts.pop(task)))
+
+    n_jobs = min(n_jobs or os.cpu_count() or 1, len(jobs)) if jobs else 0
     if n_jobs > 1:
         # multiprocessing.Pool, not concurrent.futures: its __exit__ terminates the workers, so
         # Ctrl-C stops at once (a ProcessPoolExecutor waited on its idle workers forever)
         import multiprocessing
 
-        with multiprocessing.get_context().Pool(n_jobs, initializer=_one_blas_thread) as pool:
-            for t, fit in zip(missing, pool.imap(_fit_task, [(lad.results, t, designs) for t in missing])):
-                done(t, fit)
+        with multiprocessing.get_context().Pool(n_jobs, initializer=_init_worker, initargs=(lad.results,)) as pool:
+            for t, d, part in pool.imap_unordered(_fit_design_job, jobs):
+                collect(t, d, part)
     else:
-        for t in missing:
-            done(t, _fit_task((lad, t, designs)))
+        for t, d in jobs:
+            collect(t, d, _fit_design(lad, t, d))
     return fitted
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(results: pd.DataFrame) -> None:
+    _one_blas_thread()
+    _WORKER["ladder"] = as_ladder(results)  # indexed once per worker, not once per job
+
+
+def _fit_design_job(job: tuple[str, str]):
+    task, design = job
+    return task, design, _fit_design(_WORKER["ladder"], task, design)
 
 
 def _one_blas_thread() -> None:
@@ -358,18 +381,30 @@ class TaskFit:
     """Every pipeline fitted, bootstrap refits included, with its backtest error."""
 
 
-def _fit_task(job) -> TaskFit:
-    results, task, designs = job
+def _fit_design(lad: Ladder, task: str, design: str) -> tuple[pd.DataFrame, PipelineState | None]:
+    """One pipeline of one task: its backtest rows and, if it could be backtested, its final
+    fit with bootstrap refits (the backtest fields of the state are filled in by :func:`_assemble`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)
-        lad = as_ladder(results)
-        bt = backtest(lad, [task], designs, coverage=False)
-        wt = design_weights(bt).set_index("design")
-        pipes = {d: DesignModel(d, task).fit(lad).state(
-            rmse=float(wt.loc[d, "rmse"]), log_extrapolation=float(wt.loc[d, "log_extrapolation"]),
-            backtest_weight=float(wt.loc[d, "weight"])) for d in wt.index}
-        c_center = _log_center(run_table(lad.results))
-    return TaskFit(task, wt, bt, TaskState(task, pipes, c_center))
+        bt = backtest(lad, [task], [design], coverage=False)
+        return bt, (DesignModel(design, task).fit(lad).state() if len(bt) else None)
+
+
+def _assemble(lad: Ladder, task: str, designs: Sequence[str], parts: dict) -> TaskFit:
+    """A task's automatic choice from its pipelines' parts: the backtest table (rows by split,
+    pipeline and run, as one :func:`backtest` over every pipeline gives them), the weights,
+    and each pipeline's state with its backtest error."""
+    got = [parts[d][0] for d in designs if len(parts[d][0])]
+    if not got:
+        raise TaskladderError(f"task {task!r}: no pipeline could be fitted on the ladder's backtest splits")
+    order = {name: i for i, (name, _) in enumerate(_holdouts(lad, 4))}
+    bt = pd.concat(got, ignore_index=True)
+    bt = bt.sort_values("split", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+    wt = design_weights(bt).set_index("design")
+    pipes = {d: replace(parts[d][1], rmse=float(wt.loc[d, "rmse"]),
+                        log_extrapolation=float(wt.loc[d, "log_extrapolation"]),
+                        backtest_weight=float(wt.loc[d, "weight"])) for d in wt.index}
+    return TaskFit(task, wt, bt, TaskState(task, pipes, _log_center(run_table(lad.results))))
 
 
 def _damped_gauss_newton(objective, p0: np.ndarray, B: int, lo: np.ndarray, hi: np.ndarray, irls, max_iters: int,
