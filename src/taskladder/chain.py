@@ -103,6 +103,14 @@ class Series:
 class Ladder:
     """A tidy results table indexed by (task, metric) for fast, repeated fitting."""
 
+    def without(self, runs) -> Ladder:
+        """This ladder without ``runs``, indexed once: a backtest refits every pipeline on
+        the same few splits."""
+        key = frozenset(runs)
+        if key not in self._subsets:
+            self._subsets[key] = Ladder(self.results[~self.results["run"].isin(key)])
+        return self._subsets[key]
+
     @property
     def content_hash(self) -> str:
         """The results table's content hash (:func:`cache.table_hash`), computed once."""
@@ -133,6 +141,7 @@ class Ladder:
                                       f"is out of range: {rule}")
         self.results = results
         self._hash = None
+        self._subsets: dict[frozenset, Ladder] = {}
         # Sort once by (task, metric, run, step) on integer codes; each (task, metric)
         # is then a contiguous slice, turned into per-run Series only when asked for.
         tcode, self._tnames = pd.factorize(results["task"])

@@ -248,7 +248,10 @@ class PowerLaw(_HuberLogLaw):
 
         def f(p):
             tn, td = _nd_terms(p, logn, logd)
-            jac = np.stack([sg * tn, sg * td, -sg * logn * tn, -sg * logd * td, np.ones_like(tn)], axis=-1)
+            # filled in place rather than np.stack'ed: this runs ~1,000 times a fit
+            jac = np.empty(tn.shape + (5,))
+            jac[..., 0], jac[..., 1] = sg * tn, sg * td
+            jac[..., 2], jac[..., 3], jac[..., 4] = -sg * logn * tn, -sg * logd * td, 1.0
             # same operation order as the single-sign forms, so fits are bit-for-bit unchanged
             return (tn + td + p[4] if sg > 0 else p[4] - tn - td), jac
         return f

@@ -209,7 +209,7 @@ def backtest(ladder, tasks: Iterable[str], designs: Sequence[str] = ALL_DESIGNS,
             f"backtest needs at least {holdout + 6} ladder runs to hold out {holdout}, the ladder has {n_runs}")
     rows = []
     for split, held in _holdouts(lad, holdout):
-        train = Ladder(lad.results[~lad.results["run"].isin(held)])
+        train = lad.without(held)
         c_train = _log_center(run_table(train.results))
         for task in tasks:
             finals = lad.final_points(task, ACC, FINAL_WINDOW).set_index("run")
@@ -460,8 +460,11 @@ def _damped_gauss_newton(objective, p0: np.ndarray, B: int, lo: np.ndarray, hi: 
 
 def _finite(loss, r, jr):
     # a non-finite point is rejected by its infinite loss; zeros keep the algebra finite
-    return (np.where(np.isfinite(loss), loss, np.inf), np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0),
-            np.nan_to_num(jr, nan=0.0, posinf=0.0, neginf=0.0))
+    # (checked first: nearly every call is finite, and the copies cost more than the check)
+    if not np.isfinite(jr).all() or not np.isfinite(r).all():
+        r = np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
+        jr = np.nan_to_num(jr, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.where(np.isfinite(loss), loss, np.inf), r, jr
 
 
 def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, max_iters: int = 2000) -> np.ndarray:
