@@ -50,6 +50,8 @@ def test_reproduce_json_carries_auto_predictions(reproduced):
     for r in auto:
         assert {"task", "target", "predicted", "lower", "upper", "actual", "pipeline"} <= set(r)
         assert r["lower"] <= r["predicted"] <= r["upper"]
+        # every output says what the interval is: its level and how it was built and calibrated
+        assert r["level"] == 0.9 and "backtest --calibration" in r["interval"]
     # the paper's design stays in "predictions"; auto sits beside it
     assert abs(obj["predictions"][0]["predicted"] - 0.4838) < 1e-3
 
