@@ -166,3 +166,20 @@ def test_a_warm_prediction_reads_no_table_and_imports_neither_pandas_nor_scipy(t
                            text=True, env=env)
     assert other.stderr.strip().splitlines()[-1] == "[]", other.stderr
     assert json.loads(other.stdout)["predictions"][0]["predicted"] > json.loads(cold.stdout)["predictions"][0]["predicted"]
+
+
+def test_a_ladder_folders_state_is_keyed_by_its_result_files_only(tmp_path):
+    from taskladder.predictor import _source_hash
+
+    d = tmp_path / "ladder"
+    (d / "lm_eval_190M").mkdir(parents=True)
+    (d / "runs.csv").write_text("run,step\n190M-1xC,1\n")
+    (d / "lm_eval_190M" / "results_2025.json").write_text("{}")
+    h0 = _source_hash([d], None, False)
+    (d / "model.safetensors").write_bytes(b"\0" * 1000)  # a checkpoint beside the results: never read
+    assert _source_hash([d], None, False) == h0
+    (d / "lm_eval_190M" / "results_2025.json").write_text('{"results": {}}')
+    h1 = _source_hash([d], None, False)
+    assert h1 != h0
+    assert _source_hash([d], None, True) != h1  # reading options are part of the key
+    assert _source_hash([tmp_path / "missing.csv"], None, False) is None  # the reader reports it

@@ -273,15 +273,21 @@ class AutoPrediction:
         return pd.DataFrame(self.rows)
 
 
+#: The files of a ladder folder whose bytes key its fitted state: every kind the readers take
+#: (tables, and the JSON/JSON-lines of lm-eval, OLMES and OLMo-core), never a checkpoint's weights.
+_RESULT_SUFFIXES = (".csv", ".parquet", ".json", ".jsonl")
+
+
 def _source_hash(ladder: Sequence[Path] | None, sizes: Path | None, mixed_conventions: bool) -> str | None:
-    """SHA-256 of the bytes of every file the ladder is read from (the bundled one by default),
-    the size table's and the reading options; None when a file cannot be read (the full
-    reader then reports it)."""
+    """SHA-256 of the bytes of every file the ladder is read from (the bundled one by default;
+    in a folder, every result file below it, :data:`_RESULT_SUFFIXES`), the size table's and
+    the reading options; None when a file cannot be read (the full reader then reports it)."""
     h = hashlib.sha256(repr(mixed_conventions).encode())
     if ladder:
         files = []
         for p in map(Path, ladder):
-            files += sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+            files += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in _RESULT_SUFFIXES) \
+                if p.is_dir() else [p]
     else:
         from importlib import resources
 
