@@ -197,12 +197,18 @@ class Calibration:
         self.pooled = list(pooled)
         self._cache: dict = {}
 
+    def _nearest(self, multiple: float) -> float:
+        # the distinct multiples, found once (this runs for every band of every task)
+        if "multiples" not in self._cache:
+            self._cache["multiples"] = sorted(set(self.errors["multiple"]))
+        return _nearest(self._cache["multiples"], multiple)
+
     def _rows(self, multiple: float, tasks: Sequence[str]) -> pd.DataFrame:
         e = self.errors[self.errors["task"].isin(tasks)]
         return e[e["multiple"] == _nearest(e["multiple"], multiple)]
 
     def _loss_table(self, multiple: float, level: float) -> tuple[np.ndarray, np.ndarray]:
-        key = ("loss", _nearest(self.errors["multiple"], multiple), level)
+        key = ("loss", self._nearest(multiple), level)
         if key not in self._cache:
             e = self._rows(multiple, self.pooled)
             fr = np.array(sorted(e["frac"].unique()))
@@ -227,7 +233,7 @@ class Calibration:
         weighted conformal prediction, Lei et al., 2018); it absorbs what the raw band
         misjudges for this task, e.g. a non-monotonic task's erratic accuracy.
         """
-        key = ("scale", task, _nearest(self.errors["multiple"], multiple), level)
+        key = ("scale", task, self._nearest(multiple), level)
         if key not in self._cache:
             e = self._rows(multiple, [task])
             q = np.array([self.loss_quantile(multiple, f, level) for f in e["frac"]])
@@ -389,9 +395,22 @@ def _logit_interval(center: float, half: float) -> tuple[float, float]:
     return float(1 / (1 + np.exp(-(lc - h)))), float(1 / (1 + np.exp(-(lc + h))))
 
 
+#: id(log) -> (weak reference to the log, its rows by (task, metric)); an entry goes with its log
+_SPLIT: dict[int, tuple] = {}
+
+
 def _series(log: pd.DataFrame, task: str, metric: str) -> pd.DataFrame:
-    s = log[(log["task"] == task) & (log["metric"] == metric)].sort_values("step")
-    return s.set_index("step")[["d", "value"]]
+    """One (task, metric) of a tidy log by step: columns d and value.  A log's rows are split
+    by (task, metric) once, not scanned again for every task and metric (forecast's warm path)."""
+    import weakref
+
+    hit = _SPLIT.get(id(log))
+    if hit is None or hit[0]() is not log:
+        key = id(log)
+        hit = _SPLIT[key] = (weakref.ref(log, lambda _: _SPLIT.pop(key, None)),
+                             {k: g for k, g in log.groupby(["task", "metric"], sort=False)})
+    g = hit[1].get((task, metric), log.iloc[:0])
+    return g.sort_values("step").set_index("step")[["d", "value"]]
 
 
 def truncate(log: pd.DataFrame, upto: float, where: str = "the log") -> pd.DataFrame:
