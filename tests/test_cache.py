@@ -38,16 +38,31 @@ def _kinds(d) -> dict:
     return dict(Counter(p.name.rsplit("-", 1)[0] for p in _entries(d)))
 
 
-def test_cache_on_and_off_give_identical_output(tmp_path):
-    d = tmp_path / "cache"
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """A cache filled by one cold run of ARGS, and that run: tests copy it rather than
+    paying the cold fits again (read-only here: copy before changing it)."""
+    d = tmp_path_factory.mktemp("filled") / "cache"
     cold = _cli(d, *ARGS)
     assert cold.returncode == 0, cold.stderr
+    return d, cold
+
+
+def _copy(filled, tmp_path):
+    import shutil
+
+    return shutil.copytree(filled[0], tmp_path / "cache")
+
+
+def test_cache_on_and_off_give_identical_output(filled):
+    d, cold = filled
     assert _kinds(d) == ONE_TASK
     warm = _cli(d, *ARGS)
     off = _cli(d, *ARGS, "--no-cache")
     assert warm.stdout == cold.stdout == off.stdout
-    f1 = _cli(d, "forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "mmlu", "--json")
-    f2 = _cli(d, "forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "mmlu", "--json", "--no-cache")
+    f1 = _cli(d.parent / "forecast", "forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "mmlu", "--json")
+    f2 = _cli(d.parent / "forecast", "forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "mmlu", "--json",
+              "--no-cache")
     assert f1.returncode == 0 and f1.stdout == f2.stdout, f1.stderr
 
 
@@ -70,9 +85,8 @@ def test_a_changed_ladder_file_invalidates_the_cache(tmp_path):
     assert second.stdout == fresh.stdout != first.stdout
 
 
-def test_a_corrupt_entry_is_ignored_with_a_warning(tmp_path):
-    d = tmp_path / "cache"
-    good = _cli(d, *ARGS)
+def test_a_corrupt_entry_is_ignored_with_a_warning(filled, tmp_path):
+    d, good = _copy(filled, tmp_path), filled[1]
     corrupt = _entries(d)
     for p in corrupt:
         p.write_bytes(b"not a pickle at all")
@@ -134,38 +148,37 @@ def test_cache_folder_follows_xdg_and_the_override(monkeypatch, tmp_path):
     assert cache.cache_dir() == tmp_path / "mine"
 
 
-def test_cache_cli_info_and_clear(tmp_path):
-    d = tmp_path / "cache"
-    _cli(d, *ARGS)
+def test_cache_cli_info_and_clear(filled, tmp_path):
+    d = _copy(filled, tmp_path)
     r = _cli(d, "cache", "info")
     n = sum(ONE_TASK.values())
     assert r.returncode == 0 and f"{n} entries" in r.stdout
     r = _cli(d, "cache", "clear")
     assert r.returncode == 0 and f"removed {n} entries" in r.stdout
-    assert _entries(d) == []
-    assert json.loads(_cli(d, *ARGS).stdout)["predictions"][0]["task"] == "piqa"
+    assert _entries(d) == [] and "0 entries" in _cli(d, "cache", "info").stdout
 
 
-def test_a_warm_prediction_reads_no_table_and_imports_neither_pandas_nor_scipy(tmp_path):
+def test_a_warm_prediction_reads_no_table_and_imports_neither_pandas_nor_scipy(filled):
     # the state a prediction needs is keyed by the ladder files' bytes (taskladder.predictor),
-    # so a repeated `predict` answers from it alone: the interactive path (docs/speed.md)
-    d = tmp_path / "cache"
+    # so a repeated `predict` answers from it alone, for any target: the interactive path
+    # (docs/speed.md).  The filled cache saw only ARGS' target.
+    d = filled[0]
     args = ["predict", "--n", "7B", "--tokens", "4T", "--task", "piqa", "--json"]
-    cold = _cli(d, *args)
-    assert cold.returncode == 0, cold.stderr
+    plain = _cli(d, *args)
+    assert plain.returncode == 0, plain.stderr
     probe = ("import sys\nfrom taskladder.cli import main\nsys.argv = ['taskladder', *sys.argv[1:]]\n"
              "try:\n    main()\nexcept SystemExit:\n    pass\n"
              "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow') if m in sys.modules), file=sys.stderr)")
     env = {**os.environ, "TASKLADDER_CACHE": str(d)}
     env.pop("TASKLADDER_NO_CACHE", None)
     warm = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env)
-    assert warm.stdout == cold.stdout, warm.stderr
+    assert warm.stdout == plain.stdout, warm.stderr
     assert warm.stderr.strip().splitlines()[-1] == "[]", warm.stderr
     # and a new target on the same ladder is answered from the same state
     other = subprocess.run([sys.executable, "-c", probe, *args[:2], "13B", *args[3:]], capture_output=True,
                            text=True, env=env)
     assert other.stderr.strip().splitlines()[-1] == "[]", other.stderr
-    assert json.loads(other.stdout)["predictions"][0]["predicted"] > json.loads(cold.stdout)["predictions"][0]["predicted"]
+    assert json.loads(other.stdout)["predictions"][0]["predicted"] > json.loads(plain.stdout)["predictions"][0]["predicted"]
 
 
 def test_a_ladder_folders_state_is_keyed_by_its_result_files_only(tmp_path):
