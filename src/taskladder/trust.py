@@ -273,7 +273,8 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
     seeded by the task's name (:meth:`predictor.TaskState.predict`).  Nothing about the
     targets' actual values is used.
 
-    Tasks run in parallel over ``n_jobs`` processes (default: all cores).
+    Each (task, pipeline) is fitted as one job over ``n_jobs`` processes (default: all
+    cores); the output does not depend on how many.
     """
     targets, tasks = list(targets), list(tasks)
     fitted = _fitted(as_ladder(ladder), tasks, tuple(designs), n_jobs, progress)
