@@ -231,3 +231,19 @@ def test_a_pipeline_without_a_finite_prediction_gets_no_weight():
     state.pipelines = {"acc_power": _Fixed(float("nan"), 0.01)}
     with pytest.raises(Exception, match="no pipeline gives a finite prediction"):
         state.predict([Target("t", 1, 1)], 0.9, 2000, 0)
+
+
+def test_serial_and_parallel_fits_give_the_same_choice(bundled, monkeypatch):
+    # one job per (task, pipeline) over the workers; the parts are reassembled in the order one
+    # serial backtest gives (split, pipeline, run), so nothing depends on the worker count
+    monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")
+    lad, targets = bundled
+    designs = ("task_bpb", "single_step")
+    one = auto_predict(lad, targets[:1], ["piqa", "csqa"], designs=designs, n_jobs=1)
+    two = auto_predict(lad, targets[:1], ["piqa", "csqa"], designs=designs, n_jobs=2)
+    pd.testing.assert_frame_equal(one.backtest, two.backtest)
+    pd.testing.assert_frame_equal(one.weights, two.weights)
+    cols = ["task", "target", "predicted", "lower", "upper"]
+    pd.testing.assert_frame_equal(one.predictions[cols], two.predictions[cols])
+    assert list(one.backtest.drop_duplicates(["task", "split", "design"])[["task", "split", "design"]].itertuples(
+        index=False)) == [(t, s, d) for t in ("piqa", "csqa") for s in ("N", "compute") for d in designs]
