@@ -68,7 +68,7 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
     """
     from .chain import Ladder
     from .datasets import Target
-    from .predictor import MIXTURE_DRAWS, task_seed
+    from .predictor import predict_rows
     from .trust import _log_center, fit_states
 
     runs = _runs(results)
@@ -83,8 +83,7 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
         # fitted once, then evaluated at every level exactly as trust.auto_predict would
         states = fit_states(lad, tasks)
         for level in levels:
-            p = [r for t in tasks for r in states[t].predict(targets, level, MIXTURE_DRAWS, task_seed(0, t))]
-            for r in p:
+            for r in predict_rows(states, tasks, targets, level):
                 if r["actual"] is None or r["actual"] != r["actual"]:
                     continue
                 rows.append({"split": name, "run": r["target"], "task": r["task"], "level": level,
@@ -95,6 +94,11 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
         if progress is not None:
             progress()
     return pd.DataFrame(rows)
+
+
+def splits_text(rolled: pd.DataFrame) -> str:
+    """The splits replayed and how many held-out runs each had, e.g. "origin 3 (4 runs), ..."."""
+    return ", ".join(f"{s} ({g['run'].nunique()} runs)" for s, g in rolled.groupby("split", sort=False))
 
 
 def calibration_table(rolled: pd.DataFrame) -> pd.DataFrame:

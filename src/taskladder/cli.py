@@ -592,7 +592,7 @@ def backtest(
 
 
 def _calibration(results, tasks, out: Path | None, json_: bool) -> None:
-    from .calibration import LEVELS, calibration_table, rolling_auto
+    from .calibration import LEVELS, calibration_table, rolling_auto, splits_text
 
     with err_console.status("replaying the automatic prediction on the ladder's splits", spinner="dots") \
             if err_console.is_terminal and not json_ else _null():
@@ -607,7 +607,7 @@ def _calibration(results, tasks, out: Path | None, json_: bool) -> None:
         plot_reliability(table, out / "reliability.png")
     if _emit(result, json_, out, "calibration", {"calibration": table, "calibration_runs": rolled}):
         return
-    splits_ = ", ".join(f"{s} ({g['run'].nunique()} runs)" for s, g in rolled.groupby("split", sort=False))
+    splits_ = splits_text(rolled)
     t = Table(title="Calibration of the automatic intervals on the ladder", title_style="bold")
     t.add_column("task", no_wrap=True)
     for lv in LEVELS:

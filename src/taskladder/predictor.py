@@ -152,6 +152,13 @@ class TaskState:
         return rows
 
 
+def predict_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level: float,
+                 B: int = MIXTURE_DRAWS, seed: int = 0) -> list[dict]:
+    """Every task's rows for every target (:meth:`TaskState.predict`).  Each task's random
+    stream depends on its name only, so its interval does not change with the other tasks."""
+    return [r for t in tasks for r in states[t].predict(targets, level, B, task_seed(seed, t))]
+
+
 def applied_weights(rows: list[dict], states: dict[str, TaskState]) -> list[dict]:
     """Per task, target and pipeline: the weight the prediction applied, the pipeline's
     prediction and SD, and the backtest RMSE and weight it started from."""
@@ -358,7 +365,7 @@ def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None
         states = fit_states(lad, list(tasks), progress=progress)
         for t, k in keys.items():
             cache.store(k, (span, states[t], said))
-    rows = [r for t in tasks for r in states[t].predict(targets, level, B, task_seed(seed, t))]
+    rows = predict_rows(states, tasks, targets, level, B, seed)
     check_accuracies(rows, span, targets)
     notes = [x for x in (range_note(span, t) for t in targets) if x] + convention_notes(span.convention, targets)
     return AutoPrediction(rows, applied_weights(rows, states), notes)

@@ -197,7 +197,7 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
 def _calibration_section(lad: Ladder, tasks, tmp: Path) -> list[str]:
     """Coverage and width of the automatic intervals when the whole procedure is replayed
     on the ladder's splits (rolling origins, top compute, largest multiple)."""
-    from .calibration import LEVELS, calibration_table, rolling_auto
+    from .calibration import LEVELS, calibration_table, rolling_auto, splits_text
 
     parts = ["<h2>Calibration of the intervals on the ladder</h2>"]
     rolled = rolling_auto(lad.results, tasks)
@@ -205,7 +205,7 @@ def _calibration_section(lad: Ladder, tasks, tmp: Path) -> list[str]:
         return parts + ['<p class="note">Not shown: no split of this ladder leaves the 10 runs the automatic '
                         "prediction needs to train on.</p>"]
     table = calibration_table(rolled)
-    splits = ", ".join(f"{html.escape(str(k))} ({g['run'].nunique()} runs)" for k, g in rolled.groupby("split", sort=False))
+    splits = html.escape(splits_text(rolled))
     parts.append(f'<p class="note">The automatic prediction (its own backtest, weights and interval) refitted on '
                  f"each split and scored on the runs it did not see: {splits}. Mean log-extrapolation of the held-out "
                  f"runs {rolled['log_extrapolation'].mean():.1f} (a target such as 7B-4T: about 7.4), so this "

@@ -28,7 +28,7 @@ from .datasets import Target
 from .errors import FitWarning, TaskladderError
 from .laws import AccuracyPowerLaw, PowerLaw, SingleStep
 from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, MIXTURE_DRAWS, PipelineState, TaskState, applied_weights,
-                        expit, logit, logit_sd, task_seed)
+                        expit, logit, logit_sd, predict_rows, task_seed)
 from .tasks import ACC, chance
 
 __all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "auto_predict", "backtest", "design_weights",
@@ -279,9 +279,7 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
     targets, tasks = list(targets), list(tasks)
     fitted = _fitted(as_ladder(ladder), tasks, tuple(designs), n_jobs, progress)
     states = {t: f.state for t, f in fitted.items()}
-    # each task's random stream depends on its name only, so its interval does not change
-    # with the other tasks requested
-    rows = [r for t in tasks for r in states[t].predict(targets, level, B, task_seed(seed, t))]
+    rows = predict_rows(states, tasks, targets, level, B, seed)
     return AutoResult(pd.DataFrame(rows), pd.DataFrame(applied_weights(rows, states)),
                       pd.concat([fitted[t].backtest for t in tasks], ignore_index=True))
 
