@@ -158,31 +158,72 @@ def test_cache_cli_info_and_clear(filled, tmp_path):
     assert _entries(d) == [] and "0 entries" in _cli(d, "cache", "info").stdout
 
 
+_PROBE = ("import sys\nfrom taskladder.cli import main\nsys.argv = ['taskladder', *sys.argv[1:]]\n"
+          "try:\n    main()\nexcept SystemExit:\n    pass\n"
+          "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow') if m in sys.modules), file=sys.stderr)")
+
+
+def _probe(cache_dir, *args):
+    """The CLI run in-process, printing to stderr last which of pandas, scipy and pyarrow it imported."""
+    env = {**os.environ, "TASKLADDER_CACHE": str(cache_dir)}
+    env.pop("TASKLADDER_NO_CACHE", None)
+    return subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env)
+
+
+def _imported(run) -> str:
+    return run.stderr.strip().splitlines()[-1]
+
+
 def test_a_warm_prediction_reads_no_table_and_imports_neither_pandas_nor_scipy(filled):
-    # the state a prediction needs is keyed by the ladder files' bytes (taskladder.predictor),
+    # the state a prediction needs is keyed by the ladder files' bytes (taskladder.serve),
     # so a repeated `predict` answers from it alone, for any target: the interactive path
     # (docs/speed.md).  The filled cache saw only ARGS' target.
     d = filled[0]
     args = ["predict", "--n", "7B", "--tokens", "4T", "--task", "piqa", "--json"]
     plain = _cli(d, *args)
     assert plain.returncode == 0, plain.stderr
-    probe = ("import sys\nfrom taskladder.cli import main\nsys.argv = ['taskladder', *sys.argv[1:]]\n"
-             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-             "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow') if m in sys.modules), file=sys.stderr)")
-    env = {**os.environ, "TASKLADDER_CACHE": str(d)}
-    env.pop("TASKLADDER_NO_CACHE", None)
-    warm = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env)
+    warm = _probe(d, *args)
     assert warm.stdout == plain.stdout, warm.stderr
-    assert warm.stderr.strip().splitlines()[-1] == "[]", warm.stderr
+    assert _imported(warm) == "[]", warm.stderr
     # and a new target on the same ladder is answered from the same state
-    other = subprocess.run([sys.executable, "-c", probe, *args[:2], "13B", *args[3:]], capture_output=True,
-                           text=True, env=env)
-    assert other.stderr.strip().splitlines()[-1] == "[]", other.stderr
+    other = _probe(d, *args[:2], "13B", *args[3:])
+    assert _imported(other) == "[]", other.stderr
     assert json.loads(other.stdout)["predictions"][0]["predicted"] > json.loads(plain.stdout)["predictions"][0]["predicted"]
 
 
+@pytest.mark.parametrize("design", [["--paper"], ["--design", "single_step"], ["--design", "flops_olmo"]])
+def test_a_warm_fixed_pipeline_answers_the_same_without_pandas_or_scipy(filled, tmp_path, design):
+    # predict --paper / --design keep each task's fitted laws by the files' bytes too
+    d = _copy(filled, tmp_path)
+    args = ["predict", *design, "--n", "6887575552", "--tokens", "4T", "--task", "piqa", "--json"]
+    first = _cli(d, *args)
+    assert first.returncode == 0, first.stderr
+    off = _cli(d, *args, "--no-cache")
+    warm = _probe(d, *args)
+    assert warm.stdout == first.stdout == off.stdout, warm.stderr
+    assert _imported(warm) == "[]", warm.stderr
+    pred = json.loads(warm.stdout)["predictions"][0]
+    assert pred["task"] == "piqa" and 0.7 < pred["predicted"] < 0.9
+    assert ("fits" in json.loads(warm.stdout)) == (design[-1] != "single_step")
+    # a target other than the paper's sizes: the same refusal whether or not the fit is cached
+    bad = [*args[:len(design) + 2], "5B", *args[len(design) + 3:]]
+    for run in (_cli(d, *bad), _cli(d, *bad, "--no-cache")):
+        if design[-1] == "flops_olmo":
+            assert run.returncode == 2 and "flops_olmo needs OLMo's per-token FLOPs" in run.stderr, run.stderr
+            assert run.stderr.count("\n") == 1 and not run.stdout
+        else:
+            assert run.returncode == 0, run.stderr
+
+
+def test_the_design_names_known_without_pandas_are_the_designs():
+    from taskladder.analyses import DESIGNS, FLOPS_OLMO
+    from taskladder.serve import DESIGN_NAMES
+
+    assert DESIGN_NAMES == (*DESIGNS, FLOPS_OLMO)
+
+
 def test_a_ladder_folders_state_is_keyed_by_its_result_files_only(tmp_path):
-    from taskladder.predictor import _source_hash
+    from taskladder.serve import _source_hash
 
     d = tmp_path / "ladder"
     (d / "lm_eval_190M").mkdir(parents=True)

@@ -12,6 +12,7 @@ from .chain import ChainConfig, Ladder, as_ladder, feature_key, predict_targets,
 from .errors import TaskladderError
 from .io import records
 from .laws import SingleStep
+from .predictor import ChainState
 from .tasks import ACC, BPB, chance
 
 #: The paper's alternative pipelines (section 6 and appendix C), by name.
@@ -44,23 +45,22 @@ def default_designs(ladder, targets) -> list[str]:
     return [FLOPS_OLMO if (d == "flops" and olmo) else d for d in DESIGNS]
 
 
-def single_step_predictions(ladder, targets, tasks, final_window: int = 5) -> pd.DataFrame:
-    """Fit eq. 6 per task on each run's final accuracy (mean of its last checkpoints)."""
+def single_step_law(ladder, task: str, final_window: int = 5) -> SingleStep:
+    """Eq. 6 fitted on each run's final accuracy (mean of its last checkpoints), kept in the
+    on-disk cache like every chained fit."""
     from . import cache
 
     lad = as_ladder(ladder)
-    th = cache.table_hash(lad.results)
-    rows = []
-    for task in tasks:
-        pts = lad.final_points(task, ACC, final_window)
-        law = cache.cached(cache.key("single_step", th, task, final_window),
-                           lambda: SingleStep(chance=chance(task)).fit(pts["n"], pts["d"], pts["value"]))
-        for t in targets:
-            pred = float(law.predict(t.n, t.d))
-            actual = t.actual(task, ACC)
-            rows.append({"task": task, "target": t.name, "predicted": pred, "actual": actual,
-                         "fit_error": law.fit_error_, "flags": "; ".join(law.flags_)})
-    return pd.DataFrame(rows)
+    pts = lad.final_points(task, ACC, final_window)
+    return cache.cached(cache.key("single_step", lad.content_hash, task, final_window),
+                        lambda: SingleStep(chance=chance(task)).fit(pts["n"], pts["d"], pts["value"]))
+
+
+def single_step_predictions(ladder, targets, tasks, final_window: int = 5) -> pd.DataFrame:
+    """The single step (:func:`single_step_law`) for every task and target (:meth:`predictor.ChainState.rows`)."""
+    lad = as_ladder(ladder)
+    return pd.DataFrame([r for task in tasks
+                         for r in ChainState(task, single_step_law(lad, task, final_window), None).rows(targets)])
 
 
 def design_choices(ladder, targets, tasks, designs: Iterable[str] | None = None) -> pd.DataFrame:
@@ -106,8 +106,9 @@ def design_config(name: str, ladder, targets) -> ChainConfig | None:
     """
     if name == FLOPS_OLMO:
         if not _olmo_compute_known(as_ladder(ladder), targets):
-            raise TaskladderError("design flops_olmo needs OLMo's per-token FLOPs, known for the paper's sizes "
-                                  "only (190M, 370M, 760M, 1B, 7B, 13B); use flops (C = 6ND)")
+            from .ladder import OLMO_FLOPS_UNKNOWN
+
+            raise TaskladderError(OLMO_FLOPS_UNKNOWN)
         return replace(DESIGNS["flops"], compute="olmo")
     if name not in DESIGNS:
         raise TaskladderError(f"unknown design {name!r}; choose from {', '.join([*DESIGNS, FLOPS_OLMO])}")

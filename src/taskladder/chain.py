@@ -16,7 +16,7 @@ import pandas as pd
 from .errors import TaskladderError
 from . import predictor
 from .laws import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid
-from .predictor import LadderSpan
+from .predictor import ChainState, LadderSpan, flops
 from .results import COLUMNS
 from .tasks import ACC, BPB, C4, LM_LOSS, TASKCE, chance
 
@@ -226,23 +226,6 @@ def as_ladder(data) -> Ladder:
     return data if isinstance(data, Ladder) else Ladder(data)
 
 
-def flops(n, d, compute: str = "6nd"):
-    """Training compute of (N, D): 6 N D, or OLMo's FLOPs per token x D (``compute="olmo"``)."""
-    n, d = np.asarray(n, float), np.asarray(d, float)
-    if compute == "6nd":
-        return 6.0 * n * d
-    from .ladder import known_flops_per_token
-
-    per_token = []
-    for v in np.atleast_1d(n).ravel():
-        f = known_flops_per_token(int(v))
-        if f is None:
-            raise TaskladderError(f"OLMo's FLOPs per token are known only for the paper's sizes, not N={int(v):,}; "
-                                  "use compute='6nd'")
-        per_token.append(f)
-    return np.asarray(per_token, float).reshape(np.shape(n)) * d
-
-
 class TaskPredictor:
     """Chained prediction of one task's accuracy from (N, D) (paper section 3.3).
 
@@ -323,24 +306,8 @@ def predict_targets(ladder, targets, tasks, config: ChainConfig = PAPER, progres
         raise TaskladderError("no target given: name a target or give --n and --tokens")
     rows, fits = [], {}
     for task in tasks:
-        pred = fit_predictor(lad, task, config)
-        fits[task] = pred
-        fkey = feature_key(task, config.feature)
-        for t in targets:
-            feat = float(pred.predict_feature(t.n, t.d))
-            acc = float(pred.step2_.predict(feat))
-            actual = t.actual(task, ACC)
-            actual_feat = t.actual(*fkey)
-            rows.append({
-                "task": task, "target": t.name, "n": t.n, "d": t.d,
-                "predicted_feature": feat, "actual_feature": actual_feat,
-                "predicted": acc, "actual": actual,
-                "abs_error": None if actual is None else abs(acc - actual) * 100.0,
-                "rel_error": None if actual is None else abs(acc - actual) / actual,
-                "feature_rel_error": None if actual_feat is None else abs(feat - actual_feat) / actual_feat,
-                "step1_fit_error": pred.step1_.fit_error_, "step2_fit_error": pred.step2_.fit_error_,
-                "flags": "; ".join(pred.flags_),
-            })
+        fits[task] = fit_predictor(lad, task, config)
+        rows += ChainState.of(fits[task]).rows(targets)  # the same rows a cached prediction gives
         if progress is not None:
             progress()
     return pd.DataFrame(rows), fits

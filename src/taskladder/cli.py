@@ -72,6 +72,10 @@ def _tasks(names: list[str] | None) -> list[str]:
 
 def _fit_progress(n_tasks: int, quiet: bool):
     """A rich progress bar on stderr; returns (context manager, advance callback)."""
+    if quiet or not err_console.is_terminal:  # a disabled bar still writes an empty line on exit
+        from contextlib import nullcontext
+
+        return nullcontext(), lambda: None
     prog = Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
     tid = prog.add_task("fitting tasks", total=n_tasks)
     return prog, lambda: prog.advance(tid)
@@ -99,7 +103,7 @@ def cache_info():
     from .cache import info
 
     d, n, size = info()
-    out_console.print(f"{d}: {n} entries, {size / 1e6:.1f} MB")
+    out_console.print(f"{d}: {n} entries, {size / 1e6:.1f} MB", soft_wrap=True)  # a path is not wrapped
 
 
 @cache_app.command("clear")
@@ -108,7 +112,7 @@ def cache_clear():
     from .cache import cache_dir, clear
 
     n, size = clear()
-    out_console.print(f"removed {n} entries ({size / 1e6:.1f} MB) from {cache_dir()}")
+    out_console.print(f"removed {n} entries ({size / 1e6:.1f} MB) from {cache_dir()}", soft_wrap=True)
 
 
 class _Stages:
@@ -144,9 +148,15 @@ def _fmt(v, f: str) -> str:
     return "–" if v is None or v != v else f.format(v)
 
 
-def _per_target(df, build) -> list[Table]:
-    """One table per target: rows stay one line each and every table fits 80 columns."""
-    return [build(g, tgt) for tgt, g in df.groupby("target", sort=False)]
+def _per_target(rows, build) -> list[Table]:
+    """One table per target: rows stay one line each and every table fits 80 columns.  ``rows``:
+    a DataFrame (grouped into DataFrames) or a list of row dicts (into lists)."""
+    if hasattr(rows, "groupby"):
+        return [build(g, tgt) for tgt, g in rows.groupby("target", sort=False)]
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["target"], []).append(r)
+    return [build(g, tgt) for tgt, g in groups.items()]
 
 
 def _prediction_table(df, title: str, paper: bool = False) -> list[Table]:
@@ -156,7 +166,7 @@ def _prediction_table(df, title: str, paper: bool = False) -> list[Table]:
             t.add_column(c, justify="left" if c in ("task", "!") else "right", no_wrap=True,
                          style="yellow" if c == "!" else None)
         notes: dict[str, int] = {}
-        for r in g.to_dict(orient="records"):
+        for r in g.to_dict(orient="records") if hasattr(g, "to_dict") else g:
             row = [_display(r["task"]), _fmt(100 * r["predicted"], "{:.1f}"),
                    _fmt(None if r.get("actual") is None else 100 * r["actual"], "{:.1f}"),
                    _fmt(r.get("abs_error"), "{:.1f}"), _fmt(r.get("rel_error"), "{:.1%}")]
@@ -253,18 +263,6 @@ def _fits_json(fits) -> dict:
         "step1": {**f.step1_.params_, "fit_error": f.step1_.fit_error_, "flags": f.step1_.flags_},
         "step2": {**f.step2_.params_, "fit_error": f.step2_.fit_error_, "flags": f.step2_.flags_},
     } for task, f in fits.items()}
-
-
-def _config(feature: str, step1: str, step2: Optional[str]) -> ChainConfig:
-    """A fixed pipeline from --feature/--step1/--step2, on the paper's recipe for that feature."""
-    from .chain import ChainConfig
-    from dataclasses import replace
-
-    from .analyses import DESIGNS
-
-    # TaskCE keeps appendix C.2's settings (log-sigmoid, last 50%, no smoothing, no anchor)
-    base = DESIGNS["taskce"] if feature == "taskce" else ChainConfig(feature=feature)
-    return replace(base, step1=step1, step2=step2 or base.step2)
 
 
 @app.command()
@@ -380,10 +378,10 @@ def predict(
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     fixed = paper or design is not None or any(v is not None for v in (feature, step1, step2))
     if fixed and design is not None:
-        from .analyses import DESIGNS, FLOPS_OLMO
+        from .serve import DESIGN_NAMES
 
-        if design not in (*DESIGNS, FLOPS_OLMO):
-            raise TaskladderError(f"unknown design {design!r}; choose from {', '.join([*DESIGNS, FLOPS_OLMO])}")
+        if design not in DESIGN_NAMES:
+            raise TaskladderError(f"unknown design {design!r}; choose from {', '.join(DESIGN_NAMES)}")
     size_table = None
     if sizes is not None:
         from .results import load_sizes
@@ -397,7 +395,8 @@ def predict(
         io.ensure_writable_dir(out)
     if not fixed:
         # the fitted state is cached by the ladder files' bytes: a repeated prediction reads no table
-        from .predictor import INTERVAL_METHOD, auto_prediction
+        from .predictor import INTERVAL_METHOD
+        from .serve import auto_prediction
 
         prog, advance = _fit_progress(len(tasks), quiet=json_)
         with prog:
@@ -411,38 +410,26 @@ def predict(
         _print_all(_auto_table(auto.rows, level))
         _print_notes(auto.notes)
         return
-    from .analyses import single_step_predictions
-    from .chain import Ladder, check_accuracies, predict_targets, range_note
-    from .datasets import convention_notes, olmo2_ladder
-    from .results import read_results
+    # a fixed pipeline, cached like the automatic choice: a repeated prediction reads no table
+    from .serve import fixed_prediction
 
-    results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
-    lad = Ladder(results)
-    from .analyses import design_config
-
-    config = design_config(design, lad, targets) if design else _config(feature or "bpb", step1 or "nd", step2)
-    notes = [x for x in (range_note(lad, t) for t in targets) if x] + convention_notes(results, targets)
-    if config is None:  # single step: one law from (N, D) to accuracy
-        preds = single_step_predictions(lad, targets, tasks)
-        act = preds["actual"].astype(float)
-        preds["abs_error"] = (preds["predicted"] - act).abs() * 100
-        preds["rel_error"] = (preds["predicted"] - act).abs() / act
-        result = {"predictions": io.records(preds), "config": {"design": "single_step"}}
-    else:
-        prog, advance = _fit_progress(len(tasks), quiet=json_)
-        with prog:
-            preds, fits = predict_targets(lad, targets, tasks, config, progress=advance)
-        result = {"predictions": io.records(preds), "fits": _fits_json(fits), "config": config.__dict__}
-    check_accuracies(preds, lad, targets)
-    result["notes"] = notes
-    if _emit(result, json_, out, "predict", {"predictions": preds}):
+    prog, advance = _fit_progress(len(tasks), quiet=json_)
+    with prog:
+        fp = fixed_prediction(targets, tasks, (design, feature, step1, step2), ladder, sizes, mixed_conventions,
+                              progress=advance)
+    result = {"predictions": io.records(fp.rows), **({"fits": fp.fits} if fp.fits is not None else {}),
+              "config": fp.config, "notes": fp.notes}
+    if _emit(result, json_, out, "predict", {"predictions": fp.predictions} if out is not None else {}):
         return
-    how = "single step (N, D) -> accuracy" if config is None else f"{config.feature} -> accuracy"
-    _print_all(_prediction_table(preds, f"Prediction ({how})"))
-    if preds["abs_error"].notna().any():
-        for tgt, v in preds.groupby("target", sort=False)["abs_error"].mean().items():
-            out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points")
-    _print_notes(notes)
+    how = "single step (N, D) -> accuracy" if fp.fits is None else f"{fp.config['feature']} -> accuracy"
+    _print_all(_prediction_table(fp.rows, f"Prediction ({how})"))
+    errs: dict[str, list[float]] = {}
+    for r in fp.rows:
+        if r["abs_error"] is not None:
+            errs.setdefault(r["target"], []).append(r["abs_error"])
+    for tgt, v in errs.items():
+        out_console.print(f"mean absolute error {tgt}: [bold]{sum(v) / len(v):.2f}[/] points")
+    _print_notes(fp.notes)
 
 
 def _print_notes(notes: list[str]) -> None:

@@ -140,6 +140,11 @@ def olmo_flops_per_token(n: int, d_model: int, n_layers: int, seq_len: int = 409
 TARGET_SHAPES = {6_887_575_552: (4096, 32), 13_202_396_160: (5120, 40)}
 
 
+#: Why the flops_olmo design refuses a ladder or target of another size.
+OLMO_FLOPS_UNKNOWN = ("design flops_olmo needs OLMo's per-token FLOPs, known for the paper's sizes only "
+                      "(190M, 370M, 760M, 1B, 7B, 13B); use flops (C = 6ND)")
+
+
 def known_flops_per_token(n: int) -> int | None:
     """OLMo's per-token FLOPs for the paper's ladder sizes and targets (by N), else None."""
     for shape in PAPER_SHAPES.values():

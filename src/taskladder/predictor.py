@@ -1,27 +1,25 @@
-"""What the automatic prediction needs for any target, and nothing else, evaluated with numpy alone.
+"""What a prediction needs for any target, and nothing else, evaluated with numpy alone.
 
 The automatic choice (:mod:`taskladder.trust`) spends its time on backtests and bootstrap
 refits that depend on the ladder only.  What it hands on to a target is small: per task
 and pipeline the fitted laws, the bootstrap parameter draws, the checkpoint noise and the
 backtest error (:class:`PipelineState`), and where the ladder's compute is centred
-(:class:`TaskState`).  Evaluating that state for a target takes milliseconds and needs
-neither pandas nor scipy, so :func:`auto_prediction`, which keys the state by the bytes
-of the ladder's files and keeps it in the cache, answers a repeated ``taskladder predict``
-without importing either (docs/speed.md).  ``trust.auto_predict`` evaluates the same
-state with the same code, so the two paths cannot disagree.
+(:class:`TaskState`).  A fixed pipeline hands on its two laws (:class:`ChainState`).
+Evaluating either for a target takes milliseconds and needs neither pandas nor scipy, so
+:mod:`taskladder.serve`, which keys them by the bytes of the ladder's files and keeps them
+in the cache, answers a repeated ``taskladder predict`` without importing either
+(docs/speed.md).  ``trust.auto_predict`` and ``chain.predict_targets`` evaluate the same
+states with the same code, so the paths cannot disagree.
 """
 
 from __future__ import annotations
 
-import hashlib
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from .errors import InputWarning, TaskladderError
+from .errors import TaskladderError
 from .tasks import ACC
 
 #: A target's "actual" accuracy is the mean of its last 5 checkpoints (paper section 4), so
@@ -206,6 +204,99 @@ def expit(x: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -x))  # 1 / (1 + e^-x) without overflow
 
 
+def flops(n, d, compute: str = "6nd"):
+    """Training compute of (N, D): 6 N D, or OLMo's FLOPs per token x D (``compute="olmo"``)."""
+    n, d = np.asarray(n, float), np.asarray(d, float)
+    if compute == "6nd":
+        return 6.0 * n * d
+    from .ladder import known_flops_per_token
+
+    per_token = []
+    for v in np.atleast_1d(n).ravel():
+        f = known_flops_per_token(int(v))
+        if f is None:
+            raise TaskladderError(f"OLMo's FLOPs per token are known only for the paper's sizes, not N={int(v):,}; "
+                                  "use compute='6nd'")
+        per_token.append(f)
+    return np.asarray(per_token, float).reshape(np.shape(n)) * d
+
+
+@dataclass
+class ChainState:
+    """One fixed pipeline of one task, fitted: its laws without the data they were fitted on,
+    enough to predict any target with numpy (``predict --paper``, ``--design``)."""
+
+    task: str
+    step1: object
+    """Step 1 (a PowerLaw or FlopsLaw), or the single-step law from (N, D) to accuracy."""
+    step2: object | None
+    """Step 2 (a Sigmoid or LogSigmoid); None for the single-step design."""
+    feature: tuple[str, str] | None = None
+    """(task, metric) of the intermediate feature, whose actual a target may carry."""
+    compute: str | None = None
+    """How step 1 counts compute ("6nd" or "olmo") when it is a FLOPs law, else None."""
+    flags: list[str] = field(default_factory=list)
+    """Problems of the fits, prefixed by their step."""
+    config: dict = field(default_factory=dict)
+    """The recipe it was fitted with, as JSON (a :class:`chain.ChainConfig`'s fields)."""
+
+    @classmethod
+    def of(cls, pred) -> ChainState:
+        """The state of a fitted :class:`chain.TaskPredictor`."""
+        from .chain import feature_key
+
+        cfg = pred.config
+        return cls(pred.task, pred.step1_, pred.step2_, feature_key(pred.task, cfg.feature),
+                   cfg.compute if cfg.step1 == "flops" else None, list(pred.flags_), dict(cfg.__dict__))
+
+    def predict_feature(self, n, d):
+        """Step 1 alone: the intermediate feature at (N, D)."""
+        if self.compute is None:
+            return self.step1.predict(n, d)
+        return self.step1.predict(flops(n, d, self.compute))
+
+    def predict(self, n, d):
+        if self.step2 is None:
+            return self.step1.predict(n, d)
+        return self.step2.predict(self.predict_feature(n, d))
+
+    def formula(self) -> str:
+        return self.step1.formula() if self.step2 is None else f"{self.step1.formula()};  {self.step2.formula()}"
+
+    def rows(self, targets) -> list[dict]:
+        """One row per target: the prediction, the actual when the target carries it, errors and flags."""
+        rows = []
+        for t in targets:
+            actual = t.actual(self.task, ACC)
+            if self.step2 is None:
+                acc = float(self.step1.predict(t.n, t.d))
+                rows.append({"task": self.task, "target": t.name, "predicted": acc, "actual": actual,
+                             "fit_error": self.step1.fit_error_, "flags": "; ".join(self.step1.flags_),
+                             "abs_error": None if actual is None else abs(acc - actual) * 100.0,
+                             "rel_error": None if actual is None else abs(acc - actual) / actual})
+                continue
+            feat = float(self.predict_feature(t.n, t.d))
+            acc = float(self.step2.predict(feat))
+            actual_feat = t.actual(*self.feature)
+            rows.append({
+                "task": self.task, "target": t.name, "n": t.n, "d": t.d,
+                "predicted_feature": feat, "actual_feature": actual_feat,
+                "predicted": acc, "actual": actual,
+                "abs_error": None if actual is None else abs(acc - actual) * 100.0,
+                "rel_error": None if actual is None else abs(acc - actual) / actual,
+                "feature_rel_error": None if actual_feat is None else abs(feat - actual_feat) / actual_feat,
+                "step1_fit_error": self.step1.fit_error_, "step2_fit_error": self.step2.fit_error_,
+                "flags": "; ".join(self.flags),
+            })
+        return rows
+
+    def fit_json(self) -> dict:
+        """The fitted laws as JSON: formula, and per step its parameters, fit error and flags."""
+        return {"formula": self.formula(),
+                "step1": {**self.step1.params_, "fit_error": self.step1.fit_error_, "flags": self.step1.flags_},
+                "step2": {**self.step2.params_, "fit_error": self.step2.fit_error_, "flags": self.step2.flags_}}
+
+
 # ---------------------------------------------------------------------------------------
 # The ladder's extent, for the notes and checks every prediction carries
 
@@ -255,117 +346,3 @@ def check_accuracies(rows: Sequence[dict], span: LadderSpan, targets) -> None:
             why = (range_note(span, t) if t is not None else None) or "the target lies too far outside the ladder"
             raise TaskladderError(f"task {r['task']!r}, target {r['target']}: predicted accuracy "
                                   f"{r['predicted']:.4g} is outside [0, 1]; {why}")
-
-
-# ---------------------------------------------------------------------------------------
-# The automatic prediction from files, through the cache
-
-
-@dataclass
-class AutoPrediction:
-    """The automatic prediction of some tasks for some targets, as rows a program reads."""
-
-    rows: list[dict]
-    """One per task and target (:meth:`TaskState.predict`)."""
-    weights: list[dict]
-    """The weights applied (:func:`applied_weights`)."""
-    notes: list[str] = field(default_factory=list)
-    """Warnings about the targets (below the ladder, another metric convention)."""
-
-    @property
-    def predictions(self):
-        """The rows as a pandas DataFrame (imported only when asked for)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows)
-
-
-#: The files of a ladder folder whose bytes key its fitted state: every kind the readers take
-#: (tables, and the JSON/JSON-lines of lm-eval, OLMES and OLMo-core), never a checkpoint's weights.
-_RESULT_SUFFIXES = (".csv", ".parquet", ".json", ".jsonl")
-
-
-def _source_hash(ladder: Sequence[Path] | None, sizes: Path | None, mixed_conventions: bool) -> str | None:
-    """SHA-256 of the bytes of every file the ladder is read from (the bundled one by default;
-    in a folder, every result file below it, :data:`_RESULT_SUFFIXES`), the size table's and
-    the reading options; None when a file cannot be read (the full reader then reports it)."""
-    h = hashlib.sha256(repr(mixed_conventions).encode())
-    if ladder:
-        files = []
-        for p in map(Path, ladder):
-            files += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in _RESULT_SUFFIXES) \
-                if p.is_dir() else [p]
-    else:
-        from importlib import resources
-
-        base = resources.files("taskladder") / "data"
-        files = [base / "olmo2_ladder.parquet", base / "olmo2_ladder.json"]
-    if sizes is not None:
-        files.append(Path(sizes))
-    try:
-        for f in files:
-            h.update(str(f).encode() if ladder else f.name.encode())
-            h.update(b"\0")
-            h.update(f.read_bytes())
-    except OSError:
-        return None
-    return h.hexdigest()
-
-
-def _valid(entry) -> bool:
-    return (isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[0], LadderSpan)
-            and isinstance(entry[1], TaskState))
-
-
-def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None = None, sizes: Path | None = None,
-                    mixed_conventions: bool = False, level: float = 0.9, seed: int = 0, B: int = MIXTURE_DRAWS,
-                    progress: Callable[[], None] | None = None) -> AutoPrediction:
-    """The automatic prediction of ``tasks`` for ``targets`` from ladder files (the bundled
-    ladder by default), reusing the fitted state of each task when these files were seen.
-
-    The state is cached by the bytes of the files (:func:`_source_hash`), so a repeated
-    prediction neither reads the tables nor imports pandas or scipy; on a miss the files are
-    read and the fits made (:func:`taskladder.trust.fit_states`, itself cached by the
-    table's content).  ``progress`` is called once per task.
-    """
-    from . import cache
-
-    src = _source_hash(ladder, sizes, mixed_conventions)
-    # one entry per task: its fitted state, the ladder's span (for the notes) and what reading
-    # the files warned about (said again on every prediction, as a fresh read would)
-    keys = {t: cache.key("auto-state", src, t) for t in tasks} if src is not None else {}
-    hits = {t: cache.load(k) for t, k in keys.items()}
-    if all(_valid(hits.get(t)) for t in tasks):
-        span, _, said = hits[tasks[0]]
-        states = {t: hits[t][1] for t in tasks}
-        for message in said:
-            warnings.warn(message, InputWarning, stacklevel=2)
-        if progress is not None:
-            for _ in tasks:
-                progress()
-    else:
-        from .chain import Ladder, ladder_span
-        from .results import load_sizes, read_results
-        from .trust import fit_states
-
-        if ladder:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", InputWarning)
-                results = read_results(list(ladder), sizes=load_sizes(sizes) if sizes else None,
-                                       mixed_conventions=mixed_conventions)
-            said = tuple(str(w.message) for w in caught if issubclass(w.category, InputWarning))
-            for w in caught:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        else:
-            from .datasets import olmo2_ladder
-
-            results, said = olmo2_ladder().ladder, ()
-        lad = Ladder(results)
-        span = ladder_span(lad)
-        states = fit_states(lad, list(tasks), progress=progress)
-        for t, k in keys.items():
-            cache.store(k, (span, states[t], said))
-    rows = predict_rows(states, tasks, targets, level, B, seed)
-    check_accuracies(rows, span, targets)
-    notes = [x for x in (range_note(span, t) for t in targets) if x] + convention_notes(span.convention, targets)
-    return AutoPrediction(rows, applied_weights(rows, states), notes)

@@ -1,0 +1,223 @@
+"""Predictions from ladder files, answered from the cache when these files were seen before.
+
+``taskladder predict`` is an interactive command: it must answer in well under a second.
+What a prediction needs of a ladder, once fitted, is small and target-free (the automatic
+choice's :class:`predictor.TaskState`, a fixed pipeline's :class:`predictor.ChainState`).
+Each is cached per task under the SHA-256 of the bytes of the files the ladder is read
+from (:func:`_source_hash`), so a repeated prediction, for any target, neither reads a
+table nor imports pandas or scipy; on a miss the files are read and the fits made (those
+fits are themselves cached by the table's content, docs/speed.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputWarning, TaskladderError
+from .predictor import (MIXTURE_DRAWS, ChainState, LadderSpan, TaskState, applied_weights, check_accuracies,
+                        convention_notes, predict_rows, range_note)
+
+__all__ = ["AutoPrediction", "FixedPrediction", "auto_prediction", "fixed_prediction"]
+
+#: The files of a ladder folder whose bytes key its fitted state: every kind the readers take
+#: (tables, and the JSON/JSON-lines of lm-eval, OLMES and OLMo-core), never a checkpoint's weights.
+_RESULT_SUFFIXES = (".csv", ".parquet", ".json", ".jsonl")
+
+
+def _source_hash(ladder: Sequence[Path] | None, sizes: Path | None, mixed_conventions: bool) -> str | None:
+    """SHA-256 of the bytes of every file the ladder is read from (the bundled one by default;
+    in a folder, every result file below it, :data:`_RESULT_SUFFIXES`), the size table's and
+    the reading options; None when a file cannot be read (the full reader then reports it)."""
+    h = hashlib.sha256(repr(mixed_conventions).encode())
+    if ladder:
+        files = []
+        for p in map(Path, ladder):
+            files += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in _RESULT_SUFFIXES) \
+                if p.is_dir() else [p]
+    else:
+        from importlib import resources
+
+        base = resources.files("taskladder") / "data"
+        files = [base / "olmo2_ladder.parquet", base / "olmo2_ladder.json"]
+    if sizes is not None:
+        files.append(Path(sizes))
+    try:
+        for f in files:
+            h.update(str(f).encode() if ladder else f.name.encode())
+            h.update(b"\0")
+            h.update(f.read_bytes())
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _states(kind: tuple, tasks: Sequence[str], ladder, sizes, mixed_conventions: bool, state_type: type,
+            fit: Callable, progress: Callable[[], None] | None) -> tuple[LadderSpan, dict]:
+    """Each task's fitted state and the ladder's span, from the cache or by ``fit(ladder, tasks,
+    progress)`` on the ladder read from its files.  ``kind`` names what is fitted (part of the key)."""
+    from . import cache
+
+    src = _source_hash(ladder, sizes, mixed_conventions)
+    # one entry per task: its fitted state, the ladder's span (for the notes) and what reading
+    # the files warned about (said again on every prediction, as a fresh read would)
+    keys = {t: cache.key(*kind, src, t) for t in tasks} if src is not None else {}
+    hits = {t: cache.load(k) for t, k in keys.items()}
+    valid = [isinstance(e, tuple) and len(e) == 3 and isinstance(e[0], LadderSpan) and isinstance(e[1], state_type)
+             for e in (hits.get(t) for t in tasks)]
+    if all(valid):
+        span, _, said = hits[tasks[0]]
+        for message in said:
+            warnings.warn(message, InputWarning, stacklevel=3)
+        if progress is not None:
+            for _ in tasks:
+                progress()
+        return span, {t: hits[t][1] for t in tasks}
+    from .chain import Ladder, ladder_span
+    from .results import load_sizes, read_results
+
+    if ladder:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", InputWarning)
+            results = read_results(list(ladder), sizes=load_sizes(sizes) if sizes else None,
+                                   mixed_conventions=mixed_conventions)
+        said = tuple(str(w.message) for w in caught if issubclass(w.category, InputWarning))
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    else:
+        from .datasets import olmo2_ladder
+
+        results, said = olmo2_ladder().ladder, ()
+    lad = Ladder(results)
+    span = ladder_span(lad)
+    states = fit(lad, list(tasks), progress)
+    for t, k in keys.items():
+        cache.store(k, (span, states[t], said))
+    return span, states
+
+
+def _notes(span: LadderSpan, targets) -> list[str]:
+    return [x for x in (range_note(span, t) for t in targets) if x] + convention_notes(span.convention, targets)
+
+
+@dataclass
+class AutoPrediction:
+    """The automatic prediction of some tasks for some targets, as rows a program reads."""
+
+    rows: list[dict]
+    """One per task and target (:meth:`predictor.TaskState.predict`)."""
+    weights: list[dict]
+    """The weights applied (:func:`predictor.applied_weights`)."""
+    notes: list[str] = field(default_factory=list)
+    """Warnings about the targets (below the ladder, another metric convention)."""
+
+    @property
+    def predictions(self):
+        """The rows as a pandas DataFrame (imported only when asked for)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
+def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None = None, sizes: Path | None = None,
+                    mixed_conventions: bool = False, level: float = 0.9, seed: int = 0, B: int = MIXTURE_DRAWS,
+                    progress: Callable[[], None] | None = None) -> AutoPrediction:
+    """The automatic prediction of ``tasks`` for ``targets`` from ladder files (the bundled
+    ladder by default): each task's automatic choice (:func:`taskladder.trust.fit_states`),
+    fitted once per set of files.  ``progress`` is called once per task."""
+
+    def fit(lad, tasks, progress):
+        from .trust import fit_states
+
+        return fit_states(lad, tasks, progress=progress)
+
+    span, states = _states(("auto-state",), tasks, ladder, sizes, mixed_conventions, TaskState, fit, progress)
+    rows = predict_rows(states, tasks, targets, level, B, seed)
+    check_accuracies(rows, span, targets)
+    return AutoPrediction(rows, applied_weights(rows, states), _notes(span, targets))
+
+
+@dataclass
+class FixedPrediction:
+    """The prediction of one fixed pipeline for some tasks and targets, as rows a program reads."""
+
+    rows: list[dict]
+    """One per task and target (:meth:`predictor.ChainState.rows`)."""
+    fits: dict | None
+    """Per task, the fitted laws (:meth:`predictor.ChainState.fit_json`); None for the single step."""
+    config: dict
+    """The pipeline's recipe (a :class:`chain.ChainConfig`'s fields, or the single step's name)."""
+    notes: list[str] = field(default_factory=list)
+    """Warnings about the targets (below the ladder, another metric convention)."""
+
+    @property
+    def predictions(self):
+        """The rows as a pandas DataFrame (imported only when asked for)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
+#: What a fixed pipeline may be asked for by: a named design, or feature / step-1 / step-2 laws.
+Spec = tuple  # (design, feature, step1, step2), each a str or None
+
+#: The names of :data:`analyses.DESIGNS` and ``flops_olmo``, known without importing pandas
+#: (``tests/test_cache.py`` keeps the two lists equal).
+DESIGN_NAMES = ("task_bpb", "flops", "taskce", "c4", "single_step", "flops_olmo")
+
+
+def fixed_prediction(targets, tasks: Sequence[str], spec: Spec = ("task_bpb", None, None, None),
+                     ladder: Sequence[Path] | None = None, sizes: Path | None = None,
+                     mixed_conventions: bool = False, progress: Callable[[], None] | None = None) -> FixedPrediction:
+    """One fixed pipeline's prediction of ``tasks`` for ``targets`` from ladder files (the bundled
+    ladder by default), fitted once per set of files.  ``spec`` = (design, feature, step1, step2):
+    a named design (:data:`analyses.DESIGNS`, ``flops_olmo``), or with design None the
+    ``predict --feature/--step1/--step2`` pipeline.  ``progress`` is called once per task."""
+    design = spec[0]
+    if design is not None and design not in DESIGN_NAMES:
+        raise TaskladderError(f"unknown design {design!r}; choose from {', '.join(DESIGN_NAMES)}")
+
+    def fit(lad, tasks, progress):
+        from .analyses import design_config, single_step_law
+        from .chain import fit_predictor
+
+        cfg = design_config(design, lad, targets) if design else chain_config(*spec[1:])
+        states = {}
+        for t in tasks:
+            if cfg is None:
+                states[t] = ChainState(t, single_step_law(lad, t), None, config={"design": "single_step"})
+            else:
+                states[t] = ChainState.of(fit_predictor(lad, t, cfg))
+            if progress is not None:
+                progress()
+        return states
+
+    span, states = _states(("fixed-state", tuple(spec)), tasks, ladder, sizes, mixed_conventions, ChainState, fit,
+                           progress)
+    if design == "flops_olmo":  # the ladder's sizes were checked when it was fitted; a new target's here
+        from .ladder import OLMO_FLOPS_UNKNOWN, known_flops_per_token
+
+        if any(known_flops_per_token(int(t.n)) is None for t in targets):
+            raise TaskladderError(OLMO_FLOPS_UNKNOWN)
+    rows = [r for t in tasks for r in states[t].rows(targets)]
+    check_accuracies(rows, span, targets)
+    first = states[tasks[0]]
+    fits = None if first.step2 is None else {t: states[t].fit_json() for t in tasks}
+    return FixedPrediction(rows, fits, first.config, _notes(span, targets))
+
+
+def chain_config(feature: str | None, step1: str | None, step2: str | None):
+    """The fixed pipeline of ``predict --feature/--step1/--step2`` (defaults bpb, nd, the
+    feature's law), on the paper's recipe for that feature: TaskCE keeps appendix C.2's
+    settings (log-sigmoid, last 50%, no smoothing, no anchor)."""
+    from dataclasses import replace
+
+    from .analyses import DESIGNS
+    from .chain import ChainConfig
+
+    feature = feature or "bpb"
+    base = DESIGNS["taskce"] if feature == "taskce" else ChainConfig(feature=feature)
+    return replace(base, step1=step1 or "nd", step2=step2 or base.step2)
