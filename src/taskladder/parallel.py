@@ -84,6 +84,11 @@ def run_jobs(fn: Callable, items: Iterable, setup: Callable | None, setup_args: 
             if k is not None:
                 left -= 1
                 yield items[k], out
+        # a worker's queue is flushed by a feeder thread, so its last messages can arrive after
+        # its result: the workers exit (flushing it) before the queue is read a last time
+        pool.close()
+        pool.join()
+        _drain(queue, on_message)
 
 
 def _drain(queue, on_message) -> None:
