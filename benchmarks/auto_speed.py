@@ -2,7 +2,7 @@
 
 It runs the automatic prediction: backtests of six pipelines on the ladder's
 largest rungs (by N and by compute), the fits of every pipeline, bootstrap fit
-uncertainty and the mixture intervals.  Baseline in the same process: the same
+uncertainty and the intervals.  Baseline in the same process: the same
 job on one process; the figure printed last is the speed-up from spreading tasks
 over this machine's cores, and the wall time.
 

@@ -59,9 +59,9 @@ def table_hash(df) -> str:
 
 #: Bumped whenever code that computes a cached result changes its numbers between
 #: releases (2: bootstrap refits run to convergence; 3: step 2 bootstrapped over runs; 4: the automatic choice
-#: keeps its pipelines as predictor.TaskState), so a developer's cache never serves results of older code under the
-#: same package version.
-FORMAT = 4
+#: keeps its pipelines as predictor.TaskState; 5: TaskState carries the weighted prediction's backtest error), so a
+#: developer's cache never serves results of older code under the same package version.
+FORMAT = 5
 
 
 def key(kind: str, *parts) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,14 +28,10 @@ from .tasks import ACC
 FINAL_WINDOW = 5
 
 #: How the automatic interval is built and calibrated, as every output states it.
-INTERVAL_METHOD = ("mixture of the pipelines' Student t's on the logit scale: fit SD from bootstraps (step-1 "
-                   "residuals, step 2 over runs; calibrated by simulation) and backtest error scaled by the "
-                   "extrapolation distance; "
+INTERVAL_METHOD = ("weighted mean of the pipelines +- Student t x SD on the logit scale; SD: the pipelines' fit "
+                   "SD (bootstraps: step-1 residuals, step 2 over runs; calibrated by simulation) and the "
+                   "weighted prediction's own backtest error grown with the extrapolation distance; "
                    "coverage on the ladder: taskladder backtest --calibration")
-
-#: Draws from the mixture that locate an interval's quantiles: the 90% bounds of the bundled
-#: targets move by 0.08 points (median SD over seeds; at most 0.16) from draw to draw (docs/trust.md).
-MIXTURE_DRAWS = 20_000
 
 _EPS = 1e-4  # keeps a prediction at (or beyond) 0 or 1 finite on the logit scale
 
@@ -104,57 +101,60 @@ class TaskState:
 
     task: str
     pipelines: dict[str, PipelineState]
-    """Design -> its state, in the backtest's order (the order the mixture is drawn in)."""
+    """Design -> its state, in the backtest's order."""
     log_center: float
     """The ladder's mean log compute, from which a target's extrapolation is measured."""
+    ensemble_rmse: float = float("nan")
+    """Backtest RMSE of the weighted prediction itself (each backtest split predicted with the
+    weights of the other), as a fraction: the model error the interval carries."""
+    ensemble_extrapolation: float = float("nan")
+    """Mean log-extrapolation in compute of the backtest's held-out runs."""
 
-    def predict(self, targets, level: float, B: int, seed: int) -> list[dict]:
-        """One row per target: weighted centre, interval of the mixture, weights, actual if known.
+    def predict(self, targets, level: float) -> list[dict]:
+        """One row per target: weighted centre, its interval, the weights, the actual if known.
 
-        Pipeline d gets SD_d = hypot(fit SD, backtest RMSE x s), s = the target's
-        log-extrapolation over the backtest's (at least 1): the error of a wrong functional
-        form grows with the distance extrapolated.  Weights are 1 / SD_d^2; the interval is
-        the central ``level`` mass of ``B`` draws from the mixture of Student t's, each on the
-        logit scale so it stays inside (0, 1).
+        The centre weights the pipelines by their backtest alone (inverse MSE, renormalised
+        over those that predict here).  Its SD is hypot(the pipelines' weighted fit SD,
+        ensemble backtest RMSE x s), s = the target's log-extrapolation over the backtest's (at
+        least 1): the error of a wrong functional form grows with the distance extrapolated.
+        The interval is centre +- Student t x SD (the smallest residual degrees of freedom of
+        the pipelines), built on the logit scale so it stays inside (0, 1).
         """
-        rng = np.random.default_rng(seed)
         rows = []
         for t in targets:
             ext = np.log(float(t.n) * float(t.d)) - self.log_center
-            preds, sds = {}, {}
-            for d, p in self.pipelines.items():
-                preds[d] = p.predict(t.n, t.d)
-                scale = max(ext / p.log_extrapolation, 1.0)
-                sds[d] = float(np.hypot(p.sd(t.n, t.d), p.rmse * scale))
+            preds = {d: p.predict(t.n, t.d) for d, p in self.pipelines.items()}
+            sds = {d: p.sd(t.n, t.d) for d, p in self.pipelines.items()}
             # a pipeline that cannot predict here (its fit or backtest failed: NaN) gets no weight
-            for d in [d for d in preds if not (np.isfinite(preds[d]) and np.isfinite(sds[d]))]:
-                del preds[d], sds[d]
-            if not preds:
+            use = [d for d, p in self.pipelines.items()
+                   if np.isfinite(preds[d]) and np.isfinite(sds[d]) and np.isfinite(p.backtest_weight)]
+            if not use:
                 raise TaskladderError(f"task {self.task!r}: no pipeline gives a finite prediction for {t.name}")
-            inv = {d: 1.0 / max(v, 1e-4) ** 2 for d, v in sds.items()}
-            tw = {d: v / sum(inv.values()) for d, v in inv.items()}
-            draws = np.concatenate([expit(logit(preds[d]) + logit_sd(preds[d], sds[d])
-                                          * rng.standard_t(self.pipelines[d].dof, int(round(tw[d] * B))))
-                                    for d in preds])
-            center = float(sum(tw[d] * p for d, p in preds.items()))
-            lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+            total = sum(self.pipelines[d].backtest_weight for d in use)
+            tw = {d: self.pipelines[d].backtest_weight / total for d in use}
+            center = float(sum(tw[d] * preds[d] for d in use))
+            fit_var = float(sum(tw[d] * sds[d] ** 2 for d in use))
+            err = self.ensemble_rmse * max(ext / self.ensemble_extrapolation, 1.0)
+            sd = float(np.sqrt(fit_var + err ** 2))
+            q = student_t_ppf(0.5 + level / 2, min(self.pipelines[d].dof for d in use))
+            half = q * logit_sd(center, sd)
+            lo, hi = (float(v) for v in expit(np.array([logit(center) - half, logit(center) + half])))
             actual = t.actual(self.task, ACC) if hasattr(t, "actual") else None
-            rows.append({"task": self.task, "target": t.name, "predicted": center, "lower": float(lo),
-                         "upper": float(hi), "level": level, "interval": INTERVAL_METHOD, "actual": actual,
+            rows.append({"task": self.task, "target": t.name, "predicted": center, "lower": lo, "upper": hi,
+                         "sd": sd, "level": level, "interval": INTERVAL_METHOD, "actual": actual,
                          "abs_error": None if actual is None else abs(center - actual) * 100,
                          "covered": None if actual is None else bool(lo <= actual <= hi),
                          "pipeline": "weighted: " + ", ".join(
                              f"{d} {w_:.2f}" for d, w_ in sorted(tw.items(), key=lambda kv: -kv[1]) if w_ >= 0.05),
-                         "top_pipeline": max(tw, key=tw.get), "weights": tw, "design_predictions": preds,
-                         "design_sd": sds})
+                         "top_pipeline": max(tw, key=tw.get), "weights": tw,
+                         "design_predictions": {d: preds[d] for d in use}, "design_sd": {d: sds[d] for d in use}})
         return rows
 
 
-def predict_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level: float,
-                 B: int = MIXTURE_DRAWS, seed: int = 0) -> list[dict]:
-    """Every task's rows for every target (:meth:`TaskState.predict`).  Each task's random
-    stream depends on its name only, so its interval does not change with the other tasks."""
-    return [r for t in tasks for r in states[t].predict(targets, level, B, task_seed(seed, t))]
+def predict_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level: float) -> list[dict]:
+    """Every task's rows for every target (:meth:`TaskState.predict`): each task's from its own
+    state alone, so its interval does not change with the other tasks requested."""
+    return [r for t in tasks for r in states[t].predict(targets, level)]
 
 
 def applied_weights(rows: list[dict], states: dict[str, TaskState]) -> list[dict]:
@@ -170,11 +170,36 @@ def applied_weights(rows: list[dict], states: dict[str, TaskState]) -> list[dict
     return out
 
 
-def task_seed(seed: int, task: str) -> int:
-    """A task's seed: ``seed`` and a stable hash of its name (not its position in a list)."""
-    import zlib
+@lru_cache(maxsize=64)
+def student_t_ppf(p: float, dof: float) -> float:
+    """The ``p`` quantile of Student's t with ``dof`` degrees of freedom (scipy.stats.t.ppf,
+    which takes ~0.8 s to import: the interactive path computes it here).
 
-    return (seed * 1_000_003 + zlib.crc32(task.encode())) % 2**32
+    The CDF is 1/2 plus the density's integral from 0 (Simpson's rule on 4,096 intervals:
+    the density is smooth, the error ~1e-12), inverted by bisection; tested against scipy.
+    """
+    from math import exp, lgamma, pi, sqrt
+
+    if not 0.0 < p < 1.0 or dof <= 0:
+        raise TaskladderError(f"Student t quantile needs 0 < p < 1 and dof > 0, got p={p}, dof={dof}")
+    if p < 0.5:
+        return -student_t_ppf(1.0 - p, dof)
+    c = exp(lgamma((dof + 1) / 2) - lgamma(dof / 2)) / sqrt(dof * pi)
+    simpson = np.ones(4097)
+    simpson[1:-1:2], simpson[2:-1:2] = 4.0, 2.0
+
+    def cdf(x: float) -> float:
+        xs = np.linspace(0.0, x, 4097)
+        f = c * (1.0 + xs * xs / dof) ** (-(dof + 1) / 2)
+        return 0.5 + float(simpson @ f) * x / (3 * 4096)
+
+    lo, hi = 0.0, 1.0
+    while cdf(hi) < p:
+        lo, hi = hi, 2 * hi
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
+    return 0.5 * (lo + hi)
 
 
 def logit(p: float) -> float:

@@ -126,8 +126,9 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
             auto = auto_predict(lad, targets, tasks).predictions
             parts.append("<h2>Automatic prediction with 90% intervals</h2>")
             parts.append('<p class="note">Per task, the pipelines below are weighted by how well each predicted '
-                         "the ladder's own largest rungs when they were held out (by N and by compute), and by how "
-                         "stable its fit is; nothing about the targets is used. See docs/trust.md.</p>")
+                         "the ladder's own largest rungs when they were held out (by N and by compute); the interval "
+                         "adds the pipelines' fit uncertainty to the weighted prediction's own backtest error, grown "
+                         "with the distance extrapolated. Nothing about the targets is used. See docs/trust.md.</p>")
             at = pd.DataFrame({"task": auto["task"].map(_name), "target": auto["target"],
                                "predicted": auto["predicted"].map(_pct),
                                "90% interval": [f"[{_pct(a)}, {_pct(b)}]" for a, b in zip(auto["lower"], auto["upper"])],

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputWarning, TaskladderError
-from .predictor import (MIXTURE_DRAWS, ChainState, LadderSpan, TaskState, applied_weights, check_accuracies,
+from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, check_accuracies,
                         convention_notes, predict_rows, range_note)
 
 __all__ = ["AutoPrediction", "FixedPrediction", "auto_prediction", "fixed_prediction"]
@@ -123,7 +123,7 @@ class AutoPrediction:
 
 
 def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None = None, sizes: Path | None = None,
-                    mixed_conventions: bool = False, level: float = 0.9, seed: int = 0, B: int = MIXTURE_DRAWS,
+                    mixed_conventions: bool = False, level: float = 0.9,
                     progress: Callable[[], None] | None = None) -> AutoPrediction:
     """The automatic prediction of ``tasks`` for ``targets`` from ladder files (the bundled
     ladder by default): each task's automatic choice (:func:`taskladder.trust.fit_states`),
@@ -135,7 +135,7 @@ def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None
         return fit_states(lad, tasks, progress=progress)
 
     span, states = _states(("auto-state",), tasks, ladder, sizes, mixed_conventions, TaskState, fit, progress)
-    rows = predict_rows(states, tasks, targets, level, B, seed)
+    rows = predict_rows(states, tasks, targets, level)
     check_accuracies(rows, span, targets)
     return AutoPrediction(rows, applied_weights(rows, states), _notes(span, targets))
 

@@ -7,9 +7,9 @@
 * :func:`backtest` holds out the largest rungs (by N, and by compute), refits each
   pipeline on the rest and scores it on the held-out runs' final accuracy.
 * :func:`auto_predict` weights the pipelines of each task by inverse backtest mean
-  squared error (nothing about the target is used) and forms the interval from the
-  weighted mixture of the pipelines' bootstrap draws, each widened by its own
-  backtest error scaled to the extrapolation distance.
+  squared error (nothing about the target is used); its interval combines the
+  pipelines' fit SDs with the weighted prediction's own backtest error
+  (:func:`ensemble_error`), grown with the extrapolation distance.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from .chain import Ladder, TaskPredictor, as_ladder, fit_predictor, run_table
 from .datasets import Target
 from .errors import FitWarning, TaskladderError
 from .laws import AccuracyPowerLaw, PowerLaw, SingleStep
-from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, MIXTURE_DRAWS, PipelineState, TaskState, applied_weights,
-                        expit, logit, logit_sd, predict_rows, task_seed)
+from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, PipelineState, TaskState, applied_weights, expit, logit,
+                        logit_sd, predict_rows)
 from .tasks import ACC, chance
 
 __all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "auto_predict", "backtest", "design_weights",
-           "fit_states", "task_seed"]
+           "ensemble_error", "fit_states"]
 
 #: Every pipeline scored by the backtest: the paper's five and a direct power law on accuracy.
 ALL_DESIGNS = (*DESIGNS, "acc_power")
@@ -257,21 +257,16 @@ class AutoResult:
     backtest: pd.DataFrame
 
 
-def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level: float = 0.9, B: int = MIXTURE_DRAWS,
-                 designs: Sequence[str] = ALL_DESIGNS, seed: int = 0, n_jobs: int | None = None,
-                 progress=None) -> AutoResult:
+def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level: float = 0.9,
+                 designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None, progress=None) -> AutoResult:
     """The automatic prediction: pipelines weighted per task by backtest, with an interval.
 
-    Per task and target, each pipeline d gets a variance
-    v_d = (fit and checkpoint SD, :meth:`DesignModel.sd`)^2 + (misspecification)^2,
-    the misspecification being its backtest RMSE scaled by the ratio of the target's
-    log-extrapolation in compute to the backtest's (the error of a wrong functional
-    form grows with how far one extrapolates).  Weights are inverse variances; the
-    central value is the weighted mean of the pipelines' predictions; the interval
-    is the central ``level`` mass of the weighted mixture of the pipelines' Student t's,
-    each on the logit scale (so it stays inside (0, 1)), evaluated with ``B`` draws
-    seeded by the task's name (:meth:`predictor.TaskState.predict`).  Nothing about the
-    targets' actual values is used.
+    Per task, each pipeline's weight is its inverse backtest MSE; the central value is the
+    weighted mean of the pipelines' predictions.  The interval is that mean +- Student t x SD
+    on the logit scale (so it stays inside (0, 1)), the SD combining the pipelines' fit SDs
+    (:meth:`DesignModel.sd`) and the weighted mean's own backtest error
+    (:func:`ensemble_error`), grown with the target's extrapolation distance
+    (:meth:`predictor.TaskState.predict`).  Nothing about the targets' actual values is used.
 
     Each (task, pipeline) is fitted as one job over ``n_jobs`` processes (default: all
     cores); the output does not depend on how many.
@@ -279,7 +274,7 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
     targets, tasks = list(targets), list(tasks)
     fitted = _fitted(as_ladder(ladder), tasks, tuple(designs), n_jobs, progress)
     states = {t: f.state for t, f in fitted.items()}
-    rows = predict_rows(states, tasks, targets, level, B, seed)
+    rows = predict_rows(states, tasks, targets, level)
     return AutoResult(pd.DataFrame(rows), pd.DataFrame(applied_weights(rows, states)),
                       pd.concat([fitted[t].backtest for t in tasks], ignore_index=True))
 
@@ -403,7 +398,34 @@ def _assemble(lad: Ladder, task: str, designs: Sequence[str], parts: dict) -> Ta
     pipes = {d: replace(parts[d][1], rmse=float(wt.loc[d, "rmse"]),
                         log_extrapolation=float(wt.loc[d, "log_extrapolation"]),
                         backtest_weight=float(wt.loc[d, "weight"])) for d in wt.index}
-    return TaskFit(task, wt, bt, TaskState(task, pipes, _log_center(run_table(lad.results))))
+    rmse = ensemble_error(bt)
+    if not np.isfinite(rmse):  # no split left to score the weighted mean on: its pipelines' errors
+        rmse = float(np.sum(wt["weight"] * wt["rmse"]))
+    return TaskFit(task, wt, bt, TaskState(task, pipes, _log_center(run_table(lad.results)), rmse,
+                                           float(bt["log_extrapolation"].mean())))
+
+
+def ensemble_error(bt: pd.DataFrame) -> float:
+    """Backtest RMSE (fraction) of the weighted mean of the pipelines, for one task.
+
+    Each split's held-out runs are predicted with the weights the *other* splits give
+    (:func:`design_weights`), so the error is out of sample for the weights too: the
+    error of the weighted mean is what its interval must carry, and it is smaller than
+    its pipelines' (their errors partly cancel).  NaN when no split has another to weigh it.
+    """
+    errs = []
+    for split, held in bt.groupby("split", sort=False):
+        other = bt[bt["split"] != split]
+        if other.empty:
+            continue
+        w = design_weights(other).set_index("design")["weight"]
+        w = w[np.isfinite(w)]
+        for _, g in held.groupby("run", sort=False):
+            g = g[g["design"].isin(w.index) & np.isfinite(g["predicted"])]
+            if len(g):
+                ww = w[g["design"]].to_numpy()
+                errs.append(float(np.dot(ww, g["predicted"]) / ww.sum() - g["actual"].iloc[0]))
+    return float(np.sqrt(np.mean(np.square(errs)))) if errs else float("nan")
 
 
 def _damped_gauss_newton(objective, p0: np.ndarray, B: int, lo: np.ndarray, hi: np.ndarray, irls, max_iters: int,
