@@ -168,3 +168,14 @@ def test_accuracy_power_law_recovers_predictions():
     acc = E - A / N ** alpha - B / D ** beta
     law = AccuracyPowerLaw(p0=(1.0, 1.0, 0.15, 0.1, 0.8)).fit(N, D, acc * np.exp(rng.normal(0, 1e-4, len(acc))))
     assert law.predict(7e9, 4e12) == pytest.approx(E - A / 7e9 ** alpha - B / 4e12 ** beta, abs=0.01)
+
+
+@pytest.mark.parametrize("d", [3, 5, 7, 4])
+def test_the_stored_sobol_starts_are_scipys(d):
+    from scipy.stats import qmc
+
+    from taskladder.laws import sobol_starts
+
+    # the table shipped with the package (d = 3, 5, 7: the FLOPs, power and single-step laws)
+    # holds exactly the points scipy draws; other dimensions are drawn by scipy itself
+    assert np.array_equal(sobol_starts(d), qmc.Sobol(d, seed=0).random(64))

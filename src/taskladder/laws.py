@@ -20,6 +20,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -164,10 +165,8 @@ def _huber_log_fit(model: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     res = polish(p0)
     won = False
     if n_starts > 0 and grid is not None:
-        from scipy.stats import qmc
-
         lo, hi = np.array(grid, float).T
-        cands = qmc.scale(qmc.Sobol(len(lo), seed=0).random(64), lo, hi)
+        cands = sobol_starts(len(lo)) * (hi - lo) + lo  # as scipy.stats.qmc.scale computes it
         with np.errstate(over="ignore", invalid="ignore"):
             vals = np.array([fun(c)[0] for c in cands])
         for c in cands[np.argsort(vals)[:n_starts]]:
@@ -182,6 +181,25 @@ def _huber_log_fit(model: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     # exhausted iteration budget or a non-finite objective.
     ok = np.isfinite(res.fun) and res.nit < maxiter and "ITERATIONS REACHED" not in str(res.message).upper()
     return res, bool(ok), won
+
+
+@lru_cache(maxsize=None)
+def sobol_starts(d: int) -> np.ndarray:
+    """The 64 scrambled Sobol points in [0, 1)^d that the multi-start screens:
+    ``scipy.stats.qmc.Sobol(d, seed=0).random(64)``, stored with the package (data/sobol_starts.json)
+    because importing scipy.stats costs every fitting process ~0.5 s and ~22 MB."""
+    import json
+    from importlib import resources
+
+    table = json.loads((resources.files("taskladder") / "data" / "sobol_starts.json").read_text())
+    if str(d) not in table:
+        from scipy.stats import qmc
+
+        points = qmc.Sobol(d, seed=0).random(64)
+    else:
+        points = np.array(table[str(d)], float)
+    points.setflags(write=False)  # shared by every fit of this process
+    return points
 
 
 def _conditioning_flag(model, p: np.ndarray, limit: float = 1e6) -> list[str]:
