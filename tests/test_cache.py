@@ -237,3 +237,36 @@ def test_a_ladder_folders_state_is_keyed_by_its_result_files_only(tmp_path):
     assert h1 != h0
     assert _source_hash([d], None, True) != h1  # reading options are part of the key
     assert _source_hash([tmp_path / "missing.csv"], None, False) is None  # the reader reports it
+
+
+def test_the_c4_step_1_is_fitted_once_for_every_task(monkeypatch):
+    # the C4-loss feature is one series for all tasks: its step-1 law and bootstrap refits are
+    # computed once per process (cache.memo) and are the very same objects for each task
+    from taskladder.analyses import DESIGNS
+    from taskladder.chain import Ladder, TaskPredictor
+    from taskladder.trust import DesignModel
+
+    monkeypatch.setattr(cache, "_MEMO", {})
+    lad = Ladder(olmo2_ladder().ladder)
+    a = TaskPredictor("piqa", DESIGNS["c4"]).fit(lad)
+    b = TaskPredictor("csqa", DESIGNS["c4"]).fit(lad)
+    assert a.step1_ is b.step1_ and a.step2_ is not b.step2_
+    fresh = cache._MEMO.copy()
+    cache._MEMO.clear()
+    c = TaskPredictor("csqa", DESIGNS["c4"]).fit(lad)  # refitted from scratch: the same law
+    assert c.step1_ is not b.step1_ and c.step1_.params_ == b.step1_.params_
+    cache._MEMO.update(fresh)
+    ma, mb = (DesignModel("c4", t, n_starts=2).fit(lad) for t in ("piqa", "csqa"))
+    assert ma.state().boot1 is mb.state().boot1 and not ma.state().boot1.flags.writeable
+
+
+def test_memo_keeps_the_most_recent_entries(monkeypatch):
+    monkeypatch.setattr(cache, "_MEMO", {})
+    monkeypatch.setattr(cache, "MEMO_SIZE", 2)
+    calls = []
+
+    def f(k):
+        return cache.memo(("k", k), lambda: calls.append(k) or k * 10)
+
+    assert [f(1), f(2), f(1), f(3), f(1), f(2)] == [10, 20, 10, 30, 10, 20]
+    assert calls == [1, 2, 3, 2]  # 1 was used again before 3 came, so 2 was the one dropped

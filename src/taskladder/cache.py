@@ -131,6 +131,31 @@ def cached(k: str, compute):
     return obj
 
 
+#: Results of pure computations this process has made, by key (the last MEMO_SIZE): :func:`memo`.
+_MEMO: dict = {}
+MEMO_SIZE = 64
+
+
+def memo(key: tuple, compute):
+    """``compute()``, or its result for ``key`` if this process computed it before.
+
+    For fits that several tasks share within one process: the step-1 law of the C4-loss
+    pipeline and its bootstrap refits are the same for every task (the same C4 losses), and
+    the automatic choice fits them once per worker instead of once per task.  ``key`` must
+    hold everything ``compute`` reads (data as bytes); a hit returns the same object, so
+    callers must not change it.  Kept in memory only, whatever ``TASKLADDER_NO_CACHE`` says:
+    it cannot change a result.
+    """
+    if key in _MEMO:
+        _MEMO[key] = _MEMO.pop(key)  # most recently used last
+        return _MEMO[key]
+    value = compute()
+    _MEMO[key] = value
+    if len(_MEMO) > MEMO_SIZE:
+        del _MEMO[next(iter(_MEMO))]
+    return value
+
+
 def clear() -> tuple[int, int]:
     """Remove every entry (and stray temp files); returns (files removed, bytes freed)."""
     d = cache_dir()

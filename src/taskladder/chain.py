@@ -254,10 +254,18 @@ class TaskPredictor:
         if len(s1) < n_params:
             raise TaskladderError(
                 f"task {self.task!r}: step 1 has {n_params} parameters but the ladder has only {len(s1)} runs")
-        if cfg.step1 == "nd":
-            self.step1_ = PowerLaw(n_starts=cfg.n_starts).fit(s1["n"], s1["d"], s1["value"])
-        else:
-            self.step1_ = FlopsLaw(n_starts=cfg.n_starts).fit(flops(s1["n"], s1["d"], cfg.compute), s1["value"])
+        n, d, v = (s1[c].to_numpy(float) for c in ("n", "d", "value"))
+
+        def fit_step1():
+            if cfg.step1 == "nd":
+                return PowerLaw(n_starts=cfg.n_starts).fit(n, d, v)
+            return FlopsLaw(n_starts=cfg.n_starts).fit(flops(n, d, cfg.compute), v)
+
+        # the same points give the same law: the C4-loss feature is one series for every task
+        from .cache import memo
+
+        self.step1_ = memo(("step1", cfg.step1, cfg.n_starts, cfg.compute, n.tobytes(), d.tobytes(), v.tobytes()),
+                           fit_step1)
         s2 = lad.paired_points(self.task, fkey, (self.task, ACC), cfg.skip_frac, cfg.smooth_window)
         ch = chance(self.task) if self.chance is None else self.chance
         if cfg.step2 == "sigmoid":

@@ -99,7 +99,12 @@ class DesignModel:
                 r = (r - r.mean()) * np.sqrt(len(y) / max(len(y) - law.n_params, 1))
                 rng = np.random.default_rng(self.seed)
                 Y = yhat * np.exp(rng.choice(r, (self.n_boot, len(y))))
-                self.boot_ = (law, batched_huber_refit(law, X, Y))
+                from .cache import memo
+
+                # one set of refits per (law, data): the C4-loss step 1 is the same for every task
+                key = ("boot1", type(law).__name__, law.delta, tuple(law.bounds_), law.result_.x.tobytes(),
+                       *(x.tobytes() for x in X), Y.tobytes())
+                self.boot_ = (law, memo(key, lambda: _read_only(batched_huber_refit(law, X, Y))))
                 self.boot2_ = self._step2_run_bootstrap(rng)
         return self.boot_
 
@@ -176,6 +181,11 @@ class DesignModel:
         s = logit_sd(p, sd)
         lo, hi = expit(np.array([logit(p) - q * s, logit(p) + q * s]))
         return float(lo), float(hi)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)  # shared between the tasks that share the fit
+    return a
 
 
 def _log_center(runs: pd.DataFrame) -> float:
