@@ -4,7 +4,7 @@ Each command runs as a user runs it: a fresh process of the installed CLI, timed
 start to exit, its peak resident memory (the largest of it and its workers) read from
 the OS.  "cold" starts from an empty cache of fits; "warm" repeats the command (median of
 3), so the ladder's backtests, fits and bootstraps come from the cache (taskladder.cache;
-an automatic `predict` then answers from the fitted state alone, taskladder.predictor).  The
+a `predict` then answers from the fitted state alone, taskladder.serve).  The
 in-process baseline is the paper's fixed design written the way its released scripts
 compute it (benchmarks/reproduce_speed.py), for the same 8 tasks x 2 targets; ratios
 are baseline time / command time.  The figure printed last is the warm prediction.
