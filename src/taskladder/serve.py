@@ -104,15 +104,9 @@ def _notes(span: LadderSpan, targets) -> list[str]:
 
 
 @dataclass
-class AutoPrediction:
-    """The automatic prediction of some tasks for some targets, as rows a program reads."""
-
+class _Rows:
     rows: list[dict]
-    """One per task and target (:meth:`predictor.TaskState.predict`)."""
-    weights: list[dict]
-    """The weights applied (:func:`predictor.applied_weights`)."""
-    notes: list[str] = field(default_factory=list)
-    """Warnings about the targets (below the ladder, another metric convention)."""
+    """One per task and target."""
 
     @property
     def predictions(self):
@@ -120,6 +114,16 @@ class AutoPrediction:
         import pandas as pd
 
         return pd.DataFrame(self.rows)
+
+
+@dataclass
+class AutoPrediction(_Rows):
+    """The automatic prediction of some tasks for some targets (rows: :meth:`predictor.TaskState.predict`)."""
+
+    weights: list[dict]
+    """The weights applied (:func:`predictor.applied_weights`)."""
+    notes: list[str] = field(default_factory=list)
+    """Warnings about the targets (below the ladder, another metric convention)."""
 
 
 def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None = None, sizes: Path | None = None,
@@ -141,24 +145,15 @@ def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None
 
 
 @dataclass
-class FixedPrediction:
-    """The prediction of one fixed pipeline for some tasks and targets, as rows a program reads."""
+class FixedPrediction(_Rows):
+    """One fixed pipeline's prediction of some tasks for some targets (rows: :meth:`predictor.ChainState.rows`)."""
 
-    rows: list[dict]
-    """One per task and target (:meth:`predictor.ChainState.rows`)."""
     fits: dict | None
     """Per task, the fitted laws (:meth:`predictor.ChainState.fit_json`); None for the single step."""
     config: dict
     """The pipeline's recipe (a :class:`chain.ChainConfig`'s fields, or the single step's name)."""
     notes: list[str] = field(default_factory=list)
     """Warnings about the targets (below the ladder, another metric convention)."""
-
-    @property
-    def predictions(self):
-        """The rows as a pandas DataFrame (imported only when asked for)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows)
 
 
 #: What a fixed pipeline may be asked for by: a named design, or feature / step-1 / step-2 laws.
@@ -195,13 +190,13 @@ def fixed_prediction(targets, tasks: Sequence[str], spec: Spec = ("task_bpb", No
                 progress()
         return states
 
-    span, states = _states(("fixed-state", tuple(spec)), tasks, ladder, sizes, mixed_conventions, ChainState, fit,
-                           progress)
-    if design == "flops_olmo":  # the ladder's sizes were checked when it was fitted; a new target's here
+    if design == "flops_olmo":  # every target's compute must be known, fitted or not (the ladder's: at the fit)
         from .ladder import OLMO_FLOPS_UNKNOWN, known_flops_per_token
 
         if any(known_flops_per_token(int(t.n)) is None for t in targets):
             raise TaskladderError(OLMO_FLOPS_UNKNOWN)
+    span, states = _states(("fixed-state", tuple(spec)), tasks, ladder, sizes, mixed_conventions, ChainState, fit,
+                           progress)
     rows = [r for t in tasks for r in states[t].rows(targets)]
     check_accuracies(rows, span, targets)
     first = states[tasks[0]]

@@ -28,7 +28,7 @@ from .datasets import Target
 from .errors import FitWarning, TaskladderError
 from .laws import AccuracyPowerLaw, PowerLaw, SingleStep
 from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, PipelineState, TaskState, applied_weights, expit, logit,
-                        logit_sd, predict_rows)
+                        logit_sd, predict_rows, student_t_ppf)
 from .tasks import ACC, chance
 
 __all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "auto_predict", "backtest", "design_weights",
@@ -169,10 +169,8 @@ class DesignModel:
         return p - q * sd, p + q * sd
 
     def _t_band(self, n, d, level: float) -> tuple[float, float, float]:
-        """Prediction, SD and the Student t quantile of ``level``."""
-        from scipy.stats import t as student_t  # imported here: scipy.stats alone takes ~0.8 s
-
-        return self.predict(n, d), self.sd(n, d), float(student_t.ppf(0.5 + level / 2, self.dof_))
+        """Prediction, SD and the Student t quantile of ``level`` (the automatic interval's, without scipy)."""
+        return self.predict(n, d), self.sd(n, d), student_t_ppf(0.5 + level / 2, self.dof_)
 
     def bounded_interval(self, n, d, level: float = 0.9) -> tuple[float, float]:
         """:meth:`interval` built on the logit scale (the SD matched in probability,
