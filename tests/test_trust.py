@@ -205,18 +205,21 @@ def test_step2_run_bootstrap_matches_one_by_one_refits(bundled):
 
 
 class _Fixed:
-    """A stand-in for a fitted pipeline: a fixed prediction and SD, backtest weight 1."""
+    """A stand-in for a fitted chain: a fixed prediction and bootstrap draws, backtest weight 1."""
 
-    dof, rmse, log_extrapolation, backtest_weight = 11, 0.02, 1.0, 1.0
+    dof, rmse, log_extrapolation, backtest_weight, ckpt_sd, step2 = 11, 0.02, 1.0, 1.0, 0.0, "a chain"
 
-    def __init__(self, p, sd):
-        self.p, self.s = p, sd
+    def __init__(self, p, dev1, dev2):
+        self.p, self.dev = p, (np.asarray(dev1, float), np.asarray(dev2, float))
 
     def predict(self, n, d):
         return self.p
 
+    def draws(self, n, d):
+        return self.p + self.dev[0], self.p + self.dev[1]
+
     def sd(self, n, d):
-        return self.s
+        return float(np.sqrt(np.var(self.dev[0], ddof=1) + np.var(self.dev[1], ddof=1)))
 
 
 def test_the_interval_by_hand_and_a_pipeline_without_a_finite_prediction_gets_no_weight():
@@ -225,25 +228,31 @@ def test_the_interval_by_hand_and_a_pipeline_without_a_finite_prediction_gets_no
     from scipy.stats import t as student
 
     from taskladder.datasets import Target
-    from taskladder.predictor import TaskState
+    from taskladder.predictor import ModelError, TaskState
 
-    # backtest RMSE of the weighted prediction 0.02 at mean log-extrapolation 1.0; the target
-    # (N D = 1, log centre 0) sits at distance 0, so the error is not grown
-    state = TaskState("piqa", {"task_bpb": _Fixed(0.7, 0.01), "taskce": _Fixed(0.8, 0.01),
-                               "acc_power": _Fixed(float("nan"), 0.01)}, 0.0, 0.02, 1.0)
-    (row,) = state.predict([Target("t", 1, 1)], 0.9)
+    # two chains whose bootstrap draws partly cancel in their mean; model error 0.02 at
+    # distance 1, growing linearly, its scale estimated with 14 degrees of freedom
+    a = _Fixed(0.7, [-0.01, 0.01, 0.02, 0.0], [0.01, -0.01, 0.0])
+    b = _Fixed(0.8, [0.0, 0.01, -0.01, -0.02], [0.0, 0.01, -0.01])
+    state = TaskState("piqa", {"task_bpb": a, "taskce": b, "acc_power": _Fixed(float("nan"), [0, 1], [0, 1])},
+                      0.0, ModelError(0.02, 1.0, 14.0))
+    (row,) = state.predict([Target("t", 1, 1)], 0.9)  # N D = 1: distance 0, the error not grown
     assert set(row["weights"]) == {"task_bpb", "taskce"} and row["predicted"] == pytest.approx(0.75)
-    sd = np.sqrt(0.5 * 0.01 ** 2 + 0.5 * 0.01 ** 2 + 0.02 ** 2)
+    fit_var = np.var([-0.005, 0.01, 0.005, -0.01], ddof=1) + np.var([0.005, 0.0, -0.005], ddof=1)
+    assert fit_var < 0.5 * a.sd(1, 1) ** 2 + 0.5 * b.sd(1, 1) ** 2  # what the mean of variances would say
+    sd = np.sqrt(fit_var + 0.02 ** 2)
     assert row["sd"] == pytest.approx(sd)
-    # on the logit scale: the SD whose +-1 band spans +-sd in probability, times t(0.95, 11)
+    # Welch-Satterthwaite degrees of freedom of the two parts (11 and 14)
+    dof = sd ** 4 / (fit_var ** 2 / 11 + 0.02 ** 4 / 14)
+    # on the logit scale: the SD whose +-1 band spans +-sd in probability, times t(0.95, dof)
     s = brentq(lambda x: expit(logit(0.75) + x) - expit(logit(0.75) - x) - 2 * sd, 1e-9, 10)
-    q = student.ppf(0.95, 11)
-    assert row["lower"] == pytest.approx(expit(logit(0.75) - q * s), abs=1e-9)
-    assert row["upper"] == pytest.approx(expit(logit(0.75) + q * s), abs=1e-9)
-    # four times the backtest's distance: the model error grows four-fold
+    q = student.ppf(0.95, dof)
+    assert row["lower"] == pytest.approx(expit(logit(0.75) - q * s), abs=1e-5)
+    assert row["upper"] == pytest.approx(expit(logit(0.75) + q * s), abs=1e-5)
+    # four times the reference distance: the model error grows four-fold
     (far,) = state.predict([Target("far", 1, float(np.exp(4.0)))], 0.9)
-    assert far["sd"] == pytest.approx(np.sqrt(0.5 * 0.01 ** 2 + 0.5 * 0.01 ** 2 + 0.08 ** 2))
-    state.pipelines = {"acc_power": _Fixed(float("nan"), 0.01)}
+    assert far["sd"] == pytest.approx(np.sqrt(fit_var + 0.08 ** 2))
+    state.pipelines = {"acc_power": _Fixed(float("nan"), [0, 1], [0, 1])}
     with pytest.raises(Exception, match="no pipeline gives a finite prediction"):
         state.predict([Target("t", 1, 1)], 0.9)
 
@@ -259,14 +268,14 @@ def test_student_t_quantile_without_scipy_matches_scipy(dof):
 
 
 def test_the_weighted_predictions_backtest_error_by_hand():
-    from taskladder.trust import ensemble_error
+    from taskladder.trust import ensemble_errors, model_error
 
     # two splits, two pipelines; each split is predicted with the other split's weights
-    rows = [("N", "r1", "a", 0.50, 0.52), ("N", "r1", "b", 0.56, 0.52), ("N", "r2", "a", 0.60, 0.61),
-            ("N", "r2", "b", 0.62, 0.61),
-            ("compute", "r3", "a", 0.70, 0.71), ("compute", "r3", "b", 0.74, 0.71)]
-    bt = pd.DataFrame(rows, columns=["split", "run", "design", "predicted", "actual"]).assign(
-        task="piqa", log_extrapolation=1.0)
+    rows = [("N", "r1", "a", 0.50, 0.52, 1.0), ("N", "r1", "b", 0.56, 0.52, 1.0), ("N", "r2", "a", 0.60, 0.61, 2.0),
+            ("N", "r2", "b", 0.62, 0.61, 2.0),
+            ("compute", "r3", "a", 0.70, 0.71, 3.0), ("compute", "r3", "b", 0.74, 0.71, 3.0)]
+    bt = pd.DataFrame(rows, columns=["split", "run", "design", "predicted", "actual", "log_extrapolation"]).assign(
+        task="piqa")
     rmse = lambda e: np.sqrt(np.mean(np.square(e)))  # noqa: E731
     # weights from "compute" (a: error 0.01, b: 0.03) -> 0.9, 0.1; from "N" (a: errors 0.02, 0.01;
     # b: 0.04, 0.01) -> inverse MSE
@@ -275,8 +284,33 @@ def test_the_weighted_predictions_backtest_error_by_hand():
     e2 = (wa * 0.60 + wb * 0.62) / (wa + wb) - 0.61
     va, vb = 1 / rmse([0.02, 0.01]) ** 2, 1 / rmse([0.04, 0.01]) ** 2
     e3 = (va * 0.70 + vb * 0.74) / (va + vb) - 0.71
-    assert ensemble_error(bt) == pytest.approx(rmse([e1, e2, e3]), rel=1e-12)
-    assert np.isnan(ensemble_error(bt[bt["split"] == "N"]))  # no other split to weigh it with
+    got = ensemble_errors(bt)
+    assert list(got["run"]) == ["r1", "r2", "r3"] and np.allclose(got["error"], [e1, e2, e3], rtol=1e-12)
+    err = model_error(bt)
+    assert err.scale == pytest.approx(rmse([e1, e2, e3]), rel=1e-12)
+    assert err.reference == pytest.approx(2.0) and err.dof == 2  # 3 distinct held-out runs
+    assert ensemble_errors(bt[bt["split"] == "N"]).empty  # no other split to weigh it with
+    assert model_error(bt[bt["split"] == "N"]) is None
+
+
+def test_the_pipelines_of_a_task_draw_the_same_resampled_runs(bundled):
+    # draw b of every chain comes from the same resampled ladder, so the weighted mean's
+    # bootstrap variance can be taken draw by draw (predictor.fit_variance)
+    from taskladder.predictor import fit_variance
+
+    lad, targets = bundled
+    ms = {d: DesignModel(d, "csqa").fit(lad) for d in ("task_bpb", "flops", "taskce", "c4")}
+    orders = {d: list(m.chain_.step1_data_["run"]) for d, m in ms.items()}
+    assert all(o == orders["task_bpb"] for o in orders.values())
+    states = {d: m.state() for d, m in ms.items()}
+    t = targets[0]
+    w = {"task_bpb": 0.4, "flops": 0.1, "taskce": 0.2, "c4": 0.3}
+    joint = fit_variance(states, w, t.n, t.d)
+    assert joint < sum(w[d] * states[d].sd(t.n, t.d) ** 2 for d in w)  # the errors partly cancel
+    (a1, a2), (b1, b2) = states["task_bpb"].draws(t.n, t.d), states["flops"].draws(t.n, t.d)
+    assert np.corrcoef(a1, b1)[0, 1] > 0.5  # task loss on (N, D) and on 6ND: the same resampled residuals
+    # one pipeline alone: its own variance
+    assert fit_variance(states, {"c4": 1.0}, t.n, t.d) == pytest.approx(states["c4"].sd(t.n, t.d) ** 2)
 
 
 def test_rolling_origin_coverage_of_the_90_percent_intervals_is_85_to_95_pooled(capsys):

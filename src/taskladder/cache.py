@@ -61,7 +61,7 @@ def table_hash(df) -> str:
 #: releases (2: bootstrap refits run to convergence; 3: step 2 bootstrapped over runs; 4: the automatic choice
 #: keeps its pipelines as predictor.TaskState; 5: TaskState carries the weighted prediction's backtest error), so a
 #: developer's cache never serves results of older code under the same package version.
-FORMAT = 5
+FORMAT = 6
 
 
 def key(kind: str, *parts) -> str:

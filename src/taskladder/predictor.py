@@ -28,12 +28,29 @@ from .tasks import ACC
 FINAL_WINDOW = 5
 
 #: How the automatic interval is built and calibrated, as every output states it.
-INTERVAL_METHOD = ("weighted mean of the pipelines +- Student t x SD on the logit scale; SD: the pipelines' fit "
-                   "SD (bootstraps: step-1 residuals, step 2 over runs; calibrated by simulation) and the "
-                   "weighted prediction's own backtest error grown with the extrapolation distance; "
-                   "coverage on the ladder: taskladder backtest --calibration")
+INTERVAL_METHOD = ("weighted mean of the pipelines +- Student t x SD on the logit scale; SD: the weighted mean's "
+                   "bootstrap SD (step-1 residuals, step 2 over runs, the pipelines drawn jointly; calibrated by "
+                   "simulation) and its own backtest error grown with the extrapolation distance; coverage "
+                   "on the ladder: taskladder backtest --calibration")
 
 _EPS = 1e-4  # keeps a prediction at (or beyond) 0 or 1 finite on the logit scale
+
+
+@dataclass(frozen=True)
+class ModelError:
+    """The weighted prediction's model error at a distance x extrapolated (log compute beyond
+    the ladder's mean): SD(x) = scale * max(x / reference, 1), linear growth, the error of a
+    wrong slope in log compute (:func:`trust.model_error` measures it on the backtest)."""
+
+    scale: float
+    """Backtest RMSE (fraction) of the weighted prediction, out of sample for its weights."""
+    reference: float
+    """Mean log-extrapolation of the backtest's held-out runs, where ``scale`` is measured."""
+    dof: float
+    """Degrees of freedom of the scale's estimate."""
+
+    def sd(self, x: float) -> float:
+        return float(self.scale * max(float(x) / self.reference, 1.0))
 
 
 @dataclass
@@ -73,26 +90,61 @@ class PipelineState:
             return float(self.law.predict(n, d))
         return float(self.step2.predict(self.feature(n, d)))
 
+    def draws(self, n, d) -> tuple[np.ndarray, np.ndarray] | None:
+        """The accuracy at (n, d) under each step-1 bootstrap refit (carried through step 2), and
+        under each step-2 run-bootstrap refit (at the fitted feature); None for a one-step pipeline.
+        Every pipeline of a task draws the same resampled runs (one seed, the same runs in the same
+        order), so draw b of two pipelines comes from the same resampled ladder."""
+        if self.step2 is None:
+            return None
+        P = self.boot1
+        g = self.law.model_fn(*[np.full(len(P), float(a)) for a in self._x(n, d)])
+        x0 = np.array([self.feature(n, d)])
+        P2 = self.boot2
+        with np.errstate(over="ignore", invalid="ignore"):
+            a1 = self.step2.predict(g(P.T)[0])
+            a2 = self.step2._f(x0[None, :], *[P2[:, j:j + 1] for j in range(P2.shape[1])])[:, 0]
+        return np.asarray(a1, float), np.asarray(a2, float)
+
     def sd(self, n, d) -> float:
         """SD of the prediction at (n, d): checkpoint noise of a target's actual (mean of
         :data:`FINAL_WINDOW` checkpoints), and for a chain the spread of step 1's bootstrap
         carried through step 2 and of step 2's run bootstrap at the predicted feature.  The
         one-step pipelines get checkpoint noise only: their backtest error stands for the rest."""
         var = self.ckpt_sd ** 2 / FINAL_WINDOW
-        if self.step2 is not None:
-            P = self.boot1
-            g = self.law.model_fn(*[np.full(len(P), float(a)) for a in self._x(n, d)])
-            with np.errstate(over="ignore", invalid="ignore"):
-                feats = g(P.T)[0]
-            feats = feats[np.isfinite(feats)]
-            var += float(np.var(self.step2.predict(feats), ddof=1)) if len(feats) > 1 else 0.0
-            x0 = np.array([self.feature(n, d)])
-            P2 = self.boot2
-            with np.errstate(over="ignore", invalid="ignore"):
-                acc2 = self.step2._f(x0[None, :], *[P2[:, j:j + 1] for j in range(P2.shape[1])])[:, 0]
-            acc2 = acc2[np.isfinite(acc2)]
-            var += float(np.var(acc2, ddof=1)) if len(acc2) > 1 else 0.0
+        got = self.draws(n, d)
+        if got is not None:
+            var += sum(_var(a[np.isfinite(a)]) for a in got)
         return float(np.sqrt(var))
+
+
+def _var(a: np.ndarray) -> float:
+    return float(np.var(a, ddof=1)) if len(a) > 1 else 0.0
+
+
+def fit_variance(pipelines: dict[str, PipelineState], weights: dict[str, float], n, d) -> float:
+    """Variance of the weighted mean of the pipelines' predictions at (n, d) under their
+    bootstraps, and the checkpoint noise of a target's actual.
+
+    The pipelines draw the same resampled runs (:meth:`PipelineState.draws`), so the weighted
+    mean is taken draw by draw and its variance measured directly: the pipelines' fit errors
+    partly cancel in it, which the mean of their variances (what this replaced) ignored.  Draws
+    that are not finite in every pipeline are left out; pipelines whose draws do not line up
+    (another bootstrap size) fall back to that mean of variances, the perfectly correlated case."""
+    ckpt = sum(w * pipelines[k].ckpt_sd ** 2 for k, w in weights.items()) / FINAL_WINDOW
+    got = {k: pipelines[k].draws(n, d) for k in weights}
+    got = {k: v for k, v in got.items() if v is not None}
+    if not got:
+        return ckpt
+    var = 0.0
+    for part in (0, 1):
+        A = [got[k][part] for k in got]
+        if len({len(a) for a in A}) != 1:
+            var += sum(weights[k] * _var(a[np.isfinite(a)]) for k, a in zip(got, A))
+            continue
+        A = np.array([weights[k] * a for k, a in zip(got, A)])
+        var += _var(A[:, np.isfinite(A).all(axis=0)].sum(axis=0))
+    return ckpt + var
 
 
 @dataclass
@@ -104,21 +156,18 @@ class TaskState:
     """Design -> its state, in the backtest's order."""
     log_center: float
     """The ladder's mean log compute, from which a target's extrapolation is measured."""
-    ensemble_rmse: float = float("nan")
-    """Backtest RMSE of the weighted prediction itself (each backtest split predicted with the
-    weights of the other), as a fraction: the model error the interval carries."""
-    ensemble_extrapolation: float = float("nan")
-    """Mean log-extrapolation in compute of the backtest's held-out runs."""
+    error: ModelError
+    """The weighted prediction's own backtest error and how it grows with the distance."""
 
     def predict(self, targets, level: float) -> list[dict]:
         """One row per target: weighted centre, its interval, the weights, the actual if known.
 
         The centre weights the pipelines by their backtest alone (inverse MSE, renormalised
-        over those that predict here).  Its SD is hypot(the pipelines' weighted fit SD,
-        ensemble backtest RMSE x s), s = the target's log-extrapolation over the backtest's (at
-        least 1): the error of a wrong functional form grows with the distance extrapolated.
-        The interval is centre +- Student t x SD (the smallest residual degrees of freedom of
-        the pipelines), built on the logit scale so it stays inside (0, 1).
+        over those that predict here).  Its variance is the bootstrap variance of that weighted
+        mean (:func:`fit_variance`, the checkpoint noise of the actual included) plus the
+        squared model error at the target's extrapolation distance (:class:`ModelError`).
+        The interval is centre +- Student t x SD, its degrees of freedom those of the two
+        parts combined (Welch-Satterthwaite), built on the logit scale so it stays inside (0, 1).
         """
         rows = []
         for t in targets:
@@ -133,10 +182,15 @@ class TaskState:
             total = sum(self.pipelines[d].backtest_weight for d in use)
             tw = {d: self.pipelines[d].backtest_weight / total for d in use}
             center = float(sum(tw[d] * preds[d] for d in use))
-            fit_var = float(sum(tw[d] * sds[d] ** 2 for d in use))
-            err = self.ensemble_rmse * max(ext / self.ensemble_extrapolation, 1.0)
-            sd = float(np.sqrt(fit_var + err ** 2))
-            q = student_t_ppf(0.5 + level / 2, min(self.pipelines[d].dof for d in use))
+            fit_var = fit_variance(self.pipelines, tw, t.n, t.d)
+            chains = [d for d in use if self.pipelines[d].step2 is not None]
+            err_var = self.error.sd(ext) ** 2
+            sd = float(np.sqrt(fit_var + err_var))
+            # the bootstrap variance is the chains' (a one-step pipeline adds checkpoint noise only)
+            fit_dof = min(self.pipelines[d].dof for d in (chains or use))
+            # Welch-Satterthwaite: each part's variance is estimated with its own degrees of freedom
+            dof = (fit_var + err_var) ** 2 / (fit_var ** 2 / fit_dof + err_var ** 2 / self.error.dof)
+            q = student_t_ppf(0.5 + level / 2, round(float(dof), 3))
             half = q * logit_sd(center, sd)
             lo, hi = (float(v) for v in expit(np.array([logit(center) - half, logit(center) + half])))
             actual = t.actual(self.task, ACC) if hasattr(t, "actual") else None

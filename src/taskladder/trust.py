@@ -8,8 +8,8 @@
   pipeline on the rest and scores it on the held-out runs' final accuracy.
 * :func:`auto_predict` weights the pipelines of each task by inverse backtest mean
   squared error (nothing about the target is used); its interval combines the
-  pipelines' fit SDs with the weighted prediction's own backtest error
-  (:func:`ensemble_error`), grown with the extrapolation distance.
+  weighted mean's bootstrap SD with its own backtest error (:func:`model_error`),
+  grown with the extrapolation distance.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from .chain import Ladder, TaskPredictor, as_ladder, fit_predictor, run_table
 from .datasets import Target
 from .errors import FitWarning, TaskladderError
 from .laws import AccuracyPowerLaw, PowerLaw, SingleStep
-from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, PipelineState, TaskState, applied_weights, expit, logit,
-                        logit_sd, predict_rows, student_t_ppf)
+from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, ModelError, PipelineState, TaskState, applied_weights, expit,
+                        logit, logit_sd, predict_rows, student_t_ppf)
 from .tasks import ACC, chance
 
 __all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "auto_predict", "backtest", "design_weights",
-           "ensemble_error", "fit_states"]
+           "ensemble_errors", "fit_states", "model_error"]
 
 #: Every pipeline scored by the backtest: the paper's five and a direct power law on accuracy.
 ALL_DESIGNS = (*DESIGNS, "acc_power")
@@ -271,9 +271,9 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
 
     Per task, each pipeline's weight is its inverse backtest MSE; the central value is the
     weighted mean of the pipelines' predictions.  The interval is that mean +- Student t x SD
-    on the logit scale (so it stays inside (0, 1)), the SD combining the pipelines' fit SDs
-    (:meth:`DesignModel.sd`) and the weighted mean's own backtest error
-    (:func:`ensemble_error`), grown with the target's extrapolation distance
+    on the logit scale (so it stays inside (0, 1)), the SD combining the weighted mean's
+    bootstrap SD (:func:`predictor.fit_variance`) and its own backtest error
+    (:func:`model_error`), grown with the target's extrapolation distance
     (:meth:`predictor.TaskState.predict`).  Nothing about the targets' actual values is used.
 
     Each (task, pipeline) is fitted as one job over ``n_jobs`` processes (default: all
@@ -406,21 +406,21 @@ def _assemble(lad: Ladder, task: str, designs: Sequence[str], parts: dict) -> Ta
     pipes = {d: replace(parts[d][1], rmse=float(wt.loc[d, "rmse"]),
                         log_extrapolation=float(wt.loc[d, "log_extrapolation"]),
                         backtest_weight=float(wt.loc[d, "weight"])) for d in wt.index}
-    rmse = ensemble_error(bt)
-    if not np.isfinite(rmse):  # no split left to score the weighted mean on: its pipelines' errors
-        rmse = float(np.sum(wt["weight"] * wt["rmse"]))
-    return TaskFit(task, wt, bt, TaskState(task, pipes, _log_center(run_table(lad.results)), rmse,
-                                           float(bt["log_extrapolation"].mean())))
+    error = model_error(bt)
+    if error is None:  # no split left to score the weighted mean on: its pipelines' errors
+        error = ModelError(float(np.sum(wt["weight"] * wt["rmse"])), float(bt["log_extrapolation"].mean()),
+                           float(max(bt["run"].nunique() - 1, 1)))
+    return TaskFit(task, wt, bt, TaskState(task, pipes, _log_center(run_table(lad.results)), error))
 
 
-def ensemble_error(bt: pd.DataFrame) -> float:
-    """Backtest RMSE (fraction) of the weighted mean of the pipelines, for one task.
+def ensemble_errors(bt: pd.DataFrame) -> pd.DataFrame:
+    """The weighted mean of the pipelines on every backtest split, out of sample for its weights.
 
-    Each split's held-out runs are predicted with the weights the *other* splits give
-    (:func:`design_weights`), so the error is out of sample for the weights too: the
-    error of the weighted mean is what its interval must carry, and it is smaller than
-    its pipelines' (their errors partly cancel).  NaN when no split has another to weigh it.
-    """
+    Each split's held-out runs are predicted with the weights (:func:`design_weights`) the
+    *other* splits give, so the error is out of sample for the weights too: the error of
+    the weighted mean is what its interval must carry, and it is smaller than its
+    pipelines' (their errors partly cancel).  Columns: split, run, error (fraction),
+    log_extrapolation.  Empty when no split has another to weigh it with."""
     errs = []
     for split, held in bt.groupby("split", sort=False):
         other = bt[bt["split"] != split]
@@ -428,12 +428,26 @@ def ensemble_error(bt: pd.DataFrame) -> float:
             continue
         w = design_weights(other).set_index("design")["weight"]
         w = w[np.isfinite(w)]
-        for _, g in held.groupby("run", sort=False):
+        for run, g in held.groupby("run", sort=False):
             g = g[g["design"].isin(w.index) & np.isfinite(g["predicted"])]
             if len(g):
                 ww = w[g["design"]].to_numpy()
-                errs.append(float(np.dot(ww, g["predicted"]) / ww.sum() - g["actual"].iloc[0]))
-    return float(np.sqrt(np.mean(np.square(errs)))) if errs else float("nan")
+                errs.append((split, run, float(np.dot(ww, g["predicted"]) / ww.sum() - g["actual"].iloc[0]),
+                             float(g["log_extrapolation"].iloc[0])))
+    return pd.DataFrame(errs, columns=["split", "run", "error", "log_extrapolation"])
+
+
+def model_error(bt: pd.DataFrame) -> ModelError | None:
+    """The weighted mean's model error (:class:`predictor.ModelError`) from one task's backtest:
+    the RMSE of :func:`ensemble_errors` at the held-out runs' mean log-extrapolation, its
+    degrees of freedom the distinct held-out runs less one (the splits share runs, and one
+    split's errors share its fits: fewer independent errors than rows).  None when no split
+    has another to weigh it with."""
+    e = ensemble_errors(bt)
+    if e.empty:
+        return None
+    return ModelError(float(np.sqrt(np.mean(np.square(e["error"])))), float(bt["log_extrapolation"].mean()),
+                      float(max(e["run"].nunique() - 1, 1)))
 
 
 def _damped_gauss_newton(objective, p0: np.ndarray, B: int, lo: np.ndarray, hi: np.ndarray, irls, max_iters: int,
