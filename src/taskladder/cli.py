@@ -207,8 +207,8 @@ def _auto_table(rows: list[dict], level: float) -> list[Table]:
         if errs:
             t.add_row("[bold]mean[/]", "", f"{sum(c for _, c in errs)}/{len(g)} covered", "",
                       f"[bold]{sum(e for e, _ in errs) / len(errs):.2f}[/]", "")
-        t.caption = ("pipelines weighted per task by backtest (every weight in --json); interval: their fit SD + "
-                     "the weighted prediction's backtest error grown with the extrapolation; its coverage on the "
+        t.caption = ("pipelines weighted per task by backtest (every weight in --json); interval: the weighted "
+                     "prediction's bootstrap SD + its backtest error grown with the extrapolation; its coverage on the "
                      "ladder: taskladder backtest --calibration")
         tables.append(t)
     return tables
