@@ -111,11 +111,15 @@ class PipelineState:
         :data:`FINAL_WINDOW` checkpoints), and for a chain the spread of step 1's bootstrap
         carried through step 2 and of step 2's run bootstrap at the predicted feature.  The
         one-step pipelines get checkpoint noise only: their backtest error stands for the rest."""
-        var = self.ckpt_sd ** 2 / FINAL_WINDOW
-        got = self.draws(n, d)
-        if got is not None:
-            var += sum(_var(a[np.isfinite(a)]) for a in got)
-        return float(np.sqrt(var))
+        return _sd(self, self.draws(n, d))
+
+
+def _sd(p: PipelineState, got: tuple | None) -> float:
+    """:meth:`PipelineState.sd` from the pipeline's draws at the target (:meth:`PipelineState.draws`)."""
+    var = p.ckpt_sd ** 2 / FINAL_WINDOW
+    if got is not None:
+        var += sum(_var(a[np.isfinite(a)]) for a in got)
+    return float(np.sqrt(var))
 
 
 def _var(a: np.ndarray) -> float:
@@ -131,9 +135,13 @@ def fit_variance(pipelines: dict[str, PipelineState], weights: dict[str, float],
     partly cancel in it, which the mean of their variances (what this replaced) ignored.  Draws
     that are not finite in every pipeline are left out; pipelines whose draws do not line up
     (another bootstrap size) fall back to that mean of variances, the perfectly correlated case."""
+    return _fit_variance(pipelines, weights, {k: pipelines[k].draws(n, d) for k in weights})
+
+
+def _fit_variance(pipelines: dict[str, PipelineState], weights: dict[str, float], draws: dict) -> float:
+    """:func:`fit_variance` from each weighted pipeline's draws at the target."""
     ckpt = sum(w * pipelines[k].ckpt_sd ** 2 for k, w in weights.items()) / FINAL_WINDOW
-    got = {k: pipelines[k].draws(n, d) for k in weights}
-    got = {k: v for k, v in got.items() if v is not None}
+    got = {k: draws[k] for k in weights if draws[k] is not None}
     if not got:
         return ckpt
     var = 0.0
@@ -173,7 +181,9 @@ class TaskState:
         for t in targets:
             ext = np.log(float(t.n) * float(t.d)) - self.log_center
             preds = {d: p.predict(t.n, t.d) for d, p in self.pipelines.items()}
-            sds = {d: p.sd(t.n, t.d) for d, p in self.pipelines.items()}
+            # each pipeline's bootstrap draws, evaluated once: its SD and the weighted mean's both use them
+            draws = {d: p.draws(t.n, t.d) for d, p in self.pipelines.items()}
+            sds = {d: _sd(p, draws[d]) for d, p in self.pipelines.items()}
             # a pipeline that cannot predict here (its fit or backtest failed: NaN) gets no weight
             use = [d for d, p in self.pipelines.items()
                    if np.isfinite(preds[d]) and np.isfinite(sds[d]) and np.isfinite(p.backtest_weight)]
@@ -182,11 +192,11 @@ class TaskState:
             total = sum(self.pipelines[d].backtest_weight for d in use)
             tw = {d: self.pipelines[d].backtest_weight / total for d in use}
             center = float(sum(tw[d] * preds[d] for d in use))
-            fit_var = fit_variance(self.pipelines, tw, t.n, t.d)
-            chains = [d for d in use if self.pipelines[d].step2 is not None]
+            fit_var = _fit_variance(self.pipelines, tw, draws)
             err_var = self.error.sd(ext) ** 2
             sd = float(np.sqrt(fit_var + err_var))
             # the bootstrap variance is the chains' (a one-step pipeline adds checkpoint noise only)
+            chains = [d for d in use if draws[d] is not None]
             fit_dof = min(self.pipelines[d].dof for d in (chains or use))
             # Welch-Satterthwaite: each part's variance is estimated with its own degrees of freedom
             dof = (fit_var + err_var) ** 2 / (fit_var ** 2 / fit_dof + err_var ** 2 / self.error.dof)
