@@ -384,6 +384,18 @@ def _sigmoid_jac(x, a, L0, k, b):
     return np.stack(np.broadcast_arrays(s, -a * k * ds, a * (x - L0) * ds, 1.0), axis=-1)
 
 
+def _sigmoid_batched(x, P):
+    """Values (B, n) and Jacobian (B, n, 4) at x (n,) for B parameter rows (a, L0, k, b): the
+    bootstrap's refits (:func:`refit.batched_ls_refit`), one exp per point."""
+    a, L0, k = P[:, 0:1], P[:, 1:2], P[:, 2:3]
+    u = x[None, :] - L0
+    s = 1.0 / (1.0 + np.exp(-k * u))
+    ds = s * (1.0 - s)
+    jac = np.empty(s.shape + (4,))
+    jac[..., 0], jac[..., 1], jac[..., 2], jac[..., 3] = s, -(a * k) * ds, a * u * ds, 1.0
+    return a * s + P[:, 3:4], jac
+
+
 class _CurveFitLaw(_Law):
     """Least-squares laws of one feature, fitted with ``scipy.optimize.curve_fit``."""
 
@@ -485,6 +497,7 @@ class Sigmoid(_CurveFitLaw):
     _natural = frozenset({("b", 1.0)})
     _f = staticmethod(_sigmoid)
     _jac = staticmethod(_sigmoid_jac)
+    _batched = staticmethod(_sigmoid_batched)
 
     def __init__(self, chance: float = 0.25, anchor: tuple[float, float] | None = (0.0, 1.0),
                  bounds=((-1.0, 0.0, 0.0, 0.0), (0.0, _INF, _INF, 1.0))):
@@ -530,6 +543,20 @@ def _log_sigmoid_jac(x, a, L0, k):
     return np.stack(np.broadcast_arrays(np.logaddexp(0.0, z), -a * k * s, a * (x - L0) * s), axis=-1)
 
 
+def _log_sigmoid_batched(x, P):
+    """Values (B, n) and Jacobian (B, n, 3) at x (n,) for B parameter rows (a, L0, k): softplus
+    and the logistic from one exp(-|z|) per point (:func:`_sigmoid_batched`)."""
+    a, L0, k = P[:, 0:1], P[:, 1:2], P[:, 2:3]
+    u = x[None, :] - L0
+    z = k * u
+    e = np.exp(-np.abs(z))
+    sp = np.maximum(z, 0.0) + np.log1p(e)  # softplus(z), as np.logaddexp(0, z) computes it
+    s = np.where(z >= 0, 1.0, e) / (1.0 + e)  # the logistic of z, stable on both sides
+    jac = np.empty(s.shape + (3,))
+    jac[..., 0], jac[..., 1], jac[..., 2] = sp, -(a * k) * s, a * u * s
+    return 1.0 + a * sp, jac
+
+
 class LogSigmoid(_CurveFitLaw):
     """Step 2 for TaskCE (paper eq. 8, appendix C.2).
 
@@ -542,6 +569,7 @@ class LogSigmoid(_CurveFitLaw):
     _order = ("a", "L0", "k")
     _f = staticmethod(_log_sigmoid)
     _jac = staticmethod(_log_sigmoid_jac)
+    _batched = staticmethod(_log_sigmoid_batched)
 
     def __init__(self, bounds=((-_INF, 0.0, 0.0), (0.0, _INF, _INF))):
         self.bounds = bounds
