@@ -148,25 +148,24 @@ def _fmt(v, f: str) -> str:
     return "–" if v is None or v != v else f.format(v)
 
 
-def _per_target(rows, build) -> list[Table]:
-    """One table per target: rows stay one line each and every table fits 80 columns.  ``rows``:
-    a DataFrame (grouped into DataFrames) or a list of row dicts (into lists)."""
-    if hasattr(rows, "groupby"):
-        return [build(g, tgt) for tgt, g in rows.groupby("target", sort=False)]
+def _per_target(rows: list[dict], build) -> list[Table]:
+    """One table per target (``build(rows, target)``): rows stay one line each and every table
+    fits 80 columns."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(r["target"], []).append(r)
     return [build(g, tgt) for tgt, g in groups.items()]
 
 
-def _prediction_table(df, title: str, paper: bool = False) -> list[Table]:
+def _prediction_table(rows, title: str, paper: bool = False) -> list[Table]:
+    """Chained predictions, one table per target; ``rows``: row dicts or their DataFrame."""
     def build(g, tgt):
         t = Table(title=f"{title}: {tgt}", title_style="bold")
         for c in ("task", "pred", "actual", "err", "rel err", *(("paper", "paper act") if paper else ()), "!"):
             t.add_column(c, justify="left" if c in ("task", "!") else "right", no_wrap=True,
                          style="yellow" if c == "!" else None)
         notes: dict[str, int] = {}
-        for r in g.to_dict(orient="records") if hasattr(g, "to_dict") else g:
+        for r in g:
             row = [_display(r["task"]), _fmt(100 * r["predicted"], "{:.1f}"),
                    _fmt(None if r.get("actual") is None else 100 * r["actual"], "{:.1f}"),
                    _fmt(r.get("abs_error"), "{:.1f}"), _fmt(r.get("rel_error"), "{:.1%}")]
@@ -181,16 +180,12 @@ def _prediction_table(df, title: str, paper: bool = False) -> list[Table]:
                               + ["accuracy in points; err: absolute error in points"])
         t.caption_justify = "left"
         return t
-    return _per_target(df, build)
+    return _per_target(rows.to_dict(orient="records") if hasattr(rows, "to_dict") else rows, build)
 
 
 def _auto_table(rows: list[dict], level: float) -> list[Table]:
     """One table per target of the automatic prediction's rows (:class:`predictor.AutoPrediction`)."""
-    groups: dict[str, list[dict]] = {}
-    for r in rows:
-        groups.setdefault(r["target"], []).append(r)
-    tables = []
-    for tgt, g in groups.items():
+    def build(g, tgt):
         t = Table(title=f"Automatic prediction, {tgt}, {level:.0%} intervals", title_style="bold")
         for c in ("task", "pred", "interval", "actual", "err", "top pipeline"):
             t.add_column(c, justify="right" if c in ("pred", "actual", "err") else "left", no_wrap=True)
@@ -210,8 +205,8 @@ def _auto_table(rows: list[dict], level: float) -> list[Table]:
         t.caption = ("pipelines weighted per task by backtest (every weight in --json); interval: the weighted "
                      "prediction's bootstrap SD + its backtest error grown with the extrapolation; its coverage on the "
                      "ladder: taskladder backtest --calibration")
-        tables.append(t)
-    return tables
+        return t
+    return _per_target(rows, build)
 
 
 def _design_table(design) -> list[Table]:
@@ -226,7 +221,7 @@ def _design_table(design) -> list[Table]:
         means = g.groupby("design", sort=False)["abs_error"].mean()
         t.add_row("[bold]MAE (pts)[/]", *[f"[bold]{means[c]:.2f}[/]" for c in piv.columns])
         return t
-    return _per_target(design, build)
+    return [build(g, tgt) for tgt, g in design.groupby("target", sort=False)]
 
 
 def _variance_table(var) -> Table:

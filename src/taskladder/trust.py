@@ -410,7 +410,7 @@ def _assemble(lad: Ladder, task: str, designs: Sequence[str], parts: dict) -> Ta
     error = model_error(bt)
     if error is None:  # no split left to score the weighted mean on: its pipelines' errors
         error = ModelError(float(np.sum(wt["weight"] * wt["rmse"])), float(bt["log_extrapolation"].mean()),
-                           float(max(bt["run"].nunique() - 1, 1)))
+                           _error_dof(bt))
     return TaskFit(task, wt, bt, TaskState(task, pipes, _log_center(run_table(lad.results)), error))
 
 
@@ -440,12 +440,16 @@ def ensemble_errors(bt: pd.DataFrame) -> pd.DataFrame:
 
 def model_error(bt: pd.DataFrame) -> ModelError | None:
     """The weighted mean's model error (:class:`predictor.ModelError`) from one task's backtest:
-    the RMSE of :func:`ensemble_errors` at the held-out runs' mean log-extrapolation, its
-    degrees of freedom the distinct held-out runs less one (the splits share runs, and one
-    split's errors share its fits: fewer independent errors than rows).  None when no split
-    has another to weigh it with."""
+    the RMSE of :func:`ensemble_errors` at the held-out runs' mean log-extrapolation, with
+    :func:`_error_dof` degrees of freedom.  None when no split has another to weigh it with."""
     e = ensemble_errors(bt)
     if e.empty:
         return None
     return ModelError(float(np.sqrt(np.mean(np.square(e["error"])))), float(bt["log_extrapolation"].mean()),
-                      float(max(e["run"].nunique() - 1, 1)))
+                      _error_dof(e))
+
+
+def _error_dof(errors: pd.DataFrame) -> float:
+    """Degrees of freedom of a backtest error's scale: the distinct held-out runs less one (the
+    splits share runs, and one split's errors share its fits: fewer independent errors than rows)."""
+    return float(max(errors["run"].nunique() - 1, 1))
