@@ -179,3 +179,26 @@ def test_the_stored_sobol_starts_are_scipys(d):
     # the table shipped with the package (d = 3, 5, 7: the FLOPs, power and single-step laws)
     # holds exactly the points scipy draws; other dimensions are drawn by scipy itself
     assert np.array_equal(sobol_starts(d), qmc.Sobol(d, seed=0).random(64))
+
+
+def test_log_sigmoid_flags_a_fit_that_is_straight_on_its_data():
+    """Points on a straight line (the kink of the log-sigmoid below every point) pin only the
+    slope a k: the fit says so and still predicts the line; points around the kink recover
+    (a, L0, k) and raise no such flag."""
+    import warnings as w
+
+    from taskladder.laws import LogSigmoid, _log_sigmoid
+
+    x = np.linspace(0.8, 1.5, 60)
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        law = LogSigmoid().fit(x, 1.0 - 0.5 * (x - 0.2))
+    assert any("straight on the data" in f for f in law.flags_)
+    assert any("straight on the data" in str(c.message) for c in caught)
+    assert law.a_ * law.k_ == pytest.approx(-0.5, rel=1e-3)
+    assert law.predict(1.0) == pytest.approx(0.6, abs=1e-4)
+
+    x = np.linspace(0.4, 1.6, 60)
+    law = LogSigmoid().fit(x, _log_sigmoid(x, -0.3, 1.0, 5.0))
+    assert not any("straight" in f for f in law.flags_)
+    np.testing.assert_allclose([law.a_, law.L0_, law.k_], [-0.3, 1.0, 5.0], rtol=1e-5)

@@ -60,9 +60,10 @@ def table_hash(df) -> str:
 #: Bumped whenever code that computes a cached result changes its numbers between
 #: releases (2: bootstrap refits run to convergence; 3: step 2 bootstrapped over runs; 4: the automatic choice
 #: keeps its pipelines as predictor.TaskState; 5: TaskState carries the weighted prediction's backtest error;
-#: 6: TaskState carries a predictor.ModelError and the interval takes the pipelines' draws jointly), so a
+#: 6: TaskState carries a predictor.ModelError and the interval takes the pipelines' draws jointly; 7: a
+#: log-sigmoid straight on its data is flagged), so a
 #: developer's cache never serves results of older code under the same package version.
-FORMAT = 6
+FORMAT = 7
 
 
 def key(kind: str, *parts) -> str:

@@ -583,6 +583,15 @@ class LogSigmoid(_CurveFitLaw):
         if len(L) < 3:
             raise TaskladderError(f"the log-sigmoid needs at least 3 points, got {len(L)}")
         self._fit_xy(L, acc, self.bounds)
+        # With k (L - L0) large at every point, softplus is a straight line on the data: the fit
+        # only pins the slope a k, and k runs off along a flat valley until the optimiser's
+        # tolerance stops it (TaskCE on most bundled tasks: k = 35-145), so a and k mean nothing.
+        z = self.k_ * (float(L.min()) - self.L0_)
+        if z > 5:  # softplus(z) - z = log1p(exp(-z)) < 0.007: a line within that on every point
+            flag = (f"straight on the data (k (L - L0) >= {z:.0f} at every point): only the slope a k = "
+                    f"{self.a_ * self.k_:.3g} is determined, not a and k")
+            self.flags_ = [*self.flags_, flag]
+            warnings.warn(f"{type(self).__name__}: {flag}", FitWarning, stacklevel=2)
         self.fit_error_ = float(np.mean(np.abs(self.predict(L) - acc) / acc))
         return self
 
