@@ -157,8 +157,8 @@ def _per_target(rows: list[dict], build) -> list[Table]:
     return [build(g, tgt) for tgt, g in groups.items()]
 
 
-def _prediction_table(rows, title: str, paper: bool = False) -> list[Table]:
-    """Chained predictions, one table per target; ``rows``: row dicts or their DataFrame."""
+def _prediction_table(rows: list[dict], title: str, paper: bool = False) -> list[Table]:
+    """Chained predictions, one table per target."""
     def build(g, tgt):
         t = Table(title=f"{title}: {tgt}", title_style="bold")
         for c in ("task", "pred", "actual", "err", "rel err", *(("paper", "paper act") if paper else ()), "!"):
@@ -180,7 +180,7 @@ def _prediction_table(rows, title: str, paper: bool = False) -> list[Table]:
                               + ["accuracy in points; err: absolute error in points"])
         t.caption_justify = "left"
         return t
-    return _per_target(rows.to_dict(orient="records") if hasattr(rows, "to_dict") else rows, build)
+    return _per_target(rows, build)
 
 
 def _auto_table(rows: list[dict], level: float) -> list[Table]:
@@ -325,7 +325,7 @@ def reproduce(
     if json_:
         out_console.print_json(io.dumps(result)) if sys.stdout.isatty() else print(io.dumps(result))
         return
-    _print_all(_prediction_table(preds, "Chained prediction (paper Figure 2)", paper=True))
+    _print_all(_prediction_table(preds.to_dict(orient="records"), "Chained prediction (paper Figure 2)", paper=True))
     for tgt, v in mae.items():
         out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points (paper: {FIGURE2_MAE.get(tgt, float('nan')):.1f})")
     _print_all(_auto_table(auto.to_dict(orient="records"), 0.9))

@@ -409,6 +409,10 @@ class _CurveFitLaw(_Law):
 
     n_starts: int = 1
 
+    def _shape_flags(self, x: np.ndarray) -> list[str]:
+        """Problems of the fitted curve's shape on the points ``x`` (fitted attributes set)."""
+        return []
+
     def _fit_xy(self, x: np.ndarray, y: np.ndarray, bounds) -> None:
         """Bounded least squares from the default start and the best-screened other starts.
 
@@ -452,6 +456,7 @@ class _CurveFitLaw(_Law):
         flags += _bound_flags(self._order, p, list(zip(lo, hi)), self._natural)
         for name, v in zip(self._order, p):
             setattr(self, name + "_", float(v))
+        flags += self._shape_flags(x)
         self.pcov_ = cov
         self.popt_ = np.asarray(p, float)
         self.converged_ = True
@@ -574,6 +579,16 @@ class LogSigmoid(_CurveFitLaw):
     def __init__(self, bounds=((-_INF, 0.0, 0.0), (0.0, _INF, _INF))):
         self.bounds = bounds
 
+    def _shape_flags(self, x: np.ndarray) -> list[str]:
+        # With k (L - L0) large at every point, softplus is a straight line on the data: the fit
+        # only pins the slope a k, and k runs off along a flat valley until the optimiser's
+        # tolerance stops it (TaskCE on most bundled tasks: k = 35-145), so a and k mean nothing.
+        z = self.k_ * (float(x.min()) - self.L0_)
+        if z > 5:  # softplus(z) - z = log1p(exp(-z)) < 0.007: a line within that on every point
+            return [f"straight on the data (k (L - L0) >= {z:.0f} at every point): only the slope a k = "
+                    f"{self.a_ * self.k_:.3g} is determined, not a and k"]
+        return []
+
     def _starts(self):
         return [(-0.1, 0.9, 3.0)] + [(-a, L0, k) for a in (0.05, 0.3) for L0 in (0.3, 1.5) for k in (1.0, 8.0)]
 
@@ -583,15 +598,6 @@ class LogSigmoid(_CurveFitLaw):
         if len(L) < 3:
             raise TaskladderError(f"the log-sigmoid needs at least 3 points, got {len(L)}")
         self._fit_xy(L, acc, self.bounds)
-        # With k (L - L0) large at every point, softplus is a straight line on the data: the fit
-        # only pins the slope a k, and k runs off along a flat valley until the optimiser's
-        # tolerance stops it (TaskCE on most bundled tasks: k = 35-145), so a and k mean nothing.
-        z = self.k_ * (float(L.min()) - self.L0_)
-        if z > 5:  # softplus(z) - z = log1p(exp(-z)) < 0.007: a line within that on every point
-            flag = (f"straight on the data (k (L - L0) >= {z:.0f} at every point): only the slope a k = "
-                    f"{self.a_ * self.k_:.3g} is determined, not a and k")
-            self.flags_ = [*self.flags_, flag]
-            warnings.warn(f"{type(self).__name__}: {flag}", FitWarning, stacklevel=2)
         self.fit_error_ = float(np.mean(np.abs(self.predict(L) - acc) / acc))
         return self
 

@@ -40,8 +40,9 @@ def damped_gauss_newton(objective, p0: np.ndarray, B: int, lo: np.ndarray, hi: n
         if not len(act):
             break
         Pa, ra, jra, la = P[act], r[act], jr[act], lam[act]
-        # J^T W, (b, k, n): batched BLAS products below
-        jw = jra.transpose(0, 2, 1) if irls is None else jra.transpose(0, 2, 1) * irls(ra)[:, None, :]
+        jw = jra.transpose(0, 2, 1)  # J^T W, (b, k, n): batched BLAS products below
+        if irls is not None:
+            jw = jw * irls(ra)[:, None, :]
         A = jw @ jra
         g = (jw @ ra[..., None])[..., 0]
         active = ((Pa <= lo + 1e-12) & (g > 0)) | ((Pa >= hi - 1e-12) & (g < 0))
