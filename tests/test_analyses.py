@@ -158,6 +158,14 @@ def test_released_13b_predictions_of_every_design(data):
         # TaskCE with the paper's single start (our multi-start finds a lower Social IQa optimum)
         ce = TaskPredictor(task, replace(DESIGNS["taskce"], n_starts=0)).fit(lad)
         assert float(ce.predict_feature(t13.n, t13.d)) == pytest.approx(R13["step1_taskce"][i], abs=1e-5), task
-        # the log-sigmoid at the last checkpoint's TaskCE: within 1 point (HellaSwag 0.4, ARC-Easy 0.8)
-        got = float(ce.step2_.predict(t13.actual(task, "taskce", window=1)))
-        assert got == pytest.approx(R13["step2_taskce"][i], abs=0.01), task
+        # The log-sigmoid at the last checkpoint's TaskCE.  Its fits are straight on the data, so
+        # the released scripts stopped somewhere along the (a, k) valley and we take its limit,
+        # the straight line (laws.LogSigmoid): equal to 0.1 point where the target's TaskCE lies
+        # well above the knee L0; where it lies within 0.03 of L0 (HellaSwag, ARC-Easy) the
+        # released curve bends below the line, as every curve of the valley does.
+        xa = t13.actual(task, "taskce", window=1)
+        got, released = float(ce.step2_.predict(xa)), R13["step2_taskce"][i]
+        if task in ("hellaswag", "arc_easy"):
+            assert 0 < xa - ce.step2_.L0_ < 0.03 and released < got < released + 0.012, task
+        else:
+            assert got == pytest.approx(released, abs=1e-3), task

@@ -183,8 +183,8 @@ def test_the_stored_sobol_starts_are_scipys(d):
 
 def test_log_sigmoid_flags_a_fit_that_is_straight_on_its_data():
     """Points on a straight line (the kink of the log-sigmoid below every point) pin only the
-    slope a k: the fit says so and still predicts the line; points around the kink recover
-    (a, L0, k) and raise no such flag."""
+    line: the fit reaches the straight-line limit (width 0, k = inf) exactly, says so, and
+    predicts the line; points around the kink recover (a, L0, k) and raise no such flag."""
     import warnings as w
 
     from taskladder.laws import LogSigmoid, _log_sigmoid
@@ -195,10 +195,29 @@ def test_log_sigmoid_flags_a_fit_that_is_straight_on_its_data():
         law = LogSigmoid().fit(x, 1.0 - 0.5 * (x - 0.2))
     assert any("straight on the data" in f for f in law.flags_)
     assert any("straight on the data" in str(c.message) for c in caught)
-    assert law.a_ * law.k_ == pytest.approx(-0.5, rel=1e-3)
-    assert law.predict(1.0) == pytest.approx(0.6, abs=1e-4)
+    assert not any("bound" in f for f in law.flags_)  # width 0 is the limit, not a constraint hit
+    assert law.slope_ == pytest.approx(-0.5, rel=1e-6)
+    assert law.L0_ == pytest.approx(0.2, abs=1e-6)
+    assert law.width_ < 1e-3 and law.k_ > 1e3
+    assert law.predict(1.0) == pytest.approx(0.6, abs=1e-6)
+    assert law.predict(0.2) == pytest.approx(1.0, abs=1e-3)  # the line stops at 1
 
     x = np.linspace(0.4, 1.6, 60)
-    law = LogSigmoid().fit(x, _log_sigmoid(x, -0.3, 1.0, 5.0))
+    law = LogSigmoid().fit(x, _log_sigmoid(x, -1.5, 1.0, 0.2))  # (a, L0, k) = (-0.3, 1.0, 5.0)
     assert not any("straight" in f for f in law.flags_)
     np.testing.assert_allclose([law.a_, law.L0_, law.k_], [-0.3, 1.0, 5.0], rtol=1e-5)
+
+
+def test_log_sigmoid_straight_limit_is_the_k_to_infinity_limit():
+    """The width-0 curve is the paper's 1 + a softplus(k (L - L0)) as k -> inf with a k fixed,
+    and its Jacobian is finite there (0 in the width away from L0)."""
+    from taskladder.laws import _log_sigmoid, _log_sigmoid_jac
+
+    x = np.linspace(0.5, 1.5, 11)
+    line = _log_sigmoid(x, -0.8, 1.0, 0.0)
+    np.testing.assert_allclose(line, 1 - 0.8 * np.maximum(x - 1.0, 0), rtol=0, atol=1e-15)
+    k = 1e4
+    np.testing.assert_allclose(1 + (-0.8 / k) * np.logaddexp(0, k * (x - 1.0)), line, atol=1e-4)
+    jac = _log_sigmoid_jac(x, -0.8, 1.0, 0.0)
+    assert np.isfinite(jac).all()
+    np.testing.assert_array_equal(jac[x != 1.0, 2], 0.0)

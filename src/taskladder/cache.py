@@ -61,9 +61,10 @@ def table_hash(df) -> str:
 #: releases (2: bootstrap refits run to convergence; 3: step 2 bootstrapped over runs; 4: the automatic choice
 #: keeps its pipelines as predictor.TaskState; 5: TaskState carries the weighted prediction's backtest error;
 #: 6: TaskState carries a predictor.ModelError and the interval takes the pipelines' draws jointly; 7: a
-#: log-sigmoid straight on its data is flagged), so a
+#: log-sigmoid straight on its data is flagged; 8: the log-sigmoid fitted in (slope, L0, width), its straight
+#: limit reached), so a
 #: developer's cache never serves results of older code under the same package version.
-FORMAT = 7
+FORMAT = 8
 
 
 def key(kind: str, *parts) -> str:

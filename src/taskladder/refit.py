@@ -127,10 +127,9 @@ def batched_ls_refit(law, x: np.ndarray, y: np.ndarray, W: np.ndarray, max_iters
     Row b of ``W`` weights each point (a run drawn twice counts twice: the run bootstrap).
     Damped Gauss-Newton from the fitted parameters (:func:`damped_gauss_newton`), at most
     ``max_iters`` iterations: what is used is the predicted accuracy, which settles long
-    before the parameters of a saturated log-sigmoid stop creeping along their flat
-    (a, k) valley (PIQA's TaskCE design: SD 0.811 points after 300 iterations, 0.819
-    after 2,000, 10x the time).  A loss falling by less than 1e-9 (relative) per step
-    counts as converged.
+    before the parameters of a flat direction stop creeping (PIQA's TaskCE design, whose
+    log-sigmoid bends on its data: SD 0.811 points after 300 iterations, 0.819 after 2,000,
+    10x the time).  A loss falling by less than 1e-9 (relative) per step counts as converged.
     """
     x, y, W = np.asarray(x, float), np.asarray(y, float), np.asarray(W, float)
     lo, hi = (np.asarray(b, float) for b in law.bounds)
