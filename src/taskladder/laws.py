@@ -611,9 +611,9 @@ class LogSigmoid(_CurveFitLaw):
         d = float(x.min()) - self.L0_
         z = d / self.width_ if self.width_ > 0 else (np.inf if d > 0 else 0.0)
         if z > 5:  # softplus(z) - z = log1p(exp(-z)) < 0.007: a line within that on every point
-            return [f"straight on the data ((L - L0) / width >= {z:.0f} at every point): the fit takes the "
-                    f"straight-line limit, slope {self.slope_:.3g} from L0 = {self.L0_:.3g}; "
-                    f"its bend near L0 is not determined"]
+            how = "the kink L0 below every point" if np.isinf(z) else f"(L - L0) / width >= {z:.0f} at every point"
+            return [f"straight on the data ({how}): the fit takes the straight-line limit, slope "
+                    f"{self.slope_:.3g} from L0 = {self.L0_:.3g}; its bend near L0 is not determined"]
         return []
 
     def _settle(self, x, y, p, cov, sse):
