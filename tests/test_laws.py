@@ -198,7 +198,7 @@ def test_log_sigmoid_flags_a_fit_that_is_straight_on_its_data():
     assert not any("bound" in f for f in law.flags_)  # width 0 is the limit, not a constraint hit
     assert law.slope_ == pytest.approx(-0.5, rel=1e-6)
     assert law.L0_ == pytest.approx(0.2, abs=1e-6)
-    assert law.width_ < 1e-3 and law.k_ > 1e3
+    assert law.width_ == 0 and law.k_ == np.inf and law.a_ == 0
     assert law.predict(1.0) == pytest.approx(0.6, abs=1e-6)
     assert law.predict(0.2) == pytest.approx(1.0, abs=1e-3)  # the line stops at 1
 

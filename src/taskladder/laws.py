@@ -548,15 +548,25 @@ def _log_sigmoid(x, s, L0, w):
     # = 1 + s (max(d, 0) + w log1p(exp(-|d| / w))), d = x - L0.  Its straight-line limit
     # (k -> inf) is w = 0, a bound the fit can reach, instead of a valley it creeps along.
     d = x - L0
+    return 1.0 + s * (np.maximum(d, 0.0) + w * np.log1p(np.exp(-_in_widths(d, w))))
+
+
+def _in_widths(d, w):
+    """|d| / w, the offsets from the knee in widths: inf at the straight-line limit w = 0."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        q = np.where(w > 0, np.abs(d) / np.where(w > 0, w, 1.0), np.inf)  # |d| / w, inf in the limit
-    return 1.0 + s * (np.maximum(d, 0.0) + w * np.log1p(np.exp(-q)))
+        return np.where(w > 0, np.abs(d) / np.where(w > 0, w, 1.0), np.inf)
+
+
+def _knee_below(x: np.ndarray, L0: float, w: float) -> float:
+    """How many widths the knee L0 lies below every point (0 when it does not): above ~5 the
+    log-sigmoid is a straight line on the points."""
+    d = float(x.min()) - L0
+    return float(_in_widths(d, w)) if d > 0 else 0.0
 
 
 def _log_sigmoid_parts(d, s, w):
     """Value and Jacobian columns (slope, L0, width) at offsets d = x - L0 (:func:`_log_sigmoid`)."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        q = np.where(w > 0, np.abs(d) / np.where(w > 0, w, 1.0), np.inf)
+    q = _in_widths(d, w)
     e = np.exp(-q)
     sp = np.maximum(d, 0.0) + w * np.log1p(e)  # w softplus(d / w), stable on both sides and at w = 0
     sig = np.where(d >= 0, 1.0, e) / (1.0 + e)  # the logistic of d / w (a step at w = 0)
@@ -608,8 +618,7 @@ class LogSigmoid(_CurveFitLaw):
         # With (L - L0) / width large at every point, the curve is a straight line on the data:
         # the fit pins the line (slope, L0) but not its curvature near L0, where a target's
         # lower TaskCE may fall.
-        d = float(x.min()) - self.L0_
-        z = d / self.width_ if self.width_ > 0 else (np.inf if d > 0 else 0.0)
+        z = _knee_below(x, self.L0_, self.width_)
         if z > 5:  # softplus(z) - z = log1p(exp(-z)) < 0.007: a line within that on every point
             how = "the kink L0 below every point" if np.isinf(z) else f"(L - L0) / width >= {z:.0f} at every point"
             return [f"straight on the data ({how}): the fit takes the straight-line limit, slope "
@@ -622,7 +631,7 @@ class LogSigmoid(_CurveFitLaw):
         # fits at least as well (it does whenever the points are not bent), with the covariance
         # of the line (slope, L0) and none for the width, which the data do not determine.
         s, L0, w = p
-        if w > 0 and (float(x.min()) - L0) / w > 5:
+        if w > 0 and _knee_below(x, L0, w) > 5:
             q = np.array([s, L0, 0.0])
             sse0 = float(np.sum((_log_sigmoid(x, *q) - y) ** 2))
             if sse0 <= sse:
