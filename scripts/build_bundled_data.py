@@ -1,10 +1,10 @@
-"""Convert the OLMo 2 ladder CSVs (shared/data/olmo2-ladder) into the bundled Parquet file.
+"""Convert the OLMo 2 ladder CSVs (shared/data/olmo2-ladder) into the bundled tidy table (gzipped CSV).
 
 Usage: python scripts/build_bundled_data.py [SOURCE_DIR]
 
 The CSVs are the evaluation logs published with Bhagia et al. (2024) in
 allenai/OLMo-ladder (Apache-2.0); the licence and data card are copied beside the
-Parquet file so the attribution ships with the package.
+table so the attribution ships with the package.
 """
 
 import json
@@ -37,7 +37,8 @@ def main(src: Path) -> None:
         frames.append(read_wide(src / "targets" / fname, run=run, n=n))
         roles[run] = role
     df = pd.concat(frames, ignore_index=True)
-    df.to_parquet(OUT / "olmo2_ladder.parquet", index=False, compression="zstd")
+    # gzipped CSV (floats round-trip exactly): reading it does not load pyarrow's Parquet reader
+    df.to_csv(OUT / "olmo2_ladder.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})
     meta = {
         "source": "allenai/OLMo-ladder @ 67a3f440f787d020da35e3ca8eeae475fae754f5, src/scripts/paper/data/ladder-runs/",
         "license": "Apache-2.0",

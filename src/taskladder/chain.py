@@ -146,9 +146,13 @@ class Ladder:
         # is then a contiguous slice, turned into per-run Series only when asked for.
         tcode, self._tnames = pd.factorize(results["task"])
         mcode, self._mnames = pd.factorize(results["metric"])
-        rcode, _ = pd.factorize(results["run"], sort=True)
+        rcode, self._rnames = pd.factorize(results["run"], sort=True)
+        # run and size as integer codes: as Python strings, one per row, they held ~8 MB per
+        # ladder (and per backtest sub-ladder) and took most of the indexing time
+        scode, self._snames = pd.factorize(results["size"], use_na_sentinel=False)
         order = np.lexsort((results["step"].to_numpy(), rcode, mcode, tcode))
-        self._cols = {c: results[c].to_numpy()[order] for c in ("run", "size", "n", "d", "step", "value")}
+        self._cols = {"run": rcode[order], "size": scode[order],
+                      **{c: results[c].to_numpy()[order] for c in ("n", "d", "step", "value")}}
         key = (tcode.astype(np.int64) * len(self._mnames) + mcode)[order]
         cuts = np.flatnonzero(np.diff(key)) + 1
         starts, ends = np.r_[0, cuts], np.r_[cuts, len(key)]
@@ -166,7 +170,8 @@ class Ladder:
         cuts = np.flatnonzero(run[1:] != run[:-1]) + 1
         out = []
         for i, j in zip(np.r_[0, cuts], np.r_[cuts, len(run)]):
-            out.append(Series(str(run[i]), str(c["size"][i]), int(c["n"][i]), c["d"][i:j].astype(float),
+            out.append(Series(str(self._rnames[run[i]]), str(self._snames[c["size"][i]]), int(c["n"][i]),
+                              c["d"][i:j].astype(float),
                               c["step"][i:j], c["value"][i:j].astype(float)))
         return out
 

@@ -67,13 +67,20 @@ class LadderData:
     targets: dict[str, Target]
 
 
+#: The bundled ladder's tidy table, in the package's data folder.
+DATA_FILE = "olmo2_ladder.csv.gz"
+
+
 @lru_cache(maxsize=1)
 def _load() -> tuple[pd.DataFrame, dict]:
     import pandas as pd
 
     base = resources.files("taskladder") / "data"
-    with resources.as_file(base / "olmo2_ladder.parquet") as p:
-        df = pd.read_parquet(p)
+    # gzipped CSV, not Parquet: the same bytes-exact table (floats round-trip), read as fast,
+    # without loading pyarrow's Parquet reader (~40 MB of resident memory, which every
+    # forked fitting worker inherits; docs/speed.md)
+    with resources.as_file(base / DATA_FILE) as p:
+        df = pd.read_csv(p)
     meta = json.loads((base / "olmo2_ladder.json").read_text())
     return df, meta
 

@@ -41,8 +41,10 @@ def _source_hash(ladder: Sequence[Path] | None, sizes: Path | None, mixed_conven
     else:
         from importlib import resources
 
+        from .datasets import DATA_FILE
+
         base = resources.files("taskladder") / "data"
-        files = [base / "olmo2_ladder.parquet", base / "olmo2_ladder.json"]
+        files = [base / DATA_FILE, base / "olmo2_ladder.json"]
     if sizes is not None:
         files.append(Path(sizes))
     try:

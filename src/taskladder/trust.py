@@ -336,7 +336,7 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
         # Ctrl-C stops at once (a ProcessPoolExecutor waited on its idle workers forever)
         import multiprocessing
 
-        with multiprocessing.get_context().Pool(n_jobs, initializer=_init_worker, initargs=(lad.results,)) as pool:
+        with multiprocessing.get_context().Pool(n_jobs, initializer=_init_worker, initargs=(lad,)) as pool:
             for t, d, part in pool.imap_unordered(_fit_design_job, jobs):
                 collect(t, d, part)
     else:
@@ -348,9 +348,11 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
 _WORKER: dict = {}
 
 
-def _init_worker(results: pd.DataFrame) -> None:
+def _init_worker(lad: Ladder) -> None:
     _one_blas_thread()
-    _WORKER["ladder"] = as_ladder(results)  # indexed once per worker, not once per job
+    # the parent's ladder, already indexed and hashed: a forked worker shares its memory
+    # instead of building its own index (~10 MB of strings, and the hash's temporaries)
+    _WORKER["ladder"] = lad
 
 
 def _fit_design_job(job: tuple[str, str]):
