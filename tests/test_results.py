@@ -128,6 +128,29 @@ def test_bundled_data_equals_the_source_csvs():
         pd.testing.assert_frame_equal(got, want, check_like=False)
 
 
+def test_bundled_data_loads_without_the_parquet_reader():
+    # pyarrow's Parquet reader adds ~50 MB of resident memory, which every forked fitting
+    # worker inherits (docs/speed.md): the bundled table is a gzipped CSV
+    import subprocess
+    import sys
+
+    code = ("import sys; from taskladder.datasets import olmo2_ladder; d = olmo2_ladder(); "
+            "print(len(d.ladder), 'pyarrow.parquet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["64206", "False"]
+
+
+def test_ladder_series_names_from_codes():
+    # the index keeps run and size as integer codes: each series gets its own names back,
+    # whatever the row order, and a missing size reads "nan" as it always did
+    rows = [("b-run", "370M", 370, d, "t", "acc", 0.3 + d / 1e4) for d in (20, 10)]
+    rows += [("a-run", None, 190, d, "t", "acc", 0.2 + d / 1e4) for d in (30, 10, 20)]
+    df = pd.DataFrame(rows, columns=["run", "size", "n", "d", "task", "metric", "value"]).assign(step=lambda x: x["d"])
+    got = {s.run: (s.size, s.n, s.d.tolist(), s.value.tolist()) for s in Ladder(df).series("t", "acc")}
+    assert got == {"a-run": ("nan", 190, [10.0, 20.0, 30.0], [0.201, 0.202, 0.203]),
+                   "b-run": ("370M", 370, [10.0, 20.0], [0.301, 0.302])}
+
+
 def test_a_full_disk_is_one_clear_error_and_leaves_no_temp_file(tmp_path, monkeypatch):
     import errno
     import os
