@@ -208,6 +208,49 @@ def test_log_sigmoid_flags_a_fit_that_is_straight_on_its_data():
     np.testing.assert_allclose([law.a_, law.L0_, law.k_], [-0.3, 1.0, 5.0], rtol=1e-5)
 
 
+def test_log_sigmoid_takes_the_exponential_limit():
+    """Points bent upwards all the way (the knee above every point: PIQA's and OpenBookQA's
+    TaskCE without their largest runs) have their optimum at L0 -> inf; the fit takes that
+    limit, 1 - h exp((L - max L) / width), exactly, says so, and predicts it below the data."""
+    import warnings as w
+
+    from taskladder.laws import _EXP_KNEE, LogSigmoid
+
+    x = np.linspace(0.60, 0.70, 80)
+    h, width = 0.4, 0.05
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        law = LogSigmoid().fit(x, 1.0 - h * np.exp((x - 0.70) / width))
+    assert any("exponential on the data" in f for f in law.flags_)
+    assert any("exponential on the data" in str(c.message) for c in caught)
+    assert not any("bound" in f for f in law.flags_)
+    assert law.width_ == pytest.approx(width, rel=1e-6)
+    assert law.L0_ == pytest.approx(0.70 + _EXP_KNEE * width, rel=1e-6)  # the limit's representation
+    xs = np.array([0.40, 0.55, 0.65, 0.70])  # below the data, where a target's lower TaskCE falls
+    np.testing.assert_allclose(law.predict(xs), 1.0 - h * np.exp((xs - 0.70) / width), rtol=0, atol=1e-7)
+    assert law.formula() == "Acc(L) = 1 - 0.4 * exp((L - 0.700) / 0.05)"
+    assert np.isfinite(law.pcov_).all()
+
+
+def test_log_sigmoid_fit_coordinates():
+    """The log-sigmoid is optimised in (g, L0, width), g its slope at the largest point: the
+    curve there is the same curve, its Jacobian matches finite differences (bent, near the
+    straight limit, near the exponential one), and parameters map there and back."""
+    from taskladder.laws import LogSigmoid, _log_sigmoid
+
+    x = np.linspace(0.6, 1.4, 30)
+    f, jac, to_fit, back = LogSigmoid()._fit_space(x)
+    for p in [(-1.5, 1.0, 0.2), (-0.8, 0.3, 0.02), (-50.0, 2.0, 0.15)]:
+        q = np.array(to_fit(p), float)
+        np.testing.assert_allclose(f(x, *q), _log_sigmoid(x, *p), rtol=1e-12, atol=1e-14)
+        eps = 1e-6 * np.maximum(np.abs(q), 1e-3)
+        num = np.column_stack([(f(x, *(q + e)) - f(x, *(q - e))) / (2 * e.sum()) for e in np.diag(eps)])
+        np.testing.assert_allclose(jac(x, *q), num, rtol=1e-5, atol=1e-8)
+        got, cov = back(q, np.eye(3))
+        np.testing.assert_allclose(got, p, rtol=1e-12)
+        assert np.isfinite(cov).all()
+
+
 def test_log_sigmoid_straight_limit_is_the_k_to_infinity_limit():
     """The width-0 curve is the paper's 1 + a softplus(k (L - L0)) as k -> inf with a k fixed,
     and its Jacobian is finite there (0 in the width away from L0)."""

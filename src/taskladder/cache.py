@@ -62,9 +62,10 @@ def table_hash(df) -> str:
 #: keeps its pipelines as predictor.TaskState; 5: TaskState carries the weighted prediction's backtest error;
 #: 6: TaskState carries a predictor.ModelError and the interval takes the pipelines' draws jointly; 7: a
 #: log-sigmoid straight on its data is flagged; 8: the log-sigmoid fitted in (slope, L0, width), its straight
+#: limit reached; 9: the log-sigmoid optimised in (slope at the largest point, L0, width), its exponential
 #: limit reached), so a
 #: developer's cache never serves results of older code under the same package version.
-FORMAT = 8
+FORMAT = 9
 
 
 def key(kind: str, *parts) -> str:
