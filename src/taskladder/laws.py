@@ -25,6 +25,7 @@ from functools import lru_cache
 import numpy as np
 
 from .errors import FitWarning, TaskladderError
+from .predictor import expit
 
 _INF = np.inf
 
@@ -599,10 +600,6 @@ def _log_sigmoid_parts(d, s, w):
     return 1.0 + s * sp, sp, -s * sig, s * dw
 
 
-def _logistic(z):
-    return np.exp(-np.logaddexp(0.0, -z))  # 1 / (1 + e^-z) without overflow
-
-
 #: Where the exponential limit puts the knee: this many widths above the largest point, where
 #: softplus((L - L0) / width) = exp((L - L0) / width) to 1e-17 (LogSigmoid._settle).
 _EXP_KNEE = 40.0
@@ -613,7 +610,7 @@ def _slope_at(xref, L0, w):
     (z = +-inf at w = 0, by the side of the knee xref lies on)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(w > 0, (xref - L0) / np.where(w > 0, w, 1.0), np.where(xref >= L0, np.inf, -np.inf))
-    return z, np.maximum(_logistic(z), 1e-300)
+    return z, np.maximum(expit(z), 1e-300)
 
 
 def _log_sigmoid_jac(x, s, L0, w):
@@ -646,8 +643,8 @@ class LogSigmoid(_CurveFitLaw):
     upwards all the way (the knee above every point), is L0 -> inf with the slope at the
     largest point fixed: a start still creeping after 500 evaluations is optimised in that slope
     instead (:meth:`_fit_space`), and the limit, 1 - h exp((L - max L) / width), is taken when
-    it fits as well (:meth:`_settle`).  The paper
-    fits it on the last 50% of each run, without the anchor point; start (a, L0, k) = (-0.1, 0.9, 3).
+    it fits as well (:meth:`_settle`).  The paper fits it on the last 50% of each run, without
+    the anchor point; start (a, L0, k) = (-0.1, 0.9, 3).
     """
 
     param_names = ("slope", "L0", "width")
@@ -764,7 +761,7 @@ class LogSigmoid(_CurveFitLaw):
     def _from_g(xref, g, L0, w):
         """d(slope, L0, width) / d(g, L0, width), with slope = g / logistic((xref - L0) / width)."""
         z, sig = _slope_at(xref, L0, w)
-        om = _logistic(-z)  # 1 - logistic(z), without cancellation
+        om = expit(-z)  # 1 - logistic(z), without cancellation
         with np.errstate(divide="ignore", invalid="ignore"):
             dl = float(np.where(w > 0, g * om / (sig * np.where(w > 0, w, 1.0)), 0.0))
             dw = float(np.where(np.isfinite(z), dl * z, 0.0))
