@@ -264,3 +264,38 @@ def test_log_sigmoid_straight_limit_is_the_k_to_infinity_limit():
     jac = _log_sigmoid_jac(x, -0.8, 1.0, 0.0)
     assert np.isfinite(jac).all()
     np.testing.assert_array_equal(jac[x != 1.0, 2], 0.0)
+
+
+@pytest.mark.parametrize("law", ["power", "flops", "single_step", "acc_power"])
+def test_the_multi_start_screen_equals_one_call_per_start(law):
+    """The 64 Sobol starts are scored in one broadcast call: the same values, bit for bit, as
+    the objective one start at a time (so the same starts are polished), a start whose curve
+    leaves the positive numbers scored 1e10 as the optimiser's objective scores it."""
+    from taskladder.laws import AccuracyPowerLaw, FlopsLaw, PowerLaw, SingleStep, _huber, _screen, sobol_starts
+
+    rng = np.random.default_rng(3)
+    y = (2.0 + 40.0 / N ** 0.2 + 300.0 / D ** 0.25) * np.exp(rng.normal(0, 0.01, len(N)))
+    model, box = {
+        "power": (PowerLaw.model_fn(N, D), [(0, 10), (0, 15), (0, 1), (0, 1), (0, 2)]),
+        "flops": (FlopsLaw.model_fn(6 * N * D), [(0, 30), (0, 1), (0, 2)]),
+        "single_step": (SingleStep.model_fn(N, D), [(0, 10), (0, 15), (0, 1), (0, 1), (-5, 5), (-1, 0), (0, 1)]),
+        "acc_power": (AccuracyPowerLaw.model_fn(N, D), [(0, 5), (0, 5), (0, 1), (0, 1), (0.5, 2.0)]),
+    }[law]
+    if law in ("single_step", "acc_power"):
+        y = y / 10
+    lo, hi = np.array(box, float).T
+    cands = sobol_starts(len(lo)) * (hi - lo) + lo
+    logy = np.log(y)
+
+    def one(p):
+        pred = model(p)[0]
+        if not (pred > 0).all():
+            return 1e10
+        return _huber(np.log(pred) - logy, 1e-3)[0].sum()
+
+    with np.errstate(all="ignore"):
+        expected = np.array([one(c) for c in cands])
+    got = _screen(model, logy, cands, 1e-3)
+    assert np.array_equal(got, expected)
+    if law == "acc_power":  # E below A / N^alpha for some starts: rejected, not NaN
+        assert (got == 1e10).any() and (got < 1e10).any()

@@ -169,8 +169,7 @@ def _huber_log_fit(model: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     if n_starts > 0 and grid is not None:
         lo, hi = np.array(grid, float).T
         cands = sobol_starts(len(lo)) * (hi - lo) + lo  # as scipy.stats.qmc.scale computes it
-        with np.errstate(over="ignore", invalid="ignore"):
-            vals = np.array([fun(c)[0] for c in cands])
+        vals = _screen(model, logy, cands, delta)
         for c in cands[np.argsort(vals)[:n_starts]]:
             # Grid starts get a shorter budget (most polish far from any better basin);
             # one that wins is then polished to full precision.
@@ -183,6 +182,15 @@ def _huber_log_fit(model: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     # exhausted iteration budget or a non-finite objective.
     ok = np.isfinite(res.fun) and res.nit < maxiter and "ITERATIONS REACHED" not in str(res.message).upper()
     return res, bool(ok), won
+
+
+def _screen(model, logy: np.ndarray, cands: np.ndarray, delta: float) -> np.ndarray:
+    """The Huber objective at every start at once (the model broadcasts over a column of each
+    parameter): the values one call per start gives, bit for bit (tests/test_laws.py)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        pred = np.broadcast_to(model(cands.T[:, :, None])[0], (len(cands), len(logy)))
+        loss = _huber(np.log(pred) - logy, delta)[0].sum(axis=1)
+    return np.where((pred > 0).all(axis=1), loss, 1e10)  # log undefined: as fun() rejects it
 
 
 @lru_cache(maxsize=None)
