@@ -385,8 +385,11 @@ def test_serial_and_parallel_fits_give_the_same_choice(bundled, monkeypatch):
     monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")
     lad, targets = bundled
     designs = ("task_bpb", "single_step")
-    one = auto_predict(lad, targets[:1], ["piqa", "csqa"], designs=designs, n_jobs=1)
-    two = auto_predict(lad, targets[:1], ["piqa", "csqa"], designs=designs, n_jobs=2)
+    shares = {1: [], 2: []}
+    one = auto_predict(lad, targets[:1], ["piqa", "csqa"], designs=designs, n_jobs=1, progress=shares[1].append)
+    two = auto_predict(lad, targets[:1], ["piqa", "csqa"], designs=designs, n_jobs=2, progress=shares[2].append)
+    # the progress bar moves by half a task as each of a task's two pipelines is fitted
+    assert shares[1] == shares[2] == [0.5] * 4
     pd.testing.assert_frame_equal(one.backtest, two.backtest)
     pd.testing.assert_frame_equal(one.weights, two.weights)
     cols = ["task", "target", "predicted", "lower", "upper"]

@@ -75,10 +75,11 @@ def _fit_progress(n_tasks: int, quiet: bool):
     if quiet or not err_console.is_terminal:  # a disabled bar still writes an empty line on exit
         from contextlib import nullcontext
 
-        return nullcontext(), lambda: None
+        return nullcontext(), lambda share=1.0: None
     prog = Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
     tid = prog.add_task("fitting tasks", total=n_tasks)
-    return prog, lambda: prog.advance(tid)
+    # share < 1: part of a task (the automatic choice reports each of a task's pipelines)
+    return prog, lambda share=1.0: prog.advance(tid, share)
 
 
 def _print_all(tables: list) -> None:

@@ -130,10 +130,11 @@ class AutoPrediction(_Rows):
 
 def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None = None, sizes: Path | None = None,
                     mixed_conventions: bool = False, level: float = 0.9,
-                    progress: Callable[[], None] | None = None) -> AutoPrediction:
+                    progress: Callable[..., None] | None = None) -> AutoPrediction:
     """The automatic prediction of ``tasks`` for ``targets`` from ladder files (the bundled
     ladder by default): each task's automatic choice (:func:`taskladder.trust.fit_states`),
-    fitted once per set of files.  ``progress`` is called once per task."""
+    fitted once per set of files.  ``progress(share=1.0)`` advances by ``share`` of a task
+    (each pipeline fitted is a share of its task; a task found cached, a whole one)."""
 
     def fit(lad, tasks, progress):
         from .trust import fit_states

@@ -278,7 +278,8 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
     (:meth:`predictor.TaskState.predict`).  Nothing about the targets' actual values is used.
 
     Each (task, pipeline) is fitted as one job over ``n_jobs`` processes (default: all
-    cores); the output does not depend on how many.
+    cores); the output does not depend on how many.  ``progress(share)``, if given, is called
+    with a task's share (1 / the pipelines) as each job ends, and with 1 for a cached task.
     """
     targets, tasks = list(targets), list(tasks)
     fitted = _fitted(as_ladder(ladder), tasks, tuple(designs), n_jobs, progress)
@@ -310,16 +311,14 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
     fitted = {t: cache.load(k) for t, k in keys.items()}
     missing = [t for t in tasks if fitted[t] is None]
 
-    def done(task, fit=None):
-        if fit is not None:
-            fitted[task] = fit
-            cache.store(keys[task], fit)
-        if progress is not None:
-            progress()
+    def done(task, fit):
+        fitted[task] = fit
+        cache.store(keys[task], fit)
 
-    for t in tasks:
-        if fitted[t] is not None:
-            done(t)
+    if progress is not None:
+        for t in tasks:
+            if fitted[t] is not None:
+                progress()
     # one job per (task, pipeline): a single task (`--task piqa`) uses every core too, and
     # 8 tasks x 6 pipelines balance better over the cores than 8 tasks of unequal cost
     jobs = [(t, d) for t in missing for d in designs]
@@ -327,6 +326,8 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
 
     def collect(task, design, part):
         parts[task][design] = part
+        if progress is not None:  # a share of the task per pipeline: a single task's bar moves too
+            progress(1.0 / len(designs))
         if len(parts[task]) == len(designs):
             done(task, _assemble(lad, task, designs, parts.pop(task)))
 
