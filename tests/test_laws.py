@@ -299,3 +299,66 @@ def test_the_multi_start_screen_equals_one_call_per_start(law):
     assert np.array_equal(got, expected)
     if law == "acc_power":  # E below A / N^alpha for some starts: rejected, not NaN
         assert (got == 1e10).any() and (got < 1e10).any()
+
+
+def test_accuracy_power_law_takes_its_log_limit():
+    """Accuracy rising as ln N with no sign of flattening: the optimum of E - A / N^alpha is the
+    limit alpha -> 0, E, A -> inf.  In (log A, alpha, E) L-BFGS-B crawls towards it and stops
+    short; polished in (log s, log B, alpha, beta, c) the fit reaches alpha = 0 (a bound), ends
+    lower, recovers the curve and is flagged."""
+    from taskladder.laws import AccuracyPowerLaw, _huber
+
+    rng = np.random.default_rng(11)
+    n0 = np.exp(np.mean(np.log(N)))
+    acc = 0.5 + 0.04 * np.log(N / n0) - 3.0 / D ** 0.1
+    noisy = acc * np.exp(rng.normal(0, 2e-3, len(acc)))
+    with pytest.warns(FitWarning, match="alpha = 0"):
+        law = AccuracyPowerLaw().fit(N, D, noisy)
+    assert law.alpha_ == 0.0 and law.E_ == np.inf and law.A_ == np.inf
+    assert any("ln N" in f for f in law.flags_) and "ln(N /" in law.formula()
+    # the limit's objective is below where the original coordinates stop, from the same start
+    f = AccuracyPowerLaw.model_fn(N, D)
+    crawl = AccuracyPowerLaw(n_starts=0)
+    from taskladder.laws import _huber_log_fit
+    res = _huber_log_fit(f, noisy, crawl.start_, crawl._bounds_and_grid(noisy)[0], 1e-3, 100_000)[0]
+    ours = _huber(np.log(law.predict(N, D)) - np.log(noisy), 1e-3)[0].sum()
+    assert ours < res.fun
+    truth = 0.5 + 0.04 * np.log(7e9 / n0) - 3.0 / 4e12 ** 0.1
+    assert law.predict(7e9, 4e12) == pytest.approx(truth, abs=0.01)
+
+
+def test_accuracy_power_law_keeps_a_converged_fit_unchanged():
+    """Data that flatten (a finite E): the polish in the limit coordinates finds nothing lower, and
+    the fit is the original coordinates' own, bit for bit."""
+    from taskladder.laws import AccuracyPowerLaw, _huber_log_fit
+
+    acc = 0.9 - 1.0 / N ** 0.1 - 2.0 / D ** 0.08
+    law = AccuracyPowerLaw(p0=(1.0, 1.0, 0.15, 0.1, 0.8), n_starts=0).fit(N, D, acc)
+    bounds = law._bounds_and_grid(acc)[0]
+    res = _huber_log_fit(AccuracyPowerLaw.model_fn(N, D), acc, law.start_, bounds, 1e-3, 100_000)[0]
+    assert not hasattr(law, "c_") and law.alpha_ > 0
+    assert np.array_equal(law.result_.x, res.x)
+    assert law.predict(7e9, 4e12) == AccuracyPowerLaw.model_fn([7e9], [4e12])(res.x)[0][0]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-7, 3e-5, 0.2])
+def test_accuracy_power_law_log_coordinates_jacobian(alpha):
+    """The limit coordinates' Jacobian equals central differences at alpha = 0 (the series),
+    just above it and in the ordinary range, and the curve equals E - A / N^alpha there."""
+    from taskladder.laws import AccuracyPowerLaw
+
+    log_n0 = float(np.mean(np.log(N)))
+    f = AccuracyPowerLaw.log_model_fn(N, D, log_n0)
+    q = np.array([np.log(0.03), 1.0, alpha, 0.1, 0.6])
+    _, jac = f(q)
+    for j in range(5):
+        h = np.zeros(5)
+        h[j] = 1e-6
+        lo = q - h if not (j == 2 and alpha == 0.0) else q
+        num = (f(q + h)[0] - f(lo)[0]) / ((q + h)[j] - lo[j])
+        assert np.allclose(jac[:, j], num, rtol=1e-4, atol=1e-7)
+    if alpha > 0:
+        s, c = 0.03, 0.6
+        E, logA = c + s / alpha, np.log(s / alpha) + alpha * log_n0
+        old = AccuracyPowerLaw.model_fn(N, D)(np.array([logA, 1.0, alpha, 0.1, E]))[0]
+        assert np.allclose(f(q)[0], old, rtol=0, atol=1e-9 * E)

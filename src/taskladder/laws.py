@@ -882,10 +882,21 @@ class AccuracyPowerLaw(PowerLaw):
     Fitted on final checkpoints like :class:`PowerLaw` (Huber on log Acc, L-BFGS-B,
     log A and log B), start (log A, log B, alpha, beta, E) = (2, 2, 0.2, 0.2, 1).
     A baseline: it cannot bend into a sigmoid, so it extrapolates past saturation.
+
+    Accuracy that rises with no sign of flattening over the ladder pulls alpha to 0 and E
+    and A to infinity together, with E - A / N**alpha -> c + s ln(N / N0) (N0 the geometric
+    mean of the fitted N).  L-BFGS-B crawls along that valley in (log A, alpha, E) and stops
+    wherever its budget or rounding ends it (5 of the 8 bundled tasks, thousands of
+    iterations).  So the fit is then polished in (log s, log B, alpha, beta, c), the same
+    curve as c + s (1 - (N / N0)**-alpha) / alpha, where that limit is alpha = 0, a bound;
+    the polish is kept when its objective is lower (docs/method.md).  A fit kept there has
+    ``c_``, ``s_`` and ``n0_``, and at alpha = 0 is flagged with ``E_ = A_ = inf``.
     """
 
     _sign = -1.0
     default_p0 = (2.0, 2.0, 0.2, 0.2, 1.0)
+    #: (log s, log B, alpha, beta, c): log B and alpha >= 0 as the released scripts; the others free
+    _log_bounds = [(None, None), (0, None), (0, None), (None, None), (None, None)]
 
     def __init__(self, delta: float = 1e-3, p0: Sequence[float] | None = None, maxiter: int = 100_000,
                  n_starts: int = 1, ftol: float = 0.0):
@@ -902,7 +913,89 @@ class AccuracyPowerLaw(PowerLaw):
         return ([(0, None), (0, None), (0, None), (None, None), (None, None)],
                 [(0, 5), (0, 5), (0, 1), (0, 1), (float(y.max()), 2.0)])
 
+    @staticmethod
+    def _h(alpha, u):
+        """(1 - exp(-alpha u)) / alpha and its derivative in alpha: u and -u^2 / 2 at alpha = 0."""
+        x = alpha * u
+        if np.max(np.abs(x)) < 1e-4:  # the series: the quotients below cancel catastrophically
+            return u * (1.0 - x / 2 + x * x / 6 - x ** 3 / 24), u * u * (-0.5 + x / 3 - x * x / 8)
+        h = -np.expm1(-x) / alpha
+        return h, (u * np.exp(-x) - h) / alpha
+
+    @classmethod
+    def log_model_fn(cls, N, D, log_n0: float):
+        """Predictions and Jacobian in (log s, log B, alpha, beta, c), N centred at log N0."""
+        u = np.log(np.asarray(N, float)) - log_n0
+        logd = np.log(np.asarray(D, float))
+
+        def f(q):
+            s = np.exp(q[0])
+            h, dh = cls._h(q[2], u)
+            td = np.exp(q[1] - q[3] * logd)
+            jac = np.empty(u.shape + (5,))
+            jac[..., 0], jac[..., 1], jac[..., 2], jac[..., 3], jac[..., 4] = s * h, -td, s * dh, logd * td, 1.0
+            return q[4] + s * h - td, jac
+        return f
+
+    def fit(self, N, D, acc) -> AccuracyPowerLaw:
+        N, D, acc = _as_1d("N", N), _as_1d("D", D), _as_1d("acc", acc)
+        _same_len(N=N, D=D, acc=acc)
+        self._check(N, D, acc)
+        bounds, grid = self._bounds_and_grid(acc)
+        self.bounds_ = bounds
+        model = self.model_fn(N, D)
+        fit = _huber_log_fit(model, acc, self.start_, bounds, self.delta, self.maxiter, grid, self.n_starts, self.ftol)
+        p = fit[0].x
+        log_n0 = float(np.mean(np.log(N)))
+        log_a0 = p[0] - p[2] * log_n0  # log of A / N0^alpha: the N term at N0
+        q0 = (log_a0 + np.log(p[2]) if p[2] > 0 else -700.0, p[1], p[2], p[3], p[4] - np.exp(log_a0))
+        log_model = self.log_model_fn(N, D, log_n0)
+        polish = _huber_log_fit(log_model, acc, q0, self._log_bounds, self.delta, self.maxiter, ftol=self.ftol)
+        for k in ("c_", "s_", "n0_"):  # a refit does not keep a previous fit's limit form
+            self.__dict__.pop(k, None)
+        if np.isfinite(polish[0].fun) and polish[0].fun < fit[0].fun - 1e-9 * abs(fit[0].fun):
+            q = polish[0].x
+            fit = (polish[0], polish[1], fit[2])
+            self.c_, self.s_, self.n0_ = float(q[4]), float(np.exp(q[0])), float(np.exp(log_n0))
+            self.log_B_, self.B_, self.alpha_, self.beta_ = float(q[1]), float(np.exp(q[1])), float(q[2]), float(q[3])
+            if self.alpha_ > 0:
+                self.log_A_ = float(q[0] + self.alpha_ * log_n0 - np.log(self.alpha_))
+                self.E_ = self.c_ + self.s_ / self.alpha_
+            else:
+                self.log_A_ = self.E_ = _INF
+            with np.errstate(over="ignore"):
+                self.A_ = float(np.exp(self.log_A_))
+            names, bounds, model = ("log s", "log B", "alpha", "beta", "c"), self._log_bounds, log_model
+            natural = frozenset({("alpha", 0.0)})  # the limit, flagged in its own words below
+        else:
+            self.log_A_, self.log_B_ = float(p[0]), float(p[1])
+            with np.errstate(over="ignore"):
+                self.A_, self.B_ = float(np.exp(p[0])), float(np.exp(p[1]))
+            self.alpha_, self.beta_, self.E_ = float(p[2]), float(p[3]), float(p[4])
+            names, natural = ("log A", "log B", "alpha", "beta", "E"), frozenset()
+        self.fit_error_ = float(np.mean(np.abs(self.predict(N, D) - acc) / acc))
+        self._finish(fit, names, bounds, model, natural)
+        if self._log_limit:
+            self.flags_.append("alpha = 0: accuracy rises as ln N over the ladder (E and A infinite)")
+            warnings.warn(f"{type(self).__name__}: {self.flags_[-1]}", FitWarning, stacklevel=2)
+        return self
+
+    @property
+    def _log_limit(self) -> bool:
+        """Whether the fit is the limit alpha = 0, c + s ln(N / N0)."""
+        return hasattr(self, "c_") and self.alpha_ == 0.0
+
+    def predict(self, N, D):
+        if not hasattr(self, "c_"):
+            return super().predict(N, D)
+        u = np.log(np.asarray(N, float)) - np.log(self.n0_)
+        td = np.exp(self.log_B_ - self.beta_ * np.log(np.asarray(D, float)))
+        return self.c_ + self.s_ * self._h(self.alpha_, u)[0] - td
+
     def formula(self) -> str:
         self._check_fitted()
+        if self._log_limit:
+            return (f"Acc(N, D) = {self.c_:.2f} + {self.s_:.3f} ln(N / {self.n0_:.3g})"
+                    f" - {_num(self.B_)} / D^{self.beta_:.2f}")
         return (f"Acc(N, D) = {self.E_:.2f} - {_num(self.A_)} / N^{self.alpha_:.2f}"
                 f" - {_num(self.B_)} / D^{self.beta_:.2f}")
