@@ -299,14 +299,21 @@ class PowerLaw(_HuberLogLaw):
         """L-BFGS-B bounds (all >= 0, the paper's) and the box the multi-start screens."""
         return [(0, None)] * 5, [(0, 10), (0, 15), (0, 1), (0, 1), (0, float(y.min()))]
 
-    def fit(self, N, D, L) -> PowerLaw:
-        N, D, L = _as_1d("N", N), _as_1d("D", D), _as_1d("L", L)
-        _same_len(N=N, D=D, L=L)
-        self._check(N, D, L)
-        bounds, grid = self._bounds_and_grid(L)
+    def _checked_fit(self, N, D, y, name: str = "L"):
+        """The inputs checked (``name``: y's in messages) and the Huber fit in (log A, log B, alpha,
+        beta, E): (N, D, y, fit, model)."""
+        N, D, y = _as_1d("N", N), _as_1d("D", D), _as_1d(name, y)
+        _same_len(N=N, D=D, **{name: y})
+        self._check(N, D, y)
+        bounds, grid = self._bounds_and_grid(y)
         self.bounds_ = bounds
-        fit = _huber_log_fit(self.model_fn(N, D), L, self.start_, bounds, self.delta, self.maxiter, grid, self.n_starts,
-                             self.ftol)
+        model = self.model_fn(N, D)
+        return N, D, y, _huber_log_fit(model, y, self.start_, bounds, self.delta, self.maxiter, grid, self.n_starts,
+                                       self.ftol), model
+
+    def fit(self, N, D, L) -> PowerLaw:
+        N, D, L, fit, _ = self._checked_fit(N, D, L)
+        bounds = self.bounds_
         p = fit[0].x
         self.log_A_, self.log_B_ = float(p[0]), float(p[1])
         with np.errstate(over="ignore"):  # log A beyond ~709 (a degenerate fit) reads as A = inf
@@ -938,13 +945,8 @@ class AccuracyPowerLaw(PowerLaw):
         return f
 
     def fit(self, N, D, acc) -> AccuracyPowerLaw:
-        N, D, acc = _as_1d("N", N), _as_1d("D", D), _as_1d("acc", acc)
-        _same_len(N=N, D=D, acc=acc)
-        self._check(N, D, acc)
-        bounds, grid = self._bounds_and_grid(acc)
-        self.bounds_ = bounds
-        model = self.model_fn(N, D)
-        fit = _huber_log_fit(model, acc, self.start_, bounds, self.delta, self.maxiter, grid, self.n_starts, self.ftol)
+        N, D, acc, fit, model = self._checked_fit(N, D, acc, "acc")
+        bounds = self.bounds_
         p = fit[0].x
         log_n0 = float(np.mean(np.log(N)))
         log_a0 = p[0] - p[2] * log_n0  # log of A / N0^alpha: the N term at N0
