@@ -257,6 +257,44 @@ def test_step2_batched_refits_reach_least_squares_optimum(bundled):
     assert 0.9 < np.std(ours) / np.std(theirs) < 1.1
 
 
+def test_gauss_newton_ends_a_least_squares_refit_at_its_first_negligible_step():
+    """With ``small_done`` a refit ends at the first accepted step that lowers its loss by less
+    than rtol, instead of failing its way up to the damping limit: the same optimum (y = a exp(b x)
+    with noise, 50 weightings, checked against scipy's least_squares), in fewer iterations."""
+    from scipy.optimize import least_squares
+
+    from taskladder.refit import damped_gauss_newton
+
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 2, 40)
+    y = 1.5 * np.exp(-0.8 * x) + rng.normal(0, 0.02, x.size)
+    W = rng.poisson(1.0, (50, x.size)).astype(float)
+    calls = []
+
+    def objective(P, rows):
+        calls[-1] += 1
+        e = np.exp(P[:, 1:2] * x)
+        s = np.sqrt(W[rows])
+        r = (P[:, 0:1] * e - y) * s
+        jac = np.stack([e * s, P[:, 0:1] * x * e * s], axis=-1)
+        return 0.5 * np.sum(r * r, axis=1), r, jac
+
+    lo, hi = np.array([-np.inf, -np.inf]), np.array([np.inf, np.inf])
+    ends = {}
+    for small in (False, True):
+        calls.append(0)
+        P, loss, done = damped_gauss_newton(objective, np.array([1.0, -0.5]), len(W), lo, hi, None, 300, 1e-9,
+                                            small_done=small)
+        assert done.all()
+        ends[small] = P
+    for b in range(len(W)):
+        ref = least_squares(lambda p: (p[0] * np.exp(p[1] * x) - y) * np.sqrt(W[b]), [1.0, -0.5], xtol=1e-15,
+                            ftol=1e-15, gtol=1e-15).x
+        np.testing.assert_allclose(ends[True][b], ref, rtol=1e-5)
+        np.testing.assert_allclose(ends[False][b], ref, rtol=1e-5)
+    assert calls[1] < 0.75 * calls[0]
+
+
 class _Fixed:
     """A stand-in for a fitted chain: a fixed prediction and bootstrap draws, backtest weight 1."""
 
