@@ -63,9 +63,10 @@ def table_hash(df) -> str:
 #: 6: TaskState carries a predictor.ModelError and the interval takes the pipelines' draws jointly; 7: a
 #: log-sigmoid straight on its data is flagged; 8: the log-sigmoid fitted in (slope, L0, width), its straight
 #: limit reached; 9: the log-sigmoid optimised in (slope at the largest point, L0, width), its exponential
-#: limit reached; 10: the accuracy power law polished in its log-limit coordinates), so a
+#: limit reached; 10: the accuracy power law polished in its log-limit coordinates; 11: the run bootstrap's
+#: refits end at their first negligible step), so a
 #: developer's cache never serves results of older code under the same package version.
-FORMAT = 10
+FORMAT = 11
 
 
 def key(kind: str, *parts) -> str:
