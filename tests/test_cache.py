@@ -270,3 +270,33 @@ def test_memo_keeps_the_most_recent_entries(monkeypatch):
 
     assert [f(1), f(2), f(1), f(3), f(1), f(2)] == [10, 20, 10, 30, 10, 20]
     assert calls == [1, 2, 3, 2]  # 1 was used again before 3 came, so 2 was the one dropped
+
+
+def test_a_ladder_of_two_tasks_is_predicted_on_those_by_default_cold_and_warm(tmp_path):
+    # a user's ladder evaluated on MMLU and PIQA only: `predict` without --task predicts those
+    # two (it used to stop at the first paper task the files lack), and the warm run learns
+    # the task list from the cache, reading no table
+    df = olmo2_ladder().ladder
+    f = tmp_path / "two.csv"
+    df[df["task"].isin(["piqa", "mmlu"])].to_csv(f, index=False)
+    args = ["predict", "--ladder", f, "--paper", "--n", "7B", "--tokens", "4T", "--json"]
+    d = tmp_path / "cache"
+    cold = _cli(d, *args)
+    assert cold.returncode == 0, cold.stderr
+    assert [p["task"] for p in json.loads(cold.stdout)["predictions"]] == ["mmlu", "piqa"]  # the paper's order
+    warm = _probe(d, *args)
+    assert warm.stdout == cold.stdout and _imported(warm) == "[]", warm.stderr
+    # a named task the files lack is still refused in one line
+    bad = _cli(d, *args, "--task", "hellaswag")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "tasks with data: mmlu, piqa" in bad.stderr
+
+
+def test_default_tasks_are_the_papers_the_ladder_has_else_any_known():
+    from taskladder.errors import TaskladderError
+    from taskladder.tasks import PAPER_TASKS, default_tasks
+
+    assert default_tasks(["piqa", "boolq", "mmlu"]) == ["mmlu", "piqa"]
+    assert default_tasks(reversed(PAPER_TASKS + ("winogrande",))) == list(PAPER_TASKS)
+    assert default_tasks(["winogrande", "boolq"]) == ["boolq", "winogrande"]  # the registry's order
+    with pytest.raises(TaskladderError, match="none of the known tasks .*tasks with accuracy: mine"):
+        default_tasks(["mine"])

@@ -52,6 +52,8 @@ def parse_count(text: str, what: str, limit: float = None) -> int:
 
 
 def _tasks(names: list[str] | None) -> list[str]:
+    """The tasks named by --task (the paper's eight when none is: commands that read a ladder
+    take those it has, :func:`_default_tasks`)."""
     if not names:
         return list(PAPER_TASKS)
     out = []
@@ -68,6 +70,13 @@ def _tasks(names: list[str] | None) -> list[str]:
     if not out:
         raise TaskladderError(f"--task: no task named in {names!r}; give task names, 'paper' or 'all'")
     return out
+
+
+def _default_tasks(results) -> list[str]:
+    """The paper's tasks that a tidy results table has accuracy for (:func:`tasks.default_tasks`)."""
+    from .tasks import ACC, default_tasks
+
+    return default_tasks(results.loc[results["metric"] == ACC, "task"].unique())
 
 
 def _fit_progress(n_tasks: int, quiet: bool):
@@ -346,7 +355,7 @@ def predict(
     name: Annotated[Optional[str], typer.Option(help="Label for the target.")] = None,
     target: Annotated[Optional[list[str]], typer.Option(help="A bundled target (7B-4T, 13B-5T), repeatable.")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, to compare with its actual accuracy.")] = None,
-    task: Annotated[Optional[list[str]], typer.Option(help="Task(s); 'paper' (default) or 'all' or names.")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has).")] = None,
     ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled OLMo 2 ladder).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n giving each rung's N (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
@@ -367,9 +376,10 @@ def predict(
     --feature/--step1/--step2 select one fixed pipeline instead.
     """
     _set_cache(no_cache)
-    tasks = _tasks(task)
     from .datasets import make_targets
+    from .serve import default_tasks
 
+    named = _tasks(task) if task else None
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     fixed = paper or design is not None or any(v is not None for v in (feature, step1, step2))
@@ -389,6 +399,7 @@ def predict(
         raise TaskladderError("no target: give --n and --tokens, --target NAME, or --target-file FILE")
     if out is not None:
         io.ensure_writable_dir(out)
+    tasks = named or default_tasks(ladder, sizes, mixed_conventions)  # cached like the fits: no table read warm
     if not fixed:
         # the fitted state is cached by the ladder files' bytes: a repeated prediction reads no table
         from .predictor import INTERVAL_METHOD
@@ -511,7 +522,7 @@ def backtest(
     ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
-    task: Annotated[Optional[list[str]], typer.Option(help="Task(s); 'paper' (default), 'all' or names.")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has).")] = None,
     holdout: Annotated[int, typer.Option(help="How many of the largest runs to hold out (by N, and by compute).")] = 4,
     level: Annotated[float, typer.Option(help="Level of each pipeline's own interval, for coverage.")] = 0.9,
     out: Annotated[Optional[Path], typer.Option(help="Also write the per-run backtest table (Parquet) here.")] = None,
@@ -531,10 +542,11 @@ def backtest(
     from .trust import ALL_DESIGNS
     from .trust import backtest as run_backtest
 
-    tasks = _tasks(task)
+    named = _tasks(task) if task else None
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
+    tasks = named or _default_tasks(results)
     if holdout < 1:
         raise TaskladderError(f"--holdout must be at least 1, got {holdout}")
     if out is not None:
@@ -615,7 +627,7 @@ def report(
     n: Annotated[Optional[str], typer.Option("--n", help="Target parameters (with --ladder).")] = None,
     tokens: Annotated[Optional[str], typer.Option(help="Target tokens (with --ladder).")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, for actuals.")] = None,
-    task: Annotated[Optional[list[str]], typer.Option(help="Task(s); 'paper' (default), 'all' or names.")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has).")] = None,
     calibration: Annotated[bool, typer.Option("--calibration", help="Add the automatic intervals' coverage on the ladder's own splits (refits the automatic choice on each; about a minute cold).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
@@ -625,7 +637,7 @@ def report(
     _set_cache(no_cache)
     from . import report as rpt
 
-    tasks = _tasks(task)
+    named = _tasks(task) if task else None
     if ladder:
         size_table = load_sizes(sizes) if sizes else None
         results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions)
@@ -638,6 +650,7 @@ def report(
         bundled = olmo2_ladder()
         results, targets = bundled.ladder, [bundled.targets["7B-4T"], bundled.targets["13B-5T"]]
         title, paper = "taskladder report: OLMo 2 ladder (Bhagia et al., 2024)", True
+    tasks = named or _default_tasks(results)
     io.check_output_file(out)
     if out.parent != Path(""):
         io.ensure_writable_dir(out.parent)

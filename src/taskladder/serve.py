@@ -21,7 +21,7 @@ from .errors import InputWarning, TaskladderError
 from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, check_accuracies,
                         convention_notes, predict_rows, range_note)
 
-__all__ = ["AutoPrediction", "FixedPrediction", "auto_prediction", "fixed_prediction"]
+__all__ = ["AutoPrediction", "FixedPrediction", "auto_prediction", "default_tasks", "fixed_prediction"]
 
 #: The files of a ladder folder whose bytes key its fitted state: every kind the readers take
 #: (tables, and the JSON/JSON-lines of lm-eval, OLMES and OLMo-core), never a checkpoint's weights.
@@ -57,6 +57,61 @@ def _source_hash(ladder: Sequence[Path] | None, sizes: Path | None, mixed_conven
     return h.hexdigest()
 
 
+#: The ladder last read, by its source hash: :func:`default_tasks` and a cache miss of the
+#: fitted states read the files once between them.
+_last_read: dict = {}
+
+
+def _read(src: str | None, ladder, sizes, mixed_conventions: bool):
+    """The ladder read from its files (the bundled one by default) as a :class:`chain.Ladder`,
+    and the reading warnings' messages (said again on a warm prediction; in this process, once)."""
+    if src is not None and _last_read.get("src") == src:
+        return _last_read["ladder"], _last_read["said"]
+    from .chain import Ladder
+    from .results import load_sizes, read_results
+
+    if ladder:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", InputWarning)
+            results = read_results(list(ladder), sizes=load_sizes(sizes) if sizes else None,
+                                   mixed_conventions=mixed_conventions)
+        said = tuple(str(w.message) for w in caught if issubclass(w.category, InputWarning))
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    else:
+        from .datasets import olmo2_ladder
+
+        results, said = olmo2_ladder().ladder, ()
+    lad = Ladder(results)
+    _last_read.clear()
+    _last_read.update(src=src, ladder=lad, said=said)
+    return lad, said
+
+
+def default_tasks(ladder: Sequence[Path] | None = None, sizes: Path | None = None,
+                  mixed_conventions: bool = False) -> list[str]:
+    """The tasks predicted when none is named (:func:`tasks.default_tasks`): the paper's eight
+    on the bundled ladder; on ladder files, those of them the files have accuracy for, kept in
+    the cache by the files' bytes like the fits, so a warm prediction still reads no table."""
+    from .tasks import ACC, PAPER_TASKS
+    from .tasks import default_tasks as pick
+
+    if not ladder:
+        return list(PAPER_TASKS)
+    from . import cache
+
+    src = _source_hash(ladder, sizes, mixed_conventions)
+    key = cache.key("default-tasks", src) if src is not None else None
+    hit = cache.load(key) if key is not None else None
+    if isinstance(hit, list) and hit:
+        return hit
+    lad, _ = _read(src, ladder, sizes, mixed_conventions)
+    tasks = pick(t for t in lad.tasks if lad.has(t, ACC))
+    if key is not None:
+        cache.store(key, tasks)
+    return tasks
+
+
 def _states(kind: tuple, tasks: Sequence[str], ladder, sizes, mixed_conventions: bool, state_type: type,
             fit: Callable, progress: Callable[[], None] | None) -> tuple[LadderSpan, dict]:
     """Each task's fitted state and the ladder's span, from the cache or by ``fit(ladder, tasks,
@@ -78,22 +133,9 @@ def _states(kind: tuple, tasks: Sequence[str], ladder, sizes, mixed_conventions:
             for _ in tasks:
                 progress()
         return span, {t: hits[t][1] for t in tasks}
-    from .chain import Ladder, ladder_span
-    from .results import load_sizes, read_results
+    from .chain import ladder_span
 
-    if ladder:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", InputWarning)
-            results = read_results(list(ladder), sizes=load_sizes(sizes) if sizes else None,
-                                   mixed_conventions=mixed_conventions)
-        said = tuple(str(w.message) for w in caught if issubclass(w.category, InputWarning))
-        for w in caught:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    else:
-        from .datasets import olmo2_ladder
-
-        results, said = olmo2_ladder().ladder, ()
-    lad = Ladder(results)
+    lad, said = _read(src, ladder, sizes, mixed_conventions)
     span = ladder_span(lad)
     states = fit(lad, list(tasks), progress)
     for t, k in keys.items():

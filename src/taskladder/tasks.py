@@ -8,6 +8,7 @@ choices (MMLU/ARC/OpenBookQA/HellaSwag 4, PIQA 2, CommonsenseQA 5, Social IQa 3)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .errors import TaskladderError
@@ -87,6 +88,19 @@ def get_task(name: str) -> Task:
         raise TaskladderError(
             f"unknown task {name!r}; known tasks: {', '.join(REGISTRY)}"
         ) from None
+
+
+def default_tasks(with_accuracy: Iterable[str]) -> list[str]:
+    """The tasks a command runs when none is named, given those a ladder has accuracy for: the
+    paper's eight that it has (all of them on the bundled ladder), else every registry task it
+    has.  A ladder evaluated on two tasks is predicted on those two, not refused for the six
+    it lacks."""
+    have = set(with_accuracy)
+    out = [t for t in PAPER_TASKS if t in have] or [t for t in REGISTRY if t in have]
+    if not out:
+        raise TaskladderError("the ladder has accuracy ('acc') for none of the known tasks "
+                              f"(tasks with accuracy: {', '.join(sorted(have)) or 'none'}; known: {', '.join(REGISTRY)})")
+    return out
 
 
 def chance(task: str) -> float:
