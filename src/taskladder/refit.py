@@ -134,7 +134,7 @@ def batched_ls_refit(law, x: np.ndarray, y: np.ndarray, W: np.ndarray, max_iters
     before the parameters of a flat direction stop creeping (PIQA's TaskCE design, whose
     log-sigmoid bends on its data: SD 0.811 points after 300 iterations, 0.819 after 2,000,
     10x the time).  A step lowering the loss by less than 1e-9 (relative) ends that refit:
-    until 2026-12-05 it only raised the damping, and each refit then spent ~9 more iterations
+    until 2026-12-04 it only raised the damping, and each refit then spent ~9 more iterations
     (a third of its work) failing its way to the damping limit; the refits' predictions moved
     by at most 0.0014 points (docs/speed.md).
     """
