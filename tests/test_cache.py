@@ -289,6 +289,10 @@ def test_a_ladder_of_two_tasks_is_predicted_on_those_by_default_cold_and_warm(tm
     # a named task the files lack is still refused in one line
     bad = _cli(d, *args, "--task", "hellaswag")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "tasks with data: mmlu, piqa" in bad.stderr
+    # backtest (and report) take the same default from the table they read
+    bt = _cli(d, "backtest", "--ladder", f, "--json")
+    assert bt.returncode == 0, bt.stderr
+    assert sorted({r["task"] for r in json.loads(bt.stdout)["runs"]}) == ["mmlu", "piqa"]
 
 
 def test_default_tasks_are_the_papers_the_ladder_has_else_any_known():
