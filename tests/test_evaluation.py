@@ -291,3 +291,21 @@ def test_a_choice_longer_than_the_window_is_an_error_even_when_truncating(tmp_pa
     sc = Scorer(model, tok, max_length=16, overlong="truncate")
     with pytest.raises(Exception, match="does not fit the model's window of 16 with any context"):
         sc.loglikelihoods("", ["Question: q?\nAnswer:"], [[" " + "word " * 40]])
+
+
+def test_pack_choices_layout_by_hand():
+    # one question with 2 context tokens after a shared prefix of 2, choices [7, 8] and [9]:
+    # fed are 5 6 7 (a choice's last token is only predicted); 7 and 9 are predicted from the
+    # question's last column, 8 from 7's; choice 1's token sits at position 2 + 2 = 4
+    from taskladder.evaluation import pack_choices
+
+    pk = pack_choices([[5, 6]], [[[7, 8], [9]]], S=2, pad=0)
+    assert pk.ids.tolist() == [[5, 6, 7]] and pk.pos.tolist() == [[2, 3, 4]]
+    assert pk.row.tolist() == [0, 0, 0] and pk.col.tolist() == [1, 2, 1]
+    assert pk.target.tolist() == [7, 8, 9] and pk.owner.tolist() == [0, 0, 1]
+    # columns: the prefix (0, 1), then the row's own tokens (2, 3, 4)
+    assert pk.allow[0].astype(int).tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 0], [1, 1, 1, 1, 1]]
+    # two questions: the shorter row is padded, and its padding sees only itself
+    pk = pack_choices([[5], [6, 6]], [[[7]], [[8, 8]]], S=0, pad=-1)
+    assert pk.ids.tolist() == [[5, -1, -1], [6, 6, 8]]
+    assert pk.allow[0].astype(int).tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]

@@ -28,6 +28,7 @@ import copy
 import gzip
 import json
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,65 @@ def _encode_many(tokenizer, texts: Sequence[str]) -> list[list[int]]:
     return out
 
 
+class Packing(NamedTuple):
+    """A group of questions packed one per row with their choices (:func:`pack_choices`)."""
+
+    ids: np.ndarray
+    """(G, L) tokens fed: the question's context after the shared prefix, then each choice but its last token."""
+    pos: np.ndarray
+    """(G, L) position ids: after the shared prefix, restarting after the question for each choice."""
+    allow: np.ndarray
+    """(G, L, S + L) which positions each token may attend to (the prefix, its question, its own choice)."""
+    row: np.ndarray
+    """Per choice token: the row whose output at column ``col`` predicts it."""
+    col: np.ndarray
+    """Per choice token: that column."""
+    target: np.ndarray
+    """Per choice token: the token."""
+    owner: np.ndarray
+    """Per choice token: its choice, numbered over the group."""
+
+
+def pack_choices(rests: Sequence[Sequence[int]], chs: Sequence[Sequence[Sequence[int]]], S: int, pad: int) -> Packing:
+    """Pack each question (its context's tokens after the ``S`` shared ones, ``rests[i]``) with
+    all its choices (``chs[i]``, each without its last token, which is only predicted) into one
+    row.  The attention mask lets every choice see the shared prefix, its question and its own
+    earlier tokens only, and positions restart after the question for each choice: the same
+    log-probabilities as a separate pass per choice.  Padding rows see themselves."""
+    G = len(rests)
+    L = max(len(r) + sum(len(c) - 1 for c in cl) for r, cl in zip(rests, chs))
+    x = np.full((G, L), pad, dtype=np.int64)
+    pos = np.zeros((G, L), dtype=np.int64)
+    allow = np.zeros((G, L, S + L), dtype=bool)
+    allow[:, :, :S] = True
+    tri = np.tril(np.ones((L, L), dtype=bool))
+    row_q, row_p, target, owner = [], [], [], []
+    k = 0
+    for i, (r, cl) in enumerate(zip(rests, chs)):
+        n = len(r)
+        x[i, :n] = r
+        pos[i, :n] = S + np.arange(n)
+        allow[i, :n, S:S + n] = tri[:n, :n]
+        off = n
+        for c in cl:
+            m = len(c) - 1  # the last token is only predicted, never fed
+            if m:
+                x[i, off:off + m] = c[:-1]
+                pos[i, off:off + m] = S + n + np.arange(m)
+                allow[i, off:off + m, S:S + n] = True
+                allow[i, off:off + m, S + off:S + off + m] = tri[:m, :m]
+            # first choice token from the question's last position; the rest from the choice's own
+            row_q += [i] * len(c)
+            row_p += [n - 1, *range(off, off + m)]
+            target += c
+            owner += [k] * len(c)
+            off += m
+            k += 1
+        allow[i, off:, S + off:] = np.eye(L - off, dtype=bool)
+    row, col, tok, own = (np.asarray(v, dtype=np.int64) for v in (row_q, row_p, target, owner))
+    return Packing(x, pos, allow, row, col, tok, own)
+
+
 class Scorer:
     """Per-choice log-likelihoods of a causal LM, with prefix and question reuse."""
 
@@ -282,57 +342,24 @@ class Scorer:
         return float(sum(lp[0, p, t] for p, t in zip(pos, cid)))
 
     def _packed_group(self, rests, chs, S, pre_cache):
-        """One forward for a group of questions: each row packs a question's remaining
-        context and all its choices (each choice without its last token); a 4-D mask lets
-        every choice see the prefix, its question and its own earlier tokens only, and
-        positions restart after the question for each choice, as in separate passes.
-
-        The rows, positions and mask are built in numpy and the choice tokens' log-
-        probabilities gathered in one indexing step: for models of a few thousand
-        parameters, per-token torch calls cost more than the forward pass."""
+        """One forward pass for a group of questions, each packed with its choices
+        (:func:`pack_choices`); the choice tokens' log-probabilities are gathered in one
+        indexing step: for models of a few thousand parameters, per-token torch calls cost
+        more than the forward pass."""
         torch = self.torch
-        G = len(rests)
-        L = max(len(r) + sum(len(c) - 1 for c in cl) for r, cl in zip(rests, chs))
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        x = np.full((G, L), pad, dtype=np.int64)
-        pos = np.zeros((G, L), dtype=np.int64)
-        allow = np.zeros((G, L, S + L), dtype=bool)
-        allow[:, :, :S] = True
-        tri = np.tril(np.ones((L, L), dtype=bool))
-        row_q, row_p, target, owner = [], [], [], []  # per choice token: row, position, token, choice
-        k = 0
-        for i, (r, cl) in enumerate(zip(rests, chs)):
-            n = len(r)
-            x[i, :n] = r
-            pos[i, :n] = S + np.arange(n)
-            allow[i, :n, S:S + n] = tri[:n, :n]
-            off = n
-            for c in cl:
-                m = len(c) - 1  # the last token is only predicted, never fed
-                if m:
-                    x[i, off:off + m] = c[:-1]
-                    pos[i, off:off + m] = S + n + np.arange(m)
-                    allow[i, off:off + m, S:S + n] = True
-                    allow[i, off:off + m, S + off:S + off + m] = tri[:m, :m]
-                # first choice token from the question's last position; the rest from the choice's own
-                row_q += [i] * len(c)
-                row_p += [n - 1, *range(off, off + m)]
-                target += c
-                owner += [k] * len(c)
-                off += m
-                k += 1
-            allow[i, off:, S + off:] = np.eye(L - off, dtype=bool)  # padding rows see themselves
+        pk = pack_choices(rests, chs, S, pad)
         dtype = next(self.model.parameters()).dtype
-        mask = torch.zeros((G, 1, L, S + L), dtype=dtype).masked_fill(
-            ~torch.from_numpy(allow)[:, None], torch.finfo(dtype).min)
+        mask = torch.zeros(pk.allow.shape[:1] + (1,) + pk.allow.shape[1:], dtype=dtype).masked_fill(
+            ~torch.from_numpy(pk.allow)[:, None], torch.finfo(dtype).min)
         cache = None
         if pre_cache is not None:
             cache = copy.deepcopy(pre_cache)
-            cache.batch_repeat_interleave(G)
-        h, _ = self._body(torch.from_numpy(x), mask, torch.from_numpy(pos), cache)
-        lp = self._head(h[torch.tensor(row_q), torch.tensor(row_p)])
-        tok_ll = lp[torch.arange(len(target)), torch.tensor(target)].double().numpy()
-        ll = np.bincount(owner, weights=tok_ll, minlength=k)
+            cache.batch_repeat_interleave(len(rests))
+        h, _ = self._body(torch.from_numpy(pk.ids), mask, torch.from_numpy(pk.pos), cache)
+        lp = self._head(h[torch.from_numpy(pk.row), torch.from_numpy(pk.col)])
+        tok_ll = lp[torch.arange(len(pk.target)), torch.from_numpy(pk.target)].double().numpy()
+        ll = np.bincount(pk.owner, weights=tok_ll, minlength=sum(len(cl) for cl in chs))
         out_ll, out_ntok, k = [], [], 0
         for cl in chs:
             out_ll.append(ll[k:k + len(cl)])

@@ -337,8 +337,95 @@ def _reduction_is_sum(mesh) -> bool:
     return bool(g.max() > 1.5)
 
 
+class RunCheckpoints:
+    """A rung's checkpoints in ``out_dir/<rung>/step<k>``: the Hugging Face model, its tokenizer,
+    ``taskladder.json`` (rung, settings, losses so far) and, in the latest only, the optimizer.
+
+    Written to a hidden temporary folder and renamed into place, so a run killed mid-save
+    resumes from the previous checkpoint; only process 0 writes, every process resumes."""
+
+    def __init__(self, out_dir: Path, rank: int = 0):
+        self.out_dir, self.rank = Path(out_dir), rank
+
+    def run_dir(self, rung: Rung) -> Path:
+        return self.out_dir / rung.name
+
+    @staticmethod
+    def finished(run_dir: Path) -> list[tuple[int, Path]]:
+        """Finished checkpoints of a run folder, by step."""
+        out = []
+        for p in Path(run_dir).glob("step*"):
+            if p.is_dir() and p.name[4:].isdigit() and (p / "taskladder.json").exists():
+                out.append((int(p.name[4:]), p))
+        return sorted(out)
+
+    def save(self, rung: Rung, model, opt, step: int, metrics: list[dict], tokenizer, meta: dict) -> None:
+        """Checkpoint ``step`` (every process gathers the full state; process 0 writes it).
+        ``meta``: more fields for ``taskladder.json`` (the training settings, the world size)."""
+        import torch
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_model_state_dict,
+            get_optimizer_state_dict,
+        )
+
+        full = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        msd = get_model_state_dict(model, options=full)
+        osd = get_optimizer_state_dict(model, opt, options=full)
+        if self.rank != 0:
+            return
+        run_dir = self.run_dir(rung)
+        final = run_dir / f"step{step}"
+        tmp = run_dir / f".step{step}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp, state_dict=msd, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        torch.save({"optimizer": osd, "step": step}, tmp / "train_state.pt")
+        info = {"run": rung.name, "size": rung.size, "n": rung.n, "step": step, "tokens": step * rung.batch_tokens,
+                "batch_tokens": rung.batch_tokens, "rung": rung.as_dict(), **meta, "losses": metrics}
+        (tmp / "taskladder.json").write_text(json.dumps(info, indent=1))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        # only the latest checkpoint keeps optimizer state (the model weights stay for evaluation)
+        for s, p in self.finished(run_dir):
+            if s < step:
+                (p / "train_state.pt").unlink(missing_ok=True)
+
+    def resume(self, rung: Rung, model, opt) -> tuple[int, list[dict]]:
+        """Load the latest checkpoint with optimizer state into ``model`` and ``opt``: (its step,
+        the losses logged up to it); (0, []) when there is none."""
+        import torch
+
+        run_dir = self.run_dir(rung)
+        for tmp in run_dir.glob(".step*.tmp"):  # a save cut short by a kill
+            if self.rank == 0:
+                shutil.rmtree(tmp, ignore_errors=True)
+        done = [(s, p) for s, p in self.finished(run_dir) if (p / "train_state.pt").exists()]
+        if not done:
+            return 0, []
+        step, path = done[-1]
+        from safetensors.torch import load_file
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_model_state_dict,
+            set_optimizer_state_dict,
+        )
+
+        msd = load_file(path / "model.safetensors")
+        state = torch.load(path / "train_state.pt", weights_only=False)
+        full = StateDictOptions(full_state_dict=True)
+        set_model_state_dict(model, msd, options=full)
+        set_optimizer_state_dict(model, opt, state["optimizer"], options=full)
+        meta = json.loads((path / "taskladder.json").read_text())
+        return step, meta["losses"]
+
+
 class Trainer:
-    """Trains rungs into ``config.out_dir``; call :meth:`train` per rung (resumes if checkpoints exist)."""
+    """Trains rungs into ``config.out_dir``; call :meth:`train` per rung (resumes if checkpoints
+    exist, :class:`RunCheckpoints`)."""
+
+    #: Finished checkpoints of a run folder, by step (:meth:`RunCheckpoints.finished`).
+    checkpoints = staticmethod(RunCheckpoints.finished)
 
     def __init__(self, config: TrainConfig, vocab_size: int, rank: int = 0, world: int = 1, progress=None):
         import torch
@@ -353,6 +440,7 @@ class Trainer:
                                   f"{vocab_size}; plan with a larger vocabulary")
         self.vocab_size = vocab_size
         self.progress = progress
+        self.store = RunCheckpoints(config.out_dir, rank)
         docs = read_documents(config.corpus)
         train_docs, self.heldout = split_heldout(docs, config.heldout_fraction)
         self.tokens = encode_corpus(train_docs, self.tokenizer)
@@ -422,82 +510,13 @@ class Trainer:
         total, ce = cross_entropy_z_loss(logits.float().flatten(0, 1), x[:, 1:].flatten(), self.cfg.z_loss)
         return total, ce.detach()
 
-    # -- checkpoints
-    def _run_dir(self, rung: Rung) -> Path:
-        return Path(self.cfg.out_dir) / rung.name
-
-    @staticmethod
-    def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-        """Finished checkpoints of a run folder, by step."""
-        out = []
-        for p in Path(run_dir).glob("step*"):
-            if p.is_dir() and p.name[4:].isdigit() and (p / "taskladder.json").exists():
-                out.append((int(p.name[4:]), p))
-        return sorted(out)
-
-    def _save(self, rung: Rung, model, opt, step: int, metrics: list[dict]):
-        torch = self.torch
-        from torch.distributed.checkpoint.state_dict import (
-            StateDictOptions,
-            get_model_state_dict,
-            get_optimizer_state_dict,
-        )
-
-        full = StateDictOptions(full_state_dict=True, cpu_offload=True)
-        msd = get_model_state_dict(model, options=full)
-        osd = get_optimizer_state_dict(model, opt, options=full)
-        if self.rank != 0:
-            return
-        run_dir = self._run_dir(rung)
-        final = run_dir / f"step{step}"
-        tmp = run_dir / f".step{step}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp, state_dict=msd, safe_serialization=True)
-        self.tokenizer.save_pretrained(tmp)
-        torch.save({"optimizer": osd, "step": step}, tmp / "train_state.pt")
-        meta = {"run": rung.name, "size": rung.size, "n": rung.n, "step": step, "tokens": step * rung.batch_tokens,
-                "batch_tokens": rung.batch_tokens, "rung": rung.as_dict(), "train": _jsonable(asdict(self.cfg)),
-                "world_size": self.world, "losses": metrics}
-        (tmp / "taskladder.json").write_text(json.dumps(meta, indent=1))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        # only the latest checkpoint keeps optimizer state (the model weights stay for evaluation)
-        for s, p in self.checkpoints(run_dir):
-            if s < step:
-                (p / "train_state.pt").unlink(missing_ok=True)
-
-    def _resume(self, rung: Rung, model, opt) -> tuple[int, list[dict]]:
-        torch = self.torch
-        run_dir = self._run_dir(rung)
-        for tmp in run_dir.glob(".step*.tmp"):  # a save cut short by a kill
-            if self.rank == 0:
-                shutil.rmtree(tmp, ignore_errors=True)
-        done = [(s, p) for s, p in self.checkpoints(run_dir) if (p / "train_state.pt").exists()]
-        if not done:
-            return 0, []
-        step, path = done[-1]
-        from safetensors.torch import load_file
-        from torch.distributed.checkpoint.state_dict import (
-            StateDictOptions,
-            set_model_state_dict,
-            set_optimizer_state_dict,
-        )
-
-        msd = load_file(path / "model.safetensors")
-        state = torch.load(path / "train_state.pt", weights_only=False)
-        full = StateDictOptions(full_state_dict=True)
-        set_model_state_dict(model, msd, options=full)
-        set_optimizer_state_dict(model, opt, state["optimizer"], options=full)
-        meta = json.loads((path / "taskladder.json").read_text())
-        return step, meta["losses"]
-
     # -- the loop
     def train(self, rung: Rung) -> dict:
         """Train (or finish) one rung; returns its summary: steps done, final loss, tokens/s."""
         import time
 
         torch = self.torch
-        run_dir = self._run_dir(rung)
+        run_dir = self.store.run_dir(rung)
         if self.rank == 0:
             run_dir.mkdir(parents=True, exist_ok=True)
         if self.world > 1:
@@ -505,7 +524,7 @@ class Trainer:
 
             dist.barrier()
         model, opt = self._build(rung)
-        start, metrics = self._resume(rung, model, opt)
+        start, metrics = self.store.resume(rung, model, opt)
         last = rung.steps if self.cfg.max_steps is None else min(rung.steps, self.cfg.max_steps)
         data = Batches(self.tokens, rung.seq_len + 1, rung.batch_sequences, self.cfg.seed)
         per_rank = rung.batch_sequences // self.world
@@ -539,7 +558,8 @@ class Trainer:
             if not math.isfinite(ce_sum):
                 raise TaskladderError(f"{rung.name}: loss became {ce_sum} at step {step + 1}; lower the learning rate")
             if (step + 1) % rung.checkpoint_interval == 0 or step + 1 in (rung.steps, last):
-                self._save(rung, model, opt, step + 1, metrics)
+                self.store.save(rung, model, opt, step + 1, metrics, self.tokenizer,
+                                {"train": _jsonable(asdict(self.cfg)), "world_size": self.world})
             if self.progress is not None:
                 self.progress(rung, step + 1, last, ce_sum)
         dt = time.perf_counter() - t0
