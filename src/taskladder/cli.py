@@ -51,11 +51,11 @@ def parse_count(text: str, what: str, limit: float = None) -> int:
     return int(round(v)) if v < _MAX_COUNT else v
 
 
-def _tasks(names: list[str] | None) -> list[str]:
-    """The tasks named by --task (the paper's eight when none is: commands that read a ladder
-    take those it has, :func:`_default_tasks`)."""
+def _tasks(names: list[str] | None) -> list[str] | None:
+    """The tasks named by --task, checked; None when none is (commands that read a ladder then
+    take the paper's tasks it has, :func:`_default_tasks`)."""
     if not names:
-        return list(PAPER_TASKS)
+        return None
     out = []
     for n in names:
         for part in n.split(","):
@@ -379,7 +379,7 @@ def predict(
     from .datasets import make_targets
     from .serve import default_tasks
 
-    named = _tasks(task) if task else None
+    named = _tasks(task)
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     fixed = paper or design is not None or any(v is not None for v in (feature, step1, step2))
@@ -497,7 +497,7 @@ def forecast(
     results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
     d_end = parse_count(tokens, "--tokens") if tokens else None
     with err_console.status("fitting the ladder", spinner="dots") if err_console.is_terminal and not json_ else _null():
-        res = run_forecast(results, log, n_, tokens=d_end, upto=upto, tasks=_tasks(task) if task else None,
+        res = run_forecast(results, log, n_, tokens=d_end, upto=upto, tasks=_tasks(task),
                            config=cfg, name=name)
     table = res.forecasts
     result = {"target": name, "n": n_, "upto": upto, "forecasts": io.records(table),
@@ -542,7 +542,7 @@ def backtest(
     from .trust import ALL_DESIGNS
     from .trust import backtest as run_backtest
 
-    named = _tasks(task) if task else None
+    named = _tasks(task)
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
@@ -637,7 +637,7 @@ def report(
     _set_cache(no_cache)
     from . import report as rpt
 
-    named = _tasks(task) if task else None
+    named = _tasks(task)
     if ladder:
         size_table = load_sizes(sizes) if sizes else None
         results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions)

@@ -350,8 +350,8 @@ class Scorer:
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         pk = pack_choices(rests, chs, S, pad)
         dtype = next(self.model.parameters()).dtype
-        mask = torch.zeros(pk.allow.shape[:1] + (1,) + pk.allow.shape[1:], dtype=dtype).masked_fill(
-            ~torch.from_numpy(pk.allow)[:, None], torch.finfo(dtype).min)
+        blocked = torch.from_numpy(~pk.allow)[:, None]  # (G, 1, L, S + L): one mask for every head
+        mask = torch.zeros(blocked.shape, dtype=dtype).masked_fill(blocked, torch.finfo(dtype).min)
         cache = None
         if pre_cache is not None:
             cache = copy.deepcopy(pre_cache)

@@ -75,11 +75,11 @@ def bundled_corpus() -> Path:
 
 def checkpoint_list(out_dir: Path, rungs: list[Rung]) -> list[dict]:
     """Every finished checkpoint of the plan's runs, as ``evaluate_checkpoints`` wants them."""
-    from .training import Trainer
+    from .training import RunCheckpoints
 
     cks = []
     for r in rungs:
-        for step, path in Trainer.checkpoints(Path(out_dir) / r.name):
+        for step, path in RunCheckpoints.finished(Path(out_dir) / r.name):
             cks.append({"path": path, "run": r.name, "size": r.size, "n": r.n, "step": step,
                         "d": step * r.batch_tokens})
     return cks

@@ -70,7 +70,10 @@ def damped_gauss_newton(objective, p0: np.ndarray, B: int, lo: np.ndarray, hi: n
         up = act[better]  # only the improved problems move (no copy of the others' Jacobians)
         P[up], r[up], jr[up], cur[up] = cand[better], r_new[better], jr_new[better], new[better]
         lam[act] = np.where(real, np.maximum(la * 0.3, 1e-10), la * 10.0)
-        done[act] = (lam[act] > 1e6) | (better & ~real) if small_done else lam[act] > 1e6
+        stop = lam[act] > 1e6
+        if small_done:
+            stop |= better & ~real
+        done[act] = stop
     return P, cur, done
 
 

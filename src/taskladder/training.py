@@ -424,9 +424,6 @@ class Trainer:
     """Trains rungs into ``config.out_dir``; call :meth:`train` per rung (resumes if checkpoints
     exist, :class:`RunCheckpoints`)."""
 
-    #: Finished checkpoints of a run folder, by step (:meth:`RunCheckpoints.finished`).
-    checkpoints = staticmethod(RunCheckpoints.finished)
-
     def __init__(self, config: TrainConfig, vocab_size: int, rank: int = 0, world: int = 1, progress=None):
         import torch
 
