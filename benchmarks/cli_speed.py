@@ -50,6 +50,7 @@ def main() -> None:
     for name, args in [("--help", ["--help"]),
                        ("predict --paper", ["predict", "--n", "7B", "--tokens", "4T", "--paper"]),
                        ("predict (automatic)", ["predict", "--n", "7B", "--tokens", "4T"]),
+                       ("predict --target 7B-4T", ["predict", "--target", "7B-4T"]),
                        ("forecast --upto 0.5", ["forecast", "--target", "7B-4T", "--upto", "0.5"]),
                        ("reproduce (all outputs)", ["reproduce", "--out", out])]:
         # each command starts from its own empty cache: cold means nothing fitted before, not

@@ -191,6 +191,21 @@ def test_a_warm_prediction_reads_no_table_and_imports_neither_pandas_nor_scipy(f
     assert json.loads(other.stdout)["predictions"][0]["predicted"] > json.loads(plain.stdout)["predictions"][0]["predicted"]
 
 
+def test_a_warm_prediction_for_a_bundled_target_imports_no_pandas(filled, tmp_path):
+    # the bundled targets' actuals are cached as arrays (datasets.bundled_targets): comparing
+    # with 7B-4T is as interactive as predicting a bare (N, D)
+    d = _copy(filled, tmp_path)
+    args = ["predict", "--target", "7B-4T", "--task", "piqa", "--json"]
+    first = _cli(d, *args)
+    assert first.returncode == 0, first.stderr
+    warm = _probe(d, *args)
+    assert warm.stdout == first.stdout == _cli(d, *args, "--no-cache").stdout, warm.stderr
+    assert _imported(warm) == "[]", warm.stderr
+    (row,) = json.loads(warm.stdout)["predictions"]
+    # the paper's 7B-4T PIQA actual (README: 82.0), the mean of its last 5 checkpoints
+    assert row["target"] == "7B-4T" and round(100 * row["actual"], 1) == 82.0
+
+
 @pytest.mark.parametrize("design", [["--paper"], ["--design", "single_step"], ["--design", "flops_olmo"]])
 def test_a_warm_fixed_pipeline_answers_the_same_without_pandas_or_scipy(filled, tmp_path, design):
     # predict --paper / --design keep each task's fitted laws by the files' bytes too

@@ -165,3 +165,26 @@ def test_a_full_disk_is_one_clear_error_and_leaves_no_temp_file(tmp_path, monkey
     with pytest.raises(TaskladderError, match=r"out.json: cannot write \(No space left on device\)"):
         io.write_json(tmp_path / "out.json", {"a": 1})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bundled_data_is_split_once_and_each_caller_gets_its_own_copy():
+    a, b = olmo2_ladder(), olmo2_ladder()
+    a.ladder.loc[0, "value"] = -5.0
+    a.ladder["extra"] = 1
+    a.targets["7B-4T"].results.loc[0, "value"] = -5.0
+    assert b.ladder.loc[0, "value"] > 0 and "extra" not in b.ladder
+    assert olmo2_ladder().targets["7B-4T"].results.loc[0, "value"] > 0
+    assert b.ladder.attrs["convention"] == "olmo"
+
+
+def test_a_compact_target_has_the_same_actuals_without_tables():
+    t = olmo2_ladder().targets["13B-5T"]
+    c = t.compact()
+    assert c.results is None and c.full is None and (c.n, c.d, c.convention) == (t.n, t.d, "olmo")
+    for task in PAPER_TASKS:
+        for metric in ("acc", "bpb"):
+            assert c.actual(task, metric) == t.actual(task, metric)
+    # 13B-5T keeps its last 12 checkpoints: a window of 3 is the mean of the last 3 of them
+    last3 = t.results[(t.results["task"] == "mmlu") & (t.results["metric"] == "acc")].sort_values("step")["value"]
+    assert c.actual("mmlu", window=3) == pytest.approx(last3.iloc[-3:].mean(), abs=1e-15)
+    assert c.actual("no_such_task") is None

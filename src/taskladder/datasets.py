@@ -7,10 +7,10 @@ ship beside the Parquet file in ``taskladder/data``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
@@ -39,6 +39,11 @@ class Target:
     """Tidy results of the target's final checkpoints (for "actual" values)."""
     full: pd.DataFrame | None = field(default=None, repr=False)
     """Tidy results of its intermediate checkpoints over all of training, if any."""
+    finals: Mapping[tuple[str, str], np.ndarray] | None = field(default=None, repr=False)
+    """Without ``results``: each (task, metric)'s values over the final checkpoints in step
+    order (:meth:`compact`, which a prediction can read from the cache without pandas)."""
+    scored_as: str | None = field(default=None, repr=False)
+    """Without ``results``: the metric convention its values were scored under."""
 
     def __post_init__(self):
         if not (np.isfinite(self.n) and self.n > 0):
@@ -51,10 +56,19 @@ class Target:
         v = self._by_key.get((task, metric))
         return None if v is None else float(v[-window:].mean())
 
+    @property
+    def convention(self) -> str | None:
+        """The metric convention of its results (``results.attrs["convention"]``), if known."""
+        return self.scored_as if self.results is None else self.results.attrs.get("convention")
+
+    def compact(self) -> Target:
+        """The same target with its final values as arrays and no tables (small, no pandas to read)."""
+        return Target(self.name, self.n, self.d, finals=dict(self._by_key), scored_as=self.convention)
+
     @cached_property
     def _by_key(self) -> dict[tuple[str, str], np.ndarray]:
         if self.results is None:
-            return {}
+            return dict(self.finals or {})
         r = self.results.sort_values("step", kind="stable")
         return {k: g["value"].to_numpy(float) for k, g in r.groupby(["task", "metric"], sort=False)}
 
@@ -88,8 +102,18 @@ def _load() -> tuple[pd.DataFrame, dict]:
 def olmo2_ladder() -> LadderData:
     """The paper's ladder (190M-1.3B x 1/2/5/10 xC) and its two targets, 7B-4T and 13B-5T.
 
-    Works offline: the data ship inside the package.
+    Works offline: the data ship inside the package.  Each call returns its own copies of
+    the tables (a caller may change them), split from the file once per process.
     """
+    d = _bundled()
+    return LadderData(d.ladder.copy(), {k: replace(t, results=t.results.copy(), full=t.full.copy())
+                                        for k, t in d.targets.items()})
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> LadderData:
+    # splitting the file's rows by role takes ~0.08 s, and a command such as `forecast
+    # --target` asks twice (its target, then the ladder); copies are cheap (copy-on-write)
     df, meta = _load()
     roles = df["run"].map(meta["roles"])
     ladder = df[roles == "ladder"].reset_index(drop=True)
@@ -103,6 +127,22 @@ def olmo2_ladder() -> LadderData:
     for t in targets.values():
         t.results.attrs["convention"] = "olmo"
     return LadderData(ladder, targets)
+
+
+def bundled_targets() -> dict[str, Target]:
+    """The bundled targets, :meth:`Target.compact`: their final values without the tables.
+
+    Cached on disk by the bundled files' bytes, so a prediction for a bundled target
+    (``predict --target 7B-4T``) reads no table and imports no pandas when warm.
+    """
+    import hashlib
+
+    from . import cache
+
+    base = resources.files("taskladder") / "data"
+    digest = hashlib.sha256(b"".join((base / f).read_bytes() for f in (DATA_FILE, "olmo2_ladder.json")))
+    return cache.cached(cache.key("bundled-targets", digest.hexdigest()),
+                        lambda: {k: t.compact() for k, t in olmo2_ladder().targets.items()})
 
 
 def convention_notes(results: pd.DataFrame, targets) -> list[str]:
@@ -122,7 +162,7 @@ def make_targets(names=(), target_file=None, n: int | None = None, tokens: int |
 
     targets: list[Target] = []
     if names:
-        known = olmo2_ladder().targets
+        known = bundled_targets()
         for t in names:
             if t not in known:
                 raise TaskladderError(f"unknown target {t!r}; bundled targets: {', '.join(known)}")

@@ -419,8 +419,7 @@ def convention_notes(convention: str | None, targets) -> list[str]:
     convention than the ladder's (its "actual" and the prediction are on different scales)."""
     notes = []
     for t in targets:
-        res = getattr(t, "results", None)
-        tc = None if res is None else res.attrs.get("convention")
+        tc = getattr(t, "convention", None)
         if convention and tc and convention != tc:
             notes.append(f"the ladder was scored under the {convention!r} metric convention and {t.name}'s "
                          f"actuals under {tc!r}: their errors mix two scales (docs/ingest.md)")
