@@ -276,6 +276,7 @@ def mc_predictions(ladder, targets, tasks, step_ranges=MC_STEP_RANGES, smooth_wi
     intermediate checkpoints within ``step_ranges[target]`` (paper appendix B.2); the
     chained prediction evaluates it at the step-1 loss of the final model.
     """
+    from . import cache
     from .chain import fit_predictor, moving_average
     from .laws import Sigmoid
     from .tasks import MC_ACC
@@ -300,9 +301,14 @@ def mc_predictions(ladder, targets, tasks, step_ranges=MC_STEP_RANGES, smooth_wi
             # Released-scripts recipe for MC: the curve is pinned to chance at high loss
             # (a + b = chance) and to 1 at zero loss (b ~ 1); those bounds are by design.
             ch = chance(task)
-            law = Sigmoid(chance=ch, bounds=((ch - 1.0, 0.0, 0.0, 0.999), (ch - 0.999, np.inf, np.inf, 1.0)))
-            law._natural = frozenset({("a", ch - 1.0), ("a", ch - 0.999), ("b", 0.999), ("b", 1.0)})
-            law.fit(xs, ys)
+
+            def fit(ch=ch, xs=xs, ys=ys):
+                law = Sigmoid(chance=ch, bounds=((ch - 1.0, 0.0, 0.0, 0.999), (ch - 0.999, np.inf, np.inf, 1.0)))
+                law._natural = frozenset({("a", ch - 1.0), ("a", ch - 0.999), ("b", 0.999), ("b", 1.0)})
+                return law.fit(xs, ys)
+
+            # cached like the ladder's fits (~0.2 s each, a quarter of a warm `reproduce`'s analyses)
+            law = cache.cached(cache.key("mc-step2", xs.tobytes(), ys.tobytes(), ch), fit)
             loss = float(s1.predict_feature(t.n, t.d))
             pred = float(law.predict(loss))
             actual = t.actual(task, MC_ACC)
