@@ -18,6 +18,7 @@ from taskladder.evaluation import (  # noqa: E402
     evaluate_task,
     load_model,
     task_metrics,
+    text_loss,
 )
 
 TEXT = ("To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer the slings and "
@@ -73,7 +74,7 @@ def test_evaluate_task_and_text_loss(scorer):
     assert set(m) >= {"bpb", "acc", "taskce", "acc_raw", "acc_per_token", "acc_per_char", "acc_uncond"}
     assert m["bpb"] > 0 and 0 <= m["acc"] <= 1
     # an untrained model over a ~320-token vocabulary: loss near log(320)
-    assert abs(scorer.text_loss(TEXT, 64) - math.log(320)) < 1.0
+    assert abs(text_loss(scorer, TEXT, 64) - math.log(320)) < 1.0
 
 
 def test_context_longer_than_window_is_a_user_error(scorer):
@@ -283,7 +284,7 @@ def test_batched_text_loss_equals_window_by_window(scorer):
         lp, _ = scorer._forward(chunk[:-1])
         total -= float(sum(lp[0, i, t] for i, t in enumerate(chunk[1:])))
         count += len(chunk) - 1
-    assert scorer.text_loss(TEXT, 64, batch=3) == pytest.approx(total / count, rel=1e-5)
+    assert text_loss(scorer, TEXT, 64, batch=3) == pytest.approx(total / count, rel=1e-5)
 
 
 def test_a_choice_longer_than_the_window_is_an_error_even_when_truncating(tmp_path):

@@ -372,33 +372,36 @@ class Scorer:
         ctx = _encode(self.tokenizer, prefix + question)
         return np.array([self._choice_ll(ctx, self._tokens(prefix + question, c, ctx)) for c in choices])
 
-    def text_loss(self, text: str, window: int | None = None, batch: int = 32) -> float:
-        """Mean next-token cross-entropy (nats) over a text, in non-overlapping windows.
 
-        Window ``k`` predicts tokens ``k*w+1 .. (k+1)*w`` from the ones before it in the
-        window; full windows go ``batch`` at a time, the shorter last one alone.
-        """
-        torch = self.torch
-        ids = _encode(self.tokenizer, text)
-        w = min(window or self.max_length, self.max_length)
-        if len(ids) < 2:
-            raise TaskladderError("the held-out text encodes to fewer than 2 tokens")
-        chunks = [ids[s: s + w + 1] for s in range(0, len(ids) - 1, w)]
-        full = [c for c in chunks if len(c) == w + 1]
-        rest = [c for c in chunks if len(c) != w + 1 and len(c) >= 2]
-        total, count = 0.0, 0
-        for b0 in range(0, len(full), batch):
-            x = torch.tensor(full[b0: b0 + batch], device=self.device)
-            with torch.inference_mode():
-                logits = self.model(input_ids=x[:, :-1]).logits.float()
-            total += float(torch.nn.functional.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten(), reduction="sum"))
-            count += x[:, 1:].numel()
-        for c in rest:
-            lp, _ = self._forward(c[:-1])
-            tgt = torch.tensor(c[1:], device=self.device)
-            total -= float(lp[0, torch.arange(len(tgt)), tgt].sum())
-            count += len(tgt)
-        return total / count
+def text_loss(scorer: Scorer, text: str, window: int | None = None, batch: int = 32) -> float:
+    """Mean next-token cross-entropy (nats) of the scorer's model over a text (the held-out
+    language-modelling loss, paper section 6's C4 loss), in non-overlapping windows.
+
+    Window ``k`` predicts tokens ``k*w+1 .. (k+1)*w`` from the ones before it in the
+    window (``w`` at most the model's window); full windows go ``batch`` at a time, the
+    shorter last one alone.
+    """
+    torch = scorer.torch
+    ids = _encode(scorer.tokenizer, text)
+    w = min(window or scorer.max_length, scorer.max_length)
+    if len(ids) < 2:
+        raise TaskladderError("the held-out text encodes to fewer than 2 tokens")
+    chunks = [ids[s: s + w + 1] for s in range(0, len(ids) - 1, w)]
+    full = [c for c in chunks if len(c) == w + 1]
+    rest = [c for c in chunks if len(c) != w + 1 and len(c) >= 2]
+    total, count = 0.0, 0
+    for b0 in range(0, len(full), batch):
+        x = torch.tensor(full[b0: b0 + batch], device=scorer.device)
+        with torch.inference_mode():
+            logits = scorer.model(input_ids=x[:, :-1]).logits.float()
+        total += float(torch.nn.functional.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten(), reduction="sum"))
+        count += x[:, 1:].numel()
+    for c in rest:
+        lp, _ = scorer._forward(c[:-1])
+        tgt = torch.tensor(c[1:], device=scorer.device)
+        total -= float(lp[0, torch.arange(len(tgt)), tgt].sum())
+        count += len(tgt)
+    return total / count
 
 
 def task_metrics(task: MCTask, ll: Sequence[np.ndarray], ntok: Sequence[np.ndarray],
@@ -554,7 +557,7 @@ def evaluate_checkpoints(checkpoints: Iterable[dict], tasks: Sequence[MCTask], t
             if progress is not None:
                 progress()
         if text is not None and (ck["run"], ck["step"], "lm") not in done:
-            rows.append({**_key(ck), "task": heldout_name, "metric": "lm_loss", "value": scorer.text_loss(text),
+            rows.append({**_key(ck), "task": heldout_name, "metric": "lm_loss", "value": text_loss(scorer, text),
                          "convention": convention})
         yield ck, rows
 
