@@ -26,10 +26,11 @@ def _entries(d):
     return sorted(p for p in d.glob("*" + cache.SUFFIX))
 
 
-#: What one task's automatic prediction stores: its backtests, fits and bootstraps (by the
-#: table's content), the state a prediction needs (by the ladder files' bytes) and the final
-#: fit of each of its 4 chained pipelines (shared with `predict --paper`/`--design`)
-ONE_TASK = {"auto-fit": 1, "auto-state": 1, "chain": 4}
+#: What one task's automatic prediction for a bundled target stores: its backtests, fits and
+#: bootstraps (by the table's content), the state a prediction needs (by the ladder files'
+#: bytes), the final fit of each of its 4 chained pipelines (shared with `predict
+#: --paper`/`--design`) and the bundled targets' final values (by the bundled files' bytes)
+ONE_TASK = {"auto-fit": 1, "auto-state": 1, "bundled-targets": 1, "chain": 4}
 
 
 def _kinds(d) -> dict:

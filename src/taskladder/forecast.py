@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from statistics import NormalDist
 
-from .chain import PAPER, Ladder, TaskPredictor, as_ladder
+from .chain import PAPER, Ladder, as_ladder, fit_predictor
 from .datasets import ACTUAL_WINDOW
 from .errors import FitWarning, TaskladderError
 from .laws import PowerLaw
@@ -285,7 +285,8 @@ class Forecaster:
         every = list(dict.fromkeys([*pooled, *self.tasks]))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FitWarning)
-            self.predictors_ = {t: TaskPredictor(t, PAPER).fit(lad) for t in every}
+            # the paper's chain of each task, shared through the cache with predict and reproduce
+            self.predictors_ = {t: fit_predictor(lad, t, PAPER) for t in every}
         self.multiples_ = _run_multiples(lad)
         step1 = {t: self.predictors_[t].step1_ for t in pooled}
         self.lags_ = _lag_curves(lad, step1, self.multiples_, self.config.lag_bins)
