@@ -1,7 +1,7 @@
 """Bundled data: the OLMo 2 ladder and targets of Bhagia et al. (2024).
 
 The evaluation logs come from allenai/OLMo-ladder (Apache-2.0; licence and data card
-ship beside the Parquet file in ``taskladder/data``).
+ship beside the table, ``olmo2_ladder.csv.gz``, in ``taskladder/data``).
 """
 
 from __future__ import annotations

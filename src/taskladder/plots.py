@@ -94,10 +94,12 @@ def _log_x(ax) -> None:
 
 
 def _finals_scatter(ax, runs, ds, ys, color) -> None:
-    """One scatter per Chinchilla multiple (its marker) rather than one per run."""
+    """The runs' final points (a None y is skipped), one scatter per Chinchilla multiple (its
+    marker) rather than one per run."""
     by: dict = {}
     for r, d, y in zip(runs, ds, ys):
-        by.setdefault(_MARKERS.get(parse_run_name(r)[1], "o"), []).append((d, y))
+        if y is not None:
+            by.setdefault(_MARKERS.get(parse_run_name(r)[1], "o"), []).append((d, y))
     for marker, pts in by.items():
         x, y = zip(*pts)
         ax.scatter(x, y, color=color, marker=marker, s=28, zorder=3)
@@ -254,10 +256,7 @@ def plot_chained(fits: dict[str, TaskPredictor], targets: Sequence, path: Path, 
             n = g["n"].iloc[0]
             ax.plot(ds, fit.predict(n, ds), "--", color=colors[size], lw=1, alpha=0.7)
             if acc_final is not None:
-                have = [(r, d) for r, d in zip(g["run"], g["d"]) if acc_final.get(r) is not None]
-                if have:
-                    _finals_scatter(ax, [r for r, _ in have], [d for _, d in have],
-                                    [acc_final[r] for r, _ in have], colors[size])
+                _finals_scatter(ax, g["run"], g["d"], [acc_final.get(r) for r in g["run"]], colors[size])
         errs = []
         for i, t in enumerate(targets):
             c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
