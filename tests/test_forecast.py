@@ -87,6 +87,26 @@ def test_schedule_lag_is_learned_from_the_ladder_and_corrected():
     assert corrected["lower"] <= truth <= corrected["upper"]
 
 
+def test_a_forecast_uses_the_checkpoints_with_both_metrics_in_any_row_order():
+    # Accuracy missing at every third step, a checkpoint at d = 0 and the rows shuffled:
+    # the forecast sees the checkpoints before the cut that have task loss and accuracy and
+    # d > 0 (counted here by a pandas merge), and the same answer as from the tidy log.
+    fc = Forecaster(["mmlu"]).fit(Ladder(synthetic_ladder(LAWS, np.random.default_rng(0), checkpoints=40)))
+    log = _target_log(0.0, 0.0)
+    log = log[~((log["metric"] == ACC) & (log["step"] % 3000 == 0))].copy()
+    log.loc[log["step"] == 2000, "d"] = 0
+    messy = log.sample(frac=1.0, random_state=0)
+    got = forecast(None, messy, N_T, tokens=D_T, upto=0.5, tasks=["mmlu"], forecaster=fc).forecasts.iloc[0]
+    tidy = forecast(None, log, N_T, tokens=D_T, upto=0.5, tasks=["mmlu"], forecaster=fc).forecasts.iloc[0]
+    cut = log[log["step"] <= 0.5 * log["step"].max()]
+    both = cut[cut["metric"] == BPB].merge(cut[cut["metric"] == ACC], on="step")
+    assert got["checkpoints"] == (both["d_x"] > 0).sum() == 100 - 33 - 1
+    assert got["seen_tokens"] == both["d_x"].max()
+    assert (got["predicted"], got["lower"], got["upper"]) == (tidy["predicted"], tidy["lower"], tidy["upper"])
+    with pytest.raises(TaskladderError, match=r"'mmlu': 2 checkpoint\(s\) with task loss and accuracy"):
+        forecast(None, messy, N_T, tokens=D_T, upto=0.02, tasks=["mmlu"], forecaster=fc)
+
+
 @pytest.fixture(scope="module")
 def bundled_backtest():
     d = olmo2_ladder()

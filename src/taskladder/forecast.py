@@ -350,22 +350,22 @@ class Forecaster:
         """Forecast one task at ``d_end`` tokens from the target's tidy log (its checkpoints so far)."""
         cfg = self.config
         p = self.predictors_[task]
-        loss = _series(log, task, BPB)
-        acc = _series(log, task, ACC)
-        both = loss.merge(acc, left_index=True, right_index=True, suffixes=("_l", "_a"))
-        both = both[both["d_l"] > 0]
-        if len(both) < cfg.min_checkpoints:
+        step_l, d_l, loss = _series(log, task, BPB)
+        step_a, _, acc = _series(log, task, ACC)
+        _, il, ia = np.intersect1d(step_l, step_a, return_indices=True)  # checkpoints with both
+        ok = d_l[il] > 0
+        il, ia = il[ok], ia[ok]
+        if len(il) < cfg.min_checkpoints:
             raise TaskladderError(
-                f"task {task!r}: {len(both)} checkpoint(s) with task loss and accuracy before the cut; "
+                f"task {task!r}: {len(il)} checkpoint(s) with task loss and accuracy before the cut; "
                 f"a forecast needs at least {cfg.min_checkpoints}")
-        d = both["d_l"].to_numpy(float)
+        d = d_l[il]
         seen = float(d[-1])
         if d_end < seen:
             raise TaskladderError(f"the forecast tokens {d_end:.4g} lie before the log's last checkpoint ({seen:.4g})")
         mult = chinchilla_multiple(n, d_end)
         lag = self.lag(mult)
-        a = _anchor(d, both["value_l"].to_numpy(float), both["value_a"].to_numpy(float), d_end, p.step1_, p.step2_,
-                    lag, n, cfg)
+        a = _anchor(d, loss[il], acc[ia], d_end, p.step1_, p.step2_, lag, n, cfg)
         frac = seen / d_end
         cal = self.calibration_
         q = cal.loss_quantile(mult, frac, cfg.level) if frac < 1.0 else 0.0
@@ -374,7 +374,7 @@ class Forecaster:
                                                          a["shift_sd"] / np.sqrt(a["window"]), a["drift"],
                                                          a["noise_sd"], cfg.level, a["loss_drift"], a["schedule"]))
         lo, hi = _logit_interval(center, half)
-        return {"task": task, "tokens": d_end, "seen_tokens": seen, "seen_frac": frac, "checkpoints": len(both),
+        return {"task": task, "tokens": d_end, "seen_tokens": seen, "seen_frac": frac, "checkpoints": len(il),
                 "predicted": min(max(center, 1e-6), 1 - 1e-6), "lower": lo, "upper": hi,
                 "predicted_loss": a["loss"], "loss_lower": a["loss"] * np.exp(-q), "loss_upper": a["loss"] * np.exp(q),
                 "ladder_predicted": float(p.predict(n, d_end)), "ladder_loss": float(p.predict_feature(n, d_end)),
@@ -396,22 +396,28 @@ def _logit_interval(center: float, half: float) -> tuple[float, float]:
     return float(1 / (1 + np.exp(-(lc - h)))), float(1 / (1 + np.exp(-(lc + h))))
 
 
-#: id(log) -> (weak reference to the log, its rows by (task, metric)); an entry goes with its log
+#: id(log) -> (weak reference to the log, its (step, d, value) arrays by (task, metric)); an
+#: entry goes with its log
 _SPLIT: dict[int, tuple] = {}
 
 
-def _series(log: pd.DataFrame, task: str, metric: str) -> pd.DataFrame:
-    """One (task, metric) of a tidy log by step: columns d and value.  A log's rows are split
-    by (task, metric) once, not scanned again for every task and metric (forecast's warm path)."""
+def _series(log: pd.DataFrame, task: str, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One (task, metric) of a tidy log in step order: (step, d, value) arrays.  A log is split
+    by (task, metric) once, not scanned again for every task and metric, and into arrays, not
+    frames (forecast's warm path: pandas per series cost ~0.1 s of it)."""
     import weakref
 
     hit = _SPLIT.get(id(log))
     if hit is None or hit[0]() is not log:
         key = id(log)
-        hit = _SPLIT[key] = (weakref.ref(log, lambda _: _SPLIT.pop(key, None)),
-                             {k: g for k, g in log.groupby(["task", "metric"], sort=False)})
-    g = hit[1].get((task, metric), log.iloc[:0])
-    return g.sort_values("step").set_index("step")[["d", "value"]]
+        cols = (log["step"].to_numpy(np.int64), log["d"].to_numpy(float), log["value"].to_numpy(float))
+        parts = {}
+        for k, ix in log.groupby(["task", "metric"], sort=False).indices.items():
+            ix = ix[np.argsort(cols[0][ix], kind="stable")]
+            parts[k] = tuple(c[ix] for c in cols)
+        hit = _SPLIT[key] = (weakref.ref(log, lambda _: _SPLIT.pop(key, None)), parts)
+    empty = (np.empty(0, np.int64), np.empty(0), np.empty(0))
+    return hit[1].get((task, metric), empty)
 
 
 def truncate(log: pd.DataFrame, upto: float, where: str = "the log") -> pd.DataFrame:
@@ -476,8 +482,8 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
         past = upto is not None and upto < 1.0 and cut["step"].max() < log["step"].max()
         actual = actual_loss = None
         if past and d_end == end:
-            a, l_ = _series(full, t, ACC)["value"], _series(full, t, BPB)["value"]
-            actual, actual_loss = float(a.iloc[-ACTUAL_WINDOW:].mean()), float(l_.iloc[-ACTUAL_WINDOW:].mean())
+            a, l_ = _series(full, t, ACC)[2], _series(full, t, BPB)[2]
+            actual, actual_loss = float(a[-ACTUAL_WINDOW:].mean()), float(l_[-ACTUAL_WINDOW:].mean())
         r.update({"target": name, "actual": actual, "actual_loss": actual_loss,
                   "abs_error": None if actual is None else abs(r["predicted"] - actual) * 100,
                   "ladder_abs_error": None if actual is None else abs(r["ladder_predicted"] - actual) * 100,
