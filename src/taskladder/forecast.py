@@ -346,10 +346,12 @@ class Forecaster:
             raise TaskladderError("forecast calibration needs a ladder of at least 2 sizes with 6+ runs outside each")
         return Calibration(pd.DataFrame(rows), pooled)
 
-    def forecast_task(self, task: str, log: pd.DataFrame, n: float, d_end: float) -> dict:
-        """Forecast one task at ``d_end`` tokens from the target's tidy log (its checkpoints so far)."""
+    def forecast_task(self, task: str, log, n: float, d_end: float) -> dict:
+        """Forecast one task at ``d_end`` tokens from the target's tidy log (its checkpoints so
+        far; a DataFrame, or a :class:`Ladder` of it to index it once for several tasks)."""
         cfg = self.config
         p = self.predictors_[task]
+        log = as_ladder(log)
         step_l, d_l, loss = _series(log, task, BPB)
         step_a, _, acc = _series(log, task, ACC)
         _, il, ia = np.intersect1d(step_l, step_a, return_indices=True)  # checkpoints with both
@@ -396,28 +398,17 @@ def _logit_interval(center: float, half: float) -> tuple[float, float]:
     return float(1 / (1 + np.exp(-(lc - h)))), float(1 / (1 + np.exp(-(lc + h))))
 
 
-#: id(log) -> (weak reference to the log, its (step, d, value) arrays by (task, metric)); an
-#: entry goes with its log
-_SPLIT: dict[int, tuple] = {}
-
-
-def _series(log: pd.DataFrame, task: str, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One (task, metric) of a tidy log in step order: (step, d, value) arrays.  A log is split
-    by (task, metric) once, not scanned again for every task and metric, and into arrays, not
-    frames (forecast's warm path: pandas per series cost ~0.1 s of it)."""
-    import weakref
-
-    hit = _SPLIT.get(id(log))
-    if hit is None or hit[0]() is not log:
-        key = id(log)
-        cols = (log["step"].to_numpy(np.int64), log["d"].to_numpy(float), log["value"].to_numpy(float))
-        parts = {}
-        for k, ix in log.groupby(["task", "metric"], sort=False).indices.items():
-            ix = ix[np.argsort(cols[0][ix], kind="stable")]
-            parts[k] = tuple(c[ix] for c in cols)
-        hit = _SPLIT[key] = (weakref.ref(log, lambda _: _SPLIT.pop(key, None)), parts)
-    empty = (np.empty(0, np.int64), np.empty(0), np.empty(0))
-    return hit[1].get((task, metric), empty)
+def _series(log: Ladder, task: str, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One (task, metric) of a target's log in step order: (step, d, value) arrays, empty when
+    the log has none (its runs' :meth:`Ladder.series` together; a target's log is one run)."""
+    if not log.has(task, metric):
+        return np.empty(0, np.int64), np.empty(0), np.empty(0)
+    ss = log.series(task, metric)
+    if len(ss) == 1:
+        return ss[0].step, ss[0].d, ss[0].value
+    step = np.concatenate([s.step for s in ss])
+    o = np.argsort(step, kind="stable")
+    return step[o], np.concatenate([s.d for s in ss])[o], np.concatenate([s.value for s in ss])[o]
 
 
 def truncate(log: pd.DataFrame, upto: float, where: str = "the log") -> pd.DataFrame:
@@ -477,12 +468,16 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
         forecaster = cache.cached(k, lambda: Forecaster(tasks, config).fit(lad))
     fc = forecaster
     rows = []
+    # the logs indexed by (task, metric) once for every task; the whole log only to check a
+    # replay that stops before its end against the log's actual
+    seen = Ladder(cut)
+    past = upto is not None and upto < 1.0 and cut["step"].max() < log["step"].max()
+    whole = Ladder(full) if past and d_end == end else None
     for t in tasks:
-        r = fc.forecast_task(t, cut, n, d_end)
-        past = upto is not None and upto < 1.0 and cut["step"].max() < log["step"].max()
+        r = fc.forecast_task(t, seen, n, d_end)
         actual = actual_loss = None
-        if past and d_end == end:
-            a, l_ = _series(full, t, ACC)[2], _series(full, t, BPB)[2]
+        if whole is not None:
+            a, l_ = _series(whole, t, ACC)[2], _series(whole, t, BPB)[2]
             actual, actual_loss = float(a[-ACTUAL_WINDOW:].mean()), float(l_[-ACTUAL_WINDOW:].mean())
         r.update({"target": name, "actual": actual, "actual_loss": actual_loss,
                   "abs_error": None if actual is None else abs(r["predicted"] - actual) * 100,
