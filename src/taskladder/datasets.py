@@ -83,6 +83,21 @@ class LadderData:
 
 #: The bundled ladder's tidy table, in the package's data folder.
 DATA_FILE = "olmo2_ladder.csv.gz"
+#: Beside it: each run's role (ladder, target) and the targets' sizes.
+META_FILE = "olmo2_ladder.json"
+
+
+@lru_cache(maxsize=1)
+def bundled_digest() -> str:
+    """SHA-256 of the bundled files' bytes, read once per process: the cache key of
+    everything computed from them alone."""
+    import hashlib
+
+    base = resources.files("taskladder") / "data"
+    h = hashlib.sha256()
+    for f in (DATA_FILE, META_FILE):
+        h.update(f.encode() + b"\0" + (base / f).read_bytes())
+    return h.hexdigest()
 
 
 @lru_cache(maxsize=1)
@@ -95,7 +110,7 @@ def _load() -> tuple[pd.DataFrame, dict]:
     # forked fitting worker inherits; docs/speed.md)
     with resources.as_file(base / DATA_FILE) as p:
         df = pd.read_csv(p)
-    meta = json.loads((base / "olmo2_ladder.json").read_text())
+    meta = json.loads((base / META_FILE).read_text())
     return df, meta
 
 
@@ -135,13 +150,9 @@ def bundled_targets() -> dict[str, Target]:
     Cached on disk by the bundled files' bytes, so a prediction for a bundled target
     (``predict --target 7B-4T``) reads no table and imports no pandas when warm.
     """
-    import hashlib
-
     from . import cache
 
-    base = resources.files("taskladder") / "data"
-    digest = hashlib.sha256(b"".join((base / f).read_bytes() for f in (DATA_FILE, "olmo2_ladder.json")))
-    return cache.cached(cache.key("bundled-targets", digest.hexdigest()),
+    return cache.cached(cache.key("bundled-targets", bundled_digest()),
                         lambda: {k: t.compact() for k, t in olmo2_ladder().targets.items()})
 
 

@@ -33,23 +33,20 @@ def _source_hash(ladder: Sequence[Path] | None, sizes: Path | None, mixed_conven
     in a folder, every result file below it, :data:`_RESULT_SUFFIXES`), the size table's and
     the reading options; None when a file cannot be read (the full reader then reports it)."""
     h = hashlib.sha256(repr(mixed_conventions).encode())
+    files = []
     if ladder:
-        files = []
         for p in map(Path, ladder):
             files += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in _RESULT_SUFFIXES) \
                 if p.is_dir() else [p]
     else:
-        from importlib import resources
+        from .datasets import bundled_digest
 
-        from .datasets import DATA_FILE
-
-        base = resources.files("taskladder") / "data"
-        files = [base / DATA_FILE, base / "olmo2_ladder.json"]
+        h.update(bundled_digest().encode())  # read once per process, shared with the bundled targets
     if sizes is not None:
         files.append(Path(sizes))
     try:
         for f in files:
-            h.update(str(f).encode() if ladder else f.name.encode())
+            h.update(str(f).encode())
             h.update(b"\0")
             h.update(f.read_bytes())
     except OSError:
