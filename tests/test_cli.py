@@ -113,7 +113,7 @@ def _bad_wide(tmp_path, mutate, every_run=False):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["predict", "--n", "7e9", "--tokens", "4e12", "--task", "mmlux"], "unknown task 'mmlux'"),
+    (["predict", "--n", "7e9", "--tokens", "4e12", "--task", "mmlux"], "task 'mmlux' is not in the ladder"),
     (["predict", "--n", "7e9"], "needs both --n (parameters) and --tokens"),
     (["predict", "--tokens", "4T"], "needs both --n (parameters) and --tokens"),
     (["predict"], "no target"),

@@ -53,7 +53,7 @@ def single_step_law(ladder, task: str, final_window: int = 5) -> SingleStep:
     lad = as_ladder(ladder)
     pts = lad.final_points(task, ACC, final_window)
     return cache.cached(cache.key("single_step", lad.content_hash, task, final_window),
-                        lambda: SingleStep(chance=chance(task)).fit(pts["n"], pts["d"], pts["value"]))
+                        lambda: SingleStep(chance=lad.chance(task)).fit(pts["n"], pts["d"], pts["value"]))
 
 
 def single_step_predictions(ladder, targets, tasks, final_window: int = 5) -> pd.DataFrame:

@@ -64,9 +64,10 @@ def table_hash(df) -> str:
 #: log-sigmoid straight on its data is flagged; 8: the log-sigmoid fitted in (slope, L0, width), its straight
 #: limit reached; 9: the log-sigmoid optimised in (slope at the largest point, L0, width), its exponential
 #: limit reached; 10: the accuracy power law polished in its log-limit coordinates; 11: the run bootstrap's
-#: refits end at their first negligible step), so a
+#: refits end at their first negligible step; 12: step 2 of a task outside the registry starts from the
+#: ladder's lowest accuracy, not 0), so a
 #: developer's cache never serves results of older code under the same package version.
-FORMAT = 11
+FORMAT = 12
 
 
 def key(kind: str, *parts) -> str:

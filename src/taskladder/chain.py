@@ -18,7 +18,7 @@ from . import predictor
 from .laws import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid
 from .predictor import ChainState, LadderSpan, flops
 from .results import COLUMNS
-from .tasks import ACC, BPB, C4, LM_LOSS, TASKCE, chance
+from .tasks import ACC, BPB, C4, LM_LOSS, REGISTRY, TASKCE, chance
 
 FEATURES = ("bpb", "taskce", "c4")
 
@@ -189,9 +189,21 @@ class Ladder:
         if (task, metric) in self._slices:
             out = self._series[(task, metric)] = self._build(*self._slices[(task, metric)])
             return out
-        else:
-            have = ", ".join(self.tasks) or "none"
-            raise TaskladderError(f"the ladder has no {metric!r} values for task {task!r} (tasks with data: {have})") from None
+        have = ", ".join(self.tasks) or "none"
+        if not any(t == task for t, _ in self._slices):
+            raise TaskladderError(f"task {task!r} is not in the ladder (tasks with data: {have})")
+        raise TaskladderError(f"the ladder has no {metric!r} values for task {task!r} (tasks with data: {have})")
+
+    def chance(self, task: str) -> float:
+        """Where the step-2 fits start the task's lower asymptote: the registry's chance
+        accuracy, else (a task the registry does not know, e.g. one a reader kept from
+        lm-eval) the lowest accuracy the ladder logs for it, which the smallest runs' first
+        checkpoints put near chance (the bundled tasks' lowest are within 0.06 of it, PIQA
+        and Social IQa excepted: 0.5 vs 0.505, 0.33 vs 0.38)."""
+        if task in REGISTRY or (task, ACC) not in self._slices:
+            return chance(task)
+        a, b = self._slices[(task, ACC)]
+        return float(np.clip(self._cols["value"][a:b].min(), 0.0, 1.0))
 
     def final_points(self, task: str, metric: str, window: int) -> pd.DataFrame:
         """Step-1 data: each run's last checkpoint, its value averaged over the last ``window``."""
@@ -238,7 +250,7 @@ class TaskPredictor:
     ----------
     task : registry task (or any task present in the results).
     config : the pipeline recipe; :data:`PAPER` by default.
-    chance : random-guess accuracy for the step-2 start; from the registry by default.
+    chance : random-guess accuracy for the step-2 start; :meth:`Ladder.chance` by default.
 
     Fitted attributes: ``step1_`` (a PowerLaw or FlopsLaw), ``step2_`` (a Sigmoid or
     LogSigmoid), ``step1_data_`` and ``step2_data_`` (the points each was fitted on),
@@ -272,7 +284,7 @@ class TaskPredictor:
         self.step1_ = memo(("step1", cfg.step1, cfg.n_starts, cfg.compute, n.tobytes(), d.tobytes(), v.tobytes()),
                            fit_step1)
         s2 = lad.paired_points(self.task, fkey, (self.task, ACC), cfg.skip_frac, cfg.smooth_window)
-        ch = chance(self.task) if self.chance is None else self.chance
+        ch = lad.chance(self.task) if self.chance is None else self.chance
         if cfg.step2 == "sigmoid":
             law = Sigmoid(chance=ch, anchor=(0.0, 1.0) if cfg.anchor else None)
         else:

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from . import io
 from .errors import FitWarning, TaskladderError
-from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY, get_task
+from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY
 
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -52,8 +52,10 @@ def parse_count(text: str, what: str, limit: float = None) -> int:
 
 
 def _tasks(names: list[str] | None) -> list[str] | None:
-    """The tasks named by --task, checked; None when none is (commands that read a ladder then
-    take the paper's tasks it has, :func:`_default_tasks`)."""
+    """The tasks named by --task (``all``, ``paper`` and comma lists expanded); None when none
+    is (commands that read a ladder then take the paper's tasks it has, :func:`_default_tasks`).
+    Any name goes: a ladder may hold tasks outside the registry, and the ladder, once read,
+    refuses one it lacks in a line that lists those it has."""
     if not names:
         return None
     out = []
@@ -65,7 +67,6 @@ def _tasks(names: list[str] | None) -> list[str] | None:
             elif part == "paper":
                 out += [t for t in PAPER_TASKS if t not in out]
             elif part:
-                get_task(part)
                 out.append(part)
     if not out:
         raise TaskladderError(f"--task: no task named in {names!r}; give task names, 'paper' or 'all'")
@@ -355,7 +356,7 @@ def predict(
     name: Annotated[Optional[str], typer.Option(help="Label for the target.")] = None,
     target: Annotated[Optional[list[str]], typer.Option(help="A bundled target (7B-4T, 13B-5T), repeatable.")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, to compare with its actual accuracy.")] = None,
-    task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has).")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled OLMo 2 ladder).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n giving each rung's N (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
@@ -470,7 +471,7 @@ def forecast(
     n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (with --target-file).")] = None,
     tokens: Annotated[Optional[str], typer.Option(help="Tokens to forecast at (default: the log's last checkpoint).")] = None,
     upto: Annotated[Optional[float], typer.Option(help="Replay: use only the log's first FRACTION of steps.")] = None,
-    task: Annotated[Optional[list[str]], typer.Option(help="Task(s); 'paper' (default) or names.")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names or 'paper' (default: the paper's 8 that the log has, else every task it has).")] = None,
     ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
@@ -522,7 +523,7 @@ def backtest(
     ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
-    task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has).")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     holdout: Annotated[int, typer.Option(help="How many of the largest runs to hold out (by N, and by compute).")] = 4,
     level: Annotated[float, typer.Option(help="Level of each pipeline's own interval, for coverage.")] = 0.9,
     out: Annotated[Optional[Path], typer.Option(help="Also write the per-run backtest table (Parquet) here.")] = None,
@@ -627,7 +628,7 @@ def report(
     n: Annotated[Optional[str], typer.Option("--n", help="Target parameters (with --ladder).")] = None,
     tokens: Annotated[Optional[str], typer.Option(help="Target tokens (with --ladder).")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, for actuals.")] = None,
-    task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has).")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     calibration: Annotated[bool, typer.Option("--calibration", help="Add the automatic intervals' coverage on the ladder's own splits (refits the automatic choice on each; about a minute cold).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):

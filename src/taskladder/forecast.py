@@ -47,7 +47,7 @@ from .datasets import ACTUAL_WINDOW
 from .errors import FitWarning, TaskladderError
 from .laws import PowerLaw
 from .results import chinchilla_multiple, parse_run_name
-from .tasks import ACC, BPB, PAPER_TASKS
+from .tasks import ACC, BPB, PAPER_TASKS, default_tasks
 
 #: Fractions of the forecast horizon at which the ladder's runs are replayed for calibration.
 CALIBRATION_FRACS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -450,13 +450,18 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
     end = float(full["d"].max())
     d_end = float(tokens) if tokens is not None else end
     if tasks is None:
-        tasks = [t for t in PAPER_TASKS if _has(cut, t)]
-        if not tasks:
+        have = [t for t in cut["task"].unique() if _has(cut, t)]
+        if not have:
             raise TaskladderError(f"{name}: the log holds no task with both task loss (bpb) and accuracy")
+        tasks = default_tasks(have)  # the paper's it has, else any known, else its own
     for t in tasks:
         if not _has(log, t):
+            have = ", ".join(sorted(u for u in log["task"].unique() if _has(log, u))) or "none"
+            if not (log["task"] == t).any():
+                raise TaskladderError(f"{name}: task {t!r} is not in the log (tasks with bpb and accuracy: {have})")
             missing = BPB if not ((log["task"] == t) & (log["metric"] == BPB)).any() else ACC
-            raise TaskladderError(f"{name}: the log has no {missing!r} values for task {t!r}")
+            raise TaskladderError(f"{name}: the log has no {missing!r} values for task {t!r} "
+                                  f"(tasks with bpb and accuracy: {have})")
     if forecaster is not None and not set(tasks) <= set(forecaster.tasks):
         raise TaskladderError(f"the forecaster was fitted for {', '.join(forecaster.tasks)}, not {', '.join(tasks)}")
     if forecaster is None:

@@ -93,18 +93,18 @@ def get_task(name: str) -> Task:
 def default_tasks(with_accuracy: Iterable[str]) -> list[str]:
     """The tasks a command runs when none is named, given those a ladder has accuracy for: the
     paper's eight that it has (all of them on the bundled ladder), else every registry task it
-    has.  A ladder evaluated on two tasks is predicted on those two, not refused for the six
-    it lacks."""
+    has, else every task it has (a ladder of the user's own tasks, read from lm-eval say).  A
+    ladder evaluated on two tasks is predicted on those two, not refused for the six it lacks."""
     have = set(with_accuracy)
-    out = [t for t in PAPER_TASKS if t in have] or [t for t in REGISTRY if t in have]
+    out = [t for t in PAPER_TASKS if t in have] or [t for t in REGISTRY if t in have] or sorted(have)
     if not out:
-        raise TaskladderError("the ladder has accuracy ('acc') for none of the known tasks "
-                              f"(tasks with accuracy: {', '.join(sorted(have)) or 'none'}; known: {', '.join(REGISTRY)})")
+        raise TaskladderError("the ladder has accuracy ('acc') for no task")
     return out
 
 
 def chance(task: str) -> float:
-    """Chance accuracy of a registry task, 0.0 for tasks outside the registry."""
+    """Chance accuracy of a registry task, 0.0 for tasks outside the registry (where a ladder
+    is at hand, :meth:`chain.Ladder.chance` estimates theirs from it)."""
     t = REGISTRY.get(task)
     return t.chance if t else 0.0
 

@@ -30,7 +30,7 @@ from .laws import AccuracyPowerLaw, PowerLaw, SingleStep
 from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, ModelError, PipelineState, TaskState, applied_weights, expit,
                         logit, logit_sd, predict_rows, student_t_ppf)
 from .refit import batched_huber_refit, batched_ls_refit
-from .tasks import ACC, chance
+from .tasks import ACC
 
 __all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "auto_predict", "backtest", "design_weights",
            "ensemble_errors", "fit_states", "model_error"]
@@ -67,7 +67,7 @@ class DesignModel:
                 self.flags_ = self.chain_.flags_
             else:
                 pts = lad.final_points(self.task, ACC, FINAL_WINDOW)
-                law = SingleStep(chance=chance(self.task)) if self.design == "single_step" else AccuracyPowerLaw()
+                law = SingleStep(chance=lad.chance(self.task)) if self.design == "single_step" else AccuracyPowerLaw()
                 if self.n_starts is not None:
                     law.n_starts = min(law.n_starts, self.n_starts)
                 self.law_ = law.fit(pts["n"], pts["d"], pts["value"])
