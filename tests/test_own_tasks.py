@@ -68,6 +68,12 @@ def test_the_cli_predicts_a_ladder_of_unknown_tasks(tmp_path):
     k, o = json.loads(known.stdout)["predictions"], json.loads(own.stdout)["predictions"]
     assert [p["task"] for p in o] == ["my_mmlu", "my_piqa"]
     assert [p["predicted"] for p in o] == pytest.approx([p["predicted"] for p in k], abs=1e-6)  # other start, same optimum
+    # the report, variance table included (Table 4's tasks are the logs' own: here, those reported)
+    rep = run_cli("report", "--ladder", tmp_path / "own.csv", "--n", "7B", "--tokens", "4T", "--out", tmp_path / "r.html")
+    assert rep.returncode == 0, rep.stderr
+    html = (tmp_path / "r.html").read_text()
+    variance = html[html.index("Variance over the last checkpoints"):]
+    assert "my_mmlu" in variance and "my_piqa" in variance
     # a task the ladder lacks, known or not, is one line naming those it has
     for name in ("sciq", "mmlu"):
         bad = run_cli(*args, "--ladder", tmp_path / "own.csv", "--task", name)

@@ -67,7 +67,9 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
         preds = preds.merge(ref, on=["task", "target"], how="left")
     have_actual = preds["actual"].notna().any()
     design = analyses.design_choices(lad, targets, tasks)
-    var = analyses.variance(lad, [t for t in var_tasks if t in lad.tasks])
+    # every task of the logs, as in Table 4 (BoolQ and Winogrande too); on a ladder of the
+    # user's own tasks, those reported
+    var = analyses.variance(lad, [t for t in var_tasks if t in lad.tasks] or list(tasks))
     cv = analyses.compute_vs_error(lad, targets, tasks) if have_actual else None
 
     parts = [f"<h1>{html.escape(title)}</h1>",
