@@ -434,3 +434,55 @@ def test_serial_and_parallel_fits_give_the_same_choice(bundled, monkeypatch):
     pd.testing.assert_frame_equal(one.predictions[cols], two.predictions[cols])
     assert list(one.backtest.drop_duplicates(["task", "split", "design"])[["task", "split", "design"]].itertuples(
         index=False)) == [(t, s, d) for t in ("piqa", "csqa") for s in ("N", "compute") for d in designs]
+
+
+@pytest.mark.parametrize("design", ["single_step", "acc_power"])
+def test_one_step_pipelines_carry_their_laws_bootstrap(bundled, design):
+    """A one-step pipeline's SD is its law's residual bootstrap (Gauss-Newton refits, not
+    polished), not checkpoint noise alone: at 7B-4T MMLU's single step spreads ~4 points and
+    its accuracy power law, kept in its log-limit coordinates, ~1.7.  The unpolished refits
+    spread as the fully polished ones do (within 10%), and the one-step draws line up with the
+    chains' (draw b from the same resampled residual positions) in the weighted mean."""
+    from taskladder.predictor import fit_variance
+    from taskladder.refit import batched_huber_refit
+
+    lad, targets = bundled
+    t = targets[0]
+    m = DesignModel(design, "mmlu").fit(lad)
+    if design == "acc_power":
+        assert hasattr(m.law_, "c_")  # the other coordinates (laws.AccuracyPowerLaw.coordinates)
+    state = m.state()
+    draws, none = state.draws(t.n, t.d)
+    assert none is None and len(draws) == m.n_boot
+    sd = state.sd(t.n, t.d)
+    assert sd > 5 * state.ckpt_sd / np.sqrt(5) and 0.01 < sd < 0.06
+    assert fit_variance({design: state}, {design: 1.0}, t.n, t.d) == pytest.approx(sd ** 2)
+    pts, law = m.points_, m.law_
+    X = (pts["n"].to_numpy(float), pts["d"].to_numpy(float))
+    yhat = law.predict(*X)
+    r = np.log(pts["value"].to_numpy(float)) - np.log(yhat)
+    Y = yhat * np.exp(np.random.default_rng(0).choice(r - r.mean(), (100, len(r))))
+    g = law.coordinates(np.full(100, float(t.n)), np.full(100, float(t.d)))[0]
+    quick = np.std(g(batched_huber_refit(law, X, Y, max_iters=1000, polish=False).T)[0])
+    full = np.std(g(batched_huber_refit(law, X, Y).T)[0])
+    assert 0.9 < quick / full < 1.1
+    # with a chain in the weighted mean: draw by draw, below the mean of the two variances
+    chain = DesignModel("task_bpb", "mmlu").fit(lad).state()
+    w = {design: 0.5, "task_bpb": 0.5}
+    assert fit_variance({design: state, "task_bpb": chain}, w, t.n, t.d) < 0.5 * sd ** 2 + 0.5 * chain.sd(t.n, t.d) ** 2
+
+
+def test_the_log_limit_power_law_evaluates_many_refits_at_once():
+    # a bootstrap evaluates (refits, points) at once, alpha = 0 (the limit) in some rows:
+    # each row as the law evaluates it alone, series near alpha u = 0 included
+    from taskladder.laws import AccuracyPowerLaw
+
+    N, D = np.geomspace(2e8, 1.3e9, 6), np.geomspace(4e9, 3e11, 6)
+    f = AccuracyPowerLaw.log_model_fn(N[None, :], D[None, :], float(np.mean(np.log(N))))
+    Q = np.array([[-3.0, 2.0, 0.0, 0.2, 0.6], [-3.0, 2.0, 1e-7, 0.2, 0.6], [-2.5, 1.0, 0.3, 0.25, 0.7]])
+    val, jac = f(Q.T[:, :, None])
+    assert val.shape == (3, 6) and jac.shape == (3, 6, 5) and np.isfinite(jac).all()
+    for b, q in enumerate(Q):
+        one, one_jac = AccuracyPowerLaw.log_model_fn(N, D, float(np.mean(np.log(N))))(q)
+        np.testing.assert_allclose(val[b], one, rtol=1e-12)
+        np.testing.assert_allclose(jac[b], one_jac, rtol=1e-9, atol=1e-12)

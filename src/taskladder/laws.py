@@ -246,6 +246,13 @@ class _HuberLogLaw(_Law):
         """The start the fit polishes first: ``p0``, or the paper scripts' default."""
         return tuple(self.default_p0 if self.p0 is None else self.p0)
 
+    def coordinates(self, *X) -> tuple[Callable, np.ndarray, list]:
+        """The fitted law in the coordinates it was fitted in: its model at ``X`` (values and
+        Jacobian for parameters ``p``), its parameters there and their bounds.  What a
+        bootstrap refits (:func:`refit.batched_huber_refit`) and evaluates its draws with."""
+        self._check_fitted()
+        return self.model_fn(*X), self.result_.x, self.bounds_
+
 
 class PowerLaw(_HuberLogLaw):
     """Step 1: task loss as a function of parameters and tokens (paper eq. 1).
@@ -924,10 +931,16 @@ class AccuracyPowerLaw(PowerLaw):
     def _h(alpha, u):
         """(1 - exp(-alpha u)) / alpha and its derivative in alpha: u and -u^2 / 2 at alpha = 0."""
         x = alpha * u
-        if np.max(np.abs(x)) < 1e-4:  # the series: the quotients below cancel catastrophically
-            return u * (1.0 - x / 2 + x * x / 6 - x ** 3 / 24), u * u * (-0.5 + x / 3 - x * x / 8)
-        h = -np.expm1(-x) / alpha
-        return h, (u * np.exp(-x) - h) / alpha
+        series = u * (1.0 - x / 2 + x * x / 6 - x ** 3 / 24), u * u * (-0.5 + x / 3 - x * x / 8)
+        if np.ndim(alpha) == 0 and np.max(np.abs(x)) < 1e-4:  # the quotients below cancel catastrophically
+            return series
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = -np.expm1(-x) / alpha
+            dh = (u * np.exp(-x) - h) / alpha
+        if np.ndim(alpha) == 0:
+            return h, dh
+        small = np.abs(x) < 1e-4  # a bootstrap's many refits at once: the series where each needs it
+        return np.where(small, series[0], h), np.where(small, series[1], dh)
 
     @classmethod
     def log_model_fn(cls, N, D, log_n0: float):
@@ -939,7 +952,7 @@ class AccuracyPowerLaw(PowerLaw):
             s = np.exp(q[0])
             h, dh = cls._h(q[2], u)
             td = np.exp(q[1] - q[3] * logd)
-            jac = np.empty(u.shape + (5,))
+            jac = np.empty(np.broadcast_shapes(np.shape(h), np.shape(td)) + (5,))  # (refits, points) in a bootstrap
             jac[..., 0], jac[..., 1], jac[..., 2], jac[..., 3], jac[..., 4] = s * h, -td, s * dh, logd * td, 1.0
             return q[4] + s * h - td, jac
         return f
@@ -981,6 +994,13 @@ class AccuracyPowerLaw(PowerLaw):
             self.flags_.append("alpha = 0: accuracy rises as ln N over the ladder (E and A infinite)")
             warnings.warn(f"{type(self).__name__}: {self.flags_[-1]}", FitWarning, stacklevel=2)
         return self
+
+    def coordinates(self, *X):
+        """As :meth:`_HuberLogLaw.coordinates`; a fit kept in its log-limit coordinates is
+        refitted there (:meth:`log_model_fn`, N centred at the fit's ``n0_``)."""
+        if not hasattr(self, "c_"):
+            return super().coordinates(*X)
+        return self.log_model_fn(*X, float(np.log(self.n0_))), self.result_.x, self._log_bounds
 
     @property
     def _log_limit(self) -> bool:

@@ -65,7 +65,8 @@ class PipelineState:
     on_compute: bool
     """Step 1 takes C = 6 N D (the flops design) rather than (N, D)."""
     boot1: np.ndarray | None
-    """Step-1 parameters refitted to residual-bootstrap data sets, (B, k) (chains only)."""
+    """``law``'s parameters (in :meth:`laws._HuberLogLaw.coordinates`) refitted to residual-bootstrap
+    data sets, (B, k)."""
     boot2: np.ndarray | None
     """Step-2 parameters refitted to run-bootstrap resamplings, (B, k) (chains only)."""
     ckpt_sd: float
@@ -90,27 +91,31 @@ class PipelineState:
             return float(self.law.predict(n, d))
         return float(self.step2.predict(self.feature(n, d)))
 
-    def draws(self, n, d) -> tuple[np.ndarray, np.ndarray] | None:
-        """The accuracy at (n, d) under each step-1 bootstrap refit (carried through step 2), and
-        under each step-2 run-bootstrap refit (at the fitted feature); None for a one-step pipeline.
-        Every pipeline of a task draws the same resampled runs (one seed, the same runs in the same
-        order), so draw b of two pipelines comes from the same resampled ladder."""
-        if self.step2 is None:
-            return None
+    def draws(self, n, d) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """The accuracy at (n, d) under each residual-bootstrap refit of ``law`` (a chain's carried
+        through step 2), and under each step-2 run-bootstrap refit at the fitted feature (None for a
+        one-step pipeline); None without refits.  Every pipeline of a task draws the same resampled
+        runs (one seed, the same runs in the same order), so draw b of two pipelines comes from
+        the same resampled ladder."""
         P = self.boot1
-        g = self.law.model_fn(*[np.full(len(P), float(a)) for a in self._x(n, d)])
-        x0 = np.array([self.feature(n, d)])
-        P2 = self.boot2
+        if P is None:
+            return None
+        g = self.law.coordinates(*[np.full(len(P), float(a)) for a in self._x(n, d)])[0]
         with np.errstate(over="ignore", invalid="ignore"):
-            a1 = self.step2.predict(g(P.T)[0])
+            a1 = g(P.T)[0]
+            if self.step2 is None:
+                return np.asarray(a1, float), None
+            x0 = np.array([self.feature(n, d)])
+            P2 = self.boot2
+            a1 = self.step2.predict(a1)
             a2 = self.step2._f(x0[None, :], *[P2[:, j:j + 1] for j in range(P2.shape[1])])[:, 0]
         return np.asarray(a1, float), np.asarray(a2, float)
 
     def sd(self, n, d) -> float:
         """SD of the prediction at (n, d): checkpoint noise of a target's actual (mean of
-        :data:`FINAL_WINDOW` checkpoints), and for a chain the spread of step 1's bootstrap
-        carried through step 2 and of step 2's run bootstrap at the predicted feature.  The
-        one-step pipelines get checkpoint noise only: their backtest error stands for the rest."""
+        :data:`FINAL_WINDOW` checkpoints), the spread of the residual bootstrap (a chain's step 1
+        carried through step 2, or a one-step law), and a chain's step-2 run bootstrap at the
+        predicted feature."""
         return _sd(self, self.draws(n, d))
 
 
@@ -118,7 +123,7 @@ def _sd(p: PipelineState, got: tuple | None) -> float:
     """:meth:`PipelineState.sd` from the pipeline's draws at the target (:meth:`PipelineState.draws`)."""
     var = p.ckpt_sd ** 2 / FINAL_WINDOW
     if got is not None:
-        var += sum(_var(a[np.isfinite(a)]) for a in got)
+        var += sum(_var(a[np.isfinite(a)]) for a in got if a is not None)
     return float(np.sqrt(var))
 
 
@@ -145,12 +150,15 @@ def _fit_variance(pipelines: dict[str, PipelineState], weights: dict[str, float]
     if not got:
         return ckpt
     var = 0.0
-    for part in (0, 1):
-        A = [got[k][part] for k in got]
-        if len({len(a) for a in A}) != 1:
-            var += sum(weights[k] * _var(a[np.isfinite(a)]) for k, a in zip(got, A))
+    for part in (0, 1):  # the residual bootstraps, then the chains' run bootstraps
+        have = [k for k in got if got[k][part] is not None]
+        A = [got[k][part] for k in have]
+        if len({len(a) for a in A}) > 1:
+            var += sum(weights[k] * _var(a[np.isfinite(a)]) for k, a in zip(have, A))
             continue
-        A = np.array([weights[k] * a for k, a in zip(got, A)])
+        if not A:
+            continue
+        A = np.array([weights[k] * a for k, a in zip(have, A)])
         var += _var(A[:, np.isfinite(A).all(axis=0)].sum(axis=0))
     return ckpt + var
 
@@ -195,9 +203,10 @@ class TaskState:
             fit_var = _fit_variance(self.pipelines, tw, draws)
             err_var = self.error.sd(ext) ** 2
             sd = float(np.sqrt(fit_var + err_var))
-            # the bootstrap variance is the chains' (a one-step pipeline adds checkpoint noise only)
-            chains = [d for d in use if draws[d] is not None]
-            fit_dof = min(self.pipelines[d].dof for d in (chains or use))
+            # the bootstrap variance's degrees of freedom: the fewest of the bootstrapped laws' (runs -
+            # parameters: 9 for the 7-parameter single step on 16 runs)
+            booted = [d for d in use if draws[d] is not None]
+            fit_dof = min(self.pipelines[d].dof for d in (booted or use))
             # Welch-Satterthwaite: each part's variance is estimated with its own degrees of freedom
             dof = (fit_var + err_var) ** 2 / (fit_var ** 2 / fit_dof + err_var ** 2 / self.error.dof)
             q = student_t_ppf(0.5 + level / 2, round(float(dof), 3))

@@ -86,7 +86,8 @@ def _finite(loss, r, jr):
     return np.where(np.isfinite(loss), loss, np.inf), r, jr
 
 
-def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, max_iters: int = 2000) -> np.ndarray:
+def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, max_iters: int = 2000,
+                        polish: bool = True) -> np.ndarray:
     """Refit a Huber-on-log law to many data sets at once; returns the (B, k) parameters.
 
     Damped Gauss-Newton on iteratively reweighted least squares (IRLS weights
@@ -98,14 +99,15 @@ def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, max_iters: 
     iterations, as this once did, left about half of the replicates short of their
     optimum when a parameter sat at a bound (CommonsenseQA's E = 0: bootstrap spread
     0.0235 instead of 0.047); ``tests/test_trust.py`` compares every replicate with a
-    one-by-one L-BFGS-B refit.
+    one-by-one L-BFGS-B refit.  ``polish=False`` keeps where Gauss-Newton stopped (the one-step
+    laws' bootstraps, docs/trust.md).
     """
     from .laws import _huber_log_fit
 
     xs = [np.asarray(x, float) for x in X]
-    f = law.model_fn(*[x[None, :] for x in xs])
-    lo = np.array([-np.inf if b[0] is None else b[0] for b in law.bounds_])
-    hi = np.array([np.inf if b[1] is None else b[1] for b in law.bounds_])
+    f, x0, bounds = law.coordinates(*[x[None, :] for x in xs])
+    lo = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
+    hi = np.array([np.inf if b[1] is None else b[1] for b in bounds])
     logY = np.log(Y)
     delta = law.delta
 
@@ -117,11 +119,11 @@ def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, max_iters: 
         a = np.abs(r)
         return _finite(np.where(a < delta, 0.5 * r * r, delta * (a - 0.5 * delta)).sum(axis=1), r, jr)
 
-    P, cur, done = damped_gauss_newton(objective, law.result_.x, Y.shape[0], lo, hi,
+    P, cur, done = damped_gauss_newton(objective, x0, Y.shape[0], lo, hi,
                                         lambda r: np.minimum(1.0, delta / np.maximum(np.abs(r), 1e-300)),
                                         max_iters, 1e-12)
-    for b in np.flatnonzero(~done):  # the fallback: L-BFGS-B from where Gauss-Newton stopped
-        res, _, _ = _huber_log_fit(law.model_fn(*xs), Y[b], P[b], law.bounds_, delta, 100_000)
+    for b in np.flatnonzero(~done) if polish else ():  # the fallback: L-BFGS-B from where Gauss-Newton stopped
+        res, _, _ = _huber_log_fit(law.coordinates(*xs)[0], Y[b], P[b], bounds, delta, 100_000)
         if np.isfinite(res.fun) and res.fun < cur[b]:
             P[b] = res.x
     return P

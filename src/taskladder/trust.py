@@ -84,29 +84,38 @@ class DesignModel:
             return float(self.chain_.predict(n, d))
         return float(self.law_.predict(n, d))
 
-    def _bootstrap(self) -> tuple | None:
-        """Step-1 parameters refitted to ``n_boot`` residual-bootstrap data sets (batched)."""
+    def _bootstrap(self) -> np.ndarray:
+        """The law from (N, D) (step 1 of a chain, or a one-step pipeline's whole law) refitted
+        to ``n_boot`` residual-bootstrap data sets (batched); a chain's step 2 to ``n_boot2``
+        resamplings of the runs (:meth:`_step2_run_bootstrap`)."""
         if not hasattr(self, "boot_"):
-            self.boot_ = None  # one-step baselines: their backtest error stands for their uncertainty
             if hasattr(self, "chain_"):
-                c, s1 = self.chain_, self.chain_.step1_data_
-                X = (s1["n"].to_numpy(float), s1["d"].to_numpy(float))
-                if not isinstance(c.step1_, PowerLaw):
-                    X = (6.0 * X[0] * X[1],)
-                y = s1["value"].to_numpy(float)
+                c, pts = self.chain_, self.chain_.step1_data_
                 law = c.step1_
-                yhat = law.predict(*X)
-                r = np.log(y) - np.log(yhat)
-                r = (r - r.mean()) * np.sqrt(len(y) / max(len(y) - law.n_params, 1))
-                rng = np.random.default_rng(self.seed)
-                Y = yhat * np.exp(rng.choice(r, (self.n_boot, len(y))))
-                from .cache import memo
+            else:
+                law, pts = self.law_, self.points_
+            X = (pts["n"].to_numpy(float), pts["d"].to_numpy(float))
+            if hasattr(self, "chain_") and not isinstance(law, PowerLaw):
+                X = (6.0 * X[0] * X[1],)
+            y = pts["value"].to_numpy(float)
+            yhat = law.predict(*X)
+            r = np.log(y) - np.log(yhat)
+            r = (r - r.mean()) * np.sqrt(len(y) / max(len(y) - law.n_params, 1))
+            # one seed for every pipeline of a task: draw b resamples the same residual positions
+            rng = np.random.default_rng(self.seed)
+            Y = yhat * np.exp(rng.choice(r, (self.n_boot, len(y))))
+            from .cache import memo
 
-                # one set of refits per (law, data): the C4-loss step 1 is the same for every task
-                key = ("boot1", type(law).__name__, law.delta, tuple(law.bounds_), law.result_.x.tobytes(),
-                       *(x.tobytes() for x in X), Y.tobytes())
-                self.boot_ = (law, memo(key, lambda: _read_only(batched_huber_refit(law, X, Y))))
-                self.boot2_ = self._step2_run_bootstrap(rng)
+            # one set of refits per (law, data): the C4-loss step 1 is the same for every task
+            _, x0, bounds = law.coordinates(*X)
+            # the one-step laws' refits crawl for thousands of iterations: they stop after 1,000
+            # unpolished, their spread within 5% of the polished one's (docs/trust.md)
+            polish = hasattr(self, "chain_")
+            key = ("boot1", type(law).__name__, law.delta, tuple(bounds), x0.tobytes(), *(x.tobytes() for x in X),
+                   Y.tobytes(), polish)
+            self.boot_ = memo(key, lambda: _read_only(
+                batched_huber_refit(law, X, Y, max_iters=2000 if polish else 1000, polish=polish)))
+            self.boot2_ = self._step2_run_bootstrap(rng) if hasattr(self, "chain_") else None
         return self.boot_
 
     def _step2_run_bootstrap(self, rng) -> np.ndarray:
@@ -134,23 +143,24 @@ class DesignModel:
         refits), carried through step 2; step-2 fit uncertainty by a bootstrap over
         whole runs (``n_boot2`` refits, :meth:`_step2_run_bootstrap`); and the checkpoint
         noise of the accuracy that a target's "actual" (mean of its last 5
-        checkpoints) carries.  The one-step baselines (single_step, acc_power) get
-        checkpoint noise only: their refits are too slow to repeat per run, and
-        their backtest error, added by :func:`auto_predict`, dominates anyway.
+        checkpoints) carries.  The one-step pipelines (single_step, acc_power) get the
+        residual bootstrap of their whole law: on a ladder whose held-out rungs they
+        predict well, their backtest error says nothing of how far apart their refits
+        land at a target 200x beyond it (docs/trust.md, "One-step pipelines").
         """
         return self.state().sd(n, d)
 
     def state(self, **backtest) -> PipelineState:
         """What predicting needs of this fit (bootstrap refits included), with the
         ``backtest`` fields of :class:`PipelineState` (rmse, log_extrapolation, backtest_weight)."""
+        boot = self._bootstrap()
         if hasattr(self, "chain_"):
-            self._bootstrap()
             c = self.chain_
             if c.config.step1 == "flops" and c.config.compute != "6nd":  # PipelineState computes C = 6 N D
                 raise TaskladderError(f"design {self.design!r}: only C = 6ND is supported here")
-            return PipelineState(self.design, c.step1_, c.step2_, not isinstance(c.step1_, PowerLaw), self.boot_[1],
+            return PipelineState(self.design, c.step1_, c.step2_, not isinstance(c.step1_, PowerLaw), boot,
                                  self.boot2_, self.ckpt_sd_, self.dof_, **backtest)
-        return PipelineState(self.design, self.law_, None, False, None, None, self.ckpt_sd_, self.dof_, **backtest)
+        return PipelineState(self.design, self.law_, None, False, boot, None, self.ckpt_sd_, self.dof_, **backtest)
 
     @property
     def dof_(self) -> int:
