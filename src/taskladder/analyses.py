@@ -128,19 +128,20 @@ def variance(ladder, tasks: Sequence[str], run: str | None = None, last_n: int =
 
     Standard deviation (population, ddof = 0) and relative SD (SD / mean) of the task
     loss and of the accuracy over the last ``last_n`` checkpoints of ``run``, by
-    default the ladder's largest run (most parameters, then most tokens).
+    default the ladder's largest run (most parameters, then most tokens), or for a task
+    not evaluated on it, the largest run it was evaluated on (column ``run``).
     """
     lad = as_ladder(ladder)
-    if run is None:
-        finals = run_table(lad.results)
-        run = finals.sort_values(["n", "d"]).index[-1]
+    largest = run_table(lad.results).sort_values(["n", "d"]).index[::-1].tolist()
     rows = []
     for task in tasks:
-        row = {"task": task, "run": run, "last_n": last_n}
+        have = {s.run for s in lad.series(task, BPB)} & {s.run for s in lad.series(task, ACC)}
+        use = run if run is not None else next((r for r in largest if r in have), largest[0])
+        row = {"task": task, "run": use, "last_n": last_n}
         for metric, key in ((BPB, "loss"), (ACC, "acc")):
-            s = next((s for s in lad.series(task, metric) if s.run == run), None)
+            s = next((s for s in lad.series(task, metric) if s.run == use), None)
             if s is None:
-                raise TaskladderError(f"run {run!r} has no {metric!r} values for task {task!r}")
+                raise TaskladderError(f"run {use!r} has no {metric!r} values for task {task!r}")
             v = s.value[-last_n:]
             row[f"{key}_sd"] = float(np.std(v))
             row[f"{key}_rel_sd"] = float(np.std(v) / np.mean(v))
@@ -175,6 +176,14 @@ def table4_correlation(var: pd.DataFrame, errors: pd.DataFrame, column: str = "l
     and from ours (its columns match to 4 decimals; docs/method.md shows the search).
     """
     return _pearson(var.set_index("task")[column], errors.set_index("task")[error].abs())
+
+
+def variance_runs(var: pd.DataFrame) -> str:
+    """The run(s) a :func:`variance` table measured, for a title: ``1B-10xC``, or with the
+    tasks measured on another (not evaluated on the largest) named after it."""
+    first = var["run"].iloc[0]
+    other = var[var["run"] != first]
+    return first + "".join(f" ({t}: {r})" for t, r in zip(other["task"], other["run"]))
 
 
 def variance_error_correlation(var: pd.DataFrame, errors: pd.DataFrame, column: str = "acc_rel_sd",

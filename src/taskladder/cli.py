@@ -236,8 +236,11 @@ def _design_table(design) -> list[Table]:
 
 
 def _variance_table(var) -> Table:
-    run, n = var["run"].iloc[0], var["last_n"].iloc[0]
-    t = Table(title=f"Variance over the last {n} checkpoints of {run} (paper Table 4)", title_style="bold")
+    from .analyses import variance_runs
+
+    n = var["last_n"].iloc[0]
+    t = Table(title=f"Variance over the last {n} checkpoints of {variance_runs(var)} (paper Table 4)",
+              title_style="bold")
     for c in ("task", "loss SD", "loss rel SD", "acc SD", "acc rel SD"):
         t.add_column(c, justify="left" if c == "task" else "right")
     for r in var.itertuples():

@@ -354,7 +354,9 @@ def plot_variance(var: pd.DataFrame, path: Path) -> Path:
     ax.bar(x + 0.2, 100 * var["acc_rel_sd"], 0.4, label="accuracy", color="#e6550d")
     ax.set_xticks(x, [_display(t) for t in var["task"]], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("relative SD (%)", fontsize=8)
-    ax.set_title(f"Noise over the last {var['last_n'].iloc[0]} checkpoints of {var['run'].iloc[0]}",
+    from .analyses import variance_runs
+
+    ax.set_title(f"Noise over the last {var['last_n'].iloc[0]} checkpoints of {variance_runs(var)}",
                  fontsize=9, fontweight="bold")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)

@@ -179,7 +179,7 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
                            "loss rel SD": var["loss_rel_sd"].map("{:.2%}".format),
                            "acc SD": var["acc_sd"].map("{:.4f}".format),
                            "acc rel SD": var["acc_rel_sd"].map("{:.2%}".format)})
-        parts += [f'<p class="note">run {html.escape(str(var["run"].iloc[0]))}, last {var["last_n"].iloc[0]} '
+        parts += [f'<p class="note">run {html.escape(analyses.variance_runs(var))}, last {var["last_n"].iloc[0]} '
                   "checkpoints. Noisy tasks are harder to predict.</p>", _table(vt),
                   _img(plots.plot_variance(var, tmp / "var.png"))]
 

@@ -246,6 +246,8 @@ def backtest(ladder, tasks: Iterable[str], designs: Sequence[str] = ALL_DESIGNS,
                 except TaskladderError:
                     continue
                 for run in held:
+                    if run not in finals.index:  # a run not evaluated on this task: nothing to score
+                        continue
                     r = finals.loc[run]
                     pred = m.predict(r["n"], r["d"])
                     if coverage:

@@ -1,0 +1,44 @@
+"""Ladders where a task was not evaluated on every run (an eval added late, a run whose
+evals failed): each command uses the runs the task has."""
+
+import json
+
+import pytest
+from conftest import run_cli
+
+from taskladder.analyses import variance, variance_runs
+from taskladder.chain import Ladder
+from taskladder.datasets import olmo2_ladder
+from taskladder.trust import backtest
+
+
+@pytest.fixture(scope="module")
+def holes():
+    """The bundled ladder with PIQA missing on its largest run and on its smallest."""
+    lad = olmo2_ladder().ladder
+    return lad[~((lad["task"] == "piqa") & lad["run"].isin(["1B-10xC", "190M-1xC"]))]
+
+
+def test_the_backtest_scores_the_held_out_runs_a_task_has(holes):
+    bt = backtest(Ladder(holes), ["piqa", "mmlu"], ["task_bpb"], coverage=False)
+    by_n = bt[bt["split"] == "N"]
+    assert sorted(by_n.loc[by_n["task"] == "mmlu", "run"]) == ["1B-10xC", "1B-1xC", "1B-2xC", "1B-5xC"]
+    assert sorted(by_n.loc[by_n["task"] == "piqa", "run"]) == ["1B-1xC", "1B-2xC", "1B-5xC"]
+
+
+def test_variance_takes_a_tasks_largest_run_when_it_lacks_the_ladders(holes):
+    var = variance(Ladder(holes), ["mmlu", "piqa"])
+    assert var["run"].tolist() == ["1B-10xC", "1B-5xC"]
+    assert variance_runs(var) == "1B-10xC (piqa: 1B-5xC)"
+    full = variance(Ladder(olmo2_ladder().ladder), ["mmlu"], run="1B-10xC")
+    assert var.iloc[0]["loss_sd"] == full.iloc[0]["loss_sd"]  # MMLU's row as before
+
+
+def test_the_automatic_prediction_of_a_task_missing_a_held_out_run(holes, tmp_path):
+    # it ended in a KeyError traceback ('1B-10xC') from a backtest worker
+    holes.to_csv(tmp_path / "holes.csv", index=False)
+    r = run_cli("predict", "--ladder", tmp_path / "holes.csv", "--n", "7B", "--tokens", "4T", "--task", "piqa",
+                "--json")
+    assert r.returncode == 0, r.stderr
+    (p,) = json.loads(r.stdout)["predictions"]
+    assert 0.75 < p["lower"] < p["predicted"] < p["upper"] < 0.9
