@@ -60,11 +60,18 @@ LEVELS = (0.5, 0.8, 0.9, 0.95)
 AUTO_MIN_RUNS = 10  # trust.auto_predict backtests on 4 held-out rungs of its own
 
 
+def auto_splits(results: pd.DataFrame) -> list[tuple[str, list[str], list[str]]]:
+    """The splits :func:`rolling_auto` replays: those leaving enough runs to train the automatic choice."""
+    return [s for s in splits(results) if len(s[2]) >= AUTO_MIN_RUNS]
+
+
 def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> pd.DataFrame:
     """The automatic prediction replayed on every split with enough training runs.
 
     One row per split, held-out run, task and level: predicted, lower, upper, actual,
-    covered, half_width (points), log_extrapolation.
+    covered, half_width (points), log_extrapolation.  ``progress(share)``, if given, is
+    called as each task of each split is fitted (a share of a task per pipeline, as
+    :func:`trust.fit_states` reports it): len(auto_splits) x len(tasks) in all.
     """
     from .chain import Ladder
     from .datasets import Target
@@ -73,15 +80,13 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
 
     runs = _runs(results)
     rows = []
-    for name, held, train_runs in splits(results):
-        if len(train_runs) < AUTO_MIN_RUNS:
-            continue
+    for name, held, train_runs in auto_splits(results):
         lad = Ladder(results[results["run"].isin(train_runs)])
         center = _log_center(runs.loc[train_runs])
         targets = [Target(r, int(runs.loc[r, "n"]), int(runs.loc[r, "d"]), results[results["run"] == r])
                    for r in held]
         # fitted once, then evaluated at every level exactly as trust.auto_predict would
-        states = fit_states(lad, tasks)
+        states = fit_states(lad, tasks, progress=progress)
         for level in levels:
             for r in predict_rows(states, tasks, targets, level):
                 if r["actual"] is None or r["actual"] != r["actual"]:
@@ -91,8 +96,6 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
                              "actual": r["actual"], "covered": bool(r["lower"] <= r["actual"] <= r["upper"]),
                              "half_width": 50 * (r["upper"] - r["lower"]),
                              "log_extrapolation": float(np.log(runs.loc[r["target"], "c"]) - center)})
-        if progress is not None:
-            progress()
     return pd.DataFrame(rows)
 
 

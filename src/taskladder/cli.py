@@ -80,14 +80,14 @@ def _default_tasks(results) -> list[str]:
     return default_tasks(results.loc[results["metric"] == ACC, "task"].unique())
 
 
-def _fit_progress(n_tasks: int, quiet: bool):
+def _fit_progress(n_tasks: int, quiet: bool, label: str = "fitting tasks"):
     """A rich progress bar on stderr; returns (context manager, advance callback)."""
     if quiet or not err_console.is_terminal:  # a disabled bar still writes an empty line on exit
         from contextlib import nullcontext
 
         return nullcontext(), lambda share=1.0: None
     prog = Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
-    tid = prog.add_task("fitting tasks", total=n_tasks)
+    tid = prog.add_task(label, total=n_tasks)
     # share < 1: part of a task (the automatic choice reports each of a task's pipelines)
     return prog, lambda share=1.0: prog.advance(tid, share)
 
@@ -591,11 +591,12 @@ def backtest(
 
 
 def _calibration(results, tasks, out: Path | None, json_: bool) -> None:
-    from .calibration import LEVELS, calibration_table, rolling_auto, splits_text
+    from .calibration import LEVELS, auto_splits, calibration_table, rolling_auto, splits_text
 
-    with err_console.status("replaying the automatic prediction on the ladder's splits", spinner="dots") \
-            if err_console.is_terminal and not json_ else _null():
-        rolled = rolling_auto(results, tasks)
+    # the automatic choice refitted on every split: a bar over (split, task), tens of seconds
+    prog, advance = _fit_progress(len(auto_splits(results)) * len(tasks), json_, "replaying on the ladder's splits")
+    with prog:
+        rolled = rolling_auto(results, tasks, progress=advance)
     if rolled.empty:
         raise TaskladderError("no split of this ladder leaves the 10 runs the automatic prediction needs to train on")
     table = calibration_table(rolled)
