@@ -42,3 +42,30 @@ def test_the_automatic_prediction_of_a_task_missing_a_held_out_run(holes, tmp_pa
     assert r.returncode == 0, r.stderr
     (p,) = json.loads(r.stdout)["predictions"]
     assert 0.75 < p["lower"] < p["predicted"] < p["upper"] < 0.9
+
+
+def test_a_ladder_at_one_tokens_per_parameter_warns_when_the_target_is_not():
+    # 10 sizes, all at 20 tokens per parameter: N and D are collinear over the ladder, so
+    # the split of the loss between the N and D terms is arbitrary.  Predicting 7B-4T (571
+    # tokens per parameter) from it, the paper's chain says 81.8 against a truth of 70.1.
+    from taskladder.predictor import LadderSpan, ratio_note
+    from taskladder.simulate import synthetic_ladder
+
+    lad = synthetic_ladder(sizes=(20e6, 35e6, 60e6, 100e6, 170e6, 300e6, 500e6, 800e6, 1.3e9, 2e9), multiples=(1,))
+    from taskladder.chain import ladder_span
+
+    span = ladder_span(lad)
+    assert span.tpp_min == pytest.approx(20, rel=1e-3) and span.tpp_max == pytest.approx(20, rel=1e-3)
+
+    class T:
+        name, n = "t", 7e9
+
+        def __init__(self, d):
+            self.d = d
+
+    assert "every ladder run trains on 20 tokens per parameter and t on 571" in ratio_note(span, T(4e12))
+    assert ratio_note(span, T(7e9 * 25)) is None  # at about the ladder's ratio: nothing to split
+    # the paper's ladder (20-200 tokens per parameter) never warns
+    paper = ladder_span(olmo2_ladder().ladder)
+    assert paper.tpp_max / paper.tpp_min > 5 and ratio_note(paper, T(4e12)) is None
+    assert ratio_note(LadderSpan(1e8, 1e9), T(4e12)) is None  # a span without the range (older cache)

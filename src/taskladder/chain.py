@@ -346,10 +346,13 @@ def run_table(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def ladder_span(ladder) -> LadderSpan:
-    """The ladder's smallest rung and metric convention (:class:`predictor.LadderSpan`)."""
+    """The ladder's smallest rung, its tokens-per-parameter range and metric convention
+    (:class:`predictor.LadderSpan`)."""
     lad = as_ladder(ladder)
     runs = run_table(lad.results)
-    return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"))
+    tpp = runs["d"].astype(float) / runs["n"].astype(float)
+    return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"),
+                      float(tpp.min()), float(tpp.max()))
 
 
 def range_note(ladder, target) -> str | None:

@@ -409,6 +409,10 @@ class LadderSpan:
     """Smallest final D of any run."""
     convention: str | None = None
     """The metric convention the ladder was scored under (docs/ingest.md), if known."""
+    tpp_min: float = float("nan")
+    """Fewest final tokens per parameter (D / N) of any run."""
+    tpp_max: float = float("nan")
+    """Most final tokens per parameter of any run."""
 
 
 def range_note(span: LadderSpan, target) -> str | None:
@@ -421,6 +425,26 @@ def range_note(span: LadderSpan, target) -> str | None:
         return (f"{target.name} lies below the ladder (smallest rung N={span.n_min:.3g}, D={span.d_min:.3g}): "
                 "the laws are extrapolated downwards, where nothing constrains them")
     return None
+
+
+def ratio_note(span: LadderSpan, target) -> str | None:
+    """A warning when every run trains on about the same tokens per parameter (D / N within a
+    factor 2) and the target does not (beyond 1.5x of that range), else None.
+
+    With D proportional to N over the ladder, step 1's N and D terms cannot be told apart
+    (any split of the loss between them fits), so a target at another D / N is predicted on
+    whichever split the fit happened to take; the paper trains each size at 1, 2, 5 and 10x.
+    """
+    lo, hi = span.tpp_min, span.tpp_max
+    if not (lo > 0 and hi / lo < 2.0):
+        return None
+    tpp = float(target.d) / float(target.n)
+    if lo / 1.5 <= tpp <= hi * 1.5:
+        return None
+    runs = f"{lo:.3g}" if hi / lo < 1.01 else f"{lo:.3g}-{hi:.3g}"
+    return (f"every ladder run trains on {runs} tokens per parameter and {target.name} on {tpp:.3g}: "
+            "the ladder cannot tell the N and D terms of step 1 apart, so this prediction rests on how the fit "
+            "split them; train some sizes at other token multiples (the paper: 1, 2, 5 and 10 x 20N)")
 
 
 def convention_notes(convention: str | None, targets) -> list[str]:

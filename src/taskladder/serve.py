@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import InputWarning, TaskladderError
 from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, check_accuracies,
-                        convention_notes, predict_rows, range_note)
+                        convention_notes, predict_rows, range_note, ratio_note)
 
 __all__ = ["AutoPrediction", "FixedPrediction", "auto_prediction", "default_tasks", "fixed_prediction"]
 
@@ -141,7 +141,8 @@ def _states(kind: tuple, tasks: Sequence[str], ladder, sizes, mixed_conventions:
 
 
 def _notes(span: LadderSpan, targets) -> list[str]:
-    return [x for x in (range_note(span, t) for t in targets) if x] + convention_notes(span.convention, targets)
+    return ([x for x in (range_note(span, t) for t in targets) if x] + [x for x in (ratio_note(span, t) for t in targets) if x]
+            + convention_notes(span.convention, targets))
 
 
 @dataclass
