@@ -280,6 +280,18 @@ def test_export_round_trips_and_predictions_are_flat(tmp_path):
     r0 = rows[0]
     want = lad.query("run == @r0['run'] and step == @r0['step'] and task == 'piqa' and metric == 'acc'")["value"]
     assert r0["piqa/acc"] == pytest.approx(want.item())
+    assert all((a["run"], a["step"]) < (b["run"], b["step"]) for a, b in zip(rows, rows[1:]))  # step order
+    # the wide shape reads back as a ladder: the same table, convention included
+    key = ["run", "task", "metric", "step"]
+    for ext in ("csv", "parquet"):
+        out = tmp_path / f"wide.{ext}"
+        assert run_cli("export", "--shape", "wide", "--out", out).returncode == 0
+        back = read_results([out])
+        assert back.attrs["convention"] == "olmo" and len(back) == len(lad)
+        a, b = back.sort_values(key, ignore_index=True), lad.sort_values(key, ignore_index=True)
+        assert (a[["run", "size", "task", "metric"]].astype(str) == b[["run", "size", "task", "metric"]].astype(str)).all().all()
+        assert (a[["n", "d", "step"]].to_numpy() == b[["n", "d", "step"]].to_numpy()).all()
+        assert np.allclose(a["value"].to_numpy(), b["value"].to_numpy())
     bad = run_cli("export", "--out", tmp_path / "x.xlsx")
     assert bad.returncode == 2 and "unknown export format '.xlsx'" in bad.stderr
 

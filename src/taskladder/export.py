@@ -65,6 +65,7 @@ def export_ladder(results: pd.DataFrame, out: Path, shape: str = "tidy") -> pd.D
     """Write a ladder table (``shape`` tidy or wide) to ``out``; returns what was written."""
     if shape not in ("tidy", "wide"):
         raise TaskladderError(f"--shape: choose tidy or wide, got {shape!r}")
-    df = wide(results) if shape == "wide" else results.assign(convention=results.attrs.get("convention"))
+    # the convention travels as a column in either shape: `--ladder` reads both back
+    df = (wide(results) if shape == "wide" else results).assign(convention=results.attrs.get("convention"))
     write(df, out)
     return df

@@ -407,6 +407,8 @@ def read_table_file(f: Path, *, sizes: Mapping[str, int] | None = None, n: int |
     df = _read_table(f)
     if "metric" in df.columns:
         return long_frame_to_tidy(df, f, sizes=sizes, n=n)
+    if own_wide_columns(df.columns):
+        return long_frame_to_tidy(from_wide(df), f, sizes=sizes, n=n)
     from .ingest import olmo_core
 
     if olmo_core.is_wide_export(df.columns):
@@ -416,9 +418,30 @@ def read_table_file(f: Path, *, sizes: Mapping[str, int] | None = None, n: int |
     return out
 
 
+def own_wide_columns(columns) -> list[str]:
+    """The ``<task>/<metric>`` columns of taskladder's own wide shape (:func:`to_wide`, ``export
+    --shape wide``), when the table also has its ``run`` and ``step`` columns; else none."""
+    if "run" not in columns or "step" not in columns:
+        return []
+    return [c for c in columns if isinstance(c, str) and c.count("/") == 1 and c.split("/")[1] in METRICS]
+
+
+def from_wide(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`to_wide`'s table back in the long format (checked by :func:`long_frame_to_tidy`);
+    a checkpoint's empty cells (a task not evaluated there) are dropped."""
+    cols = own_wide_columns(df.columns)
+    keep = [c for c in df.columns if c not in cols]
+    out = df.melt(id_vars=keep, value_vars=cols, var_name="_col", value_name="value")
+    out = out[out["value"].notna()]
+    parts = out["_col"].str.split("/", n=1, expand=True)
+    return out.drop(columns="_col").assign(task=parts[0], metric=parts[1])
+
+
 def to_wide(results: pd.DataFrame) -> pd.DataFrame:
     """Pivot the tidy table to one row per checkpoint and one ``task/metric`` column each."""
     wide = results.pivot_table(index=["run", "size", "n", "d", "step"], columns=["task", "metric"],
                                values="value", aggfunc="first", sort=False)
     wide.columns = [f"{t}/{m}" for t, m in wide.columns]
-    return wide.reset_index()
+    # rows in step order within each run: a step only some metrics were logged at would
+    # otherwise come after the steps of the first (task, metric) (pivot_table keeps first appearance)
+    return wide.reset_index().sort_values(["run", "step"], kind="stable", ignore_index=True)
