@@ -135,8 +135,10 @@ def variance(ladder, tasks: Sequence[str], run: str | None = None, last_n: int =
     largest = run_table(lad.results).sort_values(["n", "d"]).index[::-1].tolist()
     rows = []
     for task in tasks:
-        have = {s.run for s in lad.series(task, BPB)} & {s.run for s in lad.series(task, ACC)}
-        use = run if run is not None else next((r for r in largest if r in have), largest[0])
+        use = run
+        if use is None:  # the largest run with both metrics of this task
+            have = {s.run for s in lad.series(task, BPB)} & {s.run for s in lad.series(task, ACC)}
+            use = next((r for r in largest if r in have), largest[0])
         row = {"task": task, "run": use, "last_n": last_n}
         for metric, key in ((BPB, "loss"), (ACC, "acc")):
             s = next((s for s in lad.series(task, metric) if s.run == use), None)

@@ -153,10 +153,10 @@ def _fit_variance(pipelines: dict[str, PipelineState], weights: dict[str, float]
     for part in (0, 1):  # the residual bootstraps, then the chains' run bootstraps
         have = [k for k in got if got[k][part] is not None]
         A = [got[k][part] for k in have]
+        if not A:
+            continue
         if len({len(a) for a in A}) > 1:
             var += sum(weights[k] * _var(a[np.isfinite(a)]) for k, a in zip(have, A))
-            continue
-        if not A:
             continue
         A = np.array([weights[k] * a for k, a in zip(have, A)])
         var += _var(A[:, np.isfinite(A).all(axis=0)].sum(axis=0))

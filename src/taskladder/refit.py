@@ -122,8 +122,11 @@ def batched_huber_refit(law, X: Sequence[np.ndarray], Y: np.ndarray, max_iters: 
     P, cur, done = damped_gauss_newton(objective, x0, Y.shape[0], lo, hi,
                                         lambda r: np.minimum(1.0, delta / np.maximum(np.abs(r), 1e-300)),
                                         max_iters, 1e-12)
-    for b in np.flatnonzero(~done) if polish else ():  # the fallback: L-BFGS-B from where Gauss-Newton stopped
-        res, _, _ = _huber_log_fit(law.coordinates(*xs)[0], Y[b], P[b], bounds, delta, 100_000)
+    if not polish:
+        return P
+    model = law.coordinates(*xs)[0]
+    for b in np.flatnonzero(~done):  # the fallback: L-BFGS-B from where Gauss-Newton stopped
+        res, _, _ = _huber_log_fit(model, Y[b], P[b], bounds, delta, 100_000)
         if np.isfinite(res.fun) and res.fun < cur[b]:
             P[b] = res.x
     return P

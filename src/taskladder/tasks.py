@@ -80,16 +80,6 @@ PAPER_TASKS: tuple[str, ...] = tuple(t.name for t in _TASKS if t.in_paper)
 ALL_TASKS: tuple[str, ...] = tuple(t.name for t in _TASKS if t.components)
 
 
-def get_task(name: str) -> Task:
-    """Look a task up by registry key; unknown names are a user error."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise TaskladderError(
-            f"unknown task {name!r}; known tasks: {', '.join(REGISTRY)}"
-        ) from None
-
-
 def default_tasks(with_accuracy: Iterable[str]) -> list[str]:
     """The tasks a command runs when none is named, given those a ladder has accuracy for: the
     paper's eight that it has (all of them on the bundled ladder), else every registry task it

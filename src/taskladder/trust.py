@@ -89,13 +89,10 @@ class DesignModel:
         to ``n_boot`` residual-bootstrap data sets (batched); a chain's step 2 to ``n_boot2``
         resamplings of the runs (:meth:`_step2_run_bootstrap`)."""
         if not hasattr(self, "boot_"):
-            if hasattr(self, "chain_"):
-                c, pts = self.chain_, self.chain_.step1_data_
-                law = c.step1_
-            else:
-                law, pts = self.law_, self.points_
+            chain = hasattr(self, "chain_")
+            law, pts = (self.chain_.step1_, self.chain_.step1_data_) if chain else (self.law_, self.points_)
             X = (pts["n"].to_numpy(float), pts["d"].to_numpy(float))
-            if hasattr(self, "chain_") and not isinstance(law, PowerLaw):
+            if chain and not isinstance(law, PowerLaw):
                 X = (6.0 * X[0] * X[1],)
             y = pts["value"].to_numpy(float)
             yhat = law.predict(*X)
@@ -110,12 +107,11 @@ class DesignModel:
             _, x0, bounds = law.coordinates(*X)
             # the one-step laws' refits crawl for thousands of iterations: they stop after 1,000
             # unpolished, their spread within 5% of the polished one's (docs/trust.md)
-            polish = hasattr(self, "chain_")
             key = ("boot1", type(law).__name__, law.delta, tuple(bounds), x0.tobytes(), *(x.tobytes() for x in X),
-                   Y.tobytes(), polish)
+                   Y.tobytes(), chain)
             self.boot_ = memo(key, lambda: _read_only(
-                batched_huber_refit(law, X, Y, max_iters=2000 if polish else 1000, polish=polish)))
-            self.boot2_ = self._step2_run_bootstrap(rng) if hasattr(self, "chain_") else None
+                batched_huber_refit(law, X, Y, max_iters=2000 if chain else 1000, polish=chain)))
+            self.boot2_ = self._step2_run_bootstrap(rng) if chain else None
         return self.boot_
 
     def _step2_run_bootstrap(self, rng) -> np.ndarray:
