@@ -69,3 +69,34 @@ def test_a_ladder_at_one_tokens_per_parameter_warns_when_the_target_is_not():
     paper = ladder_span(olmo2_ladder().ladder)
     assert paper.tpp_max / paper.tpp_min > 5 and ratio_note(paper, T(4e12)) is None
     assert ratio_note(LadderSpan(1e8, 1e9), T(4e12)) is None  # a span without the range (older cache)
+
+
+def test_a_task_whose_accuracy_is_flat_over_the_ladder_is_named(tmp_path):
+    # MMLU scored at chance on every rung (as the MC format is on ladder-sized models): every
+    # pipeline predicts ~25% for 7B-4T, whose real score is 49%; the ladder cannot know, and says so
+    import numpy as np
+
+    from taskladder.chain import ladder_span
+    from taskladder.predictor import FLAT_SPREAD, LadderSpan, flat_note
+
+    lad = olmo2_ladder().ladder
+    flat = lad[lad["task"].isin(["mmlu", "piqa"])].copy()
+    acc = (flat["task"] == "mmlu") & (flat["metric"] == "acc")
+    flat.loc[acc, "value"] = 0.25 + np.random.default_rng(0).normal(0, 0.005, acc.sum())
+    flat.to_csv(tmp_path / "flat.csv", index=False)
+    r = run_cli("predict", "--ladder", tmp_path / "flat.csv", "--n", "7B", "--tokens", "4T", "--paper", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert {p["task"]: round(p["predicted"], 2) for p in out["predictions"]}["mmlu"] == 0.25
+    (note,) = out["notes"]
+    assert note.startswith("task 'mmlu': its accuracy hardly moves over the ladder (24.")
+    # the bundled ladder's narrowest task, MMLU, spans 26.9-36.0%: no task is flat there
+    span = ladder_span(lad)
+    ranges = {t: (lo, hi) for t, lo, hi, _ in span.acc_range}
+    assert ranges["mmlu"] == pytest.approx((0.2694, 0.3598), abs=1e-4) and len(ranges) == 10
+    assert all(flat_note(span, t) is None for t in ranges)
+    # the spread is judged against the task's checkpoint noise when that is larger than FLAT_SPREAD
+    assert flat_note(LadderSpan(1, 1, acc_range=(("x", 0.50, 0.50 + FLAT_SPREAD * 0.9, 0.001),)), "x")
+    assert flat_note(LadderSpan(1, 1, acc_range=(("x", 0.50, 0.50 + FLAT_SPREAD * 1.1, 0.001),)), "x") is None
+    assert flat_note(LadderSpan(1, 1, acc_range=(("x", 0.50, 0.58, 0.02),)), "x")  # 8 points, noise SD 2
+    assert flat_note(LadderSpan(1, 1), "x") is None  # a span without the ranges (older cache)

@@ -66,9 +66,9 @@ def table_hash(df) -> str:
 #: limit reached; 10: the accuracy power law polished in its log-limit coordinates; 11: the run bootstrap's
 #: refits end at their first negligible step; 12: step 2 of a task outside the registry starts from the
 #: ladder's lowest accuracy, not 0; 13: the one-step pipelines' laws residual-bootstrapped;
-#: 14: the ladder's span carries its tokens-per-parameter range), so a
+#: 14: the ladder's span carries its tokens-per-parameter range; 15: and each task's accuracy range), so a
 #: developer's cache never serves results of older code under the same package version.
-FORMAT = 14
+FORMAT = 15
 
 
 def key(kind: str, *parts) -> str:

@@ -346,18 +346,19 @@ def run_table(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def ladder_span(ladder) -> LadderSpan:
-    """The ladder's smallest rung, its tokens-per-parameter range and metric convention
-    (:class:`predictor.LadderSpan`)."""
+    """The ladder's smallest rung, its tokens-per-parameter range, metric convention and each
+    task's range of final accuracies (:class:`predictor.LadderSpan`)."""
     lad = as_ladder(ladder)
     runs = run_table(lad.results)
     tpp = runs["d"].astype(float) / runs["n"].astype(float)
+    acc = []
+    for task in lad.tasks:
+        if lad.has(task, ACC):
+            fin = lad.final_points(task, ACC, predictor.FINAL_WINDOW)["value"]
+            sds = [np.std(s.value[-10:]) for s in lad.series(task, ACC) if len(s.value) >= 3]
+            acc.append((task, float(fin.min()), float(fin.max()), float(np.median(sds)) if sds else 0.0))
     return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"),
-                      float(tpp.min()), float(tpp.max()))
-
-
-def range_note(ladder, target) -> str | None:
-    """A warning when a target lies below the ladder (:func:`predictor.range_note`), else None."""
-    return predictor.range_note(ladder_span(ladder), target)
+                      float(tpp.min()), float(tpp.max()), tuple(acc))
 
 
 def check_accuracies(preds: pd.DataFrame, ladder, targets) -> None:

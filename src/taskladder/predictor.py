@@ -413,6 +413,9 @@ class LadderSpan:
     """Fewest final tokens per parameter (D / N) of any run."""
     tpp_max: float = float("nan")
     """Most final tokens per parameter of any run."""
+    acc_range: tuple = ()
+    """Per task with accuracy: (task, lowest and highest final accuracy over the runs, the
+    accuracy's checkpoint-to-checkpoint SD), for :func:`flat_note`."""
 
 
 def range_note(span: LadderSpan, target) -> str | None:
@@ -447,6 +450,28 @@ def ratio_note(span: LadderSpan, target) -> str | None:
             "split them; train some sizes at other token multiples (the paper: 1, 2, 5 and 10 x 20N)")
 
 
+#: Below this spread of final accuracies over the ladder (or 5 checkpoint SDs, if more) a task
+#: counts as flat: the bundled ladder's narrowest, MMLU, spans 9 points (26.9-36.0%).
+FLAT_SPREAD = 0.03
+
+
+def flat_note(span: LadderSpan, task: str) -> str | None:
+    """A warning when a task's final accuracy hardly differs across the ladder's runs (within
+    :data:`FLAT_SPREAD`, or 5 of its checkpoint SDs), else None.
+
+    Step 2 then has no slope to fit: every pipeline predicts about the ladder's level, so an
+    ability that appears only at larger scale (the MC format, at chance on ladder-sized models,
+    which is why the paper fits its step 2 on the targets' own checkpoints, appendix B.2) is
+    predicted absent, with an interval that knows nothing of it.
+    """
+    for name, lo, hi, noise in span.acc_range:
+        if name == task and hi - lo < max(FLAT_SPREAD, 5.0 * noise):
+            return (f"task {task!r}: its accuracy hardly moves over the ladder ({100 * lo:.1f}-{100 * hi:.1f}% at the "
+                    "runs' ends), so the ladder cannot show whether or where it starts to rise, and the prediction "
+                    "assumes it does not; larger rungs, or the target's own checkpoints (taskladder forecast), can tell")
+    return None
+
+
 def convention_notes(convention: str | None, targets) -> list[str]:
     """A warning per target whose actual values were measured under another metric
     convention than the ladder's (its "actual" and the prediction are on different scales)."""
@@ -457,6 +482,14 @@ def convention_notes(convention: str | None, targets) -> list[str]:
             notes.append(f"the ladder was scored under the {convention!r} metric convention and {t.name}'s "
                          f"actuals under {tc!r}: their errors mix two scales (docs/ingest.md)")
     return notes
+
+
+def prediction_notes(span: LadderSpan, targets, tasks: Sequence[str]) -> list[str]:
+    """Every warning a prediction of ``tasks`` for ``targets`` carries: targets below the ladder
+    or at a tokens-per-parameter ratio it cannot resolve, tasks flat over it, and actuals
+    measured under another metric convention."""
+    per = [f(span, t) for f in (range_note, ratio_note) for t in targets] + [flat_note(span, t) for t in tasks]
+    return [x for x in per if x] + convention_notes(span.convention, targets)
 
 
 def check_accuracies(rows: Sequence[dict], span: LadderSpan, targets) -> None:

@@ -100,6 +100,11 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
         t["paper actual"] = preds["paper_actual"].map(_pct)
     t["flags"] = preds["flags"]
     parts += ["<h2>Chained predictions (task loss → accuracy)</h2>", _table(t, notes=True)]
+    from .chain import ladder_span
+    from .predictor import prediction_notes
+
+    said = prediction_notes(ladder_span(lad), targets, tasks)  # what `predict` would warn about
+    parts += [f'<p class="flag">warning: {html.escape(n)}</p>' for n in said]
 
     rows = [{"task": _name(k), "step 1": f.step1_.formula(), "fit err 1": f"{f.step1_.fit_error_:.2%}",
              "step 2": f.step2_.formula(), "fit err 2": f"{f.step2_.fit_error_:.2%}"} for k, f in fits.items()]

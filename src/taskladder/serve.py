@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputWarning, TaskladderError
-from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, check_accuracies,
-                        convention_notes, predict_rows, range_note, ratio_note)
+from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, check_accuracies, predict_rows,
+                        prediction_notes)
 
 __all__ = ["AutoPrediction", "FixedPrediction", "auto_prediction", "default_tasks", "fixed_prediction"]
 
@@ -140,11 +140,6 @@ def _states(kind: tuple, tasks: Sequence[str], ladder, sizes, mixed_conventions:
     return span, states
 
 
-def _notes(span: LadderSpan, targets) -> list[str]:
-    return ([x for x in (range_note(span, t) for t in targets) if x] + [x for x in (ratio_note(span, t) for t in targets) if x]
-            + convention_notes(span.convention, targets))
-
-
 @dataclass
 class _Rows:
     rows: list[dict]
@@ -184,7 +179,7 @@ def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None
     span, states = _states(("auto-state",), tasks, ladder, sizes, mixed_conventions, TaskState, fit, progress)
     rows = predict_rows(states, tasks, targets, level)
     check_accuracies(rows, span, targets)
-    return AutoPrediction(rows, applied_weights(rows, states), _notes(span, targets))
+    return AutoPrediction(rows, applied_weights(rows, states), prediction_notes(span, targets, tasks))
 
 
 @dataclass
@@ -244,7 +239,7 @@ def fixed_prediction(targets, tasks: Sequence[str], spec: Spec = ("task_bpb", No
     check_accuracies(rows, span, targets)
     first = states[tasks[0]]
     fits = None if first.step2 is None else {t: states[t].fit_json() for t in tasks}
-    return FixedPrediction(rows, fits, first.config, _notes(span, targets))
+    return FixedPrediction(rows, fits, first.config, prediction_notes(span, targets, tasks))
 
 
 def chain_config(feature: str | None, step1: str | None, step2: str | None):
