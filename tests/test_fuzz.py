@@ -38,6 +38,7 @@ def inputs(tmp_path_factory):
     col = "eval/downstream/piqa_val_rc_5shot_len_norm"
     (d / "wide").mkdir()
     wide.assign(**{col: wide[col] * 100}).to_csv(d / "wide" / "190M-1xC.csv", index=False)
+    wide.iloc[:2].to_csv(d / "two_checkpoints.csv", index=False)
     # a 7-run ladder: enough for the paper's design (5 parameters), not for the backtest (10 runs)
     small = lad[lad["run"].isin(sorted(lad["run"].unique())[:7])]
     small.to_csv(d / "seven_runs.csv", index=False)
@@ -90,6 +91,9 @@ CASES = [
     ("export into a folder", ["data", "--export", "{in}"], "is a folder; give a file name"),
     ("bad target with --out", ["predict", "--target", "70B", "--out", "{out}"], "unknown target '70B'"),
     ("backtest level 1.5", ["backtest", "--level", "1.5", "--out", "{out}"], "--level must be between 0 and 1"),
+    ("forecast from a 2-checkpoint log",
+     ["forecast", "--target-file", "{in}/two_checkpoints.csv", "--n", "190M", "--tokens", "4B", "--task", "piqa",
+      "--out", "{out}"], "checkpoint(s) past step 0 with both task loss and accuracy"),
     ("forecast cut beyond the log", ["forecast", "--target", "7B-4T", "--upto", "1.5", "--out", "{out}"],
      "beyond the log"),
     # click's own errors: one line, not a box

@@ -359,8 +359,8 @@ class Forecaster:
         il, ia = il[ok], ia[ok]
         if len(il) < cfg.min_checkpoints:
             raise TaskladderError(
-                f"task {task!r}: {len(il)} checkpoint(s) with task loss and accuracy before the cut; "
-                f"a forecast needs at least {cfg.min_checkpoints}")
+                f"task {task!r}: the target's log has {len(il)} checkpoint(s) past step 0 with both task loss and "
+                f"accuracy (up to --upto's cut, if given); a forecast needs at least {cfg.min_checkpoints}")
         d = d_l[il]
         seen = float(d[-1])
         if d_end < seen:
