@@ -84,3 +84,40 @@ def test_warmup_steps_match_the_logged_learning_rate():
         assert abs(implied - round(implied)) < 1e-6
         assert rungs[size].warmup_steps == round(implied)
         assert round(rungs[size].peak_lr, 12) == round(peak, 12)
+
+
+def test_olmo_core_sizes_count_n_as_olmo_core_does():
+    # the real package's own count of each OLMo 2 size (TransformerConfig.olmo2_<size>); the
+    # paper's 1B is OLMo-core's olmo2_1B_v2 (16 layers; its "1B" has 18)
+    tc = pytest.importorskip("olmo_core.nn.transformer").TransformerConfig
+    from taskladder.ladder import SHAPES, VOCAB_SIZE
+
+    names = {"14M": "14M", "30M": "30M", "60M": "60M", "100M": "100M", "190M": "190M", "370M": "370M",
+             "600M": "600M", "760M": "760M", "1B": "1B_v2", "3B": "3B", "7B": "7B", "13B": "13B"}
+    for ours, theirs in names.items():
+        cfg = getattr(tc, f"olmo2_{theirs}")(vocab_size=VOCAB_SIZE)
+        assert non_embedding_params(SHAPES[ours]) == cfg.num_non_embedding_params, ours
+        assert SHAPES[ours].mlp_hidden == cfg.block.feed_forward.hidden_size, ours
+
+
+def test_auto_sizes_give_the_papers_ladder_for_its_targets_and_scale_with_the_target():
+    from taskladder.ladder import auto_sizes, plan_notes
+
+    paper = ("190M", "370M", "760M", "1B")
+    assert auto_sizes(6_887_575_552) == auto_sizes(13_202_396_160) == paper
+    assert auto_sizes(70e9) == ("1B", "3B", "7B", "13B")
+    assert auto_sizes(1e9) == ("30M", "60M", "100M", "190M")
+    with pytest.raises(TaskladderError, match="no two OLMo 2 sizes fit below a target of N=1e"):
+        auto_sizes(1e8)
+    # the paper's ladder for its own target: nothing to warn about (3.2% of 7B-4T's compute)
+    assert plan_notes(PlanConfig(), plan()) == []
+    # the paper's sizes for a 1B, 100B-token target: a rung as large as it, and 859% of its compute
+    small = PlanConfig(target_n=1_000_000_000, target_tokens=100_000_000_000)
+    big, costly = plan_notes(small, plan(small))
+    assert big.startswith("size 1B (N=1.28e+09) is not smaller than the target (N=1e+09)")
+    assert costly.startswith("the ladder costs 859% of the target's compute")
+    r = run_cli("plan", "--target-n", "1B", "--target-tokens", "100B", "--json")
+    out = json.loads(r.stdout)
+    assert out["config"]["sizes"] == ["30M", "60M", "100M", "190M"]
+    assert len(out["notes"]) == 1 and "costs 18% of the target's compute" in out["notes"][0]
+    assert json.loads(run_cli("plan", "--json").stdout)["config"]["sizes"] == list(paper)

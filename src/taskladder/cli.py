@@ -678,7 +678,7 @@ def plan(
     target_n: Annotated[str, typer.Option("--target-n", help="Target non-embedding parameters.")] = "6887575552",
     target_tokens: Annotated[str, typer.Option(help="Target training tokens.")] = "3945065873408",
     seq_len: Annotated[int, typer.Option(help="Sequence length: 2048 or 4096.")] = 4096,
-    sizes: Annotated[str, typer.Option(help="Comma-separated ladder sizes.")] = "190M,370M,760M,1B",
+    sizes: Annotated[str, typer.Option(help="Comma-separated ladder sizes (OLMo 2 shapes 14M-13B, micro 3k-87k), or auto: four sizes below the target, the largest at most 1/5 of it (for 7B and 13B the paper's 190M,370M,760M,1B).")] = "auto",
     multiples: Annotated[str, typer.Option(help="Comma-separated Chinchilla multiples.")] = "1,2,5,10",
     budget: Annotated[Optional[str], typer.Option(help="Refuse plans above this many training FLOPs.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
@@ -687,23 +687,27 @@ def plan(
 
     With no options: the paper's ladder for OLMo 2 7B-4T.
     """
-    from .ladder import PlanConfig
+    from .ladder import PlanConfig, plan_notes, size_names
     from .ladder import plan as make_plan
 
     try:
         mults = tuple(float(m) for m in multiples.split(",") if m.strip())
     except ValueError:
         raise TaskladderError(f"--multiples: {multiples!r} is not a comma-separated list of numbers") from None
-    cfg = PlanConfig(target_n=parse_count(target_n, "--target-n"), target_tokens=parse_count(target_tokens, "--target-tokens"),
-                     seq_len=seq_len, sizes=tuple(x.strip() for x in sizes.split(",") if x.strip()), multiples=mults,
+    n = parse_count(target_n, "--target-n")
+    cfg = PlanConfig(target_n=n, target_tokens=parse_count(target_tokens, "--target-tokens"),
+                     seq_len=seq_len, sizes=size_names(sizes, n), multiples=mults,
                      budget_flops=parse_flops(budget, "--budget") if budget else None)
     rungs = make_plan(cfg)
     total = sum(r.flops for r in rungs)
+    notes = plan_notes(cfg, rungs)
     if json_:
         print(io.dumps({"rungs": [r.as_dict() for r in rungs], "total_flops": total,
-                        "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__}))
+                        "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__,
+                        "notes": notes}))
         return
-    title = f"Ladder plan for a target of N={cfg.target_n:.3g}, D={cfg.target_tokens:.3g} ({seq_len}-token sequences)"
+    title = (f"Ladder plan for a target of N={cfg.target_n:.3g}, D={cfg.target_tokens:.3g} ({seq_len}-token sequences"
+             + ("; sizes chosen for it" if sizes.strip().lower() == "auto" else "") + ")")
     # two tables, shape and budget, each within 80 columns
     shape = Table(title=title, title_style="bold")
     for c in ("rung", "N", "d/L/H", "batch tokens", "peak LR", "warmup"):
@@ -721,6 +725,7 @@ def plan(
                         "sequences and every other field: --json")
     out_console.print(shape)
     out_console.print(budget_t)
+    _print_notes(notes)
 
 
 def _plan_config(preset, target_n, target_tokens, seq_len, sizes, multiples, budget):
@@ -740,7 +745,9 @@ def _plan_config(preset, target_n, target_tokens, seq_len, sizes, multiples, bud
     if seq_len is not None:
         kw["seq_len"] = seq_len
     if sizes is not None:
-        kw["sizes"] = tuple(x.strip() for x in sizes.split(",") if x.strip())
+        from .ladder import size_names
+
+        kw["sizes"] = size_names(sizes, kw.get("target_n", cfg.target_n), cfg.vocab_size)
     if multiples is not None:
         try:
             kw["multiples"] = tuple(float(m) for m in multiples.split(",") if m.strip())
@@ -760,7 +767,7 @@ def train(
     target_n: Annotated[Optional[str], typer.Option("--target-n", help="Plan option: target parameters.")] = None,
     target_tokens: Annotated[Optional[str], typer.Option(help="Plan option: target tokens.")] = None,
     seq_len: Annotated[Optional[int], typer.Option(help="Plan option: sequence length.")] = None,
-    sizes: Annotated[Optional[str], typer.Option(help="Plan option: comma-separated sizes.")] = None,
+    sizes: Annotated[Optional[str], typer.Option(help="Plan option: comma-separated sizes, or auto (see plan).")] = None,
     multiples: Annotated[Optional[str], typer.Option(help="Plan option: comma-separated Chinchilla multiples.")] = None,
     budget: Annotated[Optional[str], typer.Option(help="Refuse plans above this many training FLOPs.")] = None,
     tokenizer: Annotated[str, typer.Option(help="'bytes' or a tokenizer.json / Hugging Face tokenizer folder.")] = "bytes",

@@ -31,11 +31,13 @@ class Shape:
     """Number of transformer blocks."""
     n_heads: int
     """Attention heads (head size d_model / n_heads)."""
+    hidden: int | None = None
+    """SwiGLU hidden size, when it is not 4 x d_model (OLMo-core's 30M, 7B, 13B)."""
 
     @property
     def mlp_hidden(self) -> int:
-        """SwiGLU hidden size: 4 x d_model (OLMo's mlp_ratio 8 counts gate and up together)."""
-        return 4 * self.d_model
+        """SwiGLU hidden size: 4 x d_model unless given (OLMo's mlp_ratio 8 counts gate and up together)."""
+        return self.hidden or 4 * self.d_model
 
 
 #: The paper's ladder sizes (Table 1; AI2 ladder configs): d_model / layers / heads.
@@ -60,8 +62,54 @@ MICRO_SHAPES: dict[str, Shape] = {
     "87k": Shape(48, 2, 2),
 }
 
+#: OLMo-core's other OLMo 2 sizes (``TransformerConfig.olmo2_<size>``), for ladders of other
+#: targets: the same architecture, full multi-head attention.  OLMo-core's "1B" is 18 layers
+#: deep (1.41B); the paper's 1B, above, is its ``olmo2_1B_v2``.  ``tests/test_ladder.py``
+#: checks every N against OLMo-core's own count.
+OLMO_CORE_SHAPES: dict[str, Shape] = {
+    "14M": Shape(128, 4, 8),
+    "30M": Shape(256, 4, 8, hidden=768),
+    "60M": Shape(384, 8, 8),
+    "100M": Shape(512, 12, 8),
+    "600M": Shape(1344, 16, 16),
+    "3B": Shape(3328, 16, 16),
+    "7B": Shape(4096, 32, 32, hidden=11008),
+    "13B": Shape(5120, 40, 40, hidden=13824),
+}
+
 #: Every named size :func:`plan` knows.
-SHAPES: dict[str, Shape] = {**PAPER_SHAPES, **MICRO_SHAPES}
+SHAPES: dict[str, Shape] = {**PAPER_SHAPES, **OLMO_CORE_SHAPES, **MICRO_SHAPES}
+
+#: The largest rung :func:`auto_sizes` picks is at most this fraction of the target's N: the
+#: paper's 1B rung is 1/5.4 of 7B (and 1/10 of 13B, predicted from the same ladder).
+AUTO_LARGEST = 1 / 5
+#: ... and each smaller size at most this fraction of the next (the paper's: 1/1.7 to 1/2.0).
+AUTO_STEP = 1 / 1.6
+
+
+def auto_sizes(target_n: float, count: int = 4, vocab_size: int = VOCAB_SIZE) -> tuple[str, ...]:
+    """``count`` OLMo 2 sizes for a target of ``target_n``: the largest at most 1/5 of it, each
+    below at most 1/1.6 of the next (:data:`AUTO_LARGEST`, :data:`AUTO_STEP`), smallest first.
+    For 7B and 13B targets this is the paper's ladder (190M, 370M, 760M, 1B)."""
+    known = sorted(((non_embedding_params(sh, vocab_size), name) for name, sh in {**PAPER_SHAPES,
+                   **OLMO_CORE_SHAPES}.items()), reverse=True)
+    picked, limit = [], target_n * AUTO_LARGEST
+    for n, name in known:
+        if n <= limit and len(picked) < count:
+            picked.append(name)
+            limit = n * AUTO_STEP
+    if len(picked) < 2:
+        raise TaskladderError(f"no two OLMo 2 sizes fit below a target of N={target_n:.3g} (the largest rung at most "
+                              f"1/5 of it, the smallest known {min(known)[0]:.3g}); name --sizes")
+    return tuple(reversed(picked))
+
+
+def size_names(text: str, target_n: float, vocab_size: int = VOCAB_SIZE) -> tuple[str, ...]:
+    """The sizes of a ``--sizes`` option: comma-separated names of :data:`SHAPES`, or ``auto``
+    (:func:`auto_sizes` for the target)."""
+    if text.strip().lower() == "auto":
+        return auto_sizes(target_n, vocab_size=vocab_size)
+    return tuple(x.strip() for x in text.split(",") if x.strip())
 
 
 def non_embedding_params(shape: Shape, vocab_size: int = VOCAB_SIZE) -> int:
@@ -252,6 +300,29 @@ def plan(config: PlanConfig = PlanConfig()) -> list[Rung]:
         raise TaskladderError(
             f"the plan needs {total:.3e} FLOPs, over the budget of {config.budget_flops:.3e}; drop sizes or multiples")
     return rungs
+
+
+#: A ladder above this share of its target's compute (6ND) is warned about: the paper's costs
+#: 3.2% of 7B-4T's by 6ND (about 1% by its own count), which is the method's point.
+COSTLY_SHARE = 0.10
+
+
+def plan_notes(config: PlanConfig, rungs: list[Rung]) -> list[str]:
+    """Warnings about a plan that is no ladder for its target: rungs not smaller than the
+    target (a ladder extrapolates upwards), or a total above :data:`COSTLY_SHARE` of the
+    target's compute (the sizes default to the paper's, chosen for a 7B target)."""
+    notes = []
+    big = sorted({r.size: r.n for r in rungs if r.n >= config.target_n}.items(), key=lambda kv: kv[1])
+    if big:
+        names = ", ".join(f"{s} (N={n:.3g})" for s, n in big)
+        notes.append(f"{'size' if len(big) == 1 else 'sizes'} {names} {'is' if len(big) == 1 else 'are'} not smaller "
+                     f"than the target (N={config.target_n:.3g}): a ladder predicts a larger model from smaller "
+                     "ones; choose smaller --sizes")
+    share = sum(r.flops for r in rungs) / train_flops(config.target_n, config.target_tokens)
+    if share > COSTLY_SHARE:
+        notes.append(f"the ladder costs {share:.0%} of the target's compute (6ND; the paper's ladder costs 3.2% of "
+                     "7B-4T's): choose smaller --sizes or fewer --multiples")
+    return notes
 
 
 #: Plans for CPU ladders trained on a small corpus with the byte-level tokenizer.  The
