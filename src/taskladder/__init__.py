@@ -5,13 +5,13 @@ from .errors import FitWarning, TaskladderError
 __version__ = "0.1.0"
 __all__ = [
     "ChainConfig", "TaskPredictor", "FitWarning", "TaskladderError",
-    "FlopsLaw", "LogSigmoid", "PowerLaw", "SingleStep", "Sigmoid",
+    "FlopsLaw", "LogSigmoid", "PowerLaw", "SingleStep", "Sigmoid", "predict",
 ]
 
 # The fitting classes are imported on first use (PEP 562), so that `import taskladder.cli`
 # and `taskladder --help` do not import pandas and scipy.
 _LAZY = {"ChainConfig": "chain", "TaskPredictor": "chain", "FlopsLaw": "laws", "LogSigmoid": "laws",
-         "PowerLaw": "laws", "SingleStep": "laws", "Sigmoid": "laws"}
+         "PowerLaw": "laws", "SingleStep": "laws", "Sigmoid": "laws", "predict": "api"}
 
 
 def __getattr__(name):

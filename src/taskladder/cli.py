@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import warnings
 from pathlib import Path
@@ -16,6 +15,7 @@ from rich.table import Table
 from . import io
 from .errors import FitWarning, TaskladderError
 from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY
+from .units import parse_count, parse_flops
 
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -23,32 +23,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 # Piped output is 80 columns wide whatever the terminal: scripts see the same text everywhere
 out_console = Console(width=None if sys.stdout.isatty() else 80)
 err_console = Console(stderr=True)
-
-_MAX_COUNT = float(2 ** 63 - 1024)
-_SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
-
-
-def parse_flops(text: str, what: str) -> float:
-    """Parse a compute budget (3e21, 300e18): a positive finite number, not bounded like a count."""
-    return float(parse_count(text, what, limit=float("inf")))
-
-
-def parse_count(text: str, what: str, limit: float = None) -> int:
-    """Parse 6887575552, 6.9e9, 6.9B or 4T into an integer count."""
-    import numpy as np
-    m = re.fullmatch(r"\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([KkMmBbGgTt]?)\s*", text or "")
-    if not m:
-        raise TaskladderError(f"{what}: {text!r} is not a number (examples: 6887575552, 6.9e9, 6.9B, 4T)")
-    v = float(m[1]) * _SUFFIX[m[2].upper()]
-    if not v > 0:
-        raise TaskladderError(f"{what}: must be positive, got {text!r}")
-    # counts are stored as int64 (the results table's n and d): anything past that is a typo
-    limit = _MAX_COUNT if limit is None else limit
-    if not np.isfinite(v):
-        raise TaskladderError(f"{what}: {text!r} is too large (not a finite number)")
-    if not v < limit:
-        raise TaskladderError(f"{what}: {text!r} is too large (counts must be below {limit:.2g})")
-    return int(round(v)) if v < _MAX_COUNT else v
 
 
 def _tasks(names: list[str] | None) -> list[str] | None:

@@ -28,10 +28,22 @@ __all__ = ["AutoPrediction", "FixedPrediction", "auto_prediction", "default_task
 _RESULT_SUFFIXES = (".csv", ".parquet", ".json", ".jsonl")
 
 
-def _source_hash(ladder: Sequence[Path] | None, sizes: Path | None, mixed_conventions: bool) -> str | None:
+def _is_frame(ladder) -> bool:
+    """Whether ``ladder`` is a results table in memory (a DataFrame, or a :class:`chain.Ladder`), not files."""
+    return ladder is not None and not isinstance(ladder, (list, tuple, str, Path))
+
+
+def _source_hash(ladder, sizes: Path | None, mixed_conventions: bool) -> str | None:
     """SHA-256 of the bytes of every file the ladder is read from (the bundled one by default;
     in a folder, every result file below it, :data:`_RESULT_SUFFIXES`), the size table's and
-    the reading options; None when a file cannot be read (the full reader then reports it)."""
+    the reading options; None when a file cannot be read (the full reader then reports it).
+    A table in memory (:func:`_is_frame`) is keyed by its content (:attr:`chain.Ladder.content_hash`)."""
+    if _is_frame(ladder):  # checked and indexed here; _read finds it by this key
+        lad = _frame_ladder(ladder)
+        src = "frame:" + lad.content_hash
+        _last_read.clear()
+        _last_read.update(src=src, ladder=lad, said=())
+        return src
     h = hashlib.sha256(repr(mixed_conventions).encode())
     files = []
     if ladder:
@@ -67,6 +79,8 @@ def _read(src: str | None, ladder, sizes, mixed_conventions: bool):
     from .chain import Ladder
     from .results import load_sizes, read_results
 
+    if _is_frame(ladder):
+        return _frame_ladder(ladder), ()  # (reached only without a key: _source_hash keeps it)
     if ladder:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", InputWarning)
@@ -85,6 +99,19 @@ def _read(src: str | None, ladder, sizes, mixed_conventions: bool):
     return lad, said
 
 
+def _frame_ladder(frame):
+    """A results table in memory as a :class:`chain.Ladder`: a tidy DataFrame is checked as a
+    long-format file would be (errors name "DataFrame" and the column).  Every call reads the
+    table afresh: a notebook may have changed it in place since the last."""
+    from .chain import Ladder
+
+    if isinstance(frame, Ladder):
+        return frame
+    from .results import long_frame_to_tidy
+
+    return Ladder(long_frame_to_tidy(frame, Path("DataFrame")))
+
+
 def default_tasks(ladder: Sequence[Path] | None = None, sizes: Path | None = None,
                   mixed_conventions: bool = False) -> list[str]:
     """The tasks predicted when none is named (:func:`tasks.default_tasks`): the paper's eight
@@ -93,7 +120,7 @@ def default_tasks(ladder: Sequence[Path] | None = None, sizes: Path | None = Non
     from .tasks import ACC, PAPER_TASKS
     from .tasks import default_tasks as pick
 
-    if not ladder:
+    if not _is_frame(ladder) and not ladder:
         return list(PAPER_TASKS)
     from . import cache
 

@@ -1,0 +1,83 @@
+"""One call from a ladder to a table of predictions, for notebooks and scripts.
+
+``taskladder.predict(n=7e9, d=4e12)`` is what ``taskladder predict --n 7B --tokens 4T --json``
+computes, as a DataFrame: the same fits (and the same cache of them), the same intervals, the
+same warnings (as :class:`errors.InputWarning`).  The ladder may be the bundled one, ladder files
+or folders (any format ``--ladder`` reads), or a tidy DataFrame already in memory.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputWarning, TaskladderError
+
+__all__ = ["predict"]
+
+#: Per-row dicts of the automatic prediction (weights and each pipeline's prediction and SD):
+#: left out of the table; ``trust.auto_predict(...).weights`` has them as rows.
+_NESTED = ("weights", "design_predictions", "design_sd")
+
+
+def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = None, targets: Sequence[str] = (),
+            design: str = "auto", level: float = 0.9, sizes: str | Path | None = None) -> pd.DataFrame:
+    """Predict the task accuracies of one or more targets from a ladder.
+
+    n, d: the target's non-embedding parameters and training tokens, as numbers or counts
+        such as ``"7B"`` and ``"4T"``; equal-length sequences predict several targets.
+    ladder: None for the bundled OLMo 2 ladder; a tidy DataFrame (``run, step, task, metric,
+        value`` and ``n``, ``d``, as ``taskladder export`` writes); or a path or list of paths
+        of files and folders in any format ``--ladder`` reads (docs/ingest.md).
+    tasks: task names (a list, or comma-separated); default: the paper's tasks the ladder
+        has accuracy for, else every task it has.
+    targets: names of bundled targets (``"7B-4T"``, ``"13B-5T"``), predicted with their actuals.
+    design: ``"auto"`` (every pipeline weighted by backtest, with an interval) or one fixed
+        pipeline: ``task_bpb`` (the paper's), ``flops``, ``taskce``, ``c4``, ``single_step``.
+    level: the interval's level (automatic choice only).
+    sizes: a size table (CSV with ``size,n[,batch_tokens]``) for ladder files that name sizes, not N.
+
+    Returns one row per task and target: ``task, target, predicted`` (a fraction), and for the
+    automatic choice ``lower, upper, sd, level, interval, pipeline``, else the chain's
+    ``predicted_feature`` and fit errors; ``actual`` and ``abs_error`` (points) for bundled targets.
+    """
+    from .datasets import Target, make_targets
+    from .units import parse_count
+    from . import serve
+
+    if not 0.0 < level < 1.0:
+        raise TaskladderError(f"level must be between 0 and 1, got {level}")
+    chosen = make_targets(names=tuple(targets))
+    if (n is None) != (d is None):
+        raise TaskladderError("a target needs both n (parameters) and d (training tokens)")
+    if n is not None:
+        ns, ds = np.atleast_1d(np.asarray(n, dtype=object)), np.atleast_1d(np.asarray(d, dtype=object))
+        if len(ns) != len(ds):
+            raise TaskladderError(f"n and d must have the same length, got {len(ns)} and {len(ds)}")
+        for a, b in zip(ns, ds):
+            na, db = parse_count(str(a), "n"), parse_count(str(b), "d")
+            chosen.append(Target(f"N={na:.3g},D={db:.3g}", na, db))
+    if not chosen:
+        raise TaskladderError("no target: give n and d, or targets=['7B-4T', ...]")
+    files = None if ladder is None or serve._is_frame(ladder) else (
+        [Path(ladder)] if isinstance(ladder, (str, Path)) else [Path(p) for p in ladder])
+    source = ladder if files is None else files
+    names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else list(tasks or [])
+    names = [t for t in names if t] or serve.default_tasks(source, _path(sizes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)  # fit warnings: in the flags column
+        if design == "auto":
+            got = serve.auto_prediction(chosen, names, source, _path(sizes), level=level)
+        else:
+            got = serve.fixed_prediction(chosen, names, (design, None, None, None), source, _path(sizes))
+    for note in got.notes:
+        warnings.warn(note, InputWarning, stacklevel=2)
+    return pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in got.rows])
+
+
+def _path(p) -> Path | None:
+    return None if p is None else Path(p)

@@ -1,0 +1,69 @@
+"""taskladder.predict: the Python call equals the command line, on every kind of ladder."""
+
+import json
+import warnings
+
+import pytest
+from conftest import run_cli
+
+import taskladder
+from taskladder.datasets import olmo2_ladder
+from taskladder.errors import InputWarning
+
+
+def test_paper_design_equals_figure_2_and_the_cli():
+    p = taskladder.predict(targets=["7B-4T", "13B-5T"], tasks="mmlu,piqa", design="task_bpb")
+    got = {(r.task, r.target): round(100 * r.predicted, 1) for r in p.itertuples()}
+    assert got == {("mmlu", "7B-4T"): 48.4, ("mmlu", "13B-5T"): 51.3, ("piqa", "7B-4T"): 81.2,
+                   ("piqa", "13B-5T"): 82.1}  # the paper's Figure 2
+    cli = json.loads(run_cli("predict", "--target", "7B-4T", "--target", "13B-5T", "--task", "mmlu,piqa",
+                             "--paper", "--json").stdout)["predictions"]
+    assert [r["predicted"] for r in cli] == p["predicted"].tolist()
+
+
+def test_automatic_choice_equals_the_cli_with_its_interval():
+    p = taskladder.predict(n="7B", d=4e12, tasks=["piqa"])
+    (row,) = p.to_dict("records")
+    (cli,) = json.loads(run_cli("predict", "--n", "7B", "--tokens", "4T", "--task", "piqa", "--json").stdout)[
+        "predictions"]
+    for k in ("predicted", "lower", "upper", "sd", "level", "pipeline"):
+        assert row[k] == cli[k], k
+    assert row["lower"] < row["predicted"] < row["upper"] and row["target"] == "N=7e+09,D=4e+12"
+
+
+def test_a_dataframe_ladder_equals_its_file_and_is_read_afresh(tmp_path):
+    lad = olmo2_ladder().ladder
+    lad = lad[lad["task"].isin(["mmlu", "piqa"])].reset_index(drop=True)
+    lad.to_csv(tmp_path / "l.csv", index=False)
+    kw = dict(n=[7e9, 13e9], d=["4T", "5T"], design="task_bpb")
+    from_frame = taskladder.predict(ladder=lad, **kw)
+    from_file = taskladder.predict(ladder=tmp_path / "l.csv", **kw)
+    assert from_frame["predicted"].tolist() == pytest.approx(from_file["predicted"].tolist(), abs=1e-9)
+    assert from_frame["task"].tolist() == ["mmlu", "mmlu", "piqa", "piqa"]
+    # changed in place (as a notebook does): a new answer and the flat-task warning, not the cached one
+    acc = (lad["task"] == "mmlu") & (lad["metric"] == "acc")
+    lad.loc[acc, "value"] = 0.25
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = taskladder.predict(ladder=lad, **kw)
+    assert again["predicted"].iloc[0] == pytest.approx(0.25, abs=0.005) != from_frame["predicted"].iloc[0]
+    assert any(issubclass(w.category, InputWarning) and "hardly moves" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n=7e9), "needs both n"),
+    (dict(n=[7e9, 13e9], d=[4e12]), "same length, got 2 and 1"),
+    (dict(n=-1, d=4e12), "n: must be positive"),
+    (dict(n=7e9, d=4e12, tasks="nope", design="task_bpb"), "task 'nope' is not in the ladder"),
+    (dict(n=7e9, d=4e12, level=1.5), "level must be between 0 and 1"),
+    (dict(), "no target"),
+])
+def test_bad_arguments_raise_one_clear_error(kwargs, message):
+    with pytest.raises(taskladder.TaskladderError, match=message):
+        taskladder.predict(**kwargs)
+
+
+def test_a_bad_dataframe_is_named():
+    lad = olmo2_ladder().ladder.drop(columns=["value"])
+    with pytest.raises(taskladder.TaskladderError, match="DataFrame: missing column 'value'"):
+        taskladder.predict(n=7e9, d=4e12, ladder=lad)
