@@ -103,7 +103,7 @@ def test_a_forecast_uses_the_checkpoints_with_both_metrics_in_any_row_order():
     assert got["checkpoints"] == (both["d_x"] > 0).sum() == 100 - 33 - 1
     assert got["seen_tokens"] == both["d_x"].max()
     assert (got["predicted"], got["lower"], got["upper"]) == (tidy["predicted"], tidy["lower"], tidy["upper"])
-    with pytest.raises(TaskladderError, match=r"'mmlu': 2 checkpoint\(s\) with task loss and accuracy"):
+    with pytest.raises(TaskladderError, match=r"'mmlu': the target's log has 2 checkpoint\(s\) past step 0 with both task loss and accuracy"):
         forecast(None, messy, N_T, tokens=D_T, upto=0.02, tasks=["mmlu"], forecaster=fc)
 
 
