@@ -442,6 +442,61 @@ def _forecast_table(fc, name: str, level: float) -> Table:
 
 
 @app.command()
+def compare(
+    baseline: Annotated[Path, typer.Argument(help="The baseline ladder: a file or folder in any format --ladder reads.")],
+    candidate: Annotated[Path, typer.Argument(help="The ladder with the change (data mix, architecture, ...).")],
+    n: Annotated[Optional[str], typer.Option(help="Target non-embedding parameters (7B, 6.9e9, ...).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (4T, ...).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(help="A bundled target's N and D: 7B-4T or 13B-5T (repeatable).")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="Task(s), comma-separated; default: those both ladders have.")] = None,
+    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
+    level: Annotated[float, typer.Option(help="Level of the intervals of the differences.")] = 0.9,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="Also write compare.json, comparison.parquet and .csv here.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache of fits.")] = False,
+):
+    """Compare two ladders at a target: candidate minus baseline per task, with an interval.
+
+    The error both ladders' predictions share (the laws' form) cancels in the difference;
+    draws of their bootstraps resample the same runs, so noise the two share cancels too
+    (docs/trust.md, "Comparing two ladders").
+    """
+    _set_cache(no_cache)
+    from .compare import INTERVAL_METHOD, compare as compare_ladders, read_pair
+    from .datasets import make_targets
+
+    if not 0.0 < level < 1.0:
+        raise TaskladderError(f"--level must be between 0 and 1, got {level}")
+    targets = make_targets(target or (), None, parse_count(n, "--n") if n else None,
+                           parse_count(tokens, "--tokens") if tokens else None)
+    if not targets:
+        raise TaskladderError("no target: give --n and --tokens, or --target NAME")
+    if out is not None:
+        io.ensure_writable_dir(out)
+    la, lb, tasks = read_pair(baseline, candidate, _tasks(task), sizes)
+    prog, advance = _fit_progress(len(tasks), quiet=json_, label="fitting both ladders")
+    with prog:
+        table = compare_ladders(la, lb, targets, tasks, level, progress=advance)
+    rows = table.to_dict(orient="records")
+    result = {"comparisons": io.records(rows), "config": {"level": level, "interval": INTERVAL_METHOD,
+                                                          "baseline": str(baseline), "candidate": str(candidate)}}
+    if _emit(result, json_, out, "compare", {"comparison": table} if out is not None else {}):
+        return
+    for tgt in dict.fromkeys(r["target"] for r in rows):
+        t = Table(title=f"{candidate.name} minus {baseline.name} at {tgt}, {level:.0%} intervals", title_style="bold")
+        for c in ("task", "base", "cand", "diff", "interval", "verdict"):
+            t.add_column(c, justify="left" if c in ("task", "interval", "verdict") else "right", no_wrap=True)
+        for r in (r for r in rows if r["target"] == tgt):
+            verdict = "higher" if r["lower"] > 0 else "lower" if r["upper"] < 0 else "unclear"
+            t.add_row(_display(r["task"]), f"{100 * r['baseline']:.1f}", f"{100 * r['candidate']:.1f}",
+                      f"{100 * r['difference']:+.1f}", f"[{100 * r['lower']:+.1f}, {100 * r['upper']:+.1f}]", verdict)
+        t.caption = ("accuracy in points; diff: cand - base, both ladders' pipelines weighted alike; interval: the "
+                     "difference's bootstrap SD (draws paired by run) + its own backtest error, grown with the "
+                     "extrapolation; verdict: higher or lower where the interval excludes 0")
+        out_console.print(t)
+
+
+@app.command()
 def forecast(
     target: Annotated[Optional[str], typer.Option(help="A bundled target whose full log is replayed: 7B-4T or 13B-5T.")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's eval log so far (wide or long).")] = None,

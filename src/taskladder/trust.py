@@ -32,8 +32,8 @@ from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, ModelError, PipelineState
 from .refit import batched_huber_refit, batched_ls_refit
 from .tasks import ACC
 
-__all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "auto_predict", "backtest", "design_weights",
-           "ensemble_errors", "fit_states", "model_error"]
+__all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "TaskFit", "auto_predict", "backtest", "design_weights",
+           "ensemble_errors", "fit_states", "model_error", "task_fits"]
 
 #: Every pipeline scored by the backtest: the paper's five and a direct power law on accuracy.
 ALL_DESIGNS = (*DESIGNS, "acc_power")
@@ -310,6 +310,13 @@ def fit_states(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGN
     :meth:`predictor.TaskState.predict` needs for any target."""
     fitted = _fitted(as_ladder(ladder), list(tasks), tuple(designs), n_jobs, progress)
     return {t: f.state for t, f in fitted.items()}
+
+
+def task_fits(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None,
+              progress=None) -> dict[str, TaskFit]:
+    """Each task's automatic choice with its backtest table and weights (:class:`TaskFit`):
+    what comparing two ladders needs beyond :func:`fit_states`.  Cached like it."""
+    return _fitted(as_ladder(ladder), list(tasks), tuple(designs), n_jobs, progress)
 
 
 def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, progress) -> dict[str, TaskFit]:

@@ -1,0 +1,196 @@
+"""Two ladders compared at a target: does a change (a data mix, an architecture tweak) move
+the target's accuracy, and by how much?
+
+A prediction 25x in compute beyond a ladder misses by a few points, mostly because no
+pipeline's functional form is exactly right.  Two ladders of one recipe share that error:
+the *difference* of their predictions cancels it, and can be sure of a 1-2 point change when
+neither absolute interval is.  Per task:
+
+* both ladders' pipelines get the same weights, from their pooled backtest MSE (different
+  weights would make a difference out of the pipeline mix alone);
+* the difference is the weighted mean of the pipelines' differences;
+* its variance adds the two ladders' bootstrap variances of that weighted mean (independent
+  data; the checkpoint noise of both actuals included) and the model error of the
+  *difference*, measured on the backtest exactly as :func:`trust.model_error` measures it for
+  one ladder: each split's held-out runs (matched by name) predicted by both ladders with the
+  other split's weights, error = (A's miss) - (B's miss), grown with the distance extrapolated;
+* Student t with Welch's degrees of freedom, as the automatic interval.
+
+Without held-out runs of the same names in both ladders the difference's model error cannot
+be measured; the two ladders' own errors are then added as if independent (no cancellation,
+the conservative case).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .chain import as_ladder
+from .errors import TaskladderError
+from .predictor import ModelError, _fit_variance, _sd, student_t_ppf
+from .trust import ALL_DESIGNS, task_fits
+
+__all__ = ["compare", "difference_error", "read_pair"]
+
+#: How the interval of a difference is built (every output carries it).
+INTERVAL_METHOD = ("Student t: the difference's bootstrap SD (both ladders) + its own backtest error "
+                   "(A's miss - B's miss on the same held-out runs) grown with the extrapolation")
+
+
+def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0.9,
+            designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None, progress=None) -> pd.DataFrame:
+    """Candidate minus baseline at each target, per task, with an interval at ``level``.
+
+    Columns: task, target, baseline, candidate (each ladder's prediction with the shared
+    weights), difference, lower, upper, sd, level, interval, weights (design -> weight),
+    matched_runs (held-out runs the difference's backtest error was measured on).
+    ``progress(share)`` is called as each (ladder, task, pipeline) fit ends (half a task each).
+    """
+    tasks, targets = list(tasks), list(targets)
+    half = None if progress is None else (lambda share=1.0: progress(share / 2))
+    la, lb = as_ladder(baseline), as_ladder(candidate)
+    fa = task_fits(la, tasks, designs, n_jobs, half)
+    fb = task_fits(lb, tasks, designs, n_jobs, half)
+    paired = {t: _same_runs(la, lb, t) for t in tasks}
+    rows = []
+    for task in tasks:
+        a, b = fa[task], fb[task]
+        common = [d for d in a.state.pipelines if d in b.state.pipelines]
+        if not common:
+            raise TaskladderError(f"task {task!r}: the two ladders have no pipeline in common")
+        mse = {d: (a.weights.loc[d, "rmse"] ** 2 + b.weights.loc[d, "rmse"] ** 2) / 2 for d in common}
+        err, matched = difference_error(a.backtest, b.backtest)
+        if err is None:  # no shared held-out runs: the two errors as independent
+            ea, eb = a.state.error, b.state.error
+            err = ModelError(float(np.hypot(ea.scale, eb.scale)), (ea.reference + eb.reference) / 2,
+                             min(ea.dof, eb.dof))
+        center = (a.state.log_center + b.state.log_center) / 2
+        for t in targets:
+            rows.append(_row(task, t, a.state, b.state, common, mse, err, center, level, paired[task])
+                        | {"matched_runs": matched, "paired": paired[task]})
+    return pd.DataFrame(rows)
+
+
+def read_pair(baseline: Path, candidate: Path, tasks: Sequence[str] | None = None, sizes: Path | None = None):
+    """Two ladders' files or folders (any format ``--ladder`` reads) as :class:`chain.Ladder`s,
+    and the tasks to compare: ``tasks``, each checked on both, or by default those both have
+    accuracy for (the paper's first, as :func:`tasks.default_tasks`)."""
+    from .chain import Ladder
+    from .results import load_sizes, read_results
+    from .tasks import ACC, default_tasks
+
+    table = load_sizes(sizes) if sizes is not None else None
+    la, lb = (Ladder(read_results([Path(p)], sizes=table)) for p in (baseline, candidate))
+    if tasks is None:
+        both = [t for t in la.tasks if la.has(t, ACC) and lb.has(t, ACC)]
+        if not both:
+            raise TaskladderError(f"{baseline} and {candidate} have accuracy for no task in common")
+        return la, lb, default_tasks(both)
+    for lad, p in ((la, baseline), (lb, candidate)):
+        for t in tasks:
+            if not lad.has(t, ACC):
+                raise TaskladderError(f"{p}: no accuracy for task {t!r} (tasks with accuracy: "
+                                      f"{', '.join(x for x in lad.tasks if lad.has(x, ACC))})")
+    return la, lb, list(tasks)
+
+
+def _row(task, t, sa, sb, common, mse, err: ModelError, center: float, level: float, paired: bool) -> dict:
+    """One (task, target): the shared-weight difference and its interval; ``paired``: the two
+    ladders' bootstrap draws resample the same runs (:func:`_difference_variance`)."""
+    pa = {d: sa.pipelines[d].predict(t.n, t.d) for d in common}
+    pb = {d: sb.pipelines[d].predict(t.n, t.d) for d in common}
+    da = {d: sa.pipelines[d].draws(t.n, t.d) for d in common}
+    db = {d: sb.pipelines[d].draws(t.n, t.d) for d in common}
+    use = [d for d in common if np.isfinite(pa[d]) and np.isfinite(pb[d])
+           and np.isfinite(_sd(sa.pipelines[d], da[d])) and np.isfinite(_sd(sb.pipelines[d], db[d]))]
+    if not use:
+        raise TaskladderError(f"task {task!r}: no pipeline gives a finite prediction for {t.name} on both ladders")
+    inv = {d: 1.0 / max(mse[d], 1e-8) for d in use}
+    w = {d: v / sum(inv.values()) for d, v in inv.items()}
+    base = float(sum(w[d] * pa[d] for d in use))
+    cand = float(sum(w[d] * pb[d] for d in use))
+    fit_var = _difference_variance(sa.pipelines, sb.pipelines, w, da, db) if paired else (
+        _fit_variance(sa.pipelines, w, da) + _fit_variance(sb.pipelines, w, db))
+    ext = np.log(float(t.n) * float(t.d)) - center
+    err_var = err.sd(ext) ** 2
+    sd = float(np.sqrt(fit_var + err_var))
+    booted = [d for d in use if da[d] is not None]
+    fit_dof = min(min(sa.pipelines[d].dof, sb.pipelines[d].dof) for d in (booted or use))
+    dof = (fit_var + err_var) ** 2 / (fit_var ** 2 / fit_dof + err_var ** 2 / err.dof)
+    q = student_t_ppf(0.5 + level / 2, round(float(dof), 3))
+    diff = cand - base
+    return {"task": task, "target": t.name, "baseline": base, "candidate": cand, "difference": diff,
+            "lower": diff - q * sd, "upper": diff + q * sd, "sd": sd, "level": level, "interval": INTERVAL_METHOD,
+            "weights": w}
+
+
+def _same_runs(la, lb, task: str) -> bool:
+    """Whether both ladders hold the same runs for ``task`` (by name, in the same order, with
+    accuracy): then draw b of each resamples the same runs (one seed per task, runs by name)."""
+    from .tasks import ACC
+
+    runs = [sorted(s.run for s in lad.series(task, ACC)) for lad in (la, lb)]
+    return runs[0] == runs[1]
+
+
+def _difference_variance(pa: dict, pb: dict, w: dict, da: dict, db: dict) -> float:
+    """Variance of the weighted difference, draw by draw: the two ladders' bootstraps resample
+    the same runs, so where their runs deviate from the laws alike (shared seeds or data
+    order, one ladder a shifted copy of the other) the deviations cancel in the difference,
+    and where they are independent the variances add, as they should.  The checkpoint noise
+    of both actuals adds.  Pipelines whose draws do not line up fall back to the sum."""
+    from .predictor import FINAL_WINDOW, _var
+
+    var = sum(wt * (pa[k].ckpt_sd ** 2 + pb[k].ckpt_sd ** 2) for k, wt in w.items()) / FINAL_WINDOW
+    for part in (0, 1):  # the residual bootstraps, then the chains' run bootstraps
+        have = [k for k in w if da[k] is not None and db[k] is not None
+                and da[k][part] is not None and db[k][part] is not None]
+        if not have:
+            continue
+        A = [da[k][part] for k in have]
+        B = [db[k][part] for k in have]
+        if len({len(x) for x in A + B}) > 1:
+            var += sum(w[k] * (_var(x[np.isfinite(x)]) + _var(y[np.isfinite(y)])) for k, x, y in zip(have, A, B))
+            continue
+        D = np.array([w[k] * (y - x) for k, x, y in zip(have, A, B)])
+        var += _var(D[:, np.isfinite(D).all(axis=0)].sum(axis=0))
+    return var
+
+
+def difference_error(bt_a: pd.DataFrame, bt_b: pd.DataFrame) -> tuple[ModelError | None, int]:
+    """The model error of the difference of two ladders' weighted predictions, from their
+    backtests (:func:`trust.backtest` tables): on every split, each held-out run both ladders
+    have (by name) is predicted by both with the weights of the other splits (inverse MSE pooled
+    over both ladders), and its error is (A's miss) - (B's miss).  Returns (its RMSE as a
+    :class:`predictor.ModelError`, the number of runs matched); (None, 0) when no run matches
+    or no split has another to weigh it with."""
+    key = ["split", "run", "design"]
+    m = bt_a[key + ["predicted", "actual", "log_extrapolation"]].merge(
+        bt_b[key + ["predicted", "actual", "log_extrapolation"]], on=key, suffixes=("_a", "_b"))
+    m = m[np.isfinite(m["predicted_a"]) & np.isfinite(m["predicted_b"])]
+    if m.empty:
+        return None, 0
+    m["sq"] = ((m["predicted_a"] - m["actual_a"]) ** 2 + (m["predicted_b"] - m["actual_b"]) ** 2) / 2
+    errs, ext = [], []
+    for split, held in m.groupby("split", sort=False):
+        other = m[m["split"] != split]
+        if other.empty:
+            continue
+        w = 1.0 / np.maximum(other.groupby("design")["sq"].mean(), 1e-8)
+        for _, g in held.groupby("run", sort=False):
+            g = g[g["design"].isin(w.index)]
+            if g.empty:
+                continue
+            ww = w[g["design"]].to_numpy()
+            da = float(np.dot(ww, g["predicted_a"]) / ww.sum() - g["actual_a"].iloc[0])
+            db = float(np.dot(ww, g["predicted_b"]) / ww.sum() - g["actual_b"].iloc[0])
+            errs.append(da - db)
+            ext.append((g["log_extrapolation_a"].iloc[0] + g["log_extrapolation_b"].iloc[0]) / 2)
+    if not errs:
+        return None, 0
+    runs = m["run"].nunique()
+    return ModelError(float(np.sqrt(np.mean(np.square(errs)))), float(np.mean(ext)), float(max(runs - 1, 1))), runs
