@@ -52,7 +52,8 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
     """
     tasks, targets = list(tasks), list(targets)
     half = None if progress is None else (lambda share=1.0: progress(share / 2))
-    la, lb = as_ladder(baseline), as_ladder(candidate)
+    la = as_ladder(baseline)
+    lb = _aligned(la, as_ladder(candidate))
     fa = task_fits(la, tasks, designs, n_jobs, half)
     fb = task_fits(lb, tasks, designs, n_jobs, half)
     paired = {t: _same_runs(la, lb, t) for t in tasks}
@@ -126,6 +127,32 @@ def _row(task, t, sa, sb, common, mse, err: ModelError, center: float, level: fl
     return {"task": task, "target": t.name, "baseline": base, "candidate": cand, "difference": diff,
             "lower": diff - q * sd, "upper": diff + q * sd, "sd": sd, "level": level, "interval": INTERVAL_METHOD,
             "weights": w}
+
+
+def _rung(results: pd.DataFrame) -> dict:
+    """Each run's rung: (N, final tokens per parameter to 0.1), which names do not always show."""
+    runs = results.groupby("run").agg(n=("n", "first"), d=("d", "max"))
+    return {r: (int(n), round(d / n, 1)) for r, n, d in runs.itertuples()}
+
+
+def _aligned(la, lb):
+    """The candidate with its runs renamed to the baseline's where the two name the same rungs
+    differently (``mixB-190M-1xC`` for ``190M-1xC``): same N and tokens per parameter.  The
+    pairing of draws and the difference's backtest match runs by name."""
+    from .chain import Ladder
+
+    ka, kb = _rung(la.results), _rung(lb.results)
+    if set(ka) == set(kb) or len(set(ka.values())) < len(ka) or len(set(kb.values())) < len(kb):
+        return lb
+    by_rung = {k: r for r, k in ka.items()}
+    ren = {r: by_rung[k] for r, k in kb.items() if k in by_rung and by_rung[k] != r}
+    kept = set(kb) - set(ren)
+    if not ren or kept & set(ren.values()):  # nothing to rename, or a name would be taken twice
+        return lb
+    res = lb.results.copy()
+    res["run"] = res["run"].map(lambda r: ren.get(r, r))
+    res.attrs = dict(lb.results.attrs)
+    return Ladder(res)
 
 
 def _same_runs(la, lb, task: str) -> bool:

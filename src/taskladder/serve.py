@@ -39,8 +39,8 @@ def _source_hash(ladder, sizes: Path | None, mixed_conventions: bool) -> str | N
     the reading options; None when a file cannot be read (the full reader then reports it).
     A table in memory (:func:`_is_frame`) is keyed by its content (:attr:`chain.Ladder.content_hash`)."""
     if _is_frame(ladder):  # checked and indexed here; _read finds it by this key
-        lad = _frame_ladder(ladder)
-        src = "frame:" + lad.content_hash
+        lad = _frame_ladder(ladder, sizes)
+        src = "frame:" + lad.content_hash  # N from a size table is in the table by now
         _last_read.clear()
         _last_read.update(src=src, ladder=lad, said=())
         return src
@@ -80,7 +80,7 @@ def _read(src: str | None, ladder, sizes, mixed_conventions: bool):
     from .results import load_sizes, read_results
 
     if _is_frame(ladder):
-        return _frame_ladder(ladder), ()  # (reached only without a key: _source_hash keeps it)
+        return _frame_ladder(ladder, sizes), ()  # (reached only without a key: _source_hash keeps it)
     if ladder:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", InputWarning)
@@ -99,17 +99,18 @@ def _read(src: str | None, ladder, sizes, mixed_conventions: bool):
     return lad, said
 
 
-def _frame_ladder(frame):
+def _frame_ladder(frame, sizes: Path | None = None):
     """A results table in memory as a :class:`chain.Ladder`: a tidy DataFrame is checked as a
-    long-format file would be (errors name "DataFrame" and the column).  Every call reads the
-    table afresh: a notebook may have changed it in place since the last."""
+    long-format file would be (errors name "DataFrame" and the column; N from ``sizes`` where
+    it has no ``n``).  Every call reads the table afresh: a notebook may have changed it in
+    place since the last."""
     from .chain import Ladder
 
     if isinstance(frame, Ladder):
         return frame
-    from .results import long_frame_to_tidy
+    from .results import load_sizes, long_frame_to_tidy
 
-    return Ladder(long_frame_to_tidy(frame, Path("DataFrame")))
+    return Ladder(long_frame_to_tidy(frame, Path("DataFrame"), sizes=load_sizes(sizes) if sizes else None))
 
 
 def default_tasks(ladder: Sequence[Path] | None = None, sizes: Path | None = None,
