@@ -3,22 +3,28 @@ the target's accuracy, and by how much?
 
 A prediction 25x in compute beyond a ladder misses by a few points, mostly because no
 pipeline's functional form is exactly right.  Two ladders of one recipe share that error:
-the *difference* of their predictions cancels it, and can be sure of a 1-2 point change when
-neither absolute interval is.  Per task:
+the *difference* of their predictions cancels it; with the two ladders' seeds and data order
+shared, their run-to-run noise cancels too, and a change of a point or two can be told where
+neither absolute interval can (docs/trust.md, "Comparing two ladders").  Per task:
 
 * both ladders' pipelines get the same weights, from their pooled backtest MSE (different
   weights would make a difference out of the pipeline mix alone);
 * the difference is the weighted mean of the pipelines' differences;
-* its variance adds the two ladders' bootstrap variances of that weighted mean (independent
-  data; the checkpoint noise of both actuals included) and the model error of the
-  *difference*, measured on the backtest exactly as :func:`trust.model_error` measures it for
-  one ladder: each split's held-out runs (matched by name) predicted by both ladders with the
-  other split's weights, error = (A's miss) - (B's miss), grown with the distance extrapolated;
+* its bootstrap variance is taken draw by draw on the difference: both ladders' draws
+  resample the same runs (one seed per task, runs by name), so deviations from the laws the
+  two ladders share (seeds, data order) cancel and independent ones add
+  (:func:`_difference_variance`); the checkpoint noise of both actuals adds;
+* its model error is that of the *difference*, measured on the backtest as
+  :func:`trust.model_error` measures one ladder's: each split's held-out runs both ladders
+  have predicted by both with the other split's weights, error = (A's miss) - (B's miss),
+  grown with the distance extrapolated;
 * Student t with Welch's degrees of freedom, as the automatic interval.
 
-Without held-out runs of the same names in both ladders the difference's model error cannot
-be measured; the two ladders' own errors are then added as if independent (no cancellation,
-the conservative case).
+Runs are matched by name, and where the two ladders name the same rungs differently
+(``mixB-190M-1xC``), by N and tokens per parameter (:func:`_aligned`).  Without held-out runs
+in common the difference's model error cannot be measured; the two ladders' own errors are
+then added as if independent (no cancellation, the conservative case), as are their bootstrap
+variances when their runs differ.
 """
 
 from __future__ import annotations
@@ -37,8 +43,8 @@ from .trust import ALL_DESIGNS, task_fits
 __all__ = ["compare", "difference_error", "read_pair"]
 
 #: How the interval of a difference is built (every output carries it).
-INTERVAL_METHOD = ("Student t: the difference's bootstrap SD (both ladders) + its own backtest error "
-                   "(A's miss - B's miss on the same held-out runs) grown with the extrapolation")
+INTERVAL_METHOD = ("Student t: the difference's bootstrap SD (both ladders, draws paired by run) + its own "
+                   "backtest error (A's miss - B's miss on the same held-out runs) grown with the extrapolation")
 
 
 def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0.9,
@@ -47,7 +53,8 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
 
     Columns: task, target, baseline, candidate (each ladder's prediction with the shared
     weights), difference, lower, upper, sd, level, interval, weights (design -> weight),
-    matched_runs (held-out runs the difference's backtest error was measured on).
+    matched_runs (held-out runs the difference's backtest error was measured on), paired
+    (whether the bootstrap draws were paired by run).
     ``progress(share)`` is called as each (ladder, task, pipeline) fit ends (half a task each).
     """
     tasks, targets = list(tasks), list(targets)
