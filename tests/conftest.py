@@ -42,7 +42,16 @@ def run_cli(*args, cwd=None):
 
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory):
-    """Every test (and every CLI it starts) uses a fresh cache of fits, never the user's."""
-    os.environ["TASKLADDER_CACHE"] = str(tmp_path_factory.mktemp("taskladder-cache"))
+    """Every test (and every CLI it starts) uses a fresh cache of fits, never the user's.
+
+    Under pytest-xdist the workers of one run share it (the folder beside their own temp
+    folders): entries are keyed by content and written atomically, and several test files on
+    different workers fit the bundled ladder's automatic choice, which is then fitted once."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "taskladder-cache"
+        shared.mkdir(exist_ok=True)
+        os.environ["TASKLADDER_CACHE"] = str(shared)
+    else:
+        os.environ["TASKLADDER_CACHE"] = str(tmp_path_factory.mktemp("taskladder-cache"))
     os.environ.pop("TASKLADDER_NO_CACHE", None)
     yield

@@ -87,9 +87,11 @@ def test_cli_compare_json_and_errors(shifted, tmp_path):
     base.to_csv(tmp_path / "base.csv", index=False)
     cand.to_csv(tmp_path / "cand.csv", index=False)
     r = run_cli("compare", tmp_path / "base.csv", tmp_path / "cand.csv", "--target", "7B-4T", "--task", "piqa",
-                "--json")
+                "--json", "--out", tmp_path / "o")
     assert r.returncode == 0, r.stderr
     (row,) = json.loads(r.stdout)["comparisons"]
+    assert (tmp_path / "o" / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "o" / "compare.json").read_text())["comparisons"][0]["difference"] == row["difference"]
     assert row["task"] == "piqa" and row["target"] == "7B-4T" and row["lower"] > 0
     assert row["difference"] == pytest.approx(row["candidate"] - row["baseline"])
     r = run_cli("compare", tmp_path / "base.csv", tmp_path / "cand.csv", "--target", "7B-4T", "--task", "piqa,mmlu")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputWarning, TaskladderError
+from .errors import FitWarning, InputWarning, TaskladderError
 
 __all__ = ["predict"]
 
@@ -69,7 +69,7 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else list(tasks or [])
     names = [t for t in names if t] or serve.default_tasks(source, _path(sizes))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=UserWarning)  # fit warnings: in the flags column
+        warnings.simplefilter("ignore", category=FitWarning)  # a fixed design's are in its flags column
         if design == "auto":
             got = serve.auto_prediction(chosen, names, source, _path(sizes), level=level)
         else:

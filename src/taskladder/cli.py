@@ -452,7 +452,7 @@ def compare(
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     level: Annotated[float, typer.Option(help="Level of the intervals of the differences.")] = 0.9,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
-    out: Annotated[Optional[Path], typer.Option(help="Also write compare.json, comparison.parquet and .csv here.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Also write compare.json, comparison.parquet and .csv, and compare.png here.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache of fits.")] = False,
 ):
     """Compare two ladders at a target: candidate minus baseline per task, with an interval.
@@ -480,6 +480,10 @@ def compare(
     rows = table.to_dict(orient="records")
     result = {"comparisons": io.records(rows), "config": {"level": level, "interval": INTERVAL_METHOD,
                                                           "baseline": str(baseline), "candidate": str(candidate)}}
+    if out is not None:
+        from .plots import plot_compare
+
+        plot_compare(table, out / "compare.png", (baseline.name, candidate.name))
     if _emit(result, json_, out, "compare", {"comparison": table} if out is not None else {}):
         return
     for tgt in dict.fromkeys(r["target"] for r in rows):

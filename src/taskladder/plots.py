@@ -279,7 +279,8 @@ def plot_chained(fits: dict[str, TaskPredictor], targets: Sequence, path: Path, 
     return save(fig, path, tight=False)
 
 
-def _row_plot(preds: pd.DataFrame, draw, path: Path, title: str | None = None) -> Path:
+def _row_plot(preds: pd.DataFrame, draw, path: Path, title: str | None = None,
+              xlabel: str = "RC accuracy (points)") -> Path:
     """One row per (task, target), grouped by task; ``draw(ax, row, y, color)`` draws a row."""
     tasks = list(dict.fromkeys(preds["task"]))
     targets = list(dict.fromkeys(preds["target"]))
@@ -296,7 +297,7 @@ def _row_plot(preds: pd.DataFrame, draw, path: Path, title: str | None = None) -
             y -= 1
         y -= 0.5
     ax.set_yticks(ticks, labels, fontsize=8)
-    ax.set_xlabel("RC accuracy (points)")
+    ax.set_xlabel(xlabel)
     ax.grid(axis="x", alpha=0.3)
     h, l = ax.get_legend_handles_labels()
     uniq = dict(zip(l, h))
@@ -396,6 +397,19 @@ def plot_auto(preds: pd.DataFrame, path: Path) -> Path:
             ax.scatter(100 * r["actual"], y, facecolors="none", edgecolors="k", s=40, label="actual")
 
     return _row_plot(preds, draw, path)
+
+
+def plot_compare(table: pd.DataFrame, path: Path, names: tuple[str, str] = ("baseline", "candidate")) -> Path:
+    """Two ladders compared (:func:`compare.compare`): each task's difference with its interval,
+    against the zero line; an interval clear of it is a verdict."""
+    def draw(ax, r, y, c):
+        tgt = r["target"]
+        ax.plot([100 * r["lower"], 100 * r["upper"]], [y, y], color=c, lw=3, alpha=0.35, solid_capstyle="butt",
+                label=f"{tgt} {r['level']:.0%} interval")
+        ax.scatter(100 * r["difference"], y, marker="x", color=c, s=40, label=f"{tgt} difference")
+        ax.axvline(0.0, color="k", lw=0.8)
+
+    return _row_plot(table, draw, path, xlabel=f"{names[1]} minus {names[0]} (accuracy points)")
 
 
 def plot_forecast(result, forecaster, path: Path) -> Path:
