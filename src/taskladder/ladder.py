@@ -310,7 +310,7 @@ COSTLY_SHARE = 0.10
 def plan_notes(config: PlanConfig, rungs: list[Rung]) -> list[str]:
     """Warnings about a plan that is no ladder for its target: rungs not smaller than the
     target (a ladder extrapolates upwards), or a total above :data:`COSTLY_SHARE` of the
-    target's compute (the sizes default to the paper's, chosen for a 7B target)."""
+    target's compute (:class:`PlanConfig`'s sizes are the paper's, chosen for a 7B target)."""
     notes = []
     big = sorted({r.size: r.n for r in rungs if r.n >= config.target_n}.items(), key=lambda kv: kv[1])
     if big:
@@ -320,8 +320,10 @@ def plan_notes(config: PlanConfig, rungs: list[Rung]) -> list[str]:
                      "ones; choose smaller --sizes")
     share = sum(r.flops for r in rungs) / train_flops(config.target_n, config.target_tokens)
     if share > COSTLY_SHARE:
-        notes.append(f"the ladder costs {share:.0%} of the target's compute (6ND; the paper's ladder costs 3.2% of "
-                     "7B-4T's): choose smaller --sizes or fewer --multiples")
+        paper = PlanConfig()
+        ref = sum(r.flops for r in plan(paper)) / train_flops(paper.target_n, paper.target_tokens)
+        notes.append(f"the ladder costs {share:.0%} of the target's compute (6ND; the paper's ladder costs {ref:.1%} "
+                     "of 7B-4T's): choose smaller --sizes or fewer --multiples")
     return notes
 
 
