@@ -486,8 +486,14 @@ def compare(
         plot_compare(table, out / "compare.png", (baseline.name, candidate.name))
     if _emit(result, json_, out, "compare", {"comparison": table} if out is not None else {}):
         return
+    _print_all(_compare_tables(rows, baseline.name, candidate.name, level))
+
+
+def _compare_tables(rows: list[dict], base: str, cand: str, level: float) -> list[Table]:
+    """One table per target of a comparison's rows (:func:`compare.compare`), with a verdict."""
+    tables = []
     for tgt in dict.fromkeys(r["target"] for r in rows):
-        t = Table(title=f"{candidate.name} minus {baseline.name} at {tgt}, {level:.0%} intervals", title_style="bold")
+        t = Table(title=f"{cand} minus {base} at {tgt}, {level:.0%} intervals", title_style="bold")
         for c in ("task", "base", "cand", "diff", "interval", "verdict"):
             t.add_column(c, justify="left" if c in ("task", "interval", "verdict") else "right", no_wrap=True)
         for r in (r for r in rows if r["target"] == tgt):
@@ -497,7 +503,8 @@ def compare(
         t.caption = ("accuracy in points; diff: cand - base, both ladders' pipelines weighted alike; interval: the "
                      "difference's bootstrap SD (draws paired by run) + its own backtest error, grown with the "
                      "extrapolation; verdict: higher or lower where the interval excludes 0")
-        out_console.print(t)
+        tables.append(t)
+    return tables
 
 
 @app.command()
