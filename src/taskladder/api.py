@@ -63,9 +63,11 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
             chosen.append(Target(f"N={na:.3g},D={db:.3g}", na, db))
     if not chosen:
         raise TaskladderError("no target: give n and d, or targets=['7B-4T', ...]")
-    files = None if ladder is None or serve._is_frame(ladder) else (
-        [Path(ladder)] if isinstance(ladder, (str, Path)) else [Path(p) for p in ladder])
-    source = ladder if files is None else files
+    if serve._is_frame(ladder):  # checked and indexed once here, not by each call below
+        source = serve._frame_ladder(ladder, _path(sizes))
+    else:
+        source = None if ladder is None else [Path(ladder)] if isinstance(ladder, (str, Path)) else [
+            Path(p) for p in ladder]
     names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else list(tasks or [])
     names = [t for t in names if t] or serve.default_tasks(source, _path(sizes))
     with warnings.catch_warnings():

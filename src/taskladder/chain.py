@@ -205,6 +205,12 @@ class Ladder:
         a, b = self._slices[(task, ACC)]
         return float(np.clip(self._cols["value"][a:b].min(), 0.0, 1.0))
 
+    def accuracy_noise(self, task: str) -> float:
+        """The task's checkpoint-to-checkpoint accuracy SD: each run's SD over its last 10
+        checkpoints, median over the runs (0 when no run has 3); a target's "actual" shares it."""
+        sds = [np.std(s.value[-10:]) for s in self.series(task, ACC) if len(s.value) >= 3]
+        return float(np.median(sds)) if sds else 0.0
+
     def final_points(self, task: str, metric: str, window: int) -> pd.DataFrame:
         """Step-1 data: each run's last checkpoint, its value averaged over the last ``window``."""
         rows = [(s.run, s.size, s.n, s.d[-1], s.value[-window:].mean()) for s in self.series(task, metric)]
@@ -355,13 +361,6 @@ def ladder_span(ladder) -> LadderSpan:
     for task in lad.tasks:
         if lad.has(task, ACC):
             fin = lad.final_points(task, ACC, predictor.FINAL_WINDOW)["value"]
-            sds = [np.std(s.value[-10:]) for s in lad.series(task, ACC) if len(s.value) >= 3]
-            acc.append((task, float(fin.min()), float(fin.max()), float(np.median(sds)) if sds else 0.0))
+            acc.append((task, float(fin.min()), float(fin.max()), lad.accuracy_noise(task)))
     return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"),
                       float(tpp.min()), float(tpp.max()), tuple(acc))
-
-
-def check_accuracies(preds: pd.DataFrame, ladder, targets) -> None:
-    """Refuse predicted accuracies outside [0, 1], naming the task and target and why."""
-    predictor.check_accuracies(preds[["task", "target", "predicted"]].to_dict(orient="records"),
-                               ladder_span(ladder), targets)

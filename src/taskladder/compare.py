@@ -37,8 +37,8 @@ import pandas as pd
 
 from .chain import as_ladder
 from .errors import TaskladderError
-from .predictor import ModelError, _fit_variance, _sd, student_t_ppf
-from .trust import ALL_DESIGNS, task_fits
+from .predictor import FINAL_WINDOW, ModelError, _fit_variance, _sd, draw_variance, welch_quantile
+from .trust import ALL_DESIGNS, ensemble_errors, task_fits
 
 __all__ = ["compare", "difference_error", "read_pair"]
 
@@ -128,8 +128,7 @@ def _row(task, t, sa, sb, common, mse, err: ModelError, center: float, level: fl
     sd = float(np.sqrt(fit_var + err_var))
     booted = [d for d in use if da[d] is not None]
     fit_dof = min(min(sa.pipelines[d].dof, sb.pipelines[d].dof) for d in (booted or use))
-    dof = (fit_var + err_var) ** 2 / (fit_var ** 2 / fit_dof + err_var ** 2 / err.dof)
-    q = student_t_ppf(0.5 + level / 2, round(float(dof), 3))
+    q = welch_quantile(fit_var, err_var, fit_dof, err.dof, level)
     diff = cand - base
     return {"task": task, "target": t.name, "baseline": base, "candidate": cand, "difference": diff,
             "lower": diff - q * sd, "upper": diff + q * sd, "sd": sd, "level": level, "interval": INTERVAL_METHOD,
@@ -172,27 +171,13 @@ def _same_runs(la, lb, task: str) -> bool:
 
 
 def _difference_variance(pa: dict, pb: dict, w: dict, da: dict, db: dict) -> float:
-    """Variance of the weighted difference, draw by draw: the two ladders' bootstraps resample
-    the same runs, so where their runs deviate from the laws alike (shared seeds or data
-    order, one ladder a shifted copy of the other) the deviations cancel in the difference,
-    and where they are independent the variances add, as they should.  The checkpoint noise
-    of both actuals adds.  Pipelines whose draws do not line up fall back to the sum."""
-    from .predictor import FINAL_WINDOW, _var
-
-    var = sum(wt * (pa[k].ckpt_sd ** 2 + pb[k].ckpt_sd ** 2) for k, wt in w.items()) / FINAL_WINDOW
-    for part in (0, 1):  # the residual bootstraps, then the chains' run bootstraps
-        have = [k for k in w if da[k] is not None and db[k] is not None
-                and da[k][part] is not None and db[k][part] is not None]
-        if not have:
-            continue
-        A = [da[k][part] for k in have]
-        B = [db[k][part] for k in have]
-        if len({len(x) for x in A + B}) > 1:
-            var += sum(w[k] * (_var(x[np.isfinite(x)]) + _var(y[np.isfinite(y)])) for k, x, y in zip(have, A, B))
-            continue
-        D = np.array([w[k] * (y - x) for k, x, y in zip(have, A, B)])
-        var += _var(D[:, np.isfinite(D).all(axis=0)].sum(axis=0))
-    return var
+    """Variance of the weighted difference, draw by draw (:func:`predictor.draw_variance`, the
+    baseline's draws weighted -w): the two ladders' bootstraps resample the same runs, so where
+    their runs deviate from the laws alike (shared seeds or data order, one ladder a shifted copy
+    of the other) the deviations cancel in the difference, and where they are independent the
+    variances add, as they should.  The checkpoint noise of both actuals adds."""
+    ckpt = sum(wt * (pa[k].ckpt_sd ** 2 + pb[k].ckpt_sd ** 2) for k, wt in w.items()) / FINAL_WINDOW
+    return ckpt + draw_variance([(-wt, da[k]) for k, wt in w.items()] + [(wt, db[k]) for k, wt in w.items()])
 
 
 def difference_error(bt_a: pd.DataFrame, bt_b: pd.DataFrame) -> tuple[ModelError | None, int]:
@@ -208,23 +193,15 @@ def difference_error(bt_a: pd.DataFrame, bt_b: pd.DataFrame) -> tuple[ModelError
     m = m[np.isfinite(m["predicted_a"]) & np.isfinite(m["predicted_b"])]
     if m.empty:
         return None, 0
-    m["sq"] = ((m["predicted_a"] - m["actual_a"]) ** 2 + (m["predicted_b"] - m["actual_b"]) ** 2) / 2
-    errs, ext = [], []
-    for split, held in m.groupby("split", sort=False):
-        other = m[m["split"] != split]
-        if other.empty:
-            continue
-        w = 1.0 / np.maximum(other.groupby("design")["sq"].mean(), 1e-8)
-        for _, g in held.groupby("run", sort=False):
-            g = g[g["design"].isin(w.index)]
-            if g.empty:
-                continue
-            ww = w[g["design"]].to_numpy()
-            da = float(np.dot(ww, g["predicted_a"]) / ww.sum() - g["actual_a"].iloc[0])
-            db = float(np.dot(ww, g["predicted_b"]) / ww.sum() - g["actual_b"].iloc[0])
-            errs.append(da - db)
-            ext.append((g["log_extrapolation_a"].iloc[0] + g["log_extrapolation_b"].iloc[0]) / 2)
-    if not errs:
+    # the weighted mean's miss on the difference is (A's miss) - (B's miss); the weights pool
+    # both ladders' squared errors, as the shared weights at the target do
+    d = pd.DataFrame({"split": m["split"], "run": m["run"], "design": m["design"],
+                      "predicted": m["predicted_a"] - m["predicted_b"], "actual": m["actual_a"] - m["actual_b"],
+                      "log_extrapolation": (m["log_extrapolation_a"] + m["log_extrapolation_b"]) / 2,
+                      "sq": ((m["predicted_a"] - m["actual_a"]) ** 2 + (m["predicted_b"] - m["actual_b"]) ** 2) / 2})
+    e = ensemble_errors(d, weigh=lambda rows: 1.0 / np.maximum(rows.groupby("design")["sq"].mean(), 1e-8))
+    if e.empty:
         return None, 0
     runs = m["run"].nunique()
-    return ModelError(float(np.sqrt(np.mean(np.square(errs)))), float(np.mean(ext)), float(max(runs - 1, 1))), runs
+    return (ModelError(float(np.sqrt(np.mean(np.square(e["error"])))), float(e["log_extrapolation"].mean()),
+                       float(max(runs - 1, 1))), runs)

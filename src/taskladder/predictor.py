@@ -146,21 +146,34 @@ def fit_variance(pipelines: dict[str, PipelineState], weights: dict[str, float],
 def _fit_variance(pipelines: dict[str, PipelineState], weights: dict[str, float], draws: dict) -> float:
     """:func:`fit_variance` from each weighted pipeline's draws at the target."""
     ckpt = sum(w * pipelines[k].ckpt_sd ** 2 for k, w in weights.items()) / FINAL_WINDOW
-    got = {k: draws[k] for k in weights if draws[k] is not None}
-    if not got:
-        return ckpt
+    return ckpt + draw_variance([(w, draws[k]) for k, w in weights.items()])
+
+
+def draw_variance(terms) -> float:
+    """Variance of sum(weight x draw), taken draw by draw, over ``terms``: (weight, draws) pairs,
+    the draws as :meth:`PipelineState.draws` gives them (None, or the residual-bootstrap draws
+    and the run-bootstrap draws or None).  A weight may be negative (a difference of two
+    ladders, :mod:`compare`).  Draws not finite in every term are left out; terms whose draws
+    do not line up (another bootstrap size) fall back to sum(|weight| x variance), the
+    perfectly correlated case."""
     var = 0.0
     for part in (0, 1):  # the residual bootstraps, then the chains' run bootstraps
-        have = [k for k in got if got[k][part] is not None]
-        A = [got[k][part] for k in have]
-        if not A:
+        have = [(w, d[part]) for w, d in terms if d is not None and d[part] is not None]
+        if not have:
             continue
-        if len({len(a) for a in A}) > 1:
-            var += sum(weights[k] * _var(a[np.isfinite(a)]) for k, a in zip(have, A))
+        if len({len(a) for _, a in have}) > 1:
+            var += sum(abs(w) * _var(a[np.isfinite(a)]) for w, a in have)
             continue
-        A = np.array([weights[k] * a for k, a in zip(have, A)])
+        A = np.array([w * a for w, a in have])
         var += _var(A[:, np.isfinite(A).all(axis=0)].sum(axis=0))
-    return ckpt + var
+    return var
+
+
+def welch_quantile(fit_var: float, err_var: float, fit_dof: float, err_dof: float, level: float) -> float:
+    """The Student t quantile of a two-sided ``level`` interval whose variance adds two parts,
+    each estimated with its own degrees of freedom (Welch-Satterthwaite)."""
+    dof = (fit_var + err_var) ** 2 / (fit_var ** 2 / fit_dof + err_var ** 2 / err_dof)
+    return student_t_ppf(0.5 + level / 2, round(float(dof), 3))
 
 
 @dataclass
@@ -207,9 +220,7 @@ class TaskState:
             # parameters: 9 for the 7-parameter single step on 16 runs)
             booted = [d for d in use if draws[d] is not None]
             fit_dof = min(self.pipelines[d].dof for d in (booted or use))
-            # Welch-Satterthwaite: each part's variance is estimated with its own degrees of freedom
-            dof = (fit_var + err_var) ** 2 / (fit_var ** 2 / fit_dof + err_var ** 2 / self.error.dof)
-            q = student_t_ppf(0.5 + level / 2, round(float(dof), 3))
+            q = welch_quantile(fit_var, err_var, fit_dof, self.error.dof, level)
             half = q * logit_sd(center, sd)
             lo, hi = (float(v) for v in expit(np.array([logit(center) - half, logit(center) + half])))
             actual = t.actual(self.task, ACC) if hasattr(t, "actual") else None

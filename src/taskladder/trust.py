@@ -73,10 +73,7 @@ class DesignModel:
                 self.law_ = law.fit(pts["n"], pts["d"], pts["value"])
                 self.points_ = pts
                 self.flags_ = law.flags_
-        # Checkpoint-to-checkpoint noise of the accuracy: the SD of each run's last
-        # checkpoints around their mean, pooled; a target's "actual" shares it.
-        sds = [np.std(s.value[-10:]) for s in lad.series(self.task, ACC) if len(s.value) >= 3]
-        self.ckpt_sd_ = float(np.median(sds)) if sds else 0.0
+        self.ckpt_sd_ = lad.accuracy_noise(self.task)  # a target's "actual" shares it
         return self
 
     def predict(self, n, d) -> float:
@@ -308,8 +305,7 @@ def fit_states(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGN
                progress=None) -> dict[str, TaskState]:
     """Each task's automatic choice, fitted (backtests, weights, bootstraps): what
     :meth:`predictor.TaskState.predict` needs for any target."""
-    fitted = _fitted(as_ladder(ladder), list(tasks), tuple(designs), n_jobs, progress)
-    return {t: f.state for t, f in fitted.items()}
+    return {t: f.state for t, f in task_fits(ladder, tasks, designs, n_jobs, progress).items()}
 
 
 def task_fits(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None,
@@ -442,20 +438,27 @@ def _assemble(task: str, designs: Sequence[str], parts: dict, center: float) -> 
     return TaskFit(task, wt, bt, TaskState(task, pipes, center, error))
 
 
-def ensemble_errors(bt: pd.DataFrame) -> pd.DataFrame:
+def _backtest_weights(bt: pd.DataFrame) -> pd.Series:
+    """Each pipeline's weight from backtest rows (:func:`design_weights`), indexed by design."""
+    return design_weights(bt).set_index("design")["weight"]
+
+
+def ensemble_errors(bt: pd.DataFrame, weigh=_backtest_weights) -> pd.DataFrame:
     """The weighted mean of the pipelines on every backtest split, out of sample for its weights.
 
     Each split's held-out runs are predicted with the weights (:func:`design_weights`) the
     *other* splits give, so the error is out of sample for the weights too: the error of
     the weighted mean is what its interval must carry, and it is smaller than its
     pipelines' (their errors partly cancel).  Columns: split, run, error (fraction),
-    log_extrapolation.  Empty when no split has another to weigh it with."""
+    log_extrapolation.  Empty when no split has another to weigh it with.  ``weigh(rows)`` gives
+    the weights (by design) from the other splits' rows (:func:`compare.difference_error` pools
+    two ladders' errors)."""
     errs = []
     for split, held in bt.groupby("split", sort=False):
         other = bt[bt["split"] != split]
         if other.empty:
             continue
-        w = design_weights(other).set_index("design")["weight"]
+        w = weigh(other)
         w = w[np.isfinite(w)]
         for run, g in held.groupby("run", sort=False):
             g = g[g["design"].isin(w.index) & np.isfinite(g["predicted"])]
