@@ -226,6 +226,12 @@ def pack_choices(rests: Sequence[Sequence[int]], chs: Sequence[Sequence[Sequence
     return Packing(x, pos, allow, row, col, tok, own)
 
 
+def _cache_of(out):
+    """The key/value cache of a model output: ``cache`` in transformers 5.x, ``past_key_values`` in 4.x."""
+    cache = getattr(out, "cache", None)
+    return out.past_key_values if cache is None else cache
+
+
 class Scorer:
     """Per-choice log-likelihoods of a causal LM, with prefix and question reuse."""
 
@@ -246,14 +252,19 @@ class Scorer:
         # body and output projection apart, so the projection runs only where needed
         self.body = getattr(model, model.base_model_prefix)
         self.head = model.get_output_embeddings()
+        # transformers 5.x renamed the key/value cache argument and output from
+        # past_key_values to cache (the old name warns, and goes in 5.40); 4.x knows only the old
+        import inspect
+
+        self._cache_kw = "cache" if "cache" in inspect.signature(self.body.forward).parameters else "past_key_values"
 
     def _body(self, ids, mask=None, pos=None, cache=None):
         """Hidden states of the transformer body (no output projection) and the updated cache."""
         with self.torch.inference_mode():
             out = self.body(input_ids=ids.to(self.device), attention_mask=None if mask is None else mask.to(self.device),
-                            position_ids=None if pos is None else pos.to(self.device), past_key_values=cache,
-                            use_cache=True)
-        return out.last_hidden_state, out.past_key_values
+                            position_ids=None if pos is None else pos.to(self.device), use_cache=True,
+                            **{self._cache_kw: cache})
+        return out.last_hidden_state, _cache_of(out)
 
     def _head(self, h):
         """Log-probabilities from hidden states: the output projection, then log-softmax."""
@@ -266,8 +277,8 @@ class Scorer:
         if x.ndim == 1:
             x = x[None]
         with torch.inference_mode():
-            out = self.model(input_ids=x, past_key_values=cache, use_cache=True)
-        return out.logits.float().log_softmax(-1), out.past_key_values
+            out = self.model(input_ids=x, use_cache=True, **{self._cache_kw: cache})
+        return out.logits.float().log_softmax(-1), _cache_of(out)
 
     def _tokens(self, context: str, choice: str, ctx_ids: list[int], whole: list[int] | None = None) -> list[int]:
         """Choice tokens as the standard harnesses cut them: tok(context + choice) minus tok(context).
