@@ -354,8 +354,25 @@ def test_student_t_quantile_without_scipy_matches_scipy(dof):
 
     from taskladder.predictor import student_t_ppf
 
-    for p in (0.025, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975, 0.995):
-        assert student_t_ppf(p, dof) == pytest.approx(student.ppf(p, dof), abs=1e-8)
+    for p in (0.025, 0.25, 0.5, 0.5000001, 0.75, 0.9, 0.95, 0.975, 0.995):
+        for df in (dof, dof + 0.3719):  # Welch's degrees of freedom are not whole
+            assert student_t_ppf(p, df) == pytest.approx(student.ppf(p, df), abs=1e-8)
+
+
+def test_the_logit_scale_sd_spans_two_sds_in_probability():
+    from math import cosh, sinh
+
+    from taskladder.predictor import logit, logit_sd
+
+    for p in (0.0, 1e-4, 0.03, 0.5, 0.81, 0.9999, 1.0):
+        for sd in (1e-9, 1e-5, 0.004, 0.05, 0.3, 0.4995, 0.7):
+            s, mu = logit_sd(p, sd), logit(p)
+            # expit(mu + s) - expit(mu - s), written without the difference's cancellation
+            width = sinh(s) / (cosh(mu) + cosh(s))
+            # the band is 2 sd wide in probability (at most just under 1), to rounding
+            assert width == pytest.approx(2 * min(sd, 0.4995), rel=1e-13)
+            if sd < 1e-3 and 0.01 < p < 0.99:  # where the delta method holds
+                assert float(s) == pytest.approx(sd / (p * (1 - p)), rel=1e-3)
 
 
 def test_the_weighted_predictions_backtest_error_by_hand():

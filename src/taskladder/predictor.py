@@ -254,36 +254,56 @@ def applied_weights(rows: list[dict], states: dict[str, TaskState]) -> list[dict
     return out
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def student_t_ppf(p: float, dof: float) -> float:
     """The ``p`` quantile of Student's t with ``dof`` degrees of freedom (scipy.stats.t.ppf,
     which takes ~0.8 s to import: the interactive path computes it here).
 
     The CDF is 1/2 plus the density's integral from 0 (Simpson's rule on 4,096 intervals:
-    the density is smooth, the error ~1e-12), inverted by bisection; tested against scipy.
+    the density is smooth, the error ~1e-12), inverted by Newton's method: a few CDFs instead
+    of bisection's 60, which made the quantile 2/3 of a warm prediction's time per target;
+    tested against scipy.
     """
     from math import exp, lgamma, pi, sqrt
+    from statistics import NormalDist
 
     if not 0.0 < p < 1.0 or dof <= 0:
         raise TaskladderError(f"Student t quantile needs 0 < p < 1 and dof > 0, got p={p}, dof={dof}")
     if p < 0.5:
         return -student_t_ppf(1.0 - p, dof)
+    if p == 0.5:
+        return 0.0
     c = exp(lgamma((dof + 1) / 2) - lgamma(dof / 2)) / sqrt(dof * pi)
     simpson = np.ones(4097)
     simpson[1:-1:2], simpson[2:-1:2] = 4.0, 2.0
+
+    def pdf(x: float) -> float:
+        return c * (1.0 + x * x / dof) ** (-(dof + 1) / 2)
 
     def cdf(x: float) -> float:
         xs = np.linspace(0.0, x, 4097)
         f = c * (1.0 + xs * xs / dof) ** (-(dof + 1) / 2)
         return 0.5 + float(simpson @ f) * x / (3 * 4096)
 
-    lo, hi = 0.0, 1.0
-    while cdf(hi) < p:
-        lo, hi = hi, 2 * hi
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
-    return 0.5 * (lo + hi)
+    # Newton from the normal quantile's Cornish-Fisher correction (Abramowitz & Stegun 26.7.5),
+    # kept inside the bracket [lo, hi] it narrows; bisection where a step would leave it
+    lo, hi = 0.0, float("inf")
+    z = NormalDist().inv_cdf(p)
+    x = z + (z ** 3 + z) / (4 * dof) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * dof ** 2)
+    for _ in range(200):
+        g = cdf(x) - p
+        if g < 0:
+            lo = x
+        else:
+            hi = x
+        dens = pdf(x)
+        step = g / dens if dens > 0 else float("nan")
+        if abs(step) <= 1e-13 * max(1.0, x):
+            return x - step
+        x -= step
+        if not lo < x < hi:
+            x = 2.0 * lo + 1.0 if hi == float("inf") else 0.5 * (lo + hi)
+    return x
 
 
 def logit(p: float) -> float:
@@ -299,14 +319,14 @@ def logit_sd(p: float, sd: float) -> float:
     band keeps its width in probability and stays inside (0, 1).
     """
     mu, half = logit(p), min(sd, 0.4995)
-    lo, hi = 0.0, 60.0
-    for _ in range(60):  # bisection: the band's width grows with s
-        s = 0.5 * (lo + hi)
-        if expit(np.array(mu + s)) - expit(np.array(mu - s)) < 2 * half:
-            lo = s
-        else:
-            hi = s
-    return 0.5 * (lo + hi)
+    # with u = e^s and c = e^mu + e^-mu, expit(mu + s) - expit(mu - s) = 2 half is the quadratic
+    # (1 - 2 half) u^2 - 2 half c u - (1 + 2 half) = 0, whose positive root is u; u - 1 is
+    # taken apart so a small sd keeps its precision (sqrt(1 + x) - 1 = x / (sqrt(1 + x) + 1))
+    from math import cosh, log1p, sqrt
+
+    hc = 2.0 * half * cosh(mu)
+    x = hc * hc - 4.0 * half * half
+    return log1p((hc + 2.0 * half + x / (sqrt(1.0 + x) + 1.0)) / (1.0 - 2.0 * half))
 
 
 def expit(x: np.ndarray) -> np.ndarray:
