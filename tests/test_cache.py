@@ -321,3 +321,29 @@ def test_default_tasks_are_the_papers_the_ladder_has_else_any_known_else_its_own
     assert default_tasks(["mine"]) == ["mine"]  # tests/test_own_tasks.py
     with pytest.raises(TaskladderError, match="for no task"):
         default_tasks([])
+
+
+def test_the_backtest_is_cached_per_task_and_equals_the_serial_backtest(tmp_path, monkeypatch):
+    from taskladder import trust
+    from taskladder.chain import Ladder
+
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("TASKLADDER_NO_CACHE", raising=False)
+    lad = Ladder(olmo2_ladder().ladder)
+    tasks, designs = ["piqa", "mmlu"], ("task_bpb", "acc_power")
+    serial = trust.backtest(lad, tasks, designs)  # one loop: split, task, pipeline, run
+    assert len(serial) == 2 * 2 * 2 * 4 and serial["covered"].notna().all()
+    shares = []
+    got = trust.backtest_table(lad, tasks, designs, n_jobs=2, progress=lambda share=1.0: shares.append(share))
+    pd.testing.assert_frame_equal(got, serial)
+    assert sum(shares) == pytest.approx(len(tasks))
+
+    def refit(*args):
+        raise AssertionError("refitted a cached backtest")
+
+    monkeypatch.setattr(trust, "_backtest_design", refit)
+    pd.testing.assert_frame_equal(trust.backtest_table(lad, tasks, designs, n_jobs=1), serial)
+    pd.testing.assert_frame_equal(trust.backtest_table(lad, tasks[::-1], designs, n_jobs=1),
+                                  trust.backtest(lad, tasks[::-1], designs))
+    with pytest.raises(AssertionError, match="refitted"):  # another level is another entry
+        trust.backtest_table(lad, tasks, designs, level=0.8, n_jobs=1)

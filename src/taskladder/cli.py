@@ -572,6 +572,7 @@ def backtest(
     out: Annotated[Optional[Path], typer.Option(help="Also write the per-run backtest table (Parquet) here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     calibration: Annotated[bool, typer.Option("--calibration", help="Replay the automatic prediction on rolling origins and report its intervals' coverage and width at 50/80/90/95%.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Hold out the largest rungs and score every pipeline on them, per task.
 
@@ -583,9 +584,9 @@ def backtest(
     from .chain import Ladder
     from .datasets import olmo2_ladder
     from .results import load_sizes, read_results
-    from .trust import ALL_DESIGNS
-    from .trust import backtest as run_backtest
+    from .trust import ALL_DESIGNS, backtest_table
 
+    _set_cache(no_cache)
     named = _tasks(task)
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
@@ -597,8 +598,9 @@ def backtest(
         io.ensure_writable_dir(out)
     if calibration:
         return _calibration(results, tasks, out, json_)
-    with err_console.status("backtesting", spinner="dots") if err_console.is_terminal and not json_ else _null():
-        bt = run_backtest(Ladder(results), tasks, ALL_DESIGNS, holdout=holdout, level=level)
+    prog, advance = _fit_progress(len(tasks), json_, "backtesting")
+    with prog:
+        bt = backtest_table(Ladder(results), tasks, ALL_DESIGNS, holdout=holdout, level=level, progress=advance)
     summary = bt.groupby(["task", "design"], sort=False).agg(
         abs_error=("abs_error", "mean"), relative_error=("relative_error", "mean"),
         coverage=("covered", "mean"), predictability_sd=("ckpt_sd", "mean")).reset_index()

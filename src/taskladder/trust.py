@@ -32,8 +32,8 @@ from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, ModelError, PipelineState
 from .refit import batched_huber_refit, batched_ls_refit
 from .tasks import ACC
 
-__all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "TaskFit", "auto_predict", "backtest", "design_weights",
-           "ensemble_errors", "fit_states", "model_error", "task_fits"]
+__all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "TaskFit", "auto_predict", "backtest", "backtest_table",
+           "design_weights", "ensemble_errors", "fit_states", "model_error", "task_fits"]
 
 #: Every pipeline scored by the backtest: the paper's five and a direct power law on accuracy.
 ALL_DESIGNS = (*DESIGNS, "acc_power")
@@ -256,6 +256,56 @@ def backtest(ladder, tasks: Iterable[str], designs: Sequence[str] = ALL_DESIGNS,
     return pd.DataFrame(rows)
 
 
+def backtest_table(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGNS, holdout: int = 4,
+                   level: float = 0.9, n_jobs: int | None = None, progress=None) -> pd.DataFrame:
+    """:func:`backtest` with each pipeline's coverage (what ``taskladder backtest`` prints),
+    computed one job per (task, pipeline) over the cores and cached per task like the
+    automatic choice's fits: the same rows in the same order.  ``progress(share)`` is called
+    as each pipeline of a task finishes."""
+    from . import cache
+
+    lad = as_ladder(ladder)
+    tasks, designs = list(tasks), tuple(designs)
+    n_runs = lad.results["run"].nunique()
+    if n_runs - holdout < 6:  # as backtest() says, before any work
+        raise TaskladderError(
+            f"backtest needs at least {holdout + 6} ladder runs to hold out {holdout}, the ladder has {n_runs}")
+    keys = {t: cache.key("backtest", lad.content_hash, t, designs, holdout, level) for t in tasks}
+    tables = {t: cache.load(k) for t, k in keys.items()}
+    if progress is not None:
+        for t in tasks:
+            if tables[t] is not None:
+                progress()
+    parts: dict[str, dict] = {t: {} for t in tasks if tables[t] is None}
+    jobs = [(t, d, holdout, level) for t in parts for d in designs]
+    splits = [name for name, _ in _holdouts(lad, holdout)]
+    for (t, d, _, _), part in _over_cores(lad, _backtest_design, jobs, n_jobs):
+        parts[t][d] = part
+        if progress is not None:
+            progress(1.0 / len(designs))
+        if len(parts[t]) == len(designs):
+            tables[t] = _split_major([parts[t].pop(d) for d in designs], splits)
+            cache.store(keys[t], tables[t])
+    # backtest()'s order: split, then task, then pipeline, then run
+    return _split_major([tables[t] for t in tasks], splits)
+
+
+def _backtest_design(lad: Ladder, task: str, design: str, holdout: int, level: float) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)  # the backtest scores the fits; their flags are elsewhere
+        return backtest(lad, [task], [design], holdout=holdout, level=level)
+
+
+def _split_major(frames: list[pd.DataFrame], splits: list[str]) -> pd.DataFrame:
+    """The frames stacked in order, then ordered by split (stable: each split keeps their order)."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    order = np.argsort(out["split"].map({s: k for k, s in enumerate(splits)}).to_numpy(), kind="stable")
+    return out.iloc[order].reset_index(drop=True)
+
+
 def design_weights(bt: pd.DataFrame) -> pd.DataFrame:
     """Per task: each pipeline's backtest RMSE and its inverse-MSE weight (summing to 1)."""
     # plain numpy per group: groupby.apply building a Series per group cost ~25 ms a call, and
@@ -351,6 +401,14 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
         if len(parts[task]) == len(designs):
             done(task, _assemble(task, designs, parts.pop(task), center))
 
+    for (t, d), part in _over_cores(lad, _fit_design, jobs, n_jobs):
+        collect(t, d, part)
+    return fitted
+
+
+def _over_cores(lad: Ladder, fn, jobs: list[tuple], n_jobs: int | None):
+    """Yield ``(job, fn(lad, *job))`` for every job as it finishes, over the cores (forked
+    workers, one BLAS thread each), or here when one core or one job."""
     n_jobs = min(n_jobs or os.cpu_count() or 1, len(jobs)) if jobs else 0
     if n_jobs > 1:
         # multiprocessing.Pool, not concurrent.futures: its __exit__ terminates the workers, so
@@ -358,12 +416,10 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
         import multiprocessing
 
         with multiprocessing.get_context().Pool(n_jobs, initializer=_init_worker, initargs=(lad,)) as pool:
-            for t, d, part in pool.imap_unordered(_fit_design_job, jobs):
-                collect(t, d, part)
+            yield from pool.imap_unordered(_ladder_job, [(fn, job) for job in jobs])
     else:
-        for t, d in jobs:
-            collect(t, d, _fit_design(lad, t, d))
-    return fitted
+        for job in jobs:
+            yield job, fn(lad, *job)
 
 
 _WORKER: dict = {}
@@ -376,9 +432,9 @@ def _init_worker(lad: Ladder) -> None:
     _WORKER["ladder"] = lad
 
 
-def _fit_design_job(job: tuple[str, str]):
-    task, design = job
-    return task, design, _fit_design(_WORKER["ladder"], task, design)
+def _ladder_job(item: tuple):
+    fn, job = item
+    return job, fn(_WORKER["ladder"], *job)
 
 
 def _one_blas_thread() -> None:
