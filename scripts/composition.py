@@ -2,8 +2,9 @@
 
 Issue 12 asks that a user who trains more rungs never gets a worse, overconfident
 prediction.  This builds ladders of different composition from the 16 bundled runs
-(all of them; the largest size dropped; a middle size dropped; the 10xC runs dropped;
-and 4 rungs of a larger size added, cut from the 7B target's own log)
+(all of them; one size dropped; one Chinchilla multiple dropped; only the two largest
+sizes and the 10xC runs of the others; and 4 rungs of a larger size added, cut from the
+7B target's own log)
 and prints, for each, the mean absolute error of both methods on 7B-4T and 13B-5T
 and how many of the 16 actuals the automatic 90% intervals cover.
 
@@ -41,6 +42,13 @@ SUBLADDERS = {
     "no 1B (largest size)": lambda r: r[~r["run"].str.startswith("1B-")],
     "no 370M (a middle size)": lambda r: r[~r["run"].str.startswith("370M-")],
     "no 10xC (1/2/5xC only)": lambda r: r[~r["run"].str.endswith("-10xC")],
+    "no 190M (the smallest size)": lambda r: r[~r["run"].str.startswith("190M-")],
+    "no 760M": lambda r: r[~r["run"].str.startswith("760M-")],
+    "no 1xC": lambda r: r[~r["run"].str.endswith("-1xC")],
+    "no 2xC": lambda r: r[~r["run"].str.endswith("-2xC")],
+    "no 5xC": lambda r: r[~r["run"].str.endswith("-5xC")],
+    "760M and 1B, + 190M-10xC and 370M-10xC": lambda r: r[r["run"].str.startswith(("760M-", "1B-"))
+                                                            | r["run"].str.endswith("-10xC")],
 }
 LARGER = "+ 7B rungs (cut from the 7B log)"
 

@@ -219,10 +219,7 @@ def backtest(ladder, tasks: Iterable[str], designs: Sequence[str] = ALL_DESIGNS,
     (log of the held-out run's compute N D over the training runs' mean log compute).
     """
     lad = as_ladder(ladder)
-    n_runs = lad.results["run"].nunique()
-    if n_runs - holdout < 6:  # the 5-parameter step 1 needs more runs than parameters
-        raise TaskladderError(
-            f"backtest needs at least {holdout + 6} ladder runs to hold out {holdout}, the ladder has {n_runs}")
+    _check_holdout(lad, holdout)
     rows = []
     for split, held in _holdouts(lad, holdout):
         train = lad.without(held)
@@ -266,10 +263,7 @@ def backtest_table(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DE
 
     lad = as_ladder(ladder)
     tasks, designs = list(tasks), tuple(designs)
-    n_runs = lad.results["run"].nunique()
-    if n_runs - holdout < 6:  # as backtest() says, before any work
-        raise TaskladderError(
-            f"backtest needs at least {holdout + 6} ladder runs to hold out {holdout}, the ladder has {n_runs}")
+    _check_holdout(lad, holdout)  # before any work
     keys = {t: cache.key("backtest", lad.content_hash, t, designs, holdout, level) for t in tasks}
     tables = {t: cache.load(k) for t, k in keys.items()}
     if progress is not None:
@@ -288,6 +282,13 @@ def backtest_table(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DE
             cache.store(keys[t], tables[t])
     # backtest()'s order: split, then task, then pipeline, then run
     return _split_major([tables[t] for t in tasks], splits)
+
+
+def _check_holdout(lad: Ladder, holdout: int) -> None:
+    n_runs = lad.results["run"].nunique()
+    if n_runs - holdout < 6:  # the 5-parameter step 1 needs more runs than parameters
+        raise TaskladderError(
+            f"backtest needs at least {holdout + 6} ladder runs to hold out {holdout}, the ladder has {n_runs}")
 
 
 def _backtest_design(lad: Ladder, task: str, design: str, holdout: int, level: float) -> pd.DataFrame:
