@@ -188,6 +188,7 @@ def test_backtest_cli(tmp_path):
     held = {(x["split"], x["run"]) for x in obj["runs"]}
     assert ("N", "1B-10xC") in held and ("compute", "760M-10xC") in held
     assert (tmp_path / "backtest.parquet").exists()
+    assert (tmp_path / "backtest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = run_cli("backtest", "--holdout", "0")
     assert r.returncode == 2 and "--holdout must be at least 1" in r.stderr
 

@@ -569,7 +569,7 @@ def backtest(
     task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     holdout: Annotated[int, typer.Option(help="How many of the largest runs to hold out (by N, and by compute).")] = 4,
     level: Annotated[float, typer.Option(help="Level of each pipeline's own interval, for coverage.")] = 0.9,
-    out: Annotated[Optional[Path], typer.Option(help="Also write the per-run backtest table (Parquet) here.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Also write the per-run backtest table (JSON, Parquet, CSV) and backtest.png here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     calibration: Annotated[bool, typer.Option("--calibration", help="Replay the automatic prediction on rolling origins and report its intervals' coverage and width at 50/80/90/95%.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
@@ -605,6 +605,10 @@ def backtest(
         abs_error=("abs_error", "mean"), relative_error=("relative_error", "mean"),
         coverage=("covered", "mean"), predictability_sd=("ckpt_sd", "mean")).reset_index()
     result = {"summary": io.records(summary), "runs": io.records(bt)}
+    if out is not None:
+        from . import plots
+
+        plots.plot_backtest(bt, out / "backtest.png")
     if _emit(result, json_, out, "backtest", {"backtest": bt}):
         return
     held = "; ".join(f"by {s}: {', '.join(g['run'].unique())}" for s, g in bt.groupby("split", sort=False))

@@ -455,6 +455,40 @@ def plot_forecast(result, forecaster, path: Path) -> Path:
     return save(fig, path, tight=False)
 
 
+def plot_backtest(bt: pd.DataFrame, path: Path) -> Path:
+    """Each pipeline's signed error (predicted - actual, points) on every held-out run, one
+    panel per task, split by split; a filled marker where the pipeline's own interval covered
+    the run.  The table gives the mean absolute error; this shows what it hides: whether the
+    pipelines miss alike (a shared bias) or scatter."""
+    tasks = list(dict.fromkeys(bt["task"]))
+    designs = list(dict.fromkeys(bt["design"]))
+    splits = list(dict.fromkeys(bt["split"]))
+    fig, axes = _grid(len(tasks))
+    for ax, task in zip(axes, tasks):
+        g = bt[bt["task"] == task]
+        for k, split in enumerate(splits):
+            c = ("tab:blue", "tab:orange", "tab:green")[k % 3]
+            h = g[g["split"] == split]
+            x = h["design"].map({d: i for i, d in enumerate(designs)}).to_numpy() + (k - (len(splits) - 1) / 2) * 0.22
+            err = 100 * (h["predicted"] - h["actual"]).to_numpy()
+            cov = h["covered"].fillna(False).astype(bool).to_numpy()
+            ax.scatter(x[cov], err[cov], color=c, s=14, label=f"held out by {split}, inside its interval")
+            ax.scatter(x[~cov], err[~cov], facecolors="none", edgecolors=c, s=14,
+                       label=f"held out by {split}, outside")
+        ax.axhline(0.0, color="k", lw=0.8)
+        ax.set_xticks(range(len(designs)), [d.replace("_", " ") for d in designs], rotation=45, ha="right",
+                      fontsize=7)
+        ax.set_title(_display(task), fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("predicted - actual (points)")
+    h, l = axes[0].get_legend_handles_labels()
+    uniq = dict(zip(l, h))
+    fig.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower center", ncol=2, frameon=False)
+    fig.suptitle("Backtest: each pipeline on the held-out runs", fontsize=10, fontweight="bold")
+    fig.tight_layout(rect=(0, 0.08 if len(tasks) > 4 else 0.14, 1, 0.96))
+    return save(fig, path)
+
+
 def plot_reliability(table: pd.DataFrame, path: Path) -> Path:
     """Nominal vs empirical coverage of the automatic intervals on the ladder's own splits:
     one thin line per task, the pooled one bold, the diagonal for perfect calibration."""
