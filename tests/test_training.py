@@ -211,6 +211,9 @@ def test_run_tiny_preset_end_to_end_and_evaluate_reads_trainer_checkpoints(tmp_p
     again = run_cli("run", "--preset", "tiny", "--limit", "300", "--out", tmp_path / "run", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["predictions"] == s["predictions"]
+    # finished rungs are summarised from their checkpoints: the same steps and final losses
+    for first, resumed in zip(s["runs"], json.loads(again.stdout)["runs"]):
+        assert resumed == {**first, "resumed_from": first["steps"], "tokens_per_s": None}
     # the same seed gives the same numbers: retrain one run from scratch, re-score it, refit
     shutil.rmtree(tmp_path / "run" / "runs" / "3k-1xC")
     res[res.run != "3k-1xC"].to_parquet(tmp_path / "run" / "results.parquet")

@@ -141,9 +141,12 @@ def run(config: RunConfig, console=None) -> dict:
     io.write_bytes_atomic(out / "heldout.txt", trainer.heldout.encode("utf-8"))
     io.write_bytes_atomic(out / "plan.json", io.dumps({"rungs": [r.as_dict() for r in rungs],
                                                        "target": target_rung_.as_dict()}).encode())
+    # rungs already trained are summarised from their checkpoints, not handed to a worker
+    by_name = {r.name: s_ for r in runs if (s_ := trainer.store.done_summary(r, r.steps)) is not None}
     with Progress(*cols, **bar) as prog:
         tid = prog.add_task("training", total=sum(r.steps for r in runs))
-        done_steps = {r.name: 0 for r in runs}
+        done_steps = {r.name: r.steps if r.name in by_name else 0 for r in runs}
+        prog.update(tid, completed=sum(done_steps.values()))
 
         def advance(msg):
             name, step, loss = msg
@@ -151,11 +154,11 @@ def run(config: RunConfig, console=None) -> dict:
             prog.update(tid, completed=sum(done_steps.values()), description=f"training {name} loss {loss:.3f}")
 
         # largest first: the target alone takes about as long as the whole ladder
-        order = sorted(runs, key=lambda r: -r.flops)
-        by_name = {}
-        for r, s_ in parallel.run_jobs(_train_rung, order, _trainer, (tcfg, pcfg.vocab_size), n_workers,
-                                       on_message=advance):
-            by_name[r.name] = s_
+        order = sorted((r for r in runs if r.name not in by_name), key=lambda r: -r.flops)
+        if order:
+            for r, s_ in parallel.run_jobs(_train_rung, order, _trainer, (tcfg, pcfg.vocab_size), n_workers,
+                                           on_message=advance):
+                by_name[r.name] = s_
         summaries = [by_name[r.name] for r in runs]
     timings["train_s"] = time.perf_counter() - t0
 

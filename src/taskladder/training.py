@@ -391,6 +391,19 @@ class RunCheckpoints:
             if s < step:
                 (p / "train_state.pt").unlink(missing_ok=True)
 
+    def done_summary(self, rung: Rung, last: int) -> dict | None:
+        """What :meth:`Trainer.train` returns for a rung already trained to ``last`` steps, read
+        from its latest checkpoint's ``taskladder.json`` without building the model (a resumed
+        ``taskladder run`` spawned a worker, imported torch and loaded every finished rung
+        just to learn it had nothing to do); None when the rung is not that far."""
+        done = [(s, p) for s, p in self.finished(self.run_dir(rung)) if (p / "train_state.pt").exists()]
+        if not done or done[-1][0] < last:
+            return None
+        step, path = done[-1]
+        losses = json.loads((path / "taskladder.json").read_text())["losses"]
+        return {"run": rung.name, "steps": last, "resumed_from": step,
+                "final_loss": losses[-1]["loss"] if losses else None, "tokens_per_s": None}
+
     def resume(self, rung: Rung, model, opt) -> tuple[int, list[dict]]:
         """Load the latest checkpoint with optimizer state into ``model`` and ``opt``: (its step,
         the losses logged up to it); (0, []) when there is none."""
