@@ -391,15 +391,20 @@ class RunCheckpoints:
             if s < step:
                 (p / "train_state.pt").unlink(missing_ok=True)
 
+    def _resumable(self, rung: Rung) -> tuple[int, Path] | None:
+        """The latest checkpoint that kept its optimizer state: (step, folder), or None."""
+        done = [(s, p) for s, p in self.finished(self.run_dir(rung)) if (p / "train_state.pt").exists()]
+        return done[-1] if done else None
+
     def done_summary(self, rung: Rung, last: int) -> dict | None:
         """What :meth:`Trainer.train` returns for a rung already trained to ``last`` steps, read
         from its latest checkpoint's ``taskladder.json`` without building the model (a resumed
         ``taskladder run`` spawned a worker, imported torch and loaded every finished rung
         just to learn it had nothing to do); None when the rung is not that far."""
-        done = [(s, p) for s, p in self.finished(self.run_dir(rung)) if (p / "train_state.pt").exists()]
-        if not done or done[-1][0] < last:
+        latest = self._resumable(rung)
+        if latest is None or latest[0] < last:
             return None
-        step, path = done[-1]
+        step, path = latest
         losses = json.loads((path / "taskladder.json").read_text())["losses"]
         return {"run": rung.name, "steps": last, "resumed_from": step,
                 "final_loss": losses[-1]["loss"] if losses else None, "tokens_per_s": None}
@@ -413,10 +418,10 @@ class RunCheckpoints:
         for tmp in run_dir.glob(".step*.tmp"):  # a save cut short by a kill
             if self.rank == 0:
                 shutil.rmtree(tmp, ignore_errors=True)
-        done = [(s, p) for s, p in self.finished(run_dir) if (p / "train_state.pt").exists()]
-        if not done:
+        latest = self._resumable(rung)
+        if latest is None:
             return 0, []
-        step, path = done[-1]
+        step, path = latest
         from safetensors.torch import load_file
         from torch.distributed.checkpoint.state_dict import (
             StateDictOptions,
