@@ -193,6 +193,22 @@ def test_backtest_cli(tmp_path):
     assert r.returncode == 2 and "--holdout must be at least 1" in r.stderr
 
 
+def test_a_sweep_of_targets_predicts_each_as_it_would_alone():
+    from taskladder.datasets import make_targets
+
+    sweep = make_targets(("7B-4T",), n=[3_000_000_000, 7_000_000_000], tokens=4_000_000_000_000)
+    assert [(t.name, t.n, t.d) for t in sweep[1:]] == [("N=3e+09,D=4e+12", 3e9, 4e12), ("N=7e+09,D=4e+12", 7e9, 4e12)]
+    assert sweep[0].name == "7B-4T" and len(make_targets(n=[1, 2, 3], tokens=[4, 5, 6])) == 3
+    both = run_cli("predict", "--n", "3B,7B", "--tokens", "4T", "--task", "mmlu", "--json")
+    one = run_cli("predict", "--n", "7B", "--tokens", "4T", "--task", "mmlu", "--json")
+    assert both.returncode == 0 and one.returncode == 0, both.stderr + one.stderr
+    rows = json.loads(both.stdout)["predictions"]
+    assert [r["target"] for r in rows] == ["N=3e+09,D=4e+12", "N=7e+09,D=4e+12"]
+    alone = json.loads(one.stdout)["predictions"][0]
+    assert {k: rows[1][k] for k in ("predicted", "lower", "upper")} == {k: alone[k] for k in ("predicted", "lower", "upper")}
+    assert rows[0]["predicted"] < rows[1]["predicted"]  # a smaller model on the same tokens
+
+
 def test_bundled_targets_with_your_own_ladder(tmp_path):
     path = tmp_path / "mine.csv"
     olmo2_ladder().ladder.to_csv(path, index=False)

@@ -84,6 +84,12 @@ CASES = [
     ("tokens 1e400", ["predict", "--n", "7B", "--tokens", "1e400"], "'1e400' is too large"),
     ("negative n", ["predict", "--n", "-5", "--tokens", "4T"], "must be positive, got '-5'"),
     ("plan target-n 1e400", ["plan", "--target-n", "1e400"], "'1e400' is too large"),
+    ("sweep of unequal lists", ["predict", "--n", "3B,7B", "--tokens", "4T,5T,6T", "--out", "{out}"],
+     "--n gives 2 values and --tokens 3"),
+    ("sweep with an empty count", ["predict", "--n", "3B,,7B", "--tokens", "4T"], "--n: '' is not a number"),
+    ("sweep with one --name", ["predict", "--n", "3B,7B", "--tokens", "4T", "--name", "x"], "--name labels one target"),
+    ("sweep with a target file", ["predict", "--target-file", "{in}/two_checkpoints.csv", "--n", "3B,7B"],
+     "a target file is one target"),
     ("empty task", ["predict", *N, "--paper", "--task", ""], "--task: no task named"),
     ("300-character file name", ["predict", "--ladder", "{in}/" + "x" * 300 + ".csv", *N], "File name too long"),
     # outputs

@@ -15,7 +15,7 @@ from rich.table import Table
 from . import io
 from .errors import FitWarning, TaskladderError
 from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY
-from .units import parse_count, parse_flops
+from .units import parse_count, parse_counts, parse_flops
 
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -328,8 +328,8 @@ def reproduce(
 
 @app.command()
 def predict(
-    n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (e.g. 6.9e9 or 6.9B).")] = None,
-    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 3.9e12 or 4T).")] = None,
+    n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (e.g. 6.9e9 or 6.9B; 3B,7B,13B for several targets).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 3.9e12 or 4T; a list like --n's, or one value for all).")] = None,
     name: Annotated[Optional[str], typer.Option(help="Label for the target.")] = None,
     target: Annotated[Optional[list[str]], typer.Option(help="A bundled target (7B-4T, 13B-5T), repeatable.")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, to compare with its actual accuracy.")] = None,
@@ -371,8 +371,8 @@ def predict(
         from .results import load_sizes
 
         size_table = load_sizes(sizes)
-    targets = make_targets(target or (), target_file, parse_count(n, "--n") if n else None,
-                           parse_count(tokens, "--tokens") if tokens else None, size_table, name)
+    targets = make_targets(target or (), target_file, parse_counts(n, "--n") if n else None,
+                           parse_counts(tokens, "--tokens") if tokens else None, size_table, name)
     if not targets:
         raise TaskladderError("no target: give --n and --tokens, --target NAME, or --target-file FILE")
     if out is not None:
@@ -445,8 +445,8 @@ def _forecast_table(fc, name: str, level: float) -> Table:
 def compare(
     baseline: Annotated[Path, typer.Argument(help="The baseline ladder: a file or folder in any format --ladder reads.")],
     candidate: Annotated[Path, typer.Argument(help="The ladder with the change (data mix, architecture, ...).")],
-    n: Annotated[Optional[str], typer.Option(help="Target non-embedding parameters (7B, 6.9e9, ...).")] = None,
-    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (4T, ...).")] = None,
+    n: Annotated[Optional[str], typer.Option(help="Target non-embedding parameters (7B, 6.9e9, ...; 3B,7B for several targets).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (4T, ...; a list like --n's, or one value for all).")] = None,
     target: Annotated[Optional[list[str]], typer.Option(help="A bundled target's N and D: 7B-4T or 13B-5T (repeatable).")] = None,
     task: Annotated[Optional[list[str]], typer.Option(help="Task(s), comma-separated; default: those both ladders have.")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
@@ -467,8 +467,8 @@ def compare(
 
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
-    targets = make_targets(target or (), None, parse_count(n, "--n") if n else None,
-                           parse_count(tokens, "--tokens") if tokens else None)
+    targets = make_targets(target or (), None, parse_counts(n, "--n") if n else None,
+                           parse_counts(tokens, "--tokens") if tokens else None)
     if not targets:
         raise TaskladderError("no target: give --n and --tokens, or --target NAME")
     if out is not None:

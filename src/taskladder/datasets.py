@@ -164,12 +164,28 @@ def convention_notes(results: pd.DataFrame, targets) -> list[str]:
     return notes(results.attrs.get("convention"), targets)
 
 
-def make_targets(names=(), target_file=None, n: int | None = None, tokens: int | None = None,
-                 sizes=None, name: str | None = None) -> list[Target]:
+def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, name: str | None = None) -> list[Target]:
     """The targets a command asked for: bundled ones by name (usable with any ladder), a target's
     own eval log (N from ``n`` or ``sizes``, D from ``tokens`` or the log's last checkpoint),
-    and/or a bare (N, D) pair."""
+    and/or bare (N, D) pairs: ``n`` and ``tokens`` may be lists of equal length (a sweep), or
+    one a list and the other a single count, which every target shares."""
     from pathlib import Path
+
+    many = [isinstance(v, (list, tuple)) for v in (n, tokens)]
+    if any(many):
+        if target_file is not None:
+            raise TaskladderError("a target file is one target: give one --n and one --tokens with it")
+        ns, ds = (list(v) if m else [v] for v, m in zip((n, tokens), many))
+        if None in ns + ds:
+            raise TaskladderError("a target needs both --n (parameters) and --tokens (training tokens)")
+        if len(ns) != len(ds) and 1 not in (len(ns), len(ds)):
+            raise TaskladderError(f"--n gives {len(ns)} values and --tokens {len(ds)}: give lists of equal "
+                                  "length, or one value for either")
+        if name is not None:
+            raise TaskladderError("--name labels one target; a list of --n or --tokens names each N=...,D=...")
+        k = max(len(ns), len(ds))
+        ns, ds = ns * (k // len(ns)), ds * (k // len(ds))
+        return make_targets(names) + [Target(f"N={a:.3g},D={b:.3g}", a, b) for a, b in zip(ns, ds)]
 
     targets: list[Target] = []
     if names:
