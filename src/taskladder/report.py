@@ -48,6 +48,27 @@ def _table(df: pd.DataFrame, notes: bool = False) -> str:
     return f'<div class="notes">{t}</div>' if notes else t
 
 
+class _Figures:
+    """The report's figures, drawn together at the end over the cores (:func:`plots.draw_all`:
+    forked workers inherit the data) and then inlined where :meth:`add` left a placeholder:
+    drawn one after another they were two thirds of a warm report's time."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.jobs = folder, []
+
+    def add(self, draw, *args, name: str, **kwargs) -> str:
+        """Queue ``draw(*args, folder / name, **kwargs)``; returns the placeholder of its image."""
+        path = self.folder / name
+        self.jobs.append((draw, (*args, path), kwargs))
+        return f"\0{name}\0"
+
+    def inline(self, text: str) -> str:
+        plots.draw_all(self.jobs)  # in the order queued: the costly panel grids first
+        for _, args, _ in self.jobs:
+            text = text.replace(f"\0{args[-1].name}\0", _img(args[-1]))
+        return text
+
+
 def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", paper: bool = False,
           intervals: pd.DataFrame | None = None, calibration: bool = False) -> str:
     """Fit everything and return the report as one HTML string.
@@ -111,16 +132,17 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
     parts += ["<h2>Fitted laws</h2>", _table(pd.DataFrame(rows))]
 
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+        fig = _Figures(Path(tmp))
         finals = {k: dict(zip(*lad.final_points(k, "acc", 5)[["run", "value"]].T.values)) for k in fits}
-        figs = [("Step 1: task loss vs tokens", plots.plot_step1(fits, targets, tmp / "s1.png")),
+        figs = [("Step 1: task loss vs tokens", fig.add(plots.plot_step1, fits, targets, name="s1.png")),
                 ("Step 2: accuracy vs task loss (shaded: 95% band of the fitted curve)",
-                 plots.plot_step2(fits, targets, tmp / "s2.png")),
-                ("Chained: accuracy vs tokens", plots.plot_chained(fits, targets, tmp / "ch.png", final_acc=finals))]
+                 fig.add(plots.plot_step2, fits, targets, name="s2.png")),
+                ("Chained: accuracy vs tokens",
+                 fig.add(plots.plot_chained, fits, targets, name="ch.png", final_acc=finals))]
         if have_actual:
-            figs.append(("Predicted vs actual", plots.plot_summary(preds, tmp / "sum.png")))
+            figs.append(("Predicted vs actual", fig.add(plots.plot_summary, preds, name="sum.png")))
         for cap, p in figs:
-            parts += [f"<h2>{html.escape(cap)}</h2>", _img(p)]
+            parts += [f"<h2>{html.escape(cap)}</h2>", p]
 
         n_runs = lad.results["run"].nunique()
         if n_runs < 10:  # the automatic choice backtests on 4 held-out rungs and fits on the rest
@@ -142,13 +164,13 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
                                "actual": auto["actual"].map(_pct),
                                "abs err (pts)": auto["abs_error"].map(lambda v: "–" if v is None or v != v else f"{v:.1f}"),
                                "pipelines (weight)": auto["pipeline"].str.removeprefix("weighted: ")})
-            parts += [_table(at, notes=True), _img(plots.plot_auto(auto, tmp / "auto.png"))]
+            parts += [_table(at, notes=True), fig.add(plots.plot_auto, auto, name="auto.png")]
             if auto["actual"].notna().any():
                 m = auto.groupby("target", sort=False)["abs_error"].mean()
                 parts.append('<p class="note">Mean absolute error: ' + ", ".join(
                     f"{html.escape(k)} {v:.2f} pts" for k, v in m.items())
                     + f"; {int(auto['covered'].sum())}/{len(auto)} actuals inside the intervals.</p>")
-            parts += _calibration_section(lad, tasks, tmp) if calibration else [
+            parts += _calibration_section(lad, tasks, fig) if calibration else [
                 '<p class="note">How these intervals cover on the ladder\'s own splits: '
                 "<code>taskladder report --calibration</code> or <code>taskladder backtest --calibration</code>.</p>"]
 
@@ -161,7 +183,7 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
             piv.index = [_name(i) for i in piv.index]
             piv.columns = [f"{d} · {tg}" for d, tg in piv.columns]
             parts.append(piv.map(lambda v: f"{v:.1%}").reset_index(names="task").to_html(index=False, border=0))
-            parts.append(_img(plots.plot_design_choices(design, tmp / "dc.png")))
+            parts.append(fig.add(plots.plot_design_choices, design, name="dc.png"))
         else:
             piv = design.pivot_table(index="task", columns=["design", "target"], values="predicted", sort=False)
             piv.columns = [f"{d} · {tg}" for d, tg in piv.columns]
@@ -186,23 +208,23 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
                            "acc rel SD": var["acc_rel_sd"].map("{:.2%}".format)})
         parts += [f'<p class="note">run {html.escape(analyses.variance_runs(var))}, last {var["last_n"].iloc[0]} '
                   "checkpoints. Noisy tasks are harder to predict.</p>", _table(vt),
-                  _img(plots.plot_variance(var, tmp / "var.png"))]
+                  fig.add(plots.plot_variance, var, name="var.png")]
 
         if cv is not None:
             parts.append("<h2>Prediction error vs ladder compute (paper section 5.2)</h2>")
-            parts.append(_img(plots.plot_compute_vs_error(cv, tmp / "cv.png")))
+            parts.append(fig.add(plots.plot_compute_vs_error, cv, name="cv.png"))
             g = cv.groupby(["axis", "subset", "runs", "target"], sort=False).agg(
                 flops_share=("flops_share", "first"), mae=("abs_error", "mean")).reset_index()
             g["flops_share"] = g["flops_share"].map("{:.2%}".format)
             g["mae"] = g["mae"].map("{:.2f}".format)
             parts.append(_table(g.rename(columns={"flops_share": "ladder / target compute", "mae": "MAE (pts)"})))
 
-    parts.append('<p class="note">Generated by taskladder. Ladder data: allenai/OLMo-ladder (Apache-2.0).</p>')
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
+        parts.append('<p class="note">Generated by taskladder. Ladder data: allenai/OLMo-ladder (Apache-2.0).</p>')
+        return fig.inline(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                          f"<style>{CSS}</style></head><body>{''.join(parts)}</body></html>")
 
 
-def _calibration_section(lad: Ladder, tasks, tmp: Path) -> list[str]:
+def _calibration_section(lad: Ladder, tasks, fig: _Figures) -> list[str]:
     """Coverage and width of the automatic intervals when the whole procedure is replayed
     on the ladder's splits (rolling origins, top compute, largest multiple)."""
     from .calibration import LEVELS, calibration_table, rolling_auto, splits_text
@@ -225,7 +247,7 @@ def _calibration_section(lad: Ladder, tasks, tmp: Path) -> list[str]:
                      **{f"coverage {lv:.0%}": f"{g.loc[lv, 'coverage']:.0%}" for lv in LEVELS},
                      **{f"± {lv:.0%} (pts)": f"{g.loc[lv, 'half_width']:.1f}" for lv in LEVELS},
                      "n": int(g["n"].iloc[0])})
-    return parts + [_table(pd.DataFrame(rows)), _img(plots.plot_reliability(table, tmp / "rel.png"))]
+    return parts + [_table(pd.DataFrame(rows)), fig.add(plots.plot_reliability, table, name="rel.png")]
 
 
 def write(path: Path, html_text: str) -> Path:
