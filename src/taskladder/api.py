@@ -45,22 +45,21 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     automatic choice ``lower, upper, sd, level, interval, pipeline``, else the chain's
     ``predicted_feature`` and fit errors; ``actual`` and ``abs_error`` (points) for bundled targets.
     """
-    from .datasets import Target, make_targets
+    from .datasets import make_targets
     from .units import parse_count
     from . import serve
 
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"level must be between 0 and 1, got {level}")
-    chosen = make_targets(names=tuple(targets))
     if (n is None) != (d is None):
         raise TaskladderError("a target needs both n (parameters) and d (training tokens)")
+    ns = ds = None
     if n is not None:
         ns, ds = np.atleast_1d(np.asarray(n, dtype=object)), np.atleast_1d(np.asarray(d, dtype=object))
         if len(ns) != len(ds):
             raise TaskladderError(f"n and d must have the same length, got {len(ns)} and {len(ds)}")
-        for a, b in zip(ns, ds):
-            na, db = parse_count(str(a), "n"), parse_count(str(b), "d")
-            chosen.append(Target(f"N={na:.3g},D={db:.3g}", na, db))
+        ns, ds = [parse_count(str(a), "n") for a in ns], [parse_count(str(b), "d") for b in ds]
+    chosen = make_targets(tuple(targets), n=ns, tokens=ds)  # labels as the CLI's: N=...,D=...
     if not chosen:
         raise TaskladderError("no target: give n and d, or targets=['7B-4T', ...]")
     if serve._is_frame(ladder):  # checked and indexed once here, not by each call below

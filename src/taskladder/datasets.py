@@ -172,21 +172,8 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
     from pathlib import Path
 
     many = [isinstance(v, (list, tuple)) for v in (n, tokens)]
-    if any(many):
-        if target_file is not None:
-            raise TaskladderError("a target file is one target: give one --n and one --tokens with it")
-        ns, ds = (list(v) if m else [v] for v, m in zip((n, tokens), many))
-        if None in ns + ds:
-            raise TaskladderError("a target needs both --n (parameters) and --tokens (training tokens)")
-        if len(ns) != len(ds) and 1 not in (len(ns), len(ds)):
-            raise TaskladderError(f"--n gives {len(ns)} values and --tokens {len(ds)}: give lists of equal "
-                                  "length, or one value for either")
-        if name is not None:
-            raise TaskladderError("--name labels one target; a list of --n or --tokens names each N=...,D=...")
-        k = max(len(ns), len(ds))
-        ns, ds = ns * (k // len(ns)), ds * (k // len(ds))
-        return make_targets(names) + [Target(f"N={a:.3g},D={b:.3g}", a, b) for a, b in zip(ns, ds)]
-
+    if any(many) and target_file is not None:
+        raise TaskladderError("a target file is one target: give one --n and one --tokens with it")
     targets: list[Target] = []
     if names:
         known = bundled_targets()
@@ -201,7 +188,15 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
         d = tokens if tokens is not None else int(tres["d"].max())
         targets.append(Target(name or Path(target_file).stem, int(tres["n"].iloc[0]), d, tres))
     elif n is not None or tokens is not None:
-        if n is None or tokens is None:
+        ns, ds = (list(v) if m else [v] for v, m in zip((n, tokens), many))
+        if None in ns + ds:
             raise TaskladderError("a target needs both --n (parameters) and --tokens (training tokens)")
-        targets.append(Target(name or f"N={n:.3g},D={tokens:.3g}", n, tokens))
+        if len(ns) != len(ds) and 1 not in (len(ns), len(ds)):
+            raise TaskladderError(f"--n gives {len(ns)} values and --tokens {len(ds)}: give lists of equal "
+                                  "length, or one value for either")
+        k = max(len(ns), len(ds))
+        if name is not None and k > 1:
+            raise TaskladderError("--name labels one target; a list of --n or --tokens names each N=...,D=...")
+        ns, ds = ns * (k // len(ns)), ds * (k // len(ds))
+        targets += [Target(name or f"N={a:.3g},D={b:.3g}", a, b) for a, b in zip(ns, ds)]
     return targets

@@ -15,7 +15,7 @@ _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 
 def parse_counts(text: str, what: str) -> int | list[int]:
     """One count, or a comma-separated list of them ("3B,7B,13B": a sweep of targets) as a list."""
-    parts = [t for t in (text or "").split(",")]
+    parts = (text or "").split(",")
     if len(parts) == 1:
         return parse_count(parts[0], what)
     return [parse_count(t, what) for t in parts]
