@@ -49,9 +49,7 @@ def test_lowest_versions_pass_the_core_tests(tmp_path):
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
     pins = minimum_pins()
-    # --no-compile: byte-compiling every installed module (torch's alone) is ~25 s of CPU the
-    # tests below never use; what they import is compiled as they import it
-    r = subprocess.run([py, "-m", "pip", "install", "-q", "--prefer-binary", "--no-compile", *pins, str(ROOT)],
+    r = subprocess.run([py, "-m", "pip", "install", "-q", "--prefer-binary", *pins, str(ROOT)],
                        capture_output=True, text=True, timeout=1500)
     assert r.returncode == 0, r.stderr[-3000:]
     frozen = subprocess.run([py, "-m", "pip", "freeze"], capture_output=True, text=True).stdout.lower()
