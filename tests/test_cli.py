@@ -209,6 +209,35 @@ def test_a_sweep_of_targets_predicts_each_as_it_would_alone():
     assert rows[0]["predicted"] < rows[1]["predicted"]  # a smaller model on the same tokens
 
 
+def test_predict_out_draws_a_sweep_as_curves_and_a_few_targets_as_rows(tmp_path):
+    import numpy as np
+
+    from taskladder.datasets import make_targets
+    from taskladder.plots import sweep_figure
+
+    r = run_cli("predict", "--n", "13B,1B,3B,7B,30B", "--tokens", "4T", "--task", "mmlu", "--task", "arc_easy",
+                "--out", tmp_path / "sweep", "--json")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "sweep" / "predictions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = pd.DataFrame(json.loads(r.stdout)["predictions"])
+    compute = {t.name: 6.0 * t.n * t.d for t in make_targets(n=[13e9, 1e9, 3e9, 7e9, 30e9], tokens=4e12)}
+    fig = sweep_figure(rows, compute)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["MMLU", "ARC-Easy"]
+    for ax, task in zip(fig.axes, ("mmlu", "arc_easy")):
+        g = rows[rows["task"] == task].assign(c=lambda f: f["target"].map(compute)).sort_values("c")
+        x, y = ax.get_lines()[0].get_data()  # the targets in order of compute, not of the command line
+        np.testing.assert_allclose(x, g["c"])
+        np.testing.assert_allclose(y, 100 * g["predicted"])
+        assert np.all(np.diff(y) > 0)  # bigger models on the same tokens do better
+        band = ax.collections[0].get_paths()[0].vertices[:, 1]  # the interval, lower to upper
+        assert band.min() == pytest.approx(100 * g["lower"].min()) and band.max() == pytest.approx(100 * g["upper"].max())
+    # two bundled targets with a fixed pipeline (no interval): one row per task and target, the actuals shown
+    r = run_cli("predict", "--target", "7B-4T", "--target", "13B-5T", "--task", "piqa", "--paper",
+                "--out", tmp_path / "rows")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "rows" / "predictions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_bundled_targets_with_your_own_ladder(tmp_path):
     path = tmp_path / "mine.csv"
     olmo2_ladder().ladder.to_csv(path, index=False)

@@ -343,7 +343,7 @@ def predict(
     step2: Annotated[Optional[str], typer.Option(help="Fixed pipeline: step-2 law sigmoid or log_sigmoid.")] = None,
     design: Annotated[Optional[str], typer.Option(help="A named pipeline of the paper: task_bpb, flops (C = 6ND), flops_olmo (OLMo's logged FLOPs), taskce, c4, single_step.")] = None,
     level: Annotated[float, typer.Option(help="Interval level of the automatic prediction.")] = 0.9,
-    out: Annotated[Optional[Path], typer.Option(help="Also write predictions (JSON, Parquet) here.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Also write predict.json, predictions.parquet and .csv, and predictions.png here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
@@ -390,6 +390,8 @@ def predict(
         result = {"predictions": io.records([{k: v for k, v in r.items() if k not in hidden} for r in auto.rows]),
                   "weights": io.records(auto.weights),  # as applied
                   "config": {"design": "auto", "level": level, "interval": INTERVAL_METHOD}, "notes": auto.notes}
+        if out is not None:
+            _plot_predictions(auto.predictions, targets, out)
         if _emit(result, json_, out, "predict", {"predictions": auto.predictions} if out is not None else {}):
             return
         _print_all(_auto_table(auto.rows, level))
@@ -404,6 +406,8 @@ def predict(
                               progress=advance)
     result = {"predictions": io.records(fp.rows), **({"fits": fp.fits} if fp.fits is not None else {}),
               "config": fp.config, "notes": fp.notes}
+    if out is not None:
+        _plot_predictions(fp.predictions, targets, out)
     if _emit(result, json_, out, "predict", {"predictions": fp.predictions} if out is not None else {}):
         return
     how = "single step (N, D) -> accuracy" if fp.fits is None else f"{fp.config['feature']} -> accuracy"
@@ -415,6 +419,13 @@ def predict(
     for tgt, v in errs.items():
         out_console.print(f"mean absolute error {tgt}: [bold]{sum(v) / len(v):.2f}[/] points")
     _print_notes(fp.notes)
+
+
+def _plot_predictions(table, targets, out: Path) -> None:
+    """``predictions.png``: rows for a few targets, a curve over compute for a sweep (plots.plot_predictions)."""
+    from .plots import plot_predictions
+
+    plot_predictions(table, {t.name: 6.0 * t.n * t.d for t in targets}, out / "predictions.png")
 
 
 def _print_notes(notes: list[str]) -> None:

@@ -386,17 +386,70 @@ def plot_compute_vs_error(cv: pd.DataFrame, path: Path) -> Path:
     return save(fig, path)
 
 
-def plot_auto(preds: pd.DataFrame, path: Path) -> Path:
-    """Automatic predictions with their intervals, and the actual values where known."""
-    def draw(ax, r, y, c):
-        tgt = r["target"]
+def _draw_prediction(ax, r, y, c) -> None:
+    """One (task, target) row: its interval (where the pipeline gives one), the prediction, the actual."""
+    tgt = r["target"]
+    if pd.notna(r.get("lower")) and pd.notna(r.get("upper")):
         ax.plot([100 * r["lower"], 100 * r["upper"]], [y, y], color=c, lw=3, alpha=0.35,
                 solid_capstyle="butt", label=f"{tgt} interval")
-        ax.scatter(100 * r["predicted"], y, marker="x", color=c, s=40, label=f"{tgt} predicted")
-        if pd.notna(r.get("actual")):
-            ax.scatter(100 * r["actual"], y, facecolors="none", edgecolors="k", s=40, label="actual")
+    ax.scatter(100 * r["predicted"], y, marker="x", color=c, s=40, label=f"{tgt} predicted")
+    if pd.notna(r.get("actual")):
+        ax.scatter(100 * r["actual"], y, facecolors="none", edgecolors="k", s=40, label="actual")
 
-    return _row_plot(preds, draw, path)
+
+def plot_auto(preds: pd.DataFrame, path: Path) -> Path:
+    """Automatic predictions with their intervals, and the actual values where known."""
+    return _row_plot(preds, _draw_prediction, path)
+
+
+#: Up to this many targets ``predict --out`` draws a row per (task, target); more are a sweep.
+ROWS_UP_TO = 3
+
+
+def plot_predictions(preds: pd.DataFrame, compute: dict[str, float], path: Path) -> Path:
+    """What ``predict --out`` draws (``predictions.png``).  Up to :data:`ROWS_UP_TO` targets,
+    one row per (task, target): the prediction, its interval where the pipeline gives one and
+    the actual where known.  A sweep of more targets (``--n 1B,3B,7B,13B,30B``) is read as a
+    curve instead: :func:`sweep_figure`."""
+    if preds["target"].nunique() <= ROWS_UP_TO:
+        level = preds["level"].iloc[0] if "level" in preds and preds["level"].notna().all() else None
+        return _row_plot(preds, _draw_prediction, path,
+                         title="Predicted RC accuracy" + (f", {level:.0%} intervals" if level else ""))
+    return save(sweep_figure(preds, compute), path)
+
+
+def sweep_figure(preds: pd.DataFrame, compute: dict[str, float]):
+    """One panel per task: predicted accuracy against each target's compute (``compute``:
+    target name -> 6ND), its interval as a band where the pipeline gives one, actuals as
+    circles; where each task saturates or crosses a threshold is read off at a glance."""
+    tasks = list(dict.fromkeys(preds["task"]))
+    band = {"lower", "upper"} <= set(preds) and bool(preds[["lower", "upper"]].notna().all().all())
+    level = preds["level"].iloc[0] if band and "level" in preds else None
+    fig, axes = _grid(len(tasks))
+    for ax, task in zip(axes, tasks):
+        g = preds[preds["task"] == task]
+        g = g.assign(compute=g["target"].map(compute).astype(float)).sort_values("compute", kind="stable")
+        x = g["compute"].to_numpy()
+        color = _TARGET_COLORS[0]
+        if band:
+            ax.fill_between(x, 100 * g["lower"].to_numpy(float), 100 * g["upper"].to_numpy(float), color=color,
+                            alpha=0.2, lw=0, label=f"{level:.0%} interval" if level else "interval")
+        ax.plot(x, 100 * g["predicted"].to_numpy(float), "-o", color=color, lw=1.2, ms=3, label="predicted")
+        if "actual" in g and g["actual"].notna().any():
+            a = g[g["actual"].notna()]
+            ax.scatter(a["compute"], 100 * a["actual"].to_numpy(float), facecolors="none", edgecolors="k", s=30,
+                       zorder=3, label="actual")
+        _log_x(ax)
+        ax.set_title(_display(task), fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("RC accuracy (points)", fontsize=8)
+    h, l = axes[0].get_legend_handles_labels()
+    fig.legend(h, l, fontsize=7, loc="lower center", ncol=3, frameon=False)
+    fig.supxlabel("target compute, 6ND (FLOPs)", fontsize=8, y=0.06 if len(tasks) > 4 else 0.1)
+    fig.suptitle(f"Predicted RC accuracy of {preds['target'].nunique()} targets", fontsize=10, fontweight="bold")
+    fig.tight_layout(rect=(0, 0.08 if len(tasks) > 4 else 0.14, 1, 0.96))
+    return fig
 
 
 def plot_compare(table: pd.DataFrame, path: Path, names: tuple[str, str] = ("baseline", "candidate")) -> Path:
