@@ -648,6 +648,79 @@ def _log_sigmoid_batched(x, P):
     return val, jac
 
 
+def _log_sigmoid_exp_limit(x, y, p):
+    """The log-sigmoid's limit L0 -> inf fitted from where a fit stopped, as (params, cov, sse); None if it fails."""
+    # Bent upwards on every point: the limit L0 -> inf with the slope g at xref = max(L) fixed,
+    # Acc = 1 + g width exp((L - xref) / width), fitted in (g, width) from where the fit
+    # stopped; represented with the knee _EXP_KNEE widths above xref, where the curve equals
+    # that limit to 1e-17 (so predictions do not depend on how far the optimiser went).
+    from scipy.optimize import OptimizeWarning, curve_fit
+
+    xref = float(x.max())
+
+    def f(xv, g, w):
+        return 1.0 + g * w * np.exp((xv - xref) / w)
+
+    def jac(xv, g, w):
+        e = np.exp((xv - xref) / w)
+        return np.column_stack([w * e, g * e * (1.0 - (xv - xref) / w)])
+
+    s, L0, w = p
+    g0 = s * float(_slope_at(xref, L0, w)[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OptimizeWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            (g, w), cov2 = curve_fit(f, x, y, p0=(g0, w), bounds=((-_INF, 1e-12), (0.0, _INF)), jac=jac,
+                                     maxfev=10_000)
+        except (RuntimeError, OptimizeWarning, ValueError):
+            return None
+    up = 1.0 + np.exp(_EXP_KNEE)  # 1 / logistic(-_EXP_KNEE)
+    q = np.array([g * up, xref + _EXP_KNEE * w, w])
+    T = np.array([[up, 0.0], [0.0, _EXP_KNEE], [0.0, 1.0]])  # d(slope, L0, width) / d(g, width)
+    return q, T @ cov2 @ T.T, float(np.sum((_log_sigmoid(x, *q) - y) ** 2))
+
+
+def _log_sigmoid_g_space(x):
+    """The log-sigmoid in (g, L0, width) (:meth:`_CurveFitLaw._fit_space`: model, Jacobian, start and way back)."""
+    # Re-optimised in (g, L0, width), g the slope at the largest point xref = max(L), when a
+    # start has not converged in _direct_fev evaluations: when the points bend upwards all
+    # the way (an exponential on the data), the optimum is L0 -> inf, which in (slope, L0,
+    # width) needs the slope to grow like exp(L0 / width): curve_fit crept along that valley
+    # for ~2,400 evaluations (~0.5 s a fit).  With g fixed the curve has a limit as L0 grows,
+    # so the valley is flat and the fit stops in 30-450.  Only for such starts: from the
+    # paper's start on PIQA, (g, L0, width) leads to the exponential limit, (slope, L0,
+    # width) to a lower bent optimum.
+    xref = float(x.max())
+
+    def slope(g, L0, w):
+        return g / _slope_at(xref, L0, w)[1]
+
+    def f(xv, g, L0, w):
+        return _log_sigmoid(xv, slope(g, L0, w), L0, w)
+
+    def jac(xv, g, L0, w):
+        J, T = _log_sigmoid_jac(xv, slope(g, L0, w), L0, w), _log_sigmoid_from_g(xref, g, L0, w)
+        return J @ T
+
+    def back(q, cov):
+        T = _log_sigmoid_from_g(xref, *q)
+        with np.errstate(all="ignore"):
+            return np.array([slope(*q), q[1], q[2]]), T @ cov @ T.T
+
+    return f, jac, lambda p: (p[0] * _slope_at(xref, p[1], p[2])[1], p[1], p[2]), back
+
+
+def _log_sigmoid_from_g(xref, g, L0, w):
+    """d(slope, L0, width) / d(g, L0, width), with slope = g / logistic((xref - L0) / width)."""
+    z, sig = _slope_at(xref, L0, w)
+    om = expit(-z)  # 1 - logistic(z), without cancellation
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dl = float(np.where(w > 0, g * om / (sig * np.where(w > 0, w, 1.0)), 0.0))
+        dw = float(np.where(np.isfinite(z), dl * z, 0.0))
+    return np.array([[1.0 / float(sig), dl, dw], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
 class LogSigmoid(_CurveFitLaw):
     """Step 2 for TaskCE (paper eq. 8, appendix C.2).
 
@@ -709,85 +782,18 @@ class LogSigmoid(_CurveFitLaw):
                     cov[:2, :2] = np.linalg.pinv(j.T @ j) * sse0 / max(len(x) - 2, 1)
                 return q, cov, sse0
         if w > 0 and _knee_above(x, L0, w) > 5:
-            got = self._exponential_limit(x, y, p)
+            got = _log_sigmoid_exp_limit(x, y, p)
             # as low up to rounding: a fit stopped far along the valley is the limit to exp(-z)
             if got is not None and got[2] <= sse * (1 + 1e-9) + 1e-15:
                 return got
         return p, cov, sse
-
-    @staticmethod
-    def _exponential_limit(x, y, p):
-        # Bent upwards on every point: the limit L0 -> inf with the slope g at xref = max(L) fixed,
-        # Acc = 1 + g width exp((L - xref) / width), fitted in (g, width) from where the fit
-        # stopped; represented with the knee _EXP_KNEE widths above xref, where the curve equals
-        # that limit to 1e-17 (so predictions do not depend on how far the optimiser went).
-        from scipy.optimize import OptimizeWarning, curve_fit
-
-        xref = float(x.max())
-
-        def f(xv, g, w):
-            return 1.0 + g * w * np.exp((xv - xref) / w)
-
-        def jac(xv, g, w):
-            e = np.exp((xv - xref) / w)
-            return np.column_stack([w * e, g * e * (1.0 - (xv - xref) / w)])
-
-        s, L0, w = p
-        g0 = s * float(_slope_at(xref, L0, w)[1])
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", OptimizeWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            try:
-                (g, w), cov2 = curve_fit(f, x, y, p0=(g0, w), bounds=((-_INF, 1e-12), (0.0, _INF)), jac=jac,
-                                         maxfev=10_000)
-            except (RuntimeError, OptimizeWarning, ValueError):
-                return None
-        up = 1.0 + np.exp(_EXP_KNEE)  # 1 / logistic(-_EXP_KNEE)
-        q = np.array([g * up, xref + _EXP_KNEE * w, w])
-        T = np.array([[up, 0.0], [0.0, _EXP_KNEE], [0.0, 1.0]])  # d(slope, L0, width) / d(g, width)
-        return q, T @ cov2 @ T.T, float(np.sum((_log_sigmoid(x, *q) - y) ** 2))
 
     #: Every log-sigmoid fit of the bundled ladder that converges takes at most 112 evaluations;
     #: those still going after 500 creep towards the exponential limit (below) for ~2,400.
     _direct_fev = 500
 
     def _fit_space(self, x):
-        # Re-optimised in (g, L0, width), g the slope at the largest point xref = max(L), when a
-        # start has not converged in _direct_fev evaluations: when the points bend upwards all
-        # the way (an exponential on the data), the optimum is L0 -> inf, which in (slope, L0,
-        # width) needs the slope to grow like exp(L0 / width): curve_fit crept along that valley
-        # for ~2,400 evaluations (~0.5 s a fit).  With g fixed the curve has a limit as L0 grows,
-        # so the valley is flat and the fit stops in 30-450.  Only for such starts: from the
-        # paper's start on PIQA, (g, L0, width) leads to the exponential limit, (slope, L0,
-        # width) to a lower bent optimum.
-        xref = float(x.max())
-
-        def slope(g, L0, w):
-            return g / _slope_at(xref, L0, w)[1]
-
-        def f(xv, g, L0, w):
-            return _log_sigmoid(xv, slope(g, L0, w), L0, w)
-
-        def jac(xv, g, L0, w):
-            J, T = _log_sigmoid_jac(xv, slope(g, L0, w), L0, w), self._from_g(xref, g, L0, w)
-            return J @ T
-
-        def back(q, cov):
-            T = self._from_g(xref, *q)
-            with np.errstate(all="ignore"):
-                return np.array([slope(*q), q[1], q[2]]), T @ cov @ T.T
-
-        return f, jac, lambda p: (p[0] * _slope_at(xref, p[1], p[2])[1], p[1], p[2]), back
-
-    @staticmethod
-    def _from_g(xref, g, L0, w):
-        """d(slope, L0, width) / d(g, L0, width), with slope = g / logistic((xref - L0) / width)."""
-        z, sig = _slope_at(xref, L0, w)
-        om = expit(-z)  # 1 - logistic(z), without cancellation
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dl = float(np.where(w > 0, g * om / (sig * np.where(w > 0, w, 1.0)), 0.0))
-            dw = float(np.where(np.isfinite(z), dl * z, 0.0))
-        return np.array([[1.0 / float(sig), dl, dw], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        return _log_sigmoid_g_space(x)  # a start still creeping after _direct_fev evaluations
 
     def _starts(self):
         # the paper's start (a, L0, k) = (-0.1, 0.9, 3), then a small spread, as (a k, L0, 1 / k)
