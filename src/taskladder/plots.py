@@ -441,12 +441,12 @@ def sweep_figure(preds: pd.DataFrame, compute: dict[str, float]):
                        zorder=3, label="actual")
         _log_x(ax)
         ax.set_title(_display(task), fontsize=9)
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel("target compute, 6ND (FLOPs)", fontsize=7)
+        ax.tick_params(which="both", labelsize=7)  # a sweep within a decade labels its minor ticks too
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("RC accuracy (points)", fontsize=8)
     h, l = axes[0].get_legend_handles_labels()
     fig.legend(h, l, fontsize=7, loc="lower center", ncol=3, frameon=False)
-    fig.supxlabel("target compute, 6ND (FLOPs)", fontsize=8, y=0.06 if len(tasks) > 4 else 0.1)
     fig.suptitle(f"Predicted RC accuracy of {preds['target'].nunique()} targets", fontsize=10, fontweight="bold")
     fig.tight_layout(rect=(0, 0.08 if len(tasks) > 4 else 0.14, 1, 0.96))
     return fig
