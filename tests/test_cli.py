@@ -238,6 +238,31 @@ def test_predict_out_draws_a_sweep_as_curves_and_a_few_targets_as_rows(tmp_path)
     assert (tmp_path / "rows" / "predictions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_sweep_prints_tasks_by_targets_a_few_targets_a_table():
+    args = ("predict", "--n", "1B,3B,7B,13B,30B", "--tokens", "4T", "--target", "7B-4T", "--task", "mmlu",
+            "--task", "piqa")
+    r, j = run_cli(*args), run_cli(*args, "--json")
+    assert r.returncode == 0 and j.returncode == 0, r.stderr + j.stderr
+    text = r.stdout
+    # 6 targets: two tables of 3 (balanced), every line within 80 columns
+    assert "targets 1-3 of 6" in text and "targets 4-6 of 6" in text and "targets 1-4" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    rows = json.loads(j.stdout)["predictions"]
+    assert len(rows) == 12
+    for row in rows:  # every prediction and interval of the JSON is in a cell
+        assert f"{100 * row['predicted']:.1f}" in text
+        assert f"[{100 * row['lower']:.1f}, {100 * row['upper']:.1f}]" in text
+    scored = [row for row in rows if row["actual"] is not None]
+    assert [row["target"] for row in scored] == ["7B-4T", "7B-4T"]
+    for row in scored:
+        assert f"act. {100 * row['actual']:.1f}" in text
+    mae = sum(row["abs_error"] for row in scored) / 2
+    assert f"{mae:.2f}" in text and f"{sum(row['covered'] for row in scored)}/2 covered" in text
+    # three targets keep one table each
+    few = run_cli("predict", "--n", "1B,3B,7B", "--tokens", "4T", "--task", "mmlu")
+    assert few.returncode == 0 and few.stdout.count("Automatic prediction, N=") == 3
+
+
 def test_bundled_targets_with_your_own_ladder(tmp_path):
     path = tmp_path / "mine.csv"
     olmo2_ladder().ladder.to_csv(path, index=False)

@@ -168,6 +168,53 @@ def _prediction_table(rows: list[dict], title: str, paper: bool = False) -> list
     return _per_target(rows, build)
 
 
+def _sweep_tables(rows: list[dict], title: str, caption: str, per_table: int = 4) -> list[Table]:
+    """A sweep of targets (:data:`datasets.SWEEP` or more) as tasks x targets, ``per_table`` targets a
+    table so it fits 80 columns: each cell the prediction, its interval where the pipeline gives
+    one, and the actual where known, one per line (points)."""
+    targets = list(dict.fromkeys(r["target"] for r in rows))
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    by = {(r["task"], r["target"]): r for r in rows}
+    per_table = -(-len(targets) // -(-len(targets) // per_table))  # balanced: 6 targets as 3 + 3, not 4 + 2
+    tables = []
+    for k in range(0, len(targets), per_table):
+        chunk = targets[k:k + per_table]
+        t = Table(title=f"{title}, targets {k + 1}-{k + len(chunk)} of {len(targets)}", title_style="bold")
+        t.add_column("task", no_wrap=True)
+        for tgt in chunk:  # N=7e+09,D=4e+12 over two lines
+            t.add_column(tgt.replace(",", "\n"), justify="right", no_wrap=True)
+        for task in tasks:
+            cells = []
+            for tgt in chunk:
+                r = by.get((task, tgt))
+                if r is None:
+                    cells.append("–")
+                    continue
+                lines = [f"{100 * r['predicted']:.1f}"]
+                if r.get("lower") is not None:
+                    lines.append(f"[{100 * r['lower']:.1f}, {100 * r['upper']:.1f}]")
+                act = r.get("actual")
+                if act is not None and act == act:
+                    lines.append(f"act. {100 * act:.1f}")
+                cells.append("\n".join(lines))
+            t.add_row(_display(task), *cells)
+        scored = [[by[(task, tgt)] for task in tasks if (task, tgt) in by and by[(task, tgt)].get("abs_error") is not None]
+                  for tgt in chunk]
+        if any(scored):  # the targets with actuals: mean absolute error, and coverage where intervals
+            t.add_row("[bold]mean abs. err[/]", *[
+                "" if not g else f"[bold]{sum(r['abs_error'] for r in g) / len(g):.2f}[/]" + (
+                    f"\n{sum(bool(r['covered']) for r in g)}/{len(g)} covered" if g[0].get("covered") is not None
+                    else "") for g in scored])
+        t.caption = caption
+        tables.append(t)
+    return tables
+
+
+_AUTO_CAPTION = ("pipelines weighted per task by backtest (every weight in --json); interval: the weighted "
+                 "prediction's bootstrap SD + its backtest error grown with the extrapolation; its coverage on the "
+                 "ladder: taskladder backtest --calibration")
+
+
 def _auto_table(rows: list[dict], level: float) -> list[Table]:
     """One table per target of the automatic prediction's rows (:class:`predictor.AutoPrediction`)."""
     def build(g, tgt):
@@ -187,10 +234,12 @@ def _auto_table(rows: list[dict], level: float) -> list[Table]:
         if errs:
             t.add_row("[bold]mean[/]", "", f"{sum(c for _, c in errs)}/{len(g)} covered", "",
                       f"[bold]{sum(e for e, _ in errs) / len(errs):.2f}[/]", "")
-        t.caption = ("pipelines weighted per task by backtest (every weight in --json); interval: the weighted "
-                     "prediction's bootstrap SD + its backtest error grown with the extrapolation; its coverage on the "
-                     "ladder: taskladder backtest --calibration")
+        t.caption = _AUTO_CAPTION
         return t
+    from .datasets import SWEEP
+
+    if len({r["target"] for r in rows}) >= SWEEP:
+        return _sweep_tables(rows, f"Automatic prediction, {level:.0%} intervals", _AUTO_CAPTION)
     return _per_target(rows, build)
 
 
@@ -411,7 +460,13 @@ def predict(
     if _emit(result, json_, out, "predict", {"predictions": fp.predictions} if out is not None else {}):
         return
     how = "single step (N, D) -> accuracy" if fp.fits is None else f"{fp.config['feature']} -> accuracy"
-    _print_all(_prediction_table(fp.rows, f"Prediction ({how})"))
+    from .datasets import SWEEP
+
+    if len(targets) >= SWEEP:
+        flags = dict.fromkeys(f"{_display(r['task'])}: {r['flags']}" for r in fp.rows if r.get("flags"))
+        _print_all(_sweep_tables(fp.rows, f"Prediction ({how})", "\n".join(["accuracy in points", *flags])))
+    else:
+        _print_all(_prediction_table(fp.rows, f"Prediction ({how})"))
     errs: dict[str, list[float]] = {}
     for r in fp.rows:
         if r["abs_error"] is not None:

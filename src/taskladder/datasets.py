@@ -23,6 +23,9 @@ from .tasks import ACC
 #: The paper's "actual" value of a target metric is the mean over its last 5
 #: evaluated checkpoints (a target with fewer rows uses what it has).
 ACTUAL_WINDOW = 5
+#: From this many targets on, a prediction is shown as a sweep: one table of tasks x targets
+#: per few targets, and a figure of accuracy against compute (fewer: a table and rows per target).
+SWEEP = 4
 
 
 @dataclass(frozen=True)

@@ -402,16 +402,14 @@ def plot_auto(preds: pd.DataFrame, path: Path) -> Path:
     return _row_plot(preds, _draw_prediction, path)
 
 
-#: Up to this many targets ``predict --out`` draws a row per (task, target); more are a sweep.
-ROWS_UP_TO = 3
-
-
 def plot_predictions(preds: pd.DataFrame, compute: dict[str, float], path: Path) -> Path:
-    """What ``predict --out`` draws (``predictions.png``).  Up to :data:`ROWS_UP_TO` targets,
+    """What ``predict --out`` draws (``predictions.png``).  Below :data:`datasets.SWEEP` targets,
     one row per (task, target): the prediction, its interval where the pipeline gives one and
     the actual where known.  A sweep of more targets (``--n 1B,3B,7B,13B,30B``) is read as a
     curve instead: :func:`sweep_figure`."""
-    if preds["target"].nunique() <= ROWS_UP_TO:
+    from .datasets import SWEEP
+
+    if preds["target"].nunique() < SWEEP:
         level = preds["level"].iloc[0] if "level" in preds and preds["level"].notna().all() else None
         return _row_plot(preds, _draw_prediction, path,
                          title="Predicted RC accuracy" + (f", {level:.0%} intervals" if level else ""))
