@@ -261,6 +261,12 @@ def test_a_sweep_prints_tasks_by_targets_a_few_targets_a_table():
     # three targets keep one table each
     few = run_cli("predict", "--n", "1B,3B,7B", "--tokens", "4T", "--task", "mmlu")
     assert few.returncode == 0 and few.stdout.count("Automatic prediction, N=") == 3
+    # a fixed pipeline's sweep: its predictions (no interval) and its fit's flags under the table
+    fixed = run_cli(*args, "--paper", "--json")
+    table = run_cli(*args, "--paper").stdout
+    assert "Prediction (bpb -> accuracy), targets 1-3 of 6" in table
+    for row in json.loads(fixed.stdout)["predictions"]:
+        assert f"{100 * row['predicted']:.1f}" in table
 
 
 def test_bundled_targets_with_your_own_ladder(tmp_path):

@@ -143,7 +143,7 @@ def _per_target(rows: list[dict], build) -> list[Table]:
 
 
 def _prediction_table(rows: list[dict], title: str, paper: bool = False) -> list[Table]:
-    """Chained predictions, one table per target."""
+    """Chained predictions, one table per target (a sweep: :func:`_sweep_tables`)."""
     def build(g, tgt):
         t = Table(title=f"{title}: {tgt}", title_style="bold")
         for c in ("task", "pred", "actual", "err", "rel err", *(("paper", "paper act") if paper else ()), "!"):
@@ -165,6 +165,11 @@ def _prediction_table(rows: list[dict], title: str, paper: bool = False) -> list
                               + ["accuracy in points; err: absolute error in points"])
         t.caption_justify = "left"
         return t
+    from .datasets import SWEEP
+
+    if len({r["target"] for r in rows}) >= SWEEP and not paper:
+        flags = dict.fromkeys(f"{_display(r['task'])}: {r['flags']}" for r in rows if r.get("flags"))
+        return _sweep_tables(rows, title, "\n".join(["accuracy in points", *flags]))
     return _per_target(rows, build)
 
 
@@ -216,7 +221,8 @@ _AUTO_CAPTION = ("pipelines weighted per task by backtest (every weight in --jso
 
 
 def _auto_table(rows: list[dict], level: float) -> list[Table]:
-    """One table per target of the automatic prediction's rows (:class:`predictor.AutoPrediction`)."""
+    """One table per target of the automatic prediction's rows (:class:`predictor.AutoPrediction`; a
+    sweep: :func:`_sweep_tables`)."""
     def build(g, tgt):
         t = Table(title=f"Automatic prediction, {tgt}, {level:.0%} intervals", title_style="bold")
         for c in ("task", "pred", "interval", "actual", "err", "top pipeline"):
@@ -460,13 +466,7 @@ def predict(
     if _emit(result, json_, out, "predict", {"predictions": fp.predictions} if out is not None else {}):
         return
     how = "single step (N, D) -> accuracy" if fp.fits is None else f"{fp.config['feature']} -> accuracy"
-    from .datasets import SWEEP
-
-    if len(targets) >= SWEEP:
-        flags = dict.fromkeys(f"{_display(r['task'])}: {r['flags']}" for r in fp.rows if r.get("flags"))
-        _print_all(_sweep_tables(fp.rows, f"Prediction ({how})", "\n".join(["accuracy in points", *flags])))
-    else:
-        _print_all(_prediction_table(fp.rows, f"Prediction ({how})"))
+    _print_all(_prediction_table(fp.rows, f"Prediction ({how})"))
     errs: dict[str, list[float]] = {}
     for r in fp.rows:
         if r["abs_error"] is not None:
