@@ -259,29 +259,40 @@ def backtest_table(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DE
     computed one job per (task, pipeline) over the cores and cached per task like the
     automatic choice's fits: the same rows in the same order.  ``progress(share)`` is called
     as each pipeline of a task finishes."""
-    from . import cache
-
     lad = as_ladder(ladder)
     tasks, designs = list(tasks), tuple(designs)
     _check_holdout(lad, holdout)  # before any work
-    keys = {t: cache.key("backtest", lad.content_hash, t, designs, holdout, level) for t in tasks}
-    tables = {t: cache.load(k) for t, k in keys.items()}
-    if progress is not None:
-        for t in tasks:
-            if tables[t] is not None:
-                progress()
-    parts: dict[str, dict] = {t: {} for t in tasks if tables[t] is None}
-    jobs = [(t, d, holdout, level) for t in parts for d in designs]
     splits = [name for name, _ in _holdouts(lad, holdout)]
-    for (t, d, _, _), part in _over_cores(lad, _backtest_design, jobs, n_jobs):
-        parts[t][d] = part
-        if progress is not None:
-            progress(1.0 / len(designs))
-        if len(parts[t]) == len(designs):
-            tables[t] = _split_major([parts[t].pop(d) for d in designs], splits)
-            cache.store(keys[t], tables[t])
+    tables = _per_task(lad, tasks, designs, ("backtest", holdout, level), _backtest_design, (holdout, level),
+                       lambda task, parts: _split_major([parts[d] for d in designs], splits), n_jobs, progress)
     # backtest()'s order: split, then task, then pipeline, then run
     return _split_major([tables[t] for t in tasks], splits)
+
+
+def _per_task(lad: Ladder, tasks: list[str], designs: tuple, kind: tuple, fn, args: tuple, finish, n_jobs, progress):
+    """Each task's ``finish(task, {design: fn(lad, task, design, *args)})``, cached per task (key:
+    ``kind``, the ladder's content, the task and the designs) and computed one job per (task,
+    pipeline) over the cores (:func:`_over_cores`): a single task (`--task piqa`) uses every core
+    too, and 8 tasks x 6 pipelines balance better than 8 tasks of unequal cost.  ``progress()``
+    is called once for a cached task and ``progress(1 / len(designs))`` as each job ends."""
+    from . import cache
+
+    keys = {t: cache.key(kind[0], lad.content_hash, t, designs, *kind[1:]) for t in tasks}
+    out = {t: cache.load(k) for t, k in keys.items()}
+    if progress is not None:
+        for t in tasks:
+            if out[t] is not None:
+                progress()
+    parts: dict[str, dict] = {t: {} for t in tasks if out[t] is None}
+    jobs = [(t, d, *args) for t in parts for d in designs]
+    for (t, d, *_), part in _over_cores(lad, fn, jobs, n_jobs):
+        parts[t][d] = part
+        if progress is not None:  # a share of the task per pipeline: a single task's bar moves too
+            progress(1.0 / len(designs))
+        if len(parts[t]) == len(designs):
+            out[t] = finish(t, parts.pop(t))
+            cache.store(keys[t], out[t])
+    return out
 
 
 def _check_holdout(lad: Ladder, holdout: int) -> None:
@@ -374,37 +385,11 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
                               "which needs 5")
     # The backtests, fits and bootstraps of a task depend on the ladder and the designs
     # only: computed once per (ladder content, task, designs) and cached on disk.
-    from . import cache
+    from functools import cache
 
-    keys = {t: cache.key("auto-fit", lad.content_hash, t, designs) for t in tasks}
-    fitted = {t: cache.load(k) for t, k in keys.items()}
-    missing = [t for t in tasks if fitted[t] is None]
-
-    def done(task, fit):
-        fitted[task] = fit
-        cache.store(keys[task], fit)
-
-    if progress is not None:
-        for t in tasks:
-            if fitted[t] is not None:
-                progress()
-    # one job per (task, pipeline): a single task (`--task piqa`) uses every core too, and
-    # 8 tasks x 6 pipelines balance better over the cores than 8 tasks of unequal cost
-    jobs = [(t, d) for t in missing for d in designs]
-    parts: dict[str, dict] = {t: {} for t in missing}
-
-    center = _log_center(run_table(lad.results)) if jobs else 0.0  # once, not per task
-
-    def collect(task, design, part):
-        parts[task][design] = part
-        if progress is not None:  # a share of the task per pipeline: a single task's bar moves too
-            progress(1.0 / len(designs))
-        if len(parts[task]) == len(designs):
-            done(task, _assemble(task, designs, parts.pop(task), center))
-
-    for (t, d), part in _over_cores(lad, _fit_design, jobs, n_jobs):
-        collect(t, d, part)
-    return fitted
+    center = cache(lambda: _log_center(run_table(lad.results)))  # once, and only when a task is fitted
+    return _per_task(lad, tasks, designs, ("auto-fit",), _fit_design, (),
+                     lambda task, parts: _assemble(task, designs, parts, center()), n_jobs, progress)
 
 
 def _over_cores(lad: Ladder, fn, jobs: list[tuple], n_jobs: int | None):
