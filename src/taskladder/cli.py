@@ -203,7 +203,7 @@ def _sweep_tables(rows: list[dict], title: str, caption: str, per_table: int = 4
                     lines.append(f"act. {100 * act:.1f}")
                 cells.append("\n".join(lines))
             t.add_row(_display(task), *cells)
-        scored = [[by[(task, tgt)] for task in tasks if (task, tgt) in by and by[(task, tgt)].get("abs_error") is not None]
+        scored = [[r for task in tasks if (r := by.get((task, tgt))) is not None and r.get("abs_error") is not None]
                   for tgt in chunk]
         if any(scored):  # the targets with actuals: mean absolute error, and coverage where intervals
             t.add_row("[bold]mean abs. err[/]", *[
