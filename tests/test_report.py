@@ -29,6 +29,30 @@ def test_report_cli_needs_a_target_for_user_ladders(tmp_path):
     assert not (tmp_path / "r.html").exists()
 
 
+def test_report_cli_takes_bundled_targets_with_any_ladder_and_own_targets_with_the_bundled_one(tmp_path):
+    """--target names a bundled target with a user's ladder (its actuals beside the prediction, as
+    predict does); without --ladder, --n/--tokens replace the paper's two targets (they were ignored)."""
+    from taskladder.analyses import DESIGNS
+    from taskladder.chain import predict_targets
+
+    d = olmo2_ladder()
+    sub = d.ladder[~d.ladder["run"].str.startswith("1B-")]
+    sub.to_parquet(tmp_path / "l.parquet")
+    r = run_cli("report", "--ladder", tmp_path / "l.parquet", "--target", "13B-5T", "--task", "piqa",
+                "--out", tmp_path / "r.html")
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "r.html").read_text()
+    preds, _ = predict_targets(sub, [d.targets["13B-5T"]], ["piqa"], DESIGNS["task_bpb"])
+    row = re.search(r"<td>PIQA</td>(.*?)</tr>", text, re.S).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert f"{100 * preds['predicted'].iloc[0]:.1f}" in cells and "83.0" in cells  # 13B-5T's actual PIQA
+    assert "7B-4T" not in text and "on 12 ladder runs" in text
+    r = run_cli("report", "--n", "7B", "--tokens", "4T", "--task", "piqa", "--out", tmp_path / "b.html")
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "b.html").read_text()
+    assert "N=7e+09,D=4e+12" in text and "13B-5T" not in text and "7B-4T" not in text
+
+
 def test_report_calibration_section_shows_the_ladders_coverage():
     from taskladder.calibration import calibration_table, rolling_auto
 

@@ -741,8 +741,9 @@ def report(
     ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
-    n: Annotated[Optional[str], typer.Option("--n", help="Target parameters (with --ladder).")] = None,
-    tokens: Annotated[Optional[str], typer.Option(help="Target tokens (with --ladder).")] = None,
+    n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (e.g. 6.9B).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 4T).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(help="A bundled target (7B-4T, 13B-5T), repeatable; with --ladder too (default without --ladder: both).")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, for actuals.")] = None,
     task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     calibration: Annotated[bool, typer.Option("--calibration", help="Add the automatic intervals' coverage on the ladder's own splits (refits the automatic choice on each; about a minute cold).")] = False,
@@ -755,17 +756,21 @@ def report(
     from . import report as rpt
 
     named = _tasks(task)
+    size_table = load_sizes(sizes) if sizes else None
+    asked = dict(target_file=target_file, n=parse_count(n, "--n") if n else None,
+                 tokens=parse_count(tokens, "--tokens") if tokens else None, sizes=size_table, tables=True)
     if ladder:
-        size_table = load_sizes(sizes) if sizes else None
         results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions)
-        targets = make_targets((), target_file, parse_count(n, "--n") if n else None,
-                               parse_count(tokens, "--tokens") if tokens else None, size_table)
+        targets = make_targets(target or (), **asked)
         if not targets:
-            raise TaskladderError("a report on your own ladder needs a target: --n and --tokens, or --target-file")
+            raise TaskladderError("a report on your own ladder needs a target: --target NAME, --n and --tokens, "
+                                  "or --target-file")
         title, paper = "taskladder report", False
     else:
-        bundled = olmo2_ladder()
-        results, targets = bundled.ladder, [bundled.targets["7B-4T"], bundled.targets["13B-5T"]]
+        results = olmo2_ladder().ladder
+        # the paper's two targets unless others are asked for (the paper's values beside those it has)
+        asked_any = target or target_file is not None or n is not None or tokens is not None
+        targets = make_targets(target if asked_any else ("7B-4T", "13B-5T"), **asked)
         title, paper = "taskladder report: OLMo 2 ladder (Bhagia et al., 2024)", True
     tasks = named or _default_tasks(results)
     io.check_output_file(out)

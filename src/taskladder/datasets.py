@@ -167,11 +167,14 @@ def convention_notes(results: pd.DataFrame, targets) -> list[str]:
     return notes(results.attrs.get("convention"), targets)
 
 
-def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, name: str | None = None) -> list[Target]:
+def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, name: str | None = None,
+                 tables: bool = False) -> list[Target]:
     """The targets a command asked for: bundled ones by name (usable with any ladder), a target's
     own eval log (N from ``n`` or ``sizes``, D from ``tokens`` or the log's last checkpoint),
     and/or bare (N, D) pairs: ``n`` and ``tokens`` may be lists of equal length (a sweep), or
-    one a list and the other a single count, which every target shares."""
+    one a list and the other a single count, which every target shares.  A bundled target comes
+    with its logs when ``tables`` (the report's MC-format section fits on them), else as its
+    final values alone (:meth:`Target.compact`, read without pandas)."""
     from pathlib import Path
 
     many = [isinstance(v, (list, tuple)) for v in (n, tokens)]
@@ -179,7 +182,7 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
         raise TaskladderError("a target file is one target: give one --n and one --tokens with it")
     targets: list[Target] = []
     if names:
-        known = bundled_targets()
+        known = olmo2_ladder().targets if tables else bundled_targets()
         for t in names:
             if t not in known:
                 raise TaskladderError(f"unknown target {t!r}; bundled targets: {', '.join(known)}")
