@@ -90,6 +90,15 @@ CASES = [
     ("sweep with one --name", ["predict", "--n", "3B,7B", "--tokens", "4T", "--name", "x"], "--name labels one target"),
     ("sweep with a target file", ["predict", "--target-file", "{in}/two_checkpoints.csv", "--n", "3B,7B"],
      "a target file is one target"),
+    ("--name on a bundled target", ["predict", "--target", "7B-4T", "--name", "x", "--out", "{out}"],
+     "a bundled target keeps its own name"),
+    # options that contradict each other: one would be silently dropped
+    ("--paper and --design", ["predict", *N, "--paper", "--design", "c4", "--out", "{out}"],
+     "--paper and --design each choose the fixed pipeline"),
+    ("--design and --step1", ["predict", *N, "--design", "c4", "--step1", "flops"],
+     "--design and --step1 each choose"),
+    ("--level of a fixed pipeline", ["predict", *N, "--paper", "--level", "0.5", "--out", "{out}"],
+     "--paper (a fixed pipeline) gives no interval"),
     ("empty task", ["predict", *N, "--paper", "--task", ""], "--task: no task named"),
     ("300-character file name", ["predict", "--ladder", "{in}/" + "x" * 300 + ".csv", *N], "File name too long"),
     # outputs

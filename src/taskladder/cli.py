@@ -397,7 +397,7 @@ def predict(
     step1: Annotated[Optional[str], typer.Option(help="Fixed pipeline: step-1 law nd or flops.")] = None,
     step2: Annotated[Optional[str], typer.Option(help="Fixed pipeline: step-2 law sigmoid or log_sigmoid.")] = None,
     design: Annotated[Optional[str], typer.Option(help="A named pipeline of the paper: task_bpb, flops (C = 6ND), flops_olmo (OLMo's logged FLOPs), taskce, c4, single_step.")] = None,
-    level: Annotated[float, typer.Option(help="Interval level of the automatic prediction.")] = 0.9,
+    level: Annotated[Optional[float], typer.Option(help="Interval level of the automatic prediction (default 0.9; a fixed pipeline gives no interval).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write predict.json, predictions.parquet and .csv, and predictions.png here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
@@ -413,9 +413,18 @@ def predict(
     from .serve import default_tasks
 
     named = _tasks(task)
+    built = [f"--{k}" for k, v in (("feature", feature), ("step1", step1), ("step2", step2)) if v is not None]
+    chosen = ["--paper"] * paper + ["--design"] * (design is not None) + built[:1]
+    if len(chosen) > 1:  # each names a whole fixed pipeline: two could disagree, and one would be dropped
+        raise TaskladderError(f"{' and '.join(chosen)} each choose the fixed pipeline: give one of --paper, "
+                              "--design, or --feature/--step1/--step2")
+    fixed = bool(chosen)
+    if fixed and level is not None:
+        raise TaskladderError(f"--level sets the automatic prediction's interval; {chosen[0]} (a fixed pipeline) "
+                              "gives no interval")
+    level = 0.9 if level is None else level
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
-    fixed = paper or design is not None or any(v is not None for v in (feature, step1, step2))
     if fixed and design is not None:
         from .serve import DESIGN_NAMES
 

@@ -178,6 +178,9 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
     from pathlib import Path
 
     many = [isinstance(v, (list, tuple)) for v in (n, tokens)]
+    if name is not None and target_file is None and n is None and tokens is None:
+        raise TaskladderError("--name labels a target given by --n/--tokens or --target-file; "
+                              "a bundled target keeps its own name")
     if any(many) and target_file is not None:
         raise TaskladderError("a target file is one target: give one --n and one --tokens with it")
     targets: list[Target] = []
