@@ -109,6 +109,8 @@ CASES = [
     ("forecast from a 2-checkpoint log",
      ["forecast", "--target-file", "{in}/two_checkpoints.csv", "--n", "190M", "--tokens", "4B", "--task", "piqa",
       "--out", "{out}"], "checkpoint(s) past step 0 with both task loss and accuracy"),
+    ("forecast a bundled target with another N", ["forecast", "--target", "7B-4T", "--n", "3B", "--out", "{out}"],
+     "--n goes with --target-file"),
     ("forecast cut beyond the log", ["forecast", "--target", "7B-4T", "--upto", "1.5", "--out", "{out}"],
      "beyond the log"),
     # click's own errors: one line, not a box

@@ -543,7 +543,9 @@ def target_log(target: str | None = None, target_file=None, n: int | None = None
         if target not in bundled:
             raise TaskladderError(f"unknown target {target!r}; bundled targets: {', '.join(bundled)}")
         t = bundled[target]
-        return t.full, t.n if n is None else n, target
+        if n is not None:  # another N would forecast a different model from this run's log
+            raise TaskladderError(f"--n goes with --target-file; the bundled target {target}'s N is known ({t.n:.4g})")
+        return t.full, t.n, target
     path = Path(target_file)
     log = read_results([path], sizes=sizes, n=n)
     if log["run"].nunique() > 1:
