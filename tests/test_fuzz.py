@@ -105,6 +105,8 @@ CASES = [
     ("report into a folder", ["report", "--out", "{in}"], "is a folder; give a file name"),
     ("export into a folder", ["data", "--export", "{in}"], "is a folder; give a file name"),
     ("bad target with --out", ["predict", "--target", "70B", "--out", "{out}"], "unknown target '70B'"),
+    ("backtest --calibration with --level", ["backtest", "--calibration", "--level", "0.8", "--out", "{out}"],
+     "--level sets the plain backtest"),
     ("backtest level 1.5", ["backtest", "--level", "1.5", "--out", "{out}"], "--level must be between 0 and 1"),
     ("forecast from a 2-checkpoint log",
      ["forecast", "--target-file", "{in}/two_checkpoints.csv", "--n", "190M", "--tokens", "4B", "--task", "piqa",

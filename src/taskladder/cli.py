@@ -642,8 +642,8 @@ def backtest(
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
     task: Annotated[Optional[list[str]], typer.Option(help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
-    holdout: Annotated[int, typer.Option(help="How many of the largest runs to hold out (by N, and by compute).")] = 4,
-    level: Annotated[float, typer.Option(help="Level of each pipeline's own interval, for coverage.")] = 0.9,
+    holdout: Annotated[Optional[int], typer.Option(help="How many of the largest runs to hold out (by N, and by compute; default 4).")] = None,
+    level: Annotated[Optional[float], typer.Option(help="Level of each pipeline's own interval, for coverage (default 0.9).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write the per-run backtest table (JSON, Parquet, CSV) and backtest.png here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     calibration: Annotated[bool, typer.Option("--calibration", help="Replay the automatic prediction on rolling origins and report its intervals' coverage and width at 50/80/90/95%.")] = False,
@@ -663,6 +663,10 @@ def backtest(
 
     _set_cache(no_cache)
     named = _tasks(task)
+    if calibration and (holdout is not None or level is not None):  # its splits and levels are its own
+        raise TaskladderError(f"{'--holdout' if holdout is not None else '--level'} sets the plain backtest; "
+                              "--calibration replays on the ladder's own splits at 50/80/90/95%")
+    holdout, level = 4 if holdout is None else holdout, 0.9 if level is None else level
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
