@@ -25,7 +25,7 @@ _NESTED = ("weights", "design_predictions", "design_sd")
 
 
 def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = None, targets: Sequence[str] = (),
-            design: str = "auto", level: float = 0.9, sizes: str | Path | None = None) -> pd.DataFrame:
+            design: str = "auto", level: float | None = None, sizes: str | Path | None = None) -> pd.DataFrame:
     """Predict the task accuracies of one or more targets from a ladder.
 
     n, d: the target's non-embedding parameters and training tokens, as numbers or counts
@@ -38,7 +38,7 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     targets: names of bundled targets (``"7B-4T"``, ``"13B-5T"``), predicted with their actuals.
     design: ``"auto"`` (every pipeline weighted by backtest, with an interval) or one fixed
         pipeline: ``task_bpb`` (the paper's), ``flops``, ``taskce``, ``c4``, ``single_step``.
-    level: the interval's level (automatic choice only).
+    level: the interval's level (default 0.9; automatic choice only: a fixed pipeline gives no interval).
     sizes: a size table (CSV with ``size,n[,batch_tokens]``) for ladder files that name sizes, not N.
 
     Returns one row per task and target: ``task, target, predicted`` (a fraction), and for the
@@ -49,6 +49,9 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     from .units import parse_count
     from . import serve
 
+    if level is not None and design != "auto":
+        raise TaskladderError(f"level sets the automatic prediction's interval; design {design!r} gives none")
+    level = 0.9 if level is None else level
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"level must be between 0 and 1, got {level}")
     if (n is None) != (d is None):
