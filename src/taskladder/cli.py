@@ -1137,7 +1137,7 @@ def export(
 
 @app.command()
 def data(
-    export: Annotated[Optional[Path], typer.Option(help="Write the bundled tidy table to this .parquet or .csv file.")] = None,
+    export: Annotated[Optional[Path], typer.Option(help="Write the bundled tidy table to this .parquet, .csv, .json or .jsonl file (as `export` does).")] = None,
 ):
     """Describe the bundled OLMo 2 ladder data (or export it as a tidy table)."""
     from .datasets import olmo2_ladder
