@@ -1046,7 +1046,7 @@ def evaluate(
     task: Annotated[Optional[list[str]], typer.Option(help="Bundled OLMES 5-shot task(s): piqa, arc_challenge_mc, ...")] = None,
     task_file: Annotated[Optional[list[Path]], typer.Option(help="Your own task file(s) (see docs/evaluate.md).")] = None,
     heldout: Annotated[Optional[Path], typer.Option(help="Held-out text file for language-modelling loss.")] = None,
-    heldout_name: Annotated[str, typer.Option(help="Task name of the held-out loss (c4_en feeds the C4 pipeline).")] = "c4_en",
+    heldout_name: Annotated[Optional[str], typer.Option(help="Task name of the held-out loss (default c4_en, which feeds the C4 pipeline).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Score only the first N questions of each task.")] = None,
     dtype: Annotated[str, typer.Option(help="float32, bfloat16 or float16.")] = "float32",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
@@ -1081,6 +1081,9 @@ def evaluate(
     if not tasks:
         raise TaskladderError("no task: give --task NAME (bundled OLMES tasks) or --task-file FILE")
     text = None
+    if heldout is None and heldout_name is not None:
+        raise TaskladderError("--heldout-name names the loss on a --heldout text file; give the file too")
+    heldout_name = "c4_en" if heldout_name is None else heldout_name
     if heldout is not None:
         if not heldout.exists():
             raise TaskladderError(f"{heldout}: no such file")
