@@ -20,6 +20,17 @@ def reproduced(tmp_path_factory):
     return json.loads(r.stdout), out
 
 
+def test_version_is_the_installed_packages():
+    """One version (taskladder.__version__, which keys the cache): the installed metadata reads it."""
+    from importlib.metadata import version
+
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout == f"taskladder {version('taskladder')}\n"
+    import taskladder
+
+    assert version("taskladder") == taskladder.__version__
+
+
 def test_reproduce_json_contract(reproduced):
     obj, _ = reproduced
     recs = obj["predictions"]

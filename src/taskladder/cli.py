@@ -20,6 +20,22 @@ from .units import parse_count, parse_counts, parse_flops
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Predict a large model's task accuracy from a ladder of small models.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"taskladder {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Predict a large model's task accuracy from a ladder of small models."""
+
+
 # Piped output is 80 columns wide whatever the terminal: scripts see the same text everywhere
 out_console = Console(width=None if sys.stdout.isatty() else 80)
 err_console = Console(stderr=True)
