@@ -796,10 +796,11 @@ def report(
                                   "or --target-file")
         title, paper = "taskladder report", False
     else:
+        from .paper import TARGETS
+
         results = olmo2_ladder().ladder
         # the paper's two targets unless others are asked for (the paper's values beside those it has)
-        asked_any = target or target_file is not None or n is not None or tokens is not None
-        targets = make_targets(target if asked_any else ("7B-4T", "13B-5T"), **asked)
+        targets = make_targets(target or (), **asked) or make_targets(TARGETS, tables=True)
         title, paper = "taskladder report: OLMo 2 ladder (Bhagia et al., 2024)", True
     tasks = named or _default_tasks(results)
     io.check_output_file(out)

@@ -385,9 +385,9 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
                               "which needs 5")
     # The backtests, fits and bootstraps of a task depend on the ladder and the designs
     # only: computed once per (ladder content, task, designs) and cached on disk.
-    from functools import cache
+    from functools import cache as once  # not the on-disk cache module: a value computed on first call
 
-    center = cache(lambda: _log_center(run_table(lad.results)))  # once, and only when a task is fitted
+    center = once(lambda: _log_center(run_table(lad.results)))  # once, and only when a task is fitted
     return _per_task(lad, tasks, designs, ("auto-fit",), _fit_design, (),
                      lambda task, parts: _assemble(task, designs, parts, center()), n_jobs, progress)
 
