@@ -294,6 +294,12 @@ def test_export_round_trips_and_predictions_are_flat(tmp_path):
         assert np.allclose(a["value"].to_numpy(), b["value"].to_numpy())
     bad = run_cli("export", "--out", tmp_path / "x.xlsx")
     assert bad.returncode == 2 and "unknown export format '.xlsx'" in bad.stderr
+    # `data --export` writes what `export` writes (it wrote CSV whatever the extension)
+    out = tmp_path / "data.json"
+    assert run_cli("data", "--export", out).returncode == 0
+    assert run_cli("export", "--out", tmp_path / "same.json").returncode == 0
+    assert out.read_bytes() == (tmp_path / "same.json").read_bytes()
+    assert json.loads(out.read_bytes())[0]["convention"] == "olmo"
 
     r = run_cli("predict", "--target", "7B-4T", "--task", "piqa", "--out", tmp_path / "p")
     assert r.returncode == 0, r.stderr

@@ -55,6 +55,12 @@ def test_plan_errors():
         PlanConfig(sizes=("42M",))
     with pytest.raises(TaskladderError, match="over the budget"):
         plan(PlanConfig(budget_flops=1e18))
+    with pytest.raises(TaskladderError, match="size 760M is given twice"):
+        PlanConfig(sizes=("190M", "760M", "760M"))
+    with pytest.raises(TaskladderError, match="multiple 5 is given twice"):
+        PlanConfig(multiples=(1, 5, 5.0))
+    with pytest.raises(TaskladderError, match="positive and finite, got -1"):
+        PlanConfig(multiples=(1, -1))
 
 
 def test_plan_cli_json_contract():

@@ -824,7 +824,7 @@ class _null:
 def plan(
     target_n: Annotated[str, typer.Option("--target-n", help="Target non-embedding parameters.")] = "6887575552",
     target_tokens: Annotated[str, typer.Option(help="Target training tokens.")] = "3945065873408",
-    seq_len: Annotated[int, typer.Option(help="Sequence length: 2048 or 4096.")] = 4096,
+    seq_len: Annotated[int, typer.Option(help="Sequence length in tokens (the paper's ladder: 4096, for which the peak learning rate is divided by 4, as in AI2's ladder).")] = 4096,
     sizes: Annotated[str, typer.Option(help="Comma-separated ladder sizes (OLMo 2 shapes 14M-13B, micro 3k-87k), or auto: four sizes below the target, the largest at most 1/5 of it (for 7B and 13B the paper's 190M,370M,760M,1B).")] = "auto",
     multiples: Annotated[str, typer.Option(help="Comma-separated Chinchilla multiples.")] = "1,2,5,10",
     budget: Annotated[Optional[str], typer.Option(help="Refuse plans above this many training FLOPs.")] = None,
@@ -1144,10 +1144,11 @@ def export(
     come flat from 'predict --out DIR' (predictions.csv / .parquet).
     """
     from .datasets import olmo2_ladder
-    from .export import export_ladder
+    from .export import check_format, export_ladder
     from .results import load_sizes, read_results
 
     io.check_output_file(out)
+    check_format(out)
     results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None,
                            mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
     io.ensure_writable_dir(out.parent if str(out.parent) else Path("."))
@@ -1161,13 +1162,16 @@ def data(
 ):
     """Describe the bundled OLMo 2 ladder data (or export it as a tidy table)."""
     from .datasets import olmo2_ladder
-    d = olmo2_ladder()
     if export is not None:
+        from .export import check_format, export_ladder
+
         io.check_output_file(export)
+        check_format(export)
         io.ensure_writable_dir(export.parent if str(export.parent) else Path("."))
-        io.write_table(export, d.ladder)
-        out_console.print(f"wrote {len(d.ladder)} rows to {export}")
+        df = export_ladder(olmo2_ladder().ladder, export)
+        out_console.print(f"wrote {len(df)} rows to {export}")
         return
+    d = olmo2_ladder()
     t = Table(title="Bundled ladder (Bhagia et al., 2024; allenai/OLMo-ladder, Apache-2.0)")
     for c in ("run", "N", "final D", "checkpoints"):
         t.add_column(c, justify="right" if c != "run" else "left")

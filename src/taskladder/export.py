@@ -47,12 +47,19 @@ def wide(results: pd.DataFrame) -> pd.DataFrame:
     return to_wide(results)
 
 
+def check_format(path: Path) -> str:
+    """The export format ``path``'s extension names (before any work: nothing is read or created
+    for a file that cannot be written)."""
+    ext = Path(path).suffix.lower()
+    if ext not in FORMATS:
+        raise TaskladderError(f"{path}: unknown export format {ext or '(none)'!r}; use {', '.join(FORMATS)}")
+    return ext
+
+
 def write(df: pd.DataFrame, path: Path) -> Path:
     """Write a flat copy of ``df`` in the format its extension names, atomically."""
     path = Path(path)
-    ext = path.suffix.lower()
-    if ext not in FORMATS:
-        raise TaskladderError(f"{path}: unknown export format {ext or '(none)'!r}; use {', '.join(FORMATS)}")
+    ext = check_format(path)
     flat = flatten(df)
     if ext in (".csv", ".parquet"):
         return io.write_table(path, flat)

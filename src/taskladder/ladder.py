@@ -268,8 +268,16 @@ class PlanConfig:
         unknown = [s for s in self.sizes if s not in SHAPES]
         if unknown:
             raise TaskladderError(f"unknown size {unknown[0]!r}; known sizes: {', '.join(SHAPES)}")
-        if not self.sizes or not self.multiples or any(m <= 0 for m in self.multiples):
-            raise TaskladderError("give at least one size and positive Chinchilla multiples")
+        if not self.sizes or not self.multiples:
+            raise TaskladderError("give at least one size and one Chinchilla multiple")
+        bad = [m for m in self.multiples if not 0 < m < math.inf]
+        if bad:
+            raise TaskladderError(f"Chinchilla multiples must be positive and finite, got {bad[0]:g}")
+        # a repeated size or multiple would plan (and train) the same rung twice under one name
+        for what, values in (("size", self.sizes), ("Chinchilla multiple", [f"{m:g}" for m in self.multiples])):
+            twice = sorted({v for v in values if list(values).count(v) > 1})
+            if twice:
+                raise TaskladderError(f"{what} {twice[0]} is given twice")
         if not 8 <= self.seq_len <= 1 << 20:
             raise TaskladderError(f"sequence length must be between 8 and 2^20 tokens, got {self.seq_len}")
         if self.vocab_size <= 0 or self.batch_divisor <= 0 or min(self.checkpoint_intervals) <= 0:
