@@ -84,6 +84,8 @@ CASES = [
     ("tokens 1e400", ["predict", "--n", "7B", "--tokens", "1e400"], "'1e400' is too large"),
     ("negative n", ["predict", "--n", "-5", "--tokens", "4T"], "must be positive, got '-5'"),
     ("plan target-n 1e400", ["plan", "--target-n", "1e400"], "'1e400' is too large"),
+    ("forecast of two targets", ["forecast", "--target", "7B-4T", "--target", "13B-5T", "--out", "{out}"],
+     "forecast follows one run: give one --target (got 7B-4T, 13B-5T)"),
     ("plan multiple nan", ["plan", "--multiples", "1,nan"], "must be positive and finite, got nan"),
     ("plan multiple inf", ["plan", "--multiples", "inf"], "must be positive and finite, got inf"),
     ("plan size twice", ["plan", "--sizes", "190M,370M,190M"], "size 190M is given twice"),

@@ -600,7 +600,7 @@ def _compare_tables(rows: list[dict], base: str, cand: str, level: float) -> lis
 
 @app.command()
 def forecast(
-    target: Annotated[Optional[str], typer.Option(help="A bundled target whose full log is replayed: 7B-4T or 13B-5T.")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(metavar="<str>", help="A bundled target whose full log is replayed: 7B-4T or 13B-5T.")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's eval log so far (wide or long).")] = None,
     n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (with --target-file).")] = None,
     tokens: Annotated[Optional[str], typer.Option(help="Tokens to forecast at (default: the log's last checkpoint).")] = None,
@@ -626,9 +626,13 @@ def forecast(
     from .forecast import ForecastConfig, target_log
     from .forecast import forecast as run_forecast
 
+    # --target repeats in predict, report and compare; here a second one would silently replace the first
+    if target and len(target) > 1:
+        raise TaskladderError(f"forecast follows one run: give one --target (got {', '.join(target)}); "
+                              "run it once per target")
     cfg = ForecastConfig(level=level)
     size_table = load_sizes(sizes) if sizes else None
-    log, n_, name = target_log(target, target_file, parse_count(n, "--n") if n else None, size_table)
+    log, n_, name = target_log(target[0] if target else None, target_file, parse_count(n, "--n") if n else None, size_table)
     results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
     d_end = parse_count(tokens, "--tokens") if tokens else None
     with err_console.status("fitting the ladder", spinner="dots") if err_console.is_terminal and not json_ else _null():
