@@ -226,3 +226,36 @@ def test_cli_forecast_bad_logs_exit_2_with_one_line(tmp_path, case):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr and msg in lines[0], r.stderr
     assert not out.exists()
+
+
+def test_trend_is_ordinary_least_squares_in_log_tokens_after_the_first_tenth():
+    from scipy.stats import linregress
+
+    from taskladder.forecast import _trend
+
+    rng = np.random.default_rng(3)
+    d = np.geomspace(1e9, 4e12, 40)
+    y = 0.02 * np.log(d) + rng.normal(0, 0.01, 40)
+    fit = linregress(np.log(d[4:]), y[4:])  # ceil(0.1 x 40) = 4 checkpoints left out
+    assert _trend(d, y) == pytest.approx((fit.slope, fit.stderr), rel=1e-9)
+    assert _trend(d[:3], y[:3]) == (0.0, 0.0)  # too few points for a standard error
+
+
+def test_calibration_band_and_its_split_conformal_factor_by_hand():
+    from taskladder.forecast import Calibration
+
+    k = 10  # ceil((k + 1) 0.9) = 10 differs from ceil(k 0.9) = 9: the finite-sample quantile
+    errors = pd.DataFrame({
+        "task": "t", "multiple": 1.0, "frac": 0.5, "log_error": np.arange(1, k + 1) / 100,
+        "slope_loss": 2.0, "shift_se": 0.01, "drift": 0.005, "noise_sd": 0.02, "loss_drift": 0.003,
+        "schedule": 0.004, "acc_error": np.arange(1, k + 1) / 50})
+    cal = Calibration(errors, ["t"])
+    q = 0.091  # the 0.9 quantile of |log error| 0.01 ... 0.10 (linear interpolation)
+    assert cal.loss_quantile(1.0, 0.5, 0.9) == pytest.approx(q)
+    z = 1.6448536269514722
+    half = np.sqrt((2 * q) ** 2 + (2 * 0.003) ** 2 + (2 * 0.004) ** 2 + (z * 0.01) ** 2 + 0.005 ** 2
+                   + (z * 0.02) ** 2 / 5)  # an actual is the mean of 5 checkpoints
+    # every row shares the band, so the scores are |acc error| / half and the factor is the 10th smallest
+    assert cal.scale("t", 1.0, 0.9) == pytest.approx(0.2 / half)
+    # a factor below 1 is not taken: the band is only widened
+    assert Calibration(errors.assign(acc_error=errors["acc_error"] / 100), ["t"]).scale("t", 1.0, 0.9) == 1.0
