@@ -425,8 +425,12 @@ def test_rolling_origin_coverage_of_the_90_percent_intervals_is_85_to_95_pooled(
     from taskladder.calibration import calibration_table, rolling_auto
     from taskladder.datasets import olmo2_ladder
 
-    table = calibration_table(rolling_auto(olmo2_ladder().ladder, PAPER_TASKS)).set_index(["task", "level"])
+    rolled = rolling_auto(olmo2_ladder().ladder, PAPER_TASKS)
+    table = calibration_table(rolled).set_index(["task", "level"])
     cov = table.loc[("all", 0.9), "coverage"]
+    # half-widths in points, of each row's own interval; the pooled 90% one is the README's 3.7
+    assert np.allclose(rolled["half_width"], 50 * (rolled["upper"] - rolled["lower"]))
+    assert table.loc[("all", 0.9), "half_width"] == pytest.approx(3.7, abs=0.06)
     with capsys.disabled():
         print(f"\nrolling-origin coverage of the 90% intervals: {cov:.1%} "
               f"(half-width {table.loc[('all', 0.9), 'half_width']:.2f} points, {table.loc[('all', 0.9), 'n']} runs)")
