@@ -44,6 +44,19 @@ def test_conventions_by_hand(name):
     assert m["taskce"] == pytest.approx(np.mean(ce), rel=1e-12)
 
 
+def test_taskce_follows_the_tasks_primary_normalisation():
+    # a task file may name any primary: TaskCE is the softmax over choices of that score
+    conv = conventions.get("olmes")
+    ll, ntok, uncond = np.array([-2.0, -3.0, -6.0]), np.array([1.0, 2.0, 4.0]), np.array([-1.0, -2.5, -4.0])
+    texts = (" a", " bb", " cccc")
+    for primary, z in (("acc_raw", [-2.0, -3.0, -6.0]), ("acc_per_token", [-2.0, -1.5, -1.5]),
+                       ("acc_uncond", [-1.0, -0.5, -2.0]), ("acc_per_char", [-1.0, -1.0, -1.2])):
+        m = conventions.question_metrics(ll, ntok, texts, 1, primary, conv, ll_uncond=uncond)
+        assert m["taskce"] == pytest.approx(_ce(z, 1), rel=1e-12), primary
+    # and the hits under each normalisation, by hand: gold 1 wins only per token (a tie at -1.5: the first)
+    assert (m["acc_raw"], m["acc_per_token"], m["acc_uncond"], m["acc_per_char"]) == (0.0, 1.0, 1.0, 0.0)
+
+
 def test_the_literal_numbers():
     # OLMo (the bundled ladder's): q1 -2/2 vs -3/4 -> right; q2 -1/1 vs -0.5/2 -> wrong; q3 -2/1 vs -4.5/3 -> wrong
     olmo = _metrics("olmo")

@@ -65,6 +65,10 @@ def _same(ours: pd.DataFrame, theirs: pd.DataFrame, tol=1e-4):
     return m
 
 
+def samples_text(out) -> list[dict]:
+    return [json.loads(line) for line in next(out.rglob("samples_toyqa_text_*.jsonl")).read_text().splitlines()]
+
+
 def test_lm_eval_output_equals_taskladder_evaluate(tmp_path):
     pytest.importorskip("lm_eval")
     model = make_model(tmp_path / "190M-1xC" / "step1000")
@@ -77,16 +81,22 @@ def test_lm_eval_output_equals_taskladder_evaluate(tmp_path):
         f"    test: {data}\ntest_split: test\noutput_type: multiple_choice\n"
         'doc_to_text: "{{question}}"\ndoc_to_choice: "{{choices}}"\ndoc_to_target: "{{gold}}"\n'
         "metric_list:\n  - metric: acc\n  - metric: acc_norm\n")
+    # the same questions with the gold given as the choice's text: lm-eval logs that text as the target
+    (tasks / "toy_text.yaml").write_text((tasks / "toy.yaml").read_text().replace("task: toyqa", "task: toyqa_text")
+                                         .replace('doc_to_target: "{{gold}}"', 'doc_to_target: "{{choices[gold]}}"'))
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     out = tmp_path / "lm_eval_out"
     r = subprocess.run([sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
-                        f"pretrained={model},dtype=float32", "--tasks", "toyqa", "--include_path", str(tasks),
+                        f"pretrained={model},dtype=float32", "--tasks", "toyqa,toyqa_text", "--include_path", str(tasks),
                         "--output_path", str(out), "--log_samples", "--device", "cpu", "--batch_size", "4"],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
 
-    theirs = read_results([out], sizes=load_sizes(_sizes(tmp_path)))
-    assert theirs.attrs["convention"] == "lm_eval"
+    both = read_results([out], sizes=load_sizes(_sizes(tmp_path)))
+    assert both.attrs["convention"] == "lm_eval"
+    theirs, by_text = (both[both["task"] == t].reset_index(drop=True) for t in ("toyqa", "toyqa_text"))
+    assert samples_text(out)[0]["target"] == "blue"  # the gold as text, matched after the delimiter
+    pd.testing.assert_frame_equal(by_text.drop(columns="task"), theirs.drop(columns="task"))
     assert set(theirs["metric"]) == {"bpb", "acc", "taskce"} and set(theirs["run"]) == {"190M-1xC"}
     assert set(theirs["step"]) == {1000} and set(theirs["d"]) == {1000 * 4096}
 
@@ -100,7 +110,7 @@ def test_lm_eval_output_equals_taskladder_evaluate(tmp_path):
     res = json.loads(next(out.rglob("results_*.json")).read_text())["results"]["toyqa"]
     assert theirs.query("metric == 'acc'")["value"].item() == pytest.approx(res["acc_norm,none"], abs=1e-12)
     # and the byte count excludes the delimiter: bpb of the gold, recomputed by hand from the samples
-    samples = [json.loads(line) for line in next(out.rglob("samples_toyqa_*.jsonl")).read_text().splitlines()]
+    samples = [json.loads(line) for line in next(out.rglob("samples_toyqa_2*.jsonl")).read_text().splitlines()]
     bpb = np.mean([-float(s["filtered_resps"][int(s["target"])][0])
                    / (len(DOCS[i]["choices"][DOCS[i]["gold"]].encode()) * math.log(2)) for i, s in enumerate(samples)])
     assert theirs.query("metric == 'bpb'")["value"].item() == pytest.approx(bpb, rel=1e-12)
