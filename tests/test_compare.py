@@ -100,3 +100,50 @@ def test_cli_compare_json_and_errors(shifted, tmp_path):
     assert [x.split("│")[-2].strip() for x in lines if x.startswith("│")] == ["higher", "unclear"]
     r = run_cli("compare", tmp_path / "base.csv", tmp_path / "cand.csv", "--target", "7B-4T", "--task", "csqa")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no accuracy for task 'csqa'" in r.stderr
+
+
+def test_the_differences_backtest_error_by_hand():
+    import pandas as pd
+
+    from taskladder.compare import difference_error
+
+    def bt(rows):
+        return pd.DataFrame(rows, columns=["split", "run", "design", "predicted", "actual", "log_extrapolation"])
+
+    a = bt([("S1", "r1", "x", .50, .52, 1.0), ("S1", "r1", "y", .55, .52, 1.0),
+            ("S2", "r2", "x", .60, .61, 2.0), ("S2", "r2", "y", .58, .61, 2.0)])
+    b = bt([("S1", "r1", "x", .51, .54, 1.0), ("S1", "r1", "y", .57, .54, 1.0),
+            ("S2", "r2", "x", .62, .62, 2.0), ("S2", "r2", "y", .61, .62, 2.0)])
+    # pooled squared errors per row ((A's miss)^2 + (B's miss)^2) / 2: S1 x .00065, y .0009; S2 x .00005, y .0005
+    # r1 (S1) weighted by S2's: x 1/.00005, y 1/.0005; its difference predicted -.01 (x), -.02 (y), actual -.02
+    e1 = (-.01 / .00005 - .02 / .0005) / (1 / .00005 + 1 / .0005) + .02
+    # r2 (S2) weighted by S1's: x 1/.00065, y 1/.0009; predicted -.02 (x), -.03 (y), actual -.01
+    e2 = (-.02 / .00065 - .03 / .0009) / (1 / .00065 + 1 / .0009) + .01
+    err, runs = difference_error(a, b)
+    assert runs == 2
+    assert err.scale == pytest.approx(np.sqrt((e1 ** 2 + e2 ** 2) / 2), rel=1e-9)
+    assert (err.reference, err.dof) == (1.5, 1.0)  # mean distance of the scored runs; runs - 1
+    assert difference_error(a, b.assign(run=["q1", "q1", "q2", "q2"])) == (None, 0)  # no run in common
+
+
+def test_shared_weights_pool_both_ladders_and_unmatched_errors_add_in_quadrature(shifted):
+    from taskladder.predictor import _fit_variance
+    from taskladder.trust import task_fits
+
+    base, cand = shifted
+    # the candidate's runs named and sized otherwise (1% more tokens): no run matches by name or rung
+    other = cand.assign(run="x-" + cand["run"], d=(cand["d"] * 1.01).round())
+    t = bundled_targets()["7B-4T"]
+    row = compare(base, other, [t], ["piqa"]).iloc[0]
+    fa, fb = (task_fits(Ladder(df), ["piqa"])["piqa"] for df in (base, other))
+    inv = {d: 2 / (fa.weights.loc[d, "rmse"] ** 2 + fb.weights.loc[d, "rmse"] ** 2) for d in row["weights"]}
+    assert row["weights"] == pytest.approx({d: v / sum(inv.values()) for d, v in inv.items()}, rel=1e-12)
+    assert not row["paired"] and row["matched_runs"] == 0
+    # no shared held-out run: each ladder's own model error, as independent
+    ea, eb = fa.state.error, fb.state.error
+    x = np.log(float(t.n) * float(t.d)) - (fa.state.log_center + fb.state.log_center) / 2
+    err_sd = np.hypot(ea.scale, eb.scale) * max(x / ((ea.reference + eb.reference) / 2), 1.0)
+    w = row["weights"]
+    draws = [{d: s.pipelines[d].draws(t.n, t.d) for d in w} for s in (fa.state, fb.state)]
+    fit_var = _fit_variance(fa.state.pipelines, w, draws[0]) + _fit_variance(fb.state.pipelines, w, draws[1])
+    assert row["sd"] == pytest.approx(np.sqrt(fit_var + err_sd ** 2), rel=1e-9)
