@@ -254,6 +254,16 @@ def test_olmes_output_folder_by_hand():
     assert v["arc_easy", "taskce"] == pytest.approx(ce)
     # MC format: raw log-likelihood over the letters; q0 gold 1 (-0.5 best): right, q1 gold 0 (-2 vs -1): wrong
     assert v["arc_challenge", "mc_acc"] == 0.5
+    # csqa under OLMES's PMI normalisation (acc_uncond: ll - ll given "Answer:" alone): q0 gold 1,
+    # -3 - -4 = 1 vs -5 - -7 = 2 -> right (raw would pick 0); q1 gold 0, 0.5 vs -0.2 -> right
+    assert v["csqa", "acc"] == 1.0
+    z0, z1 = np.array([1.0, 2.0]), np.array([0.5, -0.2])  # TaskCE over the same scores
+    assert v["csqa", "taskce"] == pytest.approx((-(z0[1] - np.logaddexp(*z0)) - (z1[0] - np.logaddexp(*z1))) / 2)
+    assert v["csqa", "bpb"] == pytest.approx((5 / 11 + 2 / 4) / 2 / math.log(2))  # " blue green", " yes"
+    # openbookqa per token: q0 gold 0, -4/1 vs -6/4 -> wrong; q1 gold 1, -3/1 vs -5/5 -> right
+    assert v["openbookqa", "acc"] == 0.5
+    z0, z1 = np.array([-4.0, -1.5]), np.array([-3.0, -1.0])
+    assert v["openbookqa", "taskce"] == pytest.approx((-(z0[0] - np.logaddexp(*z0)) - (z1[1] - np.logaddexp(*z1))) / 2)
 
 
 def test_mixed_conventions_are_refused_unless_asked(tmp_path):
