@@ -34,6 +34,8 @@ def parse_count(text: str, what: str, limit: float = None) -> int:
     v = float(m[1]) * _SUFFIX[m[2].upper()]
     if not v > 0:
         raise TaskladderError(f"{what}: must be positive, got {text!r}")
+    if v < 0.5 and limit is None:  # a count rounds to an integer: 0.4 would become 0
+        raise TaskladderError(f"{what}: a count must be at least 1, got {text!r}")
     # counts are stored as int64 (the results table's n and d): anything past that is a typo
     limit = _MAX_COUNT if limit is None else limit
     if not math.isfinite(v):

@@ -1,0 +1,36 @@
+"""Counts and budgets as people write them (taskladder.units)."""
+
+import pytest
+
+from taskladder.errors import TaskladderError
+from taskladder.units import parse_count, parse_counts, parse_flops
+
+
+@pytest.mark.parametrize("text, value", [
+    ("6887575552", 6_887_575_552), ("6.9e9", 6_900_000_000), ("6.9B", 6_900_000_000), (" 7b ", 7_000_000_000),
+    ("1.5G", 1_500_000_000), ("190M", 190_000_000), ("120k", 120_000), ("4T", 4_000_000_000_000),
+    ("3.945e12", 3_945_000_000_000), ("+5", 5), ("0.6", 1), ("1.5K", 1500)])
+def test_counts_with_suffixes_and_notation(text, value):
+    got = parse_count(text, "--n")
+    assert got == value and isinstance(got, int)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("5X", "'5X' is not a number"), ("", "'' is not a number"), ("1e", "is not a number"),
+    ("-5", "must be positive, got '-5'"), ("0", "must be positive"),
+    ("0.4", "a count must be at least 1, got '0.4'"),
+    ("1e30", "'1e30' is too large (counts must be below 9.2e+18)"), ("1e400", "'1e400' is too large (not a finite")])
+def test_bad_counts_name_the_option_and_value(text, message):
+    with pytest.raises(TaskladderError, match="^--n: ") as e:
+        parse_count(text, "--n")
+    assert message in str(e.value)
+
+
+def test_sweeps_and_budgets():
+    assert parse_counts("3B,7B,13B", "--n") == [3_000_000_000, 7_000_000_000, 13_000_000_000]
+    assert parse_counts("7B", "--n") == 7_000_000_000
+    with pytest.raises(TaskladderError, match="--n: '' is not a number"):
+        parse_counts("3B,,7B", "--n")
+    assert parse_flops("3e21", "--budget") == 3e21  # a budget is not an int64 count
+    with pytest.raises(TaskladderError, match="too large"):
+        parse_flops("1e400", "--budget")
