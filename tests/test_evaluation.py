@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,11 @@ def test_cached_loglikelihoods_equal_naive(scorer):
     for q, c, l in zip(QUESTIONS, CHOICES, ll):
         assert np.abs(l - scorer.naive_loglikelihoods(PREFIX, q, c)).max() < 1e-4
     assert [len(x) for x in ntok] == [3, 2]
+    # each choice's token count (what acc_per_token divides by): its tokens after the context
+    for q, c, t in zip(QUESTIONS, CHOICES, ntok):
+        ctx = scorer.tokenizer(PREFIX + q, add_special_tokens=False)["input_ids"]
+        whole = [scorer.tokenizer(PREFIX + q + x, add_special_tokens=False)["input_ids"] for x in c]
+        assert list(t) == [len(w) - len(ctx) for w in whole] and min(t) >= 1 and len(set(t)) > 1
 
 
 def test_metrics_by_hand():
@@ -73,6 +79,11 @@ def test_evaluate_task_and_text_loss(scorer):
     m = evaluate_task(scorer, task)
     assert set(m) >= {"bpb", "acc", "taskce", "acc_raw", "acc_per_token", "acc_per_char", "acc_uncond"}
     assert m["bpb"] > 0 and 0 <= m["acc"] <= 1
+    # scored per token, TaskCE divides each choice's log-likelihood by its token count
+    per_token = replace(task, primary="acc_per_token")
+    ll, ntok = scorer.loglikelihoods(PREFIX, QUESTIONS, CHOICES)
+    llu, _ = scorer.loglikelihoods(task.uncond_context, ["", ""], CHOICES)
+    assert evaluate_task(scorer, per_token) == pytest.approx(task_metrics(per_token, ll, ntok, llu), abs=1e-6)
     # an untrained model over a ~320-token vocabulary: loss near log(320)
     assert abs(text_loss(scorer, TEXT, 64) - math.log(320)) < 1.0
 
