@@ -266,6 +266,21 @@ def test_loss_of_an_untrained_model_is_near_uniform(tmp_path):
     assert abs(losses[0] - math.log(264)) < 0.1
 
 
+def test_weight_decay_spares_the_input_embedding_only(tmp_path):
+    # OLMo 2: AdamW (0.9, 0.95), weight decay 0.1 on every parameter except the input embedding
+    from taskladder.training import TrainConfig, Trainer
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(CORPUS_TEXT)
+    model, opt = Trainer(TrainConfig(out_dir=tmp_path / "out", corpus=corpus), 264)._build(plan(PRESETS["tiny"])[0])
+    emb = model.get_input_embeddings().weight
+    decayed, spared = opt.param_groups
+    assert spared["weight_decay"] == 0.0 and len(spared["params"]) == 1 and spared["params"][0] is emb
+    assert decayed["weight_decay"] == 0.1 and decayed["betas"] == (0.9, 0.95)
+    assert {id(p) for p in decayed["params"]} == {id(p) for p in model.parameters() if p is not emb}
+    assert model.get_output_embeddings().weight is not emb  # the LM head is not tied to it, and decays
+
+
 def test_fused_cross_entropy_z_loss_matches_autograd():
     from taskladder.training import cross_entropy_z_loss
 
