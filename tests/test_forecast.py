@@ -76,6 +76,14 @@ def test_schedule_lag_is_learned_from_the_ladder_and_corrected():
     curve = fc.lag(10.0)
     for f in (0.3, 0.5, 0.7):
         assert abs(curve(f) - lag(f)) < 0.004, f
+    # a loss spike in one run (30% for a tenth of its length) leaves the curve where it was: each
+    # bin takes the median over the runs' checkpoints, not their mean
+    runs10 = sorted(r for r in ladder["run"].unique() if r.endswith("-10xC"))
+    f = ladder["d"] / ladder.groupby("run")["d"].transform("max")
+    spike = (ladder["run"] == runs10[0]) & (ladder["metric"] == BPB) & f.between(0.45, 0.55)
+    spiked = ladder.assign(value=np.where(spike, ladder["value"] * 1.3, ladder["value"]))
+    assert spike.sum() >= 5
+    assert abs(Forecaster(["mmlu"]).fit(Ladder(spiked)).lag(10.0)(0.5) - lag(0.5)) < 0.004
     log = _target_log(0.0, 0.0, lag)
     truth = _truth(0.0, 0.0)
     corrected = forecast(None, log, N_T, upto=0.25, tasks=["mmlu"], forecaster=fc).forecasts.iloc[0]
