@@ -171,18 +171,20 @@ def test_olmo_core_metrics_equal_taskladder_evaluate(tmp_path):
     model_dir = make_model(tmp_path / "190M-1xC" / "step1000",
                            task.prefix + "".join(it.question + "".join(it.choices) for it in task.items))
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    ev = evaluator_callback.DownstreamEvaluator(
-        name="downstream", task="arc_challenge_test_rc_5shot", lazy=True, device=torch.device("cpu"),
-        batch_spec=EvalBatchSpec(rank_batch_size=8, batch_size_unit=EvalBatchSizeUnit.instances,
-                                 max_sequence_length=4096),
-        tokenizer=HFTokenizer(str(model_dir / "tokenizer.json"), pad_token_id=0, eos_token_id=1))
-    loader = ev._build_data_loader()
-    loader.dataset.samples = [s for s in loader.dataset.samples if s["doc_id"] < k]
-    ev.reset_metrics()
-    with torch.no_grad():
-        for batch in loader:
-            ev.update_metrics(batch, None, model(input_ids=batch["input_ids"]).logits)
-    metrics = {f"eval/downstream/{name}": float(v) for name, v in ev.compute_metrics().items()}
+    metrics = {}
+    for fmt in ("rc", "mc"):  # the ranked-classification task, and the same questions in MC format
+        ev = evaluator_callback.DownstreamEvaluator(
+            name="downstream", task=f"arc_challenge_test_{fmt}_5shot", lazy=True, device=torch.device("cpu"),
+            batch_spec=EvalBatchSpec(rank_batch_size=8, batch_size_unit=EvalBatchSizeUnit.instances,
+                                     max_sequence_length=4096),
+            tokenizer=HFTokenizer(str(model_dir / "tokenizer.json"), pad_token_id=0, eos_token_id=1))
+        loader = ev._build_data_loader()
+        loader.dataset.samples = [s for s in loader.dataset.samples if s["doc_id"] < k]
+        ev.reset_metrics()
+        with torch.no_grad():
+            for batch in loader:
+                ev.update_metrics(batch, None, model(input_ids=batch["input_ids"]).logits)
+        metrics |= {f"eval/downstream/{name}": float(v) for name, v in ev.compute_metrics().items()}
     metrics["throughput/total tokens"] = 1000 * 4096
 
     run_dir = tmp_path / "save" / "190M-1xC"
@@ -194,7 +196,11 @@ def test_olmo_core_metrics_equal_taskladder_evaluate(tmp_path):
 
     theirs = read_results([run_dir])
     assert theirs.attrs["convention"] == "olmo_core"
-    assert set(theirs["metric"]) == {"bpb", "acc", "taskce"}
+    assert set(theirs["metric"]) == {"bpb", "acc", "taskce", "mc_acc"}
+    # the MC format's accuracy is OLMo-core's own, under its MC name
+    assert theirs.query("metric == 'mc_acc'")["value"].item() == metrics[
+        "eval/downstream/arc_challenge_test_mc_5shot (accuracy)"]
+    theirs = theirs[theirs["metric"] != "mc_acc"]
     tf = tmp_path / "arc.json"
     tf.write_text(json.dumps({"name": "arc_challenge", "prefix": task.prefix, "primary": task.primary, "items": [
         {"question": it.question, "choices": list(it.choices), "gold": it.gold} for it in task.items]}))
@@ -235,6 +241,13 @@ def test_olmo_core_wide_export_and_bad_files(tmp_path):
     bad.write_text('{"eval/downstream/piqa_val_rc_5shot (BPB)": 1.0}')
     r = run_cli("backtest", "--ladder", str(bad.parent))
     assert r.returncode == 2 and "no 'throughput/total tokens' logged" in r.stderr
+    # without logged tokens, D = step x the size table's batch tokens
+    (bad.parent / "metrics_step7.json").write_text('{"eval/downstream/piqa_val_rc_5shot (BPB)": 0.9}')
+    sizes = tmp_path / "sizes.csv"
+    sizes.write_text("size,n,batch_tokens\n190M,190354176,524288\n")
+    t = read_results([bad.parent], sizes=load_sizes(sizes))
+    assert t["step"].tolist() == [5, 7] and t["d"].tolist() == [5 * 524288, 7 * 524288]
+    assert t["value"].tolist() == [1.0, 0.9] and set(t["n"]) == {190354176}
 
 
 def test_olmes_output_folder_by_hand():
