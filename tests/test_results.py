@@ -35,6 +35,18 @@ def test_wide_reader_on_a_real_export():
     assert c4.iloc[-1] == raw["eval/c4_en-validation/CrossEntropyLoss"].iloc[-1]
 
 
+def test_wide_final_checkpoint_exports_without_a_step_column(tmp_path):
+    # a one-row export of the final checkpoint: D from 'throughput/total_tokens', the step from it
+    # and the batch size; without a batch size the rows are numbered
+    raw = pd.read_csv(DATA / "190M-1xC.csv")
+    last = raw.iloc[[-1]].drop(columns="_step").assign(**{"throughput/total_tokens": 3_812_622_336})
+    last.to_csv(tmp_path / "190M-1xC.csv", index=False)
+    df = read_wide(tmp_path / "190M-1xC.csv")
+    assert set(df["d"]) == {3_812_622_336} and set(df["step"]) == {3_812_622_336 // 524_288}
+    last.drop(columns="batch_size_in_tokens").to_csv(tmp_path / "190M-1xC.csv", index=False)
+    assert set(read_wide(tmp_path / "190M-1xC.csv")["step"]) == {0}
+
+
 def test_long_format_round_trip(tmp_path):
     df = read_wide(DATA / "190M-1xC.csv")
     long = df.drop(columns=["n", "d"]).assign(batch_tokens=524_288)
