@@ -84,10 +84,16 @@ def test_lm_eval_output_equals_taskladder_evaluate(tmp_path):
     # the same questions with the gold given as the choice's text: lm-eval logs that text as the target
     (tasks / "toy_text.yaml").write_text((tasks / "toy.yaml").read_text().replace("task: toyqa", "task: toyqa_text")
                                          .replace('doc_to_target: "{{gold}}"', 'doc_to_target: "{{choices[gold]}}"'))
+    # one question of 12 choices of 1-12 letters, the last right: lm-eval keys them gen_args_0 ... gen_args_11
+    many = tmp_path / "many.jsonl"
+    many.write_text(json.dumps({"question": "Question: Which is longest?\nAnswer:",
+                                "choices": [chr(97 + i) * (i + 1) for i in range(12)], "gold": 11}) + "\n")
+    (tasks / "toy_many.yaml").write_text((tasks / "toy.yaml").read_text().replace("task: toyqa", "task: toyqa_many")
+                                         .replace(str(data), str(many)))
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     out = tmp_path / "lm_eval_out"
     r = subprocess.run([sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
-                        f"pretrained={model},dtype=float32", "--tasks", "toyqa,toyqa_text", "--include_path", str(tasks),
+                        f"pretrained={model},dtype=float32", "--tasks", "toyqa,toyqa_text,toyqa_many", "--include_path", str(tasks),
                         "--output_path", str(out), "--log_samples", "--device", "cpu", "--batch_size", "4"],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -97,6 +103,11 @@ def test_lm_eval_output_equals_taskladder_evaluate(tmp_path):
     theirs, by_text = (both[both["task"] == t].reset_index(drop=True) for t in ("toyqa", "toyqa_text"))
     assert samples_text(out)[0]["target"] == "blue"  # the gold as text, matched after the delimiter
     pd.testing.assert_frame_equal(by_text.drop(columns="task"), theirs.drop(columns="task"))
+    # choices in their numeric order (gen_args_10 after gen_args_9): the gold's 12 bytes and its log-likelihood
+    s = json.loads(next(out.rglob("samples_toyqa_many_*.jsonl")).read_text().splitlines()[0])
+    assert len(s["arguments"]) == 12 and s["arguments"]["gen_args_11"]["arg_1"] == " " + "l" * 12
+    got = both.query("task == 'toyqa_many' and metric == 'bpb'")["value"].item()
+    assert got == pytest.approx(-float(s["filtered_resps"][11][0]) / (12 * math.log(2)), rel=1e-12)
     assert set(theirs["metric"]) == {"bpb", "acc", "taskce"} and set(theirs["run"]) == {"190M-1xC"}
     assert set(theirs["step"]) == {1000} and set(theirs["d"]) == {1000 * 4096}
 
