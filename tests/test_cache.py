@@ -6,6 +6,7 @@ import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -84,6 +85,23 @@ def test_a_changed_ladder_file_invalidates_the_cache(tmp_path):
     fresh = _cli(d, *args, "--no-cache")
     assert len(_entries(d)) == 2 * n0  # new entries, not the old ones reused
     assert second.stdout == fresh.stdout != first.stdout
+
+
+def test_a_changed_size_table_invalidates_the_cache(tmp_path):
+    # a ladder without N reads it from --sizes: the table's bytes key the state as the ladder's do
+    d = tmp_path / "cache"
+    lad = olmo2_ladder().ladder
+    lad.drop(columns="n").to_csv(tmp_path / "ladder.csv", index=False)
+    table = lad.groupby("size", as_index=False)["n"].first()
+    table.to_csv(tmp_path / "sizes.csv", index=False)
+    args = ["predict", "--ladder", tmp_path / "ladder.csv", "--sizes", tmp_path / "sizes.csv", "--n", "7B",
+            "--tokens", "4T", "--task", "piqa", "--paper", "--json"]
+    first = _cli(d, *args)
+    assert first.returncode == 0, first.stderr
+    table.assign(n=np.where(table["size"] == "1B", table["n"] * 1.05, table["n"]).astype("int64")).to_csv(
+        tmp_path / "sizes.csv", index=False)
+    second = _cli(d, *args)
+    assert second.stdout == _cli(d, *args, "--no-cache").stdout != first.stdout
 
 
 def test_a_corrupt_entry_is_ignored_with_a_warning(filled, tmp_path):
