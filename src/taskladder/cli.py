@@ -1148,15 +1148,12 @@ def export(
     come flat from 'predict --out DIR' (predictions.csv / .parquet).
     """
     from .datasets import olmo2_ladder
-    from .export import check_format, export_ladder
+    from .export import export_ladder
     from .results import load_sizes, read_results
 
-    io.check_output_file(out)
-    check_format(out)
-    results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None,
-                           mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
-    io.ensure_writable_dir(out.parent if str(out.parent) else Path("."))
-    df = export_ladder(results, out, shape)
+    df = export_ladder(lambda: read_results(ladder, sizes=load_sizes(sizes) if sizes else None,
+                                            mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder,
+                       out, shape)
     out_console.print(f"wrote {len(df)} rows ({shape}) to {out}")
 
 
@@ -1167,12 +1164,9 @@ def data(
     """Describe the bundled OLMo 2 ladder data (or export it as a tidy table)."""
     from .datasets import olmo2_ladder
     if export is not None:
-        from .export import check_format, export_ladder
+        from .export import export_ladder
 
-        io.check_output_file(export)
-        check_format(export)
-        io.ensure_writable_dir(export.parent if str(export.parent) else Path("."))
-        df = export_ladder(olmo2_ladder().ladder, export)
+        df = export_ladder(lambda: olmo2_ladder().ladder, export)
         out_console.print(f"wrote {len(df)} rows to {export}")
         return
     d = olmo2_ladder()

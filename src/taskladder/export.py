@@ -68,10 +68,17 @@ def write(df: pd.DataFrame, path: Path) -> Path:
     return io.write_bytes_atomic(path, text.encode())
 
 
-def export_ladder(results: pd.DataFrame, out: Path, shape: str = "tidy") -> pd.DataFrame:
-    """Write a ladder table (``shape`` tidy or wide) to ``out``; returns what was written."""
+def export_ladder(read, out: Path, shape: str = "tidy") -> pd.DataFrame:
+    """Write the ladder table ``read()`` returns (``shape`` tidy or wide) to ``out``; returns what
+    was written.  ``out`` and ``shape`` are checked first: a file that cannot be written is
+    refused before the ladder is read or its folder created."""
+    out = Path(out)
+    io.check_output_file(out)
+    check_format(out)
     if shape not in ("tidy", "wide"):
         raise TaskladderError(f"--shape: choose tidy or wide, got {shape!r}")
+    results = read()
+    io.ensure_writable_dir(out.parent if str(out.parent) else Path("."))
     # the convention travels as a column in either shape: `--ladder` reads both back
     df = (wide(results) if shape == "wide" else results).assign(convention=results.attrs.get("convention"))
     write(df, out)
