@@ -9,6 +9,7 @@ Language Models", fitted for 2048-token sequences and adjusted for 4096.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 from .errors import TaskladderError
@@ -275,7 +276,7 @@ class PlanConfig:
             raise TaskladderError(f"Chinchilla multiples must be positive and finite, got {bad[0]:g}")
         # a repeated size or multiple would plan (and train) the same rung twice under one name
         for what, values in (("size", self.sizes), ("Chinchilla multiple", [f"{m:g}" for m in self.multiples])):
-            twice = sorted({v for v in values if list(values).count(v) > 1})
+            twice = sorted(v for v, k in Counter(values).items() if k > 1)
             if twice:
                 raise TaskladderError(f"{what} {twice[0]} is given twice")
         if not 8 <= self.seq_len <= 1 << 20:
