@@ -65,8 +65,9 @@ def _same(ours: pd.DataFrame, theirs: pd.DataFrame, tol=1e-4):
     return m
 
 
-def samples_text(out) -> list[dict]:
-    return [json.loads(line) for line in next(out.rglob("samples_toyqa_text_*.jsonl")).read_text().splitlines()]
+def _samples(out, task: str) -> list[dict]:
+    """lm-eval's logged samples of ``task`` (its file stamped with the run's date: not another task's)."""
+    return [json.loads(line) for line in next(out.rglob(f"samples_{task}_2*.jsonl")).read_text().splitlines()]
 
 
 def test_lm_eval_output_equals_taskladder_evaluate(tmp_path):
@@ -101,10 +102,10 @@ def test_lm_eval_output_equals_taskladder_evaluate(tmp_path):
     both = read_results([out], sizes=load_sizes(_sizes(tmp_path)))
     assert both.attrs["convention"] == "lm_eval"
     theirs, by_text = (both[both["task"] == t].reset_index(drop=True) for t in ("toyqa", "toyqa_text"))
-    assert samples_text(out)[0]["target"] == "blue"  # the gold as text, matched after the delimiter
+    assert _samples(out, "toyqa_text")[0]["target"] == "blue"  # the gold as text, matched after the delimiter
     pd.testing.assert_frame_equal(by_text.drop(columns="task"), theirs.drop(columns="task"))
     # choices in their numeric order (gen_args_10 after gen_args_9): the gold's 12 bytes and its log-likelihood
-    s = json.loads(next(out.rglob("samples_toyqa_many_*.jsonl")).read_text().splitlines()[0])
+    s = _samples(out, "toyqa_many")[0]
     assert len(s["arguments"]) == 12 and s["arguments"]["gen_args_11"]["arg_1"] == " " + "l" * 12
     got = both.query("task == 'toyqa_many' and metric == 'bpb'")["value"].item()
     assert got == pytest.approx(-float(s["filtered_resps"][11][0]) / (12 * math.log(2)), rel=1e-12)
@@ -121,7 +122,7 @@ def test_lm_eval_output_equals_taskladder_evaluate(tmp_path):
     res = json.loads(next(out.rglob("results_*.json")).read_text())["results"]["toyqa"]
     assert theirs.query("metric == 'acc'")["value"].item() == pytest.approx(res["acc_norm,none"], abs=1e-12)
     # and the byte count excludes the delimiter: bpb of the gold, recomputed by hand from the samples
-    samples = [json.loads(line) for line in next(out.rglob("samples_toyqa_2*.jsonl")).read_text().splitlines()]
+    samples = _samples(out, "toyqa")
     bpb = np.mean([-float(s["filtered_resps"][int(s["target"])][0])
                    / (len(DOCS[i]["choices"][DOCS[i]["gold"]].encode()) * math.log(2)) for i, s in enumerate(samples)])
     assert theirs.query("metric == 'bpb'")["value"].item() == pytest.approx(bpb, rel=1e-12)
