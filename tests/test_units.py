@@ -32,5 +32,8 @@ def test_sweeps_and_budgets():
     with pytest.raises(TaskladderError, match="--n: '' is not a number"):
         parse_counts("3B,,7B", "--n")
     assert parse_flops("3e21", "--budget") == 3e21  # a budget is not an int64 count
+    assert parse_flops("1e30", "--budget") == 1e30 and parse_flops("0.3", "--budget") == 0.3  # nor rounded
+    with pytest.raises(TaskladderError, match="--budget: must be positive, got '-3e21'"):
+        parse_flops("-3e21", "--budget")
     with pytest.raises(TaskladderError, match="too large"):
         parse_flops("1e400", "--budget")

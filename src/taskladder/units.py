@@ -23,23 +23,28 @@ def parse_counts(text: str, what: str) -> int | list[int]:
 
 def parse_flops(text: str, what: str) -> float:
     """Parse a compute budget (3e21, 300e18): a positive finite number, not bounded like a count."""
-    return float(parse_count(text, what, limit=float("inf")))
+    return _parse_number(text, what)
 
 
-def parse_count(text: str, what: str, limit: float = None) -> int:
+def parse_count(text: str, what: str) -> int:
     """Parse 6887575552, 6.9e9, 6.9B or 4T into an integer count."""
+    v = _parse_number(text, what)
+    if v < 0.5:  # a count rounds to an integer: 0.4 would become 0
+        raise TaskladderError(f"{what}: a count must be at least 1, got {text!r}")
+    # counts are stored as int64 (the results table's n and d): anything past that is a typo
+    if not v < _MAX_COUNT:
+        raise TaskladderError(f"{what}: {text!r} is too large (counts must be below {_MAX_COUNT:.2g})")
+    return int(round(v))
+
+
+def _parse_number(text: str, what: str) -> float:
+    """A positive finite number, with an optional K/M/B/G/T suffix."""
     m = re.fullmatch(r"\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([KkMmBbGgTt]?)\s*", text or "")
     if not m:
         raise TaskladderError(f"{what}: {text!r} is not a number (examples: 6887575552, 6.9e9, 6.9B, 4T)")
     v = float(m[1]) * _SUFFIX[m[2].upper()]
     if not v > 0:
         raise TaskladderError(f"{what}: must be positive, got {text!r}")
-    if v < 0.5 and limit is None:  # a count rounds to an integer: 0.4 would become 0
-        raise TaskladderError(f"{what}: a count must be at least 1, got {text!r}")
-    # counts are stored as int64 (the results table's n and d): anything past that is a typo
-    limit = _MAX_COUNT if limit is None else limit
     if not math.isfinite(v):
         raise TaskladderError(f"{what}: {text!r} is too large (not a finite number)")
-    if not v < limit:
-        raise TaskladderError(f"{what}: {text!r} is too large (counts must be below {limit:.2g})")
-    return int(round(v)) if v < _MAX_COUNT else v
+    return v
