@@ -362,3 +362,188 @@ def test_accuracy_power_law_log_coordinates_jacobian(alpha):
         E, logA = c + s / alpha, np.log(s / alpha) + alpha * log_n0
         old = AccuracyPowerLaw.model_fn(N, D)(np.array([logA, 1.0, alpha, 0.1, E]))[0]
         assert np.allclose(f(q)[0], old, rtol=0, atol=1e-9 * E)
+
+
+def test_bound_flags_name_only_parameters_on_their_bound():
+    """A parameter within 1e-6 (relative, at least absolute) of a bound is on it; one a little inside is not."""
+    from taskladder.laws import _bound_flags
+
+    bounds = [(0, None), (None, 1000.0), (-1.0, 0.0)]
+    assert _bound_flags(("E", "x", "a"), np.array([1e-3, 999.0, -0.5]), bounds) == []
+    assert _bound_flags(("E", "x", "a"), np.array([1e-7, 999.9995, -1.0]), bounds) == [
+        "parameter E is at its bound 0", "parameter x is at its bound 1000", "parameter a is at its bound -1"]
+    # a natural bound (the sigmoid's b = 1) is expected, not flagged
+    assert _bound_flags(("b",), np.array([1.0]), [(0.0, 1.0)], frozenset({("b", 1.0)})) == []
+
+
+def test_the_multi_start_rescues_a_start_stuck_in_a_poor_basin():
+    """From (log A, log B, alpha, beta, E) = (0, 0, 1, 1, 0) L-BFGS-B stops with E on its bound and a
+    poor fit; the screened Sobol starts (the best of 64, polished) find the data's own law."""
+    L = 38.07 / N ** 0.23 + 100.09 / D ** 0.24 + 0.45
+    truth = 38.07 / 7e9 ** 0.23 + 100.09 / 4e12 ** 0.24 + 0.45
+    stuck = PowerLaw(p0=(0, 0, 1, 1, 0), n_starts=0).fit(N, D, L)
+    assert stuck.result_.fun > 1e-4 and abs(stuck.predict(7e9, 4e12) - truth) > 0.05
+    law = PowerLaw(p0=(0, 0, 1, 1, 0), n_starts=2).fit(N, D, L)
+    assert law.result_.fun < 1e-15 and law.predict(7e9, 4e12) == pytest.approx(truth, rel=1e-6)
+    assert "a grid start found a lower optimum than the default start" in law.flags_
+    # a default start that is already right keeps its answer, unflagged
+    assert not any("grid start" in f for f in PowerLaw(n_starts=2).fit(N, D, L).flags_)
+
+
+def test_an_exhausted_iteration_budget_is_flagged_as_not_converged():
+    L = 38.07 / N ** 0.23 + 100.09 / D ** 0.24 + 0.45
+    with pytest.warns(FitWarning, match="did not converge"):
+        law = PowerLaw(maxiter=3, n_starts=0).fit(N, D, L)
+    assert law.converged_ is False and any(f.startswith("did not converge") for f in law.flags_)
+    assert PowerLaw(n_starts=0).fit(N, D, L).converged_ is True
+
+
+def test_ill_conditioning_is_judged_on_scaled_columns():
+    """The condition number of the log Jacobian with unit columns: a parameter's units (the scale
+    of its column) do not make a fit ill-conditioned, nearly parallel columns do (above 1e6)."""
+    from taskladder.laws import _conditioning_flag
+
+    x = np.linspace(1.0, 2.0, 20)
+    z = np.cos(7 * x)
+
+    def model(eps, scale):
+        return lambda p: (np.ones_like(x), np.column_stack([x, scale * (x + eps * z)]))
+
+    assert _conditioning_flag(model(1e-4, 1e3), None) == []  # scaled cond 4.6e4, unscaled 2.3e7
+    assert _conditioning_flag(model(1e-5, 1.0), None) == []  # 4.6e5
+    flag = _conditioning_flag(model(1e-6, 1.0), None)  # 4.6e6
+    assert len(flag) == 1 and flag[0].startswith("ill-conditioned fit (condition number")
+    # a ladder of one Chinchilla multiple cannot tell the N term from the D term
+    D1 = N * 20
+    law = PowerLaw(n_starts=0).fit(N, D1, 38.07 / N ** 0.23 + 100.09 / D1 ** 0.24 + 0.45)
+    assert any(f.startswith("ill-conditioned") for f in law.flags_)
+    full = PowerLaw(n_starts=0).fit(N, D, 38.07 / N ** 0.23 + 100.09 / D ** 0.24 + 0.45)
+    assert not any("ill-conditioned" in f for f in full.flags_)
+
+
+def test_fit_error_is_the_mean_relative_error():
+    rng = np.random.default_rng(2)
+    L = (38.07 / N ** 0.23 + 100.09 / D ** 0.24 + 0.45) * np.exp(rng.normal(0, 1e-2, len(N)))
+    law = PowerLaw().fit(N, D, L)
+    assert law.fit_error_ == pytest.approx(np.mean(np.abs(law.predict(N, D) - L) / L), rel=1e-12)
+    assert 1e-3 < law.fit_error_ < 2e-2
+
+
+def test_flops_law_exponent_is_bounded_by_one_as_the_papers_scripts():
+    C = 6 * N * D
+    with pytest.warns(FitWarning, match="alpha is at its bound 1"):
+        law = FlopsLaw().fit(C, np.exp(1.3 * np.log(1e19)) / C ** 1.3 + 0.5)
+    assert law.alpha_ == 1.0
+
+
+def test_single_step_upper_asymptote_stays_at_most_one():
+    """Noisy accuracies of a law saturating at 1: unbounded, b would reach ~1.17; the bound holds it at
+    1, a physical limit (no flag)."""
+    inner = 30.0 / N ** 0.2 + 60.0 / D ** 0.2 - 1.5
+    acc = (-0.75 / (1 + np.exp(-inner)) + 1.0) * np.exp(np.random.default_rng(4).normal(0, 1e-3, len(N)))
+    law = SingleStep().fit(N, D, acc)
+    assert law.b_ == 1.0 and not any("bound" in f for f in law.flags_)
+
+
+def test_delta_method_band_by_hand():
+    """The band is the curve +- z SE with z the normal quantile at (1 + level) / 2: 1.959964 at 95%."""
+    from taskladder.laws import _sigmoid_jac
+
+    L = np.linspace(0.7, 1.5, 40)
+    acc = -0.7 / (1 + np.exp(-6 * (L - 1.0))) + 0.98 + np.random.default_rng(1).normal(0, 0.01, len(L))
+    law = Sigmoid(anchor=None).fit(L, acc)
+    j = _sigmoid_jac(np.array([0.9]), *law.popt_)[0]
+    se = np.sqrt(j @ law.pcov_ @ j)
+    lo, hi = law.predict_interval(0.9, level=0.95)
+    assert (hi - lo) / 2 == pytest.approx(1.959963984540054 * se, rel=1e-9)
+    assert (lo + hi) / 2 == pytest.approx(law.predict(0.9), rel=1e-12)
+
+
+def test_log_sigmoid_straight_limit_covariance_is_the_lines():
+    """At the straight limit the covariance of (slope, L0) is ordinary least squares' for the line
+    1 + slope (L - L0), scaled by SSE / (n - 2) (np.polyfit's, mapped from (m, c) by the delta method)."""
+    from taskladder.laws import LogSigmoid
+
+    x = np.linspace(0.8, 1.5, 60)
+    y = 1.0 - 0.5 * (x - 0.2) + np.random.default_rng(0).normal(0, 0.01, len(x))
+    law = LogSigmoid().fit(x, y)
+    assert law.width_ == 0
+    (m, c), cov = np.polyfit(x, y, 1, cov=True)
+    assert law.slope_ == pytest.approx(m, rel=1e-6) and law.L0_ == pytest.approx((1 - c) / m, rel=1e-6)
+    T = np.array([[1.0, 0.0], [-(1 - c) / m ** 2, -1.0 / m]])  # d(slope, L0) / d(m, c)
+    np.testing.assert_allclose(law.pcov_[:2, :2], T @ cov @ T.T, rtol=1e-5)
+    assert not law.pcov_[2].any()  # the width is not determined by a line
+
+
+def test_log_sigmoid_keeps_a_bend_the_straight_limit_fits_worse():
+    """Points 6 widths past the knee are straight to 0.25%: the fit finds the bent curve they lie on
+    (sum of squares ~0), keeps it rather than the straight limit, and says it is straight there."""
+    from taskladder.laws import LogSigmoid, _log_sigmoid
+
+    x = np.linspace(0.8, 1.5, 60)
+    law = LogSigmoid().fit(x, _log_sigmoid(x, -1.0, 0.5, 0.05))
+    np.testing.assert_allclose([law.slope_, law.L0_, law.width_], [-1.0, 0.5, 0.05], rtol=1e-6)
+    assert any(f.startswith("straight on the data ((L - L0) / width >= 6 at every point)") for f in law.flags_)
+
+
+def test_accuracy_power_law_in_its_limit_coordinates_recovers_e_and_a():
+    """Accuracy still far from its ceiling (alpha = 0.02): the fit is kept in (log s, log B, alpha,
+    beta, c) and maps back to the paper's E and A."""
+    from taskladder.laws import AccuracyPowerLaw
+
+    law = AccuracyPowerLaw().fit(N, D, 1.5 - 1.2 / N ** 0.02 - 2 / D ** 0.1)
+    assert hasattr(law, "c_") and law.alpha_ == pytest.approx(0.02, rel=1e-5)
+    assert law.E_ == pytest.approx(1.5, rel=1e-6) and law.A_ == pytest.approx(1.2, rel=1e-5)
+
+
+@pytest.mark.parametrize("x", [1e-9, 3e-6, 9.9e-5, 2e-4, 0.05, 0.5])
+def test_accuracy_power_law_h_to_machine_precision(x):
+    """(1 - exp(-alpha u)) / alpha and its alpha-derivative against 40-digit arithmetic, for a scalar
+    alpha and a bootstrap's array of them, on both sides of the series' switch at alpha u = 1e-4."""
+    from decimal import Decimal, getcontext
+
+    from taskladder.laws import AccuracyPowerLaw
+
+    getcontext().prec = 40
+    u = 2.5
+    alpha = x / u
+    a, U = Decimal(alpha), Decimal(u)
+    e = (-a * U).exp()
+    h = (1 - e) / a
+    dh = (U * e - h) / a
+    for got_h, got_dh in (AccuracyPowerLaw._h(alpha, u), [v[0] for v in AccuracyPowerLaw._h(np.array([alpha, 0.3]), u)]):
+        assert float(got_h) == pytest.approx(float(h), rel=2e-15, abs=0)
+        assert float(got_dh) == pytest.approx(float(dh), rel=1e-12 if x >= 1e-4 else 2e-15, abs=0)
+
+
+def test_the_multi_start_polishes_the_best_screened_starts_and_p0_wins_ties(monkeypatch):
+    """The 64 Sobol points fill the box (log A, log B, alpha, beta, E) in [0, 10] x [0, 15] x [0, 1]^2
+    x [0, min L]; the n_starts lowest by the screened objective are polished; a start that ends no
+    lower than p0 (up to rounding) does not replace it."""
+    import scipy.optimize
+
+    from taskladder import laws
+
+    L = 38.07 / N ** 0.23 + 100.09 / D ** 0.24 + 0.45
+    screened, polished = [], []
+    real_screen = laws._screen
+
+    def screen(model, logy, cands, delta):
+        vals = real_screen(model, logy, cands, delta)
+        screened.append((cands.copy(), vals))
+        return vals
+
+    def minimize(fun, x0, **kw):  # every polish ends where it starts, at p0's objective less a rounding error
+        polished.append(np.array(x0))
+        v = 1.0 - (1e-12 if len(polished) > 1 else 0.0)
+        return scipy.optimize.OptimizeResult(x=np.array(x0), fun=v, nit=5, message="CONVERGENCE")
+
+    monkeypatch.setattr(laws, "_screen", screen)
+    monkeypatch.setattr(scipy.optimize, "minimize", minimize)
+    law = PowerLaw(n_starts=3).fit(N, D, L)
+    (cands, vals), = screened
+    assert cands.shape == (64, 5)
+    np.testing.assert_allclose(cands, laws.sobol_starts(5) * [10, 15, 1, 1, L.min()], rtol=1e-15)
+    assert np.array_equal(polished[0], law.start_)
+    np.testing.assert_array_equal(np.array(polished[1:]), cands[np.argsort(vals)[:3]])
+    assert np.array_equal(law.result_.x, law.start_) and not any("grid start" in f for f in law.flags_)

@@ -66,9 +66,10 @@ def table_hash(df) -> str:
 #: limit reached; 10: the accuracy power law polished in its log-limit coordinates; 11: the run bootstrap's
 #: refits end at their first negligible step; 12: step 2 of a task outside the registry starts from the
 #: ladder's lowest accuracy, not 0; 13: the one-step pipelines' laws residual-bootstrapped;
-#: 14: the ladder's span carries its tokens-per-parameter range; 15: and each task's accuracy range), so a
+#: 14: the ladder's span carries its tokens-per-parameter range; 15: and each task's accuracy range;
+#: 16: a bent log-sigmoid straight on its data no longer said to take the straight limit), so a
 #: developer's cache never serves results of older code under the same package version.
-FORMAT = 15
+FORMAT = 16
 
 
 def key(kind: str, *parts) -> str:

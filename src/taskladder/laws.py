@@ -758,9 +758,11 @@ class LogSigmoid(_CurveFitLaw):
         # lower TaskCE may fall.
         z = _knee_below(x, self.L0_, self.width_)
         if z > 5:  # softplus(z) - z = log1p(exp(-z)) < 0.007: a line within that on every point
-            how = "the kink L0 below every point" if np.isinf(z) else f"(L - L0) / width >= {z:.0f} at every point"
-            return [f"straight on the data ({how}): the fit takes the straight-line limit, slope "
-                    f"{self.slope_:.3g} from L0 = {self.L0_:.3g}; its bend near L0 is not determined"]
+            # the limit is taken unless a bend fits better (_settle): say which
+            how = ("the kink L0 below every point): the fit takes the straight-line limit," if np.isinf(z)
+                   else f"(L - L0) / width >= {z:.0f} at every point): a line of")
+            return [f"straight on the data ({how} slope {self.slope_:.3g} from L0 = {self.L0_:.3g}; "
+                    "its bend near L0 is not determined"]
         if _knee_above(x, self.L0_, self.width_) > 5:
             return [f"exponential on the data (the kink L0 above every point): the fit takes the limit L0 -> inf, "
                     f"{self.formula()}; where it turns straight is not determined"]
@@ -937,7 +939,7 @@ class AccuracyPowerLaw(PowerLaw):
     def _h(alpha, u):
         """(1 - exp(-alpha u)) / alpha and its derivative in alpha: u and -u^2 / 2 at alpha = 0."""
         x = alpha * u
-        series = u * (1.0 - x / 2 + x * x / 6 - x ** 3 / 24), u * u * (-0.5 + x / 3 - x * x / 8)
+        series = u * (1.0 - x / 2 + x * x / 6 - x ** 3 / 24), u * u * (-0.5 + x / 3 - x * x / 8 + x ** 3 / 30)
         if np.ndim(alpha) == 0 and np.max(np.abs(x)) < 1e-4:  # the quotients below cancel catastrophically
             return series
         with np.errstate(divide="ignore", invalid="ignore"):
