@@ -169,3 +169,81 @@ def test_released_13b_predictions_of_every_design(data):
             assert 0 < xa - ce.step2_.L0_ < 0.03 and released < got < released + 0.012, task
         else:
             assert got == pytest.approx(released, abs=1e-3), task
+
+
+def test_variance_uses_the_largest_run_by_parameters_then_tokens(data):
+    """Without 1B-10xC the largest run is 1B-5xC (most parameters), not 760M-10xC (most tokens); a
+    task not evaluated on it is measured on the largest run it was evaluated on, and says so."""
+    from taskladder.analyses import variance_runs
+
+    _, lad, _ = data
+    r = lad.results
+    sub = Ladder(r[(r["run"] != "1B-10xC") & ~((r["run"] == "1B-5xC") & (r["task"] == "hellaswag"))])
+    var = variance(sub, ["mmlu", "hellaswag"]).set_index("task")
+    assert var.loc["mmlu", "run"] == "1B-5xC" and var.loc["hellaswag", "run"] == "1B-2xC"
+    acc = next(s for s in sub.series("hellaswag", "acc") if s.run == "1B-2xC").value[-10:]
+    assert var.loc["hellaswag", "acc_sd"] == pytest.approx(np.std(acc), rel=1e-12)
+    assert variance_runs(var.reset_index()) == "1B-5xC (hellaswag: 1B-2xC)"
+
+
+def test_design_choices_in_points_and_without_a_feature_the_ladder_lacks(data):
+    """abs_error is in accuracy points, relative_error a fraction; by default a design whose
+    feature the ladder lacks (here C4 loss) is left out, and asked for by name it is an error."""
+    from taskladder.errors import TaskladderError
+
+    _, lad, targets = data
+    dc = design_choices(lad, targets, ["mmlu"], ["task_bpb"])
+    act = dc["actual"].astype(float)
+    np.testing.assert_allclose(dc["abs_error"], 100 * (dc["predicted"] - act).abs(), rtol=1e-12)
+    np.testing.assert_allclose(dc["relative_error"], (dc["predicted"] - act).abs() / act, rtol=1e-12)
+    full = reproduce().predictions.set_index(["task", "target"])["abs_error"]
+    for row in dc.itertuples():
+        assert row.abs_error == pytest.approx(full[(row.task, row.target)], abs=1e-9)
+    r = lad.results
+    no_c4 = Ladder(r[r["task"] != "c4_en"])
+    assert "c4" not in set(design_choices(no_c4, targets, ["mmlu"])["design"])
+    with pytest.raises(TaskladderError, match="task 'c4_en' is not in the ladder"):
+        design_choices(no_c4, targets, ["mmlu"], ["c4"])
+
+
+def test_single_step_fits_each_runs_mean_of_its_last_five_accuracies(data):
+    from taskladder.analyses import single_step_law
+    from taskladder.laws import SingleStep
+
+    _, lad, _ = data
+    acc = lad.results.query("task == 'piqa' and metric == 'acc'").sort_values("step")
+    final = acc.groupby("run").agg(n=("n", "first"), d=("d", "last"), value=("value", lambda v: v.tail(5).mean()))
+    want = SingleStep(chance=0.5).fit(final["n"], final["d"], final["value"])
+    got = single_step_law(lad, "piqa")
+    assert got.predict(7e9, 4e12) == pytest.approx(float(want.predict(7e9, 4e12)), rel=1e-9)
+
+
+def test_mc_format_step2_uses_the_targets_checkpoints_in_its_step_range_smoothed(data):
+    """Appendix B.2: MC step 2 is fitted on the target's checkpoints within steps 170k-450k (7B),
+    each series a trailing 5-checkpoint mean, the curve pinned to chance at high loss (a + b =
+    chance) and to 1 at zero loss.  Checkpoints outside the range do not matter."""
+    import re
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from taskladder.analyses import mc_predictions
+    from taskladder.laws import Sigmoid
+
+    _, lad, targets = data
+    t = targets[0]
+    mc = mc_predictions(lad, [t], ["mmlu"]).iloc[0]
+    a, b = (float(v) for v in re.fullmatch(r"Acc\(L\) = (\S+) / \(1 \+ exp\(.*\)\) \+ (\S+)", mc["step2"]).groups())
+    assert a + b == pytest.approx(0.25, abs=0.006) and b >= 0.995
+    full = t.full.copy()
+    out = (full["step"] < 170_000) | (full["step"] > 450_000)
+    full.loc[out & (full["metric"] == "mc_acc") & (full["task"] == "mmlu"), "value"] = 0.99
+    again = mc_predictions(lad, [replace(t, full=full)], ["mmlu"]).iloc[0]
+    assert again["predicted"] == mc["predicted"]
+    # by hand: the in-range series joined on step, smoothed with pandas' rolling mean
+    f = t.full[(t.full["task"] == "mmlu") & t.full["step"].between(170_000, 450_000)]
+    xy = pd.merge(f[f["metric"] == "bpb"][["step", "value"]], f[f["metric"] == "mc_acc"][["step", "value"]],
+                  on="step").sort_values("step")
+    xs, ys = (xy[c].rolling(5, min_periods=1).mean().to_numpy() for c in ("value_x", "value_y"))
+    law = Sigmoid(chance=0.25, bounds=((-0.75, 0.0, 0.0, 0.999), (-0.749, np.inf, np.inf, 1.0))).fit(xs, ys)
+    assert mc["predicted"] == pytest.approx(float(law.predict(mc["predicted_feature"])), abs=1e-9)
