@@ -307,3 +307,12 @@ def test_every_table_fits_80_columns_whatever_the_terminal(tmp_path):
         lines = r.stdout.splitlines()
         assert lines and max(map(len, lines)) <= 80, (args, max(map(len, lines)))
         assert "…" not in r.stdout, (args, [x for x in lines if "…" in x])
+
+
+def test_a_task_named_twice_is_predicted_once():
+    from taskladder.cli import _tasks
+    from taskladder.tasks import PAPER_TASKS
+
+    assert _tasks(["mmlu,piqa,mmlu", "piqa"]) == ["mmlu", "piqa"]
+    assert _tasks(["piqa,paper"]) == ["piqa", *[t for t in PAPER_TASKS if t != "piqa"]]
+    assert _tasks(["paper,piqa"]) == list(PAPER_TASKS)

@@ -68,6 +68,10 @@ EVAL = ["--task", "piqa", "--run-name", "x-1xC", "--params", "1M", "--batch-toke
 
 # (case, argv with {in} for the inputs folder and {out} for an output that must not appear, message)
 CASES = [
+    # an output file given as a folder (pathlib drops the trailing '/': it would be written as a file)
+    *[(f"{argv[0]} {opt} DIR/", [*argv, opt, "{out}/"], "deeper/ ends with '/', a folder: give a file name") for argv, opt in (
+        (["report"], "--out"), (["export"], "--out"), (["data"], "--export"),
+        (["evaluate", "{in}/empty/step100", "--task", "piqa"], "--out"))],
     # values outside their range
     ("accuracy in percent", ["predict", "--ladder", "{in}/percent.csv", *N, "--paper", "--out", "{out}"],
      "column 'value' row"),

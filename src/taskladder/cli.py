@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -56,11 +57,19 @@ def _tasks(names: list[str] | None) -> list[str] | None:
                 out += [t for t in ALL_TASKS if t not in out]
             elif part == "paper":
                 out += [t for t in PAPER_TASKS if t not in out]
-            elif part:
+            elif part and part not in out:  # named twice (or also in 'paper'): once
                 out.append(part)
     if not out:
         raise TaskladderError(f"--task: no task named in {names!r}; give task names, 'paper' or 'all'")
     return out
+
+
+def _file_out(raw: str) -> Path:
+    """An output file's path.  One ending in a separator names a folder, which pathlib would
+    silently turn into a file of that name: refused."""
+    if raw.endswith(("/", os.sep)):
+        raise typer.BadParameter(f"{raw} ends with '/', a folder: give a file name")
+    return Path(raw)
 
 
 def _default_tasks(results) -> list[str]:
@@ -770,7 +779,7 @@ def _calibration(results, tasks, out: Path | None, json_: bool) -> None:
 
 @app.command()
 def report(
-    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("taskladder-report.html"),
+    out: Annotated[Path, typer.Option(parser=_file_out, metavar="<path>", help="HTML file to write.")] = Path("taskladder-report.html"),
     ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders (default: bundled).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
@@ -1060,7 +1069,7 @@ def run(
 @app.command()
 def evaluate(
     checkpoints: Annotated[list[Path], typer.Argument(help="Hugging Face model folders (checkpoints of one run).")],
-    out: Annotated[Path, typer.Option(help="Results table (.parquet or .csv); rows already there are skipped.")],
+    out: Annotated[Path, typer.Option(parser=_file_out, metavar="<path>", help="Results table (.parquet or .csv); rows already there are skipped.")],
     run: Annotated[Optional[str], typer.Option("--run-name", help="Run name, e.g. 190M-1xC (default: from taskladder's own checkpoints).")] = None,
     n: Annotated[Optional[str], typer.Option("--params", help="Non-embedding parameters N of the run's model.")] = None,
     batch_tokens: Annotated[Optional[str], typer.Option(help="Tokens per optimizer step (D = step x batch tokens).")] = None,
@@ -1135,7 +1144,7 @@ def evaluate(
 
 @app.command()
 def export(
-    out: Annotated[Path, typer.Option(help="File to write: .csv, .parquet, .json or .jsonl.")],
+    out: Annotated[Path, typer.Option(parser=_file_out, metavar="<path>", help="File to write: .csv, .parquet, .json or .jsonl.")],
     ladder: Annotated[Optional[list[Path]], typer.Option(help="Ladder result files or folders, any format --ladder reads (default: bundled).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
@@ -1159,7 +1168,7 @@ def export(
 
 @app.command()
 def data(
-    export: Annotated[Optional[Path], typer.Option(help="Write the bundled tidy table to this .parquet, .csv, .json or .jsonl file (as `export` does).")] = None,
+    export: Annotated[Optional[Path], typer.Option(parser=_file_out, metavar="<path>", help="Write the bundled tidy table to this .parquet, .csv, .json or .jsonl file (as `export` does).")] = None,
 ):
     """Describe the bundled OLMo 2 ladder data (or export it as a tidy table)."""
     from .datasets import olmo2_ladder
