@@ -37,3 +37,11 @@ def test_sweeps_and_budgets():
         parse_flops("-3e21", "--budget")
     with pytest.raises(TaskladderError, match="too large"):
         parse_flops("1e400", "--budget")
+
+
+@pytest.mark.parametrize("level, text", [(0.9, "90%"), (0.95, "95%"), (0.5, "50%"), (0.999, "99.9%"),
+                                         (0.999999, "99.9999%"), (0.6826894921370859, "68.2689%")])
+def test_levels_are_written_without_rounding_to_100_percent(level, text):
+    from taskladder.units import percent
+
+    assert percent(level) == text

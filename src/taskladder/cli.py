@@ -16,7 +16,7 @@ from rich.table import Table
 from . import io
 from .errors import FitWarning, TaskladderError
 from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY
-from .units import parse_count, parse_counts, parse_flops
+from .units import parse_count, parse_counts, parse_flops, percent
 
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -249,7 +249,7 @@ def _auto_table(rows: list[dict], level: float) -> list[Table]:
     """One table per target of the automatic prediction's rows (:class:`predictor.AutoPrediction`; a
     sweep: :func:`_sweep_tables`)."""
     def build(g, tgt):
-        t = Table(title=f"Automatic prediction, {tgt}, {level:.0%} intervals", title_style="bold")
+        t = Table(title=f"Automatic prediction, {tgt}, {percent(level)} intervals", title_style="bold")
         for c in ("task", "pred", "interval", "actual", "err", "top pipeline"):
             t.add_column(c, justify="right" if c in ("pred", "actual", "err") else "left", no_wrap=True)
         errs = []
@@ -270,7 +270,7 @@ def _auto_table(rows: list[dict], level: float) -> list[Table]:
     from .datasets import SWEEP
 
     if len({r["target"] for r in rows}) >= SWEEP:
-        return _sweep_tables(rows, f"Automatic prediction, {level:.0%} intervals", _AUTO_CAPTION)
+        return _sweep_tables(rows, f"Automatic prediction, {percent(level)} intervals", _AUTO_CAPTION)
     return _per_target(rows, build)
 
 
@@ -526,7 +526,7 @@ def _forecast_table(fc, name: str, level: float) -> Table:
     seen = fc["seen_frac"].iloc[0]
     t = Table(title=f"Forecast of {name} at D={fc['tokens'].iloc[0]:.3g} from {fc['checkpoints'].iloc[0]} checkpoints "
                     f"({seen:.0%} of the tokens)", title_style="bold")
-    for c in ("task", "forecast", f"{level:.0%} interval", "task loss", "ladder", "actual", "err"):
+    for c in ("task", "forecast", f"{percent(level)} interval", "task loss", "ladder", "actual", "err"):
         t.add_column(c, justify="left" if c == "task" else "right", no_wrap=True)
     f = lambda v, s: "–" if v is None or v != v else s.format(v)  # noqa: E731
     for r in fc.to_dict(orient="records"):
@@ -593,7 +593,7 @@ def _compare_tables(rows: list[dict], base: str, cand: str, level: float) -> lis
     """One table per target of a comparison's rows (:func:`compare.compare`), with a verdict."""
     tables = []
     for tgt in dict.fromkeys(r["target"] for r in rows):
-        t = Table(title=f"{cand} minus {base} at {tgt}, {level:.0%} intervals", title_style="bold")
+        t = Table(title=f"{cand} minus {base} at {tgt}, {percent(level)} intervals", title_style="bold")
         for c in ("task", "base", "cand", "diff", "interval", "verdict"):
             t.add_column(c, justify="left" if c in ("task", "interval", "verdict") else "right", no_wrap=True)
         for r in (r for r in rows if r["target"] == tgt):
@@ -722,7 +722,7 @@ def backtest(
     held = "; ".join(f"by {s}: {', '.join(g['run'].unique())}" for s, g in bt.groupby("split", sort=False))
     # two tables (error, then coverage), each within 80 columns
     for what, col, fmt in (("mean abs. error (points)", "abs_error", "{:.2f}"),
-                           (f"coverage of each pipeline's {level:.0%} interval", "coverage", "{:.0%}")):
+                           (f"coverage of each pipeline's {percent(level)} interval", "coverage", "{:.0%}")):
         t = Table(title=f"Backtest: {what}", title_style="bold")
         t.add_column("task", no_wrap=True)
         for d in ALL_DESIGNS:

@@ -48,6 +48,7 @@ from .errors import FitWarning, TaskladderError
 from .laws import PowerLaw
 from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, BPB, PAPER_TASKS, default_tasks
+from .units import percent
 
 #: Fractions of the forecast horizon at which the ladder's runs are replayed for calibration.
 CALIBRATION_FRACS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -381,7 +382,7 @@ class Forecaster:
                 "predicted_loss": a["loss"], "loss_lower": a["loss"] * np.exp(-q), "loss_upper": a["loss"] * np.exp(q),
                 "ladder_predicted": float(p.predict(n, d_end)), "ladder_loss": float(p.predict_feature(n, d_end)),
                 "offset": a["offset"], "shift": a["shift"], "level": cfg.level,
-                "calibration": f"loss band: {cfg.level:.0%} quantile of leave-one-size-out replays of the ladder's "
+                "calibration": f"loss band: {percent(cfg.level)} quantile of leave-one-size-out replays of the ladder's "
                                f"{_nearest(self.lags_, mult):g}xC runs at {frac:.0%} seen"}
 
 

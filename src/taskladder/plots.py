@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 from .chain import TaskPredictor, feature_key  # noqa: E402
 from .results import parse_run_name  # noqa: E402
 from .tasks import ACC, REGISTRY  # noqa: E402
+from .units import percent  # noqa: E402
 
 FEATURE_LABEL = {"bpb": "Task loss (bpb)", "taskce": "TaskCE", "c4": "C4 loss"}
 _MARKERS = {1.0: "s", 2.0: "P", 5.0: "p", 10.0: "*"}
@@ -412,7 +413,7 @@ def plot_predictions(preds: pd.DataFrame, compute: dict[str, float], path: Path)
     if preds["target"].nunique() < SWEEP:
         level = preds["level"].iloc[0] if "level" in preds and preds["level"].notna().all() else None
         return _row_plot(preds, _draw_prediction, path,
-                         title="Predicted RC accuracy" + (f", {level:.0%} intervals" if level else ""))
+                         title="Predicted RC accuracy" + (f", {percent(level)} intervals" if level else ""))
     return save(sweep_figure(preds, compute), path)
 
 
@@ -431,7 +432,7 @@ def sweep_figure(preds: pd.DataFrame, compute: dict[str, float]):
         color = _TARGET_COLORS[0]
         if band:
             ax.fill_between(x, 100 * g["lower"].to_numpy(float), 100 * g["upper"].to_numpy(float), color=color,
-                            alpha=0.2, lw=0, label=f"{level:.0%} interval" if level else "interval")
+                            alpha=0.2, lw=0, label=f"{percent(level)} interval" if level else "interval")
         ax.plot(x, 100 * g["predicted"].to_numpy(float), "-o", color=color, lw=1.2, ms=3, label="predicted")
         if "actual" in g and g["actual"].notna().any():
             a = g[g["actual"].notna()]
@@ -456,7 +457,7 @@ def plot_compare(table: pd.DataFrame, path: Path, names: tuple[str, str] = ("bas
     def draw(ax, r, y, c):
         tgt = r["target"]
         ax.plot([100 * r["lower"], 100 * r["upper"]], [y, y], color=c, lw=3, alpha=0.35, solid_capstyle="butt",
-                label=f"{tgt} {r['level']:.0%} interval")
+                label=f"{tgt} {percent(r['level'])} interval")
         ax.scatter(100 * r["difference"], y, marker="x", color=c, s=40, label=f"{tgt} difference")
         ax.axvline(0.0, color="k", lw=0.8)
 
@@ -491,7 +492,7 @@ def plot_forecast(result, forecaster, path: Path) -> Path:
         ax.plot(ds, 100 * traj, color="#d94801", lw=1.5, label="forecast")
         ax.errorbar([r["tokens"]], [100 * r["predicted"]],
                     yerr=[[100 * (r["predicted"] - r["lower"])], [100 * (r["upper"] - r["predicted"])]],
-                    fmt="o", color="#d94801", ms=4, capsize=3, label=f"forecast, {r['level']:.0%} interval")
+                    fmt="o", color="#d94801", ms=4, capsize=3, label=f"forecast, {percent(r['level'])} interval")
         ax.scatter([r["tokens"]], [100 * r["ladder_predicted"]], marker="x", color="k", s=30, label="ladder only")
         if r.get("actual") is not None and r["actual"] == r["actual"]:
             ax.scatter([r["tokens"]], [100 * r["actual"]], facecolors="none", edgecolors="#238b45", s=60, lw=1.5,

@@ -7,7 +7,7 @@ import re
 
 from .errors import TaskladderError
 
-__all__ = ["parse_count", "parse_counts", "parse_flops"]
+__all__ = ["parse_count", "parse_counts", "parse_flops", "percent"]
 
 _MAX_COUNT = float(2 ** 63 - 1024)
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
@@ -48,3 +48,8 @@ def _parse_number(text: str, what: str) -> float:
     if not math.isfinite(v):
         raise TaskladderError(f"{what}: {text!r} is too large (not a finite number)")
     return v
+
+
+def percent(level: float) -> str:
+    """An interval's level as people read it: 90%, 99.9%, 99.9999% (not rounded to 100%)."""
+    return f"{level * 100:.6g}%"
