@@ -156,7 +156,13 @@ def test_load_store_and_keys(tmp_path, monkeypatch):
     assert cache.load(k) is None and not (tmp_path / (k + cache.SUFFIX)).exists()
     monkeypatch.delenv("TASKLADDER_NO_CACHE")
     cache.store(k, 1)
-    assert cache.clear()[0] == 1 and cache.info()[1] == 0
+    (tmp_path / f".{k}.abc123_x.tmp").write_bytes(b"half")  # a temp file a killed process left
+    others = {"notes.pkl": b"mine", "download.tmp": b"theirs", "model-1234.pkl": b"not a key"}
+    for name, data in others.items():  # TASKLADDER_CACHE pointed at a shared folder
+        (tmp_path / name).write_bytes(data)
+    assert cache.info()[1] == 1
+    assert cache.clear()[0] == 2 and cache.info()[1] == 0
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == others
 
 
 def test_cache_folder_follows_xdg_and_the_override(monkeypatch, tmp_path):

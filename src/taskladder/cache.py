@@ -21,11 +21,16 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import tempfile
 import warnings
 from pathlib import Path
 
 SUFFIX = ".pkl"
+#: The names this cache writes (:func:`key`): ``<kind>-<40 hex>.pkl`` and its temp files
+#: ``.<kind>-<40 hex>.<random>.tmp``.  ``clear`` and ``info`` touch nothing else: a
+#: TASKLADDER_CACHE pointed at a shared folder (/tmp, $HOME) must not lose its other files.
+_OURS = re.compile(r"[\w.-]+-[0-9a-f]{40}\.pkl|\.[\w.-]+-[0-9a-f]{40}\.\w+\.tmp")
 
 
 class CacheWarning(UserWarning):
@@ -170,7 +175,7 @@ def clear() -> tuple[int, int]:
     n = size = 0
     if d.is_dir():
         for p in d.iterdir():
-            if p.is_file() and (p.suffix == SUFFIX or p.name.endswith(".tmp")):
+            if p.is_file() and _OURS.fullmatch(p.name):
                 size += p.stat().st_size
                 p.unlink()
                 n += 1
@@ -180,5 +185,5 @@ def clear() -> tuple[int, int]:
 def info() -> tuple[Path, int, int]:
     """(folder, entries, bytes)."""
     d = cache_dir()
-    files = [p for p in d.iterdir() if p.suffix == SUFFIX] if d.is_dir() else []
+    files = [p for p in d.iterdir() if p.suffix == SUFFIX and _OURS.fullmatch(p.name)] if d.is_dir() else []
     return d, len(files), sum(p.stat().st_size for p in files)
