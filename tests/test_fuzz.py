@@ -68,6 +68,8 @@ EVAL = ["--task", "piqa", "--run-name", "x-1xC", "--params", "1M", "--batch-toke
 
 # (case, argv with {in} for the inputs folder and {out} for an output that must not appear, message)
 CASES = [
+    ("an output folder that is a file", ["predict", *N, "--paper", "--task", "mmlu", "--out", "{in}/percent.csv"],
+     "percent.csv: is a file; give a folder for the outputs"),
     # an output file given as a folder (pathlib drops the trailing '/': it would be written as a file)
     *[(f"{argv[0]} {opt} DIR/", [*argv, opt, "{out}/"], "deeper/ ends with '/', a folder: give a file name") for argv, opt in (
         (["report"], "--out"), (["export"], "--out"), (["data"], "--export"),

@@ -49,6 +49,8 @@ _CREATED: list[Path] = []
 
 def ensure_writable_dir(path: Path) -> Path:
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise TaskladderError(f"{path}: is a file; give a folder for the outputs")
     missing = []
     p = path.absolute()
     while not p.exists() and p != p.parent:

@@ -1,0 +1,68 @@
+"""The notes and checks a prediction carries (taskladder.predictor), at their thresholds."""
+
+import pytest
+
+from taskladder.datasets import Target
+from taskladder.errors import TaskladderError
+from taskladder.predictor import LadderSpan, check_accuracies, convention_notes, range_note, ratio_note
+
+# the bundled ladder's smallest rung: 190M parameters, 3.8B tokens
+SPAN = LadderSpan(n_min=1.9e8, d_min=3.8e9, tpp_min=20.0, tpp_max=200.0)
+
+
+@pytest.mark.parametrize("n, d, below", [(7e9, 4e12, False), (1e8, 4e12, True), (7e9, 1e9, True),
+                                         (1.9e8, 3.8e9, False)])
+def test_a_target_below_the_ladder_in_n_or_in_d_is_named(n, d, below):
+    note = range_note(SPAN, Target("t", n, d))
+    assert (note is not None) == below
+    if below:
+        assert note.startswith("t lies below the ladder (smallest rung N=1.9e+08, D=3.8e+09)")
+
+
+@pytest.mark.parametrize("tpp, warned", [(20.0, False), (31.0, False), (32.0, True), (14.0, False), (13.0, True),
+                                         (600.0, True)])
+def test_one_tokens_per_parameter_ratio_warns_beyond_one_and_a_half_times_it(tpp, warned):
+    """Every run at 20-21 tokens per parameter: a target within 1.5x of that range is not warned
+    about; beyond it is."""
+    span = LadderSpan(n_min=1.9e8, d_min=3.8e9, tpp_min=20.0, tpp_max=21.0)
+    note = ratio_note(span, Target("t", 7e9, 7e9 * tpp))
+    assert (note is not None) == warned
+    # a ladder at several multiples (the paper's 1-10x) never warns
+    assert ratio_note(SPAN, Target("t", 7e9, 7e9 * tpp)) is None
+
+
+def test_actuals_of_another_metric_convention_are_named():
+    same, other = Target("a", 7e9, 4e12, scored_as="olmo"), Target("b", 7e9, 4e12, scored_as="lm_eval")
+    assert convention_notes("olmo", [same]) == []
+    notes = convention_notes("olmo", [same, other])
+    assert len(notes) == 1 and "'olmo'" in notes[0] and "b's actuals under 'lm_eval'" in notes[0]
+    assert convention_notes(None, [other]) == []  # a ladder of unknown convention: nothing to compare
+
+
+@pytest.mark.parametrize("p", [-0.01, 1.01])
+def test_an_accuracy_outside_zero_one_is_refused_naming_task_and_target(p):
+    rows = [{"task": "mmlu", "target": "t", "predicted": 0.5}, {"task": "piqa", "target": "t", "predicted": p}]
+    with pytest.raises(TaskladderError, match=r"task 'piqa', target t: predicted accuracy .* is outside \[0, 1\]"):
+        check_accuracies(rows, SPAN, [Target("t", 7e9, 4e12)])
+    check_accuracies(rows[:1], SPAN, [Target("t", 7e9, 4e12)])
+
+
+def test_draw_variance_by_hand():
+    """Draw by draw when the bootstraps line up (non-finite draws left out of every term); the sum
+    of |weight| x variance, the perfectly correlated bound, when they do not."""
+    import numpy as np
+
+    from taskladder.predictor import draw_variance
+
+    a = np.array([0.50, 0.52, 0.47, 0.55, 0.51])
+    b = np.array([0.40, 0.43, 0.41, np.nan, 0.39])
+    got = draw_variance([(0.75, (a, None)), (0.25, (b, None))])
+    keep = np.isfinite(b)
+    assert got == pytest.approx(np.var(0.75 * a[keep] + 0.25 * b[keep], ddof=1), rel=1e-12)
+    # a difference of two ladders (weights +1 and -1) whose bootstraps differ in size
+    c = np.array([0.30, 0.36, 0.33])
+    got = draw_variance([(1.0, (a, None)), (-1.0, (c, None))])
+    assert got == pytest.approx(np.var(a, ddof=1) + np.var(c, ddof=1), rel=1e-12)
+    # the run bootstrap's draws add their own variance
+    got = draw_variance([(1.0, (a, c))])
+    assert got == pytest.approx(np.var(a, ddof=1) + np.var(c, ddof=1), rel=1e-12)
