@@ -507,3 +507,38 @@ def test_the_log_limit_power_law_evaluates_many_refits_at_once():
         one, one_jac = AccuracyPowerLaw.log_model_fn(N, D, float(np.mean(np.log(N))))(q)
         np.testing.assert_allclose(val[b], one, rtol=1e-12)
         np.testing.assert_allclose(jac[b], one_jac, rtol=1e-9, atol=1e-12)
+
+
+def test_ensemble_errors_by_hand_out_of_sample_and_renormalised():
+    """Each split's runs are predicted with the weights of the other split (inverse MSE); a pipeline
+    with no finite prediction there gets none, and one missing on a run leaves the others' weights
+    renormalised."""
+    import pandas as pd
+
+    from taskladder.trust import ensemble_errors
+
+    nan = float("nan")
+    rows = [  # split, run, design, predicted, actual
+        ("N", "r1", "A", 0.52, 0.50), ("N", "r1", "B", 0.46, 0.50), ("N", "r1", "C", 0.49, 0.50),
+        ("N", "r2", "A", 0.61, 0.60), ("N", "r2", "B", nan, 0.60), ("N", "r2", "C", nan, 0.60),
+        ("compute", "r3", "A", 0.70, 0.72), ("compute", "r3", "B", 0.75, 0.72), ("compute", "r3", "C", nan, 0.72),
+    ]
+    bt = pd.DataFrame(rows, columns=["split", "run", "design", "predicted", "actual"]).assign(
+        task="t", log_extrapolation=1.0)
+    e = ensemble_errors(bt).set_index("run")["error"]
+    # r1, r2: weights from split 'compute': A 1/0.02^2, B 1/0.03^2, C none (no finite prediction)
+    wa, wb = 1 / 0.02 ** 2, 1 / 0.03 ** 2
+    assert e["r1"] == pytest.approx((wa * 0.52 + wb * 0.46) / (wa + wb) - 0.50, rel=1e-12)
+    assert e["r2"] == pytest.approx(0.61 - 0.60, rel=1e-12)  # B missing on r2: A alone, weight renormalised
+    # r3: weights from split 'N', where B failed on r2 (its RMSE is not finite: no weight) and C,
+    # weighted, has no prediction for r3: A alone
+    assert e["r3"] == pytest.approx(0.70 - 0.72, rel=1e-12)
+
+
+def test_the_n_split_holds_out_the_largest_runs_by_n_then_d(bundled):
+    from taskladder.trust import _holdouts
+
+    lad, _ = bundled
+    shuffled = Ladder(lad.results.sample(frac=1.0, random_state=3))
+    for held in (_holdouts(lad, 2), _holdouts(shuffled, 2)):
+        assert held[0] == ("N", ["1B-5xC", "1B-10xC"])
