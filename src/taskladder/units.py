@@ -1,4 +1,4 @@
-"""Counts and budgets as people write them: 6887575552, 6.9e9, 6.9B, 4T, 3e21."""
+"""Counts and budgets as people write them (6887575552, 6.9e9, 6.9B, 4T, 3e21) and levels as they read them (90%)."""
 
 from __future__ import annotations
 
