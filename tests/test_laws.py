@@ -382,12 +382,13 @@ def test_the_multi_start_rescues_a_start_stuck_in_a_poor_basin():
     L = 38.07 / N ** 0.23 + 100.09 / D ** 0.24 + 0.45
     truth = 38.07 / 7e9 ** 0.23 + 100.09 / 4e12 ** 0.24 + 0.45
     stuck = PowerLaw(p0=(0, 0, 1, 1, 0), n_starts=0).fit(N, D, L)
-    assert stuck.result_.fun > 1e-4 and abs(stuck.predict(7e9, 4e12) - truth) > 0.05
+    # (where it stops varies with the scipy release: 0.09 off at 7B-4T with scipy 1.17, 0.017 with the minimum)
+    assert stuck.result_.fun > 1e-4 and abs(stuck.predict(7e9, 4e12) - truth) > 0.01
     law = PowerLaw(p0=(0, 0, 1, 1, 0), n_starts=2).fit(N, D, L)
     assert law.result_.fun < 1e-15 and law.predict(7e9, 4e12) == pytest.approx(truth, rel=1e-6)
     assert "a grid start found a lower optimum than the default start" in law.flags_
-    # a default start that is already right keeps its answer, unflagged
-    assert not any("grid start" in f for f in PowerLaw(n_starts=2).fit(N, D, L).flags_)
+    # (that the default start wins ties: test_the_multi_start_polishes_the_best_screened_starts...; on
+    # these exact data both end at ~1e-22, where which is lower is rounding and differs between scipy releases)
 
 
 def test_an_exhausted_iteration_budget_is_flagged_as_not_converged():
