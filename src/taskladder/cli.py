@@ -1126,7 +1126,7 @@ def evaluate(
 
     cks = discover_checkpoints(checkpoints, run, parse_count(n, "--params") if n else None,
                                parse_count(batch_tokens, "--batch-tokens") if batch_tokens else None)
-    io.ensure_writable_dir(out.parent if str(out.parent) else Path("."))
+    io.ensure_writable_dir(out.parent)
     prog = Progress(console=err_console, transient=False, disable=not err_console.is_terminal)
     tid = prog.add_task("scoring", total=None)
 

@@ -78,7 +78,7 @@ def export_ladder(read, out: Path, shape: str = "tidy") -> pd.DataFrame:
     if shape not in ("tidy", "wide"):
         raise TaskladderError(f"--shape: choose tidy or wide, got {shape!r}")
     results = read()
-    io.ensure_writable_dir(out.parent if str(out.parent) else Path("."))
+    io.ensure_writable_dir(out.parent)
     # the convention travels as a column in either shape: `--ladder` reads both back
     df = (wide(results) if shape == "wide" else results).assign(convention=results.attrs.get("convention"))
     write(df, out)
