@@ -69,6 +69,12 @@ def test_backtest_holds_out_the_largest_rungs(bundled):
     # MMLU is the paper's best-behaved task: its held-out rungs are predicted within ~1 point
     assert bt[bt["design"] == "task_bpb"]["abs_error"].mean() < 1.0
     assert (bt["log_extrapolation"] > 0).all()
+    # the distance is log(N D) beyond the mean log(N D) of the runs the split trains on
+    runs = lad.results.groupby("run").agg(n=("n", "first"), d=("d", "max"))
+    logc = np.log(runs["n"].astype(float) * runs["d"].astype(float))
+    for split, g in bt.groupby("split"):
+        center = logc.drop(g["run"].unique()).mean()
+        assert np.allclose(g["log_extrapolation"], logc[g["run"]].to_numpy() - center, rtol=0, atol=1e-12)
 
 
 def test_a_tasks_interval_does_not_depend_on_the_other_tasks(bundled):
