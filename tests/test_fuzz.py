@@ -43,6 +43,7 @@ def inputs(tmp_path_factory):
     small = lad[lad["run"].isin(sorted(lad["run"].unique())[:7])]
     small.to_csv(d / "seven_runs.csv", index=False)
     lad[lad["metric"] != "taskce"].to_csv(d / "no_taskce.csv", index=False)
+    lad[lad["run"].isin(["1B-10xC", "760M-10xC"])].to_csv(d / "two_runs.csv", index=False)
     (d / "garbage.jsonl").write_bytes(bytes(range(256)) * 8)
     (d / "garbage.parquet").write_bytes(b"PAR1" + bytes(range(200)) + b"not parquet")
     for name, text in (("broken", "{garbage"), ("empty", "{}")):
@@ -102,6 +103,13 @@ CASES = [
     ("sweep with one --name", ["predict", "--n", "3B,7B", "--tokens", "4T", "--name", "x"], "--name labels one target"),
     ("sweep with a target file", ["predict", "--target-file", "{in}/two_checkpoints.csv", "--n", "3B,7B"],
      "a target file is one target"),
+    # one N and one set of actuals: two runs' logs would be mixed into one target's
+    ("target file of two runs", ["predict", "--target-file", "{in}/two_runs.csv", "--paper", "--out", "{out}"],
+     "two_runs.csv: holds 2 runs (1B-10xC, 760M-10xC); a target file holds one"),
+    ("report target file of two runs", ["report", "--target-file", "{in}/two_runs.csv", "--out", "{out}/r.html"],
+     "two_runs.csv: holds 2 runs"),
+    ("forecast target file of two runs", ["forecast", "--target-file", "{in}/two_runs.csv", "--out", "{out}"],
+     "two_runs.csv: holds 2 runs; a target log holds one"),
     ("--name on a bundled target", ["predict", "--target", "7B-4T", "--name", "x", "--out", "{out}"],
      "a bundled target keeps its own name"),
     # options that contradict each other: one would be silently dropped
