@@ -311,13 +311,15 @@ def test_export_round_trips_and_predictions_are_flat(tmp_path):
     from taskladder.datasets import olmo2_ladder
 
     lad = olmo2_ladder().ladder
-    for ext in ("parquet", "csv"):
+    for ext in ("parquet", "csv", "json", "jsonl"):  # every format export writes, --ladder reads
         out = tmp_path / f"ladder.{ext}"
         r = run_cli("export", "--out", out)
         assert r.returncode == 0, r.stderr
         back = read_results([out])
         assert back.attrs["convention"] == "olmo" and len(back) == len(lad)
         assert np.allclose(back["value"].to_numpy(), lad["value"].to_numpy())
+        if ext != "parquet":
+            assert back.equals(read_results([tmp_path / "ladder.parquet"]))  # dtypes included
     out = tmp_path / "wide.jsonl"
     assert run_cli("export", "--shape", "wide", "--out", out).returncode == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
@@ -328,7 +330,7 @@ def test_export_round_trips_and_predictions_are_flat(tmp_path):
     assert all((a["run"], a["step"]) < (b["run"], b["step"]) for a, b in zip(rows, rows[1:]))  # step order
     # the wide shape reads back as a ladder: the same table, convention included
     key = ["run", "task", "metric", "step"]
-    for ext in ("csv", "parquet"):
+    for ext in ("csv", "parquet", "json", "jsonl"):
         out = tmp_path / f"wide.{ext}"
         assert run_cli("export", "--shape", "wide", "--out", out).returncode == 0
         back = read_results([out])
@@ -337,6 +339,14 @@ def test_export_round_trips_and_predictions_are_flat(tmp_path):
         assert (a[["run", "size", "task", "metric"]].astype(str) == b[["run", "size", "task", "metric"]].astype(str)).all().all()
         assert (a[["n", "d", "step"]].to_numpy() == b[["n", "d", "step"]].to_numpy()).all()
         assert np.allclose(a["value"].to_numpy(), b["value"].to_numpy())
+    for name, text, msg in (("a.json", "[1, 2]", "a.json: record 1: expected an object (a record), found int"),
+                            ("b.jsonl", '{"run": "x"}\n[3]\n', "b.jsonl: line 2: expected an object (a record), found list"),
+                            ("c.json", " \n[]", "c.json: holds no records"),
+                            ("d.jsonl", "\n", "d.jsonl: holds no records"),
+                            ("e.jsonl", '{"run": "x"}\n{oops\n', "e.jsonl: line 2: not JSON")):
+        (tmp_path / name).write_text(text)
+        r = run_cli("predict", "--ladder", tmp_path / name, "--n", "7B", "--tokens", "4T")
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and msg in r.stderr, r.stderr
     bad = run_cli("export", "--out", tmp_path / "x.xlsx")
     assert bad.returncode == 2 and "unknown export format '.xlsx'" in bad.stderr
     # `data --export` writes what `export` writes (it wrote CSV whatever the extension)

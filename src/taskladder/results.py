@@ -117,14 +117,38 @@ def _positive(df: pd.DataFrame, col: str, path: Path) -> list[int]:
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise TaskladderError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        return _read_records(path, suffix)
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
         return pd.read_csv(path)
     except TaskladderError:
         raise
     except Exception as e:  # pandas/pyarrow raise many types for unreadable files
         raise TaskladderError(f"{path}: cannot be read as a table ({type(e).__name__}: {e})".splitlines()[0]) from None
+
+
+def _read_records(path: Path, suffix: str) -> pd.DataFrame:
+    """A table written as JSON records (``export --out x.json`` / ``.jsonl``: an array of
+    objects, or one object per line; what wandb.Table and MLflow's tables export too)."""
+    from .ingest.tidy import json_lines, load_json
+
+    if suffix == ".json":
+        rows = load_json(path)
+        if not isinstance(rows, list):
+            raise TaskladderError(f"{path}: expected an array of records, found a JSON {type(rows).__name__}")
+        numbered = list(enumerate(rows, 1))
+        where = "record"
+    else:
+        numbered, where = list(json_lines(path)), "line"
+    for i, r in numbered:
+        if not isinstance(r, dict):
+            raise TaskladderError(f"{path}: {where} {i}: expected an object (a record), found {type(r).__name__}")
+    if not numbered:
+        raise TaskladderError(f"{path}: holds no records")
+    return pd.DataFrame.from_records([r for _, r in numbered])
 
 
 def resolve_n(path: Path, run: str, size: str, n: int | None, sizes: Mapping[str, int] | None) -> int:

@@ -45,9 +45,19 @@ def read_path(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | No
         raise TaskladderError(f"{path}: not an lm-evaluation-harness, OLMES or OLMo-core output folder")
     if not path.exists():
         raise TaskladderError(f"{path}: no such file")
-    if path.suffix.lower() == ".json":
+    if path.suffix.lower() == ".json" and not _is_array(path):  # an array: a table of records
         return _read_json(path, sizes, n), path
     return read_table_file(path, sizes=sizes, n=n), path
+
+
+def _is_array(path: Path) -> bool:
+    """Whether a JSON file holds an array (its first character that is not white space is '[')."""
+    with open(path, "rb") as f:
+        while chunk := f.read(4096):
+            head = chunk.lstrip()
+            if head:
+                return head[:1] == b"["
+    return False
 
 
 def _read_json(path: Path, sizes, n):
