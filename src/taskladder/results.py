@@ -16,7 +16,7 @@ Two on-disk formats are read:
   (``_step``, ``batch_size_in_tokens``, ``eval/downstream_bpb/...``), the format of
   the bundled ladder. ``d = _step * batch_size_in_tokens`` (or
   ``throughput/total_tokens`` where logged).
-* **long**: CSV or Parquet with the columns above, so any trainer's logs can be
+* **long**: CSV, Parquet, JSON or JSONL records with the columns above, so any trainer's logs can be
   brought in. ``n`` may come from a size table instead of a column, and ``d`` from
   ``batch_tokens`` (``d = step * batch_tokens``) or a ``tokens`` column.  An optional
   ``convention`` column names the metric convention (:mod:`taskladder.conventions`).
