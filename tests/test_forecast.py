@@ -167,6 +167,21 @@ def test_a_ladder_with_step_0_checkpoints_forecasts_the_same():
     assert abs(a["predicted"] - b["predicted"]) < 0.003
 
 
+def test_the_targets_own_run_is_left_out_of_the_ladder(monkeypatch):
+    # a team's folder of runs often holds the big run being trained: fitted as a rung, its
+    # checkpoints so far would pass for a finished run (and its actuals for the ladder's)
+    monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")
+    ladder = synthetic_ladder(LAWS, np.random.default_rng(0))
+    run = sorted(ladder["run"].unique())[0]
+    log = ladder[ladder["run"] == run]
+    n = float(log["n"].iloc[0])
+    with pytest.warns(UserWarning, match=f"the ladder holds the target's own run '{run}': left out"):
+        a = forecast(ladder, log, n, upto=0.5, tasks=["mmlu"]).forecasts.iloc[0]
+    b = forecast(ladder[ladder["run"] != run], log, n, upto=0.5, tasks=["mmlu"]).forecasts.iloc[0]
+    assert a[["predicted", "lower", "upper", "ladder_predicted"]].tolist() == \
+        b[["predicted", "lower", "upper", "ladder_predicted"]].tolist()
+
+
 def test_truncate_keeps_the_first_fraction_of_steps():
     log = _target_log(0.0, 0.0, k=100)
     cut = truncate(log, 0.25)

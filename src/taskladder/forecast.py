@@ -44,7 +44,7 @@ from statistics import NormalDist
 
 from .chain import PAPER, Ladder, as_ladder, fit_predictor
 from .datasets import ACTUAL_WINDOW
-from .errors import FitWarning, TaskladderError
+from .errors import FitWarning, InputWarning, TaskladderError
 from .laws import PowerLaw
 from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, BPB, PAPER_TASKS, default_tasks
@@ -470,6 +470,11 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
         from . import cache
 
         lad = as_ladder(ladder)
+        own = sorted(set(lad.runs) & set(log["run"].astype(str)))
+        if own:  # its checkpoints so far would be fitted as a finished rung, and its end as the ladder's
+            warnings.warn(f"the ladder holds the target's own run {', '.join(map(repr, own))}: left out of the "
+                          "ladder's fits", InputWarning, stacklevel=2)
+            lad = lad.without(own)
         k = cache.key("forecaster", lad.results, tuple(tasks), config)
         forecaster = cache.cached(k, lambda: Forecaster(tasks, config).fit(lad))
     fc = forecaster
