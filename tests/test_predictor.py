@@ -4,7 +4,8 @@ import pytest
 
 from taskladder.datasets import Target
 from taskladder.errors import TaskladderError
-from taskladder.predictor import LadderSpan, check_accuracies, convention_notes, range_note, ratio_note
+from taskladder.predictor import (LadderSpan, check_accuracies, convention_notes, in_sample_note, prediction_notes,
+                                  range_note, ratio_note)
 
 # the bundled ladder's smallest rung: 190M parameters, 3.8B tokens
 SPAN = LadderSpan(n_min=1.9e8, d_min=3.8e9, tpp_min=20.0, tpp_max=200.0)
@@ -29,6 +30,28 @@ def test_one_tokens_per_parameter_ratio_warns_beyond_one_and_a_half_times_it(tpp
     assert (note is not None) == warned
     # a ladder at several multiples (the paper's 1-10x) never warns
     assert ratio_note(SPAN, Target("t", 7e9, 7e9 * tpp)) is None
+
+
+def test_a_target_file_of_one_of_the_ladders_runs_is_said_to_be_in_sample():
+    import pandas as pd
+
+    span = LadderSpan(n_min=1.9e8, d_min=3.8e9, runs=("1B-10xC", "190M-1xC"))
+    log = pd.DataFrame({"run": ["1B-10xC"], "step": [1], "task": ["piqa"], "metric": ["acc"], "value": [0.7]})
+    notes = prediction_notes(span, [Target("mine", 1.2e9, 2.6e11, log)], ["piqa"])
+    assert notes == ["mine: the ladder was fitted on its own run '1B-10xC', so this prediction is in-sample; "
+                     "leave that run out of --ladder to test the ladder on it"]
+    assert in_sample_note(span, Target("other", 1.2e9, 2.6e11, log.assign(run="7B-live"))) is None
+    assert in_sample_note(span, Target("bare", 1.2e9, 2.6e11)) is None  # no log: nothing to compare
+
+
+def test_the_span_names_the_ladders_runs():
+    import numpy as np
+
+    from taskladder.chain import ladder_span
+    from taskladder.simulate import TrueLaws, synthetic_ladder
+
+    lad = synthetic_ladder(TrueLaws(), np.random.default_rng(0))
+    assert ladder_span(lad).runs == tuple(sorted(lad["run"].unique()))
 
 
 def test_actuals_of_another_metric_convention_are_named():

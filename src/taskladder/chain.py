@@ -363,4 +363,4 @@ def ladder_span(ladder) -> LadderSpan:
             fin = lad.final_points(task, ACC, predictor.FINAL_WINDOW)["value"]
             acc.append((task, float(fin.min()), float(fin.max()), lad.accuracy_noise(task)))
     return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"),
-                      float(tpp.min()), float(tpp.max()), tuple(acc))
+                      float(tpp.min()), float(tpp.max()), tuple(acc), tuple(map(str, runs.index)))

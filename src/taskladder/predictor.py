@@ -447,6 +447,8 @@ class LadderSpan:
     acc_range: tuple = ()
     """Per task with accuracy: (task, lowest and highest final accuracy over the runs, the
     accuracy's checkpoint-to-checkpoint SD), for :func:`flat_note`."""
+    runs: tuple = ()
+    """The ladder's run names, for :func:`in_sample_note`."""
 
 
 def range_note(span: LadderSpan, target) -> str | None:
@@ -515,11 +517,24 @@ def convention_notes(convention: str | None, targets) -> list[str]:
     return notes
 
 
+def in_sample_note(span: LadderSpan, target) -> str | None:
+    """A warning when a target's own eval log (``--target-file``) is a run the ladder was fitted
+    on: its actuals then test nothing (a folder of a team's runs often holds the big one too)."""
+    if target.results is None or "run" not in target.results:
+        return None
+    own = sorted(set(map(str, target.results["run"].unique())) & set(span.runs))
+    if not own:
+        return None
+    return (f"{target.name}: the ladder was fitted on its own run {', '.join(map(repr, own))}, so this "
+            "prediction is in-sample; leave that run out of --ladder to test the ladder on it")
+
+
 def prediction_notes(span: LadderSpan, targets, tasks: Sequence[str]) -> list[str]:
-    """Every warning a prediction of ``tasks`` for ``targets`` carries: targets below the ladder
-    or at a tokens-per-parameter ratio it cannot resolve, tasks flat over it, and actuals
-    measured under another metric convention."""
-    per = [f(span, t) for f in (range_note, ratio_note) for t in targets] + [flat_note(span, t) for t in tasks]
+    """Every warning a prediction of ``tasks`` for ``targets`` carries: targets below the ladder,
+    at a tokens-per-parameter ratio it cannot resolve or among its own runs, tasks flat over it,
+    and actuals measured under another metric convention."""
+    per = [f(span, t) for f in (range_note, ratio_note, in_sample_note) for t in targets]
+    per += [flat_note(span, t) for t in tasks]
     return [x for x in per if x] + convention_notes(span.convention, targets)
 
 
