@@ -165,6 +165,36 @@ def test_load_store_and_keys(tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == others
 
 
+def test_keys_follow_content_order_names_version_and_format(monkeypatch):
+    import taskladder
+
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    k = cache.key("t", df)
+    assert k != cache.key("t", df.iloc[::-1].reset_index(drop=True))  # row order is content (steps in order)
+    assert k != cache.key("t", df.rename(columns={"a": "c"}))
+    monkeypatch.setattr(taskladder, "__version__", "0.0.0-other")
+    assert cache.key("t", df) != k
+    monkeypatch.undo()
+    monkeypatch.setattr(cache, "FORMAT", cache.FORMAT + 1)
+    assert cache.key("t", df) != k
+
+
+def test_no_cache_zero_means_on_and_a_failed_store_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path))
+    monkeypatch.setenv("TASKLADDER_NO_CACHE", "0")
+    assert cache.enabled()
+    cache.store("t-" + "0" * 40, 1)
+    assert cache.load("t-" + "0" * 40) == 1
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache.pickle, "dump", full)
+    with pytest.warns(cache.CacheWarning, match="No space left on device"):
+        cache.store("t-" + "1" * 40, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t-" + "0" * 40 + ".pkl"]  # no temp file left
+
+
 def test_cache_folder_follows_xdg_and_the_override(monkeypatch, tmp_path):
     monkeypatch.delenv("TASKLADDER_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
