@@ -19,6 +19,9 @@ def test_report_on_bundled_data_is_self_contained():
     assert len(re.findall(r"src=\"data:image/png;base64,", text)) == 8  # every figure embedded
     assert "http://" not in text.replace("http://www.w3.org", "")  # nothing fetched when opened
     assert text.count("<td>48.4</td>") == 2  # ours and the paper's MMLU 7B prediction
+    # the headline errors, each beside the paper's Figure 2 value (here on 3 of its 8 tasks)
+    kpis = re.findall(r'<span class="kpi">(\S+) mean abs. error<b>([\d.]+) pts</b>paper: ([\d.]+)</span>', text)
+    assert [(t, p) for t, _, p in kpis] == [("7B-4T", "3.8"), ("13B-5T", "4.2")]
 
 
 def test_report_cli_needs_a_target_for_user_ladders(tmp_path):

@@ -28,6 +28,9 @@ FIGURE2 = {
 }
 #: Figure 2's mean absolute errors, in points.
 FIGURE2_MAE = {"7B-4T": 3.8, "13B-5T": 4.2}
+#: Section 5.1 / Table 4: Pearson r of a task's loss SD over the last checkpoints against its
+#: step-2 error at 7B-4T, over the 10 tasks.
+TABLE4_R = 0.82
 
 #: Table 7, step 1: (A, alpha, B, beta, E).
 TABLE7_STEP1 = {

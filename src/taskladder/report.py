@@ -12,6 +12,7 @@ import pandas as pd
 from . import analyses, plots
 from .chain import PAPER, Ladder, predict_targets
 from .io import write_bytes_atomic
+from .paper import FIGURE2_MAE
 from .tasks import REGISTRY
 
 CSS = """
@@ -98,7 +99,7 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
              f'ladder runs; targets: {", ".join(html.escape(t.name) for t in targets)}.</p>']
     if have_actual:
         for tgt, v in preds.groupby("target", sort=False)["abs_error"].mean().items():
-            ref = {"7B-4T": 3.8, "13B-5T": 4.2}.get(tgt) if paper else None
+            ref = FIGURE2_MAE.get(tgt) if paper else None
             parts.append(f'<span class="kpi">{html.escape(tgt)} mean abs. error<b>{v:.2f} pts</b>'
                          + (f"paper: {ref}" if ref else "") + "</span>")
 
