@@ -109,7 +109,7 @@ CASES = [
     ("report target file of two runs", ["report", "--target-file", "{in}/two_runs.csv", "--out", "{out}/r.html"],
      "two_runs.csv: holds 2 runs"),
     ("forecast target file of two runs", ["forecast", "--target-file", "{in}/two_runs.csv", "--out", "{out}"],
-     "two_runs.csv: holds 2 runs; a target log holds one"),
+     "two_runs.csv: holds 2 runs (1B-10xC, 760M-10xC); a target file holds one"),
     ("--name on a bundled target", ["predict", "--target", "7B-4T", "--name", "x", "--out", "{out}"],
      "a bundled target keeps its own name"),
     # options that contradict each other: one would be silently dropped

@@ -191,12 +191,9 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
                 raise TaskladderError(f"unknown target {t!r}; bundled targets: {', '.join(known)}")
             targets.append(known[t])
     if target_file is not None:
-        from .results import read_results
+        from .results import read_target_file
 
-        tres = read_results([Path(target_file)], sizes=sizes, n=n)
-        if tres["run"].nunique() > 1:  # one N and one set of actuals: several runs would mix their logs
-            raise TaskladderError(f"{target_file}: holds {tres['run'].nunique()} runs "
-                                  f"({', '.join(map(str, tres['run'].unique()[:4]))}); a target file holds one")
+        tres = read_target_file(target_file, sizes=sizes, n=n)
         d = tokens if tokens is not None else int(tres["d"].max())
         targets.append(Target(name or Path(target_file).stem, int(tres["n"].iloc[0]), d, tres))
     elif n is not None or tokens is not None:

@@ -540,7 +540,7 @@ def target_log(target: str | None = None, target_file=None, n: int | None = None
     from pathlib import Path
 
     from .datasets import olmo2_ladder
-    from .results import read_results
+    from .results import read_target_file
 
     if (target is None) == (target_file is None):
         raise TaskladderError("give one target: --target NAME (a bundled log) or --target-file FILE with --n")
@@ -553,7 +553,5 @@ def target_log(target: str | None = None, target_file=None, n: int | None = None
             raise TaskladderError(f"--n goes with --target-file; the bundled target {target}'s N is known ({t.n:.4g})")
         return t.full, t.n, target
     path = Path(target_file)
-    log = read_results([path], sizes=sizes, n=n)
-    if log["run"].nunique() > 1:
-        raise TaskladderError(f"{path}: holds {log['run'].nunique()} runs; a target log holds one")
+    log = read_target_file(path, sizes=sizes, n=n)
     return log, int(log["n"].iloc[0]), path.stem

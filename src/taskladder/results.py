@@ -406,6 +406,19 @@ def read_results(paths: Iterable[str | Path], *, sizes: Mapping[str, int] | None
     return out
 
 
+def read_target_file(path: str | Path, *, sizes: Mapping[str, int] | None = None,
+                     n: int | None = None) -> pd.DataFrame:
+    """One target's own eval log (``--target-file``), read as :func:`read_results` reads a ladder
+    file.  It must hold one run: a target has one N and one set of actuals, which several runs'
+    logs would mix."""
+    log = read_results([Path(path)], sizes=sizes, n=n)
+    runs = log["run"].unique()
+    if len(runs) > 1:
+        raise TaskladderError(f"{path}: holds {len(runs)} runs ({', '.join(map(str, runs[:4]))}); "
+                              "a target file holds one")
+    return log
+
+
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
     """Files and folders as the readers take them: a folder of tables becomes its tables;
     a folder another tool wrote (see :mod:`taskladder.ingest`) stays whole."""
