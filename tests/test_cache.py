@@ -371,7 +371,8 @@ def test_default_tasks_are_the_papers_the_ladder_has_else_any_known_else_its_own
 
     assert default_tasks(["piqa", "boolq", "mmlu"]) == ["mmlu", "piqa"]
     assert default_tasks(reversed(PAPER_TASKS + ("winogrande",))) == list(PAPER_TASKS)
-    assert default_tasks(["winogrande", "boolq"]) == ["boolq", "winogrande"]  # the registry's order
+    # the registry's order, not the alphabet's, and its tasks only
+    assert default_tasks(["winogrande", "cloze_word", "boolq", "zz"]) == ["boolq", "winogrande", "cloze_word"]
     assert default_tasks(["mine"]) == ["mine"]  # tests/test_own_tasks.py
     with pytest.raises(TaskladderError, match="for no task"):
         default_tasks([])

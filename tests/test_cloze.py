@@ -49,6 +49,7 @@ def test_every_question_is_the_true_next_word_after_its_context(kind):
         assert TEXT[:p - 1].endswith(it.question) and TEXT[p - 1] == " "  # context: the text just before it
         assert len(it.question) <= 30 and (it.question == TEXT[:p - 1] or TEXT[p - 2 - len(it.question)].isspace())
         assert len(set(it.choices)) == 4 and all(len(c) == len(word) + 1 for c in it.choices)
+        assert 4 <= len(word) <= 8 and p - 1 >= 30 // 2  # default word lengths; half a context at least
         for c in it.choices:
             o = c[1:]
             if kind == "cloze_spelling":
@@ -56,13 +57,38 @@ def test_every_question_is_the_true_next_word_after_its_context(kind):
             elif kind == "cloze_swap" and o != word:
                 i = next(k for k in range(len(o)) if o[k] != word[k])
                 assert o[i] == word[i + 1] and o[i + 1] == word[i] and o[i + 2:] == word[i + 2:]
-            elif kind == "cloze_vowel" and o != word:
+            elif kind in ("cloze_vowel", "cloze_consonant") and o != word:
+                letters = "aeiou" if kind == "cloze_vowel" else "bcdfghjklmnpqrstvwxyz"
                 diff = [k for k in range(len(o)) if o[k] != word[k]]
-                assert len(diff) == 1 and o[diff[0]] in "aeiou" and word[diff[0]] in "aeiou"
+                assert len(diff) == 1 and o[diff[0]] in letters and word[diff[0]] in letters
             elif kind == "cloze_word":
                 assert o.islower() and re.search(rf"\b{o}\b", TEXT + NEIGHBORS)  # a real word of the text
             elif kind == "cloze_neighbor" and o != word:
                 assert re.search(rf"\b{o}\b", TEXT + NEIGHBORS) and sum(a != b for a, b in zip(o, word)) == 1
+
+
+    positions = [_position(it) for it in task.items]
+    assert positions == sorted(positions)  # in the text's order, whatever order they were drawn in
+    if len(task.items) >= 12:  # the gold answer is not always in one place
+        assert len({it.gold for it in task.items}) >= 3
+
+
+def test_cloze_questions_have_half_a_context_at_least():
+    text = "I have seen these words before, many times over"
+    task = cloze.build(text, "cloze_spelling", 10)  # 48 characters of context: none before 24
+    assert [_position(it) for it in task.items] == [text.index(w) for w in ("many", "times", "over")]
+
+
+def test_cloze_word_distractors_are_drawn_by_frequency():
+    # three 4-letter words make up nearly all of the vocabulary's mass: they are the distractors
+    heavy = {"zzqa", "zzqb", "zzqc"}
+    task = cloze.build(TEXT, "cloze_word", 50, vocabulary=TEXT + " zzqa zzqb zzqc" * 20_000)
+    four = [it for it in task.items if len(it.choices[it.gold]) == 5]
+    assert len(four) >= 5
+    for it in four:
+        assert {c[1:] for i, c in enumerate(it.choices) if i != it.gold} == heavy
+    assert {len(c) for it in task.items for c in it.choices} - {5} and not any(
+        c[1:] in heavy for it in task.items if len(it.choices[it.gold]) != 5 for c in it.choices)
 
 
 def test_cloze_tasks_are_deterministic_and_round_trip_through_task_files(tmp_path):

@@ -9,7 +9,7 @@ from taskladder.chain import Ladder, moving_average
 from taskladder.datasets import olmo2_ladder
 from taskladder.errors import TaskladderError
 from taskladder.results import COLUMNS, read_long, read_results, read_wide
-from taskladder.tasks import MMLU_WEIGHTS, PAPER_TASKS
+from taskladder.tasks import ALL_TASKS, MMLU_WEIGHTS, OLMO_COLUMNS, PAPER_TASKS, REGISTRY, wide_columns
 
 
 def test_wide_reader_on_a_real_export():
@@ -138,6 +138,24 @@ def test_bundled_data_equals_the_source_csvs():
         want = read_wide(f)
         got = d.ladder[d.ladder["run"] == f.stem].reset_index(drop=True)
         pd.testing.assert_frame_equal(got, want, check_like=False)
+    if SHARED.exists():  # the targets, with the MC-format accuracy no ladder run logs
+        for run, fname, n in (("7B-4T", "peteish7_eval_anneal.csv", 6_887_575_552),
+                              ("13B-5T", "peteish13_eval_final.csv", 13_202_396_160)):
+            want = read_wide(SHARED / "targets" / fname, run=run, n=n)
+            pd.testing.assert_frame_equal(d.targets[run].results.reset_index(drop=True), want)
+            assert "mc_acc" in set(want["metric"])
+
+
+def test_every_registry_column_is_in_olmos_real_log():
+    # the 7B target's real header (tests/data/NOTICE.md): every column the registry reads for
+    # OLMo's logs exists there, with its logged normalisation (MMLU's MC accuracy is len_norm)
+    header = set((DATA / "peteish7_eval_anneal.header.csv").read_text().strip().split(","))
+    for name in ALL_TASKS:
+        for metric in OLMO_COLUMNS:
+            cols = wide_columns(REGISTRY[name], metric)
+            assert cols and all(c in header for c, _ in cols), (name, metric)
+            assert sum(w for _, w in cols) == pytest.approx(1.0)
+    assert ("eval/downstream/mmlu_stem_test_mc_5shot_len_norm", 0.215) in wide_columns(REGISTRY["mmlu"], "mc_acc")
 
 
 def test_bundled_data_loads_without_the_parquet_reader():
