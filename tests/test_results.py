@@ -218,3 +218,41 @@ def test_a_compact_target_has_the_same_actuals_without_tables():
     last3 = t.results[(t.results["task"] == "mmlu") & (t.results["metric"] == "acc")].sort_values("step")["value"]
     assert c.actual("mmlu", window=3) == pytest.approx(last3.iloc[-3:].mean(), abs=1e-15)
     assert c.actual("no_such_task") is None
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"feature": "loss"}, "unknown feature 'loss'"), ({"compute": "6n"}, "unknown compute '6n'"),
+    ({"step1": "c"}, "unknown step-1 law 'c'"), ({"step2": "tanh"}, "unknown step-2 law 'tanh'"),
+    ({"final_window": 0}, "at least 1"), ({"smooth_window": 0}, "at least 1"),
+    ({"n_starts": -1}, "n_starts must be >= 0"), ({"skip_frac": 1.0}, r"skip_frac must be in \[0, 1\)"),
+    ({"skip_frac": -0.1}, "skip_frac must be in"),
+])
+def test_chain_config_refuses_bad_values_when_made(bad, match):
+    from taskladder.chain import ChainConfig
+
+    with pytest.raises(TaskladderError, match=match):
+        ChainConfig(**bad)
+    assert ChainConfig(skip_frac=0.0, final_window=1, smooth_window=1, n_starts=0).skip_frac == 0.0
+
+
+def test_accuracy_noise_is_the_median_runs_sd_over_its_last_ten_checkpoints():
+    # the SD a target's "actual" carries (trust.DesignModel.ckpt_sd_): per run, np.std of the last
+    # 10 accuracies (population SD); the median over runs with 3 checkpoints or more
+    runs = {"a": [0.9, 0.1] + [0.30, 0.32] * 5,  # last ten: SD 0.01 (the first two are left out)
+            "b": [0.0, 0.0] + [0.50, 0.56] * 5,  # 0.03
+            "c": [0.0, 1.0] + [0.40, 0.48] * 5,  # 0.04
+            "d": [0.2, 0.9]}  # too short to count
+    rows = [(r, "s", 100, 10 * (i + 1), i + 1, "t", "acc", v) for r, vs in runs.items() for i, v in enumerate(vs)]
+    lad = Ladder(pd.DataFrame(rows, columns=COLUMNS))
+    assert lad.accuracy_noise("t") == pytest.approx(0.03, abs=1e-12)
+
+
+def test_ladder_span_of_the_bundled_ladder():
+    from taskladder.chain import ladder_span
+
+    lad = olmo2_ladder().ladder
+    span = ladder_span(lad)
+    final_d = lad.groupby("run")["d"].max()
+    assert span.n_min == 190_354_176 and span.d_min == final_d.min() == final_d["190M-1xC"]
+    tpp = final_d / lad.groupby("run")["n"].first()
+    assert (span.tpp_min, span.tpp_max) == (tpp.min(), tpp.max()) and 19 < tpp.min() < 21 and 190 < tpp.max() < 210
