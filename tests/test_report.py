@@ -1,11 +1,14 @@
 """The HTML report: self-contained, every section present."""
 
+import html
 import re
+from html.parser import HTMLParser
 
+import pandas as pd
 from conftest import run_cli
 
 from taskladder.datasets import olmo2_ladder
-from taskladder.report import build
+from taskladder.report import _name, build
 from taskladder.tasks import ALL_TASKS
 
 
@@ -14,7 +17,7 @@ def test_report_on_bundled_data_is_self_contained():
     text = build(d.ladder, [d.targets["7B-4T"], d.targets["13B-5T"]], ["mmlu", "piqa", "arc_challenge"],
                  ALL_TASKS, paper=True)
     for section in ("Chained predictions", "Fitted laws", "Step 1", "Step 2", "Automatic prediction",
-                    "Design choices", "Variance", "Prediction error vs ladder compute"):
+                    "Design choices", "MC format", "Variance", "Prediction error vs ladder compute"):
         assert section in text, section
     assert len(re.findall(r"src=\"data:image/png;base64,", text)) == 8  # every figure embedded
     assert "http://" not in text.replace("http://www.w3.org", "")  # nothing fetched when opened
@@ -22,6 +25,154 @@ def test_report_on_bundled_data_is_self_contained():
     # the headline errors, each beside the paper's Figure 2 value (here on 3 of its 8 tasks)
     kpis = re.findall(r'<span class="kpi">(\S+) mean abs. error<b>([\d.]+) pts</b>paper: ([\d.]+)</span>', text)
     assert [(t, p) for t, _, p in kpis] == [("7B-4T", "3.8"), ("13B-5T", "4.2")]
+    from taskladder.chain import PAPER, predict_targets
+
+    preds, _ = predict_targets(d.ladder, [d.targets["7B-4T"], d.targets["13B-5T"]], ["mmlu", "piqa", "arc_challenge"],
+                               PAPER)  # the mean of the three tasks' errors (not their median)
+    assert [v for _, v, _ in kpis] == [f"{v:.2f}" for v in preds.groupby("target", sort=False)["abs_error"].mean()]
+
+
+def test_report_says_what_predict_warns_about():
+    from taskladder.datasets import Target
+    from taskladder.predictor import range_note
+    from taskladder.chain import ladder_span
+
+    d = olmo2_ladder()
+    small = Target("small", 100_000_000, 1_000_000_000)  # below every rung
+    text = build(d.ladder, [small], ["piqa"], ["piqa"])
+    note = range_note(ladder_span(d.ladder), small)
+    assert note and f'<p class="flag">warning: {html.escape(note)}</p>' in text
+
+
+class _Sections(HTMLParser):
+    """The report's tables and notes under each <h2>: {caption: [table rows..., note texts...]}."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.out, self.h2, self.where, self.row, self.cell = {}, None, None, None, None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "h2":
+            self.where = "h2"
+            self.h2 = ""
+        elif tag == "tr":
+            self.row = []
+        elif tag in ("td", "th") and self.row is not None:
+            self.cell = ""
+        elif tag == "p":
+            self.where = "p"
+            self.out.setdefault(self.h2, []).append("")
+
+    def handle_endtag(self, tag):
+        if tag == "h2":
+            self.where = None
+            self.out[self.h2] = []
+        elif tag in ("td", "th") and self.row is not None:
+            self.row.append(self.cell)
+            self.cell = None
+        elif tag == "tr":
+            self.out[self.h2].append(self.row)
+            self.row = None
+        elif tag == "p":
+            self.where = None
+
+    def handle_data(self, data):
+        if self.where == "h2":
+            self.h2 += data
+        elif self.cell is not None:
+            self.cell += data
+        elif self.where == "p" and self.h2 in self.out:
+            self.out[self.h2][-1] += data
+
+
+def _rows(section):
+    """{first cell (and second, when the header says target): the row's cells by header}."""
+    tables = [r for r in section if isinstance(r, list)]
+    head, body = tables[0], tables[1:]
+    two = len(head) > 1 and head[1] == "target"
+    return {(r[0], r[1]) if two else r[0]: dict(zip(head, r)) for r in body}
+
+
+def test_report_numbers_are_the_analyses(monkeypatch):
+    """Every number the report prints is the analysis it names: the headline errors, the chained
+    predictions with a given interval, the automatic prediction and its summary line, the design
+    choices, the MC format, the variance and the compute-vs-error tables."""
+    from taskladder import analyses
+    from taskladder.chain import PAPER, predict_targets
+    d = olmo2_ladder()
+    tgts, tasks = [d.targets["7B-4T"], d.targets["13B-5T"]], ["mmlu", "arc_challenge"]
+    iv = pd.DataFrame({"task": ["mmlu", "arc_challenge"] * 2, "target": ["7B-4T"] * 2 + ["13B-5T"] * 2,
+                       "lower": [0.41, 0.42, 0.43, 0.44], "upper": [0.51, 0.52, 0.53, 0.54],
+                       "chance": [0.25, 0.26, 0.27, 0.28]})
+    from taskladder import trust
+
+    real = trust.auto_predict
+
+    def one_missed(*a, **k):  # the bundled targets' actuals are all covered: say one is not
+        out = real(*a, **k)
+        out.predictions.loc[0, "covered"] = False
+        return out
+
+    monkeypatch.setattr(trust, "auto_predict", one_missed)
+    text = build(d.ladder, tgts, tasks, ALL_TASKS, intervals=iv)
+    sec = _Sections(text).out
+    pct = "{:.1f}".format
+
+    preds, fits = predict_targets(d.ladder, tgts, tasks, PAPER)
+    laws = _rows(sec["Fitted laws"])
+    for task, f in fits.items():
+        assert (laws[_name(task)]["fit err 1"], laws[_name(task)]["fit err 2"]) == (
+            f"{f.step1_.fit_error_:.2%}", f"{f.step2_.fit_error_:.2%}")
+        assert laws[_name(task)]["step 1"] == f.step1_.formula()
+    kpis = dict(re.findall(r'<span class="kpi">(\S+) mean abs. error<b>([\d.]+) pts</b>', text))
+    assert kpis == {t: f"{v:.2f}" for t, v in preds.groupby("target")["abs_error"].mean().items()}
+    chained = _rows(sec["Chained predictions (task loss → accuracy)"])
+    bounds = iv.set_index(["task", "target"])
+    for p in preds.itertuples():
+        row = chained[(_name(p.task), p.target)]
+        lo, hi, ch = bounds.loc[(p.task, p.target), ["lower", "upper", "chance"]]
+        assert (row["predicted"], row["actual"], row["abs err (pts)"]) == (
+            pct(100 * p.predicted), pct(100 * p.actual), pct(p.abs_error))
+        assert (row["90% interval"], row["chance"]) == (f"[{pct(100 * lo)}, {pct(100 * hi)}]", pct(100 * ch))
+
+    auto = trust.auto_predict(d.ladder, tgts, tasks).predictions
+    assert auto["covered"].sum() == 3
+    shown = _rows(sec["Automatic prediction with 90% intervals"])
+    for a in auto.itertuples():
+        row = shown[(_name(a.task), a.target)]
+        assert (row["predicted"], row["90% interval"], row["actual"]) == (
+            pct(100 * a.predicted), f"[{pct(100 * a.lower)}, {pct(100 * a.upper)}]", pct(100 * a.actual))
+    mae = auto.groupby("target", sort=False)["abs_error"].mean()
+    summary = next(n for n in sec["Automatic prediction with 90% intervals"] if str(n).startswith("Mean absolute"))
+    assert summary == ("Mean absolute error: " + ", ".join(f"{k} {v:.2f} pts" for k, v in mae.items())
+                       + f"; {int(auto['covered'].sum())}/4 actuals inside the intervals.")
+
+    design = analyses.design_choices(d.ladder, tgts, tasks)
+    shown = _rows(sec["Design choices (paper section 6)"])
+    for r in design.itertuples():
+        assert shown[_name(r.task)][f"{r.design} · {r.target}"] == f"{r.relative_error:.1%}"
+
+    mc = analyses.mc_predictions(d.ladder, tgts, tasks)
+    shown = _rows(sec["MC format (paper appendix B.2)"])
+    assert len(mc) == len(shown) == 4
+    for r in mc.itertuples():
+        assert (shown[(_name(r.task), r.target)]["predicted"], shown[(_name(r.task), r.target)]["actual"]) == (
+            pct(100 * r.predicted), pct(100 * r.actual))
+
+    var = analyses.variance(d.ladder, ALL_TASKS)
+    shown = _rows(sec["Variance over the last checkpoints (paper section 5.1)"])
+    for r in var.itertuples():
+        assert (shown[_name(r.task)]["loss SD"], shown[_name(r.task)]["acc SD"]) == (
+            f"{r.loss_sd:.4f}", f"{r.acc_sd:.4f}")
+
+    cv = analyses.compute_vs_error(d.ladder, tgts, tasks)
+    g = cv.groupby(["axis", "subset", "target"], sort=False)["abs_error"].mean()
+    rows = [r for r in sec["Prediction error vs ladder compute (paper section 5.2)"] if isinstance(r, list)]
+    head = rows[0]
+    shown = {(r[head.index("axis")], r[head.index("subset")], r[head.index("target")]): r[head.index("MAE (pts)")]
+             for r in rows[1:]}
+    assert shown == {k: f"{v:.2f}" for k, v in g.items()}
 
 
 def test_report_cli_needs_a_target_for_user_ladders(tmp_path):
