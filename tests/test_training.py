@@ -203,6 +203,21 @@ def test_run_tiny_preset_end_to_end_and_evaluate_reads_trainer_checkpoints(tmp_p
         assert acc[f"{size}-1xC"] < acc[f"{size}-2xC"] < acc[f"{size}-5xC"]
     for m in ("1xC", "2xC", "5xC"):
         assert lm[f"3k-{m}"] > lm[f"12k-{m}"] and acc[f"12k-{m}"] > acc[f"3k-{m}"] + 0.05
+    # the fits saw the ladder alone: the same chain refitted here without the target's rows
+    from taskladder.evaluation import load_task
+    from taskladder.ladder import target_rung
+    from taskladder.pipeline import chained_predictions
+
+    tasks = [load_task(tmp_path / "run" / "tasks" / f"{t}.json.gz") for t in preds]
+    again, _, _ = chained_predictions(res[res.run != "12k-5xC"], res[res.run == "12k-5xC"],
+                                      target_rung(PRESETS["tiny"]), tasks)
+    for p in again.itertuples():
+        assert preds[p.task]["predicted"] == pytest.approx(p.predicted, abs=1e-9)
+        assert preds[p.task]["covered"] == (p.lower <= p.actual <= p.upper)
+        assert p.actual == pytest.approx(res[(res.run == "12k-5xC") & (res.task == p.task) & (res.metric == "acc")]
+                                         .sort_values("step")["value"].iloc[-5:].mean(), abs=1e-12)
+    held = res[(res.run == "12k-5xC") & (res.metric == "lm_loss")].sort_values("step")
+    assert s["heldout_loss"]["actual"] == held["value"].iloc[-1]  # its last checkpoint's held-out loss
     html = (tmp_path / "run" / "report.html").read_text()
     assert "<img" in html and "12k-5xC" in html and "90% interval" in html
     task_file = json.loads(gzip.decompress((tmp_path / "run" / "tasks" / "cloze_vowel.json.gz").read_bytes()))

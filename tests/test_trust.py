@@ -548,3 +548,28 @@ def test_the_n_split_holds_out_the_largest_runs_by_n_then_d(bundled):
     shuffled = Ladder(lad.results.sample(frac=1.0, random_state=3))
     for held in (_holdouts(lad, 2), _holdouts(shuffled, 2)):
         assert held[0] == ("N", ["1B-5xC", "1B-10xC"])
+
+
+def test_the_micro_runs_chained_interval_says_when_it_misses():
+    # taskladder run's interval (pipeline.chained_predictions) on the bundled ladder: PIQA at 7B-4T,
+    # once with the real actual and once with an actual of 99%, far above the interval
+    from types import SimpleNamespace
+
+    from taskladder.evaluation import bundled_task
+    from taskladder.pipeline import LEVEL, chained_predictions
+
+    d = olmo2_ladder()
+    t = d.targets["7B-4T"]
+    rung = SimpleNamespace(name="7B-4T", n=t.n, tokens=t.d)
+    piqa = bundled_task("piqa", limit=10)
+    dm = DesignModel("task_bpb", "piqa").fit(Ladder(d.ladder))
+    lo, hi = dm.bounded_interval(t.n, t.d, LEVEL)
+    for actual, covered in ((t.actual("piqa"), True), (0.99, False)):
+        res = t.results.copy()
+        if covered is False:
+            res.loc[(res["task"] == "piqa") & (res["metric"] == "acc"), "value"] = actual
+        preds, _, _ = chained_predictions(d.ladder, res, rung, [piqa])
+        (row,) = preds.to_dict("records")
+        assert (row["lower"], row["upper"]) == (lo, hi) and row["chance"] == 0.5
+        assert row["actual"] == pytest.approx(actual) and row["covered"] is covered
+        assert lo < row["predicted"] < hi and hi < 0.99
