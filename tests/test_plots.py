@@ -1,0 +1,138 @@
+"""What the figures draw: the points and intervals of the numbers they show, read back from
+the matplotlib figure before it is saved."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from taskladder import plots
+from taskladder.chain import PAPER, predict_targets
+from taskladder.datasets import olmo2_ladder
+
+
+@pytest.fixture
+def drawn(monkeypatch, tmp_path):
+    """Each figure a plot function saves, kept open instead of written."""
+    figs = []
+
+    def keep(fig, path, tight=True):
+        figs.append(fig)
+        return path
+
+    monkeypatch.setattr(plots, "save", keep)
+    yield figs
+    import matplotlib.pyplot as plt
+
+    for f in figs:
+        plt.close(f)
+
+
+def _points(ax, label=None):
+    """Every scatter point of an axis (those of the collection labelled ``label``, if given)."""
+    cols = [c for c in ax.collections if label is None or c.get_label() == label]
+    return np.concatenate([c.get_offsets() for c in cols]) if cols else np.zeros((0, 2))
+
+
+def _has(points, x, y):
+    return bool(np.any(np.isclose(points[:, 0], x, rtol=1e-9) & np.isclose(points[:, 1], y, rtol=1e-9)))
+
+
+def _rows(ax):
+    """y of each row of a row plot, by its label ("Task · target")."""
+    return {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks())}
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    d = olmo2_ladder()
+    targets = [d.targets["7B-4T"], d.targets["13B-5T"]]
+    preds, fits = predict_targets(d.ladder, targets, ["mmlu", "piqa"], PAPER)
+    return targets, preds, fits
+
+
+def test_intervals_figure_draws_each_rows_interval_prediction_and_actual(drawn):
+    # the figure of predicted vs actual with intervals (plot_auto, predict --out): per (task,
+    # target) row its interval as a bar, the prediction as an x and the actual as a circle
+    preds = pd.DataFrame({"task": ["mmlu", "mmlu", "piqa", "piqa"], "target": ["7B-4T", "13B-5T"] * 2,
+                          "predicted": [0.48, 0.55, 0.79, 0.81], "lower": [0.43, 0.49, 0.75, 0.78],
+                          "upper": [0.53, 0.60, 0.82, 0.84], "actual": [0.49, 0.56, np.nan, 0.83]})
+    plots.plot_auto(preds, "auto.png")
+    (ax,) = drawn[0].axes
+    rows = _rows(ax)
+    assert list(rows) == ["MMLU · 7B-4T", "MMLU · 13B-5T", "PIQA · 7B-4T", "PIQA · 13B-5T"]
+    bars = {(tuple(ln.get_xdata()), ln.get_ydata()[0]) for ln in ax.lines}
+    actual = _points(ax, "actual")
+    for r in preds.itertuples():
+        y = rows[f"{'MMLU' if r.task == 'mmlu' else 'PIQA'} · {r.target}"]
+        assert (pytest.approx((100 * r.lower, 100 * r.upper)), y) in [(b, yy) for b, yy in bars]
+        assert _has(_points(ax, f"{r.target} predicted"), 100 * r.predicted, y)
+        assert _has(actual, 100 * r.actual, y) == (r.actual == r.actual)
+    assert len(actual) == 3
+
+
+def test_summary_figure_draws_predicted_and_actual(drawn, bundled):
+    _, preds, _ = bundled
+    plots.plot_summary(preds, "sum.png")
+    (ax,) = drawn[0].axes
+    rows = _rows(ax)
+    for r in preds.itertuples():
+        y = rows[f"{plots._display(r.task)} · {r.target}"]
+        assert _has(_points(ax, f"{r.target} predicted"), 100 * r.predicted, y)
+        assert _has(_points(ax, f"{r.target} actual"), 100 * r.actual, y)
+    # each row's gap is written beside it, predicted minus actual
+    gaps = sorted(t.get_text() for t in ax.texts)
+    assert gaps == sorted(f"{100 * (r.predicted - r.actual):+.1f}" for r in preds.itertuples())
+
+
+def test_step1_and_chained_figures_draw_the_ladder_and_each_targets_prediction(drawn, bundled):
+    targets, _, fits = bundled
+    plots.plot_step1(fits, targets, "s1.png")
+    plots.plot_chained(fits, targets, "ch.png",
+                       final_acc={k: dict(zip(f.step1_data_["run"], f.step1_data_["value"])) for k, f in fits.items()})
+    plots.plot_step2(fits, targets, "s2.png")
+    s1, ch, s2 = drawn
+    for ax, (task, fit) in zip(s1.axes, fits.items()):
+        assert ax.get_title().startswith(plots._display(task))
+        pts = _points(ax)
+        for run in fit.step1_data_.itertuples():  # every run's final (D, task loss)
+            assert _has(pts, run.d, run.value)
+        for t in targets:
+            assert _has(_points(ax, f"{t.name} (predicted)"), t.d, float(fit.predict_feature(t.n, t.d)))
+            assert _has(_points(ax, f"{t.name} (actual)"), t.d, t.actual(task, "bpb"))
+    for ax, (task, fit) in zip(ch.axes, fits.items()):
+        for t in targets:
+            assert _has(_points(ax, f"{t.name} (predicted)"), t.d, float(fit.predict(t.n, t.d)))
+            assert _has(_points(ax, f"{t.name} (actual)"), t.d, t.actual(task))
+    for ax, (task, fit) in zip(s2.axes, fits.items()):  # every checkpoint step 2 was fitted on
+        data = fit.step2_data_
+        ladder = np.concatenate([c.get_offsets() for c in ax.collections if c.get_label().startswith("_")
+                                 and len(c.get_offsets()) > 2])
+        assert len(ladder) == len(data)
+        np.testing.assert_allclose(np.sort(ladder[:, 0]), np.sort(data["x"].to_numpy()))
+        for t in targets:
+            x = t.actual(task, "bpb")
+            assert _has(_points(ax, f"{t.name} (actual)"), x, t.actual(task))
+            assert _has(_points(ax, f"{t.name} (step-2 prediction at its loss)"), x, float(fit.step2_.predict(x)))
+
+
+def test_a_sweep_is_a_curve_over_compute_with_its_band(drawn):
+    # five targets in any order: the curve runs by compute, the band spans each one's interval
+    names = ["30B", "1B", "13B", "3B", "7B"]
+    compute = {"1B": 1e21, "3B": 3e21, "7B": 7e21, "13B": 1.3e22, "30B": 3e22}
+    pred = {"1B": 0.40, "3B": 0.45, "7B": 0.50, "13B": 0.55, "30B": 0.60}
+    preds = pd.DataFrame({"task": "mmlu", "target": names, "predicted": [pred[n] for n in names],
+                          "lower": [pred[n] - 0.05 for n in names], "upper": [pred[n] + 0.04 for n in names],
+                          "level": 0.9, "actual": [np.nan, np.nan, np.nan, np.nan, 0.52]})
+    fig = plots.sweep_figure(preds, compute)
+    ax = fig.axes[0]
+    (line,) = [ln for ln in ax.lines if ln.get_label() == "predicted"]
+    order = sorted(compute, key=compute.get)
+    np.testing.assert_allclose(line.get_xdata(), [compute[n] for n in order])
+    np.testing.assert_allclose(line.get_ydata(), [100 * pred[n] for n in order])
+    (band,) = [c for c in ax.collections if c.get_label() == "90% interval"]
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert ys.min() == pytest.approx(100 * (0.40 - 0.05)) and ys.max() == pytest.approx(100 * (0.60 + 0.04))
+    assert _has(_points(ax, "actual"), 7e21, 52.0)  # the last row: 7B
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
