@@ -16,7 +16,7 @@ PAPER_TASK_NAMES = {"mmlu", "hellaswag", "arc_challenge", "arc_easy", "piqa", "c
 def reproduced(tmp_path_factory):
     out = tmp_path_factory.mktemp("rep")
     r = run_cli("reproduce", "--json", "--out", out)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0 and r.stderr == "", r.stderr  # stderr piped: no progress, no blank line
     return json.loads(r.stdout), out
 
 

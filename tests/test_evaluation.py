@@ -115,7 +115,7 @@ def test_evaluate_then_predict_end_to_end(tmp_path):
             n_of[size] = layers * (16 * hidden * hidden + 4 * hidden) + hidden + 320 * hidden
             r = run_cli("evaluate", *cks, "--task-file", task, "--run-name", run, "--params", n_of[size],
                         "--batch-tokens", "1000", "--out", out, "--heldout", heldout)
-            assert r.returncode == 0, r.stderr
+            assert r.returncode == 0 and r.stderr == "", r.stderr  # no progress bar, nor its blank line, in a pipe
     df = pd.read_parquet(out)
     assert set(df["metric"]) == {"bpb", "acc", "taskce", "lm_loss"}
     assert set(df[df["metric"] == "lm_loss"]["task"]) == {"c4_en"}  # feeds the C4-loss pipeline

@@ -165,6 +165,10 @@ CASES = [
      "not a usable model config"),
     ("evaluate a BERT checkpoint", ["evaluate", "{in}/bert/step100", "--out", "{out}/r.parquet", *EVAL],
      "BertForMaskedLM is not a causal language model"),
+    ("evaluate into a text file", ["evaluate", "{in}/empty/step100", "--out", "{out}/r.txt", *EVAL],
+     "r.txt: a results table is written as .parquet or .csv, not '.txt'"),
+    ("evaluate in fp8", ["evaluate", "{in}/empty/step100", "--out", "{out}/r.parquet", *EVAL, "--dtype", "fp8"],
+     "unknown dtype 'fp8'; choose float32, bfloat16, float16"),
     ("evaluate on a machine without a GPU",
      ["evaluate", "{in}/empty/step100", "--out", "{out}/r.parquet", *EVAL, "--device", "cuda"],
      "no CUDA GPU is available here"),
@@ -186,7 +190,7 @@ def test_bad_input_exits_2_with_one_line_and_leaves_nothing(inputs, tmp_path, ca
     args = [a.replace("{in}", str(inputs)).replace("{out}", str(out)) for a in argv]
     before = sorted(p.name for p in inputs.rglob("*"))
     r = run_cli(*args, cwd=work)
-    lines = r.stderr.strip().splitlines()
+    lines = r.stderr.splitlines()  # one line: no blank line before or after it
     assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert message in lines[0], lines[0]

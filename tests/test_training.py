@@ -336,6 +336,6 @@ def test_run_and_evaluate_bad_options(tmp_path, args, message):
 
 def test_train_names_the_presets_target_rung(tmp_path):
     r = run_cli("train", "--preset", "micro", "--rung", "87k-5xC", "--max-steps", "1", "--out", tmp_path)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0 and r.stderr == "", r.stderr
     meta = json.loads((tmp_path / "87k-5xC" / "step1" / "taskladder.json").read_text())
     assert meta["n"] == 86_832 and meta["run"] == "87k-5xC"

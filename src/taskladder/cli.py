@@ -10,11 +10,11 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
 from . import io
 from .errors import FitWarning, TaskladderError
+from .progress import Progress
 from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY
 from .units import parse_count, parse_counts, parse_flops, percent
 
@@ -81,10 +81,6 @@ def _default_tasks(results) -> list[str]:
 
 def _fit_progress(n_tasks: int, quiet: bool, label: str = "fitting tasks"):
     """A rich progress bar on stderr; returns (context manager, advance callback)."""
-    if quiet or not err_console.is_terminal:  # a disabled bar still writes an empty line on exit
-        from contextlib import nullcontext
-
-        return nullcontext(), lambda share=1.0: None
     prog = Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal)
     tid = prog.add_task(label, total=n_tasks)
     # share < 1: part of a task (the automatic choice reports each of a task's pipelines)

@@ -507,7 +507,7 @@ def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
         raise TaskladderError(f"{path}: tokenizer has {len(tok)} tokens but the model only {cfg.vocab_size}")
     dt = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype)
     if dt is None:
-        raise TaskladderError(f"unknown dtype {dtype!r}; choose float32, bfloat16 or float16")
+        raise TaskladderError(f"unknown dtype {dtype!r}; choose {', '.join(DTYPES)}")
     try:
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dt)
     except (OSError, ValueError) as e:
@@ -623,6 +623,10 @@ def discover_checkpoints(paths, run: str | None = None, n: int | None = None,
     return sorted(cks, key=lambda x: (x["run"], x["step"]))
 
 
+#: Weight types a checkpoint can be scored in (``--dtype``).
+DTYPES = ("float32", "bfloat16", "float16")
+
+
 def evaluate_to_table(cks: list[dict], tasks, out: Path, text: str | None = None, device: str = "cpu",
                       dtype: str = "float32", heldout_name: str = "c4_en", overlong: str = "error",
                       set_total=None, advance=None, on_checkpoint=None, convention: str = "olmo") -> None:
@@ -640,6 +644,12 @@ def evaluate_to_table(cks: list[dict], tasks, out: Path, text: str | None = None
     from .results import read_results
 
     out = Path(out)
+    # before any model is loaded: a bad option found after an hour of scoring costs the hour
+    if out.suffix not in (".parquet", ".csv"):
+        raise TaskladderError(f"{out}: a results table is written as .parquet or .csv, "
+                              f"not {repr(out.suffix) if out.suffix else 'a name without a suffix'}")
+    if dtype not in DTYPES:
+        raise TaskladderError(f"unknown dtype {dtype!r}; choose {', '.join(DTYPES)}")
     with distributed_context() as (rank, world):
         existing = read_results([out]) if out.exists() else None
         if existing is not None:

@@ -108,13 +108,9 @@ def build_tasks(config: RunConfig, heldout: str, folder: Path, vocabulary: str |
 
 def run(config: RunConfig, console=None) -> dict:
     """The whole pipeline; every stage resumes from what is already on disk."""
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .progress import Progress
 
     from . import parallel
     from .evaluation import done_keys, needs_scoring
