@@ -148,6 +148,10 @@ CASES = [
     # training and evaluation
     ("train max-steps -1", ["train", "--preset", "tiny", "--max-steps=-1", "--out", "{out}"],
      "max steps must be at least 1"),
+    ("train with a negative seed", ["train", "--preset", "tiny", "--seed", "-1", "--out", "{out}"],
+     "seed must be a non-negative integer, got -1"),
+    ("run with a negative seed", ["run", "--preset", "tiny", "--seed", "-1", "--out", "{out}"],
+     "seed must be a non-negative integer, got -1"),
     ("train on a machine without a GPU", ["train", "--preset", "tiny", "--device", "cuda", "--out", "{out}"],
      "no CUDA GPU is available here"),
     ("train on garbage jsonl", ["train", "--preset", "tiny", "--corpus", "{in}/garbage.jsonl", "--out", "{out}"],

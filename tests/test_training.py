@@ -148,6 +148,33 @@ def test_kill_9_then_resume_gives_identical_losses(tmp_path):
     assert [p.name for p in (out / "12k-5xC").glob("step*/train_state.pt")] == ["train_state.pt"]
 
 
+def test_a_run_is_continued_only_under_its_own_settings(tmp_path):
+    # a checkpoint made under another seed, corpus or shape is not continued, nor counted as done
+    from taskladder.training import RunCheckpoints
+
+    base = ["train", "--preset", "tiny", "--rung", "3k-1xC", "--out", tmp_path]
+    r = run_cli(*base, "--max-steps", "2")
+    assert r.returncode == 0, r.stderr
+    small = tmp_path / "small.txt"
+    small.write_text("to be or not to be, that is the question. " * 200)
+    for extra, message in ((["--seed", "7"], "step2: trained with seed 0, this command has 7"),
+                           (["--seq-len", "128"], "trained with rung seq_len 256, this command has 128"),
+                           (["--dtype", "bfloat16"], "trained with dtype float32, this command has bfloat16"),
+                           (["--corpus", small], "trained on 1,059,625 training tokens, this command's corpus")):
+        r = run_cli(*base, *extra, "--max-steps", "3")
+        assert r.returncode == 2 and message in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    assert not (tmp_path / "3k-1xC" / "step3").exists()
+    r = run_cli(*base, "--micro-batch", "2", "--max-steps", "3")  # the same batches in smaller pieces
+    assert r.returncode == 0 and "resumed at step 2" in r.stdout, r.stderr
+    meta = json.loads((tmp_path / "3k-1xC" / "step3" / "taskladder.json").read_text())
+    rung = next(x for x in plan(PRESETS["tiny"]) if x.name == "3k-1xC")
+    settings = {**{k: meta["train"][k] for k in ("seed", "dtype", "grad_clip", "z_loss", "betas", "weight_decay",
+                                                 "eps", "rope_theta")}, "train_tokens": meta["train_tokens"]}
+    assert RunCheckpoints(tmp_path, settings=settings).done_summary(rung, 3)["steps"] == 3
+    with pytest.raises(TaskladderError, match="trained with seed 0, this command has 1"):
+        RunCheckpoints(tmp_path, settings={**settings, "seed": 1}).done_summary(rung, 3)
+
+
 def test_fsdp2_on_two_gloo_processes_matches_one_process(tmp_path):
     args = ["train", "--preset", "tiny", "--rung", "6k-1xC", "--max-steps", "20"]
     one = run_cli(*args, "--out", tmp_path / "one")

@@ -56,6 +56,8 @@ class RunConfig:
 
         if self.preset not in PRESETS:
             raise TaskladderError(f"unknown preset {self.preset!r}; choose from {', '.join(PRESETS)}")
+        if not (isinstance(self.seed, int) and self.seed >= 0):
+            raise TaskladderError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.limit <= 0:
             raise TaskladderError(f"limit must be positive, got {self.limit}")
         if self.workers is not None and self.workers <= 0:

@@ -242,6 +242,15 @@ class TrainConfig:
     def __post_init__(self):
         if self.dtype not in ("float32", "bfloat16"):
             raise TaskladderError(f"unknown dtype {self.dtype!r}; choose float32 or bfloat16")
+        if not (isinstance(self.seed, int) and self.seed >= 0):  # numpy's generators take none below 0
+            raise TaskladderError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not (self.grad_clip > 0 and self.eps > 0 and self.rope_theta > 0):
+            raise TaskladderError("grad_clip, eps and rope_theta must be positive, got "
+                                  f"{self.grad_clip}, {self.eps}, {self.rope_theta}")
+        if not (self.z_loss >= 0 and self.weight_decay >= 0):
+            raise TaskladderError(f"z_loss and weight_decay must be >= 0, got {self.z_loss}, {self.weight_decay}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise TaskladderError(f"betas must be two numbers in [0, 1), got {self.betas}")
         if not 0 < self.heldout_fraction < 0.5:
             raise TaskladderError(f"heldout fraction must be in (0, 0.5), got {self.heldout_fraction}")
         if self.micro_batch is not None and self.micro_batch <= 0:
@@ -337,6 +346,13 @@ def _reduction_is_sum(mesh) -> bool:
     return bool(g.max() > 1.5)
 
 
+#: Settings a run's checkpoints must share with the command that continues it: with the rung
+#: itself and the training tokens (corpus, tokenizer, held-out split), they make its weights,
+#: its data order and its loss.  ``micro_batch``, ``device``, ``max_steps``, ``max_epochs``,
+#: the world size and the paths may change: the same batches give the same gradients.
+RUN_SETTINGS = ("seed", "dtype", "grad_clip", "z_loss", "betas", "weight_decay", "eps", "rope_theta")
+
+
 class RunCheckpoints:
     """A rung's checkpoints in ``out_dir/<rung>/step<k>``: the Hugging Face model, its tokenizer,
     ``taskladder.json`` (rung, settings, losses so far) and, in the latest only, the optimizer.
@@ -344,8 +360,26 @@ class RunCheckpoints:
     Written to a hidden temporary folder and renamed into place, so a run killed mid-save
     resumes from the previous checkpoint; only process 0 writes, every process resumes."""
 
-    def __init__(self, out_dir: Path, rank: int = 0):
-        self.out_dir, self.rank = Path(out_dir), rank
+    def __init__(self, out_dir: Path, rank: int = 0, settings: dict | None = None):
+        """``settings``: this command's :data:`RUN_SETTINGS` and ``train_tokens``; a checkpoint
+        made under others is refused rather than continued or reported as done."""
+        self.out_dir, self.rank, self.settings = Path(out_dir), rank, settings
+
+    def _check(self, rung: Rung, path: Path, meta: dict) -> None:
+        """Refuse to continue (or count as done) a checkpoint of another run under the same name."""
+        def shape(d):  # the rung's share of the target and checkpoint spacing do not touch its weights
+            return {f"rung {k}": v for k, v in d.items() if k not in ("target_share", "checkpoint_interval")}
+
+        had = {**shape(meta.get("rung", {})), **{k: meta.get("train", {}).get(k) for k in RUN_SETTINGS},
+               "train_tokens": meta.get("train_tokens")}
+        now = {**shape(rung.as_dict()), **(self.settings or {})}
+        for k, v in now.items():
+            old = had.get(k)
+            if old is not None and old != v:
+                what = (f"trained on {old:,} training tokens, this command's corpus and tokenizer give {v:,}"
+                        if k == "train_tokens" else f"trained with {k} {old}, this command has {v}")
+                raise TaskladderError(f"{path}: {what}; continue it with the same settings, or train into "
+                                      "another --out")
 
     def run_dir(self, rung: Rung) -> Path:
         return self.out_dir / rung.name
@@ -405,7 +439,9 @@ class RunCheckpoints:
         if latest is None or latest[0] < last:
             return None
         step, path = latest
-        losses = json.loads((path / "taskladder.json").read_text())["losses"]
+        meta = json.loads((path / "taskladder.json").read_text())
+        self._check(rung, path, meta)
+        losses = meta["losses"]
         return {"run": rung.name, "steps": last, "resumed_from": step,
                 "final_loss": losses[-1]["loss"] if losses else None, "tokens_per_s": None}
 
@@ -422,6 +458,8 @@ class RunCheckpoints:
         if latest is None:
             return 0, []
         step, path = latest
+        meta = json.loads((path / "taskladder.json").read_text())
+        self._check(rung, path, meta)
         from safetensors.torch import load_file
         from torch.distributed.checkpoint.state_dict import (
             StateDictOptions,
@@ -434,7 +472,6 @@ class RunCheckpoints:
         full = StateDictOptions(full_state_dict=True)
         set_model_state_dict(model, msd, options=full)
         set_optimizer_state_dict(model, opt, state["optimizer"], options=full)
-        meta = json.loads((path / "taskladder.json").read_text())
         return step, meta["losses"]
 
 
@@ -455,10 +492,12 @@ class Trainer:
                                   f"{vocab_size}; plan with a larger vocabulary")
         self.vocab_size = vocab_size
         self.progress = progress
-        self.store = RunCheckpoints(config.out_dir, rank)
         docs = read_documents(config.corpus)
         train_docs, self.heldout = split_heldout(docs, config.heldout_fraction)
         self.tokens = encode_corpus(train_docs, self.tokenizer)
+        settings = _jsonable(asdict(config))
+        self.store = RunCheckpoints(config.out_dir, rank, {**{k: settings[k] for k in RUN_SETTINGS},
+                                                           "train_tokens": len(self.tokens)})
         self.mesh = None
         self.sum_reduction = False
         if world > 1:
@@ -574,7 +613,8 @@ class Trainer:
                 raise TaskladderError(f"{rung.name}: loss became {ce_sum} at step {step + 1}; lower the learning rate")
             if (step + 1) % rung.checkpoint_interval == 0 or step + 1 in (rung.steps, last):
                 self.store.save(rung, model, opt, step + 1, metrics, self.tokenizer,
-                                {"train": _jsonable(asdict(self.cfg)), "world_size": self.world})
+                                {"train": _jsonable(asdict(self.cfg)), "world_size": self.world,
+                                 "train_tokens": len(self.tokens)})
             if self.progress is not None:
                 self.progress(rung, step + 1, last, ce_sum)
         dt = time.perf_counter() - t0
