@@ -256,6 +256,11 @@ def test_run_tiny_preset_end_to_end_and_evaluate_reads_trainer_checkpoints(tmp_p
     # finished rungs are summarised from their checkpoints: the same steps and final losses
     for first, resumed in zip(s["runs"], json.loads(again.stdout)["runs"]):
         assert resumed == {**first, "resumed_from": first["steps"], "tokens_per_s": None}
+    # other questions (another --limit) are not mixed with the rows scored on these
+    before = (tmp_path / "run" / "tasks" / "cloze_vowel.json.gz").read_bytes()
+    other = run_cli("run", "--preset", "tiny", "--limit", "200", "--out", tmp_path / "run", "--json")
+    assert other.returncode == 2 and "scored on other questions of cloze_spelling" in other.stderr, other.stderr
+    assert (tmp_path / "run" / "tasks" / "cloze_vowel.json.gz").read_bytes() == before  # left as it was
     # the same seed gives the same numbers: retrain one run from scratch, re-score it, refit
     shutil.rmtree(tmp_path / "run" / "runs" / "3k-1xC")
     res[res.run != "3k-1xC"].to_parquet(tmp_path / "run" / "results.parquet")

@@ -87,25 +87,31 @@ def checkpoint_list(out_dir: Path, rungs: list[Rung]) -> list[dict]:
     return cks
 
 
-def build_tasks(config: RunConfig, heldout: str, folder: Path, vocabulary: str | None = None) -> list:
-    """The run's tasks: cloze tasks built from the held-out text and written to
-    ``folder/<task>.json.gz`` in the task-file format (then read back, so what is scored
-    is what the file says), or bundled OLMES tasks, zero-shot."""
+def build_tasks(config: RunConfig, heldout: str, vocabulary: str | None = None) -> list:
+    """The run's tasks: cloze tasks built from the held-out text, or bundled OLMES tasks, zero-shot."""
+    from . import cloze
+    from .evaluation import bundled_task, zero_shot
+
+    return [cloze.build(heldout, name, config.limit, seed=config.seed, vocabulary=vocabulary) if name in cloze.KINDS
+            else zero_shot(bundled_task(name, config.limit)) for name in config.tasks]
+
+
+def write_tasks(tasks, folder: Path) -> list:
+    """Write the cloze tasks to ``folder/<task>.json.gz`` in the task-file format and read
+    them back, so what is scored is what the file says."""
     import gzip
 
     from . import cloze
-    from .evaluation import bundled_task, load_task, zero_shot
+    from .evaluation import load_task
 
-    tasks = []
-    for name in config.tasks:
-        if name in cloze.KINDS:
-            path = folder / f"{name}.json.gz"
-            task = cloze.build(heldout, name, config.limit, seed=config.seed, vocabulary=vocabulary)
+    out = []
+    for task in tasks:
+        if task.name in cloze.KINDS:
+            path = folder / f"{task.name}.json.gz"
             io.write_bytes_atomic(path, gzip.compress(io.dumps(cloze.to_json(task)).encode(), mtime=0))
-            tasks.append(load_task(path))
-        else:
-            tasks.append(zero_shot(bundled_task(name, config.limit)))
-    return tasks
+            task = load_task(path)
+        out.append(task)
+    return out
 
 
 def run(config: RunConfig, console=None) -> dict:
@@ -165,7 +171,7 @@ def run(config: RunConfig, console=None) -> dict:
     from .training import read_documents, split_heldout
 
     train_text = "\n".join(split_heldout(read_documents(config.corpus), tcfg.heldout_fraction)[0])
-    tasks = build_tasks(config, trainer.heldout, io.ensure_writable_dir(out / "tasks"), vocabulary=train_text)
+    tasks = build_tasks(config, trainer.heldout, vocabulary=train_text)
     res_path = out / "results.parquet"
     existing = read_results([res_path]) if res_path.exists() else None
     if existing is not None:  # read_results keeps the convention in attrs; the rows written back carry it
@@ -173,6 +179,8 @@ def run(config: RunConfig, console=None) -> dict:
             raise TaskladderError(f"{res_path}: scored under the {existing.attrs['convention']!r} metric convention, "
                                   "not olmo; run into a new folder")
         existing = existing.assign(convention="olmo")
+    _check_scoring(out, tasks, trainer.heldout, existing is not None)  # before any task file is rewritten
+    tasks = write_tasks(tasks, io.ensure_writable_dir(out / "tasks"))
     done = done_keys(existing, HELDOUT)
     cks = checkpoint_list(out / "runs", runs)
     todo = [ck for ck in cks if needs_scoring(ck, tasks, trainer.heldout, done)]
@@ -223,6 +231,27 @@ def run(config: RunConfig, console=None) -> dict:
     }
     io.write_bytes_atomic(out / "summary.json", io.dumps(summary).encode())
     return summary
+
+
+def _check_scoring(out: Path, tasks, heldout: str, scored: bool) -> None:
+    """Rows already in ``results.parquet`` are kept by (run, step, task): refuse them when the
+    task's questions (another ``--limit``, ``--seed`` or corpus) or the held-out text changed
+    since they were scored, rather than mix two question sets; record what this run scores."""
+    import hashlib
+    import json
+
+    def digest(obj) -> str:
+        return hashlib.sha256(repr(obj).encode()).hexdigest()[:16]
+
+    now = {"heldout": digest(heldout), **{t.name: digest((t.prefix, t.prefixes, t.items, t.primary)) for t in tasks}}
+    path = out / "scoring.json"
+    had = json.loads(path.read_text()) if scored and path.exists() else {}
+    for name, fp in now.items():
+        if had.get(name, fp) != fp:
+            what = "held-out text" if name == "heldout" else f"questions of {name}"
+            raise TaskladderError(f"{out / 'results.parquet'}: scored on other {what} (another --limit, --seed or "
+                                  "corpus); run into a new folder, or delete the file to score again")
+    io.write_bytes_atomic(path, io.dumps({**had, **now}).encode())
 
 
 def _trainer(cfg, vocab_size: int):
