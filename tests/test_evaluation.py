@@ -125,6 +125,13 @@ def test_evaluate_then_predict_end_to_end(tmp_path):
                 n_of["S1"], "--batch-tokens", "1000", "--out", out)
     assert r.returncode == 0 and "already done" in r.stdout
     assert len(pd.read_parquet(out)) == len(df)
+    # other questions of a task already scored are refused, not skipped as "already done"
+    r = run_cli("evaluate", tmp_path / "S1-1xC" / "step10", "--task-file", task, "--run-name", "S1-1xC", "--params",
+                n_of["S1"], "--batch-tokens", "1000", "--out", out, "--limit", "1")
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        f"taskladder: error: {out}: scored on other questions of piqa (another --limit, --seed, task file or corpus); "
+        "score into a new file or folder, or delete it to score again"], r.stderr
+    assert len(pd.read_parquet(out)) == len(df)
     # predict reads the evaluation output directly
     r = run_cli("predict", "--paper", "--ladder", out, "--n", "1e6", "--tokens", "1e9", "--task", "piqa", "--json")
     assert r.returncode == 0, r.stderr

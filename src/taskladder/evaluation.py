@@ -627,6 +627,34 @@ def discover_checkpoints(paths, run: str | None = None, n: int | None = None,
 DTYPES = ("float32", "bfloat16", "float16")
 
 
+def questions_record(table: Path) -> Path:
+    """Where the fingerprints of the questions behind ``table``'s rows are kept (a hidden file beside it)."""
+    return table.with_name(f".{table.name}.questions.json")
+
+
+def check_questions(record: Path, tasks, heldout: dict[str, str], table: Path, scored: bool) -> dict:
+    """Rows already in a results table are kept by (run, step, task): refuse them when a task's
+    questions (another ``--limit``, ``--seed`` or task file) or a held-out text changed since
+    they were scored, rather than mix two question sets in one table.  ``record``: the
+    fingerprints of what ``table`` was scored on (ignored when ``scored`` is false: no rows);
+    returns the record to keep once this run's rows are written."""
+    import hashlib
+    import json
+
+    def digest(obj) -> str:
+        return hashlib.sha256(repr(obj).encode()).hexdigest()[:16]
+
+    now = {**{f"heldout:{k}": digest(v) for k, v in heldout.items()},
+           **{t.name: digest((t.prefix, t.prefixes, t.items, t.primary)) for t in tasks}}
+    had = json.loads(record.read_text()) if scored and record.exists() else {}
+    for name, fp in now.items():
+        if had.get(name, fp) != fp:
+            what = f"held-out text {name[8:]}" if name.startswith("heldout:") else f"questions of {name}"
+            raise TaskladderError(f"{table}: scored on other {what} (another --limit, --seed, task file or "
+                                  "corpus); score into a new file or folder, or delete it to score again")
+    return {**had, **now}
+
+
 def evaluate_to_table(cks: list[dict], tasks, out: Path, text: str | None = None, device: str = "cpu",
                       dtype: str = "float32", heldout_name: str = "c4_en", overlong: str = "error",
                       set_total=None, advance=None, on_checkpoint=None, convention: str = "olmo") -> None:
@@ -661,6 +689,9 @@ def evaluate_to_table(cks: list[dict], tasks, out: Path, text: str | None = None
                 raise TaskladderError(f"{out}: scored under the {had!r} metric convention; evaluating with "
                                       f"--convention {convention} would mix two scales in one table")
             existing = existing.assign(convention=convention)
+        record = questions_record(out)
+        prints = check_questions(record, tasks, {heldout_name: text} if text is not None else {}, out,
+                                 existing is not None)
         done = done_keys(existing, heldout_name)
         mine = cks[rank::world]
         shard_path = out if world == 1 else out.with_name(f".{out.stem}.rank{rank}{out.suffix}")
@@ -673,6 +704,7 @@ def evaluate_to_table(cks: list[dict], tasks, out: Path, text: str | None = None
                 new = pd.DataFrame(rows)
                 if world == 1:
                     existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
+                    io.write_bytes_atomic(record, io.dumps(prints).encode())  # first: what the rows are on
                     io.write_table(out, existing)
                 else:
                     shard = new if shard is None else pd.concat([shard, new], ignore_index=True)
@@ -689,6 +721,7 @@ def evaluate_to_table(cks: list[dict], tasks, out: Path, text: str | None = None
                 parts += [read_results([p]).assign(convention=convention) for p in shards if p.exists()]
                 if parts:
                     merged = pd.concat(parts, ignore_index=True).sort_values(["run", "step", "task", "metric"])
+                    io.write_bytes_atomic(record, io.dumps(prints).encode())
                     io.write_table(out, merged.reset_index(drop=True))
                 for p in shards:
                     p.unlink(missing_ok=True)

@@ -121,7 +121,7 @@ def run(config: RunConfig, console=None) -> dict:
     from .progress import Progress
 
     from . import parallel
-    from .evaluation import done_keys, needs_scoring
+    from .evaluation import check_questions, done_keys, needs_scoring
     from .results import read_results
     from .training import TrainConfig, Trainer
 
@@ -179,7 +179,9 @@ def run(config: RunConfig, console=None) -> dict:
             raise TaskladderError(f"{res_path}: scored under the {existing.attrs['convention']!r} metric convention, "
                                   "not olmo; run into a new folder")
         existing = existing.assign(convention="olmo")
-    _check_scoring(out, tasks, trainer.heldout, existing is not None)  # before any task file is rewritten
+    # before any task file is rewritten
+    record = check_questions(out / "scoring.json", tasks, {HELDOUT: trainer.heldout}, res_path, existing is not None)
+    io.write_bytes_atomic(out / "scoring.json", io.dumps(record).encode())
     tasks = write_tasks(tasks, io.ensure_writable_dir(out / "tasks"))
     done = done_keys(existing, HELDOUT)
     cks = checkpoint_list(out / "runs", runs)
@@ -231,27 +233,6 @@ def run(config: RunConfig, console=None) -> dict:
     }
     io.write_bytes_atomic(out / "summary.json", io.dumps(summary).encode())
     return summary
-
-
-def _check_scoring(out: Path, tasks, heldout: str, scored: bool) -> None:
-    """Rows already in ``results.parquet`` are kept by (run, step, task): refuse them when the
-    task's questions (another ``--limit``, ``--seed`` or corpus) or the held-out text changed
-    since they were scored, rather than mix two question sets; record what this run scores."""
-    import hashlib
-    import json
-
-    def digest(obj) -> str:
-        return hashlib.sha256(repr(obj).encode()).hexdigest()[:16]
-
-    now = {"heldout": digest(heldout), **{t.name: digest((t.prefix, t.prefixes, t.items, t.primary)) for t in tasks}}
-    path = out / "scoring.json"
-    had = json.loads(path.read_text()) if scored and path.exists() else {}
-    for name, fp in now.items():
-        if had.get(name, fp) != fp:
-            what = "held-out text" if name == "heldout" else f"questions of {name}"
-            raise TaskladderError(f"{out / 'results.parquet'}: scored on other {what} (another --limit, --seed or "
-                                  "corpus); run into a new folder, or delete the file to score again")
-    io.write_bytes_atomic(path, io.dumps({**had, **now}).encode())
 
 
 def _trainer(cfg, vocab_size: int):
