@@ -158,8 +158,6 @@ def test_a_run_is_continued_only_under_its_own_settings(tmp_path):
     small = tmp_path / "small.txt"
     small.write_text("to be or not to be, that is the question. " * 200)
     for extra, message in ((["--seed", "7"], "step2: trained with seed 0, this command has 7"),
-                           (["--seq-len", "128"], "trained with rung seq_len 256, this command has 128"),
-                           (["--dtype", "bfloat16"], "trained with dtype float32, this command has bfloat16"),
                            (["--corpus", small], "trained on 1,059,625 training tokens, this command's corpus")):
         r = run_cli(*base, *extra, "--max-steps", "3")
         assert r.returncode == 2 and message in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
@@ -173,6 +171,14 @@ def test_a_run_is_continued_only_under_its_own_settings(tmp_path):
     assert RunCheckpoints(tmp_path, settings=settings).done_summary(rung, 3)["steps"] == 3
     with pytest.raises(TaskladderError, match="trained with seed 0, this command has 1"):
         RunCheckpoints(tmp_path, settings={**settings, "seed": 1}).done_summary(rung, 3)
+    with pytest.raises(TaskladderError, match="trained with dtype float32, this command has bfloat16"):
+        RunCheckpoints(tmp_path, settings={**settings, "dtype": "bfloat16"}).done_summary(rung, 3)
+    from dataclasses import replace
+
+    with pytest.raises(TaskladderError, match="trained with rung seq_len 256, this command has 128"):
+        RunCheckpoints(tmp_path, settings=settings).done_summary(replace(rung, seq_len=128), 3)
+    # the rung's share of the target does not touch its weights
+    assert RunCheckpoints(tmp_path, settings=settings).done_summary(replace(rung, target_share=0.5), 3)
 
 
 def test_fsdp2_on_two_gloo_processes_matches_one_process(tmp_path):
