@@ -125,7 +125,10 @@ def test_evaluate_then_predict_end_to_end(tmp_path):
                 n_of["S1"], "--batch-tokens", "1000", "--out", out)
     assert r.returncode == 0 and "already done" in r.stdout
     assert len(pd.read_parquet(out)) == len(df)
-    # other questions of a task already scored are refused, not skipped as "already done"
+    # other questions of a task already scored are refused, not skipped as "already done": the
+    # fingerprints of what the rows were scored on sit beside the table
+    record = json.loads((tmp_path / ".results.parquet.questions.json").read_text())
+    assert set(record) == {"heldout:c4_en", "piqa"} and all(len(v) == 16 for v in record.values())
     r = run_cli("evaluate", tmp_path / "S1-1xC" / "step10", "--task-file", task, "--run-name", "S1-1xC", "--params",
                 n_of["S1"], "--batch-tokens", "1000", "--out", out, "--limit", "1")
     assert r.returncode == 2 and r.stderr.splitlines() == [

@@ -692,6 +692,7 @@ def evaluate_to_table(cks: list[dict], tasks, out: Path, text: str | None = None
         record = questions_record(out)
         prints = check_questions(record, tasks, {heldout_name: text} if text is not None else {}, out,
                                  existing is not None)
+        recorded = False  # the record goes down once, before the first rows it describes
         done = done_keys(existing, heldout_name)
         mine = cks[rank::world]
         shard_path = out if world == 1 else out.with_name(f".{out.stem}.rank{rank}{out.suffix}")
@@ -704,7 +705,9 @@ def evaluate_to_table(cks: list[dict], tasks, out: Path, text: str | None = None
                 new = pd.DataFrame(rows)
                 if world == 1:
                     existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
-                    io.write_bytes_atomic(record, io.dumps(prints).encode())  # first: what the rows are on
+                    if not recorded:
+                        io.write_bytes_atomic(record, io.dumps(prints).encode())
+                        recorded = True
                     io.write_table(out, existing)
                 else:
                     shard = new if shard is None else pd.concat([shard, new], ignore_index=True)

@@ -121,7 +121,7 @@ def run(config: RunConfig, console=None) -> dict:
     from .progress import Progress
 
     from . import parallel
-    from .evaluation import check_questions, done_keys, needs_scoring
+    from .evaluation import check_questions, done_keys, needs_scoring, questions_record
     from .results import read_results
     from .training import TrainConfig, Trainer
 
@@ -179,9 +179,10 @@ def run(config: RunConfig, console=None) -> dict:
             raise TaskladderError(f"{res_path}: scored under the {existing.attrs['convention']!r} metric convention, "
                                   "not olmo; run into a new folder")
         existing = existing.assign(convention="olmo")
-    # before any task file is rewritten
-    record = check_questions(out / "scoring.json", tasks, {HELDOUT: trainer.heldout}, res_path, existing is not None)
-    io.write_bytes_atomic(out / "scoring.json", io.dumps(record).encode())
+    # before any task file is rewritten; the record beside the table, as evaluate keeps it
+    record = questions_record(res_path)
+    prints = check_questions(record, tasks, {HELDOUT: trainer.heldout}, res_path, existing is not None)
+    io.write_bytes_atomic(record, io.dumps(prints).encode())
     tasks = write_tasks(tasks, io.ensure_writable_dir(out / "tasks"))
     done = done_keys(existing, HELDOUT)
     cks = checkpoint_list(out / "runs", runs)

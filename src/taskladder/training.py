@@ -495,8 +495,8 @@ class Trainer:
         docs = read_documents(config.corpus)
         train_docs, self.heldout = split_heldout(docs, config.heldout_fraction)
         self.tokens = encode_corpus(train_docs, self.tokenizer)
-        settings = _jsonable(asdict(config))
-        self.store = RunCheckpoints(config.out_dir, rank, {**{k: settings[k] for k in RUN_SETTINGS},
+        self._settings = _jsonable(asdict(config))  # recorded in every checkpoint
+        self.store = RunCheckpoints(config.out_dir, rank, {**{k: self._settings[k] for k in RUN_SETTINGS},
                                                            "train_tokens": len(self.tokens)})
         self.mesh = None
         self.sum_reduction = False
@@ -613,7 +613,7 @@ class Trainer:
                 raise TaskladderError(f"{rung.name}: loss became {ce_sum} at step {step + 1}; lower the learning rate")
             if (step + 1) % rung.checkpoint_interval == 0 or step + 1 in (rung.steps, last):
                 self.store.save(rung, model, opt, step + 1, metrics, self.tokenizer,
-                                {"train": _jsonable(asdict(self.cfg)), "world_size": self.world,
+                                {"train": self._settings, "world_size": self.world,
                                  "train_tokens": len(self.tokens)})
             if self.progress is not None:
                 self.progress(rung, step + 1, last, ce_sum)
