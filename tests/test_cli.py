@@ -112,6 +112,22 @@ def test_human_table_output():
     assert "E is at its bound 0" in r.stdout  # the CommonsenseQA flag is shown
 
 
+def test_a_flag_shared_by_tasks_is_one_note():
+    from rich.console import Console
+
+    from taskladder.cli import _prediction_table
+
+    flag = "step 1: parameter E is at its bound 0"
+    rows = [{"task": t, "target": "7B-4T", "predicted": 0.5, "actual": 0.5, "abs_error": 0.0, "rel_error": 0.0,
+             "flags": f} for t, f in (("mmlu", flag), ("piqa", ""), ("csqa", flag), ("hellaswag", "step 2: x"))]
+    con = Console(width=200, record=True)
+    con.print(*_prediction_table(rows, "Prediction"))
+    text = con.export_text()
+    assert [ln.split("│")[-2].strip() for ln in text.splitlines() if ln.startswith("│")] == ["[1]", "", "[1]", "[2]"]
+    notes = [ln.strip() for ln in text.splitlines() if ln.startswith("[")]
+    assert notes == [f"[1] {flag}", "[2] step 2: x"]
+
+
 def _bad_wide(tmp_path, mutate, every_run=False):
     """A 6-run ladder folder (the fixture run copied under other names), one run corrupted."""
     raw = pd.read_csv(DATA / "190M-1xC.csv")

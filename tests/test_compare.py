@@ -100,6 +100,11 @@ def test_cli_compare_json_and_errors(shifted, tmp_path):
     assert [x.split("│")[-2].strip() for x in lines if x.startswith("│")] == ["higher", "unclear"]
     r = run_cli("compare", tmp_path / "base.csv", tmp_path / "cand.csv", "--target", "7B-4T", "--task", "csqa")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no accuracy for task 'csqa'" in r.stderr
+    # too small a candidate: named, and no hint of predict's --paper, which compare does not have
+    cand[cand["run"].str.startswith(("1B", "760M"))].to_csv(tmp_path / "small.csv", index=False)
+    r = run_cli("compare", tmp_path / "base.csv", tmp_path / "small.csv", "--target", "7B-4T", "--task", "piqa")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--paper" not in r.stderr
+    assert r.stderr.startswith(f"taskladder: error: {tmp_path / 'small.csv'}: 8 runs;")
 
 
 def test_the_differences_backtest_error_by_hand():

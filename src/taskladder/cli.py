@@ -178,9 +178,9 @@ def _prediction_table(rows: list[dict], title: str, paper: bool = False) -> list
             if paper:
                 row += [_fmt(100 * r["paper_predicted"], "{:.1f}"), _fmt(100 * r["paper_actual"], "{:.1f}")]
             flag = r.get("flags") or ""
-            if flag:
-                notes.setdefault(f"{row[0]}: {flag}", len(notes) + 1)
-            row.append(f"[{notes[f'{row[0]}: {flag}']}]" if flag else "")
+            if flag:  # one note per distinct flag: the row already names the task
+                notes.setdefault(flag, len(notes) + 1)
+            row.append(f"[{notes[flag]}]" if flag else "")
             t.add_row(*row)
         t.caption = "\n".join([f"[{i}] {text}" for text, i in notes.items()]
                               + ["accuracy in points; err: absolute error in points"])

@@ -38,7 +38,7 @@ import pandas as pd
 from .chain import as_ladder
 from .errors import TaskladderError
 from .predictor import FINAL_WINDOW, ModelError, _fit_variance, _sd, draw_variance, welch_quantile
-from .trust import ALL_DESIGNS, ensemble_errors, task_fits
+from .trust import ALL_DESIGNS, AUTO_MIN_RUNS, ensemble_errors, task_fits
 
 __all__ = ["compare", "difference_error", "read_pair"]
 
@@ -93,6 +93,10 @@ def read_pair(baseline: Path, candidate: Path, tasks: Sequence[str] | None = Non
 
     table = load_sizes(sizes) if sizes is not None else None
     la, lb = (Ladder(read_results([Path(p)], sizes=table)) for p in (baseline, candidate))
+    for lad, p in ((la, baseline), (lb, candidate)):  # said here, where the file is known
+        if (n_runs := lad.results["run"].nunique()) < AUTO_MIN_RUNS:
+            raise TaskladderError(f"{p}: {n_runs} runs; comparing backtests each ladder on 4 held-out rungs "
+                                  f"and needs at least {AUTO_MIN_RUNS} runs in each")
     if tasks is None:
         both = [t for t in la.tasks if la.has(t, ACC) and lb.has(t, ACC)]
         if not both:

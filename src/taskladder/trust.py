@@ -370,6 +370,10 @@ def fit_states(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGN
     return {t: f.state for t, f in task_fits(ladder, tasks, designs, n_jobs, progress).items()}
 
 
+#: Runs the automatic choice needs: its backtest holds out 4 rungs and refits 5-parameter laws on the rest.
+AUTO_MIN_RUNS = 10
+
+
 def task_fits(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None,
               progress=None) -> dict[str, TaskFit]:
     """Each task's automatic choice with its backtest table and weights (:class:`TaskFit`):
@@ -379,7 +383,7 @@ def task_fits(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGNS
 
 def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, progress) -> dict[str, TaskFit]:
     n_runs = lad.results["run"].nunique()
-    if n_runs < 10:  # the backtest holds out 4 rungs and refits 5-parameter laws on the rest
+    if n_runs < AUTO_MIN_RUNS:
         raise TaskladderError(f"the automatic choice backtests on 4 held-out rungs and needs at least 10 ladder runs, "
                               f"the ladder has {n_runs}; --paper (or --design NAME) uses one fixed pipeline, "
                               "which needs 5")
