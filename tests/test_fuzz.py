@@ -218,6 +218,27 @@ def test_report_on_a_ladder_without_taskce_skips_that_design(inputs, tmp_path):
     assert r.returncode == 0, r.stderr
     text = out.read_text()
     assert "task_bpb · " in text and "taskce · " not in text
+    assert "Not shown: taskce (the ladder lacks TaskCE for some task)." in text
+
+
+def test_report_on_a_six_run_ladder_leaves_out_what_needs_more_runs(tmp_path):
+    # 3 sizes x 2 multiples: too few runs for the single step (7 parameters), for the automatic
+    # choice (10) and for step 1 on the smaller rung subsets of the compute-vs-error section (5)
+    lad = olmo2_ladder().ladder
+    lad[lad["run"].str.match(r"(370M|760M|1B)-(2|10)xC")].to_csv(tmp_path / "six.csv", index=False)
+    out = tmp_path / "r.html"
+    r = run_cli("report", "--ladder", tmp_path / "six.csv", "--target", "7B-4T", "--task", "piqa", "--out", out)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert "Not shown: single_step (fewer runs with accuracy than its 7 parameters)." in text
+    assert "task_bpb · 7B-4T" in text and "single_step · " not in text
+    assert "needs at least 10 runs; this ladder has 6" in text
+    assert "Prediction error vs ladder compute" in text
+    from taskladder.analyses import compute_vs_error
+    from taskladder.datasets import bundled_targets
+
+    cv = compute_vs_error(lad[lad["run"].str.match(r"(370M|760M|1B)-(2|10)xC")], [bundled_targets()["7B-4T"]], ["piqa"])
+    assert cv["subset"].tolist() == ["≤ 1B", "≤ 10xC"] and cv["runs"].tolist() == [6, 6]  # 4 and 3 runs left out
 
 
 def test_help_is_plain_without_bool_metavars_or_rst():

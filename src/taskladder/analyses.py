@@ -11,7 +11,7 @@ import pandas as pd
 from .chain import ChainConfig, Ladder, as_ladder, feature_key, predict_targets, run_table
 from .errors import TaskladderError
 from .io import records
-from .laws import SingleStep
+from .laws import PowerLaw, SingleStep
 from .predictor import ChainState
 from .tasks import ACC, BPB, chance
 
@@ -69,7 +69,8 @@ def design_choices(ladder, targets, tasks, designs: Iterable[str] | None = None)
     Columns: design, task, target, predicted, actual, abs_error (points),
     relative_error, and for two-step designs the step-1 feature's relative error.
     With the default designs (:func:`default_designs`), a design is left out when the
-    ladder lacks its feature (C4 loss, or TaskCE) for any of the tasks.
+    ladder lacks its feature (C4 loss, or TaskCE) for any of the tasks, and the single step
+    when a task has fewer runs than its 7 parameters.
     """
     lad = as_ladder(ladder)
     targets = list(targets)
@@ -77,8 +78,7 @@ def design_choices(ladder, targets, tasks, designs: Iterable[str] | None = None)
     explicit = designs is not None
     for name in designs if explicit else default_designs(lad, targets):
         cfg = design_config(name, lad, targets)
-        # with the default designs, one whose feature the ladder lacks (no C4 loss, no TaskCE) is left out
-        if not explicit and cfg is not None and not all(lad.has(*feature_key(t, cfg.feature)) for t in tasks):
+        if not explicit and _left_out(cfg, lad, tasks):
             continue
         if cfg is None:
             df = single_step_predictions(lad, targets, tasks)
@@ -94,6 +94,23 @@ def design_choices(ladder, targets, tasks, designs: Iterable[str] | None = None)
     out["abs_error"] = (out["predicted"] - act).abs() * 100
     out["relative_error"] = (out["predicted"] - act).abs() / act
     return out
+
+
+def _left_out(cfg: ChainConfig | None, lad: Ladder, tasks) -> str | None:
+    """Why a default design cannot be fitted on this ladder, or None."""
+    if cfg is not None and not all(lad.has(*feature_key(t, cfg.feature)) for t in tasks):
+        return f"the ladder lacks {dict(c4='C4 loss', taskce='TaskCE').get(cfg.feature, cfg.feature)} for some task"
+    if cfg is None and any(len(lad.series(t, ACC)) < SingleStep.n_params for t in tasks):
+        return f"fewer runs with accuracy than its {SingleStep.n_params} parameters"
+    return None
+
+
+def left_out_designs(ladder, targets, tasks) -> dict[str, str]:
+    """The default designs :func:`design_choices` leaves out on this ladder, with the reason."""
+    lad = as_ladder(ladder)
+    targets = list(targets)
+    return {name: why for name in default_designs(lad, targets)
+            if (why := _left_out(design_config(name, lad, targets), lad, tasks))}
 
 
 def design_config(name: str, ladder, targets) -> ChainConfig | None:
@@ -245,7 +262,8 @@ def ladder_subsets(ladder) -> list[tuple[str, str, list[str]]]:
 def compute_vs_error(ladder, targets, tasks, config: ChainConfig = ChainConfig()) -> pd.DataFrame:
     """Prediction error as rungs are added (paper section 5.2, Figures 6-8).
 
-    For each subset of :func:`ladder_subsets`, refit the chain and predict every target.
+    For each subset of :func:`ladder_subsets` with at least as many runs as step 1 has
+    parameters (5), refit the chain and predict every target.
     Columns: axis, subset, runs, ladder_flops, flops_share (of the first target's 6ND),
     task, target, predicted, actual, abs_error, relative_error, flags.
     """
@@ -254,6 +272,8 @@ def compute_vs_error(ladder, targets, tasks, config: ChainConfig = ChainConfig()
     finals = run_table(lad.results)
     frames = []
     for axis, label, runs in ladder_subsets(lad):
+        if len(runs) < PowerLaw.n_params:  # a small ladder's first subsets cannot fit step 1
+            continue
         sub = _subset(lad, runs)
         df, _ = predict_targets(sub, targets, tasks, config)
         c = float((6.0 * finals.loc[runs, "n"] * finals.loc[runs, "d"]).sum())

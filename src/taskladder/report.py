@@ -179,6 +179,9 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
         parts.append('<p class="note">task_bpb: the main recipe. flops: step 1 on C = 6ND only (flops_olmo: on the FLOPs OLMo logged). taskce: '
                      "cross-entropy over choices with the log-sigmoid. c4: C4 loss as the middle feature. "
                      "single_step: one function from (N, D) to accuracy.</p>")
+        if left := analyses.left_out_designs(lad, targets, tasks):
+            parts.append('<p class="note">Not shown: ' + "; ".join(f"{d} ({html.escape(why)})" for d, why in left.items())
+                         + ".</p>")
         if have_actual:
             piv = design.pivot_table(index="task", columns=["design", "target"], values="relative_error", sort=False)
             piv.index = [_name(i) for i in piv.index]
