@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .errors import TaskladderError
+from .errors import TaskladderError, did_you_mean
 from . import predictor
 from .laws import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid
 from .predictor import ChainState, LadderSpan, flops
@@ -191,7 +191,8 @@ class Ladder:
             return out
         have = ", ".join(self.tasks) or "none"
         if not any(t == task for t, _ in self._slices):
-            raise TaskladderError(f"task {task!r} is not in the ladder (tasks with data: {have})")
+            raise TaskladderError(f"task {task!r} is not in the ladder{did_you_mean(task.removesuffix('_rc'), self.tasks)} "
+                                  f"(tasks with data: {have})")
         raise TaskladderError(f"the ladder has no {metric!r} values for task {task!r} (tasks with data: {have})")
 
     def chance(self, task: str) -> float:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import io
-from .errors import FitWarning, TaskladderError
+from .errors import FitWarning, TaskladderError, did_you_mean
 from .progress import Progress
 from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY
 from .units import parse_count, parse_counts, parse_flops, percent
@@ -450,7 +450,8 @@ def predict(
         from .serve import DESIGN_NAMES
 
         if design not in DESIGN_NAMES:
-            raise TaskladderError(f"unknown design {design!r}; choose from {', '.join(DESIGN_NAMES)}")
+            raise TaskladderError(f"unknown design {design!r}{did_you_mean(design, DESIGN_NAMES)}; "
+                                  f"choose from {', '.join(DESIGN_NAMES)}")
     size_table = None
     if sizes is not None:
         from .results import load_sizes

@@ -17,7 +17,7 @@ import numpy as np
 if TYPE_CHECKING:  # pandas is imported where a table is read: a bare (N, D) target needs none
     import pandas as pd
 
-from .errors import TaskladderError
+from .errors import TaskladderError, did_you_mean
 from .tasks import ACC
 
 #: The paper's "actual" value of a target metric is the mean over its last 5
@@ -188,7 +188,7 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
         known = olmo2_ladder().targets if tables else bundled_targets()
         for t in names:
             if t not in known:
-                raise TaskladderError(f"unknown target {t!r}; bundled targets: {', '.join(known)}")
+                raise TaskladderError(f"unknown target {t!r}{did_you_mean(t, known)}; bundled targets: {', '.join(known)}")
             targets.append(known[t])
     if target_file is not None:
         from .results import read_target_file

@@ -1,6 +1,16 @@
 """Errors and warnings a user sees."""
 
 
+def did_you_mean(name: str, choices) -> str:
+    """`` (did you mean 'piqa'?)`` for a misspelt or miscased name, else ``""``."""
+    import difflib
+
+    choices = [str(c) for c in choices]
+    folded = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(str(name).lower(), list(folded), n=1, cutoff=0.75)
+    return f" (did you mean {folded[close[0]]!r}?)" if close else ""
+
+
 class TaskladderError(ValueError):
     """Bad input. The CLI prints the message as one line and exits with status 2."""
 

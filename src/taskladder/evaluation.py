@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import TaskladderError
+from .errors import TaskladderError, did_you_mean
 
 UNCOND_CONTEXT = "Answer:"
 
@@ -141,7 +141,8 @@ def bundled_task(name: str, limit: int | None = None) -> MCTask:
 
     known = bundled_tasks()
     if name not in known:
-        raise TaskladderError(f"unknown task {name!r}; bundled tasks: {', '.join(known)}")
+        raise TaskladderError(f"unknown task {name!r}{did_you_mean(name.removesuffix('_rc'), known)}; "
+                              f"bundled tasks: {', '.join(known)}")
     with resources.as_file(resources.files("taskladder") / "data" / "olmes" / f"{name}.json.gz") as p:
         return load_task(p, limit)
 

@@ -44,7 +44,7 @@ from statistics import NormalDist
 
 from .chain import PAPER, Ladder, as_ladder, fit_predictor
 from .datasets import ACTUAL_WINDOW
-from .errors import FitWarning, InputWarning, TaskladderError
+from .errors import FitWarning, InputWarning, TaskladderError, did_you_mean
 from .laws import PowerLaw
 from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, BPB, PAPER_TASKS, default_tasks
@@ -459,7 +459,8 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
         if not _has(log, t):
             have = ", ".join(sorted(u for u in log["task"].unique() if _has(log, u))) or "none"
             if not (log["task"] == t).any():
-                raise TaskladderError(f"{name}: task {t!r} is not in the log (tasks with bpb and accuracy: {have})")
+                raise TaskladderError(f"{name}: task {t!r} is not in the log{did_you_mean(t.removesuffix('_rc'), log['task'].unique())} "
+                                      f"(tasks with bpb and accuracy: {have})")
             missing = BPB if not ((log["task"] == t) & (log["metric"] == BPB)).any() else ACC
             raise TaskladderError(f"{name}: the log has no {missing!r} values for task {t!r} "
                                   f"(tasks with bpb and accuracy: {have})")
@@ -547,7 +548,8 @@ def target_log(target: str | None = None, target_file=None, n: int | None = None
     if target is not None:
         bundled = olmo2_ladder().targets
         if target not in bundled:
-            raise TaskladderError(f"unknown target {target!r}; bundled targets: {', '.join(bundled)}")
+            raise TaskladderError(f"unknown target {target!r}{did_you_mean(target, bundled)}; "
+                                  f"bundled targets: {', '.join(bundled)}")
         t = bundled[target]
         if n is not None:  # another N would forecast a different model from this run's log
             raise TaskladderError(f"--n goes with --target-file; the bundled target {target}'s N is known ({t.n:.4g})")

@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from .errors import TaskladderError
+from .errors import TaskladderError, did_you_mean
 
 #: Padded vocabulary of the dolma2 tokenizer (100,278 tokens padded to a multiple of 128).
 VOCAB_SIZE = 100_352
@@ -268,7 +268,8 @@ class PlanConfig:
             raise TaskladderError("the target needs positive N and tokens")
         unknown = [s for s in self.sizes if s not in SHAPES]
         if unknown:
-            raise TaskladderError(f"unknown size {unknown[0]!r}; known sizes: {', '.join(SHAPES)}")
+            raise TaskladderError(f"unknown size {unknown[0]!r}{did_you_mean(unknown[0], SHAPES)}; "
+                                  f"known sizes: {', '.join(SHAPES)}")
         if not self.sizes or not self.multiples:
             raise TaskladderError("give at least one size and one Chinchilla multiple")
         bad = [m for m in self.multiples if not 0 < m < math.inf]
