@@ -43,6 +43,10 @@ def inputs(tmp_path_factory):
     small = lad[lad["run"].isin(sorted(lad["run"].unique())[:7])]
     small.to_csv(d / "seven_runs.csv", index=False)
     lad[lad["metric"] != "taskce"].to_csv(d / "no_taskce.csv", index=False)
+    lad.drop(columns=["n"]).to_csv(d / "no_n.csv", index=False)
+    sizes = lad.groupby("size")["n"].first().reset_index()
+    sizes.assign(n=-sizes["n"]).to_csv(d / "sizes_negative.csv", index=False)
+    pd.concat([sizes, sizes.iloc[:1].assign(n=5)]).to_csv(d / "sizes_twice.csv", index=False)
     lad[lad["run"].isin(["1B-10xC", "760M-10xC"])].to_csv(d / "two_runs.csv", index=False)
     (d / "garbage.jsonl").write_bytes(bytes(range(256)) * 8)
     (d / "garbage.parquet").write_bytes(b"PAR1" + bytes(range(200)) + b"not parquet")
@@ -96,6 +100,11 @@ CASES = [
     ("plan multiple nan", ["plan", "--multiples", "1,nan"], "must be positive and finite, got nan"),
     ("plan multiple inf", ["plan", "--multiples", "inf"], "must be positive and finite, got inf"),
     ("plan size twice", ["plan", "--sizes", "190M,370M,190M"], "size 190M is given twice"),
+    ("size table with a negative n", ["predict", "--ladder", "{in}/no_n.csv", "--sizes", "{in}/sizes_negative.csv", *N,
+                                      "--paper", "--out", "{out}"], "column 'n' row 2: '-190354176' is not a positive"),
+    ("size table naming a size twice", ["predict", "--ladder", "{in}/no_n.csv", "--sizes", "{in}/sizes_twice.csv", *N,
+                                        "--paper", "--out", "{out}"],
+     "sizes_twice.csv: size '190M' has two values of 'n': 190354176 (row 2) and 5 (row 6)"),
     ("plan multiple twice", ["plan", "--multiples", "1,2,1.0"], "Chinchilla multiple 1 is given twice"),
     ("sweep of unequal lists", ["predict", "--n", "3B,7B", "--tokens", "4T,5T,6T", "--out", "{out}"],
      "--n gives 2 values and --tokens 3"),

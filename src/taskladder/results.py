@@ -101,6 +101,13 @@ def load_sizes(path: str | Path) -> SizeTable:
     if "batch_tokens" in df.columns:
         cols["batch_tokens"] = _positive(df, "batch_tokens", path)
     names = df[key].astype(str)
+    for col, values in cols.items():  # one name, two values: which one a run gets would be arbitrary
+        seen: dict[str, tuple[int, int]] = {}
+        for i, (name, v) in enumerate(zip(names, values)):
+            if name in seen and seen[name][1] != v:
+                raise TaskladderError(f"{path}: {key} {name!r} has two values of {col!r}: {seen[name][1]} (row "
+                                      f"{seen[name][0] + 2}) and {v} (row {i + 2})")
+            seen.setdefault(name, (i, v))
     return SizeTable(dict(zip(names, cols["n"])), dict(zip(names, cols["batch_tokens"])) if "batch_tokens" in cols
                      else None)
 
@@ -110,7 +117,7 @@ def _positive(df: pd.DataFrame, col: str, path: Path) -> list[int]:
     bad = ~np.isfinite(v) | (v <= 0)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise TaskladderError(f"{path}: column {col!r} row {i + 2}: {df[col].iloc[i]!r} is not a positive number")
+        raise TaskladderError(f"{path}: column {col!r} row {i + 2}: {str(df[col].iloc[i])!r} is not a positive number")
     return [int(x) for x in v]
 
 
