@@ -44,6 +44,7 @@ def inputs(tmp_path_factory):
     small.to_csv(d / "seven_runs.csv", index=False)
     lad[lad["metric"] != "taskce"].to_csv(d / "no_taskce.csv", index=False)
     lad.drop(columns=["n"]).to_csv(d / "no_n.csv", index=False)
+    lad.assign(run=lad["run"].where(lad.index != 6)).to_csv(d / "empty_run.csv", index=False)
     sizes = lad.groupby("size")["n"].first().reset_index()
     sizes.assign(n=-sizes["n"]).to_csv(d / "sizes_negative.csv", index=False)
     pd.concat([sizes, sizes.iloc[:1].assign(n=5)]).to_csv(d / "sizes_twice.csv", index=False)
@@ -102,6 +103,8 @@ CASES = [
     ("plan size twice", ["plan", "--sizes", "190M,370M,190M"], "size 190M is given twice"),
     ("size table with a negative n", ["predict", "--ladder", "{in}/no_n.csv", "--sizes", "{in}/sizes_negative.csv", *N,
                                       "--paper", "--out", "{out}"], "column 'n' row 2: '-190354176' is not a positive"),
+    ("an empty run name", ["predict", "--ladder", "{in}/empty_run.csv", *N, "--paper", "--out", "{out}"],
+     "empty_run.csv: column 'run' row 8: empty"),
     ("size table naming a size twice", ["predict", "--ladder", "{in}/no_n.csv", "--sizes", "{in}/sizes_twice.csv", *N,
                                         "--paper", "--out", "{out}"],
      "sizes_twice.csv: size '190M' has two values of 'n': 190354176 (row 2) and 5 (row 6)"),

@@ -315,6 +315,9 @@ def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int]
     missing = [c for c in ("run", "step", "task", "metric", "value") if c not in df.columns]
     if missing:
         raise TaskladderError(f"{path}: missing column {missing[0]!r} (long format needs run, step, task, metric, value)")
+    for col in ("run", "task", "metric", "size"):  # str() would make an empty cell a run called 'nan'
+        if col in df.columns and (blank := df[col].isna() | (df[col].astype(str).str.strip() == "")).any():
+            raise TaskladderError(f"{path}: column {col!r} row {int(np.flatnonzero(blank.to_numpy())[0]) + 2}: empty")
     out = pd.DataFrame({"run": df["run"].astype(str)})
     if "size" in df.columns:
         out["size"] = df["size"].astype(str)
