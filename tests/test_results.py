@@ -109,6 +109,12 @@ def test_long_reader_errors(tmp_path):
         read_long(_write(tmp_path, base.drop(columns=["d"])))
     with pytest.raises(TaskladderError, match="steps must increase"):
         read_long(_write(tmp_path, base.assign(step=[2, 1])))
+    for col in ("run", "task", "metric"):
+        with pytest.raises(TaskladderError, match=f"column '{col}' row 3: empty"):
+            read_long(_write(tmp_path, base.assign(**{col: [base[col].iloc[0], None]})))
+    # an empty size is the run name's, as where the column is absent
+    two = pd.concat([base, base.assign(run="190M-2xC")], ignore_index=True).assign(size=["mine", None, "", "190M"])
+    assert read_long(_write(tmp_path, two))["size"].tolist() == ["mine", "r", "190M", "190M"]
 
 
 def test_moving_average_matches_hand_computation():

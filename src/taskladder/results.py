@@ -315,14 +315,14 @@ def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int]
     missing = [c for c in ("run", "step", "task", "metric", "value") if c not in df.columns]
     if missing:
         raise TaskladderError(f"{path}: missing column {missing[0]!r} (long format needs run, step, task, metric, value)")
-    for col in ("run", "task", "metric", "size"):  # str() would make an empty cell a run called 'nan'
-        if col in df.columns and (blank := df[col].isna() | (df[col].astype(str).str.strip() == "")).any():
+    for col in ("run", "task", "metric"):  # str() would make an empty cell a run called 'nan'
+        if (blank := _blank(df[col])).any():
             raise TaskladderError(f"{path}: column {col!r} row {int(np.flatnonzero(blank.to_numpy())[0]) + 2}: empty")
     out = pd.DataFrame({"run": df["run"].astype(str)})
+    # a size where given, else the run name's (190M-1xC -> 190M)
+    out["size"] = [parse_run_name(r)[0] for r in out["run"]]
     if "size" in df.columns:
-        out["size"] = df["size"].astype(str)
-    else:
-        out["size"] = [parse_run_name(r)[0] for r in out["run"]]
+        out["size"] = out["size"].where(_blank(df["size"]).to_numpy(), df["size"].astype(str).to_numpy())
     out["step"] = _numeric_column(df, "step", path)
     if "n" in df.columns:
         out["n"] = _numeric_column(df, "n", path)
@@ -360,6 +360,10 @@ def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int]
     out = out[COLUMNS].reset_index(drop=True)
     out.attrs["convention"] = _file_convention(df, path)
     return out
+
+
+def _blank(col: pd.Series) -> pd.Series:
+    return col.isna() | (col.astype(str).str.strip() == "")
 
 
 def _file_convention(df: pd.DataFrame, path: Path) -> str | None:
