@@ -316,14 +316,6 @@ def _emit(result: dict, json_: bool, out: Path | None, stem: str, tables: dict) 
     return json_
 
 
-def _fits_json(fits) -> dict:
-    return {task: {
-        "formula": f.formula(),
-        "step1": {**f.step1_.params_, "fit_error": f.step1_.fit_error_, "flags": f.step1_.flags_},
-        "step2": {**f.step2_.params_, "fit_error": f.step2_.fit_error_, "flags": f.step2_.flags_},
-    } for task, f in fits.items()}
-
-
 @app.command()
 def reproduce(
     out: Annotated[Path, typer.Option(help="Folder for tables and figures.")] = Path("taskladder-out"),
@@ -332,72 +324,26 @@ def reproduce(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Recompute the paper's Figure 2 (7B-4T and 13B-5T) from the bundled ladder."""
-    from .chain import ChainConfig
     _set_cache(no_cache)
-    from . import analyses
     from .paper import FIGURE2_MAE, TABLE4_R
-    from .paper import reproduce as run
-    from .trust import auto_predict
+    from .reproduction import STAGES, run
 
-    io.ensure_writable_dir(out)  # fail before the work, not after it
-    stages = ["fitting the paper's design (8 tasks)", "design choices, MC format, variance",
-              "automatic choice: backtests and bootstraps"] + (["drawing figures"] if figures else [])
-    with _Stages(stages, quiet=json_) as st:
-        rep = run()
-        targets = [rep.data.targets[t] for t in rep.predictions["target"].unique()]
-        st.next()
-        extra = analyses.run_all(rep.ladder, targets, PAPER_TASKS, ALL_TASKS)
-        st.next()
-        auto = auto_predict(rep.ladder, targets, PAPER_TASKS).predictions
-        preds = rep.predictions
-        mae = rep.mean_abs_error()
-        design, var = extra["design_choices"], extra["variance"]
-        result = {
-            "predictions": io.records(preds),
-            "mean_abs_error": mae,
-            "paper_mean_abs_error": FIGURE2_MAE,
-            "design_choices": io.records(design),
-            "variance": io.records(var),
-            "variance_correlation": extra.get("variance_correlation"),
-            "mc": io.records(extra["mc"]) if "mc" in extra else [],
-            "auto": io.records(auto[["task", "target", "predicted", "lower", "upper", "level", "interval", "actual",
-                                     "pipeline", "abs_error", "covered"]]),
-            "auto_mean_abs_error": auto.groupby("target", sort=False)["abs_error"].mean().to_dict(),
-            "fits": _fits_json(rep.fits),
-            "config": ChainConfig().__dict__,
-        }
-        # every file is written into a hidden folder first and moved in only when all are done
-        with io.staged(out) as tmp:
-            io.write_json(tmp / "reproduce.json", result)
-            io.write_table(tmp / "predictions.parquet", preds)
-            io.write_table(tmp / "predictions.csv", preds)
-            io.write_table(tmp / "design_choices.parquet", design)
-            io.write_table(tmp / "variance.parquet", var)
-            if figures:
-                st.next()
-                from . import plots
-
-                finals = {t: dict(zip(*rep.ladder.final_points(t, "acc", 5)[["run", "value"]].T.values))
-                          for t in rep.fits}
-                # costliest first; drawn in parallel over the cores
-                plots.draw_all([(plots.plot_step1, (rep.fits, targets, tmp / "step1.png"), {}),
-                                (plots.plot_chained, (rep.fits, targets, tmp / "chained.png"), {"final_acc": finals}),
-                                (plots.plot_step2, (rep.fits, targets, tmp / "step2.png"), {}),
-                                (plots.plot_design_choices, (design, tmp / "design_choices.png"), {}),
-                                (plots.plot_summary, (preds, tmp / "summary.png"), {}),
-                                (plots.plot_variance, (var, tmp / "variance.png"), {})])
+    with _Stages(list(STAGES[:3 + figures]), quiet=json_) as st:
+        rep = run(out, figures, st.next)
+    result = rep.result
     if json_:
         out_console.print_json(io.dumps(result)) if sys.stdout.isatty() else print(io.dumps(result))
         return
-    _print_all(_prediction_table(preds.to_dict(orient="records"), "Chained prediction (paper Figure 2)", paper=True))
-    for tgt, v in mae.items():
+    _print_all(_prediction_table(rep.predictions.to_dict(orient="records"), "Chained prediction (paper Figure 2)",
+                                 paper=True))
+    for tgt, v in result["mean_abs_error"].items():
         out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points (paper: {FIGURE2_MAE.get(tgt, float('nan')):.1f})")
-    _print_all(_auto_table(auto.to_dict(orient="records"), 0.9))
-    _print_all(_design_table(design))
-    out_console.print(_variance_table(var))
-    if extra.get("variance_correlation"):
-        vc = extra["variance_correlation"]
-        out_console.print(f"Table 4: Pearson r of loss SD vs |step-2 error| ({vc['target']}, {len(var)} tasks): "
+    _print_all(_auto_table(rep.auto.to_dict(orient="records"), 0.9))
+    _print_all(_design_table(rep.design))
+    out_console.print(_variance_table(rep.variance))
+    if result["variance_correlation"]:
+        vc = result["variance_correlation"]
+        out_console.print(f"Table 4: Pearson r of loss SD vs |step-2 error| ({vc['target']}, {len(rep.variance)} tasks): "
                           f"[bold]{vc['r']:.2f}[/] (paper: {TABLE4_R})")
     out_console.print(f"wrote tables and figures to {out}/")
 
