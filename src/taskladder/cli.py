@@ -631,7 +631,7 @@ def backtest(
     from .chain import Ladder
     from .datasets import olmo2_ladder
     from .results import load_sizes, read_results
-    from .trust import ALL_DESIGNS, backtest_table
+    from .trust import ALL_DESIGNS, backtest_summary, backtest_table
 
     _set_cache(no_cache)
     named = _tasks(task)
@@ -652,9 +652,7 @@ def backtest(
     prog, advance = _fit_progress(len(tasks), json_, "backtesting")
     with prog:
         bt = backtest_table(Ladder(results), tasks, ALL_DESIGNS, holdout=holdout, level=level, progress=advance)
-    summary = bt.groupby(["task", "design"], sort=False).agg(
-        abs_error=("abs_error", "mean"), relative_error=("relative_error", "mean"),
-        coverage=("covered", "mean"), predictability_sd=("ckpt_sd", "mean")).reset_index()
+    summary = backtest_summary(bt)
     result = {"summary": io.records(summary), "runs": io.records(bt)}
     if out is not None:
         from . import plots

@@ -32,8 +32,8 @@ from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, ModelError, PipelineState
 from .refit import batched_huber_refit, batched_ls_refit
 from .tasks import ACC
 
-__all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "TaskFit", "auto_predict", "backtest", "backtest_table",
-           "design_weights", "ensemble_errors", "fit_states", "model_error", "task_fits"]
+__all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "TaskFit", "auto_predict", "backtest", "backtest_summary",
+           "backtest_table", "design_weights", "ensemble_errors", "fit_states", "model_error", "task_fits"]
 
 #: Every pipeline scored by the backtest: the paper's five and a direct power law on accuracy.
 ALL_DESIGNS = (*DESIGNS, "acc_power")
@@ -251,6 +251,15 @@ def backtest(ladder, tasks: Iterable[str], designs: Sequence[str] = ALL_DESIGNS,
                                  "ckpt_sd": noise.get(run, np.nan),
                                  "log_extrapolation": float(np.log(r["n"] * r["d"]) - c_train)})
     return pd.DataFrame(rows)
+
+
+def backtest_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, pipeline) of a :func:`backtest_table`: mean absolute and relative error,
+    the share of held-out runs inside the pipeline's interval, and the held-out runs'
+    mean checkpoint SD (how predictable they were at all)."""
+    return table.groupby(["task", "design"], sort=False).agg(
+        abs_error=("abs_error", "mean"), relative_error=("relative_error", "mean"),
+        coverage=("covered", "mean"), predictability_sd=("ckpt_sd", "mean")).reset_index()
 
 
 def backtest_table(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGNS, holdout: int = 4,
