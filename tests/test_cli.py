@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import DATA, run_cli
@@ -166,7 +167,6 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
 
 
 def test_bad_ladder_files_exit_2(tmp_path):
-    import numpy as np
 
     cases = [
         (lambda d: d.drop(columns=["eval/downstream/piqa_val_rc_5shot_len_norm"]), "no 'acc' values for task 'piqa'"),
@@ -222,6 +222,11 @@ def test_backtest_cli(tmp_path):
     assert designs == {"task_bpb", "flops", "taskce", "c4", "single_step", "acc_power"}
     held = {(x["split"], x["run"]) for x in obj["runs"]}
     assert ("N", "1B-10xC") in held and ("compute", "760M-10xC") in held
+    for x in obj["summary"]:  # each pipeline's line: the means over its held-out runs, both splits
+        runs = [r for r in obj["runs"] if r["design"] == x["design"]]
+        assert len(runs) == 8 and x["abs_error"] == pytest.approx(np.mean([r["abs_error"] for r in runs]))
+        assert x["coverage"] == pytest.approx(np.mean([r["covered"] for r in runs]))
+        assert x["predictability_sd"] == pytest.approx(np.mean([r["ckpt_sd"] for r in runs]))
     assert (tmp_path / "backtest.parquet").exists()
     assert (tmp_path / "backtest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = run_cli("backtest", "--holdout", "0")
@@ -245,7 +250,6 @@ def test_a_sweep_of_targets_predicts_each_as_it_would_alone():
 
 
 def test_predict_out_draws_a_sweep_as_curves_and_a_few_targets_as_rows(tmp_path):
-    import numpy as np
 
     from taskladder.datasets import make_targets
     from taskladder.plots import sweep_figure
