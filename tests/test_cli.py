@@ -167,7 +167,6 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
 
 
 def test_bad_ladder_files_exit_2(tmp_path):
-
     cases = [
         (lambda d: d.drop(columns=["eval/downstream/piqa_val_rc_5shot_len_norm"]), "no 'acc' values for task 'piqa'"),
         (lambda d: d.assign(**{"eval/downstream_bpb/piqa_val_rc_5shot_bpb": np.inf}), "is not a finite number"),
@@ -250,7 +249,6 @@ def test_a_sweep_of_targets_predicts_each_as_it_would_alone():
 
 
 def test_predict_out_draws_a_sweep_as_curves_and_a_few_targets_as_rows(tmp_path):
-
     from taskladder.datasets import make_targets
     from taskladder.plots import sweep_figure
 
