@@ -320,9 +320,11 @@ def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int]
             raise TaskladderError(f"{path}: column {col!r} row {int(np.flatnonzero(blank.to_numpy())[0]) + 2}: empty")
     out = pd.DataFrame({"run": df["run"].astype(str)})
     # a size where given, else the run name's (190M-1xC -> 190M)
-    out["size"] = [parse_run_name(r)[0] for r in out["run"]]
-    if "size" in df.columns:
-        out["size"] = out["size"].where(_blank(df["size"]).to_numpy(), df["size"].astype(str).to_numpy())
+    blank = _blank(df["size"]).to_numpy() if "size" in df.columns else np.ones(len(df), bool)
+    out["size"] = df["size"].astype(str) if "size" in df.columns else ""
+    if blank.any():
+        from_name = {r: parse_run_name(r)[0] for r in out["run"][blank].unique()}
+        out.loc[blank, "size"] = out["run"][blank].map(from_name)
     out["step"] = _numeric_column(df, "step", path)
     if "n" in df.columns:
         out["n"] = _numeric_column(df, "n", path)
