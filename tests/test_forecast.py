@@ -215,6 +215,13 @@ def test_cli_forecast_reads_a_target_file_like_the_bundled_log(tmp_path):
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     fa, fb = json.loads(a.stdout)["forecasts"], json.loads(b.stdout)["forecasts"]
     assert [r["predicted"] for r in fa] == pytest.approx([r["predicted"] for r in fb], abs=1e-12)
+    # a log with its own N keeps it: --n may repeat it, not change it (it was silently ignored)
+    t.full.to_csv(path, index=False)
+    c = run_cli("forecast", "--target-file", path, "--n", "13.2B", "--upto", "0.5", "--json")
+    assert c.returncode == 0 and json.loads(c.stdout)["forecasts"] == fa, c.stderr
+    d = run_cli("forecast", "--target-file", path, "--n", "7B", "--upto", "0.5")
+    assert d.returncode == 2 and d.stderr == (f"taskladder: error: {path}: the log gives n = 13,202,396,160 and --n "
+                                              "7,000,000,000; give --n only for a log without N\n")
 
 
 def _bad_logs(tmp_path):

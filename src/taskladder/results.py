@@ -432,6 +432,11 @@ def read_target_file(path: str | Path, *, sizes: Mapping[str, int] | None = None
     if len(runs) > 1:
         raise TaskladderError(f"{path}: holds {len(runs)} runs ({', '.join(map(str, runs[:4]))}); "
                               "a target file holds one")
+    # --n fills in a log without N; a log with its own N keeps it, and a different --n is refused
+    # rather than silently ignored (0.5%: "6.9B" for 6,887,575,552 is the same model)
+    if n is not None and len(log) and abs(int(log["n"].iloc[0]) - n) > 0.005 * n:
+        raise TaskladderError(f"{path}: the log gives n = {int(log['n'].iloc[0]):,} and --n {int(n):,}; "
+                              "give --n only for a log without N")
     return log
 
 
