@@ -277,7 +277,8 @@ class TaskPredictor:
         n_params = PowerLaw.n_params if cfg.step1 == "nd" else FlopsLaw.n_params
         if len(s1) < n_params:
             raise TaskladderError(
-                f"task {self.task!r}: step 1 has {n_params} parameters but the ladder has only {len(s1)} runs")
+                f"task {self.task!r}: step 1 has {n_params} parameters but the ladder has only {len(s1)} "
+                f"run{'s' * (len(s1) != 1)}")
         n, d, v = (s1[c].to_numpy(float) for c in ("n", "d", "value"))
 
         def fit_step1():
