@@ -68,3 +68,11 @@ def test_a_bad_dataframe_is_named():
     lad = olmo2_ladder().ladder.drop(columns=["value"])
     with pytest.raises(taskladder.TaskladderError, match="DataFrame: missing column 'value'"):
         taskladder.predict(n=7e9, d=4e12, ladder=lad)
+
+
+def test_one_value_beside_a_sequence_is_shared_by_every_target():
+    swept = taskladder.predict(["3B", 7e9], "4T", tasks="piqa", design="task_bpb")
+    each = [taskladder.predict(n, 4e12, tasks="piqa", design="task_bpb") for n in (3e9, 7e9)]
+    assert swept["predicted"].tolist() == [e["predicted"].iloc[0] for e in each]
+    assert swept["target"].tolist() == ["N=3e+09,D=4e+12", "N=7e+09,D=4e+12"]
+    assert taskladder.predict(7e9, [1e12, 4e12], tasks="piqa", design="task_bpb")["d"].tolist() == [1e12, 4e12]

@@ -29,7 +29,8 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     """Predict the task accuracies of one or more targets from a ladder.
 
     n, d: the target's non-embedding parameters and training tokens, as numbers or counts
-        such as ``"7B"`` and ``"4T"``; equal-length sequences predict several targets.
+        such as ``"7B"`` and ``"4T"``; equal-length sequences predict several targets, and a
+        single value beside a sequence is shared by all of them.
     ladder: None for the bundled OLMo 2 ladder; a tidy DataFrame (``run, step, task, metric,
         value`` and ``n``, ``d``, as ``taskladder export`` writes); or a path or list of paths
         of files and folders in any format ``--ladder`` reads (docs/ingest.md).
@@ -59,6 +60,8 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     ns = ds = None
     if n is not None:
         ns, ds = np.atleast_1d(np.asarray(n, dtype=object)), np.atleast_1d(np.asarray(d, dtype=object))
+        if np.ndim(n) == 0 or np.ndim(d) == 0:  # one value for every target, as the CLI's --tokens 4T
+            ns, ds = np.broadcast_arrays(ns, ds)
         if len(ns) != len(ds):
             raise TaskladderError(f"n and d must have the same length, got {len(ns)} and {len(ds)}")
         ns, ds = [parse_count(str(a), "n") for a in ns], [parse_count(str(b), "d") for b in ds]
