@@ -142,6 +142,8 @@ CASES = [
     ("backtest --calibration with --level", ["backtest", "--calibration", "--level", "0.8", "--out", "{out}"],
      "--level sets the plain backtest"),
     ("backtest level 1.5", ["backtest", "--level", "1.5", "--out", "{out}"], "--level must be between 0 and 1"),
+    ("forecast level 1", ["forecast", "--target", "7B-4T", "--level", "1", "--out", "{out}"],
+     "--level must be between 0 and 1, got 1.0"),
     ("forecast from a 2-checkpoint log",
      ["forecast", "--target-file", "{in}/two_checkpoints.csv", "--n", "190M", "--tokens", "4B", "--task", "piqa",
       "--out", "{out}"], "checkpoint(s) past step 0 with both task loss and accuracy"),

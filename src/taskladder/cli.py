@@ -582,6 +582,8 @@ def forecast(
     if target and len(target) > 1:
         raise TaskladderError(f"forecast follows one run: give one --target (got {', '.join(target)}); "
                               "run it once per target")
+    if not 0.0 < level < 1.0:  # as the other commands say it, before ForecastConfig's own check
+        raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     cfg = ForecastConfig(level=level)
     size_table = load_sizes(sizes) if sizes else None
     log, n_, name = target_log(target[0] if target else None, target_file, parse_count(n, "--n") if n else None, size_table)
