@@ -191,7 +191,7 @@ class Ladder:
             return out
         have = ", ".join(self.tasks) or "none"
         if not any(t == task for t, _ in self._slices):
-            raise TaskladderError(f"task {task!r} is not in the ladder{did_you_mean(task.removesuffix('_rc'), self.tasks)} "
+            raise TaskladderError(f"task {task!r} is not in the ladder{did_you_mean(task, self.tasks)} "
                                   f"(tasks with data: {have})")
         raise TaskladderError(f"the ladder has no {metric!r} values for task {task!r} (tasks with data: {have})")
 

@@ -2,12 +2,13 @@
 
 
 def did_you_mean(name: str, choices) -> str:
-    """`` (did you mean 'piqa'?)`` for a misspelt or miscased name, else ``""``."""
+    """`` (did you mean 'piqa'?)`` for a misspelt or miscased name, else ``""``.  A task named
+    in its RC format (``piqa_rc``) is matched without the suffix: RC is every task's default."""
     import difflib
 
     choices = [str(c) for c in choices]
     folded = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(str(name).lower(), list(folded), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(str(name).lower().removesuffix("_rc"), list(folded), n=1, cutoff=0.75)
     return f" (did you mean {folded[close[0]]!r}?)" if close else ""
 
 

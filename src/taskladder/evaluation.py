@@ -141,7 +141,7 @@ def bundled_task(name: str, limit: int | None = None) -> MCTask:
 
     known = bundled_tasks()
     if name not in known:
-        raise TaskladderError(f"unknown task {name!r}{did_you_mean(name.removesuffix('_rc'), known)}; "
+        raise TaskladderError(f"unknown task {name!r}{did_you_mean(name, known)}; "
                               f"bundled tasks: {', '.join(known)}")
     with resources.as_file(resources.files("taskladder") / "data" / "olmes" / f"{name}.json.gz") as p:
         return load_task(p, limit)

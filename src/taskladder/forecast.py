@@ -459,7 +459,7 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
         if not _has(log, t):
             have = ", ".join(sorted(u for u in log["task"].unique() if _has(log, u))) or "none"
             if not (log["task"] == t).any():
-                raise TaskladderError(f"{name}: task {t!r} is not in the log{did_you_mean(t.removesuffix('_rc'), log['task'].unique())} "
+                raise TaskladderError(f"{name}: task {t!r} is not in the log{did_you_mean(t, log['task'].unique())} "
                                       f"(tasks with bpb and accuracy: {have})")
             missing = BPB if not ((log["task"] == t) & (log["metric"] == BPB)).any() else ACC
             raise TaskladderError(f"{name}: the log has no {missing!r} values for task {t!r} "
