@@ -243,6 +243,12 @@ def plot_step2(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) ->
     return save(fig, path, tight=False)
 
 
+def final_accuracy(ladder, tasks, window: int = 5) -> dict[str, dict[str, float]]:
+    """Per task, each run's final accuracy (the mean of its last ``window`` checkpoints): the
+    ladder points of :func:`plot_chained`."""
+    return {t: dict(zip(*ladder.final_points(t, ACC, window)[["run", "value"]].T.values)) for t in tasks}
+
+
 def plot_chained(fits: dict[str, TaskPredictor], targets: Sequence, path: Path, final_acc=None) -> Path:
     """Chained: accuracy against tokens, ladder finals and each target's prediction."""
     colors = _size_colors(fits)

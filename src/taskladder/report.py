@@ -102,7 +102,7 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
 
     with tempfile.TemporaryDirectory() as tmp:
         fig = _Figures(Path(tmp))
-        finals = {k: dict(zip(*lad.final_points(k, "acc", 5)[["run", "value"]].T.values)) for k in fits}
+        finals = plots.final_accuracy(lad, fits)
         figs = [("Step 1: task loss vs tokens", fig.add(plots.plot_step1, fits, targets, name="s1.png")),
                 ("Step 2: accuracy vs task loss (shaded: 95% band of the fitted curve)",
                  fig.add(plots.plot_step2, fits, targets, name="s2.png")),

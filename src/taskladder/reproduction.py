@@ -86,8 +86,7 @@ def run(out: Path, figures: bool = True, next_stage: Callable[[], None] = lambda
             next_stage()
             from . import plots
 
-            finals = {t: dict(zip(*rep.ladder.final_points(t, "acc", 5)[["run", "value"]].T.values))
-                      for t in rep.fits}
+            finals = plots.final_accuracy(rep.ladder, rep.fits)
             # costliest first; drawn in parallel over the cores
             plots.draw_all([(plots.plot_step1, (rep.fits, targets, tmp / "step1.png"), {}),
                             (plots.plot_chained, (rep.fits, targets, tmp / "chained.png"), {"final_acc": finals}),
