@@ -454,3 +454,74 @@ def test_lm_eval_mmlu_subjects_pool_question_weighted(tmp_path):
     assert pooled.index.tolist() == whole.index.tolist()
     assert np.allclose(pooled.to_numpy(), whole.to_numpy(), rtol=1e-12)
     assert read_results([tmp_path / "out"], sizes=sizes)["task"].unique().tolist() == ["mmlu"]
+
+
+def _lm_eval_copy(dest: Path, pretrained: str, stamp: str | None = None, scale: float = 1.0) -> Path:
+    """The example lm-eval output for another checkpoint (and time stamp), its log-likelihoods scaled."""
+    src = next((DATA / "lm_eval_output").iterdir())
+    dest.mkdir(parents=True, exist_ok=True)
+    res_file = next(src.glob("results_*.json"))
+    old = res_file.stem.removeprefix("results_")
+    stamp = stamp or old
+    res = json.loads(res_file.read_text())
+    res["config"]["model_args"]["pretrained"] = pretrained
+    (dest / f"results_{stamp}.json").write_text(json.dumps(res))
+    lines = []
+    for x in next(src.glob("samples_toyqa_*.jsonl")).read_text().splitlines():
+        s = json.loads(x)
+        s["filtered_resps"] = [[float(r[0]) * scale, *r[1:]] for r in s["filtered_resps"]]
+        lines.append(json.dumps(s))
+    (dest / f"samples_toyqa_{stamp}.jsonl").write_text("\n".join(lines) + "\n")
+    return dest
+
+
+def test_lm_eval_outputs_nested_per_checkpoint_are_found(tmp_path):
+    """`lm_eval --output_path OUT/<run>/<step>` puts each model folder two levels down; a link
+    back to a checkpoint (`latest`) is read once and a link loop ends."""
+    out = tmp_path / "OUT"
+    for run in ("190M-1xC", "190M-2xC"):
+        for step in (1000, 2000):
+            _lm_eval_copy(out / run / f"step{step}" / f"__ck__{run}__step{step}", f"/ck/{run}/step{step}")
+    (out / "190M-1xC" / "latest").symlink_to("step2000")
+    (out / "190M-2xC" / "step1000" / "loop").symlink_to(out)
+    (out / ".cache" / "x").mkdir(parents=True)
+    _lm_eval_copy(out / ".cache" / "x" / "m", "/ck/190M-5xC/step1000")  # hidden: not searched
+    (out / "notes").mkdir()  # a folder with nothing to read
+    t = read_results([out], sizes=load_sizes(_sizes(tmp_path)))
+    assert sorted(set(zip(t["run"], t["step"]))) == [
+        ("190M-1xC", 1000), ("190M-1xC", 2000), ("190M-2xC", 1000), ("190M-2xC", 2000)]
+    assert len(t) == 4 * 3  # bpb, acc, taskce once per checkpoint
+
+
+def test_lm_eval_task_scored_again_takes_the_newest(tmp_path):
+    """lm-eval writes a results file per invocation: a checkpoint's task scored twice is read from
+    the newest file (by its time stamp), with a warning naming the older one."""
+    from taskladder.errors import InputWarning
+
+    sizes = load_sizes(_sizes(tmp_path))
+    m = tmp_path / "OUT" / "m"
+    _lm_eval_copy(m, "/ck/190M-1xC/step1000", stamp="2026-11-24T09-00-00.000000", scale=2.0)
+    _lm_eval_copy(m, "/ck/190M-1xC/step1000", stamp="2026-11-23T09-00-00.000000", scale=1.0)
+    alone = tmp_path / "alone" / "m"
+    _lm_eval_copy(alone, "/ck/190M-1xC/step1000", stamp="2026-11-24T09-00-00.000000", scale=2.0)
+    with pytest.warns(InputWarning, match="results_2026-11-23T09-00-00.000000.json: tasks lm-eval scored again"):
+        t = read_results([tmp_path / "OUT"], sizes=sizes)
+    newest = read_results([alone], sizes=sizes)
+    assert t.reset_index(drop=True).equals(newest.reset_index(drop=True))
+    oldest = read_results([m / "results_2026-11-23T09-00-00.000000.json"], sizes=sizes)
+    assert not np.allclose(oldest["value"], newest["value"])  # the two files differ: the choice shows
+    # another checkpoint's results in the same folder are kept beside them, no warning
+    _lm_eval_copy(m, "/ck/190M-1xC/step2000", stamp="2026-11-25T09-00-00.000000")
+    with pytest.warns(InputWarning):
+        assert sorted(read_results([tmp_path / "OUT"], sizes=sizes)["step"].unique()) == [1000, 2000]
+
+
+def test_one_checkpoint_in_two_places_is_refused_naming_both(tmp_path):
+    """Two folders (or a folder and a table) with the same checkpoint's task: a copy or a mix-up."""
+    for name in ("a", "b"):
+        _lm_eval_copy(tmp_path / "OUT" / name / "m", "/ck/190M-1xC/step1000")
+    r = run_cli("export", "--ladder", tmp_path / "OUT", "--sizes", _sizes(tmp_path), "--out", tmp_path / "x.csv")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert (f"run '190M-1xC' appears twice at step 1000 (toyqa/bpb), in {tmp_path / 'OUT' / 'a' / 'm'} and in "
+            f"{tmp_path / 'OUT' / 'b' / 'm'}") in r.stderr
+    assert not (tmp_path / "x.csv").exists()

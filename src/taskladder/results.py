@@ -393,9 +393,9 @@ def read_results(paths: Iterable[str | Path], *, sizes: Mapping[str, int] | None
     ``mixed_conventions`` (then a warning says so); the table's
     ``attrs["convention"]`` names the one convention (None when unknown or mixed).
     """
-    from . import ingest
+    from . import discover, ingest
 
-    frames = [ingest.read_path(p, sizes=sizes, n=n) for p in _expand(paths)]
+    frames = [ingest.read_path(p, sizes=sizes, n=n) for p in discover.expand(paths)]
     conv = {}
     for f, src in frames:
         c = f.attrs.get("convention")
@@ -414,11 +414,17 @@ def read_results(paths: Iterable[str | Path], *, sizes: Mapping[str, int] | None
 
         warnings.warn(msg + " (mixed on request)", InputWarning, stacklevel=2)
     out.attrs["convention"] = next(iter(conv)) if len(conv) == 1 else None
-    dup = out.duplicated(["run", "step", "task", "metric"])
+    key = ["run", "step", "task", "metric"]
+    dup = out.duplicated(key)
     if dup.any():
-        r = out[dup].iloc[0]
-        raise TaskladderError(
-            f"run {r['run']!r} appears twice at step {r['step']} ({r['task']}/{r['metric']}): give each run once")
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        r = out.iloc[i]
+        first = int(np.flatnonzero((out[key] == r[key]).all(axis=1).to_numpy())[0])
+        src = np.repeat(np.arange(len(frames)), [len(f) for f, _ in frames])
+        a, b = frames[src[first]][1], frames[src[i]][1]
+        where = f"twice in {a}" if a == b else f"in {a} and in {b}"
+        raise TaskladderError(f"run {r['run']!r} appears twice at step {r['step']} ({r['task']}/{r['metric']}), "
+                              f"{where}: give each run once")
     return out
 
 
@@ -438,26 +444,6 @@ def read_target_file(path: str | Path, *, sizes: Mapping[str, int] | None = None
         raise TaskladderError(f"{path}: the log gives n = {int(log['n'].iloc[0]):,} and --n {int(n):,}; "
                               "give --n only for a log without N")
     return log
-
-
-def _expand(paths: Iterable[str | Path]) -> list[Path]:
-    """Files and folders as the readers take them: a folder of tables becomes its tables;
-    a folder another tool wrote (see :mod:`taskladder.ingest`) stays whole."""
-    from . import ingest
-
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir() and not ingest.is_tool_output(p):
-            found = sorted([*p.glob("*.csv"), *p.glob("*.parquet")])
-            sub = sorted(q for q in p.iterdir() if q.is_dir() and ingest.is_tool_output(q))
-            if not found and not sub:
-                raise TaskladderError(f"{p}: folder holds no .csv or .parquet files and no evaluation tool's output")
-            files += found + sub
-        else:
-            files.append(p)
-    if not files:
-        raise TaskladderError("no ladder files given")
-    return files
 
 
 def read_table_file(f: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = None) -> pd.DataFrame:

@@ -23,11 +23,6 @@ from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, chec
 
 __all__ = ["AutoPrediction", "FixedPrediction", "auto_prediction", "default_tasks", "fixed_prediction"]
 
-#: The files of a ladder folder whose bytes key its fitted state: every kind the readers take
-#: (tables, and the JSON/JSON-lines of lm-eval, OLMES and OLMo-core), never a checkpoint's weights.
-_RESULT_SUFFIXES = (".csv", ".parquet", ".json", ".jsonl")
-
-
 def _is_frame(ladder) -> bool:
     """Whether ``ladder`` is a results table in memory (a DataFrame, or a :class:`chain.Ladder`), not files."""
     return ladder is not None and not isinstance(ladder, (list, tuple, str, Path))
@@ -35,7 +30,7 @@ def _is_frame(ladder) -> bool:
 
 def _source_hash(ladder, sizes: Path | None, mixed_conventions: bool) -> str | None:
     """SHA-256 of the bytes of every file the ladder is read from (the bundled one by default;
-    in a folder, every result file below it, :data:`_RESULT_SUFFIXES`), the size table's and
+    in a folder, the files the readers open, :func:`discover.files_read`), the size table's and
     the reading options; None when a file cannot be read (the full reader then reports it).
     A table in memory (:func:`_is_frame`) is keyed by its content (:attr:`chain.Ladder.content_hash`)."""
     if _is_frame(ladder):  # checked and indexed here; _read finds it by this key
@@ -47,9 +42,12 @@ def _source_hash(ladder, sizes: Path | None, mixed_conventions: bool) -> str | N
     h = hashlib.sha256(repr(mixed_conventions).encode())
     files = []
     if ladder:
-        for p in map(Path, ladder):
-            files += sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in _RESULT_SUFFIXES) \
-                if p.is_dir() else [p]
+        from .discover import files_read
+
+        try:
+            files = files_read(ladder)
+        except (OSError, TaskladderError):
+            return None  # the full reader says what is wrong
     else:
         from .datasets import bundled_digest
 

@@ -28,11 +28,6 @@ from .tidy import load_json
 _FOLDER_READERS = (lm_eval, olmes, olmo_core)
 
 
-def is_tool_output(folder: Path) -> bool:
-    """Whether a folder holds an evaluation tool's output (rather than tables)."""
-    return any(r.is_output(folder) for r in _FOLDER_READERS)
-
-
 def read_path(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = None):
     """Read one file or tool-output folder into the tidy table; returns (table, path)."""
     from ..results import read_table_file

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import discover
 from ..errors import TaskladderError
 from .checkpoint import identify
 from .tidy import frame, json_lines, load_json, pooled, primary, task_name
@@ -34,7 +35,8 @@ def is_results(obj: dict) -> bool:
 
 
 def _results_files(folder: Path) -> list[Path]:
-    return sorted([*folder.glob("results_*.json"), *folder.glob("*/results_*.json")])
+    # the model's own folder; a folder above it (``--output_path``) is searched by results._expand
+    return discover.matching(folder, discover.LM_EVAL_RESULTS)
 
 
 def is_output(folder: Path) -> bool:
@@ -42,10 +44,28 @@ def is_output(folder: Path) -> bool:
 
 
 def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = None) -> pd.DataFrame:
-    """Every results file under ``path`` (a results file, a model folder or an output folder)."""
+    """A results file, or every results file of a model's folder."""
     path = Path(path)
     files = [path] if path.is_file() else _results_files(path)
+    # lm_eval writes a new results_<time>.json into the model's folder every time it runs, so a
+    # task scored again on the same checkpoint is there twice: the newest wins (lm-eval's own
+    # get_latest_filename picks by that time stamp too), and the older files are named.
     frames = [_read_one(f, sizes, n) for f in files]
+    older, owner = [], {}
+    for i in sorted(range(len(files)), key=lambda i: files[i].stem.removeprefix("results_"), reverse=True):
+        keys = list(zip(frames[i]["run"], frames[i]["step"], frames[i]["task"], frames[i]["metric"]))
+        fresh = np.array([owner.setdefault(k, i) == i for k in keys], dtype=bool)
+        if not fresh.all():
+            older.append(files[i])
+            frames[i] = frames[i][fresh]
+    if older:
+        import warnings
+
+        from ..errors import InputWarning
+
+        warnings.warn(f"{older[0]}{f' and {len(older) - 1} more' if len(older) > 1 else ''}: tasks "
+                      "lm-eval scored again later on the same checkpoint; the newest results are used",
+                      InputWarning, stacklevel=2)
     out = pd.concat(frames, ignore_index=True)
     out.attrs["convention"] = CONVENTION
     return out

@@ -19,19 +19,18 @@ give ``mc_acc``.  Unconditional requests (``doc_id`` >= the offset) are skipped.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .. import discover
 from ..errors import TaskladderError
 from .checkpoint import identify
 from .tidy import frame, json_lines, load_json, pooled, task_name
 
 CONVENTION = "olmes"
-_METRICS = re.compile(r"^task-(\d+)-(.+)-metrics\.json$")
 _PRIMARY = ("acc_per_char", "acc_raw", "acc_per_token", "acc_uncond")
 
 
@@ -40,7 +39,7 @@ def is_metrics(obj: dict) -> bool:
 
 
 def _metrics_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("task-*-metrics.json") if _METRICS.match(p.name))
+    return discover.matching(folder, discover.OLMES_METRICS)
 
 
 def is_output(folder: Path) -> bool:

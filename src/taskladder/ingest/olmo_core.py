@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import discover
 from ..errors import TaskladderError
 from ..tasks import ACC, BPB, LM_LOSS, MC_ACC, TASKCE
 from .tidy import load_json
 
 CONVENTION = "olmo_core"
 TOKENS = "throughput/total tokens"
-_STEP_FILE = re.compile(r"^metrics_step(\d+)\.json$")
 _DOWNSTREAM = re.compile(r"^eval/downstream/(?P<label>.+) \((?P<metric>[^()]+)\)$")
 _LM = re.compile(r"^eval/lm/(?P<label>.+)/CE loss$")
 
@@ -54,7 +54,8 @@ def is_wide_export(cols) -> bool:
 
 
 def _step_files(folder: Path) -> list[tuple[int, Path]]:
-    return sorted((int(m[1]), p) for p in folder.glob("metrics_step*.json") if (m := _STEP_FILE.match(p.name)))
+    return sorted((int(discover.OLMO_CORE_STEP.match(p.name)[1]), p)
+                  for p in discover.matching(folder, discover.OLMO_CORE_STEP))
 
 
 def is_output(folder: Path) -> bool:
@@ -68,7 +69,7 @@ def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = 
         files = _step_files(path)
         run_dir = path
     else:
-        m = _STEP_FILE.match(path.name)
+        m = discover.OLMO_CORE_STEP.match(path.name)
         if not m:
             raise TaskladderError(f"{path}: an OLMo-core metrics file must be named metrics_step<N>.json "
                                   "(MetricSaverCallback's step files) so its step is known")

@@ -1,0 +1,82 @@
+"""Which files a ``--ladder`` path stands for, found by their names alone.
+
+Both the readers (:func:`taskladder.results.read_results`) and the prediction cache's key
+(:mod:`taskladder.serve`, which must not import pandas) walk a ladder folder the same way
+through :func:`expand`, so the key covers exactly the files that are read:
+
+* a file is itself;
+* a folder gives its tables (``.csv``, ``.parquet``), in the folder itself only, so a
+  ``predictions.csv`` written somewhere below it is not read as a ladder, and the
+  evaluation tools' outputs found at any depth below it: ``lm_eval --output_path
+  OUT/<run>/<step>`` puts each model's folder two levels down;
+* a folder holding a tool's files (:func:`is_tool_output`) is read whole by that tool's
+  reader (:mod:`taskladder.ingest`) and not searched further;
+* hidden folders (``.git``, ``.cache``) are not searched, and a folder reached twice
+  through a link (a checkpoint folder's ``latest -> step1000``) is read once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import TaskladderError
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+#: The files each tool writes per checkpoint (lm-eval 0.4, OLMES, OLMo-core's MetricSaverCallback).
+LM_EVAL_RESULTS = re.compile(r"^results_.+\.json$")
+OLMES_METRICS = re.compile(r"^task-(\d+)-(.+)-metrics\.json$")
+OLMO_CORE_STEP = re.compile(r"^metrics_step(\d+)\.json$")
+_TOOL_FILES = (LM_EVAL_RESULTS, OLMES_METRICS, OLMO_CORE_STEP)
+#: What a tool-output folder's readers open (results, samples, predictions, requests, metrics).
+_READ_SUFFIXES = (".json", ".jsonl")
+
+
+def matching(folder: Path, pattern: re.Pattern) -> list[Path]:
+    """The files directly in ``folder`` whose name matches ``pattern``, sorted."""
+    return sorted(p for p in folder.iterdir() if pattern.match(p.name) and p.is_file())
+
+
+def is_tool_output(folder: Path) -> bool:
+    """Whether a folder directly holds an evaluation tool's files (rather than tables)."""
+    return any(any(p.match(q.name) for p in _TOOL_FILES) for q in folder.iterdir())
+
+
+def expand(paths: Iterable[str | Path]) -> list[Path]:
+    """Files and folders as the readers take them: tables and tool-output folders."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in TABLE_SUFFIXES and q.is_file())
+            sub = [p] if is_tool_output(p) else _tool_outputs(p, {p.resolve()})
+            if not found and not sub:
+                raise TaskladderError(f"{p}: folder holds no .csv or .parquet files and no evaluation tool's output")
+            files += found + sub
+        else:
+            files.append(p)
+    if not files:
+        raise TaskladderError("no ladder files given")
+    return files
+
+
+def _tool_outputs(folder: Path, seen: set) -> list[Path]:
+    out = []
+    for q in sorted(folder.iterdir()):
+        if not q.is_dir() or q.name.startswith(".") or q.resolve() in seen:
+            continue
+        seen.add(q.resolve())
+        out += [q] if is_tool_output(q) else _tool_outputs(q, seen)
+    return out
+
+
+def files_read(paths: Iterable[str | Path]) -> list[Path]:
+    """Every file that reading ``paths`` opens: the tables, and the JSON and JSON-lines files of
+    each tool-output folder (what keys a ladder's cached fits)."""
+    out: list[Path] = []
+    for p in expand(paths):
+        if not p.is_dir() and any(t.match(p.name) for t in _TOOL_FILES):
+            p = p.parent  # a tool's file given alone is read with its samples or predictions beside it
+        out += sorted(q for q in p.iterdir() if q.suffix.lower() in _READ_SUFFIXES and q.is_file()) \
+            if p.is_dir() else [p]
+    return list(dict.fromkeys(out))

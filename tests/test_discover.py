@@ -1,0 +1,72 @@
+"""Which files a --ladder folder stands for: the readers and the prediction cache's key agree."""
+
+from pathlib import Path
+
+import pytest
+
+from taskladder import discover, serve
+from taskladder.errors import TaskladderError
+
+
+def _touch(p: Path, text: str = "{}") -> Path:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+    return p
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """OUT/ as `lm_eval --output_path OUT/<run>/<step>` and OLMES leave it, with things not to read."""
+    out = tmp_path / "OUT"
+    for run in ("190M-1xC", "370M-1xC"):
+        m = out / run / "step1000" / f"__ck__{run}__step1000"
+        _touch(m / "results_2026-11-23T09-00-00.json")
+        _touch(m / "samples_toyqa_2026-11-23T09-00-00.jsonl", "{}\n")
+    _touch(out / "olmes" / "190M-2xC" / "task-000-arc_easy-metrics.json")
+    _touch(out / "olmes" / "190M-2xC" / "task-000-arc_easy-predictions.jsonl", "{}\n")
+    _touch(out / "olmo_core" / "190M-5xC" / "metrics_step10.json")
+    _touch(out / "olmo_core" / "190M-5xC" / "step10" / "model.pt", "weights")  # a checkpoint: not searched
+    _touch(out / "extra.csv", "run,step\n")
+    _touch(out / "pred" / "predictions.csv", "task\n")  # below the top: not a ladder table
+    _touch(out / ".cache" / "m" / "results_x.json")  # hidden: not searched
+    (out / "190M-1xC" / "latest").symlink_to("step1000")
+    (out / "370M-1xC" / "loop").symlink_to(out)
+    return out
+
+
+def test_expand_finds_tool_outputs_at_any_depth_and_tables_at_the_top(tree):
+    got = [p.relative_to(tree).as_posix() for p in discover.expand([tree])]
+    assert got == ["extra.csv", "190M-1xC/latest/__ck__190M-1xC__step1000", "370M-1xC/step1000/__ck__370M-1xC__step1000",
+                   "olmes/190M-2xC", "olmo_core/190M-5xC"]
+
+
+def test_files_read_are_what_the_readers_open(tree):
+    got = [p.relative_to(tree).as_posix() for p in discover.files_read([tree])]
+    assert got == ["extra.csv",
+                   "190M-1xC/latest/__ck__190M-1xC__step1000/results_2026-11-23T09-00-00.json",
+                   "190M-1xC/latest/__ck__190M-1xC__step1000/samples_toyqa_2026-11-23T09-00-00.jsonl",
+                   "370M-1xC/step1000/__ck__370M-1xC__step1000/results_2026-11-23T09-00-00.json",
+                   "370M-1xC/step1000/__ck__370M-1xC__step1000/samples_toyqa_2026-11-23T09-00-00.jsonl",
+                   "olmes/190M-2xC/task-000-arc_easy-metrics.json",
+                   "olmes/190M-2xC/task-000-arc_easy-predictions.jsonl",
+                   "olmo_core/190M-5xC/metrics_step10.json"]
+    # a tool's file given alone is read with what lies beside it
+    alone = tree / "olmes" / "190M-2xC" / "task-000-arc_easy-metrics.json"
+    assert [p.name for p in discover.files_read([alone])] == [
+        "task-000-arc_easy-metrics.json", "task-000-arc_easy-predictions.jsonl"]
+
+
+def test_the_cache_key_changes_with_a_file_read_and_only_then(tree):
+    key = serve._source_hash([tree], None, False)
+    _touch(tree / "pred" / "predictions.csv", "task\nmmlu\n")  # a prediction written into the folder
+    _touch(tree / "olmo_core" / "190M-5xC" / "step10" / "model.pt", "other weights")
+    assert serve._source_hash([tree], None, False) == key
+    _touch(tree / "190M-1xC" / "step1000" / "__ck__190M-1xC__step1000" / "samples_toyqa_2026-11-23T09-00-00.jsonl",
+           "{}\n{}\n")  # reached through the folder's real path: the link reads the same file
+    assert serve._source_hash([tree], None, False) != key
+
+
+def test_a_folder_with_nothing_to_read_is_named(tmp_path):
+    _touch(tmp_path / "empty" / "notes.txt", "x")
+    with pytest.raises(TaskladderError, match="empty: folder holds no .csv or .parquet files"):
+        discover.expand([tmp_path / "empty"])
