@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from conftest import run_cli, tiny_model
 
+from taskladder.errors import TaskladderError
 from taskladder.results import SizeTable, load_sizes, read_results
 
 DATA = Path(__file__).parent / "data"
@@ -221,6 +222,44 @@ def test_olmo_core_metrics_equal_taskladder_evaluate(tmp_path):
     # the (BPB v2) metric counts the leading space: it is OLMES's scale, not the one read
     v2 = metrics["eval/downstream/arc_challenge_test_rc_5shot (BPB v2)"]
     assert abs(theirs.query("metric == 'bpb'")["value"].item() - v2) > 1e-3
+
+
+def test_olmo_core_step_files_between_evaluations(tmp_path):
+    """OLMo-core's MetricSaverCallback keeps the latest value of every metric, so with a save
+    interval shorter than the evaluator's its step files repeat the last evaluation (and the
+    first has none): only the steps an evaluation ran at are read."""
+    pytest.importorskip("olmo_core")
+    from types import SimpleNamespace
+
+    from olmo_core.train.callbacks.metric_saver import MetricSaverCallback
+
+    raw = json.loads((DATA / "olmo_core_run" / "190M-1xC" / "metrics_step1000.json").read_text())
+    evals = {k: v for k, v in raw.items() if k.startswith("eval/")}
+    later = {k: v * 0.9 for k, v in evals.items()}
+    lm = {"eval/lm/c4_en-validation/CE loss": 4.0}
+    run_dir = tmp_path / "190M-1xC"
+    run_dir.mkdir()
+    saver = MetricSaverCallback(save_interval=500)
+    saver.trainer = SimpleNamespace(write_file=lambda name, text: (run_dir / name).write_text(text) and run_dir / name)
+    logged = {500: {}, 1000: evals | lm, 1500: {}, 2000: later, 2500: {}}  # C4 loss only at step 1000
+    for step, m in logged.items():
+        saver.log_metrics(step, {"train/CE loss": 5.0 - step / 1000, "throughput/total tokens": step * 4096, **m})
+    assert sorted(p.name for p in run_dir.iterdir()) == [f"metrics_step{s}.json" for s in (1000, 1500, 2000, 2500, 500)]
+    assert json.loads((run_dir / "metrics_step1500.json").read_text())["eval/lm/c4_en-validation/CE loss"] == 4.0
+
+    t = read_results([run_dir])
+    acc = t.query("task == 'arc_challenge' and metric == 'acc'")
+    assert acc["step"].tolist() == [1000, 2000] and acc["d"].tolist() == [1000 * 4096, 2000 * 4096]
+    key = "eval/downstream/arc_challenge_test_rc_5shot (length-normalized accuracy)"
+    assert acc["value"].tolist() == [evals[key], later[key]]
+    assert t.query("metric == 'lm_loss'")[["step", "value"]].values.tolist() == [[1000, 4.0]]
+    # a run none of whose files holds an evaluation is named
+    (run_dir / "metrics_step1000.json").unlink()
+    (run_dir / "metrics_step2000.json").unlink()
+    for f in ("metrics_step1500.json", "metrics_step2500.json"):
+        (run_dir / f).write_text(json.dumps({"train/CE loss": 4.0}))
+    with pytest.raises(TaskladderError, match="every metrics_step.*json file: no OLMo-core eval metrics"):
+        read_results([run_dir])
 
 
 def test_olmo_core_wide_export_and_bad_files(tmp_path):

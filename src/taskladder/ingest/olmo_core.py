@@ -74,14 +74,35 @@ def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = 
             raise TaskladderError(f"{path}: an OLMo-core metrics file must be named metrics_step<N>.json "
                                   "(MetricSaverCallback's step files) so its step is known")
         files, run_dir = [(int(m[1]), path)], path.parent
-    rows = []
+    # MetricSaverCallback writes the latest value of every metric it has seen, so a step file
+    # written between two evaluations repeats the last one's values (and one written before the
+    # first evaluation has none): an evaluator's metrics equal to the previous file's are that
+    # repeat, not a new measurement at this step, and are left out.
+    rows, before = [], {}
     for step, f in files:
         obj = load_json(f)
-        if not is_metrics(obj):
-            raise TaskladderError(f"{f}: no OLMo-core eval metrics ('eval/downstream/<task> (<metric>)' or "
-                                  "'eval/lm/<set>/CE loss' keys)")
-        rows.append({"_step": step, **obj})
+        if not isinstance(obj, dict):
+            raise TaskladderError(f"{f}: expected a JSON object of metrics, found {type(obj).__name__}")
+        evals = {k: v for k, v in obj.items() if _evaluator(k)}
+        groups: dict[str, list[str]] = {}
+        for k in evals:
+            groups.setdefault(_evaluator(k), []).append(k)
+        new = {k: evals[k] for keys in groups.values()
+               if not all(k in before and before[k] == evals[k] for k in keys) for k in keys}
+        before = evals
+        if new:
+            rows.append({"_step": step, **({TOKENS: obj[TOKENS]} if TOKENS in obj else {}), **new})
+    if not rows:
+        where = files[0][1] if len(files) == 1 else f"{run_dir}: every metrics_step*.json file"
+        raise TaskladderError(f"{where}: no OLMo-core eval metrics ('eval/downstream/<task> (<metric>)' or "
+                              "'eval/lm/<set>/CE loss' keys)")
     return wide_frame_to_tidy(pd.DataFrame(rows), run_dir, run=run_dir.name, sizes=sizes, n=n)
+
+
+def _evaluator(key) -> str | None:
+    """The evaluator an OLMo-core metric name belongs to (its task or LM set), else None."""
+    m = isinstance(key, str) and (_DOWNSTREAM.match(key) or _LM.match(key))
+    return m["label"] if m else None
 
 
 def wide_frame_to_tidy(df: pd.DataFrame, path: Path, *, run: str | None = None,
