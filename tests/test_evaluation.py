@@ -331,3 +331,23 @@ def test_pack_choices_layout_by_hand():
     pk = pack_choices([[5], [6, 6]], [[[7]], [[8, 8]]], S=0, pad=-1)
     assert pk.ids.tolist() == [[5, -1, -1], [6, 6, 8]]
     assert pk.allow[0].astype(int).tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_an_earlier_checkpoint_scored_later_keeps_the_table_readable(tmp_path):
+    """The final checkpoint scored first and the earlier ones backfilled: each series stays in step
+    order and the table reads back as the one scored in one go."""
+    from taskladder.evaluation import bundled_task, discover_checkpoints, evaluate_to_table, zero_shot
+    from taskladder.results import read_results
+
+    cks = [make_model(tmp_path / "S1-1xC" / f"step{s}", seed=s) for s in (10, 20, 30)]
+    task = [zero_shot(bundled_task("piqa", limit=2))]
+    found = {c.name: discover_checkpoints([c], run="S1-1xC", n=10_000, batch_tokens=1000) for c in cks}
+    backfilled, at_once = tmp_path / "backfilled.csv", tmp_path / "at_once.csv"
+    for name in ("step30", "step10", "step20"):
+        evaluate_to_table(found[name], task, backfilled)
+        read_results([backfilled])  # readable after every call
+    evaluate_to_table(discover_checkpoints(cks, run="S1-1xC", n=10_000, batch_tokens=1000), task, at_once)
+    a, b = read_results([backfilled]), read_results([at_once])
+    assert pd.read_csv(backfilled)["step"].tolist()[:3] == [10, 20, 30]  # bpb's series first, in step order
+    key = ["run", "step", "task", "metric"]
+    assert a.sort_values(key, ignore_index=True).equals(b.sort_values(key, ignore_index=True))

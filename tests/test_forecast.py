@@ -234,7 +234,7 @@ def _bad_logs(tmp_path):
     good.to_csv(tmp_path / "good.csv", index=False)
     n = ["--n", "6887575552"]
     return {
-        "steps not increasing": (["--target-file", tmp_path / "backwards.csv", *n], "steps must increase"),
+        "tokens going down": (["--target-file", tmp_path / "backwards.csv", *n], "fewer tokens than step 10"),
         "missing metric": (["--target-file", tmp_path / "no_acc.csv", *n, "--task", "mmlu"], "no 'acc' values"),
         "fewer than 3 checkpoints": (["--target", "7B-4T", "--upto", "0.0001"], "at least 3"),
         "cut beyond the log": (["--target", "7B-4T", "--upto", "1.5"], "beyond the log"),
@@ -245,7 +245,7 @@ def _bad_logs(tmp_path):
     }
 
 
-@pytest.mark.parametrize("case", ["steps not increasing", "missing metric", "fewer than 3 checkpoints",
+@pytest.mark.parametrize("case", ["tokens going down", "missing metric", "fewer than 3 checkpoints",
                                   "cut beyond the log", "cut at zero", "tokens before the log's end",
                                   "no N for a file", "two targets"])
 def test_cli_forecast_bad_logs_exit_2_with_one_line(tmp_path, case):

@@ -107,7 +107,12 @@ def test_long_reader_errors(tmp_path):
         read_long(_write(tmp_path, base.assign(metric="accuracy")))
     with pytest.raises(TaskladderError, match="missing column 'd'"):
         read_long(_write(tmp_path, base.drop(columns=["d"])))
-    with pytest.raises(TaskladderError, match="steps must increase"):
+    # rows in any order; a step twice, or fewer tokens at a later step, is refused
+    assert read_long(_write(tmp_path, base.iloc[::-1])).equals(read_long(_write(tmp_path, base)))
+    with pytest.raises(TaskladderError, match=r"\(run 'r-1xC', task 'piqa', metric 'bpb'\) step 1 appears twice"):
+        read_long(_write(tmp_path, base.assign(step=[1, 1])))
+    with pytest.raises(TaskladderError, match=r"column 'd' \(run 'r-1xC', task 'piqa', metric 'bpb'\): step 2 has "
+                                              r"d = 1,000,000,000, fewer tokens than step 1 \(d = 2,000,000,000\)"):
         read_long(_write(tmp_path, base.assign(step=[2, 1])))
     for col in ("run", "task", "metric"):
         with pytest.raises(TaskladderError, match=f"column '{col}' row 3: empty"):

@@ -670,7 +670,7 @@ def evaluate_to_table(cks: list[dict], tasks, out: Path, text: str | None = None
     import pandas as pd
 
     from . import io
-    from .results import read_results
+    from .results import in_step_order, read_results
 
     out = Path(out)
     # before any model is loaded: a bad option found after an hour of scoring costs the hour
@@ -705,7 +705,8 @@ def evaluate_to_table(cks: list[dict], tasks, out: Path, text: str | None = None
             if rows:
                 new = pd.DataFrame(rows)
                 if world == 1:
-                    existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
+                    # an earlier checkpoint scored after a later one goes before it in the table
+                    existing = new if existing is None else in_step_order(pd.concat([existing, new], ignore_index=True))
                     if not recorded:
                         io.write_bytes_atomic(record, io.dumps(prints).encode())
                         recorded = True

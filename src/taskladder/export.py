@@ -78,8 +78,13 @@ def export_ladder(read, out: Path, shape: str = "tidy") -> pd.DataFrame:
     if shape not in ("tidy", "wide"):
         raise TaskladderError(f"--shape: choose tidy or wide, got {shape!r}")
     results = read()
+    if shape == "tidy":  # each series in step order, as a tool's files need not come
+        from .results import in_step_order
+
+        results = in_step_order(results)
     io.ensure_writable_dir(out.parent)
     # the convention travels as a column in either shape: `--ladder` reads both back
     df = (wide(results) if shape == "wide" else results).assign(convention=results.attrs.get("convention"))
     write(df, out)
     return df
+

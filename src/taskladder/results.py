@@ -354,14 +354,47 @@ def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int]
         raise TaskladderError(f"{path}: unknown metric {unknown[0]!r} in column 'metric'; known: {', '.join(METRICS)}")
     for metric, idx in out.groupby("metric", sort=False).indices.items():
         check_range(metric, out["value"].to_numpy()[idx], path, "value", idx)
-    for (run, task, metric), g in out.groupby(["run", "task", "metric"], sort=False):
-        _check_increasing(g["step"].to_numpy(), path, "step", f" (run {run!r}, task {task!r}, metric {metric!r})")
     out["n"] = np.rint(out["n"]).astype("int64")
     out["d"] = np.rint(out["d"]).astype("int64")
     out["step"] = np.rint(out["step"]).astype("int64")
-    out = out[COLUMNS].reset_index(drop=True)
+    # a long table is a set of records, in any row order (`evaluate` scoring an earlier checkpoint
+    # after a later one appends it); a step twice, or tokens going down as steps go up, is an error
+    out = in_step_order(out[COLUMNS].reset_index(drop=True))
+    _check_series(out, path)
     out.attrs["convention"] = _file_convention(df, path)
     return out
+
+
+def _series_codes(df: pd.DataFrame) -> np.ndarray:
+    return pd.factorize(df["run"].astype(str) + "\0" + df["task"].astype(str) + "\0" + df["metric"].astype(str))[0]
+
+
+def in_step_order(results: pd.DataFrame) -> pd.DataFrame:
+    """The tidy table with each (run, task, metric) series in step order, runs and series in the
+    order they first appear; a table already so ordered is returned as it is."""
+    series, step = _series_codes(results), results["step"].to_numpy()
+    by = np.lexsort((np.arange(len(step)), series))  # each series' rows, in table order
+    s, t = series[by], step[by]
+    if np.all((s[1:] != s[:-1]) | (t[1:] > t[:-1])):
+        return results
+    order = np.lexsort((step, series, pd.factorize(results["run"])[0]))
+    return results.iloc[order].reset_index(drop=True).__finalize__(results)
+
+
+def _check_series(out: pd.DataFrame, path: Path) -> None:
+    """In a table :func:`in_step_order` ordered: no step twice in a series, and its tokens never
+    fewer at a later step (an edited step, or two runs under one name)."""
+    s, t, d = _series_codes(out), out["step"].to_numpy(), out["d"].to_numpy()
+    same = s[1:] == s[:-1]
+    for bad, what in ((same & (t[1:] == t[:-1]), "twice"), (same & (d[1:] < d[:-1]), "tokens")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            r = out.iloc[i + 1]
+            where = f"run {r['run']!r}, task {r['task']!r}, metric {r['metric']!r}"
+            if what == "twice":
+                raise TaskladderError(f"{path}: ({where}) step {t[i]} appears twice")
+            raise TaskladderError(f"{path}: column 'd' ({where}): step {t[i + 1]} has d = {d[i + 1]:,}, fewer "
+                                  f"tokens than step {t[i]} (d = {d[i]:,})")
 
 
 def _blank(col: pd.Series) -> pd.Series:
