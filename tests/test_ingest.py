@@ -429,6 +429,10 @@ def test_a_target_of_another_convention_is_noted():
                                                                  '"primary_metric": "f1"}, "model_config": '
                                                                  '{"model": "/c/370M-1xC/step1000-tokens4B"}}'),
      "field 'task_config.primary_metric' is 'f1'"),
+    # olmes run twice into one --output-dir: the same task under a second number
+    (lambda d: [(d / f"task-004-arc_easy-{k}").write_bytes((d / f"task-000-arc_easy-{k}").read_bytes())
+                for k in ("metrics.json", "predictions.jsonl", "requests.jsonl")],
+     "task-004-arc_easy-metrics.json: task 'arc_easy:rc::olmes' is also in task-000-arc_easy-metrics.json"),
 ])
 def test_olmes_bad_folders_exit_2_naming_file_and_field(tmp_path, breakage, expect):
     import shutil

@@ -57,7 +57,7 @@ def read(folder: Path, *, sizes: Mapping[str, int] | None = None, n: int | None 
          only: Path | None = None) -> pd.DataFrame:
     """All tasks of one OLMES output folder (one checkpoint), or the task of ``only``."""
     files = [only] if only is not None else _metrics_files(folder)
-    ck, per_q, prim, mc = None, {}, {}, set()
+    ck, per_q, prim, mc, seen = None, {}, {}, set(), {}
     for mf in files:
         meta = _metrics(mf)
         cfg, model = meta["task_config"], meta.get("model_config") or {}
@@ -74,6 +74,12 @@ def read(folder: Path, *, sizes: Mapping[str, int] | None = None, n: int | None 
         alias = str((cfg.get("metadata") or {}).get("alias", raw))
         if not raw:
             raise TaskladderError(f"{mf}: field 'task_config.task_name' is missing")
+        # MMLU's subjects pool into one task, but the same task twice (olmes run again into the
+        # same --output-dir with another task list numbers it anew) would count its questions twice
+        if (raw, alias) in seen:
+            raise TaskladderError(f"{mf}: task {alias!r} is also in {seen[raw, alias].name}; one checkpoint's "
+                                  "task once (two OLMES runs into one --output-dir?)")
+        seen[raw, alias] = mf
         task = task_name(raw.split(":")[0])
         p = str(cfg.get("primary_metric", "acc_per_char"))
         if p not in _PRIMARY:
