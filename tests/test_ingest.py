@@ -568,3 +568,38 @@ def test_one_checkpoint_in_two_places_is_refused_naming_both(tmp_path):
     assert (f"run '190M-1xC' appears twice at step 1000 (toyqa/bpb), in {tmp_path / 'OUT' / 'a' / 'm'} and in "
             f"{tmp_path / 'OUT' / 'b' / 'm'}") in r.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_lm_eval_mmlu_subjects_scored_in_separate_runs_pool(tmp_path):
+    """MMLU's subjects scored by two lm_eval invocations (two results files of one checkpoint) pool
+    as if scored at once; a subject scored again takes its newest file, the others stay."""
+    from taskladder.errors import InputWarning
+
+    src = next((DATA / "lm_eval_output").iterdir())
+    res = json.loads(next(src.glob("results_*.json")).read_text())
+    cfg = res["configs"]["toyqa"]
+    lines = next(src.glob("samples_toyqa_*.jsonl")).read_text().splitlines()
+    d = tmp_path / "out" / src.name
+
+    def run(stamp, subjects, scale=1.0):
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"results_{stamp}.json").write_text(json.dumps(res | {"configs": {s: cfg for s in subjects}}))
+        for s in subjects:
+            part = lines[:3] if s == "mmlu_anatomy" else lines[3:]
+            scaled = [json.dumps(x | {"filtered_resps": [[float(r[0]) * scale, *r[1:]] for r in x["filtered_resps"]]})
+                      for x in map(json.loads, part)]
+            (d / f"samples_{s}_{stamp}.jsonl").write_text("\n".join(scaled) + "\n")
+
+    run("2026-11-23T09-00-00.0", ["mmlu_anatomy"])
+    run("2026-11-23T10-00-00.0", ["mmlu_virology"])
+    sizes = load_sizes(_sizes(tmp_path))
+    whole = read_results([DATA / "lm_eval_output"], sizes=sizes).set_index("metric")["value"]
+    pooled = read_results([tmp_path / "out"], sizes=sizes)
+    assert pooled["task"].unique().tolist() == ["mmlu"] and len(pooled) == 3
+    assert np.allclose(pooled.set_index("metric")["value"].reindex(whole.index), whole, rtol=1e-12)
+    run("2026-11-24T09-00-00.0", ["mmlu_virology"], scale=3.0)  # virology scored again
+    with pytest.warns(InputWarning, match=r"results_2026-11-23T10-00-00\.0\.json: tasks lm-eval scored again"):
+        again = read_results([tmp_path / "out"], sizes=sizes).set_index("metric")["value"]
+    (d / "results_2026-11-23T10-00-00.0.json").unlink()  # what "newest wins" should equal
+    assert again.equals(read_results([tmp_path / "out"], sizes=sizes).set_index("metric")["value"])
+    assert not np.allclose(again.reindex(whole.index), whole)

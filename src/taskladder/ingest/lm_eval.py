@@ -49,15 +49,15 @@ def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = 
     files = [path] if path.is_file() else _results_files(path)
     # lm_eval writes a new results_<time>.json into the model's folder every time it runs, so a
     # task scored again on the same checkpoint is there twice: the newest wins (lm-eval's own
-    # get_latest_filename picks by that time stamp too), and the older files are named.
-    frames = [_read_one(f, sizes, n) for f in files]
-    older, owner = [], {}
-    for i in sorted(range(len(files)), key=lambda i: files[i].stem.removeprefix("results_"), reverse=True):
-        keys = list(zip(frames[i]["run"], frames[i]["step"], frames[i]["task"], frames[i]["metric"]))
-        fresh = np.array([owner.setdefault(k, i) == i for k in keys], dtype=bool)
-        if not fresh.all():
-            older.append(files[i])
-            frames[i] = frames[i][fresh]
+    # get_latest_filename picks by that time stamp too), and the older files are named.  Tasks
+    # are taken per lm-eval task before pooling, so MMLU's subjects scored in several runs pool.
+    checkpoints: dict[tuple, tuple] = {}  # (run, step) -> (checkpoint, questions per task, primaries, tasks)
+    order, older = {}, []
+    for f in sorted(files, key=lambda f: f.stem.removeprefix("results_"), reverse=True):
+        ck, per_q, prim, skipped = _read_one(f, sizes, n, checkpoints)
+        order[ck["run"], ck["step"]] = min(order.get((ck["run"], ck["step"]), len(files)), files.index(f))
+        if skipped:
+            older.append(f)
     if older:
         import warnings
 
@@ -66,7 +66,9 @@ def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = 
         warnings.warn(f"{older[0]}{f' and {len(older) - 1} more' if len(older) > 1 else ''}: tasks "
                       "lm-eval scored again later on the same checkpoint; the newest results are used",
                       InputWarning, stacklevel=2)
-    out = pd.concat(frames, ignore_index=True)
+    out = pd.concat([frame(ck, pooled(per_q, prim), CONVENTION)
+                     for key, (ck, per_q, prim, _) in sorted(checkpoints.items(), key=lambda kv: order[kv[0]])],
+                    ignore_index=True)
     out.attrs["convention"] = CONVENTION
     return out
 
@@ -80,18 +82,25 @@ def _model_args(cfg, path: Path) -> dict:
     return args
 
 
-def _read_one(path: Path, sizes, n) -> pd.DataFrame:
+def _read_one(path: Path, sizes, n, checkpoints: dict) -> tuple:
+    """Add one results file's questions to its checkpoint's in ``checkpoints``, skipping the lm-eval
+    tasks a newer file of that checkpoint already gave; returns (checkpoint, its questions per
+    task, primaries, the tasks skipped)."""
     obj = load_json(path)
     if not is_results(obj):
         raise TaskladderError(f"{path}: not an lm-evaluation-harness results file (no 'results' and 'configs')")
     args = _model_args(obj.get("config", {}), path)
     locator = str(args.get("pretrained") or obj.get("model_name") or "")
     ck = identify(locator, path, "config.model_args.pretrained", sizes=sizes, n=n, revision=args.get("revision"))
+    ck, per_q, prim, taken = checkpoints.setdefault((ck["run"], ck["step"]), (ck, {}, {}, set()))
     stamp = path.stem.removeprefix("results_")
-    per_q: dict[str, list[dict]] = {}
-    prim: dict[str, str] = {}
+    found, skipped = [], []
     for name, cfg in obj["configs"].items():
         if not isinstance(cfg, dict) or cfg.get("output_type") != "multiple_choice":
+            continue
+        found.append(name)
+        if name in taken:
+            skipped.append(name)
             continue
         samples = path.parent / f"samples_{name}_{stamp}.jsonl"
         if not samples.exists():
@@ -101,9 +110,10 @@ def _read_one(path: Path, sizes, n) -> pd.DataFrame:
         prim[task] = primary(task)
         delim = str(cfg.get("target_delimiter", " "))
         per_q.setdefault(task, []).extend(_questions(samples, delim, prim[task]))
-    if not per_q:
+    if not found:
         raise TaskladderError(f"{path}: field 'configs' holds no multiple_choice task")
-    return frame(ck, pooled(per_q, prim), CONVENTION)
+    taken.update(found)
+    return ck, per_q, prim, skipped
 
 
 def _questions(path: Path, delimiter: str, prim: str) -> list[dict]:
