@@ -87,4 +87,3 @@ def export_ladder(read, out: Path, shape: str = "tidy") -> pd.DataFrame:
     df = (wide(results) if shape == "wide" else results).assign(convention=results.attrs.get("convention"))
     write(df, out)
     return df
-

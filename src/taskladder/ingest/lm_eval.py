@@ -35,7 +35,7 @@ def is_results(obj: dict) -> bool:
 
 
 def _results_files(folder: Path) -> list[Path]:
-    # the model's own folder; a folder above it (``--output_path``) is searched by results._expand
+    # the model's own folder; the folders above it (``--output_path``) are searched by discover.expand
     return discover.matching(folder, discover.LM_EVAL_RESULTS)
 
 
@@ -67,7 +67,7 @@ def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = 
                       "lm-eval scored again later on the same checkpoint; the newest results are used",
                       InputWarning, stacklevel=2)
     out = pd.concat([frame(ck, pooled(per_q, prim), CONVENTION)
-                     for key, (ck, per_q, prim, _) in sorted(checkpoints.items(), key=lambda kv: order[kv[0]])],
+                     for _, (ck, per_q, prim, _) in sorted(checkpoints.items(), key=lambda kv: order[kv[0]])],
                     ignore_index=True)
     out.attrs["convention"] = CONVENTION
     return out
