@@ -351,3 +351,19 @@ def test_an_earlier_checkpoint_scored_later_keeps_the_table_readable(tmp_path):
     assert pd.read_csv(backfilled)["step"].tolist()[:3] == [10, 20, 30]  # bpb's series first, in step order
     key = ["run", "step", "task", "metric"]
     assert a.sort_values(key, ignore_index=True).equals(b.sort_values(key, ignore_index=True))
+
+
+def test_checkpoint_folders_of_other_trainers_give_their_step(tmp_path):
+    """`evaluate` reads the step from Hugging Face Trainer's `checkpoint-N` folders as from OLMo's `stepN`."""
+    from taskladder.errors import TaskladderError
+    from taskladder.evaluation import discover_checkpoints
+
+    names = ["checkpoint-2000", "step1000", "checkpoint-500", "iter_0003000"]
+    for name in names:
+        (tmp_path / "S1-1xC" / name).mkdir(parents=True)
+    cks = discover_checkpoints([tmp_path / "S1-1xC" / x for x in names], run="S1-1xC", n=10_000, batch_tokens=1000)
+    assert [(c["step"], c["d"]) for c in cks] == [(500, 500_000), (1000, 1_000_000), (2000, 2_000_000),
+                                                  (3000, 3_000_000)]
+    (tmp_path / "S1-1xC" / "final").mkdir()
+    with pytest.raises(TaskladderError, match="final: cannot read the step from the folder name"):
+        discover_checkpoints([tmp_path / "S1-1xC" / "final"], run="S1-1xC", n=10_000, batch_tokens=1000)

@@ -162,6 +162,22 @@ def test_checkpoint_names():
     hub = identify("allenai/OLMo-2-1124-7B", "f", "k", n=6.9e9, revision="stage1-step928646-tokens3896B")
     assert (hub["run"], hub["step"], hub["d"]) == ("OLMo-2-1124-7B", 928646, 3_896_000_000_000)
     assert identify("/y/190M-5xC-step200-tokens4.2M", "f", "k")["d"] == 4_200_000
+    # other trainers' checkpoint names: Hugging Face Trainer, Megatron, DeepSpeed, Pythia's revisions
+    for name, run, step in (("/o/190M-1xC/checkpoint-1000", "190M-1xC", 1000),
+                            ("/o/190M-1xC/checkpoint-1000/", "190M-1xC", 1000),
+                            ("/o/190M-2xC-checkpoint-500", "190M-2xC", 500),
+                            ("/o/190M-1xC/iter_0001000", "190M-1xC", 1000),
+                            ("/o/190M-1xC/global_step1000", "190M-1xC", 1000),
+                            ("/o/190M-1xC/step_300", "190M-1xC", 300)):
+        got = identify(name, "f", "k", sizes=st, n=N190)
+        assert (got["run"], got["step"], got["d"]) == (run, step, step * 4096), name
+    odd = identify("/o/190M-iter2-step300-tokens1M", "f", "k", n=N190)  # a step beats an iteration
+    assert (odd["run"], odd["step"], odd["d"]) == ("190M-iter2", 300, 1_000_000)
+    pythia = identify("EleutherAI/pythia-160m", "f", "k", n=85_056_000, revision="step143000",
+                      sizes=SizeTable({}, {"pythia-160m": 2_097_152}))
+    assert (pythia["run"], pythia["step"], pythia["d"]) == ("pythia-160m", 143000, 143000 * 2_097_152)
+    with pytest.raises(TaskladderError, match="no step in the checkpoint's name"):
+        identify("/o/190M-1xC/checkpoints", "f", "k", sizes=st)
 
 
 def test_olmo_core_metrics_equal_taskladder_evaluate(tmp_path):

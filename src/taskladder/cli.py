@@ -1032,8 +1032,8 @@ def evaluate(
     Checkpoints written by 'taskladder train' carry their run, N and batch; other
     folders need --run-name, --params and --batch-tokens.
 
-    Each checkpoint folder's step is read from its name ('step1000', 'step-1000'
-    or '...-step1000').  Re-running skips (run, step, task) rows already in OUT;
+    Each checkpoint folder's step is read from its name ('step1000', 'step-1000',
+    '...-step1000' or the Hugging Face Trainer's 'checkpoint-1000').  Re-running skips (run, step, task) rows already in OUT;
     every checkpoint's rows are written atomically as soon as it is done.  Under
     'torchrun --nproc-per-node K -m taskladder.cli evaluate ...' the checkpoints are
     shared among K processes and their results merged.  (The option names avoid

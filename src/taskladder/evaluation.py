@@ -600,21 +600,23 @@ def discover_checkpoints(paths, run: str | None = None, n: int | None = None,
                          batch_tokens: int | None = None) -> list[dict]:
     """Checkpoint folders as ``evaluate_checkpoints`` wants them, sorted by (run, step).
 
-    The step comes from the folder name (``step1000``, ``step-1000``, ``...-step1000``);
+    The step comes from the folder name (``step1000``, ``step-1000``, ``...-step1000``, Hugging
+    Face Trainer's ``checkpoint-1000``; :func:`ingest.checkpoint.step_of`);
     run, N and batch tokens from the arguments or, for folders written by
     ``taskladder train``, from their ``taskladder.json``.
     """
     import json
-    import re
+
+    from .ingest.checkpoint import step_of
 
     cks = []
     for c in map(Path, paths):
-        m = re.search(r"step-?(\d+)$", c.name)
+        step = step_of(c.name)
         if not c.is_dir():
             raise TaskladderError(f"{c}: no such checkpoint folder")
-        if not m:
-            raise TaskladderError(f"{c}: cannot read the step from the folder name (expected e.g. step1000)")
-        step = int(m[1])
+        if step is None:
+            raise TaskladderError(f"{c}: cannot read the step from the folder name (expected e.g. step1000 or "
+                                  "checkpoint-1000)")
         meta = json.loads((c / "taskladder.json").read_text()) if (c / "taskladder.json").exists() else {}
         run_, ck_n, ck_bt = run or meta.get("run"), n or meta.get("n"), batch_tokens or meta.get("batch_tokens")
         if run_ is None or ck_n is None or ck_bt is None:
