@@ -267,3 +267,20 @@ def test_ladder_span_of_the_bundled_ladder():
     assert span.n_min == 190_354_176 and span.d_min == final_d.min() == final_d["190M-1xC"]
     tpp = final_d / lad.groupby("run")["n"].first()
     assert (span.tpp_min, span.tpp_max) == (tpp.min(), tpp.max()) and 19 < tpp.min() < 21 and 190 < tpp.max() < 210
+
+
+def test_size_tables_typed_by_hand(tmp_path):
+    """Headers in any case with spaces, names with spaces, counts written as on the command line."""
+    from taskladder.results import load_sizes
+
+    p = tmp_path / "sizes.csv"
+    p.write_text("Size, N ,Batch_Tokens\n190M , 190.354176M,4194304\n370M,371262464,4.194304M\n")
+    t = load_sizes(p)
+    assert dict(t) == {"190M": 190_354_176, "370M": 371_262_464}
+    assert t.batch_tokens == {"190M": 4_194_304, "370M": 4_194_304}
+    p.write_text("size;n\n190M;190354176\n")  # another separator: the columns found are named
+    with pytest.raises(TaskladderError, match="needs columns 'size' \\(or 'run'\\) and 'n'; found 'size;n'"):
+        load_sizes(p)
+    p.write_text("size,n\n190M,190 million\n")
+    with pytest.raises(TaskladderError, match="column 'n' row 2: '190 million' is not a positive number"):
+        load_sizes(p)

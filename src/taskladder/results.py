@@ -94,13 +94,16 @@ def load_sizes(path: str | Path) -> SizeTable:
     """Read a size table: a CSV with columns ``size`` (or ``run``) and ``n``, optionally ``batch_tokens``."""
     path = Path(path)
     df = _read_table(path)
+    # a table typed by hand: "Size, N" is size and n, and a count may be written as on the command line
+    df = df.rename(columns={c: str(c).strip().lower() for c in df.columns})
     key = "size" if "size" in df.columns else "run" if "run" in df.columns else None
     if key is None or "n" not in df.columns:
-        raise TaskladderError(f"{path}: a size table needs columns 'size' (or 'run') and 'n'")
+        raise TaskladderError(f"{path}: a size table needs columns 'size' (or 'run') and 'n'; found "
+                              f"{', '.join(map(repr, map(str, df.columns)))}")
     cols = {"n": _positive(df, "n", path)}
     if "batch_tokens" in df.columns:
         cols["batch_tokens"] = _positive(df, "batch_tokens", path)
-    names = df[key].astype(str)
+    names = df[key].astype(str).str.strip()
     for col, values in cols.items():  # one name, two values: which one a run gets would be arbitrary
         seen: dict[str, tuple[int, int]] = {}
         for i, (name, v) in enumerate(zip(names, values)):
@@ -113,11 +116,20 @@ def load_sizes(path: str | Path) -> SizeTable:
 
 
 def _positive(df: pd.DataFrame, col: str, path: Path) -> list[int]:
-    v = pd.to_numeric(df[col], errors="coerce")
+    """A size table's counts: numbers, or counts as the command line takes them (190.35M, 4M)."""
+    from .units import parse_count
+
+    v = pd.to_numeric(df[col], errors="coerce").to_numpy(float, copy=True)
+    for i in np.flatnonzero(np.isnan(v)):
+        try:
+            v[i] = parse_count(str(df[col].iloc[i]), "")
+        except TaskladderError:
+            pass
     bad = ~np.isfinite(v) | (v <= 0)
     if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise TaskladderError(f"{path}: column {col!r} row {i + 2}: {str(df[col].iloc[i])!r} is not a positive number")
+        i = int(np.flatnonzero(bad)[0])
+        raise TaskladderError(f"{path}: column {col!r} row {i + 2}: {str(df[col].iloc[i])!r} is not a positive number "
+                              "(e.g. 190354176, 1.9e8 or 190.35M)")
     return [int(x) for x in v]
 
 
