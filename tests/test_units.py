@@ -9,7 +9,10 @@ from taskladder.units import parse_count, parse_counts, parse_flops
 @pytest.mark.parametrize("text, value", [
     ("6887575552", 6_887_575_552), ("6.9e9", 6_900_000_000), ("6.9B", 6_900_000_000), (" 7b ", 7_000_000_000),
     ("1.5G", 1_500_000_000), ("190M", 190_000_000), ("120k", 120_000), ("4T", 4_000_000_000_000),
-    ("3.945e12", 3_945_000_000_000), ("+5", 5), ("0.6", 1), ("1.5K", 1500)])
+    ("3.945e12", 3_945_000_000_000), ("+5", 5), ("0.6", 1), ("1.5K", 1500),
+    # grouped as taskladder prints counts, or as Python writes them
+    ("6,887,575,552", 6_887_575_552), ("4,000B", 4_000_000_000_000), ("6_887_575_552", 6_887_575_552),
+    ("12,345.5M", 12_345_500_000)])
 def test_counts_with_suffixes_and_notation(text, value):
     got = parse_count(text, "--n")
     assert got == value and isinstance(got, int)
@@ -17,7 +20,8 @@ def test_counts_with_suffixes_and_notation(text, value):
 
 @pytest.mark.parametrize("text, message", [
     ("5X", "'5X' is not a number"), ("", "'' is not a number"), ("1e", "is not a number"),
-    ("-5", "must be positive, got '-5'"), ("0", "must be positive"),
+    ("-5", "must be positive, got '-5'"), ("0", "must be positive"), ("6,88,7", "is not a number"),
+    ("6__9", "is not a number"),
     ("0.4", "a count must be at least 1, got '0.4'"),
     ("1e30", "'1e30' is too large (counts must be below 9.2e+18)"), ("1e400", "'1e400' is too large (not a finite")])
 def test_bad_counts_name_the_option_and_value(text, message):
@@ -29,6 +33,10 @@ def test_bad_counts_name_the_option_and_value(text, message):
 def test_sweeps_and_budgets():
     assert parse_counts("3B,7B,13B", "--n") == [3_000_000_000, 7_000_000_000, 13_000_000_000]
     assert parse_counts("7B", "--n") == 7_000_000_000
+    # thousands separators make one count (as taskladder prints them), not a sweep of "4" and "000B"
+    assert parse_counts("4,000B", "--tokens") == 4_000_000_000_000
+    assert parse_counts("6,887,575,552", "--n") == 6_887_575_552
+    assert parse_counts("1,5", "--n") == [1, 5]
     with pytest.raises(TaskladderError, match="--n: '' is not a number"):
         parse_counts("3B,,7B", "--n")
     assert parse_flops("3e21", "--budget") == 3e21  # a budget is not an int64 count

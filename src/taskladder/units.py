@@ -13,8 +13,14 @@ _MAX_COUNT = float(2 ** 63 - 1024)
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 
 
+#: A count with thousands separators, as taskladder prints them (6,887,575,552): one count, not a list.
+_GROUPED = re.compile(r"\s*\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*[KkMmBbGgTt]?\s*")
+
+
 def parse_counts(text: str, what: str) -> int | list[int]:
     """One count, or a comma-separated list of them ("3B,7B,13B": a sweep of targets) as a list."""
+    if _GROUPED.fullmatch(text or ""):
+        return parse_count(text, what)
     parts = (text or "").split(",")
     if len(parts) == 1:
         return parse_count(parts[0], what)
@@ -38,8 +44,11 @@ def parse_count(text: str, what: str) -> int:
 
 
 def _parse_number(text: str, what: str) -> float:
-    """A positive finite number, with an optional K/M/B/G/T suffix."""
-    m = re.fullmatch(r"\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([KkMmBbGgTt]?)\s*", text or "")
+    """A positive finite number, with an optional K/M/B/G/T suffix (digits may be grouped by
+    thousands separators, as taskladder prints 6,887,575,552, or underscores, as Python writes them)."""
+    m = re.fullmatch(r"\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([KkMmBbGgTt]?)\s*",
+                     re.sub(r"(?<=\d)[_,](?=\d{3})", "", text) if _GROUPED.fullmatch(text or "")
+                     else re.sub(r"(?<=\d)_(?=\d)", "", text or ""))
     if not m:
         raise TaskladderError(f"{what}: {text!r} is not a number (examples: 6887575552, 6.9e9, 6.9B, 4T)")
     v = float(m[1]) * _SUFFIX[m[2].upper()]
