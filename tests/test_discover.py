@@ -70,3 +70,22 @@ def test_a_folder_with_nothing_to_read_is_named(tmp_path):
     _touch(tmp_path / "empty" / "notes.txt", "x")
     with pytest.raises(TaskladderError, match="empty: folder holds no .csv or .parquet files"):
         discover.expand([tmp_path / "empty"])
+
+
+def test_large_files_are_known_by_size_and_time(tmp_path, monkeypatch):
+    """Small files by their bytes; a file over the limit (lm-eval's per-sample logs) by size and
+    modification time, so a warm prediction does not read gigabytes to find its key."""
+    import os
+
+    small, big = _touch(tmp_path / "a.csv", "x" * 10), _touch(tmp_path / "b.jsonl", "y" * 100)
+    monkeypatch.setattr(discover, "HASH_LIMIT", 50)
+    fs, fb = discover.fingerprint(small), discover.fingerprint(big)
+    st = big.stat()
+    big.write_text("z" * 100)  # same size, same time: not read, so not seen (as make would not)
+    os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert discover.fingerprint(big) == fb
+    os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # written again: seen
+    assert discover.fingerprint(big) != fb
+    small.write_text("y" * 10)  # a small file's bytes are read
+    os.utime(small, ns=(small.stat().st_atime_ns, small.stat().st_mtime_ns))
+    assert discover.fingerprint(small) != fs

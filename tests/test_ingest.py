@@ -619,3 +619,42 @@ def test_lm_eval_mmlu_subjects_scored_in_separate_runs_pool(tmp_path):
     (d / "results_2026-11-23T10-00-00.0.json").unlink()  # what "newest wins" should equal
     assert again.equals(read_results([tmp_path / "out"], sizes=sizes).set_index("metric")["value"])
     assert not np.allclose(again.reindex(whole.index), whole)
+
+
+def test_tool_outputs_cached_by_their_files_and_read_over_the_cores(tmp_path, monkeypatch):
+    """A tool's folder read once is served from the cache (its warnings said again) until one of
+    its files changes; folders not cached are parsed over the cores, in order, errors named."""
+    import taskladder.results as results
+    from taskladder.errors import InputWarning, TaskladderError
+
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("TASKLADDER_NO_CACHE", raising=False)
+    sizes = load_sizes(_sizes(tmp_path))
+    out = tmp_path / "OUT"
+    for step in (1000, 2000, 3000):
+        _lm_eval_copy(out / f"s{step}" / "m", f"/ck/190M-1xC/step{step}", scale=step / 1000)
+    _lm_eval_copy(out / "s1000" / "m", "/ck/190M-1xC/step1000", stamp="2026-11-20T00-00-00.0")  # an older run
+    calls = []
+    real = results._read_tool_output
+    monkeypatch.setattr(results, "_read_tool_output", lambda *a: calls.append(a[0].parent.name) or real(*a))
+
+    with pytest.warns(InputWarning, match="scored again later"):
+        first = read_results([out], sizes=sizes)
+    assert sorted(calls) == ["s1000", "s2000", "s3000"]
+    with pytest.warns(InputWarning, match="scored again later"):  # said again from the cache
+        again = read_results([out], sizes=sizes)
+    assert again.equals(first) and again.attrs["convention"] == "lm_eval" and len(calls) == 3
+    _lm_eval_copy(out / "s2000" / "m", "/ck/190M-1xC/step2000", scale=5.0)  # rescored in place: files change
+    with pytest.warns(InputWarning):
+        changed = read_results([out], sizes=sizes)
+    assert calls[3:] == ["s2000"] and not changed.equals(first)
+    assert changed[changed["step"] != 2000].equals(first[first["step"] != 2000])
+
+    monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")
+    monkeypatch.setattr(results, "PARALLEL_READ_BYTES", 0)
+    monkeypatch.setattr(results, "_read_tool_output", real)  # forked workers run the real reader
+    with pytest.warns(InputWarning):
+        assert read_results([out], sizes=sizes).equals(changed)  # in parallel, in order
+    (out / "s3000" / "m" / next((out / "s3000" / "m").glob("results_*.json")).name).write_text("{")
+    with pytest.raises(TaskladderError, match="s3000/m/results_.*not readable as JSON"):
+        read_results([out], sizes=sizes)

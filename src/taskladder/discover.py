@@ -17,6 +17,7 @@ through :func:`expand`, so the key covers exactly the files that are read:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,6 +32,9 @@ OLMO_CORE_STEP = re.compile(r"^metrics_step(\d+)\.json$")
 _TOOL_FILES = (LM_EVAL_RESULTS, OLMES_METRICS, OLMO_CORE_STEP)
 #: What a tool-output folder's readers open (results, samples, predictions, requests, metrics).
 _READ_SUFFIXES = (".json", ".jsonl")
+#: Files up to this size are known by their bytes; larger ones (lm-eval's per-sample logs of a
+#: 5-shot task run to 100-150 MB a checkpoint) by size and modification time, as make and DVC know them.
+HASH_LIMIT = 8 << 20
 
 
 def matching(folder: Path, pattern: re.Pattern) -> list[Path]:
@@ -80,3 +84,14 @@ def files_read(paths: Iterable[str | Path]) -> list[Path]:
         out += sorted(q for q in p.iterdir() if q.suffix.lower() in _READ_SUFFIXES and q.is_file()) \
             if p.is_dir() else [p]
     return list(dict.fromkeys(out))
+
+
+def fingerprint(path: Path) -> str:
+    """What a cache key needs to know of a file: the SHA-256 of its bytes, or for a file over
+    :data:`HASH_LIMIT` its size and modification time (hashing a ladder's per-sample logs, tens
+    of GB, would take longer than the prediction they key).  Raises OSError for a file that
+    cannot be read."""
+    st = path.stat()
+    if st.st_size > HASH_LIMIT:
+        return f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    return f"{path}|" + hashlib.sha256(path.read_bytes()).hexdigest()

@@ -438,9 +438,9 @@ def read_results(paths: Iterable[str | Path], *, sizes: Mapping[str, int] | None
     ``mixed_conventions`` (then a warning says so); the table's
     ``attrs["convention"]`` names the one convention (None when unknown or mixed).
     """
-    from . import discover, ingest
+    from . import discover
 
-    frames = [ingest.read_path(p, sizes=sizes, n=n) for p in discover.expand(paths)]
+    frames = _read_paths(discover.expand(paths), sizes, n)
     conv = {}
     for f, src in frames:
         c = f.attrs.get("convention")
@@ -471,6 +471,97 @@ def read_results(paths: Iterable[str | Path], *, sizes: Mapping[str, int] | None
         raise TaskladderError(f"run {r['run']!r} appears twice at step {r['step']} ({r['task']}/{r['metric']}), "
                               f"{where}: give each run once")
     return out
+
+
+#: Tool outputs not yet cached are parsed over the cores when there is at least this much of them.
+PARALLEL_READ_BYTES = 64 << 20
+
+
+def _read_paths(paths: list[Path], sizes, n) -> list[tuple[pd.DataFrame, Path]]:
+    """Each file or tool-output folder as :func:`ingest.read_path` reads it.  A tool's folder is
+    cached by its files' fingerprints (:func:`discover.fingerprint`) and the size table, so
+    adding a checkpoint to a ladder of lm-eval or OLMES outputs (hundreds of MB of per-sample
+    logs each) parses only the new one; those not cached are parsed over the cores when large.
+    Their reading warnings are kept and said again."""
+    import warnings
+
+    from . import cache, discover, ingest
+    from .errors import InputWarning
+
+    tools = [i for i, p in enumerate(paths) if p.is_dir()]
+    keys: dict[int, str] = {}
+    done: dict[int, tuple] = {}
+    sz = None if sizes is None else (sorted(sizes.items()), sorted(getattr(sizes, "batch_tokens", {}).items()))
+    for i in tools if cache.enabled() else ():
+        try:
+            prints = [discover.fingerprint(f) for f in discover.files_read([paths[i]])]
+        except OSError:
+            continue  # the reader names what cannot be read
+        keys[i] = cache.key("tool-output", str(paths[i]), prints, sz, n)
+        hit = cache.load(keys[i])
+        if isinstance(hit, tuple) and len(hit) == 3:
+            done[i] = hit
+    todo = [i for i in tools if i not in done]
+    try:
+        size = sum(f.stat().st_size for i in todo for f in discover.files_read([paths[i]]))
+    except OSError:
+        size = 0
+    if len(todo) > 1 and size >= PARALLEL_READ_BYTES:
+        done.update(zip(todo, _over_cores(_read_tool_output, [(paths[i], sizes, n) for i in todo])))
+    out = []
+    for i, p in enumerate(paths):
+        if i not in tools:
+            out.append(ingest.read_path(p, sizes=sizes, n=n))
+            continue
+        if i not in done:
+            done[i] = _read_tool_output(p, sizes, n)
+        hit = done[i]
+        if i in todo and i in keys:
+            cache.store(keys[i], hit)
+        frame, convention, said = hit
+        for message in said:
+            warnings.warn(message, InputWarning, stacklevel=3)
+        frame = frame.copy()
+        frame.attrs["convention"] = convention
+        out.append((frame, p))
+    return out
+
+
+def _read_tool_output(p: Path, sizes, n) -> tuple:
+    """(table, convention, reading warnings' messages) of one tool-output folder."""
+    import warnings
+
+    from . import ingest
+    from .errors import InputWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputWarning)
+        frame, _ = ingest.read_path(p, sizes=sizes, n=n)
+    said = []
+    for w in caught:
+        if issubclass(w.category, InputWarning):
+            said.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return frame, frame.attrs.get("convention"), said
+
+
+def _over_cores(fn, jobs: list[tuple]) -> list:
+    """``[fn(*job) for job in jobs]`` over forked processes, in order (here where fork is unavailable)."""
+    import multiprocessing
+    import os
+
+    n = min(os.cpu_count() or 1, len(jobs))
+    if n <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [fn(*job) for job in jobs]
+    with multiprocessing.get_context("fork").Pool(n, initializer=_ignore_sigint) as pool:
+        return pool.starmap(fn, jobs, chunksize=1)
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
 
 
 def read_target_file(path: str | Path, *, sizes: Mapping[str, int] | None = None,

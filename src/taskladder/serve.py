@@ -29,8 +29,9 @@ def _is_frame(ladder) -> bool:
 
 
 def _source_hash(ladder, sizes: Path | None, mixed_conventions: bool) -> str | None:
-    """SHA-256 of the bytes of every file the ladder is read from (the bundled one by default;
-    in a folder, the files the readers open, :func:`discover.files_read`), the size table's and
+    """SHA-256 of every file the ladder is read from (the bundled one by default; in a folder,
+    the files the readers open, :func:`discover.files_read`; each by :func:`discover.fingerprint`:
+    its bytes, or a large file's size and modification time), the size table's and
     the reading options; None when a file cannot be read (the full reader then reports it).
     A table in memory (:func:`_is_frame`) is keyed by its content (:attr:`chain.Ladder.content_hash`)."""
     if _is_frame(ladder):  # checked and indexed here; _read finds it by this key
@@ -54,11 +55,12 @@ def _source_hash(ladder, sizes: Path | None, mixed_conventions: bool) -> str | N
         h.update(bundled_digest().encode())  # read once per process, shared with the bundled targets
     if sizes is not None:
         files.append(Path(sizes))
+    from .discover import fingerprint
+
     try:
         for f in files:
-            h.update(str(f).encode())
+            h.update(fingerprint(Path(f)).encode())
             h.update(b"\0")
-            h.update(f.read_bytes())
     except OSError:
         return None
     return h.hexdigest()
