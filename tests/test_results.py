@@ -89,6 +89,27 @@ def test_unknown_size_needs_n(tmp_path):
     assert read_wide(p2, sizes={"42M": 42_000_000})["n"].iloc[0] == 42_000_000
 
 
+def test_wide_logs_of_several_runs_in_one_file(tmp_path):
+    """A 'run' column names each row's run (W&B histories of a ladder concatenated); without one
+    the file's name is the run, and a file named by W&B says so."""
+    from taskladder.results import read_results
+
+    raw = pd.read_csv(DATA / "190M-1xC.csv")
+    one = _write(tmp_path, raw, "190M-1xC.csv")
+    two = _write(tmp_path, raw, "190M-2xC.csv")
+    both = _write(tmp_path, pd.concat([raw.assign(run="190M-1xC"), raw.assign(run="190M-2xC")]), "wandb_export.csv")
+    key = ["run", "step", "task", "metric"]
+    got = read_results([both]).sort_values(key, ignore_index=True)
+    assert got.equals(read_results([one, two]).sort_values(key, ignore_index=True))
+    assert got.attrs["convention"] == "olmo"
+    gap = pd.concat([raw.assign(run="190M-1xC"), raw.assign(run=None)])
+    with pytest.raises(TaskladderError, match=f"column 'run' row {len(raw) + 2}: empty"):
+        read_results([_write(tmp_path, gap, "gap.csv")])
+    with pytest.raises(TaskladderError, match="no parameter count N for run 'wandb_export_2026-11-23'.*"
+                                              "a wide log's run is its file name: name the file after the run"):
+        read_results([_write(tmp_path, raw, "wandb_export_2026-11-23.csv")])
+
+
 def test_run_names_with_suffixes_map_to_their_size():
     from taskladder.results import parse_run_name
 

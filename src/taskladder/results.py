@@ -184,6 +184,18 @@ def resolve_n(path: Path, run: str, size: str, n: int | None, sizes: Mapping[str
     )
 
 
+def _run_n(path: Path, run: str, size: str, n, sizes, named: bool) -> int:
+    """:func:`resolve_n` for a wide log, whose run is its file's name unless ``named``: a file
+    W&B named (wandb_export_2026-...csv) says so."""
+    try:
+        return resolve_n(path, run, size, n, sizes)
+    except TaskladderError as e:
+        if named:
+            raise
+        raise TaskladderError(f"{e} (a wide log's run is its file name: name the file after the run, e.g. "
+                              "190M-1xC.csv, or add a 'run' column)") from None
+
+
 def read_wide(path: str | Path, *, run: str | None = None, n: int | None = None,
               sizes: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Read one OLMo / W&B wide export (one run) into the tidy table.
@@ -198,9 +210,9 @@ def read_wide(path: str | Path, *, run: str | None = None, n: int | None = None,
 
 def wide_frame_to_tidy(df: pd.DataFrame, path: Path, *, run: str | None = None, n: int | None = None,
                        sizes: Mapping[str, int] | None = None) -> pd.DataFrame:
-    run = run or path.stem
+    named, run = run is not None, run or path.stem
     size, _ = parse_run_name(run)
-    n_ = resolve_n(path, run, size, n, sizes)
+    n_ = _run_n(path, run, size, n, sizes, named)
     if len(df) == 0:
         raise TaskladderError(f"{path}: no rows")
 
@@ -591,11 +603,25 @@ def read_table_file(f: Path, *, sizes: Mapping[str, int] | None = None, n: int |
         return long_frame_to_tidy(from_wide(df), f, sizes=sizes, n=n)
     from .ingest import olmo_core
 
+    # a wide log is one run's, named by the file, unless a 'run' column names each row's run
+    # (W&B histories of a whole ladder concatenated: run.history().assign(run=run.name))
     if olmo_core.is_wide_export(df.columns):
-        return olmo_core.wide_frame_to_tidy(df, f, sizes=sizes, n=n)
-    out = wide_frame_to_tidy(df, f, sizes=sizes, n=n)
+        out = _per_run(df, f, lambda g, run: olmo_core.wide_frame_to_tidy(g, f, run=run, sizes=sizes, n=n))
+        out.attrs["convention"] = olmo_core.CONVENTION
+        return out
+    out = _per_run(df, f, lambda g, run: wide_frame_to_tidy(g, f, run=run, sizes=sizes, n=n))
     out.attrs["convention"] = "olmo"  # the OLMo repo's in-loop evaluator wrote these columns
     return out
+
+
+def _per_run(df: pd.DataFrame, f: Path, read) -> pd.DataFrame:
+    """``read(rows, run)`` for each run a wide table's ``run`` column names (None without one)."""
+    if "run" not in df.columns:
+        return read(df, None)
+    if (blank := _blank(df["run"])).any():
+        raise TaskladderError(f"{f}: column 'run' row {int(np.flatnonzero(blank.to_numpy())[0]) + 2}: empty")
+    return pd.concat([read(g.drop(columns="run").reset_index(drop=True), str(run))
+                      for run, g in df.groupby(df["run"].astype(str), sort=False)], ignore_index=True)
 
 
 def own_wide_columns(columns) -> list[str]:

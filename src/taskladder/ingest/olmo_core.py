@@ -108,11 +108,11 @@ def _evaluator(key) -> str | None:
 def wide_frame_to_tidy(df: pd.DataFrame, path: Path, *, run: str | None = None,
                        sizes: Mapping[str, int] | None = None, n: int | None = None) -> pd.DataFrame:
     """One run's metrics, one row per logged step, into the tidy table."""
-    from ..results import _check_increasing, _numeric_column, check_range, parse_run_name, registry_metrics, resolve_n
+    from ..results import _check_increasing, _numeric_column, _run_n, check_range, parse_run_name, registry_metrics
 
-    run = run or Path(path).stem
+    named, run = run is not None, run or Path(path).stem
     size, _ = parse_run_name(run)
-    n_ = resolve_n(path, run, size, n, sizes)
+    n_ = _run_n(path, run, size, n, sizes, named)
     if "_step" not in df.columns:
         raise TaskladderError(f"{path}: missing column '_step' (the W&B export's step)")
     step = _numeric_column(df, "_step", path)
