@@ -503,21 +503,22 @@ def _read_paths(paths: list[Path], sizes, n) -> list[tuple[pd.DataFrame, Path]]:
     tools = [i for i, p in enumerate(paths) if p.is_dir()]
     keys: dict[int, str] = {}
     done: dict[int, tuple] = {}
+    size = 0
     sz = None if sizes is None else (sorted(sizes.items()), sorted(getattr(sizes, "batch_tokens", {}).items()))
-    for i in tools if cache.enabled() else ():
+    for i in tools:
         try:
-            prints = [discover.fingerprint(f) for f in discover.files_read([paths[i]])]
+            files = discover.files_read([paths[i]])
+            if cache.enabled():
+                prints = [discover.fingerprint(f) for f in files]
+                keys[i] = cache.key("tool-output", str(paths[i]), prints, sz, n)
+                hit = cache.load(keys[i])
+                if isinstance(hit, tuple) and len(hit) == 3:
+                    done[i] = hit
+                    continue
+            size += sum(f.stat().st_size for f in files)
         except OSError:
             continue  # the reader names what cannot be read
-        keys[i] = cache.key("tool-output", str(paths[i]), prints, sz, n)
-        hit = cache.load(keys[i])
-        if isinstance(hit, tuple) and len(hit) == 3:
-            done[i] = hit
     todo = [i for i in tools if i not in done]
-    try:
-        size = sum(f.stat().st_size for i in todo for f in discover.files_read([paths[i]]))
-    except OSError:
-        size = 0
     if len(todo) > 1 and size >= PARALLEL_READ_BYTES:
         done.update(zip(todo, _over_cores(_read_tool_output, [(paths[i], sizes, n) for i in todo])))
     out = []
