@@ -658,3 +658,21 @@ def test_tool_outputs_cached_by_their_files_and_read_over_the_cores(tmp_path, mo
     (out / "s3000" / "m" / next((out / "s3000" / "m").glob("results_*.json")).name).write_text("{")
     with pytest.raises(TaskladderError, match="s3000/m/results_.*not readable as JSON"):
         read_results([out], sizes=sizes)
+
+
+def test_lm_eval_output_path_naming_a_json_file(tmp_path):
+    """`lm_eval --output_path OUT/<name>.json` writes OUT/<name>_<date id>.json and the samples
+    files beside it: many checkpoints in one flat folder, told apart by their date ids."""
+    sizes = load_sizes(_sizes(tmp_path))
+    flat = tmp_path / "OUT"
+    for step, stamp in ((1000, "2026-11-23T09-00-00.000001"), (2000, "2026-11-23T10-00-00.000002")):
+        d = _lm_eval_copy(tmp_path / f"tmp{step}", f"/ck/190M-1xC/step{step}", stamp=stamp, scale=step / 1000)
+        flat.mkdir(exist_ok=True)
+        (d / f"results_{stamp}.json").rename(flat / f"190M-1xC-step{step}_{stamp}.json")
+        (d / f"samples_toyqa_{stamp}.jsonl").rename(flat / f"samples_toyqa_{stamp}.jsonl")
+    t = read_results([flat], sizes=sizes)
+    assert sorted(set(t["step"])) == [1000, 2000]
+    for step in (1000, 2000):  # each checkpoint's values are its own samples file's
+        one = read_results([next(flat.glob(f"190M-1xC-step{step}_*.json"))], sizes=sizes)
+        assert one.reset_index(drop=True).equals(t[t["step"] == step].reset_index(drop=True))
+    assert not np.allclose(t[t["step"] == 1000]["value"], t[t["step"] == 2000]["value"])

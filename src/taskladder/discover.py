@@ -26,7 +26,9 @@ from .errors import TaskladderError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 #: The files each tool writes per checkpoint (lm-eval 0.4, OLMES, OLMo-core's MetricSaverCallback).
-LM_EVAL_RESULTS = re.compile(r"^results_.+\.json$")
+#: lm-eval names a results file ``results_<date id>.json``, or ``<stem>_<date id>.json`` when
+#: ``--output_path`` is ``<stem>.json`` (its samples files then go beside it, in the same folder).
+LM_EVAL_RESULTS = re.compile(r"^(?!samples_)(?:results_.+|.+_(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:\.\d+)?))\.json$")
 OLMES_METRICS = re.compile(r"^task-(\d+)-(.+)-metrics\.json$")
 OLMO_CORE_STEP = re.compile(r"^metrics_step(\d+)\.json$")
 _TOOL_FILES = (LM_EVAL_RESULTS, OLMES_METRICS, OLMO_CORE_STEP)

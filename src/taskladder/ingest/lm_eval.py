@@ -53,7 +53,7 @@ def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = 
     # are taken per lm-eval task before pooling, so MMLU's subjects scored in several runs pool.
     checkpoints: dict[tuple, tuple] = {}  # (run, step) -> (checkpoint, questions per task, primaries, tasks)
     order, older = {}, []
-    for f in sorted(files, key=lambda f: f.stem.removeprefix("results_"), reverse=True):
+    for f in sorted(files, key=_stamp, reverse=True):
         ck, per_q, prim, skipped = _read_one(f, sizes, n, checkpoints)
         order[ck["run"], ck["step"]] = min(order.get((ck["run"], ck["step"]), len(files)), files.index(f))
         if skipped:
@@ -71,6 +71,13 @@ def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = 
                     ignore_index=True)
     out.attrs["convention"] = CONVENTION
     return out
+
+
+def _stamp(path: Path) -> str:
+    """The date id lm-eval gave a results file (and its samples files): ``results_<id>.json``, or
+    ``<stem>_<id>.json`` for ``--output_path <stem>.json``."""
+    m = discover.LM_EVAL_RESULTS.match(path.name)
+    return m[1] if m and m[1] else path.stem.removeprefix("results_")
 
 
 def _model_args(cfg, path: Path) -> dict:
@@ -93,7 +100,7 @@ def _read_one(path: Path, sizes, n, checkpoints: dict) -> tuple:
     locator = str(args.get("pretrained") or obj.get("model_name") or "")
     ck = identify(locator, path, "config.model_args.pretrained", sizes=sizes, n=n, revision=args.get("revision"))
     ck, per_q, prim, taken = checkpoints.setdefault((ck["run"], ck["step"]), (ck, {}, {}, set()))
-    stamp = path.stem.removeprefix("results_")
+    stamp = _stamp(path)
     found, skipped = [], []
     for name, cfg in obj["configs"].items():
         if not isinstance(cfg, dict) or cfg.get("output_type") != "multiple_choice":
