@@ -128,6 +128,9 @@ def test_long_reader_errors(tmp_path):
         read_long(_write(tmp_path, base.assign(metric="accuracy")))
     with pytest.raises(TaskladderError, match="missing column 'd'"):
         read_long(_write(tmp_path, base.drop(columns=["d"])))
+    # headers in any case, with spaces, as a table typed or exported by hand has them
+    caps = base.rename(columns={"run": "Run", "step": " Step", "task": "TASK", "metric": "Metric", "d": "D"})
+    assert read_long(_write(tmp_path, caps)).equals(read_long(_write(tmp_path, base)))
     # rows in any order; a step twice, or fewer tokens at a later step, is refused
     assert read_long(_write(tmp_path, base.iloc[::-1])).equals(read_long(_write(tmp_path, base)))
     with pytest.raises(TaskladderError, match=r"\(run 'r-1xC', task 'piqa', metric 'bpb'\) step 1 appears twice"):

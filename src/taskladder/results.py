@@ -336,6 +336,7 @@ def read_long(path: str | Path, *, sizes: Mapping[str, int] | None = None) -> pd
 
 def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int] | None = None,
                        n: int | None = None) -> pd.DataFrame:
+    df = _canonical_columns(df)
     missing = [c for c in ("run", "step", "task", "metric", "value") if c not in df.columns]
     if missing:
         raise TaskladderError(f"{path}: missing column {missing[0]!r} (long format needs run, step, task, metric, value)")
@@ -595,9 +596,22 @@ def read_target_file(path: str | Path, *, sizes: Mapping[str, int] | None = None
     return log
 
 
+#: The long format's columns (and taskladder's wide shape's run and step), matched in any case.
+_LONG_NAMES = ("run", "size", "n", "d", "step", "task", "metric", "value", "tokens", "batch_tokens", "convention")
+
+
+def _canonical_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``Run``, `` Step `` ... as the long format names them (a table typed or exported by hand);
+    a name already present as written is left alone."""
+    ren = {c: str(c).strip().lower() for c in df.columns
+           if isinstance(c, str) and c.strip().lower() in _LONG_NAMES and c != c.strip().lower()}
+    ren = {c: t for c, t in ren.items() if t not in df.columns and list(ren.values()).count(t) == 1}
+    return df.rename(columns=ren) if ren else df
+
+
 def read_table_file(f: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = None) -> pd.DataFrame:
     """One CSV/Parquet table, long or wide (OLMo's names; OLMo-core's names go to its reader)."""
-    df = _read_table(f)
+    df = _canonical_columns(_read_table(f))
     if "metric" in df.columns:
         return long_frame_to_tidy(df, f, sizes=sizes, n=n)
     if own_wide_columns(df.columns):
