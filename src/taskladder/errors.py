@@ -24,3 +24,18 @@ class InputWarning(UserWarning):
     """Input taken as asked but worth a second look (e.g. metric conventions mixed on request).
 
     The CLI prints it as one line, ``taskladder: warning: ...``."""
+
+
+def recording_input_warnings(fn, *args, **kwargs):
+    """``(fn(*args, **kwargs), messages of the InputWarnings it issued)``: the caller says them
+    (again, when the result comes from a cache later); other warnings go on as issued."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputWarning)
+        result = fn(*args, **kwargs)
+    said = tuple(str(w.message) for w in caught if issubclass(w.category, InputWarning))
+    for w in caught:
+        if not issubclass(w.category, InputWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result, said

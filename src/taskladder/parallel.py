@@ -28,6 +28,14 @@ def workers(requested: int | None = None) -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def ignore_sigint() -> None:
+    """A forked worker's initialiser: Ctrl-C reaches the whole process group, and the parent
+    handles it (terminating its pool), so a worker ignores it rather than print a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _state(setup: Callable | None, args: tuple):
     return setup(*args) if setup is not None else args
 

@@ -115,12 +115,6 @@ def _draw_one(i: int) -> int:
     return i
 
 
-def _quiet_worker() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
-
-
 def draw_all(jobs: list, n_jobs: int | None = None) -> None:
     """Draw figures, each ``(function, args, kwargs)``, in parallel over processes.
 
@@ -137,7 +131,9 @@ def draw_all(jobs: list, n_jobs: int | None = None) -> None:
         return
     _PENDING = list(jobs)
     try:
-        with multiprocessing.get_context("fork").Pool(n, initializer=_quiet_worker) as pool:
+        from .parallel import ignore_sigint
+
+        with multiprocessing.get_context("fork").Pool(n, initializer=ignore_sigint) as pool:
             list(pool.imap_unordered(_draw_one, range(len(jobs))))
     finally:
         _PENDING = []

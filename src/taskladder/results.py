@@ -543,21 +543,11 @@ def _read_paths(paths: list[Path], sizes, n) -> list[tuple[pd.DataFrame, Path]]:
 
 def _read_tool_output(p: Path, sizes, n) -> tuple:
     """(table, convention, reading warnings' messages) of one tool-output folder."""
-    import warnings
-
     from . import ingest
-    from .errors import InputWarning
+    from .errors import recording_input_warnings
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", InputWarning)
-        frame, _ = ingest.read_path(p, sizes=sizes, n=n)
-    said = []
-    for w in caught:
-        if issubclass(w.category, InputWarning):
-            said.append(str(w.message))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return frame, frame.attrs.get("convention"), said
+    (frame, _), said = recording_input_warnings(ingest.read_path, p, sizes=sizes, n=n)
+    return frame, frame.attrs.get("convention"), list(said)
 
 
 def _over_cores(fn, jobs: list[tuple]) -> list:
@@ -565,17 +555,13 @@ def _over_cores(fn, jobs: list[tuple]) -> list:
     import multiprocessing
     import os
 
+    from .parallel import ignore_sigint
+
     n = min(os.cpu_count() or 1, len(jobs))
     if n <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [fn(*job) for job in jobs]
-    with multiprocessing.get_context("fork").Pool(n, initializer=_ignore_sigint) as pool:
+    with multiprocessing.get_context("fork").Pool(n, initializer=ignore_sigint) as pool:
         return pool.starmap(fn, jobs, chunksize=1)
-
-
-def _ignore_sigint() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and terminates the pool
 
 
 def read_target_file(path: str | Path, *, sizes: Mapping[str, int] | None = None,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputWarning, TaskladderError
+from .errors import InputWarning, TaskladderError, recording_input_warnings
 from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, check_accuracies, predict_rows,
                         prediction_notes)
 
@@ -82,13 +82,10 @@ def _read(src: str | None, ladder, sizes, mixed_conventions: bool):
     if _is_frame(ladder):
         return _frame_ladder(ladder, sizes), ()  # (reached only without a key: _source_hash keeps it)
     if ladder:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", InputWarning)
-            results = read_results(list(ladder), sizes=load_sizes(sizes) if sizes else None,
-                                   mixed_conventions=mixed_conventions)
-        said = tuple(str(w.message) for w in caught if issubclass(w.category, InputWarning))
-        for w in caught:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        results, said = recording_input_warnings(read_results, list(ladder), sizes=load_sizes(sizes) if sizes else None,
+                                                 mixed_conventions=mixed_conventions)
+        for message in said:
+            warnings.warn(message, InputWarning, stacklevel=3)
     else:
         from .datasets import olmo2_ladder
 

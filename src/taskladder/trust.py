@@ -439,15 +439,13 @@ def _ladder_job(item: tuple):
 def _one_blas_thread() -> None:
     # Forked workers inherit the parent's BLAS thread pool; on tiny matrices its
     # threads only spin against each other (30x slower), so each worker uses one.
-    import signal
-
     import scipy.optimize  # noqa: F401  scipy's own OpenBLAS must be loaded before it can be limited
     from threadpoolctl import threadpool_limits
 
+    from .parallel import ignore_sigint
+
     threadpool_limits(1)
-    # Ctrl-C reaches the whole process group: the parent handles it (and terminates the
-    # pool), so a worker ignores it instead of printing its own traceback
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_sigint()
 
 
 @dataclass

@@ -52,12 +52,12 @@ def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = 
     # get_latest_filename picks by that time stamp too), and the older files are named.  Tasks
     # are taken per lm-eval task before pooling, so MMLU's subjects scored in several runs pool.
     checkpoints: dict[tuple, tuple] = {}  # (run, step) -> (checkpoint, questions per task, primaries, tasks)
-    order, older = {}, []
-    for f in sorted(files, key=_stamp, reverse=True):
-        ck, per_q, prim, skipped = _read_one(f, sizes, n, checkpoints)
-        order[ck["run"], ck["step"]] = min(order.get((ck["run"], ck["step"]), len(files)), files.index(f))
+    order, older = {}, []  # order: each checkpoint's first file in the folder's order
+    for i in sorted(range(len(files)), key=lambda i: _stamp(files[i]), reverse=True):
+        ck, per_q, prim, skipped = _read_one(files[i], sizes, n, checkpoints)
+        order[ck["run"], ck["step"]] = min(order.get((ck["run"], ck["step"]), i), i)
         if skipped:
-            older.append(f)
+            older.append(files[i])
     if older:
         import warnings
 

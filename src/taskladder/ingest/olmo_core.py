@@ -83,13 +83,13 @@ def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = 
         obj = load_json(f)
         if not isinstance(obj, dict):
             raise TaskladderError(f"{f}: expected a JSON object of metrics, found {type(obj).__name__}")
-        evals = {k: v for k, v in obj.items() if _evaluator(k)}
-        groups: dict[str, list[str]] = {}
-        for k in evals:
-            groups.setdefault(_evaluator(k), []).append(k)
-        new = {k: evals[k] for keys in groups.values()
-               if not all(k in before and before[k] == evals[k] for k in keys) for k in keys}
-        before = evals
+        groups: dict[str, dict] = {}  # evaluator -> its metrics in this file
+        for k, v in obj.items():
+            if (label := _evaluator(k)) is not None:
+                groups.setdefault(label, {})[k] = v
+        new = {k: v for g in groups.values() if any(k not in before or before[k] != x for k, x in g.items())
+               for k, v in g.items()}
+        before = {k: v for g in groups.values() for k, v in g.items()}
         if new:
             rows.append({"_step": step, **({TOKENS: obj[TOKENS]} if TOKENS in obj else {}), **new})
     if not rows:
