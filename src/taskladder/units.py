@@ -47,7 +47,7 @@ def _parse_number(text: str, what: str) -> float:
     """A positive finite number, with an optional K/M/B/G/T suffix (digits may be grouped by
     thousands separators, as taskladder prints 6,887,575,552, or underscores, as Python writes them)."""
     m = re.fullmatch(r"\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([KkMmBbGgTt]?)\s*",
-                     re.sub(r"(?<=\d)[_,](?=\d{3})", "", text) if _GROUPED.fullmatch(text or "")
+                     text.replace(",", "") if _GROUPED.fullmatch(text or "")
                      else re.sub(r"(?<=\d)_(?=\d)", "", text or ""))
     if not m:
         raise TaskladderError(f"{what}: {text!r} is not a number (examples: 6887575552, 6.9e9, 6.9B, 4T)")
