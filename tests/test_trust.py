@@ -546,7 +546,7 @@ def test_the_n_split_holds_out_the_largest_runs_by_n_then_d(bundled):
 
     lad, _ = bundled
     shuffled = Ladder(lad.results.sample(frac=1.0, random_state=3))
-    for held in (_holdouts(lad, 2), _holdouts(shuffled, 2)):
+    for held in (_holdouts(lad, 2, "mmlu"), _holdouts(shuffled, 2, "mmlu")):
         assert held[0] == ("N", ["1B-5xC", "1B-10xC"])
 
 

@@ -19,11 +19,62 @@ def holes():
     return lad[~((lad["task"] == "piqa") & lad["run"].isin(["1B-10xC", "190M-1xC"]))]
 
 
-def test_the_backtest_scores_the_held_out_runs_a_task_has(holes):
+def test_the_backtest_holds_out_the_largest_runs_a_task_has(holes):
     bt = backtest(Ladder(holes), ["piqa", "mmlu"], ["task_bpb"], coverage=False)
+    held = {(s, t): sorted(g["run"]) for (s, t), g in bt.groupby(["split", "task"])}
+    assert held["N", "mmlu"] == ["1B-10xC", "1B-1xC", "1B-2xC", "1B-5xC"]
+    # PIQA lacks 1B-10xC: its next largest run takes its place, so it is scored on 4 runs too
+    assert held["N", "piqa"] == ["1B-1xC", "1B-2xC", "1B-5xC", "760M-10xC"]
+    assert held["compute", "mmlu"] == ["1B-10xC", "1B-2xC", "1B-5xC", "760M-10xC"]
+    assert held["compute", "piqa"] == ["1B-2xC", "1B-5xC", "760M-10xC", "760M-5xC"]
+
+
+def test_a_task_missing_from_the_largest_size_is_backtested_on_the_next(tmp_path):
+    # PIQA never scored on the 1B runs: holding out the ladder's 1B runs left its by-N split
+    # nothing to score and its training set the full fit's, so its weights and error rested on
+    # one split; now it holds out its own largest runs, and every prediction says what it lacks
+    import numpy as np
+
+    from taskladder.chain import ladder_span, run_table
+    from taskladder.predictor import prediction_notes
+
+    lad = olmo2_ladder().ladder
+    no1b = lad[~((lad["task"] == "piqa") & lad["run"].str.startswith("1B-"))]
+    bt = backtest(Ladder(no1b), ["piqa"], ["task_bpb"], coverage=False)
     by_n = bt[bt["split"] == "N"]
-    assert sorted(by_n.loc[by_n["task"] == "mmlu", "run"]) == ["1B-10xC", "1B-1xC", "1B-2xC", "1B-5xC"]
-    assert sorted(by_n.loc[by_n["task"] == "piqa", "run"]) == ["1B-1xC", "1B-2xC", "1B-5xC"]
+    assert sorted(by_n["run"]) == ["760M-10xC", "760M-1xC", "760M-2xC", "760M-5xC"]
+    # the distance is measured from the runs PIQA is trained on (190M and 370M), not the ladder's
+    runs = run_table(lad)
+    logc = np.log(runs["n"].astype(float) * runs["d"].astype(float))
+    center = logc[runs.index.str[:4].isin(["190M", "370M"])].mean()
+    assert np.allclose(by_n["log_extrapolation"], logc[by_n["run"]].to_numpy() - center, rtol=0, atol=1e-12)
+    (note,) = prediction_notes(ladder_span(Ladder(no1b)), [], ["piqa", "mmlu"])
+    assert note == ("task 'piqa': 4 of the ladder's 16 runs have no piqa results (1B-1xC, 1B-2xC, 1B-5xC, 1B-10xC): "
+                    "it is fitted and backtested on the runs that have them")
+    # a metric missing from some runs only, named after the runs missing the whole task
+    part = no1b[~((no1b["task"] == "piqa") & (no1b["metric"] == "acc") & (no1b["run"] == "190M-1xC"))]
+    (note,) = prediction_notes(ladder_span(Ladder(part)), [], ["piqa"])
+    assert "1B-10xC); 1 more run has no piqa acc (190M-1xC): it is" in note
+    assert prediction_notes(ladder_span(Ladder(lad)), [], ["piqa", "mmlu"]) == []
+
+
+def test_a_task_scored_on_too_few_runs_for_the_automatic_choice_is_named(tmp_path):
+    lad = olmo2_ladder().ladder
+    few = lad[~((lad["task"] == "piqa") & lad["run"].str.startswith(("190M-", "370M-")))]
+    few.to_csv(tmp_path / "few.csv", index=False)
+    r = run_cli("predict", "--ladder", tmp_path / "few.csv", "--n", "7B", "--tokens", "4T", "--task", "mmlu,piqa")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip() == (
+        "taskladder: error: the automatic choice backtests on 4 held-out rungs and needs at least 10 ladder runs, "
+        "and task 'piqa' was scored on 8 of the ladder's 16 runs; leave it out of --task; --paper (or --design "
+        "NAME) uses one fixed pipeline, which needs 5")
+    # the paper's fixed pipeline fits it on its 8 runs, and says so
+    r = run_cli("predict", "--ladder", tmp_path / "few.csv", "--n", "7B", "--tokens", "4T", "--task", "piqa",
+                "--paper", "--json")
+    assert r.returncode == 0, r.stderr
+    (note,) = json.loads(r.stdout)["notes"]
+    assert note.startswith("task 'piqa': 8 of the ladder's 16 runs have no piqa results (190M-1xC, 190M-2xC, "
+                           "190M-5xC, 190M-10xC and 4 more)")
 
 
 def test_variance_takes_a_tasks_largest_run_when_it_lacks_the_ladders(holes):
@@ -100,3 +151,16 @@ def test_a_task_whose_accuracy_is_flat_over_the_ladder_is_named(tmp_path):
     assert flat_note(LadderSpan(1, 1, acc_range=(("x", 0.50, 0.50 + FLAT_SPREAD * 1.1, 0.001),)), "x") is None
     assert flat_note(LadderSpan(1, 1, acc_range=(("x", 0.50, 0.58, 0.02),)), "x")  # 8 points, noise SD 2
     assert flat_note(LadderSpan(1, 1), "x") is None  # a span without the ranges (older cache)
+
+
+def test_calibration_skips_a_task_with_too_few_runs_on_every_split_and_says_so():
+    from taskladder.calibration import auto_splits, rolling_auto
+    from taskladder.errors import InputWarning
+
+    lad = olmo2_ladder().ladder
+    no190 = lad[~((lad["task"] == "piqa") & lad["run"].str.startswith("190M-"))]
+    assert len(auto_splits(no190)) == 3  # each trains on 12 runs, 8 of them with PIQA: none is replayed
+    calls = []
+    with pytest.warns(InputWarning, match=r"not replayed on any split \(piqa\): every split leaves it fewer than 10"):
+        rolled = rolling_auto(no190, ["piqa"], progress=lambda share=1.0: calls.append(share))
+    assert rolled.empty and calls == [1.0, 1.0, 1.0]  # the bar still reaches its end

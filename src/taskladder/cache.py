@@ -73,9 +73,10 @@ def table_hash(df) -> str:
 #: ladder's lowest accuracy, not 0; 13: the one-step pipelines' laws residual-bootstrapped;
 #: 14: the ladder's span carries its tokens-per-parameter range; 15: and each task's accuracy range;
 #: 16: a bent log-sigmoid straight on its data no longer said to take the straight limit; 17: the ladder's
-#: span carries its run names), so a developer's cache never serves results of older code under the
+#: span carries its run names; 18: and the tasks not scored on every run, whose backtests hold out the
+#: largest runs scored on them), so a developer's cache never serves results of older code under the
 #: same package version.
-FORMAT = 17
+FORMAT = 18
 
 
 def key(kind: str, *parts) -> str:

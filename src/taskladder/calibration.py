@@ -10,7 +10,9 @@ the ladder, many times over, each time predicting runs it did not see:
 * **largest multiple**: hold out every run of the largest Chinchilla multiple.
 
 Splits whose training part is too small for the automatic choice (it backtests on
-its own 4 largest rungs, so it needs 10 runs) are skipped.  :func:`calibration_table`
+its own 4 largest rungs, so it needs 10 runs) are skipped, and so is a task on a split
+where fewer than 10 of the training runs were scored on it (a warning names a task
+that no split replays).  :func:`calibration_table`
 then reports, per task and pooled, how often the intervals at 50/80/90/95% covered
 the held-out runs' actual accuracy (mean of their last 5 checkpoints) and how wide
 they were; each held-out run also records how far it was extrapolated (log of its
@@ -19,8 +21,12 @@ compute N·D over the training runs' mean log compute), to compare with a target
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+
+from .errors import InputWarning
 
 MIN_TRAIN = 6  # runs a 5-parameter step-1 law needs, with one to spare
 
@@ -76,19 +82,27 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
     from .chain import Ladder
     from .datasets import Target
     from .predictor import predict_rows
+    from .tasks import ACC
     from .trust import _log_center, fit_states
 
     runs = _runs(results)
-    rows = []
+    rows, replayed = [], set()
     for name, held, train_runs in auto_splits(results):
         lad = Ladder(results[results["run"].isin(train_runs)])
         center = _log_center(runs.loc[train_runs])
         targets = [Target(r, int(runs.loc[r, "n"]), int(runs.loc[r, "d"]), results[results["run"] == r])
                    for r in held]
+        # a task scored on too few of this split's runs is not replayed on it (the ladder's
+        # own prediction refuses it the same way)
+        fit = [t for t in tasks if len(lad.runs_with(t, ACC)) >= AUTO_MIN_RUNS]
+        replayed.update(fit)
+        if progress is not None:
+            for _ in range(len(tasks) - len(fit)):
+                progress(1.0)
         # fitted once, then evaluated at every level exactly as trust.auto_predict would
-        states = fit_states(lad, tasks, progress=progress)
+        states = fit_states(lad, fit, progress=progress)
         for level in levels:
-            for r in predict_rows(states, tasks, targets, level):
+            for r in predict_rows(states, fit, targets, level):
                 if r["actual"] is None or r["actual"] != r["actual"]:
                     continue
                 rows.append({"split": name, "run": r["target"], "task": r["task"], "level": level,
@@ -96,6 +110,10 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
                              "actual": r["actual"], "covered": bool(r["lower"] <= r["actual"] <= r["upper"]),
                              "half_width": 50 * (r["upper"] - r["lower"]),
                              "log_extrapolation": float(np.log(runs.loc[r["target"], "c"]) - center)})
+    if skipped := [t for t in tasks if t not in replayed]:
+        warnings.warn(f"not replayed on any split ({', '.join(skipped)}): every split leaves "
+                      f"{'it' if len(skipped) == 1 else 'each'} fewer than {AUTO_MIN_RUNS} training runs scored on "
+                      f"{'it' if len(skipped) == 1 else 'them'}", InputWarning, stacklevel=2)
     return pd.DataFrame(rows)
 
 

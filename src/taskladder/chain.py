@@ -141,6 +141,7 @@ class Ladder:
                                       f"is out of range: {rule}")
         self.results = results
         self._hash = None
+        self._runs: pd.DataFrame | None = None
         self._subsets: dict[frozenset, Ladder] = {}
         # Sort once by (task, metric, run, step) on integer codes; each (task, metric)
         # is then a contiguous slice, turned into per-run Series only when asked for.
@@ -163,6 +164,20 @@ class Ladder:
     def has(self, task: str, metric: str) -> bool:
         """Whether the results hold any ``metric`` values for ``task``."""
         return (task, metric) in self._slices
+
+    @property
+    def run_table(self) -> pd.DataFrame:
+        """:func:`run_table` of the results, computed once (the backtest asks per task and split)."""
+        if self._runs is None:
+            self._runs = run_table(self.results)
+        return self._runs
+
+    def runs_with(self, task: str, metric: str) -> list[str]:
+        """The runs holding any ``metric`` values for ``task`` (sorted; none if it has none)."""
+        if (task, metric) not in self._slices:
+            return []
+        a, b = self._slices[(task, metric)]
+        return [str(self._rnames[c]) for c in np.unique(self._cols["run"][a:b])]
 
     def _build(self, a: int, b: int) -> list[Series]:
         c = {k: v[a:b] for k, v in self._cols.items()}
@@ -359,10 +374,17 @@ def ladder_span(ladder) -> LadderSpan:
     lad = as_ladder(ladder)
     runs = run_table(lad.results)
     tpp = runs["d"].astype(float) / runs["n"].astype(float)
-    acc = []
+    acc, gaps = [], []
+    order = runs.sort_values(["n", "d"]).index  # runs named smallest first
     for task in lad.tasks:
         if lad.has(task, ACC):
             fin = lad.final_points(task, ACC, predictor.FINAL_WINDOW)["value"]
             acc.append((task, float(fin.min()), float(fin.max()), lad.accuracy_noise(task)))
+        have = {m: set(lad.runs_with(task, m)) for m in (BPB, ACC, TASKCE) if lad.has(task, m)}
+        absent = [r for r in order if not any(r in h for h in have.values())]
+        partial = [(m, tuple(r for r in order if r not in h and r not in absent)) for m, h in have.items()]
+        partial = tuple((m, rs) for m, rs in partial if rs)
+        if absent or partial:
+            gaps.append((task, tuple(absent), partial))
     return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"),
-                      float(tpp.min()), float(tpp.max()), tuple(acc), tuple(map(str, runs.index)))
+                      float(tpp.min()), float(tpp.max()), tuple(acc), tuple(map(str, runs.index)), tuple(gaps))

@@ -663,6 +663,8 @@ def backtest(
     if _emit(result, json_, out, "backtest", {"backtest": bt}):
         return
     held = "; ".join(f"by {s}: {', '.join(g['run'].unique())}" for s, g in bt.groupby("split", sort=False))
+    if len({frozenset(g["run"]) for _, g in bt.groupby(["split", "task"])}) > len(bt["split"].unique()):
+        held += " (each task: the largest runs scored on it)"
     # two tables (error, then coverage), each within 80 columns
     for what, col, fmt in (("mean abs. error (points)", "abs_error", "{:.2f}"),
                            (f"coverage of each pipeline's {percent(level)} interval", "coverage", "{:.0%}")):

@@ -449,6 +449,9 @@ class LadderSpan:
     accuracy's checkpoint-to-checkpoint SD), for :func:`flat_note`."""
     runs: tuple = ()
     """The ladder's run names, for :func:`in_sample_note`."""
+    gaps: tuple = ()
+    """Per task not scored on every run: (task, the runs without any of its values, and per metric
+    the other runs without that metric's: ((metric, runs), ...)), for :func:`gap_note`."""
 
 
 def range_note(span: LadderSpan, target) -> str | None:
@@ -505,6 +508,27 @@ def flat_note(span: LadderSpan, task: str) -> str | None:
     return None
 
 
+def _run_list(runs) -> str:
+    return ", ".join(runs[:4]) + (f" and {len(runs) - 4} more" if len(runs) > 4 else "")
+
+
+def gap_note(span: LadderSpan, task: str) -> str | None:
+    """A warning when ``task`` was not scored on every run of the ladder (an evaluation that
+    failed or was never run), else None: its laws then rest on fewer runs than the ladder has,
+    and where the missing runs are the largest, the backtest holds out smaller ones."""
+    for name, absent, partial in span.gaps:
+        if name != task:
+            continue
+        said = [(absent, "results")] if absent else []
+        said += [(runs, metric) for metric, runs in partial]
+        one = [("run has", "runs have"), ("runs has", "runs have")]  # "1 more run has", "1 of 16 runs has"
+        of = [f" of the ladder's {len(span.runs)}"] + [" more"] * len(said)
+        said = [f"{len(runs)}{of[i]} {one[i == 0][len(runs) != 1]} no {task} {what} ({_run_list(runs)})"
+                for i, (runs, what) in enumerate(said)]
+        return (f"task {task!r}: " + "; ".join(said) + ": it is fitted and backtested on the runs that have them")
+    return None
+
+
 def convention_notes(convention: str | None, targets) -> list[str]:
     """A warning per target whose actual values were measured under another metric
     convention than the ladder's (its "actual" and the prediction are on different scales)."""
@@ -534,7 +558,7 @@ def prediction_notes(span: LadderSpan, targets, tasks: Sequence[str]) -> list[st
     at a tokens-per-parameter ratio it cannot resolve or among its own runs, tasks flat over it,
     and actuals measured under another metric convention."""
     per = [f(span, t) for f in (range_note, ratio_note, in_sample_note) for t in targets]
-    per += [flat_note(span, t) for t in tasks]
+    per += [f(span, t) for f in (gap_note, flat_note) for t in tasks]
     return [x for x in per if x] + convention_notes(span.convention, targets)
 
 

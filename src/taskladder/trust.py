@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .analyses import DESIGNS
-from .chain import Ladder, TaskPredictor, as_ladder, fit_predictor, run_table
+from .chain import Ladder, TaskPredictor, as_ladder, fit_predictor
 from .datasets import Target
 from .errors import FitWarning, TaskladderError
 from .laws import AccuracyPowerLaw, PowerLaw, SingleStep
@@ -199,8 +199,18 @@ def _log_center(runs: pd.DataFrame) -> float:
 SPLITS = ("N", "compute")
 
 
-def _holdouts(ladder: Ladder, k: int) -> list[tuple[str, list[str]]]:
-    runs = run_table(ladder.results)
+def _task_runs(ladder: Ladder, task: str) -> pd.DataFrame:
+    """:func:`chain.run_table` of the runs scored on ``task``'s accuracy, what every pipeline
+    predicts: all runs of a complete ladder, fewer where a task was not evaluated on some."""
+    runs = ladder.run_table
+    have = ladder.runs_with(task, ACC)
+    return runs if len(have) == len(runs) else runs.loc[runs.index.isin(have)]
+
+
+def _holdouts(ladder: Ladder, k: int, task: str) -> list[tuple[str, list[str]]]:
+    """The largest ``k`` runs by N and by compute among those scored on ``task``: a run the
+    task was not evaluated on can neither be scored nor leave a gap in its training set."""
+    runs = _task_runs(ladder, task)
     by_n = runs.sort_values(["n", "d"]).index[-k:].tolist()
     by_c = runs.sort_values("c").index[-k:].tolist()
     return list(zip(SPLITS, (by_n, by_c)))
@@ -219,12 +229,15 @@ def backtest(ladder, tasks: Iterable[str], designs: Sequence[str] = ALL_DESIGNS,
     (log of the held-out run's compute N D over the training runs' mean log compute).
     """
     lad = as_ladder(ladder)
-    _check_holdout(lad, holdout)
+    tasks = list(tasks)
+    _check_holdout(lad, holdout, tasks)
+    held_out = {task: _holdouts(lad, holdout, task) for task in tasks}
     rows = []
-    for split, held in _holdouts(lad, holdout):
-        train = lad.without(held)
-        c_train = _log_center(run_table(train.results))
+    for i in range(len(SPLITS)):
         for task in tasks:
+            split, held = held_out[task][i]
+            train = lad.without(held)
+            c_train = _log_center(_task_runs(train, task))
             finals = lad.final_points(task, ACC, FINAL_WINDOW).set_index("run")
             noise = {s.run: float(np.std(s.value[-10:])) for s in lad.series(task, ACC)}
             for design in designs:
@@ -270,8 +283,8 @@ def backtest_table(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DE
     as each pipeline of a task finishes."""
     lad = as_ladder(ladder)
     tasks, designs = list(tasks), tuple(designs)
-    _check_holdout(lad, holdout)  # before any work
-    splits = [name for name, _ in _holdouts(lad, holdout)]
+    _check_holdout(lad, holdout, tasks)  # before any work
+    splits = list(SPLITS)
     tables = _per_task(lad, tasks, designs, ("backtest", holdout, level), _backtest_design, (holdout, level),
                        lambda task, parts: _split_major([parts[d] for d in designs], splits), n_jobs, progress)
     # backtest()'s order: split, then task, then pipeline, then run
@@ -304,11 +317,21 @@ def _per_task(lad: Ladder, tasks: list[str], designs: tuple, kind: tuple, fn, ar
     return out
 
 
-def _check_holdout(lad: Ladder, holdout: int) -> None:
+def _check_holdout(lad: Ladder, holdout: int, tasks: Iterable[str]) -> None:
+    # the 5-parameter step 1 needs more runs than parameters
+    _check_runs(lad, tasks, holdout + 6, f"backtest needs at least {holdout + 6} ladder runs to hold out {holdout}")
+
+
+def _check_runs(lad: Ladder, tasks: Iterable[str], need: int, why: str, hint: str = "") -> None:
+    """Refuse a ladder, or a task scored on too few of its runs, with fewer than ``need`` runs."""
     n_runs = lad.results["run"].nunique()
-    if n_runs - holdout < 6:  # the 5-parameter step 1 needs more runs than parameters
-        raise TaskladderError(
-            f"backtest needs at least {holdout + 6} ladder runs to hold out {holdout}, the ladder has {n_runs}")
+    if n_runs < need:
+        raise TaskladderError(f"{why}, the ladder has {n_runs}{hint}")
+    for task in tasks:
+        have = lad.runs_with(task, ACC)
+        if 0 < len(have) < need:
+            raise TaskladderError(f"{why}, and task {task!r} was scored on {len(have)} of the ladder's {n_runs} runs"
+                                  f"; leave it out of --task{hint}")
 
 
 def _backtest_design(lad: Ladder, task: str, design: str, holdout: int, level: float) -> pd.DataFrame:
@@ -391,18 +414,13 @@ def task_fits(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGNS
 
 
 def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, progress) -> dict[str, TaskFit]:
-    n_runs = lad.results["run"].nunique()
-    if n_runs < AUTO_MIN_RUNS:
-        raise TaskladderError(f"the automatic choice backtests on 4 held-out rungs and needs at least 10 ladder runs, "
-                              f"the ladder has {n_runs}; --paper (or --design NAME) uses one fixed pipeline, "
-                              "which needs 5")
+    _check_runs(lad, tasks, AUTO_MIN_RUNS, "the automatic choice backtests on 4 held-out rungs and needs at least 10 "
+                "ladder runs", "; --paper (or --design NAME) uses one fixed pipeline, which needs 5")
     # The backtests, fits and bootstraps of a task depend on the ladder and the designs
     # only: computed once per (ladder content, task, designs) and cached on disk.
-    from functools import cache as once  # not the on-disk cache module: a value computed on first call
-
-    center = once(lambda: _log_center(run_table(lad.results)))  # once, and only when a task is fitted
     return _per_task(lad, tasks, designs, ("auto-fit",), _fit_design, (),
-                     lambda task, parts: _assemble(task, designs, parts, center()), n_jobs, progress)
+                     lambda task, parts: _assemble(task, designs, parts, _log_center(_task_runs(lad, task))),
+                     n_jobs, progress)
 
 
 def _over_cores(lad: Ladder, fn, jobs: list[tuple], n_jobs: int | None):
@@ -472,8 +490,8 @@ def _fit_design(lad: Ladder, task: str, design: str) -> tuple[pd.DataFrame, Pipe
 def _assemble(task: str, designs: Sequence[str], parts: dict, center: float) -> TaskFit:
     """A task's automatic choice from its pipelines' parts: the backtest table (rows by split,
     pipeline and run, as one :func:`backtest` over every pipeline gives them), the weights,
-    and each pipeline's state with its backtest error; ``center``: the ladder's mean log
-    compute (:func:`_log_center`)."""
+    and each pipeline's state with its backtest error; ``center``: the mean log compute of the
+    runs scored on the task (:func:`_log_center`)."""
     got = [parts[d][0] for d in designs if len(parts[d][0])]
     if not got:
         raise TaskladderError(f"task {task!r}: no pipeline could be fitted on the ladder's backtest splits")
