@@ -17,7 +17,7 @@ from .errors import TaskladderError, did_you_mean
 from . import predictor
 from .laws import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid
 from .predictor import ChainState, LadderSpan, flops
-from .results import COLUMNS
+from .results import COLUMNS, chinchilla_multiple, parse_run_name
 from .tasks import ACC, BPB, C4, LM_LOSS, REGISTRY, TASKCE, chance
 
 FEATURES = ("bpb", "taskce", "c4")
@@ -386,5 +386,12 @@ def ladder_span(ladder) -> LadderSpan:
         partial = tuple((m, rs) for m, rs in partial if rs)
         if absent or partial:
             gaps.append((task, tuple(absent), partial))
+    short = []
+    for r in order:
+        mult = parse_run_name(r)[1]
+        got = chinchilla_multiple(float(runs.loc[r, "n"]), float(runs.loc[r, "d"]))
+        if mult and got < predictor.SHORT_OF_NAME * mult:
+            short.append((r, got, mult))
     return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"),
-                      float(tpp.min()), float(tpp.max()), tuple(acc), tuple(map(str, runs.index)), tuple(gaps))
+                      float(tpp.min()), float(tpp.max()), tuple(acc), tuple(map(str, runs.index)), tuple(short),
+                      tuple(gaps))

@@ -449,6 +449,9 @@ class LadderSpan:
     accuracy's checkpoint-to-checkpoint SD), for :func:`flat_note`."""
     runs: tuple = ()
     """The ladder's run names, for :func:`in_sample_note`."""
+    short: tuple = ()
+    """Per run whose name gives a Chinchilla multiple its tokens fall short of: (run, the multiple
+    its final D reaches, the name's), for :func:`short_note`."""
     gaps: tuple = ()
     """Per task not scored on every run: (task, the runs without any of its values, and per metric
     the other runs without that metric's: ((metric, runs), ...)), for :func:`gap_note`."""
@@ -508,6 +511,28 @@ def flat_note(span: LadderSpan, task: str) -> str | None:
     return None
 
 
+#: A run whose final D is below this share of the multiple its name says (``1B-10xC``: 10 x 20 N)
+#: is named: the bundled runs reach 1.000-1.0015 of theirs.
+SHORT_OF_NAME = 0.9
+
+
+def short_note(span: LadderSpan) -> str | None:
+    """A warning naming the runs that end short of the tokens their names say, else None.
+
+    A run still training (a ladder read while its largest runs go on) ends at a checkpoint
+    whose learning rate has not decayed, so its loss is higher than the finished run's would
+    be, and step 1 takes it as the run's final point."""
+    if not span.short:
+        return None
+    runs = ", ".join(f"{r} ({got:.2g}xC)" for r, got, _ in span.short[:4])
+    more = f" and {len(span.short) - 4} more" if len(span.short) > 4 else ""
+    one = len(span.short) == 1
+    return (f"{'run' if one else 'runs'} {runs}{more} {'ends' if one else 'end'} short of the tokens "
+            f"{'its name says' if one else 'their names say'}: a run still training has no annealed final checkpoint, and step 1 "
+            "fits its last one as final; leave it out until it ends (or, if N counts embeddings, give "
+            "non-embedding N)")
+
+
 def _run_list(runs) -> str:
     return ", ".join(runs[:4]) + (f" and {len(runs) - 4} more" if len(runs) > 4 else "")
 
@@ -558,7 +583,7 @@ def prediction_notes(span: LadderSpan, targets, tasks: Sequence[str]) -> list[st
     at a tokens-per-parameter ratio it cannot resolve or among its own runs, tasks flat over it,
     and actuals measured under another metric convention."""
     per = [f(span, t) for f in (range_note, ratio_note, in_sample_note) for t in targets]
-    per += [f(span, t) for f in (gap_note, flat_note) for t in tasks]
+    per += [short_note(span)] + [f(span, t) for f in (gap_note, flat_note) for t in tasks]
     return [x for x in per if x] + convention_notes(span.convention, targets)
 
 
