@@ -190,3 +190,19 @@ def test_a_run_ending_short_of_its_names_tokens_is_named():
         assert bool(ladder_span(part).short) is named
     two = LadderSpan(1, 1, short=(("a-10xC", 6.0, 10.0), ("b-5xC", 2.5, 5.0)))
     assert short_note(two).startswith("runs a-10xC (6xC), b-5xC (2.5xC) end short of the tokens their names say")
+
+
+def test_forecast_says_what_the_ladder_lacks():
+    from taskladder.errors import InputWarning
+    from taskladder.forecast import forecast, target_log
+
+    lad = olmo2_ladder().ladder
+    one = lad["run"] == "1B-10xC"
+    cut = lad[~(one & (lad["step"] > 0.6 * lad.loc[one, "step"].max()))
+              & ~((lad["task"] == "piqa") & lad["run"].str.startswith("190M-"))]
+    log, n, name = target_log("7B-4T")
+    with pytest.warns(InputWarning) as got:
+        forecast(cut, log, n, upto=0.5, tasks=["piqa"], name=name)
+    said = [str(w.message) for w in got if issubclass(w.category, InputWarning)]
+    assert said[0].startswith("run 1B-10xC (6xC) ends short of the tokens its name says")
+    assert said[1].startswith("task 'piqa': 4 of the ladder's 16 runs have no piqa results (190M-1xC,")

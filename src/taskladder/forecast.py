@@ -42,10 +42,11 @@ import numpy as np
 import pandas as pd
 from statistics import NormalDist
 
-from .chain import PAPER, Ladder, as_ladder, fit_predictor
+from .chain import PAPER, Ladder, as_ladder, fit_predictor, ladder_span
 from .datasets import ACTUAL_WINDOW
 from .errors import FitWarning, InputWarning, TaskladderError, did_you_mean
 from .laws import PowerLaw
+from .predictor import gap_note, short_note
 from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, BPB, PAPER_TASKS, default_tasks
 from .units import percent
@@ -476,6 +477,12 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
             warnings.warn(f"the ladder holds the target's own run {', '.join(map(repr, own))}: left out of the "
                           "ladder's fits", InputWarning, stacklevel=2)
             lad = lad.without(own)
+        # what the ladder cannot tell, as predict says it: a run still training (the lag curves
+        # and step 1 take its unannealed end as final), a task missing from some runs
+        span = ladder_span(lad)
+        for note in [short_note(span)] + [gap_note(span, t) for t in tasks]:
+            if note:
+                warnings.warn(note, InputWarning, stacklevel=2)
         k = cache.key("forecaster", lad.results, tuple(tasks), config)
         forecaster = cache.cached(k, lambda: Forecaster(tasks, config).fit(lad))
     fc = forecaster
