@@ -98,3 +98,29 @@ def test_forecast_takes_every_task_of_a_log_of_unknown_tasks():
     assert own["task"].tolist() == ["my_mmlu", "my_piqa"]
     for col in ("predicted", "lower", "upper"):
         assert own[col].to_numpy() == pytest.approx(known[col].to_numpy(), abs=1e-6)
+
+
+def test_task_all_means_every_task_the_ladder_has_accuracy_for(tmp_path):
+    # 'all' expanded to the registry's ten before the ladder was read: a ladder of its own tasks
+    # was refused ("task 'mmlu' is not in the ladder") and one with six of the ten lost nothing
+    # to it but was refused for the other four
+    from taskladder.tasks import choose_tasks, parse_names
+
+    assert parse_names(["mmlu,paper", " all", "mmlu"]) == ["mmlu", "hellaswag", "arc_challenge", "arc_easy", "piqa",
+                                                          "csqa", "socialiqa", "openbookqa", "all"]
+    assert choose_tasks(["all"], ["zeta", "piqa", "alpha", "mmlu"]) == ["mmlu", "piqa", "alpha", "zeta"]
+    assert choose_tasks(["zeta", "all"], ["zeta", "piqa"]) == ["zeta", "piqa"]
+    assert choose_tasks(None, ["zeta", "piqa"]) == ["piqa"]  # the paper's it has
+    lad = _renamed(olmo2_ladder().ladder)
+    lad = lad[lad["task"].isin(["my_piqa", "my_mmlu", "my_boolq"])]
+    lad.to_csv(tmp_path / "own.csv", index=False)
+    for cmd in (["predict", "--n", "7B", "--tokens", "4T", "--paper"], ["backtest"]):
+        r = run_cli(*cmd, "--ladder", tmp_path / "own.csv", "--task", "all", "--json")
+        assert r.returncode == 0, r.stderr
+        rows = json.loads(r.stdout)["predictions" if cmd[0] == "predict" else "summary"]
+        assert sorted({p["task"] for p in rows}) == ["my_boolq", "my_mmlu", "my_piqa"]
+    # the bundled ladder: the ten tasks of OLMo's logs, in the registry's order
+    r = run_cli("predict", "--n", "7B", "--tokens", "4T", "--paper", "--task", "all", "--json")
+    assert [p["task"] for p in json.loads(r.stdout)["predictions"]] == [
+        "mmlu", "hellaswag", "arc_challenge", "arc_easy", "piqa", "csqa", "socialiqa", "openbookqa", "boolq",
+        "winogrande"]

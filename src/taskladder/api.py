@@ -34,7 +34,8 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     ladder: None for the bundled OLMo 2 ladder; a tidy DataFrame (``run, step, task, metric,
         value`` and ``n``, ``d``, as ``taskladder export`` writes); or a path or list of paths
         of files and folders in any format ``--ladder`` reads (docs/ingest.md).
-    tasks: task names (a list, or comma-separated); default: the paper's tasks the ladder
+    tasks: task names (a list, or comma-separated; 'paper' for the paper's eight, 'all' for every
+        task the ladder has accuracy for); default: the paper's tasks the ladder
         has accuracy for, else every task it has.
     targets: names of bundled targets (``"7B-4T"``, ``"13B-5T"``), predicted with their actuals.
     design: ``"auto"`` (every pipeline weighted by backtest, with an interval) or one fixed
@@ -47,6 +48,7 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     ``predicted_feature`` and fit errors; ``actual`` and ``abs_error`` (points) for bundled targets.
     """
     from .datasets import make_targets
+    from .tasks import parse_names
     from .units import parse_count
     from . import serve
 
@@ -73,8 +75,7 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     else:
         source = None if ladder is None else [Path(ladder)] if isinstance(ladder, (str, Path)) else [
             Path(p) for p in ladder]
-    names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else list(tasks or [])
-    names = [t for t in names if t] or serve.default_tasks(source, _path(sizes))
+    names = serve.default_tasks(source, _path(sizes), named=parse_names(tasks or None))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)  # a fixed design's are in its flags column
         if design == "auto":

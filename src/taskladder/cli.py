@@ -15,7 +15,7 @@ from rich.table import Table
 from . import io
 from .errors import FitWarning, TaskladderError, did_you_mean
 from .progress import Progress
-from .tasks import ALL_TASKS, PAPER_TASKS, REGISTRY
+from .tasks import ALL_TASKS, REGISTRY
 from .units import parse_count, parse_counts, parse_flops, percent
 
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
@@ -43,25 +43,11 @@ err_console = Console(stderr=True)
 
 
 def _tasks(names: list[str] | None) -> list[str] | None:
-    """The tasks named by --task (``all``, ``paper`` and comma lists expanded); None when none
-    is (commands that read a ladder then take the paper's tasks it has, :func:`_default_tasks`).
-    Any name goes: a ladder may hold tasks outside the registry, and the ladder, once read,
-    refuses one it lacks in a line that lists those it has."""
-    if not names:
-        return None
-    out = []
-    for n in names:
-        for part in n.split(","):
-            part = part.strip()
-            if part == "all":
-                out += [t for t in ALL_TASKS if t not in out]
-            elif part == "paper":
-                out += [t for t in PAPER_TASKS if t not in out]
-            elif part and part not in out:  # named twice (or also in 'paper'): once
-                out.append(part)
-    if not out:
-        raise TaskladderError(f"--task: no task named in {names!r}; give task names, 'paper' or 'all'")
-    return out
+    """The tasks named by --task (:func:`tasks.parse_names`: ``all`` resolved once the ladder
+    is read, by :func:`_default_tasks` or the command's library call)."""
+    from .tasks import parse_names
+
+    return parse_names(names or None)
 
 
 def _file_out(raw: str) -> Path:
@@ -72,11 +58,12 @@ def _file_out(raw: str) -> Path:
     return Path(raw)
 
 
-def _default_tasks(results) -> list[str]:
-    """The paper's tasks that a tidy results table has accuracy for (:func:`tasks.default_tasks`)."""
-    from .tasks import ACC, default_tasks
+def _default_tasks(results, named: list[str] | None) -> list[str]:
+    """The tasks named, ``all`` standing for every task a tidy results table has accuracy for;
+    none named, the paper's it has (:func:`tasks.choose_tasks`)."""
+    from .tasks import ACC, choose_tasks
 
-    return default_tasks(results.loc[results["metric"] == ACC, "task"].unique())
+    return choose_tasks(named, results.loc[results["metric"] == ACC, "task"].unique())
 
 
 def _fit_progress(n_tasks: int, quiet: bool, label: str = "fitting tasks"):
@@ -409,7 +396,7 @@ def predict(
         raise TaskladderError("no target: give --n and --tokens, --target NAME, or --target-file FILE")
     if out is not None:
         io.ensure_writable_dir(out)
-    tasks = named or default_tasks(ladder, sizes, mixed_conventions)  # cached like the fits: no table read warm
+    tasks = default_tasks(ladder, sizes, mixed_conventions, named)  # cached like the fits: no table read warm
     if not fixed:
         # the fitted state is cached by the ladder files' bytes: a repeated prediction reads no table
         from .predictor import INTERVAL_METHOD
@@ -644,7 +631,7 @@ def backtest(
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
-    tasks = named or _default_tasks(results)
+    tasks = _default_tasks(results, named)
     if holdout < 1:
         raise TaskladderError(f"--holdout must be at least 1, got {holdout}")
     if out is not None:
@@ -760,7 +747,7 @@ def report(
         # the paper's two targets unless others are asked for (the paper's values beside those it has)
         targets = make_targets(target or (), **asked) or make_targets(TARGETS, tables=True)
         title, paper = "taskladder report: OLMo 2 ladder (Bhagia et al., 2024)", True
-    tasks = named or _default_tasks(results)
+    tasks = _default_tasks(results, named)
     io.check_output_file(out)
     if out.parent != Path(""):
         io.ensure_writable_dir(out.parent)

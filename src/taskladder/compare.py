@@ -89,7 +89,7 @@ def read_pair(baseline: Path, candidate: Path, tasks: Sequence[str] | None = Non
     accuracy for (the paper's first, as :func:`tasks.default_tasks`)."""
     from .chain import Ladder
     from .results import load_sizes, read_results
-    from .tasks import ACC, default_tasks
+    from .tasks import ACC, EVERY, choose_tasks
 
     table = load_sizes(sizes) if sizes is not None else None
     la, lb = (Ladder(read_results([Path(p)], sizes=table)) for p in (baseline, candidate))
@@ -97,11 +97,11 @@ def read_pair(baseline: Path, candidate: Path, tasks: Sequence[str] | None = Non
         if (n_runs := lad.results["run"].nunique()) < AUTO_MIN_RUNS:
             raise TaskladderError(f"{p}: {n_runs} runs; comparing backtests each ladder on 4 held-out rungs "
                                   f"and needs at least {AUTO_MIN_RUNS} runs in each")
-    if tasks is None:
+    if not tasks or EVERY in tasks:
         both = [t for t in la.tasks if la.has(t, ACC) and lb.has(t, ACC)]
         if not both:
             raise TaskladderError(f"{baseline} and {candidate} have accuracy for no task in common")
-        return la, lb, default_tasks(both)
+        tasks = choose_tasks(tasks, both)  # 'all': every task both have
     for lad, p in ((la, baseline), (lb, candidate)):
         for t in tasks:
             if not lad.has(t, ACC):

@@ -48,7 +48,7 @@ from .errors import FitWarning, InputWarning, TaskladderError, did_you_mean
 from .laws import PowerLaw
 from .predictor import gap_note, short_note
 from .results import chinchilla_multiple, parse_run_name
-from .tasks import ACC, BPB, PAPER_TASKS, default_tasks
+from .tasks import ACC, BPB, EVERY, PAPER_TASKS, choose_tasks
 from .units import percent
 
 #: Fractions of the forecast horizon at which the ladder's runs are replayed for calibration.
@@ -451,11 +451,11 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
     cut = truncate(log, upto) if upto is not None else log
     end = float(full["d"].max())
     d_end = float(tokens) if tokens is not None else end
-    if tasks is None:
+    if not tasks or EVERY in tasks:
         have = [t for t in cut["task"].unique() if _has(cut, t)]
         if not have:
             raise TaskladderError(f"{name}: the log holds no task with both task loss (bpb) and accuracy")
-        tasks = default_tasks(have)  # the paper's it has, else any known, else its own
+        tasks = choose_tasks(tasks, have)  # the paper's it has, else any known, else its own; 'all': every one
     for t in tasks:
         if not _has(log, t):
             have = ", ".join(sorted(u for u in log["task"].unique() if _has(log, u))) or "none"

@@ -111,27 +111,29 @@ def _frame_ladder(frame, sizes: Path | None = None):
 
 
 def default_tasks(ladder: Sequence[Path] | None = None, sizes: Path | None = None,
-                  mixed_conventions: bool = False) -> list[str]:
-    """The tasks predicted when none is named (:func:`tasks.default_tasks`): the paper's eight
-    on the bundled ladder; on ladder files, those of them the files have accuracy for, kept in
-    the cache by the files' bytes like the fits, so a warm prediction still reads no table."""
-    from .tasks import ACC, PAPER_TASKS
-    from .tasks import default_tasks as pick
+                  mixed_conventions: bool = False, named: Sequence[str] | None = None) -> list[str]:
+    """The tasks predicted (:func:`tasks.choose_tasks`): those ``named``, ``all`` standing for
+    every task the ladder has accuracy for; none named, the paper's eight on the bundled ladder,
+    on ladder files those of them the files have accuracy for.  The tasks with accuracy are kept
+    in the cache by the files' bytes like the fits, so a warm prediction still reads no table."""
+    from .tasks import ACC, ALL_TASKS, EVERY, PAPER_TASKS, choose_tasks
 
+    if named and EVERY not in named:
+        return list(named)
     if not _is_frame(ladder) and not ladder:
-        return list(PAPER_TASKS)
+        return choose_tasks(named, ALL_TASKS) if named else list(PAPER_TASKS)
     from . import cache
 
     src = _source_hash(ladder, sizes, mixed_conventions)
-    key = cache.key("default-tasks", src) if src is not None else None
+    key = cache.key("acc-tasks", src) if src is not None else None
     hit = cache.load(key) if key is not None else None
     if isinstance(hit, list) and hit:
-        return hit
+        return choose_tasks(named, hit)
     lad, _ = _read(src, ladder, sizes, mixed_conventions)
-    tasks = pick(t for t in lad.tasks if lad.has(t, ACC))
-    if key is not None:
-        cache.store(key, tasks)
-    return tasks
+    have = [t for t in lad.tasks if lad.has(t, ACC)]
+    if key is not None and have:
+        cache.store(key, have)
+    return choose_tasks(named, have)
 
 
 def _states(kind: tuple, tasks: Sequence[str], ladder, sizes, mixed_conventions: bool, state_type: type,

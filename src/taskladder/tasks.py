@@ -8,7 +8,7 @@ choices (MMLU/ARC/OpenBookQA/HellaSwag 4, PIQA 2, CommonsenseQA 5, Social IQa 3)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .errors import TaskladderError
@@ -78,6 +78,47 @@ REGISTRY: dict[str, Task] = {t.name: t for t in _TASKS}
 PAPER_TASKS: tuple[str, ...] = tuple(t.name for t in _TASKS if t.in_paper)
 #: Every task of OLMo's logs (the bundled ladder's); the cloze tasks are not among them.
 ALL_TASKS: tuple[str, ...] = tuple(t.name for t in _TASKS if t.components)
+
+
+#: ``--task all``: every task the ladder has accuracy for, known once the ladder is read.
+EVERY = "all"
+
+
+def parse_names(names: Iterable[str] | str | None) -> list[str] | None:
+    """The tasks ``--task`` names: comma lists split, ``paper`` expanded to the paper's eight,
+    ``all`` kept as :data:`EVERY` for :func:`choose_tasks`; None when none is named.  Any other
+    name goes: a ladder may hold tasks outside the registry, and the ladder, once read, refuses
+    one it lacks in a line that lists those it has."""
+    if names is None:
+        return None
+    out: list[str] = []
+    for n in [names] if isinstance(names, str) else names:
+        for part in n.split(","):
+            part = part.strip()
+            for t in PAPER_TASKS if part == "paper" else [part] if part else []:
+                if t not in out:  # named twice (or also in 'paper'): once
+                    out.append(t)
+    if names and not out:
+        raise TaskladderError(f"--task: no task named in {names!r}; give task names, 'paper' or 'all'")
+    return out or None
+
+
+def choose_tasks(named: Sequence[str] | None, with_accuracy: Iterable[str]) -> list[str]:
+    """The tasks a command runs: those named (:func:`parse_names`), with ``all`` standing for
+    every task the ladder has accuracy for (the registry's in its order, then the ladder's own,
+    sorted: on the bundled ladder the ten of OLMo's logs); none named, :func:`default_tasks`."""
+    have = list(with_accuracy)
+    if not named:
+        return default_tasks(have)
+    every = [t for t in REGISTRY if t in set(have)] + sorted(set(have) - set(REGISTRY))
+    out: list[str] = []
+    for t in named:
+        for u in every if t == EVERY else [t]:
+            if u not in out:
+                out.append(u)
+    if not out:
+        raise TaskladderError("the ladder has accuracy ('acc') for no task")
+    return out
 
 
 def default_tasks(with_accuracy: Iterable[str]) -> list[str]:
