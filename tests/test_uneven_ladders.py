@@ -206,3 +206,20 @@ def test_forecast_says_what_the_ladder_lacks():
     said = [str(w.message) for w in got if issubclass(w.category, InputWarning)]
     assert said[0].startswith("run 1B-10xC (6xC) ends short of the tokens its name says")
     assert said[1].startswith("task 'piqa': 4 of the ladder's 16 runs have no piqa results (190M-1xC,")
+
+
+def test_calibration_measures_a_partial_tasks_distance_from_its_own_training_runs(holes):
+    # PIQA lacks 190M-1xC: on the rolling origin that trains on 190M-760M, its held-out 1B runs
+    # are as far beyond the 11 runs it trained on as its interval took them to be
+    import numpy as np
+
+    from taskladder.calibration import rolling_auto
+    from taskladder.chain import run_table
+
+    rolled = rolling_auto(holes, ["piqa"], levels=(0.9,))
+    got = rolled[rolled["split"] == "origin 3"].set_index("run")["log_extrapolation"]
+    runs = run_table(olmo2_ladder().ladder)
+    logc = np.log(runs["n"].astype(float) * runs["d"].astype(float))
+    trained = [r for r in logc.index if not r.startswith("1B-") and r != "190M-1xC"]
+    assert sorted(got.index) == ["1B-1xC", "1B-2xC", "1B-5xC"]  # 1B-10xC has no PIQA to score
+    assert np.allclose(got, logc[got.index] - logc[trained].mean(), rtol=0, atol=1e-12)

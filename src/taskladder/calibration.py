@@ -83,13 +83,12 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
     from .datasets import Target
     from .predictor import predict_rows
     from .tasks import ACC
-    from .trust import _log_center, fit_states
+    from .trust import fit_states
 
     runs = _runs(results)
     rows, replayed = [], set()
     for name, held, train_runs in auto_splits(results):
         lad = Ladder(results[results["run"].isin(train_runs)])
-        center = _log_center(runs.loc[train_runs])
         targets = [Target(r, int(runs.loc[r, "n"]), int(runs.loc[r, "d"]), results[results["run"] == r])
                    for r in held]
         # a task scored on too few of this split's runs is not replayed on it (the ladder's
@@ -109,7 +108,9 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
                              "predicted": r["predicted"], "lower": r["lower"], "upper": r["upper"],
                              "actual": r["actual"], "covered": bool(r["lower"] <= r["actual"] <= r["upper"]),
                              "half_width": 50 * (r["upper"] - r["lower"]),
-                             "log_extrapolation": float(np.log(runs.loc[r["target"], "c"]) - center)})
+                             # from the runs the task trained on (its state's), as its interval measures it
+                             "log_extrapolation": float(np.log(runs.loc[r["target"], "c"])
+                                                        - states[r["task"]].log_center)})
     if skipped := [t for t in tasks if t not in replayed]:
         warnings.warn(f"not replayed on any split ({', '.join(skipped)}): every split leaves "
                       f"{'it' if len(skipped) == 1 else 'each'} fewer than {AUTO_MIN_RUNS} training runs scored on "
