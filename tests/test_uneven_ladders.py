@@ -223,3 +223,18 @@ def test_calibration_measures_a_partial_tasks_distance_from_its_own_training_run
     trained = [r for r in logc.index if not r.startswith("1B-") and r != "190M-1xC"]
     assert sorted(got.index) == ["1B-1xC", "1B-2xC", "1B-5xC"]  # 1B-10xC has no PIQA to score
     assert np.allclose(got, logc[got.index] - logc[trained].mean(), rtol=0, atol=1e-12)
+
+
+def test_runs_without_c4_loss_are_named():
+    from taskladder.chain import ladder_span
+    from taskladder.predictor import prediction_notes
+
+    lad = olmo2_ladder().ladder
+    assert ladder_span(lad).c4_gaps == ()
+    no = lad[~((lad["task"] == "c4_en") & lad["run"].isin(["1B-10xC", "190M-2xC"]))]
+    assert ladder_span(no).c4_gaps == ("190M-2xC", "1B-10xC")
+    assert prediction_notes(ladder_span(no), [], ["mmlu"]) == [
+        "2 of the ladder's 16 runs have no C4 loss (190M-2xC, 1B-10xC): every task's c4 pipeline is fitted and "
+        "backtested on the others"]
+    # a ladder without any C4 loss has no c4 pipeline to warn about
+    assert ladder_span(lad[lad["task"] != "c4_en"]).c4_gaps == ()

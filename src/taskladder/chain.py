@@ -392,6 +392,8 @@ def ladder_span(ladder) -> LadderSpan:
         got = chinchilla_multiple(float(runs.loc[r, "n"]), float(runs.loc[r, "d"]))
         if mult and got < predictor.SHORT_OF_NAME * mult:
             short.append((r, got, mult))
+    c4 = set(lad.runs_with(C4, LM_LOSS))
+    c4_gaps = tuple(r for r in order if r not in c4) if c4 else ()
     return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"),
                       float(tpp.min()), float(tpp.max()), tuple(acc), tuple(map(str, runs.index)), tuple(short),
-                      tuple(gaps))
+                      c4_gaps, tuple(gaps))

@@ -480,7 +480,7 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
         # what the ladder cannot tell, as predict says it: a run still training (the lag curves
         # and step 1 take its unannealed end as final), a task missing from some runs
         span = ladder_span(lad)
-        for note in [short_note(span)] + [gap_note(span, t) for t in tasks]:
+        for note in [short_note(span)] + [gap_note(span, t) for t in tasks]:  # forecast fits no c4 pipeline
             if note:
                 warnings.warn(note, InputWarning, stacklevel=2)
         k = cache.key("forecaster", lad.results, tuple(tasks), config)

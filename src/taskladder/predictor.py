@@ -452,6 +452,8 @@ class LadderSpan:
     short: tuple = ()
     """Per run whose name gives a Chinchilla multiple its tokens fall short of: (run, the multiple
     its final D reaches, the name's), for :func:`short_note`."""
+    c4_gaps: tuple = ()
+    """The runs without C4 loss when others have it (the ``c4`` pipeline's feature), for :func:`c4_note`."""
     gaps: tuple = ()
     """Per task not scored on every run: (task, the runs without any of its values, and per metric
     the other runs without that metric's: ((metric, runs), ...)), for :func:`gap_note`."""
@@ -533,6 +535,16 @@ def short_note(span: LadderSpan) -> str | None:
             "non-embedding N)")
 
 
+def c4_note(span: LadderSpan) -> str | None:
+    """A warning naming the runs without C4 loss on a ladder where others have it, else None:
+    the ``c4`` pipeline of every task is fitted on the others."""
+    if not span.c4_gaps:
+        return None
+    k = len(span.c4_gaps)
+    return (f"{k} of the ladder's {len(span.runs)} runs {'has' if k == 1 else 'have'} no C4 loss "
+            f"({_run_list(span.c4_gaps)}): every task's c4 pipeline is fitted and backtested on the others")
+
+
 def _run_list(runs) -> str:
     return ", ".join(runs[:4]) + (f" and {len(runs) - 4} more" if len(runs) > 4 else "")
 
@@ -583,7 +595,7 @@ def prediction_notes(span: LadderSpan, targets, tasks: Sequence[str]) -> list[st
     at a tokens-per-parameter ratio it cannot resolve or among its own runs, tasks flat over it,
     and actuals measured under another metric convention."""
     per = [f(span, t) for f in (range_note, ratio_note, in_sample_note) for t in targets]
-    per += [short_note(span)] + [f(span, t) for f in (gap_note, flat_note) for t in tasks]
+    per += [short_note(span), c4_note(span)] + [f(span, t) for f in (gap_note, flat_note) for t in tasks]
     return [x for x in per if x] + convention_notes(span.convention, targets)
 
 
