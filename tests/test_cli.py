@@ -337,9 +337,8 @@ def test_every_table_fits_80_columns_whatever_the_terminal(tmp_path):
 
 
 def test_a_task_named_twice_is_predicted_once():
-    from taskladder.cli import _tasks
-    from taskladder.tasks import PAPER_TASKS
+    from taskladder.tasks import PAPER_TASKS, parse_names  # what --task is parsed with
 
-    assert _tasks(["mmlu,piqa,mmlu", "piqa"]) == ["mmlu", "piqa"]
-    assert _tasks(["piqa,paper"]) == ["piqa", *[t for t in PAPER_TASKS if t != "piqa"]]
-    assert _tasks(["paper,piqa"]) == list(PAPER_TASKS)
+    assert parse_names(["mmlu,piqa,mmlu", "piqa"]) == ["mmlu", "piqa"]
+    assert parse_names(["piqa,paper"]) == ["piqa", *[t for t in PAPER_TASKS if t != "piqa"]]
+    assert parse_names(["paper,piqa"]) == list(PAPER_TASKS)

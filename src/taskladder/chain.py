@@ -372,7 +372,7 @@ def ladder_span(ladder) -> LadderSpan:
     """The ladder's smallest rung, its tokens-per-parameter range, metric convention and each
     task's range of final accuracies (:class:`predictor.LadderSpan`)."""
     lad = as_ladder(ladder)
-    runs = run_table(lad.results)
+    runs = lad.run_table
     tpp = runs["d"].astype(float) / runs["n"].astype(float)
     acc, gaps = [], []
     order = runs.sort_values(["n", "d"]).index  # runs named smallest first

@@ -15,7 +15,7 @@ from rich.table import Table
 from . import io
 from .errors import FitWarning, TaskladderError, did_you_mean
 from .progress import Progress
-from .tasks import ALL_TASKS, REGISTRY
+from .tasks import ALL_TASKS, REGISTRY, parse_names
 from .units import parse_count, parse_counts, parse_flops, percent
 
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
@@ -40,14 +40,6 @@ def _root(version: Annotated[bool, typer.Option("--version", is_eager=True, call
 # Piped output is 80 columns wide whatever the terminal: scripts see the same text everywhere
 out_console = Console(width=None if sys.stdout.isatty() else 80)
 err_console = Console(stderr=True)
-
-
-def _tasks(names: list[str] | None) -> list[str] | None:
-    """The tasks named by --task (:func:`tasks.parse_names`: ``all`` resolved once the ladder
-    is read, by :func:`_default_tasks` or the command's library call)."""
-    from .tasks import parse_names
-
-    return parse_names(names or None)
 
 
 def _file_out(raw: str) -> Path:
@@ -366,7 +358,7 @@ def predict(
     from .datasets import make_targets
     from .serve import default_tasks
 
-    named = _tasks(task)
+    named = parse_names(task)
     built = [f"--{k}" for k, v in (("feature", feature), ("step1", step1), ("step2", step2)) if v is not None]
     chosen = ["--paper"] * paper + ["--design"] * (design is not None) + built[:1]
     if len(chosen) > 1:  # each names a whole fixed pipeline: two could disagree, and one would be dropped
@@ -503,7 +495,7 @@ def compare(
         raise TaskladderError("no target: give --n and --tokens, or --target NAME")
     if out is not None:
         io.ensure_writable_dir(out)
-    la, lb, tasks = read_pair(baseline, candidate, _tasks(task), sizes)
+    la, lb, tasks = read_pair(baseline, candidate, parse_names(task), sizes)
     prog, advance = _fit_progress(len(tasks), quiet=json_, label="fitting both ladders")
     with prog:
         table = compare_ladders(la, lb, targets, tasks, level, progress=advance)
@@ -577,7 +569,7 @@ def forecast(
     results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
     d_end = parse_count(tokens, "--tokens") if tokens else None
     with err_console.status("fitting the ladder", spinner="dots") if err_console.is_terminal and not json_ else _null():
-        res = run_forecast(results, log, n_, tokens=d_end, upto=upto, tasks=_tasks(task),
+        res = run_forecast(results, log, n_, tokens=d_end, upto=upto, tasks=parse_names(task),
                            config=cfg, name=name)
     table = res.forecasts
     result = {"target": name, "n": n_, "upto": upto, "forecasts": io.records(table),
@@ -623,7 +615,7 @@ def backtest(
     from .trust import ALL_DESIGNS, backtest_summary, backtest_table
 
     _set_cache(no_cache)
-    named = _tasks(task)
+    named = parse_names(task)
     if calibration and (holdout is not None or level is not None):  # its splits and levels are its own
         raise TaskladderError(f"{'--holdout' if holdout is not None else '--level'} sets the plain backtest; "
                               "--calibration replays on the ladder's own splits at 50/80/90/95%")
@@ -729,7 +721,7 @@ def report(
     _set_cache(no_cache)
     from . import report as rpt
 
-    named = _tasks(task)
+    named = parse_names(task)
     size_table = load_sizes(sizes) if sizes else None
     asked = dict(target_file=target_file, n=parse_count(n, "--n") if n else None,
                  tokens=parse_count(tokens, "--tokens") if tokens else None, sizes=size_table, tables=True)

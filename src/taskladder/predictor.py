@@ -526,13 +526,12 @@ def short_note(span: LadderSpan) -> str | None:
     be, and step 1 takes it as the run's final point."""
     if not span.short:
         return None
-    runs = ", ".join(f"{r} ({got:.2g}xC)" for r, got, _ in span.short[:4])
-    more = f" and {len(span.short) - 4} more" if len(span.short) > 4 else ""
+    runs = _run_list([f"{r} ({got:.2g}xC)" for r, got, _ in span.short])
     one = len(span.short) == 1
-    return (f"{'run' if one else 'runs'} {runs}{more} {'ends' if one else 'end'} short of the tokens "
-            f"{'its name says' if one else 'their names say'}: a run still training has no annealed final checkpoint, and step 1 "
-            "fits its last one as final; leave it out until it ends (or, if N counts embeddings, give "
-            "non-embedding N)")
+    return (f"{'run' if one else 'runs'} {runs} {'ends' if one else 'end'} short of the tokens "
+            f"{'its name says' if one else 'their names say'}: a run still training has no annealed final "
+            "checkpoint, and step 1 fits its last one as final; leave it out until it ends (or, if N counts "
+            "embeddings, give non-embedding N)")
 
 
 def c4_note(span: LadderSpan) -> str | None:

@@ -116,12 +116,12 @@ def default_tasks(ladder: Sequence[Path] | None = None, sizes: Path | None = Non
     every task the ladder has accuracy for; none named, the paper's eight on the bundled ladder,
     on ladder files those of them the files have accuracy for.  The tasks with accuracy are kept
     in the cache by the files' bytes like the fits, so a warm prediction still reads no table."""
-    from .tasks import ACC, ALL_TASKS, EVERY, PAPER_TASKS, choose_tasks
+    from .tasks import ACC, ALL_TASKS, EVERY, choose_tasks
 
     if named and EVERY not in named:
         return list(named)
-    if not _is_frame(ladder) and not ladder:
-        return choose_tasks(named, ALL_TASKS) if named else list(PAPER_TASKS)
+    if not _is_frame(ladder) and not ladder:  # the bundled ladder has accuracy for OLMo's ten
+        return choose_tasks(named, ALL_TASKS)
     from . import cache
 
     src = _source_hash(ladder, sizes, mixed_conventions)
