@@ -1,11 +1,15 @@
-"""taskladder.parallel: jobs over spawned one-thread workers, results and progress messages back."""
+"""taskladder.parallel: jobs over spawned one-thread workers (training, scoring: torch), results
+and progress messages back; and jobs over forked workers (fitting, reading, drawing: no torch)."""
 
+import importlib.util
+import os
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).parent))
 
 import _parallel_jobs as jobs  # noqa: E402
@@ -14,6 +18,10 @@ from taskladder import parallel  # noqa: E402
 from taskladder.errors import TaskladderError  # noqa: E402
 
 
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch (the eval extra)")
+
+
+@needs_torch
 @pytest.mark.parametrize("n_workers", [1, 2])
 def test_every_job_runs_once_and_messages_come_back(n_workers):
     seen = []
@@ -24,6 +32,7 @@ def test_every_job_runs_once_and_messages_come_back(n_workers):
         assert {v[1] for v in out.values()} == {1}
 
 
+@needs_torch
 def test_a_single_job_of_a_parallel_call_runs_on_one_thread_like_a_worker():
     import torch
 
@@ -32,6 +41,46 @@ def test_a_single_job_of_a_parallel_call_runs_on_one_thread_like_a_worker():
     assert value == 9 and threads == 1 and torch.get_num_threads() == before
 
 
+@needs_torch
 def test_a_failing_job_raises_its_error_in_the_parent():
     with pytest.raises(TaskladderError, match="negative input -1"):
         list(parallel.run_jobs(jobs.square, [1, -1, 2], jobs.setup, (0,), 2))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_forked_jobs_run_once_each_and_inherit_what_they_are_given(n_jobs):
+    # a lambda cannot be pickled: the workers must inherit the jobs, not receive them
+    work = [(lambda k=k: k * k,) for k in range(6)]
+    out = list(parallel.over_cores(jobs.call, work, n_jobs, init=jobs.mark_worker))
+    assert sorted(i for i, _ in out) == list(range(6))
+    assert {i: v for i, (v, _) in out} == {k: k * k for k in range(6)}
+    # init ran in every forked worker (not in this process: it may limit threads)
+    assert {marked for _, (_, marked) in out} == ({True} if n_jobs > 1 else {False})
+    if n_jobs == 1:
+        assert [i for i, _ in out] == list(range(6))  # here, in order
+
+
+def test_a_forked_job_that_fails_raises_its_error_here():
+    with pytest.raises(TaskladderError, match="negative input -1"):
+        list(parallel.over_cores(jobs.check, [(1,), (-1,), (2,)], 2))
+
+
+@pytest.mark.skipif(not parallel.can_fork(), reason="the platform does not fork")
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_an_unguarded_script_fits_in_parallel_whatever_the_default_start_method(tmp_path, method):
+    # Python 3.14 makes forkserver Linux's default, and macOS's is spawn: both re-import a
+    # script's __main__ in each worker, which failed at once for a script without an
+    # `if __name__ == "__main__"` guard when the fits used the platform's default context
+    script = tmp_path / "fit.py"
+    script.write_text(textwrap.dedent(f"""
+        import multiprocessing
+        multiprocessing.set_start_method("{method}")
+        from taskladder import trust
+        from taskladder.datasets import olmo2_ladder
+        states = trust.fit_states(olmo2_ladder().ladder, ["piqa"], designs=("task_bpb", "single_step"), n_jobs=2)
+        print(sorted(states))
+    """))
+    env = {**os.environ, "TASKLADDER_NO_CACHE": "1"}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "['piqa']"

@@ -6,12 +6,16 @@ or scoring its own model, finish a micro ladder 1.5x sooner than one two-thread 
 (measured: ``taskladder run --preset micro``, docs/training.md).  Workers are spawned,
 not forked: the parent has usually started torch's thread pools, which a fork does not
 carry over safely.  Progress messages travel back on a queue while the jobs run.
+
+Fitting, reading tool outputs and drawing figures import no torch and run in forked
+processes instead (:func:`over_cores`): the workers inherit the data, which is never pickled.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -34,6 +38,54 @@ def ignore_sigint() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def can_fork() -> bool:
+    """Whether jobs may run in forked processes: where the platform has fork and it is safe,
+    so not on macOS, whose system libraries may run threads that a fork leaves broken (why
+    Python's default there is spawn)."""
+    return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
+
+
+_FORKED: list = []  # (fn, jobs, init) of the over_cores calls running: forked workers inherit them
+
+
+def over_cores(fn: Callable, jobs: Iterable[tuple], n_jobs: int | None = None,
+               init: Callable | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(i, fn(*jobs[i]))`` for every job as it finishes, over up to ``n_jobs`` forked
+    processes (default: every core), each running ``init()`` first; here, in order, with one
+    core or one job or where the platform cannot fork.
+
+    The workers inherit ``fn`` and the jobs, so only indices and results are pickled.  The
+    context is fork by name, not the platform's default: forkserver (Linux, Python 3.14 on)
+    and spawn re-import the caller's ``__main__``, which fails in a script without an
+    ``if __name__ == "__main__"`` guard, and pickle the ladder to every worker.  A
+    ``multiprocessing.Pool``, whose ``__exit__`` terminates its workers, so Ctrl-C stops at
+    once (a ``ProcessPoolExecutor`` waited on idle workers)."""
+    jobs = list(jobs)
+    n = min(workers(n_jobs), len(jobs))
+    if n <= 1 or not can_fork():
+        for i, job in enumerate(jobs):
+            yield i, fn(*job)
+        return
+    _FORKED.append((fn, jobs, init))
+    try:
+        with multiprocessing.get_context("fork").Pool(n, initializer=_forked_init) as pool:
+            yield from pool.imap_unordered(_forked_job, range(len(jobs)))
+    finally:
+        _FORKED.pop()
+
+
+def _forked_init() -> None:
+    ignore_sigint()
+    init = _FORKED[-1][2]
+    if init is not None:
+        init()
+
+
+def _forked_job(i: int) -> tuple[int, Any]:
+    fn, jobs, _ = _FORKED[-1]
+    return i, fn(*jobs[i])
 
 
 def _state(setup: Callable | None, args: tuple):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -106,37 +105,19 @@ def _finals_scatter(ax, runs, ds, ys, color) -> None:
         ax.scatter(x, y, color=color, marker=marker, s=28, zorder=3)
 
 
-_PENDING: list = []
-
-
-def _draw_one(i: int) -> int:
-    f, args, kwargs = _PENDING[i]
+def _draw(f, args, kwargs) -> None:
     f(*args, **kwargs)
-    return i
 
 
 def draw_all(jobs: list, n_jobs: int | None = None) -> None:
-    """Draw figures, each ``(function, args, kwargs)``, in parallel over processes.
+    """Draw figures, each ``(function, args, kwargs)``, in parallel over forked processes
+    (:func:`parallel.over_cores`: they inherit the data, nothing is pickled but a job's
+    index); the costliest figures should come first.  Here, in order, where the platform
+    cannot fork."""
+    from .parallel import over_cores
 
-    Forked workers inherit the data (nothing is pickled but the job's index); the
-    costliest figures should come first.  Serial where fork is unavailable.
-    """
-    import multiprocessing
-
-    global _PENDING
-    n = min(n_jobs or os.cpu_count() or 1, len(jobs))
-    if n <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for f, args, kwargs in jobs:
-            f(*args, **kwargs)
-        return
-    _PENDING = list(jobs)
-    try:
-        from .parallel import ignore_sigint
-
-        with multiprocessing.get_context("fork").Pool(n, initializer=ignore_sigint) as pool:
-            list(pool.imap_unordered(_draw_one, range(len(jobs))))
-    finally:
-        _PENDING = []
+    for _ in over_cores(_draw, jobs, n_jobs):
+        pass
 
 
 def _legend(fig, axes, ncol=8, first=(), title: str | None = None):

@@ -551,17 +551,12 @@ def _read_tool_output(p: Path, sizes, n) -> tuple:
 
 
 def _over_cores(fn, jobs: list[tuple]) -> list:
-    """``[fn(*job) for job in jobs]`` over forked processes, in order (here where fork is unavailable)."""
-    import multiprocessing
-    import os
+    """``[fn(*job) for job in jobs]`` over forked processes, in order (here where the platform
+    cannot fork)."""
+    from .parallel import over_cores
 
-    from .parallel import ignore_sigint
-
-    n = min(os.cpu_count() or 1, len(jobs))
-    if n <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [fn(*job) for job in jobs]
-    with multiprocessing.get_context("fork").Pool(n, initializer=ignore_sigint) as pool:
-        return pool.starmap(fn, jobs, chunksize=1)
+    out = dict(over_cores(fn, jobs))
+    return [out[i] for i in range(len(jobs))]
 
 
 def read_target_file(path: str | Path, *, sizes: Mapping[str, int] | None = None,

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -425,33 +424,12 @@ def _fitted(lad: Ladder, tasks: list[str], designs: tuple, n_jobs: int | None, p
 
 def _over_cores(lad: Ladder, fn, jobs: list[tuple], n_jobs: int | None):
     """Yield ``(job, fn(lad, *job))`` for every job as it finishes, over the cores (forked
-    workers, one BLAS thread each), or here when one core or one job."""
-    n_jobs = min(n_jobs or os.cpu_count() or 1, len(jobs)) if jobs else 0
-    if n_jobs > 1:
-        # multiprocessing.Pool, not concurrent.futures: its __exit__ terminates the workers, so
-        # Ctrl-C stops at once (a ProcessPoolExecutor waited on its idle workers forever)
-        import multiprocessing
+    workers share the parent's ladder, already indexed and hashed, and use one BLAS thread
+    each), or here when one core or one job."""
+    from .parallel import over_cores
 
-        with multiprocessing.get_context().Pool(n_jobs, initializer=_init_worker, initargs=(lad,)) as pool:
-            yield from pool.imap_unordered(_ladder_job, [(fn, job) for job in jobs])
-    else:
-        for job in jobs:
-            yield job, fn(lad, *job)
-
-
-_WORKER: dict = {}
-
-
-def _init_worker(lad: Ladder) -> None:
-    _one_blas_thread()
-    # the parent's ladder, already indexed and hashed: a forked worker shares its memory
-    # instead of building its own index (~10 MB of strings, and the hash's temporaries)
-    _WORKER["ladder"] = lad
-
-
-def _ladder_job(item: tuple):
-    fn, job = item
-    return job, fn(_WORKER["ladder"], *job)
+    for i, out in over_cores(fn, [(lad, *job) for job in jobs], n_jobs, init=_one_blas_thread):
+        yield jobs[i], out
 
 
 def _one_blas_thread() -> None:
@@ -460,10 +438,7 @@ def _one_blas_thread() -> None:
     import scipy.optimize  # noqa: F401  scipy's own OpenBLAS must be loaded before it can be limited
     from threadpoolctl import threadpool_limits
 
-    from .parallel import ignore_sigint
-
     threadpool_limits(1)
-    ignore_sigint()
 
 
 @dataclass
