@@ -192,6 +192,42 @@ def test_a_run_ending_short_of_its_names_tokens_is_named():
     assert short_note(two).startswith("runs a-10xC (6xC), b-5xC (2.5xC) end short of the tokens their names say")
 
 
+def test_results_ending_before_a_runs_last_checkpoint_are_named():
+    # a task whose final evaluation failed on some runs (or was added after them): step 1 takes
+    # an earlier, not annealed checkpoint as final.  Cutting PIQA at 60% of 1B-10xC, 1B-5xC and
+    # 760M-10xC lowers the paper chain's 7B-4T prediction by 1.3 points (81.2 -> 79.9), with no other sign
+    from taskladder.chain import ladder_span
+    from taskladder.predictor import c4_early_note, early_note, prediction_notes
+
+    lad = olmo2_ladder().ladder
+    assert ladder_span(lad).early == () and ladder_span(lad).c4_early == ()  # every series reaches its run's end
+
+    def cut(frame, run, task, frac, metric=None):
+        rows = (frame["run"] == run) & (frame["task"] == task)
+        if metric:
+            rows &= frame["metric"] == metric
+        return frame[~(rows & (frame["step"] > frac * frame.loc[rows, "step"].max()))]
+
+    part = cut(cut(lad, "1B-10xC", "piqa", 0.6), "1B-5xC", "piqa", 0.8, "acc")
+    span = ladder_span(part)
+    ((task, runs),) = span.early
+    final = part.loc[part["run"] == "1B-10xC", "d"].max()
+    last = part.loc[(part["run"] == "1B-10xC") & (part["task"] == "piqa"), "d"].max()
+    assert task == "piqa" and [(r, ms) for r, _, ms in runs] == [("1B-5xC", ("acc",)), ("1B-10xC", ("bpb", "acc", "taskce"))]
+    assert runs[1][1] == pytest.approx(last / final, rel=1e-12) and 0.55 < runs[1][1] < 0.65
+    assert early_note(span, "piqa") == (
+        "task 'piqa': scored only up to 80% of 1B-5xC's tokens (acc), 60% of 1B-10xC's tokens: the fits take "
+        "that earlier, not annealed checkpoint as the run's final one; score their final checkpoints on piqa")
+    assert early_note(span, "mmlu") is None
+    # within 10% of the run's end (a task scored less often than others) nothing is said
+    assert ladder_span(cut(lad, "1B-10xC", "piqa", 0.95)).early == ()
+    # the C4 loss, every task's c4 feature, likewise
+    c4 = ladder_span(cut(lad, "760M-2xC", "c4_en", 0.5))
+    assert [r for r, _ in c4.c4_early] == ["760M-2xC"] and c4.early == ()
+    assert c4_early_note(c4).startswith("C4 loss logged only up to 4") and "of 760M-2xC's tokens" in c4_early_note(c4)
+    assert prediction_notes(c4, [], ["piqa"]) == [c4_early_note(c4)]
+
+
 def test_forecast_says_what_the_ladder_lacks():
     from taskladder.errors import InputWarning
     from taskladder.forecast import forecast, target_log
@@ -200,12 +236,15 @@ def test_forecast_says_what_the_ladder_lacks():
     one = lad["run"] == "1B-10xC"
     cut = lad[~(one & (lad["step"] > 0.6 * lad.loc[one, "step"].max()))
               & ~((lad["task"] == "piqa") & lad["run"].str.startswith("190M-"))]
+    late = (cut["task"] == "piqa") & (cut["run"] == "760M-10xC")
+    cut = cut[~(late & (cut["step"] > 0.5 * cut.loc[late, "step"].max()))]
     log, n, name = target_log("7B-4T")
     with pytest.warns(InputWarning) as got:
         forecast(cut, log, n, upto=0.5, tasks=["piqa"], name=name)
     said = [str(w.message) for w in got if issubclass(w.category, InputWarning)]
     assert said[0].startswith("run 1B-10xC (6xC) ends short of the tokens its name says")
     assert said[1].startswith("task 'piqa': 4 of the ladder's 16 runs have no piqa results (190M-1xC,")
+    assert said[2].startswith("task 'piqa': scored only up to 49% of 760M-10xC's tokens: the fits take")
 
 
 def test_calibration_measures_a_partial_tasks_distance_from_its_own_training_runs(holes):

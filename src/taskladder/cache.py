@@ -74,9 +74,10 @@ def table_hash(df) -> str:
 #: 14: the ladder's span carries its tokens-per-parameter range; 15: and each task's accuracy range;
 #: 16: a bent log-sigmoid straight on its data no longer said to take the straight limit; 17: the ladder's
 #: span carries its run names; 18: and the tasks not scored on every run, whose backtests hold out the
-#: largest runs scored on them; 19: and the runs without C4 loss), so a developer's cache never serves
+#: largest runs scored on them; 19: and the runs without C4 loss; 20: and the results ending before a
+#: run's last checkpoint), so a developer's cache never serves
 #: results of older code under the same package version.
-FORMAT = 19
+FORMAT = 20
 
 
 def key(kind: str, *parts) -> str:

@@ -374,7 +374,7 @@ def ladder_span(ladder) -> LadderSpan:
     lad = as_ladder(ladder)
     runs = lad.run_table
     tpp = runs["d"].astype(float) / runs["n"].astype(float)
-    acc, gaps = [], []
+    acc, gaps, early = [], [], []
     order = runs.sort_values(["n", "d"]).index  # runs named smallest first
     for task in lad.tasks:
         if lad.has(task, ACC):
@@ -386,6 +386,9 @@ def ladder_span(ladder) -> LadderSpan:
         partial = tuple((m, rs) for m, rs in partial if rs)
         if absent or partial:
             gaps.append((task, tuple(absent), partial))
+        cut = _ends_early(lad, task, [m for m in (BPB, ACC, TASKCE) if lad.has(task, m)], order)
+        if cut:
+            early.append((task, cut))
     short = []
     for r in order:
         mult = parse_run_name(r)[1]
@@ -394,6 +397,25 @@ def ladder_span(ladder) -> LadderSpan:
             short.append((r, got, mult))
     c4 = set(lad.runs_with(C4, LM_LOSS))
     c4_gaps = tuple(r for r in order if r not in c4) if c4 else ()
+    c4_early = _ends_early(lad, C4, [LM_LOSS] if c4 else [], order)
     return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"),
                       float(tpp.min()), float(tpp.max()), tuple(acc), tuple(map(str, runs.index)), tuple(short),
-                      c4_gaps, tuple(gaps))
+                      c4_gaps, tuple(gaps), tuple(early), tuple((r, f) for r, f, _ in c4_early))
+
+
+def _ends_early(lad: Ladder, task: str, metrics: list[str], order) -> tuple:
+    """``((run, share, metrics), ...)``: the runs whose ``task`` results (any of ``metrics``) end
+    before SHORT_OF_NAME of the run's own final tokens, with the share of them the earliest
+    metric reaches (step 1 takes that checkpoint, not annealed, as the run's final one)."""
+    final = lad.run_table["d"].astype(float)
+    ends: dict[str, dict[str, float]] = {}
+    for m in metrics:
+        for sr in lad.series(task, m):
+            if len(sr.d) and final[sr.run] > 0:
+                ends.setdefault(sr.run, {})[m] = float(sr.d[-1]) / float(final[sr.run])
+    out = []
+    for r in order:
+        short = {m: f for m, f in ends.get(r, {}).items() if f < predictor.SHORT_OF_NAME}
+        if short:
+            out.append((r, min(short.values()), tuple(short)))
+    return tuple(out)

@@ -46,7 +46,7 @@ from .chain import PAPER, Ladder, as_ladder, fit_predictor, ladder_span
 from .datasets import ACTUAL_WINDOW
 from .errors import FitWarning, InputWarning, TaskladderError, did_you_mean
 from .laws import PowerLaw
-from .predictor import gap_note, short_note
+from .predictor import early_note, gap_note, short_note
 from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, BPB, EVERY, PAPER_TASKS, choose_tasks
 from .units import percent
@@ -478,9 +478,9 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
                           "ladder's fits", InputWarning, stacklevel=2)
             lad = lad.without(own)
         # what the ladder cannot tell, as predict says it: a run still training (the lag curves
-        # and step 1 take its unannealed end as final), a task missing from some runs
+        # and step 1 take its unannealed end as final), a task missing from some runs or ending early
         span = ladder_span(lad)
-        for note in [short_note(span)] + [gap_note(span, t) for t in tasks]:  # forecast fits no c4 pipeline
+        for note in [short_note(span)] + [f(span, t) for f in (gap_note, early_note) for t in tasks]:  # no c4 pipeline
             if note:
                 warnings.warn(note, InputWarning, stacklevel=2)
         k = cache.key("forecaster", lad.results, tuple(tasks), config)

@@ -457,6 +457,11 @@ class LadderSpan:
     gaps: tuple = ()
     """Per task not scored on every run: (task, the runs without any of its values, and per metric
     the other runs without that metric's: ((metric, runs), ...)), for :func:`gap_note`."""
+    early: tuple = ()
+    """Per task whose results end before some run's last checkpoint: (task, ((run, the share of
+    the run's final tokens they reach, the metrics that end early), ...)), for :func:`early_note`."""
+    c4_early: tuple = ()
+    """The runs whose C4 loss ends before their last checkpoint: ((run, share of its tokens), ...)."""
 
 
 def range_note(span: LadderSpan, target) -> str | None:
@@ -544,6 +549,30 @@ def c4_note(span: LadderSpan) -> str | None:
             f"({_run_list(span.c4_gaps)}): every task's c4 pipeline is fitted and backtested on the others")
 
 
+def early_note(span: LadderSpan, task: str) -> str | None:
+    """A warning when ``task``'s results on some run end before that run's last checkpoint (its
+    final evaluation failed, or the task was added after it), else None: step 1 then takes an
+    earlier checkpoint, whose learning rate had not decayed, as the run's final point."""
+    for name, runs in span.early:
+        if name == task:
+            listed = _run_list([f"{share:.0%} of {r}'s tokens{'' if len(ms) == 3 else ' (' + ', '.join(ms) + ')'}"
+                                for r, share, ms in runs])
+            one = len(runs) == 1
+            return (f"task {task!r}: scored only up to {listed}: the fits take that earlier, not annealed "
+                    f"checkpoint as the run's final one; score {'its' if one else 'their'} final "
+                    f"{'checkpoint' if one else 'checkpoints'} on {task}")
+    return None
+
+
+def c4_early_note(span: LadderSpan) -> str | None:
+    """:func:`early_note` for the C4 loss, the ``c4`` pipeline's feature of every task."""
+    if not span.c4_early:
+        return None
+    listed = _run_list([f"{share:.0%} of {r}'s tokens" for r, share in span.c4_early])
+    return (f"C4 loss logged only up to {listed}: every task's c4 pipeline takes that earlier, not annealed "
+            "checkpoint as the run's final one")
+
+
 def _run_list(runs) -> str:
     return ", ".join(runs[:4]) + (f" and {len(runs) - 4} more" if len(runs) > 4 else "")
 
@@ -594,7 +623,8 @@ def prediction_notes(span: LadderSpan, targets, tasks: Sequence[str]) -> list[st
     at a tokens-per-parameter ratio it cannot resolve or among its own runs, tasks flat over it,
     and actuals measured under another metric convention."""
     per = [f(span, t) for f in (range_note, ratio_note, in_sample_note) for t in targets]
-    per += [short_note(span), c4_note(span)] + [f(span, t) for f in (gap_note, flat_note) for t in tasks]
+    per += [short_note(span), c4_note(span), c4_early_note(span)]
+    per += [f(span, t) for f in (gap_note, early_note, flat_note) for t in tasks]
     return [x for x in per if x] + convention_notes(span.convention, targets)
 
 
