@@ -90,6 +90,7 @@ def test_cli_compare_json_and_errors(shifted, tmp_path):
                 "--json", "--out", tmp_path / "o")
     assert r.returncode == 0, r.stderr
     (row,) = json.loads(r.stdout)["comparisons"]
+    assert json.loads(r.stdout)["notes"] == []  # same rungs, nothing missing
     assert (tmp_path / "o" / "compare.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "o" / "compare.json").read_text())["comparisons"][0]["difference"] == row["difference"]
     assert row["task"] == "piqa" and row["target"] == "7B-4T" and row["lower"] > 0
@@ -105,6 +106,32 @@ def test_cli_compare_json_and_errors(shifted, tmp_path):
     r = run_cli("compare", tmp_path / "base.csv", tmp_path / "small.csv", "--target", "7B-4T", "--task", "piqa")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--paper" not in r.stderr
     assert r.stderr.startswith(f"taskladder: error: {tmp_path / 'small.csv'}: 8 runs;")
+
+
+def test_what_either_ladder_cannot_tell_is_said(shifted):
+    # mid-run comparisons are the common case: the candidate's 1B-10xC still training, and PIQA
+    # never scored on either ladder's 190M-1xC
+    from taskladder.compare import comparison_notes
+
+    base, cand = shifted
+    no_piqa = lambda f: f[~((f["task"] == "piqa") & (f["run"] == "190M-1xC"))]  # noqa: E731
+    big = cand["run"] == "1B-10xC"
+    cand = cand[~(big & (cand["step"] > 0.6 * cand.loc[big, "step"].max()))]
+    target = [bundled_targets()["7B-4T"]]
+    notes = comparison_notes(no_piqa(base), no_piqa(cand), target, ["piqa"])
+    assert notes[0] == ("both ladders: task 'piqa': 1 of the ladder's 16 runs has no piqa results (190M-1xC): it is "
+                        "fitted and backtested on the runs that have them")  # said once
+    assert notes[1].startswith("candidate: run 1B-10xC (6xC) ends short of the tokens its name says")
+    assert len(notes) == 2  # the short run keeps its name: it is the same rung, not a missing one
+    # its 1B-1xC not yet started: a rung only the baseline has
+    notes = comparison_notes(base, cand[cand["run"] != "1B-1xC"], target, ["piqa"])
+    assert notes[-1] == ("the baseline has 1B-1xC with no run of the same N and tokens per parameter in the other "
+                         "ladder: the two predictions extrapolate from different rungs, so their difference mixes "
+                         "the change with the ladders' composition; compare ladders of the same rungs")
+    # runs named otherwise but of the same rungs, or ending a little off, are the same rungs
+    renamed = base.assign(run="mixB-" + base["run"], d=base["d"] * 1.02)
+    assert comparison_notes(base, renamed, target, ["piqa"]) == []
+    assert comparison_notes(base, base.assign(run="mixB-" + base["run"], d=base["d"] * 1.2), target, ["piqa"])
 
 
 def test_the_differences_backtest_error_by_hand():

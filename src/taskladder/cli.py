@@ -501,7 +501,8 @@ def compare(
         table = compare_ladders(la, lb, targets, tasks, level, progress=advance)
     rows = table.to_dict(orient="records")
     result = {"comparisons": io.records(rows), "config": {"level": level, "interval": INTERVAL_METHOD,
-                                                          "baseline": str(baseline), "candidate": str(candidate)}}
+                                                          "baseline": str(baseline), "candidate": str(candidate)},
+              "notes": table.attrs["notes"]}
     if out is not None:
         from .plots import plot_compare
 
@@ -509,6 +510,7 @@ def compare(
     if _emit(result, json_, out, "compare", {"comparison": table} if out is not None else {}):
         return
     _print_all(_compare_tables(rows, baseline.name, candidate.name, level))
+    _print_notes(table.attrs["notes"])
 
 
 def _compare_tables(rows: list[dict], base: str, cand: str, level: float) -> list[Table]:

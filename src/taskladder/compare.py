@@ -40,7 +40,7 @@ from .errors import TaskladderError
 from .predictor import FINAL_WINDOW, ModelError, _fit_variance, _sd, draw_variance, welch_quantile
 from .trust import ALL_DESIGNS, AUTO_MIN_RUNS, ensemble_errors, task_fits
 
-__all__ = ["compare", "difference_error", "read_pair"]
+__all__ = ["compare", "comparison_notes", "difference_error", "read_pair"]
 
 #: How the interval of a difference is built (every output carries it).
 INTERVAL_METHOD = ("Student t: the difference's bootstrap SD (both ladders, draws paired by run) + its own "
@@ -80,7 +80,46 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
         for t in targets:
             rows.append(_row(task, t, a.state, b.state, common, mse, err, center, level, paired[task])
                         | {"matched_runs": matched, "paired": paired[task]})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["notes"] = comparison_notes(la, lb, targets, tasks)
+    return table
+
+
+def comparison_notes(baseline, candidate, targets, tasks: Sequence[str]) -> list[str]:
+    """What either ladder cannot tell (:func:`predictor.prediction_notes`: a run still training,
+    a task missing from some runs, ...), said once for both where they share it, and the runs
+    of one ladder whose rung (N and tokens per parameter) the other lacks.  A difference of
+    ladders of other rungs mixes the change with the ladders' composition: without its 1B runs
+    the bundled ladder misses 7B-4T by 5.4 points on average instead of 2 (docs/trust.md)."""
+    from .chain import ladder_span
+    from .predictor import _run_list, prediction_notes
+
+    la, lb = as_ladder(baseline), as_ladder(candidate)
+    na, nb = (prediction_notes(ladder_span(lad), targets, tasks) for lad in (la, lb))
+    notes = [f"both ladders: {x}" for x in na if x in nb]
+    notes += [f"baseline: {x}" for x in na if x not in nb] + [f"candidate: {x}" for x in nb if x not in na]
+    only_a, only_b = _unmatched(la, lb), _unmatched(lb, la)
+    if only_a or only_b:
+        said = ([f"the baseline has {_run_list(only_a)}"] if only_a else []) + (
+            [f"the candidate has {_run_list(only_b)}"] if only_b else [])
+        notes.append(f"{' and '.join(said)} with no run of the same N and tokens per parameter in the other "
+                     "ladder: the two predictions extrapolate from different rungs, so their difference mixes "
+                     "the change with the ladders' composition; compare ladders of the same rungs")
+    return notes
+
+
+def _unmatched(la, lb) -> list[str]:
+    """``la``'s runs (smallest first) without a run of ``lb`` of the same name, or of N within 1%
+    and final tokens per parameter within 5% (a batch or schedule that ends a little off)."""
+    runs_a, runs_b = la.run_table, lb.run_table
+    n_b, tpp_b = runs_b["n"].to_numpy(float), runs_b["d"].to_numpy(float) / runs_b["n"].to_numpy(float)
+    out = []
+    for r, row in runs_a.sort_values(["n", "d"]).iterrows():
+        n, tpp = float(row["n"]), float(row["d"]) / float(row["n"])
+        if r in runs_b.index or np.any((np.abs(np.log(n_b / n)) < 0.01) & (np.abs(np.log(tpp_b / tpp)) < 0.05)):
+            continue
+        out.append(str(r))
+    return out
 
 
 def read_pair(baseline: Path, candidate: Path, tasks: Sequence[str] | None = None, sizes: Path | None = None):

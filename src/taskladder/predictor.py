@@ -609,9 +609,10 @@ def convention_notes(convention: str | None, targets) -> list[str]:
 def in_sample_note(span: LadderSpan, target) -> str | None:
     """A warning when a target's own eval log (``--target-file``) is a run the ladder was fitted
     on: its actuals then test nothing (a folder of a team's runs often holds the big one too)."""
-    if target.results is None or "run" not in target.results:
+    results = getattr(target, "results", None)  # a plain (name, n, d) target has no log
+    if results is None or "run" not in results:
         return None
-    own = sorted(set(map(str, target.results["run"].unique())) & set(span.runs))
+    own = sorted(set(map(str, results["run"].unique())) & set(span.runs))
     if not own:
         return None
     return (f"{target.name}: the ladder was fitted on its own run {', '.join(map(repr, own))}, so this "
