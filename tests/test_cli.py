@@ -229,6 +229,16 @@ def test_backtest_cli(tmp_path):
         assert x["predictability_sd"] == pytest.approx(np.mean([r["ckpt_sd"] for r in runs]))
     assert (tmp_path / "backtest.parquet").exists()
     assert (tmp_path / "backtest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert obj["notes"] == []  # the bundled ladder: nothing it cannot tell
+    # its largest run still training: the held-out 1B-10xC's "actual" is its unannealed end, and
+    # the backtest says so, as predict does
+    lad = olmo2_ladder().ladder
+    one = lad["run"] == "1B-10xC"
+    lad[~(one & (lad["step"] > 0.6 * lad.loc[one, "step"].max()))].to_csv(tmp_path / "short.csv", index=False)
+    r = run_cli("backtest", "--ladder", tmp_path / "short.csv", "--task", "piqa", "--json")
+    assert r.returncode == 0, r.stderr
+    (note,) = json.loads(r.stdout)["notes"]
+    assert note.startswith("run 1B-10xC (6xC) ends short of the tokens its name says")
     r = run_cli("backtest", "--holdout", "0")
     assert r.returncode == 2 and "--holdout must be at least 1" in r.stderr
 

@@ -403,6 +403,13 @@ def ladder_span(ladder) -> LadderSpan:
                       c4_gaps, tuple(gaps), tuple(early), tuple((r, f) for r, f, _ in c4_early))
 
 
+def ladder_notes(ladder, tasks) -> list[str]:
+    """The warnings of :func:`predictor.prediction_notes` that concern the ladder alone (no
+    target): what a backtest says beside its scores, whose held-out "actuals" a run still
+    training, or a task that ends early, make as wrong as the fits."""
+    return predictor.prediction_notes(ladder_span(ladder), [], tasks)
+
+
 def _ends_early(lad: Ladder, task: str, metrics: list[str], order) -> tuple:
     """``((run, share, metrics), ...)``: the runs whose ``task`` results (any of ``metrics``) end
     before SHORT_OF_NAME of the run's own final tokens, with the share of them the earliest

@@ -611,7 +611,7 @@ def backtest(
     predict the next; the largest compute; the largest multiple), and the coverage
     and width of its intervals are reported per task and pooled (docs/trust.md).
     """
-    from .chain import Ladder
+    from .chain import Ladder, ladder_notes
     from .datasets import olmo2_ladder
     from .results import load_sizes, read_results
     from .trust import ALL_DESIGNS, backtest_summary, backtest_table
@@ -636,7 +636,8 @@ def backtest(
     with prog:
         bt = backtest_table(Ladder(results), tasks, ALL_DESIGNS, holdout=holdout, level=level, progress=advance)
     summary = backtest_summary(bt)
-    result = {"summary": io.records(summary), "runs": io.records(bt)}
+    notes = ladder_notes(results, tasks)
+    result = {"summary": io.records(summary), "runs": io.records(bt), "notes": notes}
     if out is not None:
         from . import plots
 
@@ -668,10 +669,12 @@ def backtest(
         if col == "abs_error":
             t.caption = f"held out {held}; acc SD: the held-out runs' checkpoint noise (points)"
         out_console.print(t)
+    _print_notes(notes)
 
 
 def _calibration(results, tasks, out: Path | None, json_: bool) -> None:
     from .calibration import LEVELS, auto_splits, calibration_table, rolling_auto, splits_text
+    from .chain import ladder_notes
 
     # the automatic choice refitted on every split: a bar over (split, task), tens of seconds
     prog, advance = _fit_progress(len(auto_splits(results)) * len(tasks), json_, "replaying on the ladder's splits")
@@ -680,7 +683,8 @@ def _calibration(results, tasks, out: Path | None, json_: bool) -> None:
     if rolled.empty:
         raise TaskladderError("no split of this ladder leaves the 10 runs the automatic prediction needs to train on")
     table = calibration_table(rolled)
-    result = {"calibration": io.records(table), "runs": io.records(rolled)}
+    notes = ladder_notes(results, tasks)
+    result = {"calibration": io.records(table), "runs": io.records(rolled), "notes": notes}
     if out is not None:
         from .plots import plot_reliability
 
@@ -701,6 +705,7 @@ def _calibration(results, tasks, out: Path | None, json_: bool) -> None:
     t.caption = (f"share of held-out runs inside the interval, and its mean half-width (points); splits: {splits_}; "
                  f"mean log-extrapolation {rolled['log_extrapolation'].mean():.1f} (a 7B-4T target: ~7.4)")
     out_console.print(t)
+    _print_notes(notes)
 
 
 @app.command()
