@@ -413,7 +413,8 @@ def ladder_notes(ladder, tasks) -> list[str]:
 def _ends_early(lad: Ladder, task: str, metrics: list[str], order) -> tuple:
     """``((run, share, metrics), ...)``: the runs whose ``task`` results (any of ``metrics``) end
     before SHORT_OF_NAME of the run's own final tokens, with the share of them the earliest
-    metric reaches (step 1 takes that checkpoint, not annealed, as the run's final one)."""
+    metric reaches (step 1 takes that checkpoint, not annealed, as the run's final one) and the
+    metrics that end early (empty: all the run has)."""
     final = lad.run_table["d"].astype(float)
     ends: dict[str, dict[str, float]] = {}
     for m in metrics:
@@ -423,6 +424,6 @@ def _ends_early(lad: Ladder, task: str, metrics: list[str], order) -> tuple:
     out = []
     for r in order:
         short = {m: f for m, f in ends.get(r, {}).items() if f < predictor.SHORT_OF_NAME}
-        if short:
-            out.append((r, min(short.values()), tuple(short)))
+        if short:  # the metrics named only where some of the run's others reach its end
+            out.append((r, min(short.values()), () if len(short) == len(ends[r]) else tuple(short)))
     return tuple(out)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import io
-from .errors import FitWarning, TaskladderError, did_you_mean
+from .errors import FitWarning, TaskladderError, did_you_mean, recording_input_warnings
 from .progress import Progress
 from .tasks import ALL_TASKS, REGISTRY, parse_names
 from .units import parse_count, parse_counts, parse_flops, percent
@@ -498,11 +498,11 @@ def compare(
     la, lb, tasks = read_pair(baseline, candidate, parse_names(task), sizes)
     prog, advance = _fit_progress(len(tasks), quiet=json_, label="fitting both ladders")
     with prog:
-        table = compare_ladders(la, lb, targets, tasks, level, progress=advance)
+        table, notes = recording_input_warnings(compare_ladders, la, lb, targets, tasks, level, progress=advance)
     rows = table.to_dict(orient="records")
     result = {"comparisons": io.records(rows), "config": {"level": level, "interval": INTERVAL_METHOD,
                                                           "baseline": str(baseline), "candidate": str(candidate)},
-              "notes": table.attrs["notes"]}
+              "notes": list(notes)}
     if out is not None:
         from .plots import plot_compare
 
@@ -510,7 +510,7 @@ def compare(
     if _emit(result, json_, out, "compare", {"comparison": table} if out is not None else {}):
         return
     _print_all(_compare_tables(rows, baseline.name, candidate.name, level))
-    _print_notes(table.attrs["notes"])
+    _print_notes(list(notes))
 
 
 def _compare_tables(rows: list[dict], base: str, cand: str, level: float) -> list[Table]:
@@ -571,14 +571,15 @@ def forecast(
     results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
     d_end = parse_count(tokens, "--tokens") if tokens else None
     with err_console.status("fitting the ladder", spinner="dots") if err_console.is_terminal and not json_ else _null():
-        res = run_forecast(results, log, n_, tokens=d_end, upto=upto, tasks=parse_names(task),
-                           config=cfg, name=name)
+        # what the ladder or the log cannot tell: kept as notes, as predict keeps its own
+        res, notes = recording_input_warnings(run_forecast, results, log, n_, tokens=d_end, upto=upto,
+                                              tasks=parse_names(task), config=cfg, name=name)
     table = res.forecasts
     result = {"target": name, "n": n_, "upto": upto, "forecasts": io.records(table),
               "mean_abs_error": None if table["abs_error"].isna().all() else float(table["abs_error"].mean()),
               "ladder_mean_abs_error": None if table["ladder_abs_error"].isna().all()
               else float(table["ladder_abs_error"].mean()),
-              "config": cfg.__dict__}
+              "config": cfg.__dict__, "notes": list(notes)}
     if out is not None:  # created only now: a failed forecast leaves no empty folder behind
         from . import plots
 
@@ -587,6 +588,7 @@ def forecast(
     if _emit(result, json_, out, "forecast", {"forecast": table}):
         return
     out_console.print(_forecast_table(table, name, level))
+    _print_notes(list(notes))
     if out is not None:
         out_console.print(f"wrote forecast.json, forecast.parquet and forecast.png to {out}/")
 

@@ -29,6 +29,7 @@ variances when their runs differ.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -36,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .chain import as_ladder
-from .errors import TaskladderError
+from .errors import InputWarning, TaskladderError
 from .predictor import FINAL_WINDOW, ModelError, _fit_variance, _sd, draw_variance, welch_quantile
 from .trust import ALL_DESIGNS, AUTO_MIN_RUNS, ensemble_errors, task_fits
 
@@ -56,6 +57,7 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
     matched_runs (held-out runs the difference's backtest error was measured on), paired
     (whether the bootstrap draws were paired by run).
     ``progress(share)`` is called as each (ladder, task, pipeline) fit ends (half a task each).
+    What either ladder cannot tell is said as :class:`errors.InputWarning`s (:func:`comparison_notes`).
     """
     tasks, targets = list(tasks), list(targets)
     half = None if progress is None else (lambda share=1.0: progress(share / 2))
@@ -80,9 +82,9 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
         for t in targets:
             rows.append(_row(task, t, a.state, b.state, common, mse, err, center, level, paired[task])
                         | {"matched_runs": matched, "paired": paired[task]})
-    table = pd.DataFrame(rows)
-    table.attrs["notes"] = comparison_notes(la, lb, targets, tasks)
-    return table
+    for note in comparison_notes(la, lb, targets, tasks):  # as predict and forecast say theirs
+        warnings.warn(note, InputWarning, stacklevel=2)
+    return pd.DataFrame(rows)
 
 
 def comparison_notes(baseline, candidate, targets, tasks: Sequence[str]) -> list[str]:

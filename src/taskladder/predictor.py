@@ -459,7 +459,8 @@ class LadderSpan:
     the other runs without that metric's: ((metric, runs), ...)), for :func:`gap_note`."""
     early: tuple = ()
     """Per task whose results end before some run's last checkpoint: (task, ((run, the share of
-    the run's final tokens they reach, the metrics that end early), ...)), for :func:`early_note`."""
+    the run's final tokens they reach, the metrics that end early or () for all), ...)), for
+    :func:`early_note`."""
     c4_early: tuple = ()
     """The runs whose C4 loss ends before their last checkpoint: ((run, share of its tokens), ...)."""
 
@@ -555,7 +556,7 @@ def early_note(span: LadderSpan, task: str) -> str | None:
     earlier checkpoint, whose learning rate had not decayed, as the run's final point."""
     for name, runs in span.early:
         if name == task:
-            listed = _run_list([f"{share:.0%} of {r}'s tokens{'' if len(ms) == 3 else ' (' + ', '.join(ms) + ')'}"
+            listed = _run_list([f"{share:.0%} of {r}'s tokens{' (' + ', '.join(ms) + ')' if ms else ''}"
                                 for r, share, ms in runs])
             one = len(runs) == 1
             return (f"task {task!r}: scored only up to {listed}: the fits take that earlier, not annealed "
