@@ -1101,26 +1101,60 @@ def export(
 
 @app.command()
 def data(
+    ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders, any format --ladder reads (default: bundled).")] = None,
+    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
+    mixed_conventions: Annotated[bool, typer.Option(help="Read files scored under different metric conventions together (refused otherwise).")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     export: Annotated[Optional[Path], typer.Option(parser=_file_out, metavar="<path>", help="Write the bundled tidy table to this .parquet, .csv, .json or .jsonl file (as `export` does).")] = None,
 ):
-    """Describe the bundled OLMo 2 ladder data (or export it as a tidy table)."""
+    """Describe a ladder before fitting it: its runs, the tasks scored on them, and what it
+    cannot tell (a run still training, a task missing from some runs, ...).  The bundled
+    OLMo 2 ladder by default, with its targets."""
     from .datasets import olmo2_ladder
+    from .describe import describe
+    from .results import load_sizes, read_results
+
     if export is not None:
+        if ladder:
+            raise TaskladderError("--export writes the bundled table; 'taskladder export --ladder ...' converts yours")
         from .export import export_ladder
 
         df = export_ladder(lambda: olmo2_ladder().ladder, export)
         out_console.print(f"wrote {len(df)} rows to {export}")
         return
-    d = olmo2_ladder()
-    t = Table(title="Bundled ladder (Bhagia et al., 2024; allenai/OLMo-ladder, Apache-2.0)")
-    for c in ("run", "N", "final D", "checkpoints"):
+    results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None,
+                           mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
+    desc = describe(results)
+    targets = {} if ladder else olmo2_ladder().targets
+    if json_:
+        print(io.dumps(desc.to_dict() | ({"targets": [{"name": t.name, "n": t.n, "d": t.d,
+                                                        "checkpoints": int(t.results["step"].nunique())}
+                                                       for t in targets.values()]} if targets else {})))
+        return
+    title = ("Bundled ladder (Bhagia et al., 2024; allenai/OLMo-ladder, Apache-2.0)" if not ladder
+             else f"Ladder: {', '.join(p.name for p in ladder)}")
+    t = Table(title=title)
+    for c in ("run", "N", "final D", "xC", "ckpts", "tasks"):
         t.add_column(c, justify="right" if c != "run" else "left")
-    g = d.ladder.groupby("run").agg(n=("n", "first"), d=("d", "max"), k=("step", "nunique")).sort_values(["n", "d"])
-    for run, r in g.iterrows():
-        t.add_row(run, f"{r.n:,}", f"{r.d:.3e}", str(r.k))
-    for tg in d.targets.values():
-        t.add_row(f"[magenta]{tg.name}[/] (target)", f"{tg.n:,}", f"{tg.d:.3e}", str(tg.results["step"].nunique()))
+    for r in desc.runs.itertuples():
+        # the multiple reached, and the name's where the run falls short of it (still training?)
+        xc = f"{r.multiple:.3g}" + (f"/{r.planned:g}" if r.planned and r.multiple < 0.9 * r.planned else "")
+        t.add_row(r.run, f"{r.n:,}", f"{r.d:.3e}", xc, str(r.checkpoints), str(r.tasks))
+    for tg in targets.values():
+        t.add_row(f"[magenta]{tg.name}[/] (target)", f"{tg.n:,}", f"{tg.d:.3e}", f"{tg.d / (20 * tg.n):.3g}",
+                  str(tg.results["step"].nunique()), "")
+    t.caption = "xC: final tokens / 20 N (reached/planned where short); tasks: how many have accuracy on the run"
     out_console.print(t)
+    tt = Table(title="Tasks with accuracy")
+    for c in ("task", "runs", "metrics", "final acc"):
+        tt.add_column(c, justify="right" if c == "runs" else "left")
+    for r in desc.tasks.itertuples():
+        tt.add_row(_display(r.task), str(r.runs), r.metrics, f"{100 * r.acc_low:.1f}-{100 * r.acc_high:.1f}")
+    tt.caption = "final acc: lowest-highest over its runs (points)"
+    out_console.print(tt)
+    out_console.print(f"supports: {desc.supports}" + (f"; scored under the {desc.convention!r} convention"
+                                                      if desc.convention else ""))
+    _print_notes(desc.notes)
 
 
 def _one_line(text: str) -> str:

@@ -1,0 +1,88 @@
+"""What a ladder holds, and what it cannot tell, before anything is fitted.
+
+``taskladder data --ladder my_runs/`` answers the questions a team asks of a ladder read
+mid-training or from another tool's outputs, in well under a second: which runs, at what
+N and tokens, how far each got against the Chinchilla multiple its name plans, which tasks
+were scored on which runs, and the warnings every prediction from it would carry
+(:func:`predictor.prediction_notes`: a run still training, a task missing from some runs or
+scored only up to an earlier checkpoint, a task flat over the ladder, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .chain import as_ladder, ladder_notes, ladder_span
+from .results import chinchilla_multiple, parse_run_name
+from .tasks import ACC, LM_LOSS
+
+__all__ = ["LadderDescription", "describe"]
+
+#: Runs the automatic choice (and compare) needs; a fixed pipeline's step 1 has 5 parameters.
+_AUTO_RUNS, _FIXED_RUNS = 10, 5
+
+
+@dataclass(frozen=True)
+class LadderDescription:
+    """A ladder's runs and tasks, and what it supports."""
+
+    runs: pd.DataFrame
+    """One row per run, smallest first: run, size, n, d (final tokens), multiple (the final
+    tokens over 20 N), planned (the multiple its name gives, else None), checkpoints, tasks
+    (how many have accuracy on it)."""
+    tasks: pd.DataFrame
+    """One row per task with accuracy: task, runs (scored on), metrics, acc_low and acc_high
+    (the lowest and highest final accuracy over its runs)."""
+    notes: list
+    """The warnings any prediction from this ladder carries, about the ladder alone."""
+    convention: str | None
+    """The metric convention its files were scored under, where known (docs/ingest.md)."""
+
+    @property
+    def supports(self) -> str:
+        """Which predictions the ladder's run count allows."""
+        k = len(self.runs)
+        if k >= _AUTO_RUNS:
+            return "every command (the automatic choice needs 10 runs)"
+        if k >= _FIXED_RUNS:
+            return (f"fixed pipelines only (--paper, --design): the automatic choice, backtest and compare "
+                    f"need 10 runs, the ladder has {k}")
+        return f"no prediction: step 1 has 5 parameters and needs more runs, the ladder has {k}"
+
+    def to_dict(self) -> dict:
+        from . import io
+
+        return {"runs": io.records(self.runs), "tasks": io.records(self.tasks), "notes": list(self.notes),
+                "convention": self.convention, "supports": self.supports}
+
+
+def describe(results) -> LadderDescription:
+    """Describe a tidy results table (or :class:`chain.Ladder`): no fit, tens of milliseconds."""
+    lad = as_ladder(results)
+    res = lad.results
+    runs = lad.run_table.copy()
+    sizes = res.groupby("run")["size"].first()
+    ckpts = res.groupby("run")["step"].nunique()
+    scored = res[res["metric"] == ACC].groupby("run")["task"].nunique()
+    rows = []
+    for run, r in runs.sort_values(["n", "d"]).iterrows():
+        n, d = int(r["n"]), int(r["d"])
+        rows.append({"run": run, "size": sizes[run], "n": n, "d": d, "multiple": chinchilla_multiple(n, d),
+                     "planned": parse_run_name(str(run))[1], "checkpoints": int(ckpts[run]),
+                     "tasks": int(scored.get(run, 0))})
+    span = ladder_span(lad)
+    ranges = {t: (lo, hi) for t, lo, hi, _ in span.acc_range}
+    task_rows = []
+    for task in lad.tasks:
+        if not lad.has(task, ACC):
+            continue
+        metrics = sorted(m for m in res.loc[res["task"] == task, "metric"].unique() if m != LM_LOSS)
+        lo, hi = ranges.get(task, (float("nan"), float("nan")))
+        task_rows.append({"task": task, "runs": len(lad.runs_with(task, ACC)), "metrics": ", ".join(metrics),
+                          "acc_low": lo, "acc_high": hi})
+    tasks = [t["task"] for t in task_rows]
+    return LadderDescription(pd.DataFrame(rows), pd.DataFrame(task_rows, columns=["task", "runs", "metrics",
+                                                                                 "acc_low", "acc_high"]),
+                             ladder_notes(lad, tasks), span.convention)

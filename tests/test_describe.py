@@ -1,0 +1,58 @@
+"""taskladder.describe and `taskladder data`: a ladder's runs, tasks and notes, before any fit."""
+
+import json
+
+import pytest
+from conftest import run_cli
+
+from taskladder.datasets import olmo2_ladder
+from taskladder.describe import describe
+
+
+def test_the_bundled_ladder_described():
+    d = describe(olmo2_ladder().ladder)
+    assert list(d.runs["run"][:4]) == ["190M-1xC", "190M-2xC", "190M-5xC", "190M-10xC"] and len(d.runs) == 16
+    # every run reaches 1.000-1.0015 of the multiple its name plans (docs/ingest.md)
+    assert ((d.runs["multiple"] / d.runs["planned"]).between(1.0, 1.0015)).all()
+    one = d.runs.set_index("run").loc["1B-10xC"]
+    assert one["n"] == 1_279_395_840 and one["multiple"] == pytest.approx(one["d"] / (20 * one["n"]))
+    assert one["checkpoints"] == 163 and (d.runs["tasks"] == 10).all()
+    assert len(d.tasks) == 10 and (d.tasks["runs"] == 16).all()
+    mmlu = d.tasks.set_index("task").loc["mmlu"]
+    assert mmlu["metrics"] == "acc, bpb, taskce"
+    assert (round(100 * mmlu["acc_low"], 1), round(100 * mmlu["acc_high"], 1)) == (26.9, 36.0)  # docs/ingest.md
+    assert d.notes == [] and d.convention == "olmo" and d.supports.startswith("every command")
+
+
+def test_a_ladder_read_mid_training_says_what_it_cannot_tell(tmp_path):
+    lad = olmo2_ladder().ladder
+    big = lad["run"] == "1B-10xC"
+    short = lad[~(big & (lad["step"] > 0.6 * lad.loc[big, "step"].max()))
+                & ~((lad["task"] == "piqa") & (lad["run"] == "190M-1xC"))]
+    short.to_csv(tmp_path / "short.csv", index=False)
+    r = run_cli("data", "--ladder", tmp_path / "short.csv", "--json")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    one = next(x for x in obj["runs"] if x["run"] == "1B-10xC")
+    assert one["planned"] == 10 and 5.9 < one["multiple"] < 6.1
+    assert next(x for x in obj["tasks"] if x["task"] == "piqa")["runs"] == 15
+    assert [x[:30] for x in obj["notes"]] == ["run 1B-10xC (6xC) ends short o", "task 'piqa': 1 of the ladder's"]
+    assert "targets" not in obj
+    r = run_cli("data", "--ladder", tmp_path / "short.csv")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and max(map(len, lines)) <= 80
+    assert any("1B-10xC" in x and "6/10" in x for x in lines)  # reached/planned
+    assert "warning: run 1B-10xC (6xC) ends short" in r.stdout
+    # too few runs for the automatic choice: said before anyone waits for a fit
+    lad[lad["run"].str.startswith(("190M", "370M"))].to_csv(tmp_path / "eight.csv", index=False)
+    r = run_cli("data", "--ladder", tmp_path / "eight.csv", "--json")
+    assert json.loads(r.stdout)["supports"].startswith("fixed pipelines only (--paper, --design)")
+
+
+def test_data_lists_the_bundled_targets_and_refuses_export_with_a_ladder(tmp_path):
+    r = run_cli("data", "--json")
+    obj = json.loads(r.stdout)
+    assert [t["name"] for t in obj["targets"]] == ["7B-4T", "13B-5T"] and len(obj["runs"]) == 16
+    r = run_cli("data", "--ladder", tmp_path / "x.csv", "--export", tmp_path / "y.csv")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "taskladder export --ladder" in r.stderr
+    assert not (tmp_path / "y.csv").exists()
