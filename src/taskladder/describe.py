@@ -15,14 +15,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .chain import as_ladder, ladder_notes, ladder_span
+from .laws import PowerLaw
 from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, LM_LOSS
+from .trust import AUTO_MIN_RUNS
 
 __all__ = ["LadderDescription", "describe"]
-
-#: Runs the automatic choice (and compare) needs; a fixed pipeline's step 1 has 5 parameters.
-_AUTO_RUNS, _FIXED_RUNS = 10, 5
-
 
 @dataclass(frozen=True)
 class LadderDescription:
@@ -44,12 +42,12 @@ class LadderDescription:
     def supports(self) -> str:
         """Which predictions the ladder's run count allows."""
         k = len(self.runs)
-        if k >= _AUTO_RUNS:
-            return "every command (the automatic choice needs 10 runs)"
-        if k >= _FIXED_RUNS:
+        if k >= AUTO_MIN_RUNS:  # the automatic choice's backtest holds out 4 runs
+            return f"every command (the automatic choice needs {AUTO_MIN_RUNS} runs)"
+        if k >= PowerLaw.n_params:
             return (f"fixed pipelines only (--paper, --design): the automatic choice, backtest and compare "
-                    f"need 10 runs, the ladder has {k}")
-        return f"no prediction: step 1 has 5 parameters and needs more runs, the ladder has {k}"
+                    f"need {AUTO_MIN_RUNS} runs, the ladder has {k}")
+        return f"no prediction: step 1 has {PowerLaw.n_params} parameters and needs more runs, the ladder has {k}"
 
     def to_dict(self) -> dict:
         from . import io
