@@ -17,8 +17,15 @@ def test_report_on_bundled_data_is_self_contained():
     text = build(d.ladder, [d.targets["7B-4T"], d.targets["13B-5T"]], ["mmlu", "piqa", "arc_challenge"],
                  ALL_TASKS, paper=True)
     for section in ("Chained predictions", "Fitted laws", "Step 1", "Step 2", "Automatic prediction",
-                    "Design choices", "MC format", "Variance", "Prediction error vs ladder compute"):
+                    "Design choices", "MC format", "Variance", "Prediction error vs ladder compute", "The ladder"):
         assert section in text, section
+    # the ladder's runs (taskladder.describe), smallest first, and its tasks
+    ladder = _Sections(text).out["The ladder"]
+    assert ladder[0].startswith("Supports every command")
+    assert ladder[1] == ["run", "N", "final D", "× Chinchilla", "checkpoints", "tasks"]
+    assert ladder[2] == ["190M-1xC", "190,354,176", "3.813e+09", "1", "37", "10"]
+    assert ladder[17] == ["1B-10xC", "1,279,395,840", "2.559e+11", "10", "163", "10"]
+    assert ["MMLU", "16", "acc, bpb, taskce", "26.9–36.0"] in ladder
     assert len(re.findall(r"src=\"data:image/png;base64,", text)) == 8  # every figure embedded
     assert "http://" not in text.replace("http://www.w3.org", "")  # nothing fetched when opened
     assert text.count("<td>48.4</td>") == 2  # ours and the paper's MMLU 7B prediction
