@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 from conftest import run_cli
 
@@ -56,3 +57,40 @@ def test_data_lists_the_bundled_targets_and_refuses_export_with_a_ladder(tmp_pat
     r = run_cli("data", "--ladder", tmp_path / "x.csv", "--export", tmp_path / "y.csv")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "taskladder export --ladder" in r.stderr
     assert not (tmp_path / "y.csv").exists()
+
+
+def test_progress_against_the_plan():
+    from taskladder.describe import DONE_SHARE, plan_progress
+    from taskladder.ladder import PlanConfig, plan
+
+    rungs = plan(PlanConfig())  # the paper's ladder for 7B-4T, which the bundled runs trained
+    lad = olmo2_ladder().ladder
+    done, notes = plan_progress(rungs, lad)
+    assert list(done["rung"]) == list(done["run"]) == [r.name for r in rungs] and notes == []
+    assert (done["status"] == "done").all() and done["share"].between(1.0, 1.0015).all()
+    # mid-training: 1B-10xC at 60% of its steps, 1B-1xC not started, a 190M run named for its
+    # experiment (matched by N and multiple), a run outside the plan
+    big = lad["run"] == "1B-10xC"
+    now = lad[~(big & (lad["step"] > 0.6 * lad.loc[big, "step"].max())) & (lad["run"] != "1B-1xC")].copy()
+    now.loc[now["run"] == "190M-5xC", "run"] = "mixB-190M-5xC"
+    extra = lad[lad["run"] == "190M-1xC"].assign(run="190M-3xC")
+    prog, notes = plan_progress(rungs, pd.concat([now, extra]))
+    prog = prog.set_index("rung")
+    assert prog.loc["1B-10xC", "status"] == "training" and 0.59 < prog.loc["1B-10xC", "share"] < 0.61
+    assert prog.loc["1B-1xC", "status"] == "not started" and prog.loc["1B-1xC", "tokens"] == 0
+    assert prog.loc["190M-5xC", "run"] == "mixB-190M-5xC" and prog.loc["190M-5xC", "status"] == "done"
+    assert notes == ["1 of the ladder's runs match no rung of the plan (by size and Chinchilla multiple in the "
+                     "name, or N within 2%): 190M-3xC"]
+    assert DONE_SHARE * rungs[0].tokens < prog.loc["190M-1xC", "tokens"]
+
+
+def test_plan_with_a_ladder_prints_its_progress(tmp_path):
+    lad = olmo2_ladder().ladder
+    lad[lad["run"] != "1B-1xC"].to_csv(tmp_path / "now.csv", index=False)
+    r = run_cli("plan", "--ladder", tmp_path / "now.csv")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and max(map(len, lines)) <= 80, r.stderr
+    assert any(x.startswith("│ 1B-1xC") and "not started" in x for x in lines)
+    assert "15 of 16 rungs done, 0 training" in " ".join(r.stdout.split())
+    obj = json.loads(run_cli("plan", "--ladder", tmp_path / "now.csv", "--json").stdout)
+    assert [p["status"] for p in obj["progress"]].count("done") == 15 and len(obj["rungs"]) == 16

@@ -774,11 +774,14 @@ def plan(
     sizes: Annotated[str, typer.Option(help="Comma-separated ladder sizes (OLMo 2 shapes 14M-13B, micro 3k-87k), or auto: four sizes below the target, the largest at most 1/5 of it (for 7B and 13B the paper's 190M,370M,760M,1B).")] = "auto",
     multiples: Annotated[str, typer.Option(help="Comma-separated Chinchilla multiples.")] = "1,2,5,10",
     budget: Annotated[Optional[str], typer.Option(help="Refuse plans above this many training FLOPs.")] = None,
+    ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Runs so far (files or folders, any format --ladder reads): how far each rung has got.")] = None,
+    mixed_conventions: Annotated[bool, typer.Option(help="Read --ladder files scored under different metric conventions together.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ):
     """Plan a ladder: sizes, batch, learning rate, schedule and compute of every rung.
 
-    With no options: the paper's ladder for OLMo 2 7B-4T.
+    With no options: the paper's ladder for OLMo 2 7B-4T.  With --ladder, how far the runs
+    so far have got through the plan (files without N take the plan's N and batch).
     """
     from .ladder import PlanConfig, plan_notes, size_names
     from .ladder import plan as make_plan
@@ -794,10 +797,22 @@ def plan(
     rungs = make_plan(cfg)
     total = sum(r.flops for r in rungs)
     notes = plan_notes(cfg, rungs)
+    progress = None
+    if ladder:
+        from .describe import plan_progress
+        from .results import SizeTable, read_results
+
+        table = SizeTable({r.size: r.n for r in rungs}, {r.size: r.batch_tokens for r in rungs})
+        progress, more = plan_progress(rungs, read_results(ladder, sizes=table, mixed_conventions=mixed_conventions))
+        notes += more
     if json_:
         print(io.dumps({"rungs": [r.as_dict() for r in rungs], "total_flops": total,
                         "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__,
-                        "notes": notes}))
+                        "notes": notes} | ({"progress": io.records(progress)} if progress is not None else {})))
+        return
+    if progress is not None:
+        out_console.print(_progress_table(progress, total))
+        _print_notes(notes)
         return
     title = (f"Ladder plan for a target of N={cfg.target_n:.3g}, D={cfg.target_tokens:.3g} ({seq_len}-token sequences"
              + ("; sizes chosen for it" if sizes.strip().lower() == "auto" else "") + ")")
@@ -819,6 +834,22 @@ def plan(
     out_console.print(shape)
     out_console.print(budget_t)
     _print_notes(notes)
+
+
+def _progress_table(progress, total: float) -> Table:
+    """How far each planned rung has got (:func:`describe.plan_progress`), within 80 columns."""
+    t = Table(title="Ladder progress against the plan", title_style="bold")
+    for c in ("rung", "run", "tokens", "of planned", "status"):
+        t.add_column(c, justify="right" if c in ("tokens", "of planned") else "left", no_wrap=c != "run")
+    style = {"done": "green", "training": "yellow", "not started": "dim"}
+    for r in progress.itertuples():
+        t.add_row(r.rung, r.run if isinstance(r.run, str) else "–", f"{r.tokens:.3e}" if r.tokens else "–", f"{r.share:.0%}",
+                  f"[{style[r.status]}]{r.status}[/]")
+    done = float(progress["flops"].sum())
+    counts = progress["status"].value_counts()
+    t.caption = (f"{counts.get('done', 0)} of {len(progress)} rungs done, {counts.get('training', 0)} training; "
+                 f"{done:.3e} of the plan's {total:.3e} FLOPs ({100 * done / total:.0f}%)")
+    return t
 
 
 def _plan_config(preset, target_n, target_tokens, seq_len, sizes, multiples, budget):

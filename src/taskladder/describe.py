@@ -20,7 +20,7 @@ from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, LM_LOSS
 from .trust import AUTO_MIN_RUNS
 
-__all__ = ["LadderDescription", "describe"]
+__all__ = ["LadderDescription", "describe", "plan_progress"]
 
 @dataclass(frozen=True)
 class LadderDescription:
@@ -84,3 +84,39 @@ def describe(results) -> LadderDescription:
     return LadderDescription(pd.DataFrame(rows), pd.DataFrame(task_rows, columns=["task", "runs", "metrics",
                                                                                  "acc_low", "acc_high"]),
                              ladder_notes(lad, tasks), span.convention)
+
+
+#: A run within this share of its rung's planned tokens has finished (the bundled runs reach
+#: 1.0004-1.0015 of the tokens `taskladder plan` gives their rungs).
+DONE_SHARE = 0.995
+
+
+def plan_progress(rungs, results) -> tuple[pd.DataFrame, list[str]]:
+    """How far a ladder has got through its plan (:func:`ladder.plan`'s rungs): per rung the run
+    that trains it, the tokens it reached against the planned ones, and its status (``done``,
+    ``training`` below DONE_SHARE of them, ``not started``), smallest rung first; and a note
+    naming the runs no rung of the plan matches.
+
+    A run trains a rung when its name has the rung's size and Chinchilla multiple
+    (``190M-5xC``, also ``190M-5xC-seed2``), or its N is within 2% of the rung's and its name
+    has the rung's multiple (``mixB-190M-5xC``); of several (seeds), the furthest along."""
+    runs = as_ladder(results).run_table
+    parsed = {str(r): parse_run_name(str(r)) for r in runs.index}
+    rows, used = [], set()
+    for g in rungs:
+        match = [r for r, (size, mult) in parsed.items() if mult == g.multiple
+                 and (size == g.size or abs(float(runs.loc[r, "n"]) / g.n - 1.0) < 0.02)]
+        best = max(match, key=lambda r: float(runs.loc[r, "d"]), default=None)
+        used.update(match)
+        tokens = 0 if best is None else int(runs.loc[best, "d"])
+        share = tokens / g.tokens
+        status = "not started" if best is None else "done" if share >= DONE_SHARE else "training"
+        rows.append({"rung": g.name, "run": best, "planned": g.tokens, "tokens": tokens, "share": share,
+                     "status": status, "flops": 6.0 * g.n * tokens, "planned_flops": g.flops})
+    notes = []
+    extra = [r for r in runs.sort_values(["n", "d"]).index.astype(str) if r not in used]
+    if extra:
+        notes.append(f"{len(extra)} of the ladder's runs match no rung of the plan (by size and Chinchilla "
+                     f"multiple in the name, or N within 2%): {', '.join(extra[:4])}"
+                     + (f" and {len(extra) - 4} more" if len(extra) > 4 else ""))
+    return pd.DataFrame(rows), notes
