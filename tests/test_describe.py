@@ -31,6 +31,8 @@ def test_a_ladder_read_mid_training_says_what_it_cannot_tell(tmp_path):
     short = lad[~(big & (lad["step"] > 0.6 * lad.loc[big, "step"].max()))
                 & ~((lad["task"] == "piqa") & (lad["run"] == "190M-1xC"))]
     short.to_csv(tmp_path / "short.csv", index=False)
+    from_path = describe(str(tmp_path / "short.csv"))  # from Python, a path as --ladder takes it
+    assert from_path.notes == describe(short).notes and len(from_path.runs) == 16
     r = run_cli("data", "--ladder", tmp_path / "short.csv", "--json")
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)

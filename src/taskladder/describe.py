@@ -56,8 +56,19 @@ class LadderDescription:
                 "convention": self.convention, "supports": self.supports}
 
 
-def describe(results) -> LadderDescription:
-    """Describe a tidy results table (or :class:`chain.Ladder`): no fit, tens of milliseconds."""
+def describe(results, sizes=None) -> LadderDescription:
+    """Describe a ladder: a tidy results table, a :class:`chain.Ladder`, or a path or list of
+    paths of files and folders in any format ``--ladder`` reads (``sizes``: a size table, or
+    the path of one, for files without N).  No fit: tens of milliseconds once read."""
+    from pathlib import Path
+
+    if isinstance(results, (str, Path)) or (isinstance(results, (list, tuple)) and results
+                                            and all(isinstance(p, (str, Path)) for p in results)):
+        from .results import load_sizes, read_results
+
+        paths = [results] if isinstance(results, (str, Path)) else list(results)
+        table = load_sizes(sizes) if isinstance(sizes, (str, Path)) else sizes
+        results = read_results([Path(p) for p in paths], sizes=table)
     lad = as_ladder(results)
     res = lad.results
     runs = lad.run_table.copy()
