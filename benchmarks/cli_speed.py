@@ -48,6 +48,7 @@ def main() -> None:
     out = tempfile.mkdtemp()
     rows = []
     for name, args in [("--help", ["--help"]),
+                       ("data (describe the ladder)", ["data"]),
                        ("predict --paper", ["predict", "--n", "7B", "--tokens", "4T", "--paper"]),
                        ("predict (automatic)", ["predict", "--n", "7B", "--tokens", "4T"]),
                        ("predict --target 7B-4T", ["predict", "--target", "7B-4T"]),
@@ -65,7 +66,7 @@ def main() -> None:
     print(f"{'command':26s} {'cold s':>7s} {'warm s':>7s} {'peak MB':>8s} {'baseline/warm':>14s}")
     for name, (tc, mc), (tw, mw) in rows:
         print(f"{name:26s} {tc:7.2f} {tw:7.2f} {max(mc, mw):8.0f} {t_base / tw:13.1f}x")
-    warm_predict = rows[2][2][0]
+    warm_predict = {name: warm for name, _, warm in rows}["predict (automatic)"][0]
     print(f"predict_warm_s={warm_predict:.2f} ratio_vs_baseline={t_base / warm_predict:.1f}")
 
 

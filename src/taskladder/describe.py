@@ -1,11 +1,12 @@
 """What a ladder holds, and what it cannot tell, before anything is fitted.
 
 ``taskladder data --ladder my_runs/`` answers the questions a team asks of a ladder read
-mid-training or from another tool's outputs, in well under a second: which runs, at what
+mid-training or from another tool's outputs, in under a second: which runs, at what
 N and tokens, how far each got against the Chinchilla multiple its name plans, which tasks
 were scored on which runs, and the warnings every prediction from it would carry
 (:func:`predictor.prediction_notes`: a run still training, a task missing from some runs or
 scored only up to an earlier checkpoint, a task flat over the ladder, ...).
+``taskladder plan --ladder my_runs/`` sets the runs against the plan (:func:`plan_progress`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .tasks import ACC, LM_LOSS
 from .trust import AUTO_MIN_RUNS
 
 __all__ = ["LadderDescription", "describe", "plan_progress"]
+
 
 @dataclass(frozen=True)
 class LadderDescription:
