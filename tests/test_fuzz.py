@@ -49,6 +49,7 @@ def inputs(tmp_path_factory):
     sizes.assign(n=-sizes["n"]).to_csv(d / "sizes_negative.csv", index=False)
     pd.concat([sizes, sizes.iloc[:1].assign(n=5)]).to_csv(d / "sizes_twice.csv", index=False)
     lad[lad["run"].isin(["1B-10xC", "760M-10xC"])].to_csv(d / "two_runs.csv", index=False)
+    (d / "header_only.csv").write_text("run,step\n")  # a W&B export that failed: a header, no rows
     (d / "garbage.jsonl").write_bytes(bytes(range(256)) * 8)
     (d / "garbage.parquet").write_bytes(b"PAR1" + bytes(range(200)) + b"not parquet")
     for name, text in (("broken", "{garbage"), ("empty", "{}")):
@@ -74,6 +75,9 @@ EVAL = ["--task", "piqa", "--run-name", "x-1xC", "--params", "1M", "--batch-toke
 
 # (case, argv with {in} for the inputs folder and {out} for an output that must not appear, message)
 CASES = [
+    ("a ladder file with a header and no rows", ["predict", "--ladder", "{in}/header_only.csv", *N, "--paper",
+                                                 "--out", "{out}"], "header_only.csv: has no rows (columns: run, step)"),
+    ("describing a file with no rows", ["data", "--ladder", "{in}/header_only.csv"], "header_only.csv: has no rows"),
     ("an output folder that is a file", ["predict", *N, "--paper", "--task", "mmlu", "--out", "{in}/percent.csv"],
      "percent.csv: is a file; give a folder for the outputs"),
     # an output file given as a folder (pathlib drops the trailing '/': it would be written as a file)

@@ -593,6 +593,9 @@ def _canonical_columns(df: pd.DataFrame) -> pd.DataFrame:
 def read_table_file(f: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = None) -> pd.DataFrame:
     """One CSV/Parquet table, long or wide (OLMo's names; OLMo-core's names go to its reader)."""
     df = _canonical_columns(_read_table(f))
+    if df.empty:  # a header and nothing else: an export that failed, or a log not yet written
+        raise TaskladderError(f"{f}: has no rows (columns: {', '.join(map(str, df.columns[:6]))}"
+                              f"{', ...' if len(df.columns) > 6 else ''})")
     if "metric" in df.columns:
         return long_frame_to_tidy(df, f, sizes=sizes, n=n)
     if own_wide_columns(df.columns):
