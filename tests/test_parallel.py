@@ -60,6 +60,17 @@ def test_forked_jobs_run_once_each_and_inherit_what_they_are_given(n_jobs):
         assert [i for i, _ in out] == list(range(6))  # here, in order
 
 
+def test_where_fork_is_unsafe_portable_jobs_are_spawned_and_others_run_here(monkeypatch):
+    # macOS: no fork; the fits and the tool-output reads (picklable) still use every core
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
+    out = dict(parallel.over_cores(jobs.pid_and_mark, [(k,) for k in range(4)], 2, init=jobs.mark_worker,
+                                   portable=True))
+    assert sorted(out) == [0, 1, 2, 3] and {marked for _, marked, _ in out.values()} == {True}
+    assert all(pid != os.getpid() for _, _, pid in out.values()) and [v[0] for v in out.values()] != []
+    here = dict(parallel.over_cores(jobs.pid_and_mark, [(k,) for k in range(4)], 2, init=jobs.mark_worker))
+    assert {pid for _, _, pid in here.values()} == {os.getpid()} and list(here) == [0, 1, 2, 3]
+
+
 def test_a_forked_job_that_fails_raises_its_error_here():
     with pytest.raises(TaskladderError, match="negative input -1"):
         list(parallel.over_cores(jobs.check, [(1,), (-1,), (2,)], 2))

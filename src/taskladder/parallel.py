@@ -51,32 +51,42 @@ _FORKED: list = []  # (fn, jobs, init) of the over_cores calls running: forked w
 
 
 def over_cores(fn: Callable, jobs: Iterable[tuple], n_jobs: int | None = None,
-               init: Callable | None = None) -> Iterator[tuple[int, Any]]:
-    """Yield ``(i, fn(*jobs[i]))`` for every job as it finishes, over up to ``n_jobs`` forked
+               init: Callable | None = None, portable: bool = False) -> Iterator[tuple[int, Any]]:
+    """Yield ``(i, fn(*jobs[i]))`` for every job as it finishes, over up to ``n_jobs`` worker
     processes (default: every core), each running ``init()`` first; here, in order, with one
-    core or one job or where the platform cannot fork.
+    core or one job.
 
-    The workers inherit ``fn`` and the jobs, so only indices and results are pickled.  The
-    context is fork by name, not the platform's default: forkserver (Linux, Python 3.14 on)
-    and spawn re-import the caller's ``__main__``, which fails in a script without an
-    ``if __name__ == "__main__"`` guard, and pickle the ladder to every worker.  A
+    Forked where the platform forks safely: the workers inherit ``fn`` and the jobs, so only
+    indices and results are pickled.  The context is fork by name, not the platform's default:
+    forkserver (Linux, Python 3.14 on) re-imports the caller's ``__main__`` in every worker,
+    which fails in a script without an ``if __name__ == "__main__"`` guard, and pickles the
+    ladder to each.  Elsewhere (macOS) ``portable`` jobs (``fn``, ``init`` and the jobs
+    picklable) go to spawned workers, as Python runs them there; others run here.  A
     ``multiprocessing.Pool``, whose ``__exit__`` terminates its workers, so Ctrl-C stops at
     once (a ``ProcessPoolExecutor`` waited on idle workers)."""
     jobs = list(jobs)
     n = min(workers(n_jobs), len(jobs))
-    if n <= 1 or not can_fork():
+    fork = can_fork()
+    if n <= 1 or not (fork or portable):
         for i, job in enumerate(jobs):
             yield i, fn(*job)
         return
-    _FORKED.append((fn, jobs, init))
+    if fork:
+        _FORKED.append((fn, jobs, init))
+        ctx, init_args = multiprocessing.get_context("fork"), ()
+    else:
+        ctx, init_args = multiprocessing.get_context("spawn"), ((fn, jobs, init),)
     try:
-        with multiprocessing.get_context("fork").Pool(n, initializer=_forked_init) as pool:
+        with ctx.Pool(n, initializer=_forked_init, initargs=init_args) as pool:
             yield from pool.imap_unordered(_forked_job, range(len(jobs)))
     finally:
-        _FORKED.pop()
+        if fork:
+            _FORKED.pop()
 
 
-def _forked_init() -> None:
+def _forked_init(spawned: tuple | None = None) -> None:
+    if spawned is not None:  # a spawned worker is handed what a forked one inherits
+        _FORKED.append(spawned)
     ignore_sigint()
     init = _FORKED[-1][2]
     if init is not None:

@@ -555,7 +555,7 @@ def _over_cores(fn, jobs: list[tuple]) -> list:
     cannot fork)."""
     from .parallel import over_cores
 
-    out = dict(over_cores(fn, jobs))
+    out = dict(over_cores(fn, jobs, portable=True))
     return [out[i] for i in range(len(jobs))]
 
 

@@ -428,7 +428,7 @@ def _over_cores(lad: Ladder, fn, jobs: list[tuple], n_jobs: int | None):
     each), or here when one core or one job."""
     from .parallel import over_cores
 
-    for i, out in over_cores(fn, [(lad, *job) for job in jobs], n_jobs, init=_one_blas_thread):
+    for i, out in over_cores(fn, [(lad, *job) for job in jobs], n_jobs, init=_one_blas_thread, portable=True):
         yield jobs[i], out
 
 
