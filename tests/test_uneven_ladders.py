@@ -247,6 +247,30 @@ def test_forecast_says_what_the_ladder_lacks():
     assert said[2].startswith("task 'piqa': scored only up to 49% of 760M-10xC's tokens: the fits take")
 
 
+def test_one_run_read_twice_under_two_names_is_named(tmp_path):
+    # a run's own file beside a W&B export of the whole ladder: the same results under two names,
+    # fitted as two runs (double weight in every fit), which no two trained runs give
+    import pandas as pd
+
+    from taskladder.chain import ladder_span
+    from taskladder.predictor import duplicate_note
+
+    lad = olmo2_ladder().ladder
+    assert ladder_span(lad).duplicates == ()
+    one = lad[lad["run"] == "370M-2xC"]
+    twice = pd.concat([lad, one.assign(run="wandb_370M-2xC"), one.iloc[::-1].assign(run="370M-2xC-copy")])
+    span = ladder_span(twice)
+    assert span.duplicates == (("370M-2xC", "370M-2xC-copy", "wandb_370M-2xC"),)  # row order does not matter
+    assert duplicate_note(span).startswith("runs 370M-2xC and 370M-2xC-copy and wandb_370M-2xC hold identical "
+                                           "results, as no two trained runs do")
+    # one value apart is another run
+    other = one.assign(run="370M-2xC-seed2", value=one["value"].where(one.index != one.index[3], 0.5))
+    assert ladder_span(pd.concat([lad, other])).duplicates == ()
+    twice.to_csv(tmp_path / "twice.csv", index=False)
+    r = run_cli("data", "--ladder", tmp_path / "twice.csv", "--json")
+    assert json.loads(r.stdout)["notes"][0].startswith("runs 370M-2xC and 370M-2xC-copy and wandb_370M-2xC")
+
+
 def test_forecast_keeps_its_notes_in_json_and_under_its_table(tmp_path):
     lad = olmo2_ladder().ladder
     one = lad["run"] == "1B-10xC"

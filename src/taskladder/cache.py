@@ -75,9 +75,9 @@ def table_hash(df) -> str:
 #: 16: a bent log-sigmoid straight on its data no longer said to take the straight limit; 17: the ladder's
 #: span carries its run names; 18: and the tasks not scored on every run, whose backtests hold out the
 #: largest runs scored on them; 19: and the runs without C4 loss; 20: and the results ending before a
-#: run's last checkpoint), so a developer's cache never serves
+#: run's last checkpoint; 21: and the runs holding identical results), so a developer's cache never serves
 #: results of older code under the same package version.
-FORMAT = 20
+FORMAT = 21
 
 
 def key(kind: str, *parts) -> str:

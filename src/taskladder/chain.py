@@ -400,7 +400,24 @@ def ladder_span(ladder) -> LadderSpan:
     c4_early = _ends_early(lad, C4, [LM_LOSS] if c4 else [], order)
     return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"),
                       float(tpp.min()), float(tpp.max()), tuple(acc), tuple(map(str, runs.index)), tuple(short),
-                      c4_gaps, tuple(gaps), tuple(early), tuple((r, f) for r, f, _ in c4_early))
+                      c4_gaps, tuple(gaps), tuple(early), tuple((r, f) for r, f, _ in c4_early),
+                      _duplicate_runs(lad))
+
+
+def _duplicate_runs(lad: Ladder) -> tuple:
+    """Groups of runs (names sorted) holding identical results: every (step, task, metric,
+    value) the same, which no two trained runs give (seeds differ).  One run read twice, from
+    its own file and a W&B export of the whole ladder, say, under two names.  Compared by an
+    order-free sum of the rows' 64-bit hashes (wrapping) and the row count."""
+    res = lad.results
+    h = pd.util.hash_pandas_object(res[["step", "task", "metric", "value"]], index=False).to_numpy()
+    codes, names = pd.factorize(res["run"])
+    total = np.zeros(len(names), dtype=np.uint64)
+    np.add.at(total, codes, h)
+    groups: dict[tuple[int, int], list[str]] = {}
+    for name, t, k in zip(names, total, np.bincount(codes, minlength=len(names))):
+        groups.setdefault((int(t), int(k)), []).append(str(name))
+    return tuple(tuple(sorted(g)) for g in groups.values() if len(g) > 1)
 
 
 def ladder_notes(ladder, tasks) -> list[str]:

@@ -46,7 +46,7 @@ from .chain import PAPER, Ladder, as_ladder, fit_predictor, ladder_span
 from .datasets import ACTUAL_WINDOW
 from .errors import FitWarning, InputWarning, TaskladderError, did_you_mean
 from .laws import PowerLaw
-from .predictor import early_note, gap_note, short_note
+from .predictor import duplicate_note, early_note, gap_note, short_note
 from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, BPB, EVERY, PAPER_TASKS, choose_tasks
 from .units import percent
@@ -480,7 +480,8 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
         # what the ladder cannot tell, as predict says it: a run still training (the lag curves
         # and step 1 take its unannealed end as final), a task missing from some runs or ending early
         span = ladder_span(lad)
-        for note in [short_note(span)] + [f(span, t) for f in (gap_note, early_note) for t in tasks]:  # no c4 pipeline
+        for note in [duplicate_note(span), short_note(span)] + [f(span, t) for f in (gap_note, early_note)
+                                                                  for t in tasks]:  # no c4 pipeline
             if note:
                 warnings.warn(note, InputWarning, stacklevel=2)
         k = cache.key("forecaster", lad.results, tuple(tasks), config)

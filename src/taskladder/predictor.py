@@ -463,6 +463,8 @@ class LadderSpan:
     :func:`early_note`."""
     c4_early: tuple = ()
     """The runs whose C4 loss ends before their last checkpoint: ((run, share of its tokens), ...)."""
+    duplicates: tuple = ()
+    """Groups of runs holding identical results (one run read twice), for :func:`duplicate_note`."""
 
 
 def range_note(span: LadderSpan, target) -> str | None:
@@ -550,6 +552,16 @@ def c4_note(span: LadderSpan) -> str | None:
             f"({_run_list(span.c4_gaps)}): every task's c4 pipeline is fitted and backtested on the others")
 
 
+def duplicate_note(span: LadderSpan) -> str | None:
+    """A warning naming runs whose results are identical, else None: one run read twice (its own
+    file and a W&B export of the whole ladder, under two names) counts twice in every fit."""
+    if not span.duplicates:
+        return None
+    groups = "; ".join(" and ".join(g) for g in span.duplicates[:4])
+    return (f"runs {groups} hold identical results, as no two trained runs do: one run read twice (from two "
+            "files or exports?) counts twice in every fit and backtest; leave the copies out")
+
+
 def early_note(span: LadderSpan, task: str) -> str | None:
     """A warning when ``task``'s results on some run end before that run's last checkpoint (its
     final evaluation failed, or the task was added after it), else None: step 1 then takes an
@@ -625,7 +637,7 @@ def prediction_notes(span: LadderSpan, targets, tasks: Sequence[str]) -> list[st
     at a tokens-per-parameter ratio it cannot resolve or among its own runs, tasks flat over it,
     and actuals measured under another metric convention."""
     per = [f(span, t) for f in (range_note, ratio_note, in_sample_note) for t in targets]
-    per += [short_note(span), c4_note(span), c4_early_note(span)]
+    per += [duplicate_note(span), short_note(span), c4_note(span), c4_early_note(span)]
     per += [f(span, t) for f in (gap_note, early_note, flat_note) for t in tasks]
     return [x for x in per if x] + convention_notes(span.convention, targets)
 
