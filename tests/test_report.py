@@ -229,3 +229,17 @@ def test_report_calibration_section_shows_the_ladders_coverage():
     assert cells[4:8] == [f"{table.loc[('all', lv), 'half_width']:.1f}" for lv in (0.5, 0.8, 0.9, 0.95)]
     assert cells[8] == "12"
     assert text.count("data:image/png;base64,") == 9  # the reliability figure too
+
+
+def test_the_ladder_section_shows_a_run_short_of_its_name():
+    from taskladder.chain import Ladder
+    from taskladder.report import _ladder
+
+    lad = olmo2_ladder().ladder
+    one = lad["run"] == "1B-10xC"
+    short = lad[~(one & (lad["step"] > 0.6 * lad.loc[one, "step"].max())) & (lad["run"] != "190M-1xC")]
+    rows = _Sections("<h2>The ladder</h2>" + "".join(_ladder(Ladder(short)))).out["The ladder"]
+    assert rows[0].startswith("Supports every command")
+    assert [r for r in rows if r and r[0] == "1B-10xC"][0][3] == "5.96 of 10"  # reached of planned
+    assert [r for r in rows if r and r[0] == "1B-5xC"][0][3] == "5"
+    assert ["PIQA", "15", "acc, bpb, taskce"] == [r for r in rows if r and r[0] == "PIQA"][0][:3]
