@@ -843,8 +843,8 @@ def _progress_table(progress, total: float) -> Table:
         t.add_column(c, justify="right" if c in ("tokens", "of planned") else "left", no_wrap=c != "run")
     style = {"done": "green", "training": "yellow", "not started": "dim"}
     for r in progress.itertuples():
-        t.add_row(r.rung, r.run if isinstance(r.run, str) else "–", f"{r.tokens:.3e}" if r.tokens else "–", f"{r.share:.0%}",
-                  f"[{style[r.status]}]{r.status}[/]")
+        t.add_row(r.rung, r.run if isinstance(r.run, str) else "–", f"{r.tokens:.3e}" if r.tokens else "–",
+                  f"{r.share:.0%}", f"[{style[r.status]}]{r.status}[/]")
     done = float(progress["flops"].sum())
     counts = progress["status"].value_counts()
     t.caption = (f"{counts.get('done', 0)} of {len(progress)} rungs done, {counts.get('training', 0)} training; "
