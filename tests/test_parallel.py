@@ -66,7 +66,8 @@ def test_where_fork_is_unsafe_portable_jobs_are_spawned_and_others_run_here(monk
     out = dict(parallel.over_cores(jobs.pid_and_mark, [(k,) for k in range(4)], 2, init=jobs.mark_worker,
                                    portable=True))
     assert sorted(out) == [0, 1, 2, 3] and {marked for _, marked, _ in out.values()} == {True}
-    assert all(pid != os.getpid() for _, _, pid in out.values()) and [v[0] for v in out.values()] != []
+    assert all(pid != os.getpid() for _, _, pid in out.values())
+    assert {k: v[0] for k, v in out.items()} == {k: k * k for k in range(4)}
     here = dict(parallel.over_cores(jobs.pid_and_mark, [(k,) for k in range(4)], 2, init=jobs.mark_worker))
     assert {pid for _, _, pid in here.values()} == {os.getpid()} and list(here) == [0, 1, 2, 3]
 

@@ -499,10 +499,11 @@ def compare(
     prog, advance = _fit_progress(len(tasks), quiet=json_, label="fitting both ladders")
     with prog:
         table, notes = recording_input_warnings(compare_ladders, la, lb, targets, tasks, level, progress=advance)
+    notes = list(notes)
     rows = table.to_dict(orient="records")
     result = {"comparisons": io.records(rows), "config": {"level": level, "interval": INTERVAL_METHOD,
                                                           "baseline": str(baseline), "candidate": str(candidate)},
-              "notes": list(notes)}
+              "notes": notes}
     if out is not None:
         from .plots import plot_compare
 
@@ -510,7 +511,7 @@ def compare(
     if _emit(result, json_, out, "compare", {"comparison": table} if out is not None else {}):
         return
     _print_all(_compare_tables(rows, baseline.name, candidate.name, level))
-    _print_notes(list(notes))
+    _print_notes(notes)
 
 
 def _compare_tables(rows: list[dict], base: str, cand: str, level: float) -> list[Table]:
@@ -574,12 +575,13 @@ def forecast(
         # what the ladder or the log cannot tell: kept as notes, as predict keeps its own
         res, notes = recording_input_warnings(run_forecast, results, log, n_, tokens=d_end, upto=upto,
                                               tasks=parse_names(task), config=cfg, name=name)
+    notes = list(notes)
     table = res.forecasts
     result = {"target": name, "n": n_, "upto": upto, "forecasts": io.records(table),
               "mean_abs_error": None if table["abs_error"].isna().all() else float(table["abs_error"].mean()),
               "ladder_mean_abs_error": None if table["ladder_abs_error"].isna().all()
               else float(table["ladder_abs_error"].mean()),
-              "config": cfg.__dict__, "notes": list(notes)}
+              "config": cfg.__dict__, "notes": notes}
     if out is not None:  # created only now: a failed forecast leaves no empty folder behind
         from . import plots
 
@@ -588,7 +590,7 @@ def forecast(
     if _emit(result, json_, out, "forecast", {"forecast": table}):
         return
     out_console.print(_forecast_table(table, name, level))
-    _print_notes(list(notes))
+    _print_notes(notes)
     if out is not None:
         out_console.print(f"wrote forecast.json, forecast.parquet and forecast.png to {out}/")
 
@@ -636,9 +638,10 @@ def backtest(
         return _calibration(results, tasks, out, json_)
     prog, advance = _fit_progress(len(tasks), json_, "backtesting")
     with prog:
-        bt = backtest_table(Ladder(results), tasks, ALL_DESIGNS, holdout=holdout, level=level, progress=advance)
+        lad = Ladder(results)
+        bt = backtest_table(lad, tasks, ALL_DESIGNS, holdout=holdout, level=level, progress=advance)
     summary = backtest_summary(bt)
-    notes = ladder_notes(results, tasks)
+    notes = ladder_notes(lad, tasks)
     result = {"summary": io.records(summary), "runs": io.records(bt), "notes": notes}
     if out is not None:
         from . import plots
@@ -1143,7 +1146,7 @@ def data(
     OLMo 2 ladder by default, with its targets."""
     from .datasets import olmo2_ladder
     from .describe import describe
-    from .results import load_sizes, read_results
+    from .results import chinchilla_multiple, load_sizes, read_results
 
     if export is not None:
         if ladder:
@@ -1169,11 +1172,11 @@ def data(
         t.add_column(c, justify="right" if c != "run" else "left")
     for r in desc.runs.itertuples():
         # the multiple reached, and the name's where the run falls short of it (still training?)
-        xc = f"{r.multiple:.3g}" + (f"/{r.planned:g}" if r.planned and r.multiple < 0.9 * r.planned else "")
+        xc = f"{r.multiple:.3g}" + (f"/{r.planned:g}" if r.short else "")
         t.add_row(r.run, f"{r.n:,}", f"{r.d:.3e}", xc, str(r.checkpoints), str(r.tasks))
     for tg in targets.values():
-        t.add_row(f"[magenta]{tg.name}[/] (target)", f"{tg.n:,}", f"{tg.d:.3e}", f"{tg.d / (20 * tg.n):.3g}",
-                  str(tg.results["step"].nunique()), "")
+        t.add_row(f"[magenta]{tg.name}[/] (target)", f"{tg.n:,}", f"{tg.d:.3e}",
+                  f"{chinchilla_multiple(tg.n, tg.d):.3g}", str(tg.results["step"].nunique()), "")
     t.caption = "xC: final tokens / 20 N (reached/planned where short); tasks: how many have accuracy on the run"
     out_console.print(t)
     tt = Table(title="Tasks with accuracy")

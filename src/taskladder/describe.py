@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .chain import as_ladder, ladder_notes, ladder_span
+from .chain import as_ladder, ladder_span
 from .laws import PowerLaw
+from .predictor import _run_list, prediction_notes
 from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, LM_LOSS
 from .trust import AUTO_MIN_RUNS
@@ -30,8 +31,9 @@ class LadderDescription:
 
     runs: pd.DataFrame
     """One row per run, smallest first: run, size, n, d (final tokens), multiple (the final
-    tokens over 20 N), planned (the multiple its name gives, else None), checkpoints, tasks
-    (how many have accuracy on it)."""
+    tokens over 20 N), planned (the multiple its name gives, else None), short (whether it falls
+    short of that: :func:`predictor.short_note`'s runs), checkpoints, tasks (how many have
+    accuracy on it)."""
     tasks: pd.DataFrame
     """One row per task with accuracy: task, runs (scored on), metrics, acc_low and acc_high
     (the lowest and highest final accuracy over its runs)."""
@@ -73,30 +75,31 @@ def describe(results, sizes=None) -> LadderDescription:
         results = read_results([Path(p) for p in paths], sizes=table)
     lad = as_ladder(results)
     res = lad.results
-    runs = lad.run_table.copy()
+    span = ladder_span(lad)
+    short = {r for r, _, _ in span.short}
     sizes = res.groupby("run")["size"].first()
     ckpts = res.groupby("run")["step"].nunique()
     scored = res[res["metric"] == ACC].groupby("run")["task"].nunique()
     rows = []
-    for run, r in runs.sort_values(["n", "d"]).iterrows():
+    for run, r in lad.run_table.sort_values(["n", "d"]).iterrows():
         n, d = int(r["n"]), int(r["d"])
         rows.append({"run": run, "size": sizes[run], "n": n, "d": d, "multiple": chinchilla_multiple(n, d),
-                     "planned": parse_run_name(str(run))[1], "checkpoints": int(ckpts[run]),
-                     "tasks": int(scored.get(run, 0))})
-    span = ladder_span(lad)
+                     "planned": parse_run_name(str(run))[1], "short": run in short,
+                     "checkpoints": int(ckpts[run]), "tasks": int(scored.get(run, 0))})
     ranges = {t: (lo, hi) for t, lo, hi, _ in span.acc_range}
+    kinds = sorted(m for m in res["metric"].unique() if m != LM_LOSS)
     task_rows = []
     for task in lad.tasks:
         if not lad.has(task, ACC):
             continue
-        metrics = sorted(m for m in res.loc[res["task"] == task, "metric"].unique() if m != LM_LOSS)
         lo, hi = ranges.get(task, (float("nan"), float("nan")))
-        task_rows.append({"task": task, "runs": len(lad.runs_with(task, ACC)), "metrics": ", ".join(metrics),
-                          "acc_low": lo, "acc_high": hi})
+        task_rows.append({"task": task, "runs": len(lad.runs_with(task, ACC)),
+                          "metrics": ", ".join(m for m in kinds if lad.has(task, m)), "acc_low": lo, "acc_high": hi})
     tasks = [t["task"] for t in task_rows]
+    # chain.ladder_notes, from the span already computed
     return LadderDescription(pd.DataFrame(rows), pd.DataFrame(task_rows, columns=["task", "runs", "metrics",
                                                                                  "acc_low", "acc_high"]),
-                             ladder_notes(lad, tasks), span.convention)
+                             prediction_notes(span, [], tasks), span.convention)
 
 
 #: A run within this share of its rung's planned tokens has finished (the bundled runs reach
@@ -130,6 +133,5 @@ def plan_progress(rungs, results) -> tuple[pd.DataFrame, list[str]]:
     extra = [r for r in runs.sort_values(["n", "d"]).index.astype(str) if r not in used]
     if extra:
         notes.append(f"{len(extra)} of the ladder's runs match no rung of the plan (by size and Chinchilla "
-                     f"multiple in the name, or N within 2%): {', '.join(extra[:4])}"
-                     + (f" and {len(extra) - 4} more" if len(extra) > 4 else ""))
+                     f"multiple in the name, or N within 2%): {_run_list(extra)}")
     return pd.DataFrame(rows), notes

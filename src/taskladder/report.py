@@ -265,8 +265,8 @@ def _ladder(lad: Ladder) -> list[str]:
     d = describe(lad)
     runs = pd.DataFrame({
         "run": d.runs["run"], "N": d.runs["n"].map("{:,}".format), "final D": d.runs["d"].map("{:.3e}".format),
-        "× Chinchilla": [f"{m:.3g}" + (f" of {p:g}" if p == p and p and m < 0.9 * p else "")
-                         for m, p in zip(d.runs["multiple"], d.runs["planned"])],
+        "× Chinchilla": [f"{m:.3g}" + (f" of {p:g}" if short else "")
+                         for m, p, short in zip(d.runs["multiple"], d.runs["planned"], d.runs["short"])],
         "checkpoints": d.runs["checkpoints"], "tasks": d.runs["tasks"]})
     tasks = pd.DataFrame({"task": d.tasks["task"].map(_name), "runs": d.tasks["runs"], "metrics": d.tasks["metrics"],
                           "final acc": [f"{_pct(lo)}–{_pct(hi)}" for lo, hi in zip(d.tasks["acc_low"],
