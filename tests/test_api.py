@@ -19,6 +19,8 @@ def test_paper_design_equals_figure_2_and_the_cli():
     cli = json.loads(run_cli("predict", "--target", "7B-4T", "--target", "13B-5T", "--task", "mmlu,piqa",
                              "--paper", "--json").stdout)["predictions"]
     assert [r["predicted"] for r in cli] == p["predicted"].tolist()
+    # design="paper" is the CLI's --paper
+    assert taskladder.predict(targets=["7B-4T", "13B-5T"], tasks="mmlu,piqa", design="paper").equals(p)
 
 
 def test_automatic_choice_equals_the_cli_with_its_interval():
@@ -68,6 +70,19 @@ def test_a_bad_dataframe_is_named():
     lad = olmo2_ladder().ladder.drop(columns=["value"])
     with pytest.raises(taskladder.TaskladderError, match="DataFrame: missing column 'value'"):
         taskladder.predict(n=7e9, d=4e12, ladder=lad)
+
+
+def test_a_bad_cell_of_a_dataframe_is_named_by_its_index_label():
+    """A notebook shows a frame's index, not a file's line numbers: the label of the bad row."""
+    lad = olmo2_ladder().ladder
+    lad = lad[lad["task"] == "piqa"].copy()  # index labels kept, not 0..n-1
+    label = lad.index[lad["metric"].eq("acc")][3]
+    for col, value, message in (("value", 1.7, "is out of range"), ("value", "x", "is not a finite number"),
+                                ("n", -5, "must be positive"), ("run", " ", "empty")):
+        bad = lad.astype({col: object}).copy()
+        bad.loc[label, col] = value
+        with pytest.raises(taskladder.TaskladderError, match=rf"DataFrame: column '{col}' index {label}: .*{message}"):
+            taskladder.predict(n=7e9, d=4e12, ladder=bad, design="paper")
 
 
 def test_one_value_beside_a_sequence_is_shared_by_every_target():

@@ -90,7 +90,9 @@ def test_cli_compare_json_and_errors(shifted, tmp_path):
                 "--json", "--out", tmp_path / "o")
     assert r.returncode == 0, r.stderr
     (row,) = json.loads(r.stdout)["comparisons"]
-    assert json.loads(r.stdout)["notes"] == []  # same rungs, nothing missing
+    # same rungs, nothing missing but the C4 loss this fixture leaves out, from both ladders
+    assert json.loads(r.stdout)["notes"] == ["both ladders: task 'piqa': no C4 loss, so the automatic choice leaves "
+                                             "out c4 and weighs the other pipelines"]
     assert (tmp_path / "o" / "compare.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "o" / "compare.json").read_text())["comparisons"][0]["difference"] == row["difference"]
     assert row["task"] == "piqa" and row["target"] == "7B-4T" and row["lower"] > 0
@@ -132,6 +134,16 @@ def test_what_either_ladder_cannot_tell_is_said(shifted):
     renamed = base.assign(run="mixB-" + base["run"], d=base["d"] * 1.02)
     assert comparison_notes(base, renamed, target, ["piqa"]) == []
     assert comparison_notes(base, base.assign(run="mixB-" + base["run"], d=base["d"] * 1.2), target, ["piqa"])
+    # the pipelines each ladder's automatic choice left out for lack of data, once where both did
+    def state(*left):
+        return {"piqa": left}
+
+    c4, bpb = ("c4", "no C4 loss"), ("task_bpb", "no 'bpb' values")
+    notes = comparison_notes(base, renamed, target, ["piqa"], (state(c4), state(c4, bpb)))
+    assert notes == ["both ladders: task 'piqa': no C4 loss, so the automatic choice leaves out c4 and weighs the "
+                     "other pipelines",
+                     "candidate: task 'piqa': no 'bpb' values, so the automatic choice leaves out task_bpb and "
+                     "weighs the other pipelines"]
 
 
 def test_the_differences_backtest_error_by_hand():

@@ -8,7 +8,7 @@ from conftest import run_cli
 
 from taskladder.analyses import variance, variance_runs
 from taskladder.chain import Ladder
-from taskladder.datasets import olmo2_ladder
+from taskladder.datasets import bundled_targets, olmo2_ladder
 from taskladder.trust import backtest
 
 
@@ -314,3 +314,55 @@ def test_runs_without_c4_loss_are_named():
         "backtested on the others"]
     # a ladder without any C4 loss has no c4 pipeline to warn about
     assert ladder_span(lad[lad["task"] != "c4_en"]).c4_gaps == ()
+
+
+def test_the_left_out_note_groups_pipelines_by_reason_and_tasks():
+    from taskladder.predictor import left_out_notes
+
+    def state(task, *left):
+        return tuple(left)
+
+    c4 = ("c4", "no C4 loss")
+    assert left_out_notes({"mmlu": state("mmlu"), "piqa": state("piqa")}) == []
+    assert left_out_notes({"mmlu": state("mmlu", c4), "piqa": state("piqa", c4)}) == [
+        "every task: no C4 loss, so the automatic choice leaves out c4 and weighs the other pipelines"]
+    got = left_out_notes({"mmlu": state("mmlu", c4), "piqa": state("piqa", ("task_bpb", "no 'bpb' values"),
+                                                                  ("flops", "no 'bpb' values"), c4)})
+    assert got == ["every task: no C4 loss, so the automatic choice leaves out c4 and weighs the other pipelines",
+                   "task 'piqa': no 'bpb' values, so the automatic choice leaves out task_bpb and flops and weighs "
+                   "the other pipelines"]
+
+
+def test_a_task_without_bits_per_byte_says_which_pipelines_the_automatic_choice_left_out(tmp_path):
+    """A ladder read from lm-eval without --log_samples, or from W&B, may have accuracy but no
+    bits-per-byte: the automatic choice then weighs the pipelines that need none (single_step,
+    acc_power, taskce, c4), and says so rather than silently dropping the paper's own."""
+    lad = olmo2_ladder().ladder
+    lad[~((lad["task"] == "piqa") & (lad["metric"] == "bpb"))].to_csv(tmp_path / "l.csv", index=False)
+    got = run_cli("predict", "--ladder", str(tmp_path / "l.csv"), "--n", "7B", "--tokens", "4T", "--task", "piqa",
+                  "--json")
+    out = json.loads(got.stdout)
+    assert out["notes"] == ["task 'piqa': no 'bpb' values, so the automatic choice leaves out task_bpb and flops "
+                            "and weighs the other pipelines"]
+    assert sorted(w["design"] for w in out["weights"]) == ["acc_power", "c4", "single_step", "taskce"]
+    # `data` says it before any fit, from the ladder alone
+    from taskladder.describe import describe
+
+    assert describe(tmp_path / "l.csv").notes == out["notes"]
+    # and the report, which then fits the paper's chain on the other tasks
+    from taskladder.report import build
+
+    two = lad[lad["task"].isin(["piqa", "mmlu", "c4_en"]) & ~((lad["task"] == "piqa") & (lad["metric"] == "bpb"))]
+    html = build(two, [bundled_targets()["7B-4T"]], ["mmlu", "piqa"], [])
+    assert "Not in the chain (no bits-per-byte values): PIQA; see the automatic prediction." in html
+    assert "task &#x27;piqa&#x27;: no &#x27;bpb&#x27; values, so the automatic choice leaves out task_bpb" in html
+    # no task with bits-per-byte at all: no chain, the automatic prediction still there
+    html = build(two[two["task"] != "mmlu"], [bundled_targets()["7B-4T"]], ["piqa"], ["piqa"])
+    assert "Not shown: no task of this ladder has bits-per-byte values" in html
+    assert "Automatic prediction with 90% intervals" in html and "Fitted laws" not in html
+    # asked for by name, the paper's pipeline is an error naming the tasks that have the metric
+    bad = run_cli("predict", "--ladder", str(tmp_path / "l.csv"), "--n", "7B", "--tokens", "4T", "--task", "piqa",
+                  "--paper")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "no 'bpb' values for task 'piqa' (tasks with 'bpb' values: arc_challenge, arc_easy, boolq" in bad.stderr
+    assert "openbookqa, socialiqa, winogrande)" in bad.stderr  # piqa itself not among them

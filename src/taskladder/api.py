@@ -39,7 +39,8 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
         has accuracy for, else every task it has.
     targets: names of bundled targets (``"7B-4T"``, ``"13B-5T"``), predicted with their actuals.
     design: ``"auto"`` (every pipeline weighted by backtest, with an interval) or one fixed
-        pipeline: ``task_bpb`` (the paper's), ``flops``, ``taskce``, ``c4``, ``single_step``.
+        pipeline: ``task_bpb`` (the paper's; also ``"paper"``, as the CLI's ``--paper``), ``flops`` (C = 6ND),
+        ``flops_olmo`` (OLMo's logged FLOPs), ``taskce``, ``c4``, ``single_step``.
     level: the interval's level (default 0.9; automatic choice only: a fixed pipeline gives no interval).
     sizes: a size table (CSV with ``size,n[,batch_tokens]``) for ladder files that name sizes, not N.
 
@@ -52,6 +53,7 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     from .units import parse_count
     from . import serve
 
+    design = "task_bpb" if design == "paper" else design
     if level is not None and design != "auto":
         raise TaskladderError(f"level sets the automatic prediction's interval; design {design!r} gives none")
     level = 0.9 if level is None else level

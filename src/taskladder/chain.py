@@ -208,7 +208,9 @@ class Ladder:
         if not any(t == task for t, _ in self._slices):
             raise TaskladderError(f"task {task!r} is not in the ladder{did_you_mean(task, self.tasks)} "
                                   f"(tasks with data: {have})")
-        raise TaskladderError(f"the ladder has no {metric!r} values for task {task!r} (tasks with data: {have})")
+        with_metric = ", ".join(sorted({t for t, m in self._slices if m == metric})) or "none"
+        raise TaskladderError(f"the ladder has no {metric!r} values for task {task!r} (tasks with {metric!r} "
+                              f"values: {with_metric})")
 
     def chance(self, task: str) -> float:
         """Where the step-2 fits start the task's lower asymptote: the registry's chance

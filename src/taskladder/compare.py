@@ -82,22 +82,27 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
         for t in targets:
             rows.append(_row(task, t, a.state, b.state, common, mse, err, center, level, paired[task])
                         | {"matched_runs": matched, "paired": paired[task]})
-    for note in comparison_notes(la, lb, targets, tasks):  # as predict and forecast say theirs
+    left_out = tuple({t: f[t].state.left_out for t in tasks} for f in (fa, fb))
+    for note in comparison_notes(la, lb, targets, tasks, left_out):  # as predict and forecast say theirs
         warnings.warn(note, InputWarning, stacklevel=2)
     return pd.DataFrame(rows)
 
 
-def comparison_notes(baseline, candidate, targets, tasks: Sequence[str]) -> list[str]:
+def comparison_notes(baseline, candidate, targets, tasks: Sequence[str], left_out: tuple | None = None) -> list[str]:
     """What either ladder cannot tell (:func:`predictor.prediction_notes`: a run still training,
-    a task missing from some runs, ...), said once for both where they share it, and the runs
+    a task missing from some runs, ...; with ``left_out``, each ladder's pipelines per task that
+    its automatic choice left out, :func:`predictor.left_out_notes`), said once for both
+    where they share it, and the runs
     of one ladder whose rung (N and tokens per parameter) the other lacks.  A difference of
     ladders of other rungs mixes the change with the ladders' composition: without its 1B runs
     the bundled ladder misses 7B-4T by 5.4 points on average instead of 2 (docs/trust.md)."""
     from .chain import ladder_span
-    from .predictor import _run_list, prediction_notes
+    from .predictor import _run_list, left_out_notes, prediction_notes
 
     la, lb = as_ladder(baseline), as_ladder(candidate)
     na, nb = (prediction_notes(ladder_span(lad), targets, tasks) for lad in (la, lb))
+    for said, left in zip((na, nb), left_out or ()):
+        said += left_out_notes(left)
     notes = [f"both ladders: {x}" for x in na if x in nb]
     notes += [f"baseline: {x}" for x in na if x not in nb] + [f"candidate: {x}" for x in nb if x not in na]
     only_a, only_b = _unmatched(la, lb), _unmatched(lb, la)

@@ -17,10 +17,10 @@ import pandas as pd
 
 from .chain import as_ladder, ladder_span
 from .laws import PowerLaw
-from .predictor import _run_list, prediction_notes
+from .predictor import _run_list, left_out_notes, prediction_notes
 from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, LM_LOSS
-from .trust import AUTO_MIN_RUNS
+from .trust import AUTO_MIN_RUNS, missing_features
 
 __all__ = ["LadderDescription", "describe", "plan_progress"]
 
@@ -99,7 +99,8 @@ def describe(results, sizes=None) -> LadderDescription:
     # chain.ladder_notes, from the span already computed
     return LadderDescription(pd.DataFrame(rows), pd.DataFrame(task_rows, columns=["task", "runs", "metrics",
                                                                                  "acc_low", "acc_high"]),
-                             prediction_notes(span, [], tasks), span.convention)
+                             prediction_notes(span, [], tasks) + left_out_notes(missing_features(lad, tasks)),
+                             span.convention)
 
 
 #: A run within this share of its rung's planned tokens has finished (the bundled runs reach

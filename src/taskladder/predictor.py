@@ -187,6 +187,9 @@ class TaskState:
     """The ladder's mean log compute, from which a target's extrapolation is measured."""
     error: ModelError
     """The weighted prediction's own backtest error and how it grows with the distance."""
+    left_out: tuple = ()
+    """The pipelines no backtest split could fit or score, with why: ((design, reason), ...),
+    for :func:`left_out_notes`."""
 
     def predict(self, targets, level: float) -> list[dict]:
         """One row per target: weighted centre, its interval, the weights, the actual if known.
@@ -605,6 +608,27 @@ def gap_note(span: LadderSpan, task: str) -> str | None:
                 for i, (runs, what) in enumerate(said)]
         return (f"task {task!r}: " + "; ".join(said) + ": it is fitted and backtested on the runs that have them")
     return None
+
+
+def left_out_notes(left_out: dict[str, tuple]) -> list[str]:
+    """A note per reason the automatic choice could not weigh some pipelines (no bits-per-byte or
+    C4 loss, as ladders read from lm-eval or W&B often lack), naming them and the tasks: its
+    weights and interval then rest on the others, not on the paper's own pipeline.
+    ``left_out``: per task, ((design, why), ...) (:attr:`TaskState.left_out`)."""
+    said: dict[tuple, list[str]] = {}
+    for task, pairs in left_out.items():
+        by_reason: dict[str, list[str]] = {}
+        for design, why in pairs:
+            by_reason.setdefault(why, []).append(design)
+        for why, designs in by_reason.items():
+            said.setdefault((tuple(designs), why), []).append(task)
+    notes = []
+    for (designs, why), tasks in said.items():
+        who = ("every task" if len(tasks) == len(left_out) > 1 else
+               f"task{'s' * (len(tasks) > 1)} {_run_list([repr(t) for t in tasks])}")
+        what = " and ".join([", ".join(designs[:-1]), designs[-1]] if len(designs) > 1 else designs)
+        notes.append(f"{who}: {why}, so the automatic choice leaves out {what} and weighs the other pipelines")
+    return notes
 
 
 def convention_notes(convention: str | None, targets) -> list[str]:

@@ -41,6 +41,9 @@ from .errors import TaskladderError
 from .tasks import ACC, BPB, LM_LOSS, MC_ACC, METRICS, OLMO_COLUMNS, REGISTRY, TASKCE, wide_columns
 
 COLUMNS = ["run", "size", "n", "d", "step", "task", "metric", "value"]
+#: The "file" name of a results table given in memory (``taskladder.predict(ladder=df)``): its
+#: bad cells are named by index label, as the notebook shows them, not by a file's line number.
+FRAME = Path("DataFrame")
 
 #: Non-embedding parameter counts of the paper's ladder sizes (paper Table 1).
 PAPER_SIZES: dict[str, int] = {
@@ -299,13 +302,22 @@ def _range_message(metric: str, v: float, rule: str) -> str:
     return f"{v:g} is out of range: {rule}" + (" (a percentage? give fractions)" if percent else "")
 
 
-def check_range(metric: str, values: np.ndarray, path: Path, col: str, rows: np.ndarray | None = None) -> None:
-    """Refuse values outside the metric's range, naming the file, column and (1-based, header = 1) row."""
+def _row(path: Path, i: int, index: pd.Index | None = None) -> str:
+    """Where the i-th row (0-based) is: a file's line (1-based, header = 1), a frame's index label."""
+    if path != FRAME or index is None:
+        return f"row {i + 2}"
+    label = index[i]
+    return f"index {getattr(label, 'item', lambda: label)()!r}"  # 952, not np.int64(952)
+
+
+def check_range(metric: str, values: np.ndarray, path: Path, col: str, rows: np.ndarray | None = None,
+                index: pd.Index | None = None) -> None:
+    """Refuse values outside the metric's range, naming the file, column and row (:func:`_row`)."""
     bad, rule = out_of_range(metric, values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        row = (rows[i] if rows is not None else i) + 2
-        raise TaskladderError(f"{path}: column {col!r} row {row}: {_range_message(metric, float(values[i]), rule)}")
+        where = _row(path, int(rows[i]) if rows is not None else i, index)
+        raise TaskladderError(f"{path}: column {col!r} {where}: {_range_message(metric, float(values[i]), rule)}")
 
 
 def _numeric_column(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
@@ -314,7 +326,7 @@ def _numeric_column(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise TaskladderError(
-            f"{path}: column {col!r} row {i + 2}: {str(df[col].iloc[i])!r} is not a finite number")
+            f"{path}: column {col!r} {_row(path, i, df.index)}: {str(df[col].iloc[i])!r} is not a finite number")
     return v
 
 
@@ -342,7 +354,8 @@ def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int]
         raise TaskladderError(f"{path}: missing column {missing[0]!r} (long format needs run, step, task, metric, value)")
     for col in ("run", "task", "metric"):  # str() would make an empty cell a run called 'nan'
         if (blank := _blank(df[col])).any():
-            raise TaskladderError(f"{path}: column {col!r} row {int(np.flatnonzero(blank.to_numpy())[0]) + 2}: empty")
+            where = _row(path, int(np.flatnonzero(blank.to_numpy())[0]), df.index)
+            raise TaskladderError(f"{path}: column {col!r} {where}: empty")
     out = pd.DataFrame({"run": df["run"].astype(str)})
     # a size where given, else the run name's (190M-1xC -> 190M)
     blank = _blank(df["size"]).to_numpy() if "size" in df.columns else np.ones(len(df), bool)
@@ -373,12 +386,13 @@ def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int]
     for col, bad in (("n", out["n"] <= 0), ("d", out["d"] < 0)):
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise TaskladderError(f"{path}: column {col!r} row {i + 2}: must be {'positive' if col == 'n' else '>= 0'}")
+            raise TaskladderError(f"{path}: column {col!r} {_row(path, i, df.index)}: must be "
+                                  f"{'positive' if col == 'n' else '>= 0'}")
     unknown = sorted(set(out["metric"]) - set(METRICS))
     if unknown:
         raise TaskladderError(f"{path}: unknown metric {unknown[0]!r} in column 'metric'; known: {', '.join(METRICS)}")
     for metric, idx in out.groupby("metric", sort=False).indices.items():
-        check_range(metric, out["value"].to_numpy()[idx], path, "value", idx)
+        check_range(metric, out["value"].to_numpy()[idx], path, "value", idx, df.index)
     out["n"] = np.rint(out["n"]).astype("int64")
     out["d"] = np.rint(out["d"]).astype("int64")
     out["step"] = np.rint(out["step"]).astype("int64")

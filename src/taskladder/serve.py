@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputWarning, TaskladderError, recording_input_warnings
-from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, check_accuracies, predict_rows,
-                        prediction_notes)
+from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, check_accuracies, left_out_notes,
+                        predict_rows, prediction_notes)
 
 __all__ = ["AutoPrediction", "FixedPrediction", "auto_prediction", "default_tasks", "fixed_prediction"]
 
@@ -105,9 +105,9 @@ def _frame_ladder(frame, sizes: Path | None = None):
 
     if isinstance(frame, Ladder):
         return frame
-    from .results import load_sizes, long_frame_to_tidy
+    from .results import FRAME, load_sizes, long_frame_to_tidy
 
-    return Ladder(long_frame_to_tidy(frame, Path("DataFrame"), sizes=load_sizes(sizes) if sizes else None))
+    return Ladder(long_frame_to_tidy(frame, FRAME, sizes=load_sizes(sizes) if sizes else None))
 
 
 def default_tasks(ladder: Sequence[Path] | None = None, sizes: Path | None = None,
@@ -206,7 +206,9 @@ def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None
     span, states = _states(("auto-state",), tasks, ladder, sizes, mixed_conventions, TaskState, fit, progress)
     rows = predict_rows(states, tasks, targets, level)
     check_accuracies(rows, span, targets)
-    return AutoPrediction(rows, applied_weights(rows, states), prediction_notes(span, targets, tasks))
+    notes = prediction_notes(span, targets, tasks)
+    notes += left_out_notes({t: states[t].left_out for t in tasks})
+    return AutoPrediction(rows, applied_weights(rows, states), notes)
 
 
 @dataclass

@@ -16,23 +16,24 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from .analyses import DESIGNS
-from .chain import Ladder, TaskPredictor, as_ladder, fit_predictor
+from .chain import Ladder, TaskPredictor, as_ladder, feature_key, fit_predictor
 from .datasets import Target
 from .errors import FitWarning, TaskladderError
 from .laws import AccuracyPowerLaw, PowerLaw, SingleStep
 from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, ModelError, PipelineState, TaskState, applied_weights, expit,
-                        logit, logit_sd, predict_rows, student_t_ppf)
+                        left_out_notes, logit, logit_sd, predict_rows, student_t_ppf)
 from .refit import batched_huber_refit, batched_ls_refit
-from .tasks import ACC
+from .tasks import ACC, C4
 
 __all__ = ["ALL_DESIGNS", "INTERVAL_METHOD", "DesignModel", "TaskFit", "auto_predict", "backtest", "backtest_summary",
-           "backtest_table", "design_weights", "ensemble_errors", "fit_states", "model_error", "task_fits"]
+           "backtest_table", "design_weights", "ensemble_errors", "fit_states", "missing_features", "model_error",
+           "task_fits"]
 
 #: Every pipeline scored by the backtest: the paper's five and a direct power law on accuracy.
 ALL_DESIGNS = (*DESIGNS, "acc_power")
@@ -369,6 +370,8 @@ class AutoResult:
     weights: pd.DataFrame
     """The weights applied, per task, target and pipeline (:func:`predictor.applied_weights`)."""
     backtest: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    """The pipelines left out for lack of data (:func:`predictor.left_out_notes`)."""
 
 
 def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level: float = 0.9,
@@ -391,7 +394,8 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
     states = {t: f.state for t, f in fitted.items()}
     rows = predict_rows(states, tasks, targets, level)
     return AutoResult(pd.DataFrame(rows), pd.DataFrame(applied_weights(rows, states)),
-                      pd.concat([fitted[t].backtest for t in tasks], ignore_index=True))
+                      pd.concat([fitted[t].backtest for t in tasks], ignore_index=True),
+                      left_out_notes({t: s.left_out for t, s in states.items()}))
 
 
 def fit_states(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None,
@@ -453,13 +457,45 @@ class TaskFit:
     """Every pipeline fitted, bootstrap refits included, with its backtest error."""
 
 
-def _fit_design(lad: Ladder, task: str, design: str) -> tuple[pd.DataFrame, PipelineState | None]:
+def _fit_design(lad: Ladder, task: str, design: str) -> tuple[pd.DataFrame, PipelineState | None, str | None]:
     """One pipeline of one task: its backtest rows and, if it could be backtested, its final
-    fit with bootstrap refits (the backtest fields of the state are filled in by :func:`_assemble`)."""
+    fit with bootstrap refits (the backtest fields of the state are filled in by :func:`_assemble`);
+    else why not (:func:`_why_left_out`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitWarning)
         bt = backtest(lad, [task], [design], coverage=False)
-        return bt, (DesignModel(design, task).fit(lad).state() if len(bt) else None)
+        if not len(bt):
+            return bt, None, _why_left_out(lad, task, design)
+        return bt, DesignModel(design, task).fit(lad).state(), None
+
+
+def lacking(lad: Ladder, task: str, design: str) -> str | None:
+    """What ``design`` needs for ``task`` that the ladder has on no run, or None: its middle
+    feature (a ladder read from lm-eval or W&B often has no bits-per-byte or C4 loss)."""
+    cfg = DESIGNS.get(design)
+    if cfg is not None:
+        key = feature_key(task, cfg.feature)
+        if not lad.has(*key):
+            return "no C4 loss" if key[0] == C4 else f"no {key[1]!r} values"
+    return None
+
+
+def missing_features(ladder, tasks: Iterable[str], designs: Sequence[str] = ALL_DESIGNS) -> dict[str, tuple]:
+    """Per task, the pipelines its automatic choice will leave out for lack of data, with why
+    (:func:`lacking`): what :func:`predictor.left_out_notes` says, known before any fit."""
+    lad = as_ladder(ladder)
+    return {t: tuple((d, why) for d in designs if (why := lacking(lad, t, d))) for t in tasks}
+
+
+def _why_left_out(lad: Ladder, task: str, design: str) -> str:
+    """Why a pipeline has no backtest row on a task: :func:`lacking`, else its fit's own error."""
+    if why := lacking(lad, task, design):
+        return why
+    try:
+        DesignModel(design, task, n_starts=0).fit(lad)
+    except TaskladderError as e:
+        return str(e)
+    return "no backtest split could score it"
 
 
 def _assemble(task: str, designs: Sequence[str], parts: dict, center: float) -> TaskFit:
@@ -481,7 +517,8 @@ def _assemble(task: str, designs: Sequence[str], parts: dict, center: float) -> 
     if error is None:  # no split left to score the weighted mean on: its pipelines' errors
         error = ModelError(float(np.sum(wt["weight"] * wt["rmse"])), float(bt["log_extrapolation"].mean()),
                            _error_dof(bt))
-    return TaskFit(task, wt, bt, TaskState(task, pipes, center, error))
+    left_out = tuple((d, parts[d][2]) for d in designs if not len(parts[d][0]))
+    return TaskFit(task, wt, bt, TaskState(task, pipes, center, error, left_out))
 
 
 def _backtest_weights(bt: pd.DataFrame) -> pd.Series:
