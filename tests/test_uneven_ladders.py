@@ -334,7 +334,7 @@ def test_the_left_out_note_groups_pipelines_by_reason_and_tasks():
 
 
 def test_a_task_without_bits_per_byte_says_which_pipelines_the_automatic_choice_left_out(tmp_path):
-    """A ladder read from lm-eval without --log_samples, or from W&B, may have accuracy but no
+    """A W&B export of accuracies, or a team's own table, may have accuracy but no
     bits-per-byte: the automatic choice then weighs the pipelines that need none (single_step,
     acc_power, taskce, c4), and says so rather than silently dropping the paper's own."""
     lad = olmo2_ladder().ladder

@@ -612,7 +612,7 @@ def gap_note(span: LadderSpan, task: str) -> str | None:
 
 def left_out_notes(left_out: dict[str, tuple]) -> list[str]:
     """A note per reason the automatic choice could not weigh some pipelines (no bits-per-byte or
-    C4 loss, as ladders read from lm-eval or W&B often lack), naming them and the tasks: its
+    C4 loss, as a W&B export of accuracies and lm-eval's outputs lack), naming them and the tasks: its
     weights and interval then rest on the others, not on the paper's own pipeline.
     ``left_out``: per task, ((design, why), ...) (:attr:`TaskState.left_out`)."""
     said: dict[tuple, list[str]] = {}

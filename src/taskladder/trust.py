@@ -471,7 +471,7 @@ def _fit_design(lad: Ladder, task: str, design: str) -> tuple[pd.DataFrame, Pipe
 
 def lacking(lad: Ladder, task: str, design: str) -> str | None:
     """What ``design`` needs for ``task`` that the ladder has on no run, or None: its middle
-    feature (a ladder read from lm-eval or W&B often has no bits-per-byte or C4 loss)."""
+    feature (a W&B export of accuracies has no bits-per-byte; lm-eval's outputs have no C4 loss)."""
     cfg = DESIGNS.get(design)
     if cfg is not None:
         key = feature_key(task, cfg.feature)
