@@ -349,6 +349,10 @@ def test_a_task_without_bits_per_byte_says_which_pipelines_the_automatic_choice_
     from taskladder.describe import describe
 
     assert describe(tmp_path / "l.csv").notes == out["notes"]
+    # and backtest, whose table shows those pipelines blank
+    from taskladder.chain import ladder_notes
+
+    assert ladder_notes(lad[~((lad["task"] == "piqa") & (lad["metric"] == "bpb"))], ["piqa", "mmlu"]) == out["notes"]
     # and the report, which then fits the paper's chain on the other tasks
     from taskladder.report import build
 

@@ -425,8 +425,13 @@ def _duplicate_runs(lad: Ladder) -> tuple:
 def ladder_notes(ladder, tasks) -> list[str]:
     """The warnings of :func:`predictor.prediction_notes` that concern the ladder alone (no
     target): what a backtest says beside its scores, whose held-out "actuals" a run still
-    training, or a task that ends early, make as wrong as the fits."""
-    return predictor.prediction_notes(ladder_span(ladder), [], tasks)
+    training, or a task that ends early, make as wrong as the fits; and the pipelines left out
+    for lack of data (:func:`predictor.left_out_notes`), which a backtest shows as blanks."""
+    from .trust import missing_features  # trust builds on this module
+
+    lad = as_ladder(ladder)
+    return (predictor.prediction_notes(ladder_span(lad), [], tasks)
+            + predictor.left_out_notes(missing_features(lad, tasks)))
 
 
 def _ends_early(lad: Ladder, task: str, metrics: list[str], order) -> tuple:
