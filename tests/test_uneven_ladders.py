@@ -370,3 +370,27 @@ def test_a_task_without_bits_per_byte_says_which_pipelines_the_automatic_choice_
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert "no 'bpb' values for task 'piqa' (tasks with 'bpb' values: arc_challenge, arc_easy, boolq" in bad.stderr
     assert "openbookqa, socialiqa, winogrande)" in bad.stderr  # piqa itself not among them
+
+
+def test_a_ladder_of_final_checkpoints_only_is_predicted_and_named(tmp_path):
+    """A team that scored only its runs' last checkpoints: step 2 dropped the first 10% of each
+    run's checkpoints, rounded up, so the one checkpoint of every run, and the paper's chain
+    failed with "no checkpoints carry both bpb and acc".  A run's last is never dropped now."""
+    from taskladder.chain import ladder_span
+
+    lad = olmo2_ladder().ladder
+    lad = lad[lad["task"].isin(["piqa", "mmlu", "c4_en"])]
+    finals = lad[lad["step"] == lad.groupby("run")["step"].transform("max")]
+    finals.to_csv(tmp_path / "f.csv", index=False)
+    r = run_cli("predict", "--paper", "--ladder", tmp_path / "f.csv", "--target", "7B-4T", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    # step 2 on 16 points instead of ~1,400: still within 4 points of the actuals (here 3.9 and
+    # 0.9; the whole ladder's 0.6 and 0.8)
+    errors = {p["task"]: p["abs_error"] for p in out["predictions"]}
+    assert sorted(errors) == ["mmlu", "piqa"] and max(errors.values()) < 4.0
+    (note,) = out["notes"]
+    assert note.startswith("no run has 3 checkpoints (a ladder evaluated only at its runs' ends?)")
+    # a ladder with 3 checkpoints in some run is not named; a run's ends only elsewhere do not matter
+    three = lad[lad["step"] >= lad.groupby("run")["step"].transform(lambda s: sorted(s.unique())[-3])]
+    assert not ladder_span(three).finals_only and ladder_span(finals).finals_only

@@ -77,7 +77,7 @@ def table_hash(df) -> str:
 #: largest runs scored on them; 19: and the runs without C4 loss; 20: and the results ending before a
 #: run's last checkpoint; 21: and the runs holding identical results), so a developer's cache never serves
 #: results of older code under the same package version.
-FORMAT = 22
+FORMAT = 23
 
 
 def key(kind: str, *parts) -> str:

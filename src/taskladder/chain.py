@@ -238,8 +238,9 @@ class Ladder:
                       skip_frac: float, window: int) -> pd.DataFrame:
         """Step-2 data: (feature, accuracy) at every checkpoint of every run.
 
-        Per run: the first ``ceil(skip_frac * len)`` checkpoints are dropped, then both
-        series are smoothed with a trailing moving average (paper section 3.2).
+        Per run: the first ``ceil(skip_frac * len)`` checkpoints are dropped, but never the
+        last (a ladder evaluated only at its runs' ends has one checkpoint per run, all final),
+        then both series are smoothed with a trailing moving average (paper section 3.2).
         """
         ys = {s.run: s for s in self.series(*y)}
         parts = []
@@ -250,10 +251,8 @@ class Ladder:
             common, ix, iy = np.intersect1d(sx.step, sy.step, return_indices=True)
             if len(common) == 0:
                 continue
-            k = int(np.ceil(skip_frac * len(common)))
+            k = min(int(np.ceil(skip_frac * len(common))), len(common) - 1)
             xv, yv = sx.value[ix][k:], sy.value[iy][k:]
-            if len(xv) == 0:
-                continue
             m = len(xv)
             parts.append(([sx.run] * m, [sx.size] * m, np.full(m, sx.n), sx.d[ix][k:], common[k:],
                           moving_average(xv, window), moving_average(yv, window)))
@@ -403,7 +402,7 @@ def ladder_span(ladder) -> LadderSpan:
     return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"),
                       float(tpp.min()), float(tpp.max()), tuple(acc), tuple(map(str, runs.index)), tuple(short),
                       c4_gaps, tuple(gaps), tuple(early), tuple((r, f) for r, f, _ in c4_early),
-                      _duplicate_runs(lad))
+                      _duplicate_runs(lad), bool(lad.results.groupby("run")["step"].nunique().max() < 3))
 
 
 def _duplicate_runs(lad: Ladder) -> tuple:

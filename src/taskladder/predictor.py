@@ -468,6 +468,8 @@ class LadderSpan:
     """The runs whose C4 loss ends before their last checkpoint: ((run, share of its tokens), ...)."""
     duplicates: tuple = ()
     """Groups of runs holding identical results (one run read twice), for :func:`duplicate_note`."""
+    finals_only: bool = False
+    """Whether no run has 3 checkpoints (a ladder evaluated at its runs' ends), for :func:`finals_note`."""
 
 
 def range_note(span: LadderSpan, target) -> str | None:
@@ -563,6 +565,17 @@ def duplicate_note(span: LadderSpan) -> str | None:
     groups = "; ".join(" and ".join(g) for g in span.duplicates[:4])
     return (f"runs {groups} hold identical results, as no two trained runs do: one run read twice (from two "
             "files or exports?) counts twice in every fit and backtest; leave the copies out")
+
+
+def finals_note(span: LadderSpan) -> str | None:
+    """A warning when no run has 3 checkpoints, else None: step 2 then rests on one point per
+    run instead of the hundreds along the runs (paper section 3.2), and the accuracy's
+    checkpoint-to-checkpoint noise, part of every interval, cannot be measured."""
+    if not span.finals_only:
+        return None
+    return ("no run has 3 checkpoints (a ladder evaluated only at its runs' ends?): step 2 is fitted on a "
+            "point or two per run, not on every checkpoint as in the paper, and the intervals leave out the "
+            "accuracy's checkpoint-to-checkpoint noise, which needs 3 to measure")
 
 
 def early_note(span: LadderSpan, task: str) -> str | None:
@@ -661,7 +674,7 @@ def prediction_notes(span: LadderSpan, targets, tasks: Sequence[str]) -> list[st
     at a tokens-per-parameter ratio it cannot resolve or among its own runs, tasks flat over it,
     and actuals measured under another metric convention."""
     per = [f(span, t) for f in (range_note, ratio_note, in_sample_note) for t in targets]
-    per += [duplicate_note(span), short_note(span), c4_note(span), c4_early_note(span)]
+    per += [duplicate_note(span), finals_note(span), short_note(span), c4_note(span), c4_early_note(span)]
     per += [f(span, t) for f in (gap_note, early_note, flat_note) for t in tasks]
     return [x for x in per if x] + convention_notes(span.convention, targets)
 

@@ -494,7 +494,7 @@ def _why_left_out(lad: Ladder, task: str, design: str) -> str:
     try:
         DesignModel(design, task, n_starts=0).fit(lad)
     except TaskladderError as e:
-        return str(e)
+        return str(e).removeprefix(f"task {task!r}: ")  # the note names the task
     return "no backtest split could score it"
 
 
