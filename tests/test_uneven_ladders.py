@@ -394,3 +394,11 @@ def test_a_ladder_of_final_checkpoints_only_is_predicted_and_named(tmp_path):
     # a ladder with 3 checkpoints in some run is not named; a run's ends only elsewhere do not matter
     three = lad[lad["step"] >= lad.groupby("run")["step"].transform(lambda s: sorted(s.unique())[-3])]
     assert not ladder_span(three).finals_only and ladder_span(finals).finals_only
+    # Table 4's SD over "the last 10 checkpoints" of one checkpoint is 0: the count measured is
+    # given, and the report shows no table of zeros
+    from taskladder.report import _variance
+
+    assert variance(Ladder(finals), ["piqa"])["last_n"].tolist() == [1]
+    assert variance(Ladder(three), ["piqa"])["last_n"].tolist() == [3]
+    assert "Not shown: run 1B-10xC has 1 checkpoint(s) scored" in "".join(_variance(variance(Ladder(finals),
+                                                                                         ["piqa"]), None))

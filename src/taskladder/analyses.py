@@ -146,7 +146,8 @@ def variance(ladder, tasks: Sequence[str], run: str | None = None, last_n: int =
     Standard deviation (population, ddof = 0) and relative SD (SD / mean) of the task
     loss and of the accuracy over the last ``last_n`` checkpoints of ``run``, by
     default the ladder's largest run (most parameters, then most tokens), or for a task
-    not evaluated on it, the largest run it was evaluated on (column ``run``).
+    not evaluated on it, the largest run it was evaluated on (column ``run``); ``last_n``: the
+    checkpoints measured, fewer where the run has fewer (an SD of under 3 says nothing).
     """
     lad = as_ladder(ladder)
     largest = run_table(lad.results).sort_values(["n", "d"]).index[::-1].tolist()
@@ -162,6 +163,7 @@ def variance(ladder, tasks: Sequence[str], run: str | None = None, last_n: int =
             if s is None:
                 raise TaskladderError(f"run {use!r} has no {metric!r} values for task {task!r}")
             v = s.value[-last_n:]
+            row["last_n"] = min(row["last_n"], len(v))
             row[f"{key}_sd"] = float(np.std(v))
             row[f"{key}_rel_sd"] = float(np.std(v) / np.mean(v))
         rows.append(row)

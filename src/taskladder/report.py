@@ -267,6 +267,10 @@ def _mc(lad: Ladder, targets, tasks) -> list[str]:
 
 def _variance(var: pd.DataFrame, fig: _Figures) -> list[str]:
     """Table 4: the SD of task loss and accuracy over the last checkpoints."""
+    if var["last_n"].min() < 3:  # a ladder scored only at its runs' ends
+        return ["<h2>Variance over the last checkpoints (paper section 5.1)</h2>",
+                f'<p class="note">Not shown: run {html.escape(analyses.variance_runs(var))} has '
+                f'{var["last_n"].min()} checkpoint(s) scored; an SD needs at least 3.</p>']
     vt = pd.DataFrame({"task": var["task"].map(_name), "loss SD": var["loss_sd"].map("{:.4f}".format),
                        "loss rel SD": var["loss_rel_sd"].map("{:.2%}".format),
                        "acc SD": var["acc_sd"].map("{:.4f}".format),
