@@ -394,6 +394,9 @@ def test_a_ladder_of_final_checkpoints_only_is_predicted_and_named(tmp_path):
     # a ladder with 3 checkpoints in some run is not named; a run's ends only elsewhere do not matter
     three = lad[lad["step"] >= lad.groupby("run")["step"].transform(lambda s: sorted(s.unique())[-3])]
     assert not ladder_span(three).finals_only and ladder_span(finals).finals_only
+    # a forecast learns the schedule's lag from the runs' checkpoints: refused in one line
+    r = run_cli("forecast", "--target", "7B-4T", "--upto", "0.5", "--ladder", tmp_path / "f.csv", "--task", "piqa")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no ladder run has 2 with task loss" in r.stderr
     # Table 4's SD over "the last 10 checkpoints" of one checkpoint is 0: the count measured is
     # given, and the report shows no table of zeros
     from taskladder.report import _variance

@@ -124,7 +124,9 @@ class LagCurve:
                 fs.append(d / d[-1])
                 os_.append(o - o[-ACTUAL_WINDOW:].mean())
         if not fs:
-            raise TaskladderError("the ladder has no task-loss series to learn the schedule lag from")
+            raise TaskladderError("a forecast learns how a run's task loss approaches its end from the ladder runs' "
+                                  "checkpoints, and no ladder run has 2 with task loss (bpb) on these tasks "
+                                  "(scored only at their ends?); predict gives the target's final accuracy")
         f, o = np.concatenate(fs), np.concatenate(os_)
         edges = np.linspace(0.0, 1.0, bins + 1)
         mids, meds = [], []
