@@ -165,6 +165,48 @@ def test_load_store_and_keys(tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == others
 
 
+def test_the_folder_is_capped_least_recently_used_first(tmp_path, monkeypatch):
+    """Past the cap, the entries read or written longest ago go, down to 80% of it; a read
+    refreshes an entry; a temp file a dead process left an hour ago goes; other files stay."""
+    import time
+
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path))
+    monkeypatch.delenv("TASKLADDER_NO_CACHE", raising=False)
+    now = time.time()
+    keys = [f"t-{i:040x}" for i in range(10)]
+    for i, k in enumerate(keys):  # 10 entries of 1,000 bytes, k[0] the oldest
+        (tmp_path / (k + cache.SUFFIX)).write_bytes(pickle.dumps(b"x" * 950).ljust(1000, b"\0"))
+        os.utime(tmp_path / (k + cache.SUFFIX), (now - 1000 + i, now - 1000 + i))
+    assert cache.load(keys[0]) == b"x" * 950  # read now: the most recently used
+    stale, fresh = tmp_path / f".{keys[3]}.dead.tmp", tmp_path / f".{keys[4]}.live.tmp"
+    for f, age in ((stale, 7200), (fresh, 60)):
+        f.write_bytes(b"half")
+        os.utime(f, (now - age, now - age))
+    (tmp_path / "notes.pkl").write_bytes(b"x" * 5000)  # not ours: neither counted nor removed
+    assert cache.prune(20_000) == (1, 4)  # under the cap: only the dead write's temp file
+    assert not stale.exists() and fresh.exists()
+    assert cache.prune(8_000) == (4, 4000)  # 10,000 > 8,000: down to 6,400 (80%), oldest first
+    left = sorted(p.name[:-len(cache.SUFFIX)] for p in _entries(tmp_path) if p.name.startswith("t-"))
+    assert left == sorted([keys[0], *keys[5:]])  # keys[0] kept: it was read
+    assert (tmp_path / "notes.pkl").exists() and fresh.exists()
+    # a process prunes at its first write, under $TASKLADDER_CACHE_MAX_MB
+    monkeypatch.setattr(cache, "_pruned", False)
+    monkeypatch.setenv("TASKLADDER_CACHE_MAX_MB", "0.004")
+    cache.store(keys[1], b"new")
+    assert cache.info()[2] <= 0.8 * 4000 and cache.load(keys[1]) == b"new"
+
+
+@pytest.mark.parametrize("value, cap", [("", 512_000_000), ("64", 64_000_000), ("0.5", 500_000),
+                                        ("0", None), ("-3", None), ("lots", None), ("inf", None)])
+def test_the_caps_setting(monkeypatch, value, cap):
+    monkeypatch.setenv("TASKLADDER_CACHE_MAX_MB", value)
+    if cap is None:
+        with pytest.warns(cache.CacheWarning, match="TASKLADDER_CACHE_MAX_MB=.* is not a positive number"):
+            assert cache.max_bytes() == cache.DEFAULT_MAX_MB * 1_000_000
+    else:
+        assert cache.max_bytes() == cap
+
+
 def test_keys_follow_content_order_names_version_and_format(monkeypatch):
     import taskladder
 
@@ -207,7 +249,7 @@ def test_cache_cli_info_and_clear(filled, tmp_path):
     d = _copy(filled, tmp_path)
     r = _cli(d, "cache", "info")
     n = sum(ONE_TASK.values())
-    assert r.returncode == 0 and f"{n} entries" in r.stdout
+    assert r.returncode == 0 and f"{n} entries" in r.stdout and "of at most 512 MB" in r.stdout
     r = _cli(d, "cache", "clear")
     assert r.returncode == 0 and f"removed {n} entries" in r.stdout
     assert _entries(d) == [] and "0 entries" in _cli(d, "cache", "info").stdout

@@ -14,6 +14,12 @@ so concurrent processes never see a half-written entry (the last rename wins, an
 wrote the same content).  An entry that cannot be read is ignored with a
 :class:`CacheWarning` and recomputed; a cache folder that cannot be written is
 ignored the same way.  ``TASKLADDER_NO_CACHE=1`` (the CLI's ``--no-cache``) turns it off.
+
+The folder is capped (:func:`max_bytes`, 512 MB unless ``$TASKLADDER_CACHE_MAX_MB`` says
+otherwise): a ladder that grows by a checkpoint an hour, predicted from a dashboard, keys new
+entries each time, and entries of older releases are never read again.  Each read refreshes
+an entry's time, and the first write of a process removes the least recently used entries
+down to 80% of the cap once the folder is past it (:func:`prune`), as ccache does.
 """
 
 from __future__ import annotations
@@ -35,6 +41,14 @@ _OURS = re.compile(r"[\w.-]+-[0-9a-f]{40}\.pkl|\.[\w.-]+-[0-9a-f]{40}\.\w+\.tmp"
 
 class CacheWarning(UserWarning):
     """A cache entry could not be read or written; the result is recomputed."""
+
+
+#: The cap on the folder's size, in MB, unless $TASKLADDER_CACHE_MAX_MB sets another: the
+#: bundled ladder's every cached result takes 15 MB, so this holds a few dozen ladders.
+DEFAULT_MAX_MB = 512
+#: A temp file this old (seconds) is left by a process that died mid-write: pruned.
+_STALE_TMP = 3600.0
+_pruned = False  # whether this process has pruned the folder (once, at its first write)
 
 
 def cache_dir() -> Path:
@@ -105,7 +119,9 @@ def load(k: str):
         return None
     try:
         with open(path, "rb") as f:
-            return pickle.load(f)
+            obj = pickle.load(f)
+    except FileNotFoundError:  # removed since (another process's prune or clear): recomputed
+        return None
     except Exception as e:  # a truncated, corrupt or foreign file: never trusted, never fatal
         warnings.warn(f"ignoring unreadable cache entry {path} ({type(e).__name__}); recomputing", CacheWarning,
                       stacklevel=2)
@@ -114,6 +130,11 @@ def load(k: str):
         except OSError:
             pass
         return None
+    try:
+        os.utime(path)  # used now: the last entries a prune removes
+    except OSError:
+        pass
+    return obj
 
 
 def store(k: str, obj) -> None:
@@ -129,6 +150,10 @@ def store(k: str, obj) -> None:
             pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, d / (k + SUFFIX))
         tmp = None
+        global _pruned
+        if not _pruned:
+            _pruned = True
+            prune()
     except OSError as e:
         warnings.warn(f"cannot write the cache in {d} ({e.strerror or e}); continuing without it", CacheWarning,
                       stacklevel=2)
@@ -183,6 +208,62 @@ def clear() -> tuple[int, int]:
                 p.unlink()
                 n += 1
     return n, size
+
+
+def max_bytes() -> int:
+    """The cap on the cache folder's size: $TASKLADDER_CACHE_MAX_MB (MB, > 0), else
+    :data:`DEFAULT_MAX_MB`; a value that is not a positive number is ignored with a warning."""
+    env = os.environ.get("TASKLADDER_CACHE_MAX_MB", "")
+    if env:
+        try:
+            mb = float(env)
+        except ValueError:
+            mb = float("nan")
+        if mb > 0 and mb != float("inf"):
+            return int(mb * 1e6)
+        warnings.warn(f"TASKLADDER_CACHE_MAX_MB={env!r} is not a positive number of MB; using "
+                      f"{DEFAULT_MAX_MB}", CacheWarning, stacklevel=2)
+    return DEFAULT_MAX_MB * 1_000_000
+
+
+def prune(limit: int | None = None) -> tuple[int, int]:
+    """Past ``limit`` bytes (default :func:`max_bytes`), remove the least recently used entries
+    down to 80% of it; temp files of writes that died an hour ago go too.  Returns (files
+    removed, bytes freed).  Only the cache's own files are counted or touched (:data:`_OURS`)."""
+    import time
+
+    d = cache_dir()
+    limit = max_bytes() if limit is None else limit
+    entries, n, freed = [], 0, 0
+    try:
+        listing = list(os.scandir(d))
+    except OSError:
+        return 0, 0
+    old = time.time() - _STALE_TMP
+    for e in listing:
+        try:
+            if not (e.is_file() and _OURS.fullmatch(e.name)):
+                continue
+            st = e.stat()
+            if e.name.endswith(SUFFIX):
+                entries.append((st.st_mtime, st.st_size, e.path))
+            elif st.st_mtime < old:
+                os.unlink(e.path)
+                n, freed = n + 1, freed + st.st_size
+        except OSError:  # gone since the listing (another process): nothing to count
+            continue
+    total = sum(size for _, size, _ in entries)
+    if total <= limit:
+        return n, freed
+    for _, size, path in sorted(entries):  # least recently used first
+        if total <= 0.8 * limit:
+            break
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        total, n, freed = total - size, n + 1, freed + size
+    return n, freed
 
 
 def info() -> tuple[Path, int, int]:

@@ -85,10 +85,11 @@ app.add_typer(cache_app, name="cache")
 @cache_app.command("info")
 def cache_info():
     """Where the cache is, how many entries it holds and their size."""
-    from .cache import info
+    from .cache import info, max_bytes
 
     d, n, size = info()
-    out_console.print(f"{d}: {n} entries, {size / 1e6:.1f} MB", soft_wrap=True)  # a path is not wrapped
+    out_console.print(f"{d}: {n} entries, {size / 1e6:.1f} MB of at most {max_bytes() / 1e6:.0f} MB "
+                      "(TASKLADDER_CACHE_MAX_MB; the least recently used go first)", soft_wrap=True)
 
 
 @cache_app.command("clear")
