@@ -91,9 +91,9 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
 def comparison_notes(baseline, candidate, targets, tasks: Sequence[str], left_out: tuple | None = None) -> list[str]:
     """What either ladder cannot tell (:func:`predictor.prediction_notes`: a run still training,
     a task missing from some runs, ...; with ``left_out``, each ladder's pipelines per task that
-    its automatic choice left out, :func:`predictor.left_out_notes`), said once for both
-    where they share it, and the runs
-    of one ladder whose rung (N and tokens per parameter) the other lacks.  A difference of
+    its automatic choice left out, :func:`predictor.left_out_notes`), said once for both where
+    they share it, and the runs of one ladder whose rung (N and tokens per parameter) the other
+    lacks.  A difference of
     ladders of other rungs mixes the change with the ladders' composition: without its 1B runs
     the bundled ladder misses 7B-4T by 5.4 points on average instead of 2 (docs/trust.md)."""
     from .chain import ladder_span

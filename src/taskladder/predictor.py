@@ -568,8 +568,8 @@ def duplicate_note(span: LadderSpan) -> str | None:
 
 
 def finals_note(span: LadderSpan) -> str | None:
-    """A warning when no run has 3 checkpoints, else None: step 2 then rests on one point per
-    run instead of the hundreds along the runs (paper section 3.2), and the accuracy's
+    """A warning when no run has 3 checkpoints, else None: step 2 then rests on a point or two
+    per run instead of the hundreds along the runs (paper section 3.2), and the accuracy's
     checkpoint-to-checkpoint noise, part of every interval, cannot be measured."""
     if not span.finals_only:
         return None
