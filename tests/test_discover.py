@@ -89,3 +89,35 @@ def test_large_files_are_known_by_size_and_time(tmp_path, monkeypatch):
     small.write_text("y" * 10)  # a small file's bytes are read
     os.utime(small, ns=(small.stat().st_atime_ns, small.stat().st_mtime_ns))
     assert discover.fingerprint(small) != fs
+
+
+def test_a_ladder_folder_given_as_its_own_out_still_reads_as_the_ladder(tmp_path):
+    """`predict --ladder runs/ --out runs/` wrote predictions.csv into the ladder folder, and the
+    next `--ladder runs/` read it as a ladder: "no parameter count N for run 'predictions'"."""
+    import json
+    import shutil
+
+    from conftest import run_cli
+
+    from taskladder.datasets import olmo2_ladder
+
+    lad = olmo2_ladder().ladder
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    lad[lad["task"] == "piqa"].to_csv(runs / "ladder.csv", index=False)
+    args = ["predict", "--paper", "--ladder", runs, "--n", "7B", "--tokens", "4T", "--json"]
+    first = run_cli(*args, "--out", runs)
+    assert first.returncode == 0, first.stderr
+    assert {"predictions.csv", "predictions.parquet", "predict.json"} <= {p.name for p in runs.iterdir()}
+    again = run_cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["predictions"] == json.loads(first.stdout)["predictions"]
+    assert discover.expand([runs]) == [runs / "ladder.csv"]
+    # every command's outputs, each only beside the JSON it writes with them
+    for js, stems in discover.OWN_OUTPUTS.items():
+        d = tmp_path / js.split(".")[0]
+        shutil.copytree(runs, d, ignore=shutil.ignore_patterns("predict*"))
+        tables = [_touch(d / f"{s}.{ext}", "x\n") for s in stems for ext in ("csv", "parquet")]
+        assert set(discover.expand([d])) == {d / "ladder.csv", *tables}  # without the JSON: tables
+        _touch(d / js)
+        assert discover.expand([d]) == [d / "ladder.csv"]

@@ -12,7 +12,10 @@ through :func:`expand`, so the key covers exactly the files that are read:
 * a folder holding a tool's files (:func:`is_tool_output`) is read whole by that tool's
   reader (:mod:`taskladder.ingest`) and not searched further;
 * hidden folders (``.git``, ``.cache``) are not searched, and a folder reached twice
-  through a link (a checkpoint folder's ``latest -> step1000``) is read once.
+  through a link (a checkpoint folder's ``latest -> step1000``) is read once;
+* taskladder's own outputs are not ladder tables: a ``predictions.csv`` beside the
+  ``predict.json`` that ``predict --out`` wrote with it (:data:`OWN_OUTPUTS`), so a ladder
+  folder given as its own ``--out`` still reads as the ladder next time.
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ LM_EVAL_RESULTS = re.compile(r"^(?!samples_)(?:results_.+|.+_(\d{4}-\d\d-\d\dT\d
 OLMES_METRICS = re.compile(r"^task-(\d+)-(.+)-metrics\.json$")
 OLMO_CORE_STEP = re.compile(r"^metrics_step(\d+)\.json$")
 _TOOL_FILES = (LM_EVAL_RESULTS, OLMES_METRICS, OLMO_CORE_STEP)
+#: The tables each command's ``--out`` writes (as .csv and .parquet), by the JSON file it
+#: writes beside them (cli._emit, reproduction.write): never read as a ladder.
+OWN_OUTPUTS = {"predict.json": ("predictions",), "compare.json": ("comparison",), "forecast.json": ("forecast",),
+               "backtest.json": ("backtest",), "calibration.json": ("calibration", "calibration_runs"),
+               "reproduce.json": ("predictions", "design_choices", "variance")}
 #: What a tool-output folder's readers open (results, samples, predictions, requests, metrics).
 _READ_SUFFIXES = (".json", ".jsonl")
 #: Files up to this size are known by their bytes; larger ones (lm-eval's per-sample logs of a
@@ -54,7 +62,8 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.suffix.lower() in TABLE_SUFFIXES and q.is_file())
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in TABLE_SUFFIXES and q.is_file()
+                           and not _own_output(q))
             sub = [p] if is_tool_output(p) else _tool_outputs(p, {p.resolve()})
             if not found and not sub:
                 raise TaskladderError(f"{p}: folder holds no .csv or .parquet files and no evaluation tool's output")
@@ -64,6 +73,11 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     if not files:
         raise TaskladderError("no ladder files given")
     return files
+
+
+def _own_output(table: Path) -> bool:
+    """Whether ``table`` is one taskladder's ``--out`` wrote: its name, and the JSON beside it."""
+    return any(table.stem in stems and (table.parent / js).is_file() for js, stems in OWN_OUTPUTS.items())
 
 
 def _tool_outputs(folder: Path, seen: set) -> list[Path]:
