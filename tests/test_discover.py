@@ -68,7 +68,7 @@ def test_the_cache_key_changes_with_a_file_read_and_only_then(tree):
 
 def test_a_folder_with_nothing_to_read_is_named(tmp_path):
     _touch(tmp_path / "empty" / "notes.txt", "x")
-    with pytest.raises(TaskladderError, match="empty: folder holds no .csv or .parquet files"):
+    with pytest.raises(TaskladderError, match="empty: folder holds no .csv, .tsv or .parquet files"):
         discover.expand([tmp_path / "empty"])
 
 

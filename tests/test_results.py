@@ -58,6 +58,27 @@ def test_long_format_round_trip(tmp_path):
     pd.testing.assert_frame_equal(read_results([p], sizes={"190M": 190_354_176}), df)
 
 
+def test_text_tables_as_spreadsheets_save_them(tmp_path):
+    """A ladder saved by a spreadsheet under a European locale (semicolons), as tab-separated
+    text (named .csv or .tsv), with Excel's byte-order mark or gzipped reads as the comma CSV
+    does; read as one column, a semicolon file looked like a wide log of a run named after it."""
+    from taskladder.discover import expand
+
+    df = read_wide(DATA / "190M-1xC.csv")
+    ref = tmp_path / "ref.csv"
+    df.to_csv(ref, index=False)
+    want = read_results([ref])
+    forms = {"semi.csv": dict(sep=";"), "tabs.csv": dict(sep="\t"), "l.tsv": dict(sep="\t"),
+             "bom.csv": dict(encoding="utf-8-sig"), "l.csv.gz": {}, "l.tsv.gz": dict(sep="\t"),
+             "bom_semi.csv": dict(sep=";", encoding="utf-8-sig")}
+    for name, kw in forms.items():
+        d = tmp_path / name.replace(".", "_")
+        d.mkdir()
+        df.to_csv(d / name, index=False, **kw)
+        assert expand([d]) == [d / name]  # found in a folder too
+        pd.testing.assert_frame_equal(read_results([d]), want, check_like=True)
+
+
 def _write(tmp_path, df, name="bad.csv"):
     p = tmp_path / name
     df.to_csv(p, index=False)

@@ -27,7 +27,9 @@ from pathlib import Path
 
 from .errors import TaskladderError
 
-TABLE_SUFFIXES = (".csv", ".parquet")
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+#: Text tables compressed (``ladder.csv.gz``): read as pandas reads them.
+_COMPRESSED = (".csv.gz", ".tsv.gz")
 #: The files each tool writes per checkpoint (lm-eval 0.4, OLMES, OLMo-core's MetricSaverCallback).
 #: lm-eval names a results file ``results_<date id>.json``, or ``<stem>_<date id>.json`` when
 #: ``--output_path`` is ``<stem>.json`` (its samples files then go beside it, in the same folder).
@@ -62,17 +64,22 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.suffix.lower() in TABLE_SUFFIXES and q.is_file()
-                           and not _own_output(q))
+            found = sorted(q for q in p.iterdir() if is_table(q) and q.is_file() and not _own_output(q))
             sub = [p] if is_tool_output(p) else _tool_outputs(p, {p.resolve()})
             if not found and not sub:
-                raise TaskladderError(f"{p}: folder holds no .csv or .parquet files and no evaluation tool's output")
+                raise TaskladderError(f"{p}: folder holds no .csv, .tsv or .parquet files and no evaluation tool's "
+                                      "output")
             files += found + sub
         else:
             files.append(p)
     if not files:
         raise TaskladderError("no ladder files given")
     return files
+
+
+def is_table(path: Path) -> bool:
+    """Whether a file in a ladder folder is a table by its name (.csv, .tsv, .parquet, .csv.gz)."""
+    return path.suffix.lower() in TABLE_SUFFIXES or path.name.lower().endswith(_COMPRESSED)
 
 
 def _own_output(table: Path) -> bool:

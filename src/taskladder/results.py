@@ -145,11 +145,32 @@ def _read_table(path: Path) -> pd.DataFrame:
     try:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        return pd.read_csv(path)
+        return pd.read_csv(path, sep=_separator(path))
     except TaskladderError:
         raise
     except Exception as e:  # pandas/pyarrow raise many types for unreadable files
         raise TaskladderError(f"{path}: cannot be read as a table ({type(e).__name__}: {e})".splitlines()[0]) from None
+
+
+def _separator(path: Path) -> str:
+    """A text table's column separator: a tab for .tsv; else a comma, unless the header line has
+    none but a semicolon or a tab (a spreadsheet saved under a European locale, or a TSV named
+    .csv), which read as one column would look like a wide log of a run named after the file."""
+    name = path.name.lower()
+    if name.endswith((".tsv", ".tsv.gz")):
+        return "\t"
+    import gzip
+
+    try:
+        with (gzip.open if name.endswith(".gz") else open)(path, "rt", encoding="utf-8-sig", errors="replace") as f:
+            head = f.readline()
+    except OSError:  # pandas says what is wrong with the file
+        return ","
+    if "," not in head:
+        for sep in ("\t", ";"):
+            if sep in head:
+                return sep
+    return ","
 
 
 def _read_records(path: Path, suffix: str) -> pd.DataFrame:
