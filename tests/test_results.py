@@ -77,6 +77,11 @@ def test_text_tables_as_spreadsheets_save_them(tmp_path):
         df.to_csv(d / name, index=False, **kw)
         assert expand([d]) == [d / name]  # found in a folder too
         pd.testing.assert_frame_equal(read_results([d]), want, check_like=True)
+    # decimal commas, as such a spreadsheet writes numbers: named
+    df.to_csv(tmp_path / "dec.csv", index=False, sep=";", decimal=",")
+    with pytest.raises(TaskladderError, match=r"dec.csv: column 'value' row 2: '[0-9]+,[0-9]+' is not a finite "
+                                              r"number \(a decimal comma\? save the table with decimal points\)"):
+        read_results([tmp_path / "dec.csv"])
 
 
 def _write(tmp_path, df, name="bad.csv"):

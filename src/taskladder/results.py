@@ -346,8 +346,10 @@ def _numeric_column(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
     bad = ~np.isfinite(v)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise TaskladderError(
-            f"{path}: column {col!r} {_row(path, i, df.index)}: {str(df[col].iloc[i])!r} is not a finite number")
+        cell = str(df[col].iloc[i])
+        comma = pd.notna(pd.to_numeric(cell.replace(",", "."), errors="coerce")) and "," in cell
+        raise TaskladderError(f"{path}: column {col!r} {_row(path, i, df.index)}: {cell!r} is not a finite number"
+                              + (" (a decimal comma? save the table with decimal points)" if comma else ""))
     return v
 
 
