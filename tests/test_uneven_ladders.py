@@ -405,3 +405,45 @@ def test_a_ladder_of_final_checkpoints_only_is_predicted_and_named(tmp_path):
     assert variance(Ladder(three), ["piqa"])["last_n"].tolist() == [3]
     assert "Not shown: run 1B-10xC has 1 checkpoint(s) scored" in "".join(_variance(variance(Ladder(finals),
                                                                                          ["piqa"]), None))
+
+
+def test_a_failed_fit_names_its_task_and_step(monkeypatch):
+    """An error of one law's fit named the law only, not which of the tasks' fits failed."""
+    import taskladder
+    from taskladder.laws import LogSigmoid
+
+    def fail(self, x, y):
+        raise taskladder.TaskladderError("LogSigmoid: the fit failed from every starting point")
+
+    monkeypatch.setattr(LogSigmoid, "fit", fail)
+    lad = olmo2_ladder().ladder
+    with pytest.raises(taskladder.TaskladderError, match=r"^task 'piqa': step 2 \(taskce -> accuracy\): "
+                                                         r"LogSigmoid: the fit failed from every starting point$"):
+        taskladder.predict(n=7e9, d=4e12, ladder=lad[lad["task"] == "piqa"], tasks="piqa", design="taskce")
+
+
+def test_a_constant_accuracy_is_refused_at_once_by_the_chains_and_predicted_by_the_others(tmp_path):
+    """A model that always picks the same choice scores the same accuracy at every checkpoint.
+    Step 2's sigmoid fits searched for a curve through it from every start: 347 s for TaskCE's,
+    and the automatic choice refits it on every backtest split.  Now each chain refuses it at
+    once, and the automatic choice predicts it from the one-step pipelines, saying so."""
+    import numpy as np
+
+    import taskladder
+
+    lad = olmo2_ladder().ladder
+    lad = lad[lad["task"].isin(["piqa", "c4_en"])]
+    const = lad.assign(value=np.where(lad["metric"] == "acc", 0.26, lad["value"]))
+    for design in ("paper", "taskce", "c4", "flops"):
+        with pytest.raises(taskladder.TaskladderError, match="^task 'piqa': its accuracy is 0.26 at every checkpoint: "
+                                                             "nothing for step 2 to fit"):
+            taskladder.predict(n=7e9, d=4e12, ladder=const, tasks="piqa", design=design)
+    const.to_csv(tmp_path / "c.csv", index=False)
+    out = json.loads(run_cli("predict", "--ladder", tmp_path / "c.csv", "--n", "7B", "--tokens", "4T", "--json").stdout)
+    (row,) = out["predictions"]
+    assert row["predicted"] == pytest.approx(0.26, abs=1e-6) and row["lower"] <= 0.26 <= row["upper"]
+    assert sorted(w["design"] for w in out["weights"]) == ["acc_power", "single_step"]
+    assert ("task 'piqa': its accuracy is 0.26 at every checkpoint: nothing for step 2 to fit (an evaluation that "
+            "scores every question alike, e.g. a model that always picks the same choice?), so the automatic choice "
+            "leaves out task_bpb, flops, taskce and c4 and weighs the other pipelines") in out["notes"]
+    assert any("hardly moves" in n for n in out["notes"])  # the flat task's own note

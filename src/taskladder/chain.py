@@ -305,19 +305,35 @@ class TaskPredictor:
         # the same points give the same law: the C4-loss feature is one series for every task
         from .cache import memo
 
-        self.step1_ = memo(("step1", cfg.step1, cfg.n_starts, cfg.compute, n.tobytes(), d.tobytes(), v.tobytes()),
-                           fit_step1)
+        self.step1_ = self._named("step 1", lambda: memo(
+            ("step1", cfg.step1, cfg.n_starts, cfg.compute, n.tobytes(), d.tobytes(), v.tobytes()), fit_step1))
         s2 = lad.paired_points(self.task, fkey, (self.task, ACC), cfg.skip_frac, cfg.smooth_window)
+        y = s2["y"].to_numpy(float)
+        if np.ptp(y) <= 1e-9 * max(abs(float(y[0])), 1.0):
+            # a constant has no sigmoid to fit, and the fits searched for one for minutes
+            raise TaskladderError(f"task {self.task!r}: its accuracy is {float(y[0]):.4g} at every checkpoint: "
+                                  "nothing for step 2 to fit (an evaluation that scores every question alike, "
+                                  "e.g. a model that always picks the same choice?)")
         ch = lad.chance(self.task) if self.chance is None else self.chance
         if cfg.step2 == "sigmoid":
             law = Sigmoid(chance=ch, anchor=(0.0, 1.0) if cfg.anchor else None)
         else:
             law = LogSigmoid()
         law.n_starts = min(cfg.n_starts, 1)  # well-determined on ~1,000 points: one extra start
-        self.step2_ = law.fit(s2["x"], s2["y"])
+        self.step2_ = self._named(f"step 2 ({fkey[1]} -> accuracy)", lambda: law.fit(s2["x"], s2["y"]))
         self.step1_data_, self.step2_data_ = s1, s2
         self.flags_ = [f"step 1: {f}" for f in self.step1_.flags_] + [f"step 2: {f}" for f in self.step2_.flags_]
         return self
+
+    def _named(self, step: str, fit):
+        """``fit()``, its error naming the task and the step (a CLI error of several tasks'
+        fits said only "LogSigmoid: the fit failed from every starting point")."""
+        try:
+            return fit()
+        except TaskladderError as e:
+            if str(e).startswith(f"task {self.task!r}"):
+                raise
+            raise TaskladderError(f"task {self.task!r}: {step}: {e}") from None
 
     def predict_feature(self, N, D):
         """Step 1 alone: the intermediate feature (task loss) at (N, D)."""
