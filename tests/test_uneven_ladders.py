@@ -447,3 +447,12 @@ def test_a_constant_accuracy_is_refused_at_once_by_the_chains_and_predicted_by_t
             "scores every question alike, e.g. a model that always picks the same choice?), so the automatic choice "
             "leaves out task_bpb, flops, taskce and c4 and weighs the other pipelines") in out["notes"]
     assert any("hardly moves" in n for n in out["notes"])  # the flat task's own note
+    # at 100% everywhere: 1 (not 1 + 2e-10, "outside [0, 1]"); at 0%: why no pipeline could fit
+    (one,) = taskladder.predict(n=7e9, d=4e12, ladder=const.assign(value=const["value"].where(
+        const["metric"] != "acc", 1.0)), tasks="piqa").to_dict("records")
+    assert one["predicted"] == 1.0 and one["upper"] <= 1.0
+    with pytest.raises(taskladder.TaskladderError, match=r"no pipeline could be fitted on the ladder's backtest "
+                       r"splits \(task_bpb, flops, taskce, c4: its accuracy is 0 at every checkpoint: .*; "
+                       r"single_step, acc_power: N, D and accuracy must be positive"):
+        taskladder.predict(n=7e9, d=4e12, ladder=const.assign(value=const["value"].where(const["metric"] != "acc", 0.0)),
+                           tasks="piqa")

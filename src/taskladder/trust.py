@@ -505,7 +505,11 @@ def _assemble(task: str, designs: Sequence[str], parts: dict, center: float) -> 
     runs scored on the task (:func:`_log_center`)."""
     got = [parts[d][0] for d in designs if len(parts[d][0])]
     if not got:
-        raise TaskladderError(f"task {task!r}: no pipeline could be fitted on the ladder's backtest splits")
+        by: dict[str, list[str]] = {}
+        for d in designs:
+            by.setdefault(parts[d][2], []).append(d)
+        why = "; ".join(f"{', '.join(ds)}: {reason}" for reason, ds in by.items())
+        raise TaskladderError(f"task {task!r}: no pipeline could be fitted on the ladder's backtest splits ({why})")
     order = {name: i for i, name in enumerate(SPLITS)}
     bt = pd.concat(got, ignore_index=True)
     bt = bt.sort_values("split", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
