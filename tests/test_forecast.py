@@ -289,3 +289,14 @@ def test_calibration_band_and_its_split_conformal_factor_by_hand():
     assert cal.scale("t", 1.0, 0.9) == pytest.approx(0.2 / half)
     # a factor below 1 is not taken: the band is only widened
     assert Calibration(errors.assign(acc_error=errors["acc_error"] / 100), ["t"]).scale("t", 1.0, 0.9) == 1.0
+
+
+def test_a_cut_before_the_logs_first_checkpoint_is_named():
+    # a log of two late checkpoints replayed at 30%: nothing is left, which the target's
+    # indexing had reported as "the ladder results are empty"
+    log = olmo2_ladder().targets["7B-4T"].full
+    steps = sorted(log["step"].unique())
+    late = log[log["step"].isin(steps[-2:])]
+    with pytest.raises(TaskladderError, match=r"^--upto 0.3 keeps no checkpoint of the log: its first is at step "
+                                              r"[0-9,]+, [0-9]+% of its last \([0-9,]+\)$"):
+        truncate(late, 0.3)

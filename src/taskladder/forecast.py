@@ -421,7 +421,12 @@ def truncate(log: pd.DataFrame, upto: float, where: str = "the log") -> pd.DataF
         raise TaskladderError(f"--upto must be a fraction in (0, 1] of {where}'s steps, got {upto!r}"
                               + (" (a cut beyond the log)" if np.isfinite(upto) and upto > 1 else ""))
     last = int(log["step"].max())
-    return log[log["step"] <= upto * last]
+    cut = log[log["step"] <= upto * last]
+    if cut.empty:  # said here: a Ladder of it would say "the ladder results are empty"
+        first = int(log["step"].min())
+        raise TaskladderError(f"--upto {upto:g} keeps no checkpoint of {where}: its first is at step {first:,}, "
+                              f"{first / last:.0%} of its last ({last:,})")
+    return cut
 
 
 @dataclass
