@@ -82,9 +82,9 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
     (:mod:`taskladder.calibration`; it refits the automatic choice on every split)."""
     lad = ladder if isinstance(ladder, Ladder) else Ladder(ladder)
     targets = list(targets)
-    # the paper's chain goes through bits-per-byte: a W&B export of accuracies, or a team's
-    # own table, may lack it for some tasks or for all; those are
-    # predicted by the automatic choice alone, from the pipelines that need none
+    # the paper's chain goes through bits-per-byte: a W&B export of accuracies, or a team's own
+    # table, may lack it for some tasks or for all; those are predicted by the automatic choice
+    # alone, from the pipelines that need none
     chain = [t for t in tasks if lad.has(t, BPB)]
     said = _warnings(lad, targets, tasks)  # what predict would warn about, every task's
     # Table 4 covers every task of the logs (BoolQ and Winogrande too); on a ladder of the
