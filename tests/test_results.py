@@ -328,8 +328,10 @@ def test_size_tables_typed_by_hand(tmp_path):
     t = load_sizes(p)
     assert dict(t) == {"190M": 190_354_176, "370M": 371_262_464}
     assert t.batch_tokens == {"190M": 4_194_304, "370M": 4_194_304}
-    p.write_text("size;n\n190M;190354176\n")  # another separator: the columns found are named
-    with pytest.raises(TaskladderError, match="needs columns 'size' \\(or 'run'\\) and 'n'; found 'size;n'"):
+    p.write_text("size;n\n190M;190354176\n")  # a spreadsheet's semicolons: read as commas are
+    assert dict(load_sizes(p)) == {"190M": 190_354_176}
+    p.write_text("size|n\n190M|190354176\n")  # another separator: the columns found are named
+    with pytest.raises(TaskladderError, match="needs columns 'size' \\(or 'run'\\) and 'n'; found 'size\\|n'"):
         load_sizes(p)
     p.write_text("size,n\n190M,190 million\n")
     with pytest.raises(TaskladderError, match="column 'n' row 2: '190 million' is not a positive number"):

@@ -422,37 +422,42 @@ def test_a_failed_fit_names_its_task_and_step(monkeypatch):
         taskladder.predict(n=7e9, d=4e12, ladder=lad[lad["task"] == "piqa"], tasks="piqa", design="taskce")
 
 
-def test_a_constant_accuracy_is_refused_at_once_by_the_chains_and_predicted_by_the_others(tmp_path):
+def test_a_constant_accuracy_is_refused_at_once_by_the_log_sigmoid_and_predicted_by_the_others(tmp_path):
     """A model that always picks the same choice scores the same accuracy at every checkpoint.
-    Step 2's sigmoid fits searched for a curve through it from every start: 347 s for TaskCE's,
-    and the automatic choice refits it on every backtest split.  Now each chain refuses it at
-    once, and the automatic choice predicts it from the one-step pipelines, saying so."""
+    The log-sigmoid (TaskCE's step 2) rises to 1 by its form, and its fits searched for a constant
+    one from every start for 347 s, on every backtest split of the automatic choice.  Now it
+    refuses at once, naming the task; the sigmoid fits the constant as its flat tail."""
     import numpy as np
+    import pandas as pd
 
     import taskladder
+    from taskladder.trust import _assemble
 
     lad = olmo2_ladder().ladder
     lad = lad[lad["task"].isin(["piqa", "c4_en"])]
     const = lad.assign(value=np.where(lad["metric"] == "acc", 0.26, lad["value"]))
-    for design in ("paper", "taskce", "c4", "flops"):
-        with pytest.raises(taskladder.TaskladderError, match="^task 'piqa': its accuracy is 0.26 at every checkpoint: "
-                                                             "nothing for step 2 to fit"):
-            taskladder.predict(n=7e9, d=4e12, ladder=const, tasks="piqa", design=design)
+    with pytest.raises(taskladder.TaskladderError, match=r"^task 'piqa': its accuracy is 0.26 at every checkpoint, "
+                                                         r"which the log-sigmoid of step 2 cannot fit"):
+        taskladder.predict(n=7e9, d=4e12, ladder=const, tasks="piqa", design="taskce")
+    for design in ("paper", "flops"):  # chance predicts chance
+        got = taskladder.predict(n=7e9, d=4e12, ladder=const, tasks="piqa", design=design)["predicted"].iloc[0]
+        assert got == pytest.approx(0.26, abs=1e-4)
     const.to_csv(tmp_path / "c.csv", index=False)
     out = json.loads(run_cli("predict", "--ladder", tmp_path / "c.csv", "--n", "7B", "--tokens", "4T", "--json").stdout)
     (row,) = out["predictions"]
-    assert row["predicted"] == pytest.approx(0.26, abs=1e-6) and row["lower"] <= 0.26 <= row["upper"]
-    assert sorted(w["design"] for w in out["weights"]) == ["acc_power", "single_step"]
-    assert ("task 'piqa': its accuracy is 0.26 at every checkpoint: nothing for step 2 to fit (an evaluation that "
-            "scores every question alike, e.g. a model that always picks the same choice?), so the automatic choice "
-            "leaves out task_bpb, flops, taskce and c4 and weighs the other pipelines") in out["notes"]
+    assert row["predicted"] == pytest.approx(0.26, abs=0.01) and row["lower"] <= 0.26 <= row["upper"]
+    assert "taskce" not in {w["design"] for w in out["weights"]}
+    assert ("task 'piqa': its accuracy is 0.26 at every checkpoint, which the log-sigmoid of step 2 cannot fit (an "
+            "evaluation that scores every question alike, e.g. a model that always picks the same choice?), so the "
+            "automatic choice leaves out taskce and weighs the other pipelines") in out["notes"]
     assert any("hardly moves" in n for n in out["notes"])  # the flat task's own note
-    # at 100% everywhere: 1 (not 1 + 2e-10, "outside [0, 1]"); at 0%: why no pipeline could fit
+    # at 100% everywhere: 1, not 1 + 4e-11 refused as "outside [0, 1]"
     (one,) = taskladder.predict(n=7e9, d=4e12, ladder=const.assign(value=const["value"].where(
         const["metric"] != "acc", 1.0)), tasks="piqa").to_dict("records")
-    assert one["predicted"] == 1.0 and one["upper"] <= 1.0
-    with pytest.raises(taskladder.TaskladderError, match=r"no pipeline could be fitted on the ladder's backtest "
-                       r"splits \(task_bpb, flops, taskce, c4: its accuracy is 0 at every checkpoint: .*; "
-                       r"single_step, acc_power: N, D and accuracy must be positive"):
-        taskladder.predict(n=7e9, d=4e12, ladder=const.assign(value=const["value"].where(const["metric"] != "acc", 0.0)),
-                           tasks="piqa")
+    assert one["predicted"] == pytest.approx(1.0, abs=1e-9) and one["predicted"] <= 1.0 and one["upper"] <= 1.0
+    # no pipeline at all: why, per group of pipelines
+    parts = {d: (pd.DataFrame(), None, "no 'bpb' values" if d in ("task_bpb", "flops") else "no C4 loss")
+             for d in ("task_bpb", "flops", "c4")}
+    with pytest.raises(taskladder.TaskladderError, match=r"^task 'piqa': no pipeline could be fitted on the ladder's "
+                       r"backtest splits \(task_bpb, flops: no 'bpb' values; c4: no C4 loss\)$"):
+        _assemble("piqa", ("task_bpb", "flops", "c4"), parts, 0.0)
