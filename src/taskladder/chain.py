@@ -438,15 +438,16 @@ def _duplicate_runs(lad: Ladder) -> tuple:
     return tuple(tuple(sorted(g)) for g in groups.values() if len(g) > 1)
 
 
-def ladder_notes(ladder, tasks) -> list[str]:
+def ladder_notes(ladder, tasks, span: LadderSpan | None = None) -> list[str]:
     """The warnings of :func:`predictor.prediction_notes` that concern the ladder alone (no
     target): what a backtest says beside its scores, whose held-out "actuals" a run still
     training, or a task that ends early, make as wrong as the fits; and the pipelines left out
-    for lack of data (:func:`predictor.left_out_notes`), which a backtest shows as blanks."""
+    for lack of data (:func:`predictor.left_out_notes`), which a backtest shows as blanks.
+    ``span``: the ladder's :func:`ladder_span`, where the caller has it already."""
     from .trust import missing_features  # trust builds on this module
 
     lad = as_ladder(ladder)
-    return (predictor.prediction_notes(ladder_span(lad), [], tasks)
+    return (predictor.prediction_notes(ladder_span(lad) if span is None else span, [], tasks)
             + predictor.left_out_notes(missing_features(lad, tasks)))
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .chain import as_ladder, ladder_span
+from .chain import as_ladder, ladder_notes, ladder_span
 from .laws import PowerLaw
-from .predictor import _run_list, left_out_notes, prediction_notes
+from .predictor import _run_list
 from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, LM_LOSS
-from .trust import AUTO_MIN_RUNS, missing_features
+from .trust import AUTO_MIN_RUNS
 
 __all__ = ["LadderDescription", "describe", "plan_progress"]
 
@@ -96,11 +96,9 @@ def describe(results, sizes=None) -> LadderDescription:
         task_rows.append({"task": task, "runs": len(lad.runs_with(task, ACC)),
                           "metrics": ", ".join(m for m in kinds if lad.has(task, m)), "acc_low": lo, "acc_high": hi})
     tasks = [t["task"] for t in task_rows]
-    # chain.ladder_notes, from the span already computed
     return LadderDescription(pd.DataFrame(rows), pd.DataFrame(task_rows, columns=["task", "runs", "metrics",
                                                                                  "acc_low", "acc_high"]),
-                             prediction_notes(span, [], tasks) + left_out_notes(missing_features(lad, tasks)),
-                             span.convention)
+                             ladder_notes(lad, tasks, span), span.convention)
 
 
 #: A run within this share of its rung's planned tokens has finished (the bundled runs reach

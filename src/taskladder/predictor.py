@@ -623,6 +623,14 @@ def gap_note(span: LadderSpan, task: str) -> str | None:
     return None
 
 
+def by_reason(pairs) -> dict[str, list[str]]:
+    """``((design, why), ...)`` grouped as ``{why: [design, ...]}``, in first-seen order."""
+    out: dict[str, list[str]] = {}
+    for design, why in pairs:
+        out.setdefault(why, []).append(design)
+    return out
+
+
 def left_out_notes(left_out: dict[str, tuple]) -> list[str]:
     """A note per reason the automatic choice could not weigh some pipelines (no bits-per-byte or
     C4 loss, as a W&B export of accuracies and lm-eval's outputs lack), naming them and the tasks: its
@@ -630,10 +638,7 @@ def left_out_notes(left_out: dict[str, tuple]) -> list[str]:
     ``left_out``: per task, ((design, why), ...) (:attr:`TaskState.left_out`)."""
     said: dict[tuple, list[str]] = {}
     for task, pairs in left_out.items():
-        by_reason: dict[str, list[str]] = {}
-        for design, why in pairs:
-            by_reason.setdefault(why, []).append(design)
-        for why, designs in by_reason.items():
+        for why, designs in by_reason(pairs).items():
             said.setdefault((tuple(designs), why), []).append(task)
     notes = []
     for (designs, why), tasks in said.items():

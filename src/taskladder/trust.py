@@ -27,7 +27,7 @@ from .datasets import Target
 from .errors import FitWarning, TaskladderError
 from .laws import AccuracyPowerLaw, PowerLaw, SingleStep
 from .predictor import (FINAL_WINDOW, INTERVAL_METHOD, ModelError, PipelineState, TaskState, applied_weights, expit,
-                        left_out_notes, logit, logit_sd, predict_rows, student_t_ppf)
+                        by_reason, left_out_notes, logit, logit_sd, predict_rows, student_t_ppf)
 from .refit import batched_huber_refit, batched_ls_refit
 from .tasks import ACC, C4
 
@@ -505,10 +505,8 @@ def _assemble(task: str, designs: Sequence[str], parts: dict, center: float) -> 
     runs scored on the task (:func:`_log_center`)."""
     got = [parts[d][0] for d in designs if len(parts[d][0])]
     if not got:
-        by: dict[str, list[str]] = {}
-        for d in designs:
-            by.setdefault(parts[d][2], []).append(d)
-        why = "; ".join(f"{', '.join(ds)}: {reason}" for reason, ds in by.items())
+        groups = by_reason((d, parts[d][2]) for d in designs)
+        why = "; ".join(f"{', '.join(ds)}: {reason}" for reason, ds in groups.items())
         raise TaskladderError(f"task {task!r}: no pipeline could be fitted on the ladder's backtest splits ({why})")
     order = {name: i for i, name in enumerate(SPLITS)}
     bt = pd.concat(got, ignore_index=True)
