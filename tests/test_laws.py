@@ -86,6 +86,20 @@ def test_log_sigmoid_recovers_parameters():
     assert law.predict(x) == pytest.approx(1 + law.a_ * -np.log(1 - s), abs=1e-9)
 
 
+def test_log_sigmoid_refuses_a_constant_accuracy_and_the_sigmoid_fits_it_flat():
+    """The log-sigmoid rises to 1 by its form: on a constant its starts searched for 347 s.
+    It refuses one at once, as the public law (not only inside the chain); the sigmoid fits
+    the constant as its flat tail."""
+    x = np.linspace(0.8, 1.6, 1000)
+    with pytest.raises(TaskladderError, match=r"^LogSigmoid: the accuracy is 0.26 at every point, which the "
+                                              r"log-sigmoid cannot fit"):
+        LogSigmoid().fit(x, np.full_like(x, 0.26))
+    law = Sigmoid(chance=0.25).fit(x, np.full_like(x, 0.26))
+    assert law.predict(x) == pytest.approx(np.full_like(x, 0.26), abs=1e-4)
+    # a varying one still fits (the refusal is for no variation at all)
+    assert LogSigmoid().fit(x, 0.26 + 0.05 * (1.6 - x)).predict(1.0) == pytest.approx(0.29, abs=1e-3)
+
+
 def test_single_step_recovers_predictions():
     rng = np.random.default_rng(4)
     A, alpha, B, beta, E, a, b = 30.0, 0.2, 60.0, 0.2, -1.5, -0.7, 0.98

@@ -436,8 +436,9 @@ def test_a_constant_accuracy_is_refused_at_once_by_the_log_sigmoid_and_predicted
     lad = olmo2_ladder().ladder
     lad = lad[lad["task"].isin(["piqa", "c4_en"])]
     const = lad.assign(value=np.where(lad["metric"] == "acc", 0.26, lad["value"]))
-    with pytest.raises(taskladder.TaskladderError, match=r"^task 'piqa': its accuracy is 0.26 at every checkpoint, "
-                                                         r"which the log-sigmoid of step 2 cannot fit"):
+    with pytest.raises(taskladder.TaskladderError, match=r"^task 'piqa': step 2 \(taskce -> accuracy\): LogSigmoid: "
+                                                         r"the accuracy is 0.26 at every point, which the log-sigmoid "
+                                                         r"cannot fit"):
         taskladder.predict(n=7e9, d=4e12, ladder=const, tasks="piqa", design="taskce")
     for design in ("paper", "flops"):  # chance predicts chance
         got = taskladder.predict(n=7e9, d=4e12, ladder=const, tasks="piqa", design=design)["predicted"].iloc[0]
@@ -447,9 +448,9 @@ def test_a_constant_accuracy_is_refused_at_once_by_the_log_sigmoid_and_predicted
     (row,) = out["predictions"]
     assert row["predicted"] == pytest.approx(0.26, abs=0.01) and row["lower"] <= 0.26 <= row["upper"]
     assert "taskce" not in {w["design"] for w in out["weights"]}
-    assert ("task 'piqa': its accuracy is 0.26 at every checkpoint, which the log-sigmoid of step 2 cannot fit (an "
-            "evaluation that scores every question alike, e.g. a model that always picks the same choice?), so the "
-            "automatic choice leaves out taskce and weighs the other pipelines") in out["notes"]
+    assert ("task 'piqa': step 2 (taskce -> accuracy): LogSigmoid: the accuracy is 0.26 at every point, which the "
+            "log-sigmoid cannot fit (an evaluation that scores every question alike, e.g. a model that always picks "
+            "the same choice?), so the automatic choice leaves out taskce and weighs the other pipelines") in out["notes"]
     assert any("hardly moves" in n for n in out["notes"])  # the flat task's own note
     # at 100% everywhere: 1, not 1 + 4e-11 refused as "outside [0, 1]"
     (one,) = taskladder.predict(n=7e9, d=4e12, ladder=const.assign(value=const["value"].where(

@@ -309,12 +309,6 @@ class TaskPredictor:
             ("step1", cfg.step1, cfg.n_starts, cfg.compute, n.tobytes(), d.tobytes(), v.tobytes()), fit_step1))
         s2 = lad.paired_points(self.task, fkey, (self.task, ACC), cfg.skip_frac, cfg.smooth_window)
         y = s2["y"].to_numpy(float)
-        if cfg.step2 != "sigmoid" and np.ptp(y) <= 1e-9 * max(abs(float(y[0])), 1.0):
-            # the sigmoid fits a constant as its flat tail (a task at chance predicts chance), but
-            # the log-sigmoid rises to 1 by its form: its fits searched for a constant one for minutes
-            raise TaskladderError(f"task {self.task!r}: its accuracy is {float(y[0]):.4g} at every checkpoint, "
-                                  "which the log-sigmoid of step 2 cannot fit (an evaluation that scores every "
-                                  "question alike, e.g. a model that always picks the same choice?)")
         ch = lad.chance(self.task) if self.chance is None else self.chance
         if cfg.step2 == "sigmoid":
             law = Sigmoid(chance=ch, anchor=(0.0, 1.0) if cfg.anchor else None)

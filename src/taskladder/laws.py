@@ -807,6 +807,12 @@ class LogSigmoid(_CurveFitLaw):
         _same_len(L=L, acc=acc)
         if len(L) < 3:
             raise TaskladderError(f"the log-sigmoid needs at least 3 points, got {len(L)}")
+        if np.ptp(acc) <= 1e-9 * max(abs(float(acc[0])), 1.0):
+            # it rises to 1 by its form: every start searched for a flat one for minutes (347 s
+            # on a bundled task's ~1,000 points); the sigmoid fits a constant as its flat tail
+            raise TaskladderError(f"LogSigmoid: the accuracy is {float(acc[0]):.4g} at every point, which the "
+                                  "log-sigmoid cannot fit (an evaluation that scores every question alike, e.g. "
+                                  "a model that always picks the same choice?)")
         self._fit_xy(L, acc, self.bounds)
         self.a_ = self.slope_ * self.width_
         self.k_ = 1.0 / self.width_ if self.width_ > 0 else _INF
