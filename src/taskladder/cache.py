@@ -89,9 +89,10 @@ def table_hash(df) -> str:
 #: 16: a bent log-sigmoid straight on its data no longer said to take the straight limit; 17: the ladder's
 #: span carries its run names; 18: and the tasks not scored on every run, whose backtests hold out the
 #: largest runs scored on them; 19: and the runs without C4 loss; 20: and the results ending before a
-#: run's last checkpoint; 21: and the runs holding identical results), so a developer's cache never serves
-#: results of older code under the same package version.
-FORMAT = 23
+#: run's last checkpoint; 21: and the runs holding identical results; 22-23: the pipelines left out and why;
+#: 24: the log-sigmoid's refusal of a constant accuracy worded by the law), so a developer's cache never
+#: serves results of older code under the same package version.
+FORMAT = 24
 
 
 def key(kind: str, *parts) -> str:
