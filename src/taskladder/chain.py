@@ -308,7 +308,6 @@ class TaskPredictor:
         self.step1_ = self._named("step 1", lambda: memo(
             ("step1", cfg.step1, cfg.n_starts, cfg.compute, n.tobytes(), d.tobytes(), v.tobytes()), fit_step1))
         s2 = lad.paired_points(self.task, fkey, (self.task, ACC), cfg.skip_frac, cfg.smooth_window)
-        y = s2["y"].to_numpy(float)
         ch = lad.chance(self.task) if self.chance is None else self.chance
         if cfg.step2 == "sigmoid":
             law = Sigmoid(chance=ch, anchor=(0.0, 1.0) if cfg.anchor else None)
