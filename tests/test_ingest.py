@@ -6,6 +6,9 @@
 * OLMo-core 3.0 (with ai2-olmo-eval 0.9) scores a tiny model with its own
   ``DownstreamEvaluator``; its metrics, saved as ``MetricSaverCallback`` does, are
   ingested and compared with ``taskladder evaluate --convention olmo_core``.
+* lighteval 0.13 is run here the same way (a custom task over a local JSON file, details
+  saved); its output is ingested and compared with ``taskladder evaluate --convention
+  lighteval`` and with lighteval's own accuracies.
 * OLMES is not on PyPI: its reader is checked on an example output folder built from
   the documented format (tests/data/olmes_output), against hand-computed values.
 """
@@ -22,7 +25,7 @@ import pandas as pd
 import pytest
 from conftest import run_cli, tiny_model
 
-from taskladder.errors import TaskladderError
+from taskladder.errors import InputWarning, TaskladderError
 from taskladder.results import SizeTable, load_sizes, read_results
 
 DATA = Path(__file__).parent / "data"
@@ -127,6 +130,153 @@ def test_lm_eval_output_equals_taskladder_evaluate(tmp_path):
     bpb = np.mean([-float(s["filtered_resps"][int(s["target"])][0])
                    / (len(DOCS[i]["choices"][DOCS[i]["gold"]].encode()) * math.log(2)) for i, s in enumerate(samples)])
     assert theirs.query("metric == 'bpb'")["value"].item() == pytest.approx(bpb, rel=1e-12)
+
+
+#: lighteval 0.13's registry imports every bundled task module to list them, and offline that
+#: fails (tiny_benchmarks downloads a file from GitHub at import, mt_bench queries the Hub): the
+#: run loads only the custom tasks, then is lighteval's own CLI.
+LIGHTEVAL = """import sys
+from lighteval.tasks.registry import Registry
+Registry._load_from_files = staticmethod(lambda files, prefix: {})
+Registry._load_from_subdirs = staticmethod(lambda dirs: {})
+from lighteval.__main__ import app
+sys.argv = ["lighteval", *sys.argv[1:]]
+app()
+"""
+
+LIGHTEVAL_TASKS = """from lighteval.metrics.metrics import Metrics
+from lighteval.metrics.normalizations import LogProbCharNorm
+from lighteval.tasks.lighteval_task import LightevalTaskConfig
+from lighteval.tasks.requests import Doc
+
+
+def prompt(line, task_name=None):
+    return Doc(task_name=task_name, query=line["question"], choices=[" " + c for c in line["choices"]],
+               gold_index=line["gold"])
+
+
+common = dict(prompt_function=prompt, hf_repo="{data}", hf_subset="default", hf_avail_splits=["train", "test"],
+              evaluation_splits=["test"], few_shots_split="train", few_shots_select="sequential", generation_size=1,
+              metrics=[Metrics.loglikelihood_acc,
+                       Metrics.loglikelihood_acc(sample_params={{"logprob_normalization": LogProbCharNorm()}})])
+TASKS_TABLE = [LightevalTaskConfig(name="toyqa", **common), LightevalTaskConfig(name="mmlu:toy", **common)]
+"""
+
+
+def _lighteval(tmp_path, model: Path, tasks: str) -> Path:
+    """lighteval run on ``model`` (offline, CPU) over DOCS; its --output-dir."""
+    pytest.importorskip("lighteval")
+    data = tmp_path / "lighteval_data"
+    data.mkdir(exist_ok=True)
+    for split in ("train", "test"):
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in DOCS))
+    (tmp_path / "toy_tasks.py").write_text(LIGHTEVAL_TASKS.format(data=data))
+    (tmp_path / "run_lighteval.py").write_text(LIGHTEVAL)
+    out = tmp_path / "lighteval_out"
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "HF_HOME": str(tmp_path / "hf")}
+    r = subprocess.run([sys.executable, str(tmp_path / "run_lighteval.py"), "accelerate",
+                        f"model_name={model},dtype=float32,batch_size=4", tasks,
+                        "--custom-tasks", str(tmp_path / "toy_tasks.py"), "--output-dir", str(out), "--save-details"],
+                       capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+def test_lighteval_output_equals_taskladder_evaluate(tmp_path):
+    """lighteval's own accuracies (raw and per character) are recomputed from its details; the
+    task loss is the gold's bits per byte counted over the whole choice, as lighteval counts
+    characters; and all of it equals `taskladder evaluate --convention lighteval`."""
+    from taskladder.ingest import lighteval as reader
+
+    model = make_model(tmp_path / "ck" / "190M-1xC" / "step1000")
+    out = _lighteval(tmp_path, model, "toyqa|0,mmlu:toy|1")
+    (res_file,) = out.rglob("results_*.json")
+    assert res_file.parent == out / "results" / Path(str(model).strip("/"))  # lighteval's layout
+    res = json.loads(res_file.read_text())["results"]
+    theirs = read_results([out], sizes=load_sizes(_sizes(tmp_path)))
+    assert theirs.attrs["convention"] == "lighteval"
+    assert set(theirs["task"]) == {"toyqa", "mmlu"} and set(theirs["run"]) == {"190M-1xC"}  # mmlu:toy pooled
+    assert set(theirs["step"]) == {1000} and set(theirs["d"]) == {1000 * 4096}
+    for key in ("toyqa|0", "mmlu:toy|1"):  # the 1-shot task too: the details carry its scores
+        (details,) = out.rglob(f"details_{key}_*.parquet")
+        qs = reader._questions(details, "acc_per_char")
+        norm = next(k for k in res[key] if k.startswith("acc:") and "LogProbCharNorm" in k and "stderr" not in k)
+        assert np.mean([q["acc_raw"] for q in qs]) == pytest.approx(res[key]["acc"], abs=1e-12)
+        assert np.mean([q["acc_per_char"] for q in qs]) == pytest.approx(res[key][norm], abs=1e-12)
+        rows = pd.read_parquet(details)
+        bpb = np.mean([-r["logprobs"][d["gold_index"]] / (len(d["choices"][d["gold_index"]].encode()) * math.log(2))
+                       for d, r in zip(rows["doc"], rows["model_response"])])  # " café au lait": 14 bytes
+        task = "mmlu" if key.startswith("mmlu") else "toyqa"
+        assert theirs.query(f"task == '{task}' and metric == 'bpb'")["value"].item() == pytest.approx(bpb, rel=1e-12)
+    # the same requests as a taskladder task file, 0-shot: equal to lighteval's to 1e-4
+    tf = tmp_path / "toy.json"
+    tf.write_text(json.dumps({"name": "toyqa", "prefix": "", "primary": "acc_per_char", "items": [
+        {"question": d["question"], "choices": [" " + c for c in d["choices"]], "gold": d["gold"]} for d in DOCS]}))
+    _same(_ours(tmp_path, model, tf, "lighteval"), theirs[theirs["task"] == "toyqa"].reset_index(drop=True))
+    # the details key the cache of tool outputs: a rewritten details file is read again
+    from taskladder import discover
+
+    assert {p.name for p in discover.files_read([out])} >= {res_file.name, details.name}
+
+
+_LE_STAMP = "2026-12-05T10-00-00.000000"
+_LE_RESULTS = {"config_general": {"model_config": {"model_name": "/ck/190M-1xC/step1000"}},
+               "results": {"piqa|0": {"acc": 0.5}},
+               "config_tasks": {"piqa|0": {"name": "piqa", "metrics": [{"metric_name": "acc", "category": "LOGPROBS"}]}}}
+
+
+def _lighteval_by_hand(root: Path, stamp: str = _LE_STAMP, scale: float = 1.0) -> tuple[Path, Path, Path]:
+    """lighteval's layout (a results tree and a details tree) with two PIQA questions, their
+    log-likelihoods times ``scale``; returns (the output dir, the results file, the details file)."""
+    res = root / "results" / "ck" / "190M-1xC" / "step1000" / f"results_{stamp}.json"
+    det = root / "details" / "ck" / "190M-1xC" / "step1000" / stamp / f"details_piqa|0_{stamp}.parquet"
+    for p in (res, det):
+        p.parent.mkdir(parents=True, exist_ok=True)
+    res.write_text(json.dumps(_LE_RESULTS))
+    docs = [{"query": "Q1", "choices": [" yes", " no"], "gold_index": 0},
+            {"query": "Q2", "choices": [" up", " down"], "gold_index": 1}]
+    resp = [{"logprobs": [-2.0 * scale, -3.0 * scale], "output_tokens": [[5, -1], [6, 7]]},
+            {"logprobs": [-1.0 * scale, -4.0 * scale], "output_tokens": [[8, -1], [9, -1]]}]
+    pd.DataFrame({"doc": docs, "model_response": resp}).to_parquet(det)
+    return root, res, det
+
+
+def test_lighteval_bad_output_exit_2_naming_file_and_field(tmp_path):
+    """lighteval's layout built by hand, read by hand, then with what goes wrong."""
+    import re
+    import shutil
+
+    sizes = _sizes(tmp_path)
+    out, _, _ = _lighteval_by_hand(tmp_path / "ok")
+    t = read_results([out], sizes=load_sizes(sizes)).set_index("metric")["value"]
+    # bits per byte of the gold " yes" (4 bytes) and " down" (5); PIQA's primary accuracy is per
+    # character, its whole choice counted: Q1 -2/4 > -3/3, right; Q2 -1/3 > -4/5, gold 1 missed
+    assert t["bpb"] == pytest.approx((2.0 / 4 + 4.0 / 5) / 2 / math.log(2), rel=1e-12)
+    assert t["acc"] == pytest.approx(0.5)
+    # scored again later on the same checkpoint (a new results file and details folder): the
+    # newest is used, as for lm-eval, and the older file named
+    _lighteval_by_hand(out, stamp="2026-12-06T10-00-00.000000", scale=2.0)
+    with pytest.warns(InputWarning, match=rf"results_{_LE_STAMP}\.json: tasks lighteval scored again later"):
+        again = read_results([out], sizes=load_sizes(sizes)).set_index("metric")["value"]
+    assert again["bpb"] == pytest.approx(2 * t["bpb"], rel=1e-12)
+    generative = {**_LE_RESULTS, "config_tasks": {"gen|0": {"name": "gen", "metrics": [{"category": "GENERATIVE"}]}}}
+    no_step = {**_LE_RESULTS, "config_general": {"model_config": {"model_name": "/ck/190M-1xC"}}}
+    cases = [
+        (lambda out, res, det: shutil.rmtree(out / "details"),
+         r"results_.*\.json: task 'piqa\|0' has no details file .*; run lighteval with --save-details$"),
+        (lambda out, res, det: det.write_text("junk"), r"details_piqa\|0_.*parquet: not a lighteval details file"),
+        (lambda out, res, det: res.write_text(json.dumps(generative)),
+         r"results_.*\.json: field 'config_tasks' holds no log-likelihood \(multiple-choice\) task$"),
+        (lambda out, res, det: res.write_text(json.dumps(no_step)),
+         r"config_general\.model_config\.model_name '/ck/190M-1xC': no step"),
+    ]
+    for i, (breakage, expect) in enumerate(cases):
+        out, res, det = _lighteval_by_hand(tmp_path / f"case{i}")
+        breakage(out, res, det)
+        r = run_cli("data", "--ladder", out, "--sizes", sizes)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert re.search(expect, r.stderr.strip().splitlines()[-1]), r.stderr
 
 
 def test_lm_eval_bad_files_exit_2_naming_file_and_field(tmp_path):

@@ -1050,7 +1050,7 @@ def evaluate(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     zero_shot_: Annotated[bool, typer.Option("--zero-shot", help="Drop the tasks' 5-shot examples (small windows).")] = False,
     overlong: Annotated[str, typer.Option(help="Context longer than the model's window: error, or truncate its start.")] = "error",
-    convention: Annotated[str, typer.Option(help="Metric convention: olmo (the bundled ladder's, default), olmo_core, olmes or lm_eval.")] = "olmo",
+    convention: Annotated[str, typer.Option(help="Metric convention: olmo (the bundled ladder's, default), olmo_core, olmes, lm_eval or lighteval.")] = "olmo",
 ):
     """Score checkpoints on multiple-choice tasks; write the tidy results table predict reads.
 

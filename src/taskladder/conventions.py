@@ -21,6 +21,8 @@ convention   where it comes from                                           lengt
 ``olmes``    OLMES / oe-eval (``acc_per_char``, ``bits_per_byte``)         whole continuation
 ``lm_eval``  lm-evaluation-harness (``acc_norm``, ``acc_bytes``)           the choice without the
                                                                            task's target delimiter
+``lighteval`` lighteval 0.13 (``LogProbCharNorm``; its choices carry their  whole continuation
+             leading space)
 ===========  ============================================================  =========================
 
 ``taskladder evaluate`` follows ``olmo`` by default, so its numbers sit on the bundled
@@ -71,6 +73,7 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
                "all", "drop_first", "drop_first"),
     Convention("olmes", "OLMES / oe-eval", "all", "all", "all"),
     Convention("lm_eval", "lm-evaluation-harness 0.4", "drop_delimiter", "drop_delimiter", "drop_delimiter"),
+    Convention("lighteval", "lighteval 0.13 (LogProbCharNorm, ignore_first_space=False)", "all", "all", "all"),
 )}
 
 

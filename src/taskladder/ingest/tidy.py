@@ -32,8 +32,8 @@ def json_lines(path: Path) -> Iterator[tuple[int, object]]:
                 except json.JSONDecodeError as e:
                     raise TaskladderError(f"{path}: line {i}: not JSON ({e})") from None
 
-# Other tools' names of the registry's tasks (lm-eval's and OLMES's); MMLU's subjects
-# ("mmlu_anatomy", ...) pool into "mmlu" (a question-weighted mean, which is what the
+# Other tools' names of the registry's tasks (lm-eval's, OLMES's and lighteval's); MMLU's subjects
+# ("mmlu_anatomy", lighteval's "mmlu:anatomy", ...) pool into "mmlu" (a question-weighted mean, which is what the
 # bundled ladder's category-weighted MMLU is when every subject is scored).
 ALIASES = {"social_iqa": "socialiqa", "siqa": "socialiqa", "commonsense_qa": "csqa", "arc:challenge": "arc_challenge",
            "arc:easy": "arc_easy"}
@@ -41,7 +41,7 @@ ALIASES = {"social_iqa": "socialiqa", "siqa": "socialiqa", "commonsense_qa": "cs
 
 def task_name(name: str) -> str:
     base = ALIASES.get(name, name)
-    return "mmlu" if base.startswith("mmlu_") else base
+    return "mmlu" if base.startswith(("mmlu_", "mmlu:")) else base
 
 
 def primary(task: str, default: str = "acc_per_char") -> str:

@@ -1,0 +1,158 @@
+"""lighteval (0.13) output: ``results_<date id>.json`` and the ``--save-details`` parquet files.
+
+Produced by ``lighteval accelerate "model_name=PATH" "TASKS" --output-dir OUT --save-details``:
+the results go to ``OUT/results/<model name>/results_<date id>.json`` (the model's path or
+hub name, its leading ``/`` stripped) and one parquet file per task to
+``OUT/details/<model name>/<date id>/details_<task>|<shots>_<date id>.parquet``.  The results
+file names the model (``config_general.model_config.model_name``, its ``revision``) and each
+task's config (``config_tasks``: its metrics' ``category``); each details row holds one
+question (``doc``: ``choices``, each with its leading space as lighteval scores it, and
+``gold_index``) and the model's answer (``model_response``: the summed log-likelihood of
+every choice, nats, and their tokens).
+
+From these, under lighteval's convention (lengths of the whole choice, as its
+``LogProbCharNorm`` counts them): task loss = bits per byte of the gold choice, the task's
+primary RC accuracy and TaskCE.  Only log-likelihood (``LOGPROBS``) tasks are read; MMLU's
+subjects (``mmlu:anatomy``) pool into ``mmlu``.  A results file without its details is an
+error (run lighteval with ``--save-details``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import discover
+from ..errors import TaskladderError
+from .checkpoint import identify
+from .tidy import frame, load_json, pooled, primary, task_name
+
+CONVENTION = "lighteval"
+
+
+def is_results(obj) -> bool:
+    return (isinstance(obj, dict) and "results" in obj and "config_tasks" in obj
+            and isinstance(obj.get("config_general"), dict))
+
+
+def _results_files(folder: Path) -> list[Path]:
+    return [p for p in discover.matching(folder, discover.LM_EVAL_RESULTS) if _is_lighteval(p)]
+
+
+def _is_lighteval(path: Path) -> bool:
+    try:
+        return is_results(load_json(path))
+    except TaskladderError:
+        return False
+
+
+def is_output(folder: Path) -> bool:
+    return bool(_results_files(folder))
+
+
+def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = None) -> pd.DataFrame:
+    """A results file, or every results file of a model's results folder.  A task scored again
+    on the same checkpoint (a later run's file) is taken from the newest file, as lm-eval's."""
+    path = Path(path)
+    files = [path] if path.is_file() else _results_files(path)
+    checkpoints: dict[tuple, tuple] = {}  # (run, step) -> (checkpoint, questions per task, primaries, names taken)
+    older = [f for f in sorted(files, key=lambda p: p.stem, reverse=True)  # results_<date id>: newest first
+             if _read_one(f, sizes, n, checkpoints)]
+    if older:
+        import warnings
+
+        from ..errors import InputWarning
+
+        warnings.warn(f"{older[0]}{f' and {len(older) - 1} more' if len(older) > 1 else ''}: tasks "
+                      "lighteval scored again later on the same checkpoint; the newest results are used",
+                      InputWarning, stacklevel=2)
+    out = pd.concat([frame(ck, pooled(per_q, prim), CONVENTION) for ck, per_q, prim, _ in checkpoints.values()],
+                    ignore_index=True)
+    out.attrs["convention"] = CONVENTION
+    return out
+
+
+def _read_one(path: Path, sizes, n, checkpoints: dict) -> bool:
+    """Add one results file's questions to its checkpoint's in ``checkpoints``; whether a newer
+    file of that checkpoint had given some of its tasks (skipped here)."""
+    obj = load_json(path)
+    if not is_results(obj):
+        raise TaskladderError(f"{path}: not a lighteval results file (no 'config_general' and 'config_tasks')")
+    model = obj["config_general"].get("model_config") or {}
+    locator = str(model.get("model_name") or obj["config_general"].get("model_name") or "")
+    revision = model.get("revision")
+    ck = identify(locator, path, "config_general.model_config.model_name", sizes=sizes, n=n,
+                  revision=None if revision in (None, "main") else str(revision))
+    ck, per_q, prim, taken = checkpoints.setdefault((ck["run"], ck["step"]), (ck, {}, {}, set()))
+    date_id = path.stem.removeprefix("results_")
+    found, skipped = [], False
+    for key, cfg in obj["config_tasks"].items():
+        if not isinstance(cfg, dict) or not _loglikelihood(cfg):
+            continue
+        found.append(key)
+        if key in taken:  # a newer file of this checkpoint gave it
+            skipped = True
+            continue
+        task = task_name(str(cfg.get("name") or key.split("|")[0]))  # key: "<name>|<shots>"
+        prim[task] = primary(task)
+        per_q.setdefault(task, []).extend(_questions(_details(path, locator, key, date_id), prim[task]))
+    if not found:
+        raise TaskladderError(f"{path}: field 'config_tasks' holds no log-likelihood (multiple-choice) task")
+    taken.update(found)
+    return skipped
+
+
+def _loglikelihood(cfg: dict) -> bool:
+    metrics = cfg.get("metrics") or []
+    return bool(metrics) and all(isinstance(m, dict) and m.get("category") == "LOGPROBS" for m in metrics)
+
+
+def _details(results: Path, model: str, key: str, date_id: str) -> Path:
+    """Where lighteval wrote a task's details: ``OUT/details/<model>/<date id>/`` beside
+    ``OUT/results/<model>/`` (its default layout), else beside the results file."""
+    name = f"details_{key}_{date_id}.parquet"
+    parts = Path(model.strip("/")).parts
+    places = []
+    if parts and len(results.parent.parts) > len(parts) and results.parent.parts[-len(parts):] == parts:
+        out_dir = results.parent.parents[len(parts)]  # OUT, above results/<model>
+        places.append(out_dir / "details" / Path(*parts) / date_id / name)
+    places += [results.parent / date_id / name, results.parent / name]
+    for p in places:
+        if p.is_file():
+            return p
+    raise TaskladderError(f"{results}: task {key!r} has no details file {places[0]}; run lighteval with "
+                          "--save-details")
+
+
+def _questions(path: Path, prim: str) -> list[dict]:
+    from .. import conventions
+
+    conv = conventions.get(CONVENTION)
+    try:
+        rows = pd.read_parquet(path, columns=["doc", "model_response"])
+    except Exception as e:  # pyarrow's errors are many; the file is named either way
+        raise TaskladderError(f"{path}: not a lighteval details file ({type(e).__name__}: {e})"
+                              .splitlines()[0]) from None
+    out = []
+    for i, (doc, resp) in enumerate(zip(rows["doc"], rows["model_response"])):
+        try:
+            conts = [str(c) for c in doc["choices"]]
+            gold = np.atleast_1d(doc["gold_index"]).astype(int)
+            ll = np.asarray(resp["logprobs"], float)[:len(conts)]  # then the unconditioned ones, for PMI
+            ntok = [int(np.sum(np.asarray(t) >= 0)) for t in resp["output_tokens"][:len(conts)]]
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise TaskladderError(f"{path}: row {i}: not a lighteval log-likelihood sample ({type(e).__name__}: "
+                                  f"{e}); fields 'doc.choices', 'doc.gold_index' and 'model_response.logprobs' "
+                                  "needed".splitlines()[0]) from None
+        if len(ll) != len(conts) or not len(ll):
+            raise TaskladderError(f"{path}: row {i}: {len(ll)} log-likelihoods for {len(conts)} choices")
+        if len(gold) != 1 or not 0 <= gold[0] < len(conts):
+            raise TaskladderError(f"{path}: row {i}: field 'doc.gold_index' {gold.tolist()} is not one of the "
+                                  f"{len(conts)} choices")
+        out.append(conventions.question_metrics(ll, np.maximum(ntok, 1), conts, int(gold[0]), prim, conv))
+    if not out:
+        raise TaskladderError(f"{path}: no samples")
+    return out
