@@ -266,6 +266,11 @@ def test_lighteval_bad_output_exit_2_naming_file_and_field(tmp_path):
         (lambda out, res, det: shutil.rmtree(out / "details"),
          r"results_.*\.json: task 'piqa\|0' has no details file .*; run lighteval with --save-details$"),
         (lambda out, res, det: det.write_text("junk"), r"details_piqa\|0_.*parquet: not a lighteval details file"),
+        # lighteval 0.10's details: flat columns
+        (lambda out, res, det: pd.DataFrame({"example": ["Q1"], "predictions": [[[-2.0, False]]], "gold_index": [0],
+                                             "choices": [[" yes"]]}).to_parquet(det),
+         r"no 'doc' and 'model_response' columns \(columns: example, predictions, gold_index, choices\); lighteval "
+         r"writes them since 0.11"),
         (lambda out, res, det: res.write_text(json.dumps(generative)),
          r"results_.*\.json: field 'config_tasks' holds no log-likelihood \(multiple-choice\) task$"),
         (lambda out, res, det: res.write_text(json.dumps(no_step)),

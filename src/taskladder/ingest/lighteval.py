@@ -130,9 +130,18 @@ def _details(results: Path, model: str, key: str, date_id: str) -> Path:
 def _questions(path: Path, prim: str) -> list[dict]:
     from .. import conventions
 
+    import pyarrow.parquet as pq
+
     conv = conventions.get(CONVENTION)
     try:
+        names = pq.read_schema(path).names
+        if not {"doc", "model_response"} <= set(names):  # lighteval 0.10 and before: flat columns
+            raise TaskladderError(f"{path}: no 'doc' and 'model_response' columns (columns: "
+                                  f"{', '.join(names[:8])}{', ...' if len(names) > 8 else ''}); lighteval writes "
+                                  "them since 0.11, and earlier versions' details are not read")
         rows = pd.read_parquet(path, columns=["doc", "model_response"])
+    except TaskladderError:
+        raise
     except Exception as e:  # pyarrow's errors are many; the file is named either way
         raise TaskladderError(f"{path}: not a lighteval details file ({type(e).__name__}: {e})"
                               .splitlines()[0]) from None
