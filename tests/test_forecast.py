@@ -235,7 +235,9 @@ def _bad_logs(tmp_path):
     n = ["--n", "6887575552"]
     return {
         "tokens going down": (["--target-file", tmp_path / "backwards.csv", *n], "fewer tokens than step 10"),
-        "missing metric": (["--target-file", tmp_path / "no_acc.csv", *n, "--task", "mmlu"], "no 'acc' values"),
+        # the file named (it had named the run, 'no_acc', after the file's stem)
+        "missing metric": (["--target-file", tmp_path / "no_acc.csv", *n, "--task", "mmlu"],
+                           f"{tmp_path / 'no_acc.csv'}: the log has no 'acc' values for task 'mmlu'"),
         "fewer than 3 checkpoints": (["--target", "7B-4T", "--upto", "0.0001"], "at least 3"),
         "cut beyond the log": (["--target", "7B-4T", "--upto", "1.5"], "beyond the log"),
         "cut at zero": (["--target", "7B-4T", "--upto", "0"], "fraction in (0, 1]"),

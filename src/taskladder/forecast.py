@@ -452,8 +452,9 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
     used, and the forecast is checked against the log's actual (mean of its last 5
     checkpoints) whenever the log goes past the cut and ``tokens`` is its end.
     """
+    where = log.attrs.get("source", name)  # the log's file, where it was read from one (target_log)
     if log.empty:
-        raise TaskladderError(f"{name}: the target's log is empty")
+        raise TaskladderError(f"{where}: the target's log is empty")
     full = log[log["d"] > 0] if (log["d"] > 0).any() else log
     cut = truncate(log, upto) if upto is not None else log
     end = float(full["d"].max())
@@ -461,16 +462,16 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
     if not tasks or EVERY in tasks:
         have = [t for t in cut["task"].unique() if _has(cut, t)]
         if not have:
-            raise TaskladderError(f"{name}: the log holds no task with both task loss (bpb) and accuracy")
+            raise TaskladderError(f"{where}: the log holds no task with both task loss (bpb) and accuracy")
         tasks = choose_tasks(tasks, have)  # the paper's it has, else any known, else its own; 'all': every one
     for t in tasks:
         if not _has(log, t):
             have = ", ".join(sorted(u for u in log["task"].unique() if _has(log, u))) or "none"
             if not (log["task"] == t).any():
-                raise TaskladderError(f"{name}: task {t!r} is not in the log{did_you_mean(t, log['task'].unique())} "
+                raise TaskladderError(f"{where}: task {t!r} is not in the log{did_you_mean(t, log['task'].unique())} "
                                       f"(tasks with bpb and accuracy: {have})")
             missing = BPB if not ((log["task"] == t) & (log["metric"] == BPB)).any() else ACC
-            raise TaskladderError(f"{name}: the log has no {missing!r} values for task {t!r} "
+            raise TaskladderError(f"{where}: the log has no {missing!r} values for task {t!r} "
                                   f"(tasks with bpb and accuracy: {have})")
     if forecaster is not None and not set(tasks) <= set(forecaster.tasks):
         raise TaskladderError(f"the forecaster was fitted for {', '.join(forecaster.tasks)}, not {', '.join(tasks)}")
@@ -571,4 +572,5 @@ def target_log(target: str | None = None, target_file=None, n: int | None = None
         return t.full, t.n, target
     path = Path(target_file)
     log = read_target_file(path, sizes=sizes, n=n)
+    log.attrs["source"] = str(path)  # what forecast's errors about the log name
     return log, int(log["n"].iloc[0]), path.stem
