@@ -204,6 +204,14 @@ def test_cli_forecast_json_contract_and_files(tmp_path):
     assert obj["mean_abs_error"] <= 1.0 < obj["ladder_mean_abs_error"]
     for f in ("forecast.json", "forecast.parquet", "forecast.png"):
         assert (out / f).stat().st_size > 0
+    # a replay forecasting another point than the log's end (the run's nominal 4T) has no actual:
+    # said, where the table's actual column had been left empty without a word
+    r = run_cli("forecast", "--target", "7B-4T", "--upto", "0.5", "--tokens", "4T", "--json")
+    obj = json.loads(r.stdout)
+    assert r.returncode == 0 and all(rec["actual"] is None for rec in obj["forecasts"]), r.stderr
+    assert obj["notes"] == ["7B-4T: the log goes on past the --upto cut to 3.88e+12 tokens, but the forecast is for "
+                            "4e+12, so it has no actual to be checked against; without --tokens it forecasts the "
+                            "log's end and is checked"]
 
 
 def test_cli_forecast_reads_a_target_file_like_the_bundled_log(tmp_path):

@@ -501,6 +501,10 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
     seen = Ladder(cut)
     past = upto is not None and upto < 1.0 and cut["step"].max() < log["step"].max()
     whole = Ladder(full) if past and d_end == end else None
+    if past and whole is None:  # a replay asked for another point, e.g. the run's nominal 4T for a log ending at 3.945T
+        warnings.warn(f"{where}: the log goes on past the --upto cut to {end:.4g} tokens, but the forecast is for "
+                      f"{d_end:.4g}, so it has no actual to be checked against; without --tokens it forecasts the "
+                      "log's end and is checked", InputWarning, stacklevel=2)
     for t in tasks:
         r = fc.forecast_task(t, seen, n, d_end)
         actual = actual_loss = None
