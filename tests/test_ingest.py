@@ -323,7 +323,8 @@ def test_checkpoint_names():
                             ("/o/190M-2xC-checkpoint-500", "190M-2xC", 500),
                             ("/o/190M-1xC/iter_0001000", "190M-1xC", 1000),
                             ("/o/190M-1xC/global_step1000", "190M-1xC", 1000),
-                            ("/o/190M-1xC/step_300", "190M-1xC", 300)):
+                            ("/o/190M-1xC/step_300", "190M-1xC", 300),
+                            ("/o/190M-1xC/1000", "190M-1xC", 1000)):  # nanotron: a folder per step
         got = identify(name, "f", "k", sizes=st, n=N190)
         assert (got["run"], got["step"], got["d"]) == (run, step, step * 4096), name
     odd = identify("/o/190M-iter2-step300-tokens1M", "f", "k", n=N190)  # a step beats an iteration

@@ -7,7 +7,8 @@ that name, the way OLMo's checkpoints are named:
 * a folder written by ``taskladder train`` carries ``taskladder.json`` (run, N, batch);
 * otherwise the step is ``step1000`` / ``step-1000`` (or Hugging Face Trainer's
   ``checkpoint-1000``, Megatron's ``iter_0001000``) in the revision or the last path
-  component, the run the component before a bare ``stepN`` folder (``.../190M-1xC/step1000``)
+  component, or that component itself where it is a number (nanotron's ``.../190M-1xC/1000``);
+  the run the component before a bare ``stepN`` folder (``.../190M-1xC/step1000``)
   or the name with its ``-stepN...`` suffix removed, and the tokens ``tokens4B`` in the
   same place (OLMo's revisions: ``stage1-step1000-tokens5B``) or step x the ``batch_tokens``
   column of the size table; N from the size table, as for CSVs.
@@ -58,15 +59,18 @@ def identify(locator: str, source: Path, field: str, *, sizes: Mapping[str, int]
     last = parts[-1]
     names = [x for x in (revision, last) if x and x != "main"]
     step = next((s for x in names if (s := step_of(x)) is not None), None)
+    bare = step is None and len(parts) >= 2 and last.isdigit()  # nanotron's checkpoints: <run>/<step>/
+    if bare:
+        step = int(last)
     if step is None:
         raise TaskladderError(f"{source}: {field} {locator!r}: no step in the checkpoint's name "
-                              "(expected e.g. .../190M-1xC/step1000, .../checkpoint-1000 or a revision such as "
-                              "step1000-tokens4B)")
+                              "(expected e.g. .../190M-1xC/step1000, .../checkpoint-1000, .../190M-1xC/1000 or a "
+                              "revision such as step1000-tokens4B)")
     if meta:
         run = meta["run"]
     elif revision and step_of(revision) is not None:  # a hub model and revision: the model's name is the run
         run = last
-    elif len(parts) >= 2 and _STEP_FOLDER.fullmatch(last):  # .../RUN/step1000, .../RUN/checkpoint-1000
+    elif len(parts) >= 2 and (bare or _STEP_FOLDER.fullmatch(last)):  # .../RUN/step1000, .../RUN/1000
         run = parts[-2]
     else:  # .../RUN-step1000
         run = last[:_step_match(last).start()] or last
