@@ -106,20 +106,21 @@ def files_read(paths: Iterable[str | Path]) -> list[Path]:
             p = p.parent  # a tool's file given alone is read with its samples or predictions beside it
         out += sorted(q for q in p.iterdir() if q.suffix.lower() in _READ_SUFFIXES and q.is_file()) \
             if p.is_dir() else [p]
-        out += _lighteval_details(p if p.is_dir() else p.parent)
+        out += lighteval_details(p if p.is_dir() else p.parent)
     return list(dict.fromkeys(out))
 
 
-def _lighteval_details(folder: Path) -> list[Path]:
+def lighteval_details(folder: Path) -> list[Path]:
     """The per-question files lighteval wrote for the results in ``folder``: it puts results in
     ``OUT/results/<model>/`` and their details in ``OUT/details/<model>/<date id>/`` (every
-    folder above named ``results`` is tried: the model's own path may hold one)."""
+    folder above named ``results`` is tried: the model's own path may hold one); details moved
+    beside their results (in a ``<date id>/`` folder or not) are found too."""
     out: list[Path] = []
     for up in folder.parents:
         details = up.parent / "details" / folder.relative_to(up)
         if up.name == "results" and details.is_dir():
             out += sorted(details.glob("*/details_*.parquet"))
-    return out
+    return out + sorted(folder.glob("*/details_*.parquet")) + sorted(folder.glob("details_*.parquet"))
 
 
 def fingerprint(path: Path) -> str:

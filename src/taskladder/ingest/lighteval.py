@@ -28,7 +28,7 @@ import pandas as pd
 from .. import discover
 from ..errors import TaskladderError
 from .checkpoint import identify
-from .tidy import frame, load_json, pooled, primary, task_name
+from .tidy import frame, load_json, pooled, primary, task_name, warn_rescored
 
 CONVENTION = "lighteval"
 
@@ -39,18 +39,16 @@ def is_results(obj) -> bool:
 
 
 def _results_files(folder: Path) -> list[Path]:
-    return [p for p in discover.matching(folder, discover.LM_EVAL_RESULTS) if _is_lighteval(p)]
-
-
-def _is_lighteval(path: Path) -> bool:
-    try:
-        return is_results(load_json(path))
-    except TaskladderError:
-        return False
+    return discover.matching(folder, discover.LM_EVAL_RESULTS)  # lm-eval's names too: told apart by content
 
 
 def is_output(folder: Path) -> bool:
-    return bool(_results_files(folder))
+    """Whether a folder holds lighteval's results (one tool's per folder: its first file tells)."""
+    files = _results_files(folder)
+    try:
+        return bool(files) and is_results(load_json(files[0]))
+    except TaskladderError:
+        return False
 
 
 def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = None) -> pd.DataFrame:
@@ -61,14 +59,7 @@ def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = 
     checkpoints: dict[tuple, tuple] = {}  # (run, step) -> (checkpoint, questions per task, primaries, names taken)
     older = [f for f in sorted(files, key=lambda p: p.stem, reverse=True)  # results_<date id>: newest first
              if _read_one(f, sizes, n, checkpoints)]
-    if older:
-        import warnings
-
-        from ..errors import InputWarning
-
-        warnings.warn(f"{older[0]}{f' and {len(older) - 1} more' if len(older) > 1 else ''}: tasks "
-                      "lighteval scored again later on the same checkpoint; the newest results are used",
-                      InputWarning, stacklevel=2)
+    warn_rescored(older, "lighteval")
     out = pd.concat([frame(ck, pooled(per_q, prim), CONVENTION) for ck, per_q, prim, _ in checkpoints.values()],
                     ignore_index=True)
     out.attrs["convention"] = CONVENTION
@@ -83,9 +74,8 @@ def _read_one(path: Path, sizes, n, checkpoints: dict) -> bool:
         raise TaskladderError(f"{path}: not a lighteval results file (no 'config_general' and 'config_tasks')")
     model = obj["config_general"].get("model_config") or {}
     locator = str(model.get("model_name") or obj["config_general"].get("model_name") or "")
-    revision = model.get("revision")
     ck = identify(locator, path, "config_general.model_config.model_name", sizes=sizes, n=n,
-                  revision=None if revision in (None, "main") else str(revision))
+                  revision=model.get("revision"))  # lighteval's default "main" names no step
     ck, per_q, prim, taken = checkpoints.setdefault((ck["run"], ck["step"]), (ck, {}, {}, set()))
     date_id = path.stem.removeprefix("results_")
     found, skipped = [], False
@@ -98,7 +88,7 @@ def _read_one(path: Path, sizes, n, checkpoints: dict) -> bool:
             continue
         task = task_name(str(cfg.get("name") or key.split("|")[0]))  # key: "<name>|<shots>"
         prim[task] = primary(task)
-        per_q.setdefault(task, []).extend(_questions(_details(path, locator, key, date_id), prim[task]))
+        per_q.setdefault(task, []).extend(_questions(_details(path, key, date_id), prim[task]))
     if not found:
         raise TaskladderError(f"{path}: field 'config_tasks' holds no log-likelihood (multiple-choice) task")
     taken.update(found)
@@ -110,21 +100,15 @@ def _loglikelihood(cfg: dict) -> bool:
     return bool(metrics) and all(isinstance(m, dict) and m.get("category") == "LOGPROBS" for m in metrics)
 
 
-def _details(results: Path, model: str, key: str, date_id: str) -> Path:
-    """Where lighteval wrote a task's details: ``OUT/details/<model>/<date id>/`` beside
-    ``OUT/results/<model>/`` (its default layout), else beside the results file."""
+def _details(results: Path, key: str, date_id: str) -> Path:
+    """A task's details file, where lighteval wrote it (:func:`discover.lighteval_details`, which
+    also keys the cache of tool outputs by them)."""
     name = f"details_{key}_{date_id}.parquet"
-    parts = Path(model.strip("/")).parts
-    places = []
-    if parts and len(results.parent.parts) > len(parts) and results.parent.parts[-len(parts):] == parts:
-        out_dir = results.parent.parents[len(parts)]  # OUT, above results/<model>
-        places.append(out_dir / "details" / Path(*parts) / date_id / name)
-    places += [results.parent / date_id / name, results.parent / name]
-    for p in places:
-        if p.is_file():
-            return p
-    raise TaskladderError(f"{results}: task {key!r} has no details file {places[0]}; run lighteval with "
-                          "--save-details")
+    hit = next((p for p in discover.lighteval_details(results.parent) if p.name == name), None)
+    if hit is None:
+        raise TaskladderError(f"{results}: task {key!r} has no details file {name} (lighteval writes it to "
+                              f"OUT/details/<model>/{date_id}/); run lighteval with --save-details")
+    return hit
 
 
 def _questions(path: Path, prim: str) -> list[dict]:

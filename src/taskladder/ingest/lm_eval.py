@@ -25,7 +25,7 @@ import pandas as pd
 from .. import discover
 from ..errors import TaskladderError
 from .checkpoint import identify
-from .tidy import frame, json_lines, load_json, pooled, primary, task_name
+from .tidy import frame, json_lines, load_json, pooled, primary, task_name, warn_rescored
 
 CONVENTION = "lm_eval"
 
@@ -58,14 +58,7 @@ def read(path: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = 
         order[ck["run"], ck["step"]] = min(order.get((ck["run"], ck["step"]), i), i)
         if skipped:
             older.append(files[i])
-    if older:
-        import warnings
-
-        from ..errors import InputWarning
-
-        warnings.warn(f"{older[0]}{f' and {len(older) - 1} more' if len(older) > 1 else ''}: tasks "
-                      "lm-eval scored again later on the same checkpoint; the newest results are used",
-                      InputWarning, stacklevel=2)
+    warn_rescored(older, "lm-eval")
     out = pd.concat([frame(ck, pooled(per_q, prim), CONVENTION)
                      for _, (ck, per_q, prim, _) in sorted(checkpoints.items(), key=lambda kv: order[kv[0]])],
                     ignore_index=True)

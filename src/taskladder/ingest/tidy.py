@@ -32,6 +32,18 @@ def json_lines(path: Path) -> Iterator[tuple[int, object]]:
                 except json.JSONDecodeError as e:
                     raise TaskladderError(f"{path}: line {i}: not JSON ({e})") from None
 
+def warn_rescored(older: list[Path], tool: str) -> None:
+    """Say which results files lost to a newer one of the same checkpoint (``tool`` scored the
+    same tasks again later: the newest results are used)."""
+    if older:
+        import warnings
+
+        from ..errors import InputWarning
+
+        warnings.warn(f"{older[0]}{f' and {len(older) - 1} more' if len(older) > 1 else ''}: tasks {tool} scored "
+                      "again later on the same checkpoint; the newest results are used", InputWarning, stacklevel=3)
+
+
 # Other tools' names of the registry's tasks (lm-eval's, OLMES's and lighteval's); MMLU's subjects
 # ("mmlu_anatomy", lighteval's "mmlu:anatomy", ...) pool into "mmlu" (a question-weighted mean, which is what the
 # bundled ladder's category-weighted MMLU is when every subject is scored).
