@@ -61,6 +61,14 @@ def _ours(tmp_path, model: Path, task_file: Path, convention: str) -> pd.DataFra
     return read_results([out])
 
 
+def _toy_task_file(tmp_path) -> Path:
+    """DOCS as a taskladder task file, 0-shot, each choice after a " " as the tools score them."""
+    tf = tmp_path / "toy.json"
+    tf.write_text(json.dumps({"name": "toyqa", "prefix": "", "primary": "acc_per_char", "items": [
+        {"question": d["question"], "choices": [" " + c for c in d["choices"]], "gold": d["gold"]} for d in DOCS]}))
+    return tf
+
+
 def _same(ours: pd.DataFrame, theirs: pd.DataFrame, tol=1e-4):
     key = ["run", "step", "d", "task", "metric"]
     m = ours.merge(theirs, on=key, suffixes=("_ours", "_theirs"))
@@ -117,9 +125,7 @@ def test_lm_eval_output_equals_taskladder_evaluate(tmp_path):
     assert set(theirs["step"]) == {1000} and set(theirs["d"]) == {1000 * 4096}
 
     # the same requests as a taskladder task file: 0-shot, choices after lm-eval's " " delimiter
-    tf = tmp_path / "toy.json"
-    tf.write_text(json.dumps({"name": "toyqa", "prefix": "", "primary": "acc_per_char", "items": [
-        {"question": d["question"], "choices": [" " + c for c in d["choices"]], "gold": d["gold"]} for d in DOCS]}))
+    tf = _toy_task_file(tmp_path)
     _same(_ours(tmp_path, model, tf, "lm_eval"), theirs)
 
     # lm-eval's own length-normalised accuracy is the one read under its convention
@@ -210,9 +216,7 @@ def test_lighteval_output_equals_taskladder_evaluate(tmp_path):
         task = "mmlu" if key.startswith("mmlu") else "toyqa"
         assert theirs.query(f"task == '{task}' and metric == 'bpb'")["value"].item() == pytest.approx(bpb, rel=1e-12)
     # the same requests as a taskladder task file, 0-shot: equal to lighteval's to 1e-4
-    tf = tmp_path / "toy.json"
-    tf.write_text(json.dumps({"name": "toyqa", "prefix": "", "primary": "acc_per_char", "items": [
-        {"question": d["question"], "choices": [" " + c for c in d["choices"]], "gold": d["gold"]} for d in DOCS]}))
+    tf = _toy_task_file(tmp_path)
     _same(_ours(tmp_path, model, tf, "lighteval"), theirs[theirs["task"] == "toyqa"].reset_index(drop=True))
     # the details key the cache of tool outputs: a rewritten details file is read again
     from taskladder import discover
