@@ -352,3 +352,26 @@ def test_a_task_named_twice_is_predicted_once():
     assert parse_names(["mmlu,piqa,mmlu", "piqa"]) == ["mmlu", "piqa"]
     assert parse_names(["piqa,paper"]) == ["piqa", *[t for t in PAPER_TASKS if t != "piqa"]]
     assert parse_names(["paper,piqa"]) == list(PAPER_TASKS)
+
+
+def test_tasks_named_as_the_tables_print_them(tmp_path):
+    # `data` and every table print 'ARC-Challenge' and 'Social IQa': --task takes those, and a
+    # user's table written with them is the registry's tasks (the paper's, by default)
+    def preds(*args):
+        r = run_cli("predict", "--n", "7B", "--tokens", "4T", "--paper", "--json", *args)
+        assert r.returncode == 0, r.stderr
+        return [(p["task"], p["predicted"]) for p in json.loads(r.stdout)["predictions"]]
+
+    keys = preds("--task", "arc_challenge,socialiqa")
+    assert preds("--task", "ARC-Challenge,Social IQa") == keys
+    table = olmo2_ladder().ladder
+    table = table[table["task"].isin(["arc_challenge", "socialiqa", "mmlu"])]
+    shown = {"arc_challenge": "ARC-Challenge", "socialiqa": "Social IQa", "mmlu": "MMLU"}
+    table.assign(task=table["task"].map(shown)).to_csv(tmp_path / "ladder.csv", index=False)
+    table.to_csv(tmp_path / "keys.csv", index=False)
+    mine = preds("--ladder", tmp_path / "ladder.csv")
+    assert [t for t, _ in mine] == ["mmlu", "arc_challenge", "socialiqa"]  # the paper's order: its tasks
+    assert mine == preds("--ladder", tmp_path / "keys.csv")
+    r = run_cli("forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "ARC-Challenge", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [f["task"] for f in json.loads(r.stdout)["forecasts"]] == ["arc_challenge"]

@@ -191,3 +191,13 @@ def test_shared_weights_pool_both_ladders_and_unmatched_errors_add_in_quadrature
     draws = [{d: s.pipelines[d].draws(t.n, t.d) for d in w} for s in (fa.state, fb.state)]
     fit_var = _fit_variance(fa.state.pipelines, w, draws[0]) + _fit_variance(fb.state.pipelines, w, draws[1])
     assert row["sd"] == pytest.approx(np.sqrt(fit_var + err_sd ** 2), rel=1e-9)
+
+
+def test_tasks_named_as_the_tables_print_them_are_the_ladders(tmp_path, shifted):
+    from taskladder.compare import read_pair
+
+    base, cand = shifted
+    base.to_csv(tmp_path / "a.csv", index=False)
+    cand.to_csv(tmp_path / "b.csv", index=False)
+    *_, tasks = read_pair(tmp_path / "a.csv", tmp_path / "b.csv", ["PIQA", "MMLU"], None)
+    assert tasks == ["piqa", "mmlu"]

@@ -148,6 +148,8 @@ def read_pair(baseline: Path, candidate: Path, tasks: Sequence[str] | None = Non
         if not both:
             raise TaskladderError(f"{baseline} and {candidate} have accuracy for no task in common")
         tasks = choose_tasks(tasks, both)  # 'all': every task both have
+    else:  # a name as the tables print it ('ARC-Challenge') is the ladders' task
+        tasks = choose_tasks(tasks, set(la.tasks) | set(lb.tasks))
     for lad, p in ((la, baseline), (lb, candidate)):
         for t in tasks:
             if not lad.has(t, ACC):

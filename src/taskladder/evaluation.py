@@ -139,7 +139,11 @@ def bundled_task(name: str, limit: int | None = None) -> MCTask:
     """Load a bundled OLMES task by name, e.g. ``"piqa"`` or ``"arc_challenge_mc"``."""
     from importlib import resources
 
+    from .tasks import registry_name
+
     known = bundled_tasks()
+    if name not in known and registry_name(name) in known:  # 'ARC-Challenge', 'commonsense_qa'
+        name = registry_name(name)
     if name not in known:
         raise TaskladderError(f"unknown task {name!r}{did_you_mean(name, known)}; "
                               f"bundled tasks: {', '.join(known)}")

@@ -464,6 +464,8 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
         if not have:
             raise TaskladderError(f"{where}: the log holds no task with both task loss (bpb) and accuracy")
         tasks = choose_tasks(tasks, have)  # the paper's it has, else any known, else its own; 'all': every one
+    else:  # a name as the tables print it ('ARC-Challenge') is the log's task
+        tasks = choose_tasks(tasks, log["task"].unique())
     for t in tasks:
         if not _has(log, t):
             have = ", ".join(sorted(u for u in log["task"].unique() if _has(log, u))) or "none"

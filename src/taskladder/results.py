@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import TaskladderError
-from .tasks import ACC, BPB, LM_LOSS, MC_ACC, METRICS, OLMO_COLUMNS, REGISTRY, TASKCE, wide_columns
+from .tasks import ACC, BPB, LM_LOSS, MC_ACC, METRICS, OLMO_COLUMNS, REGISTRY, TASKCE, registry_name, wide_columns
 
 COLUMNS = ["run", "size", "n", "d", "step", "task", "metric", "value"]
 #: The "file" name of a results table given in memory (``taskladder.predict(ladder=df)``): its
@@ -402,7 +402,11 @@ def long_frame_to_tidy(df: pd.DataFrame, path: Path, *, sizes: Mapping[str, int]
         out["d"] = out["step"] * _numeric_column(df, "batch_tokens", path)
     else:
         raise TaskladderError(f"{path}: missing column 'd' (or 'tokens', or 'batch_tokens' to compute d = step x batch_tokens)")
-    out["task"] = df["task"].astype(str)
+    # a registry task written as the tables print it ('ARC-Challenge') or as another tool names it
+    # ('commonsense_qa') is that task: its chance level, and among the paper's tasks by default
+    task = df["task"].astype(str)
+    names = {t: registry_name(t) or t for t in task.unique()}
+    out["task"] = task.map(names) if any(k != v for k, v in names.items()) else task
     out["metric"] = df["metric"].astype(str)
     out["value"] = _numeric_column(df, "value", path)
     # N must be positive; D may be 0 at the initial checkpoint (step 0), as wide logs have it

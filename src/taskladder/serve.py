@@ -116,9 +116,9 @@ def default_tasks(ladder: Sequence[Path] | None = None, sizes: Path | None = Non
     every task the ladder has accuracy for; none named, the paper's eight on the bundled ladder,
     on ladder files those of them the files have accuracy for.  The tasks with accuracy are kept
     in the cache by the files' bytes like the fits, so a warm prediction still reads no table."""
-    from .tasks import ACC, ALL_TASKS, EVERY, choose_tasks
+    from .tasks import ACC, ALL_TASKS, REGISTRY, choose_tasks
 
-    if named and EVERY not in named:
+    if named and all(t in REGISTRY for t in named):  # nothing to resolve ('ARC-Challenge', 'all')
         return list(named)
     if not _is_frame(ladder) and not ladder:  # the bundled ladder has accuracy for OLMo's ten
         return choose_tasks(named, ALL_TASKS)

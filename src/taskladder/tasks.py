@@ -8,6 +8,7 @@ choices (MMLU/ARC/OpenBookQA/HellaSwag 4, PIQA 2, CommonsenseQA 5, Social IQa 3)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -83,6 +84,40 @@ ALL_TASKS: tuple[str, ...] = tuple(t.name for t in _TASKS if t.components)
 #: ``--task all``: every task the ladder has accuracy for, known once the ladder is read.
 EVERY = "all"
 
+#: Other tools' names of the registry's tasks (lm-eval's, lighteval's): the readers and
+#: :func:`registry_name` map them to the registry's key.
+ALIASES = {"social_iqa": "socialiqa", "siqa": "socialiqa", "commonsense_qa": "csqa", "arc:challenge": "arc_challenge",
+           "arc:easy": "arc_easy"}
+
+
+def _key(name: str) -> str:
+    # 'ARC-Challenge', 'arc_challenge', 'arc:challenge' and 'Arc Challenge' are one name
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+_BY_KEY = {_key(k): t.name for t in _TASKS for k in (t.name, t.display)} | {_key(k): v for k, v in ALIASES.items()}
+
+
+def registry_name(name: str) -> str | None:
+    """The registry's key for a task written as the tables print it (``ARC-Challenge``,
+    ``Social IQa``), in another case, or as another tool names it (``commonsense_qa``,
+    ``arc:challenge``); None for a task outside the registry."""
+    return name if name in REGISTRY else _BY_KEY.get(_key(name))
+
+
+def resolve(name: str, have: Iterable[str]) -> str:
+    """A task named on the command line as the ladder ``have`` holds it: the name itself, else
+    the registry task it stands for, else the one task of the ladder's own written the same way
+    up to case and punctuation; else the name (the ladder then refuses it, listing its tasks)."""
+    have = set(have)
+    if name in have:
+        return name
+    reg = registry_name(name)
+    if reg in have:
+        return reg
+    same = [t for t in have if _key(t) == _key(name)]
+    return same[0] if len(same) == 1 else name
+
 
 def parse_names(names: Iterable[str] | str | None) -> list[str] | None:
     """The tasks ``--task`` names: comma lists split, ``paper`` expanded to the paper's eight,
@@ -113,7 +148,7 @@ def choose_tasks(named: Sequence[str] | None, with_accuracy: Iterable[str]) -> l
     every = [t for t in REGISTRY if t in set(have)] + sorted(set(have) - set(REGISTRY))
     out: list[str] = []
     for t in named:
-        for u in every if t == EVERY else [t]:
+        for u in every if t == EVERY else [resolve(t, have)]:
             if u not in out:
                 out.append(u)
     if not out:

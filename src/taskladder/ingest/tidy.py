@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import TaskladderError
-from ..tasks import ACC, BPB, MC_ACC, REGISTRY, TASKCE
+from ..tasks import ACC, ALIASES, BPB, MC_ACC, REGISTRY, TASKCE
 
 
 def load_json(path: Path):
@@ -44,14 +44,10 @@ def warn_rescored(older: list[Path], tool: str) -> None:
                       "again later on the same checkpoint; the newest results are used", InputWarning, stacklevel=3)
 
 
-# Other tools' names of the registry's tasks (lm-eval's, OLMES's and lighteval's); MMLU's subjects
-# ("mmlu_anatomy", lighteval's "mmlu:anatomy", ...) pool into "mmlu" (a question-weighted mean, which is what the
-# bundled ladder's category-weighted MMLU is when every subject is scored).
-ALIASES = {"social_iqa": "socialiqa", "siqa": "socialiqa", "commonsense_qa": "csqa", "arc:challenge": "arc_challenge",
-           "arc:easy": "arc_easy"}
-
-
 def task_name(name: str) -> str:
+    """The registry's name of another tool's task (:data:`tasks.ALIASES`); MMLU's subjects
+    ("mmlu_anatomy", lighteval's "mmlu:anatomy", ...) pool into "mmlu" (a question-weighted mean,
+    which is what the bundled ladder's category-weighted MMLU is when every subject is scored)."""
     base = ALIASES.get(name, name)
     return "mmlu" if base.startswith(("mmlu_", "mmlu:")) else base
 
