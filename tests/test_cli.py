@@ -375,3 +375,12 @@ def test_tasks_named_as_the_tables_print_them(tmp_path):
     r = run_cli("forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "ARC-Challenge", "--json")
     assert r.returncode == 0, r.stderr
     assert [f["task"] for f in json.loads(r.stdout)["forecasts"]] == ["arc_challenge"]
+
+
+def test_plan_takes_the_target_as_predict_does():
+    # `predict --n 7B --tokens 4T` and `plan --n 7B --tokens 4T` name the same target
+    a, b = (run_cli("plan", *args, "--json") for args in (["--n", "7B", "--tokens", "4T"],
+                                                          ["--target-n", "7e9", "--target-tokens", "4e12"]))
+    assert a.returncode == 0, a.stderr
+    assert json.loads(a.stdout) == json.loads(b.stdout)
+    assert json.loads(a.stdout)["config"]["target_n"] == 7_000_000_000

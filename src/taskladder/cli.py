@@ -772,8 +772,8 @@ class _null:
 
 @app.command()
 def plan(
-    target_n: Annotated[str, typer.Option("--target-n", help="Target non-embedding parameters.")] = "6887575552",
-    target_tokens: Annotated[str, typer.Option(help="Target training tokens.")] = "3945065873408",
+    target_n: Annotated[str, typer.Option("--target-n", "--n", help="Target non-embedding parameters (e.g. 6.9B; --n as in predict).")] = "6887575552",
+    target_tokens: Annotated[str, typer.Option("--target-tokens", "--tokens", help="Target training tokens (e.g. 4T; --tokens as in predict).")] = "3945065873408",
     seq_len: Annotated[int, typer.Option(help="Sequence length in tokens (the paper's ladder: 4096, for which the peak learning rate is divided by 4, as in AI2's ladder).")] = 4096,
     sizes: Annotated[str, typer.Option(help="Comma-separated ladder sizes (OLMo 2 shapes 14M-13B, micro 3k-87k), or auto: four sizes below the target, the largest at most 1/5 of it (for 7B and 13B the paper's 190M,370M,760M,1B).")] = "auto",
     multiples: Annotated[str, typer.Option(help="Comma-separated Chinchilla multiples.")] = "1,2,5,10",
@@ -892,8 +892,8 @@ def train(
     corpus: Annotated[Optional[Path], typer.Option(help="Training corpus: .txt, .jsonl or .parquet with a text field (default: bundled Tiny Shakespeare).")] = None,
     preset: Annotated[Optional[str], typer.Option(help="A planned ladder: micro or tiny (byte-level, CPU-sized).")] = None,
     rung: Annotated[Optional[list[str]], typer.Option(metavar="<rung>", help="Train only these rungs (e.g. 12k-1xC); default all.")] = None,
-    target_n: Annotated[Optional[str], typer.Option("--target-n", help="Plan option: target parameters.")] = None,
-    target_tokens: Annotated[Optional[str], typer.Option(help="Plan option: target tokens.")] = None,
+    target_n: Annotated[Optional[str], typer.Option("--target-n", "--n", help="Plan option: target parameters (e.g. 6.9B).")] = None,
+    target_tokens: Annotated[Optional[str], typer.Option("--target-tokens", "--tokens", help="Plan option: target tokens (e.g. 4T).")] = None,
     seq_len: Annotated[Optional[int], typer.Option(help="Plan option: sequence length.")] = None,
     sizes: Annotated[Optional[str], typer.Option(help="Plan option: comma-separated sizes, or auto (see plan).")] = None,
     multiples: Annotated[Optional[str], typer.Option(help="Plan option: comma-separated Chinchilla multiples.")] = None,
