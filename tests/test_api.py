@@ -3,6 +3,7 @@
 import json
 import warnings
 
+import pandas as pd
 import pytest
 from conftest import run_cli
 
@@ -91,3 +92,28 @@ def test_one_value_beside_a_sequence_is_shared_by_every_target():
     assert swept["predicted"].tolist() == [e["predicted"].iloc[0] for e in each]
     assert swept["target"].tolist() == ["N=3e+09,D=4e+12", "N=7e+09,D=4e+12"]
     assert taskladder.predict(7e9, [1e12, 4e12], tasks="piqa", design="task_bpb")["d"].tolist() == [1e12, 4e12]
+
+
+def test_forecast_target_equals_the_cli_for_a_bundled_replay_a_file_and_a_dataframe(tmp_path):
+    got = taskladder.forecast_target(target="7B-4T", upto=0.5, tasks="mmlu,piqa")
+    cli = json.loads(run_cli("forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "mmlu,piqa", "--json").stdout)
+    for k in ("predicted", "lower", "upper", "actual", "predicted_loss"):
+        assert got[k].tolist() == [r[k] for r in cli["forecasts"]], k
+    # the 13B log as a user's file (N given, the run's planned end '5T' rounded below its last
+    # checkpoint at 5.00009T), and the same log as a DataFrame in memory
+    log = olmo2_ladder().targets["13B-5T"].full
+    log[log["step"] <= log["step"].max() / 2].drop(columns="n").to_csv(tmp_path / "13b.csv", index=False)
+    a = taskladder.forecast_target(tmp_path / "13b.csv", n="13.2B", tokens="5T", tasks=["ARC-Challenge"])
+    b = taskladder.forecast_target(pd.read_csv(tmp_path / "13b.csv"), n=13.2e9, tokens=5e12,
+                                   tasks="arc_challenge")
+    c = json.loads(run_cli("forecast", "--target-file", tmp_path / "13b.csv", "--n", "13.2B", "--tokens", "5T",
+                           "--task", "arc_challenge", "--json").stdout)["forecasts"]
+    assert a["task"].tolist() == ["arc_challenge"] and a["tokens"].iloc[0] == 5e12
+    assert a["predicted"].tolist() == b["predicted"].tolist() == [c[0]["predicted"]]
+    # the full log, forecast at '5T': its last checkpoint, as without tokens
+    full = taskladder.forecast_target(target="13B-5T", tokens="5T", tasks="piqa")
+    assert full["tokens"].iloc[0] == log["d"].max() > 5e12
+    assert full["predicted"].tolist() == taskladder.forecast_target(target="13B-5T", tasks="piqa")["predicted"].tolist()
+    with pytest.raises(taskladder.TaskladderError, match="before the log's last checkpoint"):
+        taskladder.forecast_target(target="13B-5T", tokens="4.9T", tasks="piqa")
+    assert "forecast_target" in dir(taskladder) and "predict" in dir(taskladder)

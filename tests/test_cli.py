@@ -151,13 +151,13 @@ def _bad_wide(tmp_path, mutate, every_run=False):
     (["predict", "--n", "7e9", "--tokens", "4T", "--ladder", "/nonexistent.csv"], "/nonexistent.csv: no such file"),
     # a near miss is named
     (["predict", "--target", "7b-4t"], "unknown target '7b-4t' (did you mean '7B-4T'?); bundled targets: 7B-4T, 13B-5T"),
-    (["predict", *"--n 7e9 --tokens 4T --paper --task HellaSwag".split()], "(did you mean 'hellaswag'?) (tasks with"),
+    (["predict", *"--n 7e9 --tokens 4T --paper --task hellaswg".split()], "(did you mean 'hellaswag'?) (tasks with"),
     (["predict", *"--n 7e9 --tokens 4T --design task-bpb".split()], "unknown design 'task-bpb' (did you mean 'task_bpb'?)"),
     (["forecast", *"--target 7B-4T --task piqa_rc".split()], "task 'piqa_rc' is not in the log (did you mean 'piqa'?)"),
     (["predict", *"--n 7e9 --tokens 4T --paper --task PIQA_RC".split()], "'PIQA_RC' is not in the ladder (did you mean 'piqa'?)"),
     (["plan", "--sizes", "190m,1b"], "unknown size '190m' (did you mean '190M'?)"),
-    (["evaluate", "x", *"--task arc-easy --run-name a --params 1 --out o.parquet".split()],
-     "unknown task 'arc-easy' (did you mean 'arc_easy'?)"),
+    (["evaluate", "x", *"--task arc-easyy --run-name a --params 1 --out o.parquet".split()],
+     "unknown task 'arc-easyy' (did you mean 'arc_easy'?)"),
     # counts, outputs, click errors and the rest of the bad-input cases: tests/test_fuzz.py
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):

@@ -41,3 +41,8 @@ def test_a_named_task_resolves_to_the_ladders_own_spelling_only_when_that_is_una
     assert resolve("sciq", ["piqa"]) == "sciq"
     # named twice in two spellings: predicted once
     assert choose_tasks(["mmlu", "MMLU", "Social IQa"], ["mmlu", "socialiqa"]) == ["mmlu", "socialiqa"]
+
+
+def test_evaluate_takes_a_bundled_task_as_the_tables_print_it():
+    assert bundled_task("ARC-Easy", limit=5) == bundled_task("arc_easy", limit=5)
+    assert bundled_task("commonsense_qa", limit=5) == bundled_task("csqa", limit=5)

@@ -5,13 +5,15 @@ from .errors import FitWarning, TaskladderError
 __version__ = "0.1.0"
 __all__ = [
     "ChainConfig", "TaskPredictor", "FitWarning", "TaskladderError",
-    "FlopsLaw", "LogSigmoid", "PowerLaw", "SingleStep", "Sigmoid", "predict",
+    "FlopsLaw", "LogSigmoid", "PowerLaw", "SingleStep", "Sigmoid", "forecast_target", "predict",
 ]
 
+# (No name here may be a submodule's: importing taskladder.forecast would replace it.)
 # The fitting classes are imported on first use (PEP 562), so that `import taskladder.cli`
 # and `taskladder --help` do not import pandas and scipy.
 _LAZY = {"ChainConfig": "chain", "TaskPredictor": "chain", "FlopsLaw": "laws", "LogSigmoid": "laws",
-         "PowerLaw": "laws", "SingleStep": "laws", "Sigmoid": "laws", "predict": "api"}
+         "PowerLaw": "laws", "SingleStep": "laws", "Sigmoid": "laws", "predict": "api",
+         "forecast_target": "api"}
 
 
 def __getattr__(name):
@@ -20,3 +22,7 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'taskladder' has no attribute {name!r}")
+
+
+def __dir__():  # the lazy names too, for a notebook's completion
+    return sorted(set(globals()) | set(__all__))

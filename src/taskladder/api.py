@@ -17,7 +17,7 @@ import pandas as pd
 
 from .errors import FitWarning, InputWarning, TaskladderError
 
-__all__ = ["predict"]
+__all__ = ["forecast_target", "predict"]
 
 #: Per-row dicts of the automatic prediction (weights and each pipeline's prediction and SD):
 #: left out of the table; ``trust.auto_predict(...).weights`` has them as rows.
@@ -91,3 +91,40 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
 
 def _path(p) -> Path | None:
     return None if p is None else Path(p)
+
+
+def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None, upto: float | None = None, ladder=None,
+             tasks: Sequence[str] | str | None = None, level: float = 0.9,
+             sizes: str | Path | None = None) -> pd.DataFrame:
+    """Forecast where a running target will land from its own checkpoints so far.
+
+    log: the target's eval log: a file or folder in any format ``--ladder`` reads, or a tidy
+        DataFrame (``run, step, task, metric, value`` and ``d``; ``n`` or the n argument);
+        or target: a bundled target's name (``"7B-4T"``), its log replayed.
+    n: the target's non-embedding parameters (``"6.9B"``), for a log without them.
+    tokens: where to forecast (``"4T"``, the planned end; default: the log's last checkpoint).
+    upto: replay: keep only the log's first ``upto`` fraction of steps.
+    ladder, tasks, sizes: as :func:`predict`'s.  level: the interval's level.
+
+    Returns one row per task, as ``taskladder forecast --json``'s ``forecasts``: ``predicted``,
+    ``lower``, ``upper`` (fractions), ``predicted_loss``, ``ladder_predicted``, and ``actual``
+    with the errors where a replay's log goes on past the cut.  What the ladder or the log cannot
+    tell is said as :class:`errors.InputWarning`.
+    """
+    from .forecast import ForecastConfig, forecast_run
+    from .serve import _is_frame
+    from .tasks import parse_names
+    from .units import parse_count
+
+    if not 0.0 < level < 1.0:
+        raise TaskladderError(f"level must be between 0 and 1, got {level}")
+    if isinstance(log, (str, Path)):
+        log = Path(log)
+    if ladder is not None and not _is_frame(ladder):
+        ladder = [Path(ladder)] if isinstance(ladder, (str, Path)) else [Path(p) for p in ladder]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FitWarning)
+        res = forecast_run(target, log, n=parse_count(str(n), "n") if n is not None else None, ladder=ladder,
+                           sizes=_path(sizes), tokens=parse_count(str(tokens), "tokens") if tokens is not None else None,
+                           upto=upto, tasks=parse_names(tasks or None), config=ForecastConfig(level=level))
+    return res.forecasts

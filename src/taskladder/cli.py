@@ -555,11 +555,8 @@ def forecast(
     the learning-rate schedule) and its step 2 shifted by the target's own accuracy
     residuals; see docs/forecast.md.
     """
-    from .datasets import olmo2_ladder
-    from .results import load_sizes, read_results
     _set_cache(no_cache)
-    from .forecast import ForecastConfig, target_log
-    from .forecast import forecast as run_forecast
+    from .forecast import ForecastConfig, forecast_run
 
     # --target repeats in predict, report and compare; here a second one would silently replace the first
     if target and len(target) > 1:
@@ -568,17 +565,15 @@ def forecast(
     if not 0.0 < level < 1.0:  # as the other commands say it, before ForecastConfig's own check
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     cfg = ForecastConfig(level=level)
-    size_table = load_sizes(sizes) if sizes else None
-    log, n_, name = target_log(target[0] if target else None, target_file, parse_count(n, "--n") if n else None, size_table)
-    results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
-    d_end = parse_count(tokens, "--tokens") if tokens else None
     with err_console.status("fitting the ladder", spinner="dots") if err_console.is_terminal and not json_ else _null():
         # what the ladder or the log cannot tell: kept as notes, as predict keeps its own
-        res, notes = recording_input_warnings(run_forecast, results, log, n_, tokens=d_end, upto=upto,
-                                              tasks=parse_names(task), config=cfg, name=name)
+        res, notes = recording_input_warnings(
+            forecast_run, target[0] if target else None, target_file, n=parse_count(n, "--n") if n else None,
+            ladder=ladder or None, sizes=sizes, mixed_conventions=mixed_conventions,
+            tokens=parse_count(tokens, "--tokens") if tokens else None, upto=upto, tasks=parse_names(task), config=cfg)
     notes = list(notes)
-    table = res.forecasts
-    result = {"target": name, "n": n_, "upto": upto, "forecasts": io.records(table),
+    table, name = res.forecasts, res.name
+    result = {"target": name, "n": res.n, "upto": upto, "forecasts": io.records(table),
               "mean_abs_error": None if table["abs_error"].isna().all() else float(table["abs_error"].mean()),
               "ladder_mean_abs_error": None if table["ladder_abs_error"].isna().all()
               else float(table["ladder_abs_error"].mean()),

@@ -55,6 +55,11 @@ from .units import percent
 CALIBRATION_FRACS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
+#: A planned end this little before the log's last checkpoint is that checkpoint: a run logs past a
+#: round "5T" by its last batch (the bundled 13B-5T ends at 5.00009T).
+END_SLACK = 0.01
+
+
 @dataclass(frozen=True)
 class ForecastConfig:
     """How a running target is forecast (defaults chosen by backtest, docs/forecast.md)."""
@@ -367,8 +372,10 @@ class Forecaster:
                 f"accuracy (up to --upto's cut, if given); a forecast needs at least {cfg.min_checkpoints}")
         d = d_l[il]
         seen = float(d[-1])
+        if seen > d_end >= (1 - END_SLACK) * seen:  # '5T' for a run whose log ends at 5.0001T: that end
+            d_end = seen
         if d_end < seen:
-            raise TaskladderError(f"the forecast tokens {d_end:.4g} lie before the log's last checkpoint ({seen:.4g})")
+            raise TaskladderError(f"the forecast tokens {d_end:.6g} lie before the log's last checkpoint ({seen:.6g})")
         mult = chinchilla_multiple(n, d_end)
         lag = self.lag(mult)
         a = _anchor(d, loss[il], acc[ia], d_end, p.step1_, p.step2_, lag, n, cfg)
@@ -580,3 +587,47 @@ def target_log(target: str | None = None, target_file=None, n: int | None = None
     log = read_target_file(path, sizes=sizes, n=n)
     log.attrs["source"] = str(path)  # what forecast's errors about the log name
     return log, int(log["n"].iloc[0]), path.stem
+
+
+def forecast_run(target: str | None = None, target_file=None, *, n: int | None = None, ladder=None,
+                 sizes=None, mixed_conventions: bool = False, tokens: float | None = None,
+                 upto: float | None = None, tasks: Sequence[str] | None = None,
+                 config: ForecastConfig = ForecastConfig()) -> ForecastResult:
+    """What ``taskladder forecast`` computes, from names and files: the log of a bundled
+    ``target`` or a ``target_file`` (any format ``--ladder`` reads, or a tidy DataFrame), the
+    ladder (None: bundled; files and folders; a tidy DataFrame) and an optional size table (a
+    CSV path or a mapping of size to N)."""
+    from pathlib import Path
+
+    from .datasets import olmo2_ladder
+    from .results import FRAME, load_sizes, long_frame_to_tidy, read_results
+
+    table = load_sizes(sizes) if isinstance(sizes, (str, Path)) else sizes
+    if isinstance(target_file, pd.DataFrame):  # a log in memory: checked as a long file is, one run
+        log = long_frame_to_tidy(_with_n(target_file, n), FRAME, sizes=table)
+        if log["run"].nunique() > 1:
+            raise TaskladderError(f"the target's log holds {log['run'].nunique()} runs; a target's log holds one")
+        log.attrs["source"] = "the target's log"
+        n_, name = int(log["n"].iloc[0]), str(log["run"].iloc[0])
+    else:
+        log, n_, name = target_log(target, target_file, n, table)
+    if ladder is None:
+        results = olmo2_ladder().ladder
+    elif isinstance(ladder, (pd.DataFrame, Ladder)):
+        results = ladder
+    else:
+        paths = [Path(ladder)] if isinstance(ladder, (str, Path)) else [Path(p) for p in ladder]
+        results = read_results(paths, sizes=table, mixed_conventions=mixed_conventions)
+    return forecast(results, log, n_, tokens=tokens, upto=upto, tasks=tasks, config=config, name=name)
+
+
+def _with_n(frame: pd.DataFrame, n: int | None) -> pd.DataFrame:
+    if n is None:
+        return frame
+    if "n" in frame.columns:  # as --n beside a file with its own N: the same model, or refused
+        own = float(pd.to_numeric(frame["n"], errors="coerce").iloc[0])
+        if abs(own - n) > 0.005 * n:
+            raise TaskladderError(f"the target's log gives n = {own:,.0f} and n = {int(n):,}; give n only for a log "
+                                  "without N")
+        return frame
+    return frame.assign(n=n)
