@@ -384,3 +384,18 @@ def test_plan_takes_the_target_as_predict_does():
     assert a.returncode == 0, a.stderr
     assert json.loads(a.stdout) == json.loads(b.stdout)
     assert json.loads(a.stdout)["config"]["target_n"] == 7_000_000_000
+
+
+def test_tokens_as_a_chinchilla_multiple_on_predict_plan_and_forecast():
+    def out(*args):
+        r = run_cli(*args, "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    a = out("predict", "--n", "7B", "--tokens", "1xC,28.6xC", "--paper", "--task", "mmlu")["predictions"]
+    b = out("predict", "--n", "7B", "--tokens", "140e9,4.004T", "--paper", "--task", "mmlu")["predictions"]
+    assert [(r["target"], r["predicted"]) for r in a] == [(r["target"], r["predicted"]) for r in b]
+    assert out("plan", "--n", "7B", "--tokens", "1xC")["config"]["target_tokens"] == 140_000_000_000
+    # forecast: of the log's own N (7B-4T: 6,887,575,552 parameters)
+    f = out("forecast", "--target", "7B-4T", "--task", "mmlu", "--tokens", "30xC")["forecasts"][0]
+    assert f["tokens"] == round(30 * 20 * 6_887_575_552)

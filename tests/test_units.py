@@ -53,3 +53,24 @@ def test_levels_are_written_without_rounding_to_100_percent(level, text):
     from taskladder.units import percent
 
     assert percent(level) == text
+
+
+def test_tokens_as_a_multiple_of_each_targets_chinchilla_budget():
+    from taskladder.datasets import make_targets
+    from taskladder.units import ChinchillaMultiple, parse_tokens
+
+    assert parse_tokens("2xC", "--tokens") == ChinchillaMultiple(2.0)
+    assert parse_tokens("1xC, 28.6XC", "--tokens") == [ChinchillaMultiple(1.0), ChinchillaMultiple(28.6)]
+    assert parse_tokens("4T", "--tokens") == 4_000_000_000_000
+    assert parse_tokens("6,887,575,552", "--tokens") == 6_887_575_552  # grouped digits: one count
+    assert parse_tokens("4T,2xC", "--tokens") == [4_000_000_000_000, ChinchillaMultiple(2.0)]
+    # 2xC is 2 x 20 N of each target's own N, as the ladder's runs are named
+    ts = make_targets(n=[1_000_000_000, 7_000_000_000], tokens=ChinchillaMultiple(2.0))
+    assert [(t.n, t.d) for t in ts] == [(1e9, 40_000_000_000), (7e9, 280_000_000_000)]
+    assert ts[1].name == "N=7e+09,D=2.8e+11"
+    for text, message in [("0xC", "must be positive and finite"), ("-1xC", "must be positive, got '-1xC'"),
+                          ("2xD", "neither a count nor a multiple"), ("1e400xC", "must be positive and finite")]:
+        with pytest.raises(TaskladderError, match=message):
+            parse_tokens(text, "--tokens")
+    with pytest.raises(TaskladderError, match="1e\\+18xC of N = 7e\\+09 is 1.4e\\+29 tokens, too large"):
+        make_targets(n=7_000_000_000, tokens=ChinchillaMultiple(1e18))

@@ -29,8 +29,9 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     """Predict the task accuracies of one or more targets from a ladder.
 
     n, d: the target's non-embedding parameters and training tokens, as numbers or counts
-        such as ``"7B"`` and ``"4T"``; equal-length sequences predict several targets, and a
-        single value beside a sequence is shared by all of them.
+        such as ``"7B"`` and ``"4T"``, d also as a multiple of each target's Chinchilla budget 20 N
+        (``"2xC"``); equal-length sequences predict several targets, and a single value beside a
+        sequence is shared by all of them.
     ladder: None for the bundled OLMo 2 ladder; a tidy DataFrame (``run, step, task, metric,
         value`` and ``n``, ``d``, as ``taskladder export`` writes); or a path or list of paths
         of files and folders in any format ``--ladder`` reads (docs/ingest.md).
@@ -50,7 +51,7 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     """
     from .datasets import make_targets
     from .tasks import parse_names
-    from .units import parse_count
+    from .units import parse_count, parse_tokens
     from . import serve
 
     design = "task_bpb" if design == "paper" else design
@@ -68,7 +69,7 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
             ns, ds = np.broadcast_arrays(ns, ds)
         if len(ns) != len(ds):
             raise TaskladderError(f"n and d must have the same length, got {len(ns)} and {len(ds)}")
-        ns, ds = [parse_count(str(a), "n") for a in ns], [parse_count(str(b), "d") for b in ds]
+        ns, ds = [parse_count(str(a), "n") for a in ns], [_one(parse_tokens(str(b), "d"), "d") for b in ds]
     chosen = make_targets(tuple(targets), n=ns, tokens=ds)  # labels as the CLI's: N=...,D=...
     if not chosen:
         raise TaskladderError("no target: give n and d, or targets=['7B-4T', ...]")
@@ -89,6 +90,13 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     return pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in got.rows])
 
 
+def _one(value, what: str):
+    """One value of n or d per target (a sequence of them is the call's own list)."""
+    if isinstance(value, list):
+        raise TaskladderError(f"{what}: one value per target, got {len(value)} in one string; give a list")
+    return value
+
+
 def _path(p) -> Path | None:
     return None if p is None else Path(p)
 
@@ -102,7 +110,7 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
         DataFrame (``run, step, task, metric, value`` and ``d``; ``n`` or the n argument);
         or target: a bundled target's name (``"7B-4T"``), its log replayed.
     n: the target's non-embedding parameters (``"6.9B"``), for a log without them.
-    tokens: where to forecast (``"4T"``, the planned end; default: the log's last checkpoint).
+    tokens: where to forecast (``"4T"`` or ``"2xC"``, the planned end; default: the log's last checkpoint).
     upto: replay: keep only the log's first ``upto`` fraction of steps.
     ladder, tasks, sizes: as :func:`predict`'s.  level: the interval's level.
 
@@ -114,7 +122,7 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
     from .forecast import ForecastConfig, forecast_run
     from .serve import _is_frame
     from .tasks import parse_names
-    from .units import parse_count
+    from .units import parse_count, parse_tokens
 
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"level must be between 0 and 1, got {level}")
@@ -125,6 +133,7 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)
         res = forecast_run(target, log, n=parse_count(str(n), "n") if n is not None else None, ladder=ladder,
-                           sizes=_path(sizes), tokens=parse_count(str(tokens), "tokens") if tokens is not None else None,
+                           sizes=_path(sizes), tokens=_one(parse_tokens(str(tokens), "tokens"), "tokens")
+                           if tokens is not None else None,
                            upto=upto, tasks=parse_names(tasks or None), config=ForecastConfig(level=level))
     return res.forecasts

@@ -16,7 +16,7 @@ from . import io
 from .errors import FitWarning, TaskladderError, did_you_mean, recording_input_warnings
 from .progress import Progress
 from .tasks import ALL_TASKS, REGISTRY, parse_names
-from .units import parse_count, parse_counts, parse_flops, percent
+from .units import parse_count, parse_counts, parse_flops, parse_tokens, percent
 
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -48,6 +48,23 @@ def _file_out(raw: str) -> Path:
     if raw.endswith(("/", os.sep)):
         raise typer.BadParameter(f"{raw} ends with '/', a folder: give a file name")
     return Path(raw)
+
+
+def _target_tokens(text: str, n: int) -> int:
+    """A planned target's tokens: a count, or a multiple of its Chinchilla budget (2xC)."""
+    from .units import resolve_tokens
+
+    return resolve_tokens(_one_tokens(text), n, "--target-tokens")
+
+
+def _one_tokens(text: str | None):
+    """One target's --tokens: a count or a multiple of its Chinchilla budget (2xC), not a list."""
+    if not text:
+        return None
+    got = parse_tokens(text, "--tokens")
+    if isinstance(got, list):
+        raise TaskladderError(f"--tokens: one value for one target, got {len(got)} ({text!r})")
+    return got
 
 
 def _default_tasks(results, named: list[str] | None) -> list[str]:
@@ -331,7 +348,7 @@ def reproduce(
 @app.command()
 def predict(
     n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (e.g. 6.9e9 or 6.9B; 3B,7B,13B for several targets).")] = None,
-    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 3.9e12 or 4T; a list like --n's, or one value for all).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 3.9e12 or 4T, or 2xC: 2 x 20 N of each target's N; a list like --n's, or one value for all).")] = None,
     name: Annotated[Optional[str], typer.Option(help="Label for the target.")] = None,
     target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target (7B-4T, 13B-5T), repeatable.")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, to compare with its actual accuracy.")] = None,
@@ -384,7 +401,7 @@ def predict(
 
         size_table = load_sizes(sizes)
     targets = make_targets(target or (), target_file, parse_counts(n, "--n") if n else None,
-                           parse_counts(tokens, "--tokens") if tokens else None, size_table, name)
+                           parse_tokens(tokens, "--tokens") if tokens else None, size_table, name)
     if not targets:
         raise TaskladderError("no target: give --n and --tokens, --target NAME, or --target-file FILE")
     if out is not None:
@@ -469,7 +486,7 @@ def compare(
     baseline: Annotated[Path, typer.Argument(help="The baseline ladder: a file or folder in any format --ladder reads.")],
     candidate: Annotated[Path, typer.Argument(help="The ladder with the change (data mix, architecture, ...).")],
     n: Annotated[Optional[str], typer.Option(help="Target non-embedding parameters (7B, 6.9e9, ...; 3B,7B for several targets).")] = None,
-    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (4T, ...; a list like --n's, or one value for all).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (4T, or 2xC: 2 x 20 N; a list like --n's, or one value for all).")] = None,
     target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target's N and D: 7B-4T or 13B-5T (repeatable).")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s), comma-separated; default: those both ladders have.")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
@@ -491,7 +508,7 @@ def compare(
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     targets = make_targets(target or (), None, parse_counts(n, "--n") if n else None,
-                           parse_counts(tokens, "--tokens") if tokens else None)
+                           parse_tokens(tokens, "--tokens") if tokens else None)
     if not targets:
         raise TaskladderError("no target: give --n and --tokens, or --target NAME")
     if out is not None:
@@ -538,7 +555,7 @@ def forecast(
     target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target whose full log is replayed: 7B-4T or 13B-5T.")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's eval log so far (wide or long).")] = None,
     n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (with --target-file).")] = None,
-    tokens: Annotated[Optional[str], typer.Option(help="Tokens to forecast at (default: the log's last checkpoint).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Tokens to forecast at (4T, or 2xC: 2 x 20 N; default: the log's last checkpoint).")] = None,
     upto: Annotated[Optional[float], typer.Option(help="Replay: use only the log's first FRACTION of steps.")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names or 'paper' (default: the paper's 8 that the log has, else every task it has).")] = None,
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders (default: bundled).")] = None,
@@ -570,7 +587,7 @@ def forecast(
         res, notes = recording_input_warnings(
             forecast_run, target[0] if target else None, target_file, n=parse_count(n, "--n") if n else None,
             ladder=ladder or None, sizes=sizes, mixed_conventions=mixed_conventions,
-            tokens=parse_count(tokens, "--tokens") if tokens else None, upto=upto, tasks=parse_names(task), config=cfg)
+            tokens=_one_tokens(tokens), upto=upto, tasks=parse_names(task), config=cfg)
     notes = list(notes)
     table, name = res.forecasts, res.name
     result = {"target": name, "n": res.n, "upto": upto, "forecasts": io.records(table),
@@ -716,7 +733,7 @@ def report(
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
     n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (e.g. 6.9B).")] = None,
-    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 4T).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 4T, or 2xC: 2 x 20 N).")] = None,
     target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target (7B-4T, 13B-5T), repeatable; with --ladder too (default without --ladder: both).")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, for actuals.")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
@@ -732,7 +749,7 @@ def report(
     named = parse_names(task)
     size_table = load_sizes(sizes) if sizes else None
     asked = dict(target_file=target_file, n=parse_count(n, "--n") if n else None,
-                 tokens=parse_count(tokens, "--tokens") if tokens else None, sizes=size_table, tables=True)
+                 tokens=_one_tokens(tokens), sizes=size_table, tables=True)
     if ladder:
         results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions)
         targets = make_targets(target or (), **asked)
@@ -768,7 +785,7 @@ class _null:
 @app.command()
 def plan(
     target_n: Annotated[str, typer.Option("--target-n", "--n", help="Target non-embedding parameters (e.g. 6.9B; --n as in predict).")] = "6887575552",
-    target_tokens: Annotated[str, typer.Option("--target-tokens", "--tokens", help="Target training tokens (e.g. 4T; --tokens as in predict).")] = "3945065873408",
+    target_tokens: Annotated[str, typer.Option("--target-tokens", "--tokens", help="Target training tokens (e.g. 4T or 2xC; --tokens as in predict).")] = "3945065873408",
     seq_len: Annotated[int, typer.Option(help="Sequence length in tokens (the paper's ladder: 4096, for which the peak learning rate is divided by 4, as in AI2's ladder).")] = 4096,
     sizes: Annotated[str, typer.Option(help="Comma-separated ladder sizes (OLMo 2 shapes 14M-13B, micro 3k-87k), or auto: four sizes below the target, the largest at most 1/5 of it (for 7B and 13B the paper's 190M,370M,760M,1B).")] = "auto",
     multiples: Annotated[str, typer.Option(help="Comma-separated Chinchilla multiples.")] = "1,2,5,10",
@@ -790,7 +807,7 @@ def plan(
     except ValueError:
         raise TaskladderError(f"--multiples: {multiples!r} is not a comma-separated list of numbers") from None
     n = parse_count(target_n, "--target-n")
-    cfg = PlanConfig(target_n=n, target_tokens=parse_count(target_tokens, "--target-tokens"),
+    cfg = PlanConfig(target_n=n, target_tokens=_target_tokens(target_tokens, n),
                      seq_len=seq_len, sizes=size_names(sizes, n), multiples=mults,
                      budget_flops=parse_flops(budget, "--budget") if budget else None)
     rungs = make_plan(cfg)
@@ -864,7 +881,7 @@ def _plan_config(preset, target_n, target_tokens, seq_len, sizes, multiples, bud
     if target_n is not None:
         kw["target_n"] = parse_count(target_n, "--target-n")
     if target_tokens is not None:
-        kw["target_tokens"] = parse_count(target_tokens, "--target-tokens")
+        kw["target_tokens"] = _target_tokens(target_tokens, kw.get("target_n", cfg.target_n))
     if seq_len is not None:
         kw["seq_len"] = seq_len
     if sizes is not None:
@@ -888,7 +905,7 @@ def train(
     preset: Annotated[Optional[str], typer.Option(help="A planned ladder: micro or tiny (byte-level, CPU-sized).")] = None,
     rung: Annotated[Optional[list[str]], typer.Option(metavar="<rung>", help="Train only these rungs (e.g. 12k-1xC); default all.")] = None,
     target_n: Annotated[Optional[str], typer.Option("--target-n", "--n", help="Plan option: target parameters (e.g. 6.9B).")] = None,
-    target_tokens: Annotated[Optional[str], typer.Option("--target-tokens", "--tokens", help="Plan option: target tokens (e.g. 4T).")] = None,
+    target_tokens: Annotated[Optional[str], typer.Option("--target-tokens", "--tokens", help="Plan option: target tokens (e.g. 4T or 2xC).")] = None,
     seq_len: Annotated[Optional[int], typer.Option(help="Plan option: sequence length.")] = None,
     sizes: Annotated[Optional[str], typer.Option(help="Plan option: comma-separated sizes, or auto (see plan).")] = None,
     multiples: Annotated[Optional[str], typer.Option(help="Plan option: comma-separated Chinchilla multiples.")] = None,

@@ -172,10 +172,13 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
     """The targets a command asked for: bundled ones by name (usable with any ladder), a target's
     own eval log (N from ``n`` or ``sizes``, D from ``tokens`` or the log's last checkpoint),
     and/or bare (N, D) pairs: ``n`` and ``tokens`` may be lists of equal length (a sweep), or
-    one a list and the other a single count, which every target shares.  A bundled target comes
+    one a list and the other a single count, which every target shares; a token count may be a
+    :class:`units.ChinchillaMultiple` (``2xC``) of each target's N.  A bundled target comes
     with its logs when ``tables`` (the report's MC-format section fits on them), else as its
     final values alone (:meth:`Target.compact`, read without pandas)."""
     from pathlib import Path
+
+    from .units import resolve_tokens
 
     many = [isinstance(v, (list, tuple)) for v in (n, tokens)]
     if name is not None and target_file is None and n is None and tokens is None:
@@ -194,7 +197,7 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
         from .results import read_target_file
 
         tres = read_target_file(target_file, sizes=sizes, n=n)
-        d = tokens if tokens is not None else int(tres["d"].max())
+        d = resolve_tokens(tokens, int(tres["n"].iloc[0])) if tokens is not None else int(tres["d"].max())
         targets.append(Target(name or Path(target_file).stem, int(tres["n"].iloc[0]), d, tres))
     elif n is not None or tokens is not None:
         ns, ds = (list(v) if m else [v] for v, m in zip((n, tokens), many))
@@ -207,5 +210,6 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
         if name is not None and k > 1:
             raise TaskladderError("--name labels one target; a list of --n or --tokens names each N=...,D=...")
         ns, ds = ns * (k // len(ns)), ds * (k // len(ds))
+        ds = [resolve_tokens(b, a) for a, b in zip(ns, ds)]  # '2xC': 2 x 20 N of each target's N
         targets += [Target(name or f"N={a:.3g},D={b:.3g}", a, b) for a, b in zip(ns, ds)]
     return targets

@@ -618,6 +618,10 @@ def forecast_run(target: str | None = None, target_file=None, *, n: int | None =
     else:
         paths = [Path(ladder)] if isinstance(ladder, (str, Path)) else [Path(p) for p in ladder]
         results = read_results(paths, sizes=table, mixed_conventions=mixed_conventions)
+    if tokens is not None:  # '2xC': of this run's N, known once its log is read
+        from .units import resolve_tokens
+
+        tokens = resolve_tokens(tokens, n_)
     return forecast(results, log, n_, tokens=tokens, upto=upto, tasks=tasks, config=config, name=name)
 
 

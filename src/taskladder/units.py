@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from .errors import TaskladderError
 
-__all__ = ["parse_count", "parse_counts", "parse_flops", "percent"]
+__all__ = ["ChinchillaMultiple", "parse_count", "parse_counts", "parse_flops", "parse_tokens", "percent"]
 
 _MAX_COUNT = float(2 ** 63 - 1024)
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
@@ -25,6 +26,53 @@ def parse_counts(text: str, what: str) -> int | list[int]:
     if len(parts) == 1:
         return parse_count(parts[0], what)
     return [parse_count(t, what) for t in parts]
+
+
+@dataclass(frozen=True)
+class ChinchillaMultiple:
+    """Training tokens written as a multiple of the Chinchilla budget 20 N (``2xC``, as the
+    ladder's runs are named: Hoffmann et al., 2022): each target's own N sets its tokens."""
+
+    multiple: float
+    """Tokens per 20 parameters: 1 is Chinchilla-optimal, the OLMo 2 7B-4T target is at 28.6."""
+
+    def tokens(self, n: float, what: str = "--tokens") -> int:
+        d = self.multiple * 20 * n
+        if not d < _MAX_COUNT:
+            raise TaskladderError(f"{what}: {self.multiple:g}xC of N = {n:.3g} is {d:.3g} tokens, too large "
+                                  f"(counts must be below {_MAX_COUNT:.2g})")
+        return max(1, int(round(d)))
+
+
+_MULTIPLE = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*[xX]\s*[cC]\s*")
+
+
+def parse_tokens(text: str, what: str) -> int | ChinchillaMultiple | list:
+    """Training tokens as :func:`parse_counts` reads them, or as a multiple of each target's
+    Chinchilla budget (``2xC``; ``1xC,5xC`` for several), resolved by :func:`resolve_tokens`."""
+    parts = [text] if _GROUPED.fullmatch(text or "") else (text or "").split(",")
+    out = []
+    for part in parts:
+        m = _MULTIPLE.fullmatch(part)
+        if m is None:
+            if re.fullmatch(r"\s*-.*[xX]\s*[cC]\s*", part):
+                raise TaskladderError(f"{what}: a multiple of the Chinchilla budget must be positive, got {part.strip()!r}")
+            if "x" in part.lower():
+                raise TaskladderError(f"{what}: {part.strip()!r} is neither a count nor a multiple of the Chinchilla "
+                                      "budget (examples: 3.9e12, 4T, 2xC)")
+            out.append(parse_count(part, what))
+            continue
+        v = float(m[1])
+        if not (v > 0 and math.isfinite(v)):
+            raise TaskladderError(f"{what}: a multiple of the Chinchilla budget must be positive and finite, "
+                                  f"got {part.strip()!r}")
+        out.append(ChinchillaMultiple(v))
+    return out[0] if len(out) == 1 else out
+
+
+def resolve_tokens(tokens, n: float, what: str = "--tokens") -> int:
+    """A target's tokens: a count as it is, a :class:`ChinchillaMultiple` of its ``n``."""
+    return tokens.tokens(n, what) if isinstance(tokens, ChinchillaMultiple) else tokens
 
 
 def parse_flops(text: str, what: str) -> float:
