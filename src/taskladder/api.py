@@ -101,9 +101,9 @@ def _path(p) -> Path | None:
     return None if p is None else Path(p)
 
 
-def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None, upto: float | None = None, ladder=None,
-             tasks: Sequence[str] | str | None = None, level: float = 0.9,
-             sizes: str | Path | None = None) -> pd.DataFrame:
+def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None, upto: float | None = None,
+                    ladder=None, tasks: Sequence[str] | str | None = None, level: float = 0.9,
+                    sizes: str | Path | None = None) -> pd.DataFrame:
     """Forecast where a running target will land from its own checkpoints so far.
 
     log: the target's eval log: a file or folder in any format ``--ladder`` reads, or a tidy
