@@ -117,3 +117,14 @@ def test_forecast_target_equals_the_cli_for_a_bundled_replay_a_file_and_a_datafr
     with pytest.raises(taskladder.TaskladderError, match="before the log's last checkpoint"):
         taskladder.forecast_target(target="13B-5T", tokens="4.9T", tasks="piqa")
     assert "forecast_target" in dir(taskladder) and "predict" in dir(taskladder)
+
+
+def test_a_budget_completes_n_or_d_as_the_cli_does():
+    a = taskladder.predict(flops=[1.2e22, 1.2e24], d="1xC", design="paper", tasks="mmlu")
+    assert a["target"].tolist() == ["N=1e+10,D=2e+11", "N=1e+11,D=2e+12"]
+    b = taskladder.predict(n=[1e10, 1e11], d=[2e11, 2e12], design="paper", tasks="mmlu")
+    assert a["predicted"].tolist() == b["predicted"].tolist()
+    c = taskladder.predict(flops=1.68e23, n="7B", design="paper", tasks="mmlu")
+    assert c["target"].tolist() == ["N=7e+09,D=4e+12"]
+    with pytest.raises(taskladder.TaskladderError, match="one of --n or --tokens"):
+        taskladder.predict(flops=1e23, design="paper")

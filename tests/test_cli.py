@@ -399,3 +399,19 @@ def test_tokens_as_a_chinchilla_multiple_on_predict_plan_and_forecast():
     # forecast: of the log's own N (7B-4T: 6,887,575,552 parameters)
     f = out("forecast", "--target", "7B-4T", "--task", "mmlu", "--tokens", "30xC")["forecasts"][0]
     assert f["tokens"] == round(30 * 20 * 6_887_575_552)
+
+
+def test_a_training_budget_names_targets_with_n_or_tokens():
+    def preds(*args):
+        r = run_cli("predict", *args, "--paper", "--task", "mmlu", "--json")
+        assert r.returncode == 0, r.stderr
+        return [(p["target"], p["predicted"]) for p in json.loads(r.stdout)["predictions"]]
+
+    # 7B at 4T is 1.68e23 FLOPs (6ND): either count with the budget gives the same target
+    assert preds("--flops", "1.68e23", "--n", "7B") == preds("--n", "7B", "--tokens", "4T")
+    assert preds("--flops", "1.68e23", "--tokens", "4T") == preds("--n", "7B", "--tokens", "4T")
+    sweep = preds("--flops", "1.2e22,1.2e24", "--tokens", "1xC")  # Chinchilla-optimal: N = sqrt(C / 120)
+    assert [t for t, _ in sweep] == ["N=1e+10,D=2e+11", "N=1e+11,D=2e+12"] and sweep[0][1] < sweep[1][1]
+    r = run_cli("predict", "--flops", "1e23", "--paper")
+    assert r.returncode == 2 and r.stderr.strip() == (
+        "taskladder: error: --flops takes one of --n or --tokens, and sets the other by C = 6 N D")

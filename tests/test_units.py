@@ -74,3 +74,23 @@ def test_tokens_as_a_multiple_of_each_targets_chinchilla_budget():
             parse_tokens(text, "--tokens")
     with pytest.raises(TaskladderError, match="1e\\+18xC of N = 7e\\+09 is 1.4e\\+29 tokens, too large"):
         make_targets(n=7_000_000_000, tokens=ChinchillaMultiple(1e18))
+
+
+def test_a_budget_with_n_or_tokens_sets_the_other_by_6ND():
+    from taskladder.datasets import budget_targets, make_targets
+    from taskladder.units import ChinchillaMultiple
+
+    assert budget_targets(6e22, n=1_000_000_000) == [(1_000_000_000, 10_000_000_000_000)]
+    assert budget_targets([6e21, 6e22], tokens=1_000_000_000_000) == [(1_000_000_000, 1_000_000_000_000),
+                                                                       (10_000_000_000, 1_000_000_000_000)]
+    # Chinchilla-optimal (1xC, D = 20 N): C = 6 N 20 N, so N = sqrt(C / 120)
+    (n, d), = budget_targets(1.2e23, tokens=ChinchillaMultiple(1.0))
+    assert abs(n - 1e21 ** 0.5) <= 1
+    assert d == 20 * n and abs(6 * n * d / 1.2e23 - 1) < 1e-9
+    (t,) = make_targets(n=7_000_000_000, flops=1.68e23)
+    assert (t.n, t.d, t.name) == (7e9, 4e12, "N=7e+09,D=4e+12")
+    for kw, message in [({}, "one of --n or --tokens"), ({"n": 1, "tokens": 1}, "one of --n or --tokens"),
+                        ({"n": 7_000_000_000, "flops": 1.0}, "D: a count must be at least 1, got 2.38e-11"),
+                        ({"n": [1, 2, 3], "flops": [1e21, 1e22]}, "--flops gives 2 values and --n 3")]:
+        with pytest.raises(TaskladderError, match=message):
+            budget_targets(**{"flops": 1e23, **kw})

@@ -25,7 +25,8 @@ _NESTED = ("weights", "design_predictions", "design_sd")
 
 
 def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = None, targets: Sequence[str] = (),
-            design: str = "auto", level: float | None = None, sizes: str | Path | None = None) -> pd.DataFrame:
+            design: str = "auto", level: float | None = None, sizes: str | Path | None = None,
+            flops=None) -> pd.DataFrame:
     """Predict the task accuracies of one or more targets from a ladder.
 
     n, d: the target's non-embedding parameters and training tokens, as numbers or counts
@@ -44,15 +45,15 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
         ``flops_olmo`` (OLMo's logged FLOPs), ``taskce``, ``c4``, ``single_step``.
     level: the interval's level (default 0.9; automatic choice only: a fixed pipeline gives no interval).
     sizes: a size table (CSV with ``size,n[,batch_tokens]``) for ladder files that name sizes, not N.
+    flops: training budgets C = 6 N D (one, or a sequence) with n or d, which they complete
+        (``flops=[1e22, 1e23], d="1xC"``: the Chinchilla-optimal targets of two budgets).
 
     Returns one row per task and target: ``task, target, predicted`` (a fraction), and for the
     automatic choice ``lower, upper, sd, level, interval, pipeline``, else the chain's
     ``predicted_feature`` and fit errors; ``actual`` and ``abs_error`` (points) for bundled targets.
     """
     from .datasets import make_targets
-    from .tasks import parse_names
-    from .units import parse_count, parse_tokens
-    from . import serve
+    from .units import parse_count, parse_flops, parse_tokens
 
     design = "task_bpb" if design == "paper" else design
     if level is not None and design != "auto":
@@ -60,8 +61,16 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     level = 0.9 if level is None else level
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"level must be between 0 and 1, got {level}")
+    if flops is not None:  # n or d, each one value or a sequence; the budget sets the other
+        def each(v, parse):
+            return None if v is None else parse(v) if np.ndim(v) == 0 else [parse(x) for x in v]
+
+        chosen = make_targets(tuple(targets), n=each(n, lambda a: parse_count(str(a), "n")),
+                              tokens=each(d, lambda b: _one(parse_tokens(str(b), "d"), "d")),
+                              flops=each(flops, lambda c: parse_flops(str(c), "flops")))
+        return _predict(chosen, ladder, tasks, design, level, sizes)
     if (n is None) != (d is None):
-        raise TaskladderError("a target needs both n (parameters) and d (training tokens)")
+        raise TaskladderError("a target needs both n (parameters) and d (training tokens), or flops and one of them")
     ns = ds = None
     if n is not None:
         ns, ds = np.atleast_1d(np.asarray(n, dtype=object)), np.atleast_1d(np.asarray(d, dtype=object))
@@ -71,6 +80,13 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
             raise TaskladderError(f"n and d must have the same length, got {len(ns)} and {len(ds)}")
         ns, ds = [parse_count(str(a), "n") for a in ns], [_one(parse_tokens(str(b), "d"), "d") for b in ds]
     chosen = make_targets(tuple(targets), n=ns, tokens=ds)  # labels as the CLI's: N=...,D=...
+    return _predict(chosen, ladder, tasks, design, level, sizes)
+
+
+def _predict(chosen, ladder, tasks, design: str, level: float, sizes) -> pd.DataFrame:
+    from . import serve
+    from .tasks import parse_names
+
     if not chosen:
         raise TaskladderError("no target: give n and d, or targets=['7B-4T', ...]")
     if serve._is_frame(ladder):  # checked and indexed once here, not by each call below
@@ -86,7 +102,7 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
         else:
             got = serve.fixed_prediction(chosen, names, (design, None, None, None), source, _path(sizes))
     for note in got.notes:
-        warnings.warn(note, InputWarning, stacklevel=2)
+        warnings.warn(note, InputWarning, stacklevel=3)  # at the caller of predict
     return pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in got.rows])
 
 

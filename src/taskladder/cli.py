@@ -57,6 +57,16 @@ def _target_tokens(text: str, n: int) -> int:
     return resolve_tokens(_one_tokens(text), n, "--target-tokens")
 
 
+def _budgets(text: str | None, one: bool = False):
+    """--flops: one training budget, or a comma-separated list of them (a sweep)."""
+    if not text:
+        return None
+    parts = [parse_flops(t, "--flops") for t in text.split(",")]
+    if one and len(parts) > 1:
+        raise TaskladderError(f"--flops: one value for one target, got {len(parts)} ({text!r})")
+    return parts[0] if len(parts) == 1 else parts
+
+
 def _one_tokens(text: str | None):
     """One target's --tokens: a count or a multiple of its Chinchilla budget (2xC), not a list."""
     if not text:
@@ -349,6 +359,7 @@ def reproduce(
 def predict(
     n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (e.g. 6.9e9 or 6.9B; 3B,7B,13B for several targets).")] = None,
     tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 3.9e12 or 4T, or 2xC: 2 x 20 N of each target's N; a list like --n's, or one value for all).")] = None,
+    flops: Annotated[Optional[str], typer.Option(help="Training budget C = 6ND (3e23; a list for several targets): with --n or --tokens, sets the other (with --tokens 1xC, the Chinchilla-optimal N).")] = None,
     name: Annotated[Optional[str], typer.Option(help="Label for the target.")] = None,
     target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target (7B-4T, 13B-5T), repeatable.")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, to compare with its actual accuracy.")] = None,
@@ -401,7 +412,7 @@ def predict(
 
         size_table = load_sizes(sizes)
     targets = make_targets(target or (), target_file, parse_counts(n, "--n") if n else None,
-                           parse_tokens(tokens, "--tokens") if tokens else None, size_table, name)
+                           parse_tokens(tokens, "--tokens") if tokens else None, size_table, name, flops=_budgets(flops))
     if not targets:
         raise TaskladderError("no target: give --n and --tokens, --target NAME, or --target-file FILE")
     if out is not None:
@@ -487,6 +498,7 @@ def compare(
     candidate: Annotated[Path, typer.Argument(help="The ladder with the change (data mix, architecture, ...).")],
     n: Annotated[Optional[str], typer.Option(help="Target non-embedding parameters (7B, 6.9e9, ...; 3B,7B for several targets).")] = None,
     tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (4T, or 2xC: 2 x 20 N; a list like --n's, or one value for all).")] = None,
+    flops: Annotated[Optional[str], typer.Option(help="Training budget C = 6ND: with --n or --tokens, sets the other.")] = None,
     target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target's N and D: 7B-4T or 13B-5T (repeatable).")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s), comma-separated; default: those both ladders have.")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
@@ -508,7 +520,7 @@ def compare(
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
     targets = make_targets(target or (), None, parse_counts(n, "--n") if n else None,
-                           parse_tokens(tokens, "--tokens") if tokens else None)
+                           parse_tokens(tokens, "--tokens") if tokens else None, flops=_budgets(flops))
     if not targets:
         raise TaskladderError("no target: give --n and --tokens, or --target NAME")
     if out is not None:
@@ -734,6 +746,7 @@ def report(
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
     n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (e.g. 6.9B).")] = None,
     tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 4T, or 2xC: 2 x 20 N).")] = None,
+    flops: Annotated[Optional[str], typer.Option(help="Training budget C = 6ND: with --n or --tokens, sets the other.")] = None,
     target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target (7B-4T, 13B-5T), repeatable; with --ladder too (default without --ladder: both).")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, for actuals.")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
@@ -749,7 +762,7 @@ def report(
     named = parse_names(task)
     size_table = load_sizes(sizes) if sizes else None
     asked = dict(target_file=target_file, n=parse_count(n, "--n") if n else None,
-                 tokens=_one_tokens(tokens), sizes=size_table, tables=True)
+                 tokens=_one_tokens(tokens), sizes=size_table, tables=True, flops=_budgets(flops, one=True))
     if ladder:
         results = read_results(ladder, sizes=size_table, mixed_conventions=mixed_conventions)
         targets = make_targets(target or (), **asked)

@@ -168,12 +168,13 @@ def convention_notes(results: pd.DataFrame, targets) -> list[str]:
 
 
 def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, name: str | None = None,
-                 tables: bool = False) -> list[Target]:
+                 tables: bool = False, flops=None) -> list[Target]:
     """The targets a command asked for: bundled ones by name (usable with any ladder), a target's
     own eval log (N from ``n`` or ``sizes``, D from ``tokens`` or the log's last checkpoint),
     and/or bare (N, D) pairs: ``n`` and ``tokens`` may be lists of equal length (a sweep), or
     one a list and the other a single count, which every target shares; a token count may be a
-    :class:`units.ChinchillaMultiple` (``2xC``) of each target's N.  A bundled target comes
+    :class:`units.ChinchillaMultiple` (``2xC``) of each target's N.  ``flops`` (one budget or a
+    list) with ``n`` or ``tokens`` sets the other by C = 6 N D (:func:`budget_targets`).  A bundled target comes
     with its logs when ``tables`` (the report's MC-format section fits on them), else as its
     final values alone (:meth:`Target.compact`, read without pandas)."""
     from pathlib import Path
@@ -186,6 +187,8 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
                               "a bundled target keeps its own name")
     if any(many) and target_file is not None:
         raise TaskladderError("a target file is one target: give one --n and one --tokens with it")
+    if flops is not None and target_file is not None:
+        raise TaskladderError("--flops sets a target's N or tokens; a target file has its own N")
     targets: list[Target] = []
     if names:
         known = olmo2_ladder().targets if tables else bundled_targets()
@@ -199,10 +202,16 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
         tres = read_target_file(target_file, sizes=sizes, n=n)
         d = resolve_tokens(tokens, int(tres["n"].iloc[0])) if tokens is not None else int(tres["d"].max())
         targets.append(Target(name or Path(target_file).stem, int(tres["n"].iloc[0]), d, tres))
+    elif flops is not None:
+        pairs = budget_targets(flops, n, tokens)
+        if name is not None and len(pairs) > 1:
+            raise TaskladderError("--name labels one target; a list of --flops, --n or --tokens names each N=...,D=...")
+        targets += [Target(name or f"N={a:.3g},D={b:.3g}", a, b) for a, b in pairs]
     elif n is not None or tokens is not None:
         ns, ds = (list(v) if m else [v] for v, m in zip((n, tokens), many))
         if None in ns + ds:
-            raise TaskladderError("a target needs both --n (parameters) and --tokens (training tokens)")
+            raise TaskladderError("a target needs both --n (parameters) and --tokens (training tokens), or --flops "
+                                  "(a budget, C = 6 N D) and one of them")
         if len(ns) != len(ds) and 1 not in (len(ns), len(ds)):
             raise TaskladderError(f"--n gives {len(ns)} values and --tokens {len(ds)}: give lists of equal "
                                   "length, or one value for either")
@@ -213,3 +222,33 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
         ds = [resolve_tokens(b, a) for a, b in zip(ns, ds)]  # '2xC': 2 x 20 N of each target's N
         targets += [Target(name or f"N={a:.3g},D={b:.3g}", a, b) for a, b in zip(ns, ds)]
     return targets
+
+
+def budget_targets(flops, n=None, tokens=None) -> list[tuple[int, int]]:
+    """(N, D) of training budgets C = 6 N D (Kaplan et al., 2020; N non-embedding, as the ladder
+    counts compute) given N or D: D = C / 6N, or N = C / 6D; tokens as a Chinchilla multiple m
+    (``2xC``: D = 20 m N) give N = sqrt(C / 120 m).  ``flops`` and the other may each be a list
+    (equal lengths) or one value shared by all."""
+    from .units import ChinchillaMultiple, check_count
+
+    if (n is None) == (tokens is None):
+        raise TaskladderError("--flops takes one of --n or --tokens, and sets the other by C = 6 N D")
+    given, what = (n, "--n") if n is not None else (tokens, "--tokens")
+    cs, gs = ([*v] if isinstance(v, (list, tuple)) else [v] for v in (flops, given))
+    if len(cs) != len(gs) and 1 not in (len(cs), len(gs)):
+        raise TaskladderError(f"--flops gives {len(cs)} values and {what} {len(gs)}: give lists of equal length, "
+                              "or one value for either")
+    k = max(len(cs), len(gs))
+    out = []
+    for c, g in zip(cs * (k // len(cs)), gs * (k // len(gs))):
+        if n is not None:
+            a, b = g, c / (6.0 * g)
+        elif isinstance(g, ChinchillaMultiple):
+            a = (c / (120.0 * g.multiple)) ** 0.5
+            b = g.multiple * 20.0 * round(a)
+        else:
+            a, b = c / (6.0 * g), g
+        where = f"--flops {c:.3g} with {what} {g.multiple:g}xC" if isinstance(g, ChinchillaMultiple) else \
+            f"--flops {c:.3g} with {what} {g:.3g}"
+        out.append((check_count(a, f"{where}: N"), check_count(b, f"{where}: D")))
+    return out

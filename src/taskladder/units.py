@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .errors import TaskladderError
 
-__all__ = ["ChinchillaMultiple", "parse_count", "parse_counts", "parse_flops", "parse_tokens", "percent"]
+__all__ = ["ChinchillaMultiple", "check_count", "parse_count", "parse_counts", "parse_flops", "parse_tokens", "percent"]
 
 _MAX_COUNT = float(2 ** 63 - 1024)
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
@@ -77,28 +77,33 @@ def resolve_tokens(tokens, n: float, what: str = "--tokens") -> int:
 
 def parse_flops(text: str, what: str) -> float:
     """Parse a compute budget (3e21, 300e18): a positive finite number, not bounded like a count."""
-    return _parse_number(text, what)
+    return _parse_number(text, what, "3e21, 300e18, 1.5e24")
 
 
 def parse_count(text: str, what: str) -> int:
     """Parse 6887575552, 6.9e9, 6.9B or 4T into an integer count."""
-    v = _parse_number(text, what)
-    if v < 0.5:  # a count rounds to an integer: 0.4 would become 0
-        raise TaskladderError(f"{what}: a count must be at least 1, got {text!r}")
-    # counts are stored as int64 (the results table's n and d): anything past that is a typo
+    return check_count(_parse_number(text, what), what, repr(text))
+
+
+def check_count(v: float, what: str, shown: str | None = None) -> int:
+    """``v`` as an integer count: at least 1 (it rounds to an integer: 0.4 would become 0) and
+    below int64's range (the results table's n and d: anything past that is a typo)."""
+    shown = shown or f"{v:.3g}"
+    if not v >= 0.5:
+        raise TaskladderError(f"{what}: a count must be at least 1, got {shown}")
     if not v < _MAX_COUNT:
-        raise TaskladderError(f"{what}: {text!r} is too large (counts must be below {_MAX_COUNT:.2g})")
+        raise TaskladderError(f"{what}: {shown} is too large (counts must be below {_MAX_COUNT:.2g})")
     return int(round(v))
 
 
-def _parse_number(text: str, what: str) -> float:
+def _parse_number(text: str, what: str, examples: str = "6887575552, 6.9e9, 6.9B, 4T") -> float:
     """A positive finite number, with an optional K/M/B/G/T suffix (digits may be grouped by
     thousands separators, as taskladder prints 6,887,575,552, or underscores, as Python writes them)."""
     m = re.fullmatch(r"\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*([KkMmBbGgTt]?)\s*",
                      text.replace(",", "") if _GROUPED.fullmatch(text or "")
                      else re.sub(r"(?<=\d)_(?=\d)", "", text or ""))
     if not m:
-        raise TaskladderError(f"{what}: {text!r} is not a number (examples: 6887575552, 6.9e9, 6.9B, 4T)")
+        raise TaskladderError(f"{what}: {text!r} is not a number (examples: {examples})")
     v = float(m[1]) * _SUFFIX[m[2].upper()]
     if not v > 0:
         raise TaskladderError(f"{what}: must be positive, got {text!r}")
