@@ -446,3 +446,26 @@ def test_the_backtest_is_cached_per_task_and_equals_the_serial_backtest(tmp_path
     pd.testing.assert_frame_equal(trust.backtest_table(lad, tasks[::-1], designs, n_jobs=1), reordered)
     with pytest.raises(AssertionError, match="refitted"):  # another level is another entry
         trust.backtest_table(lad, tasks, designs, level=0.8, n_jobs=1)
+
+
+def test_a_warm_forecast_answers_the_same_without_pandas_and_a_changed_log_is_forecast_anew(tmp_path):
+    # forecast is interactive too: a repeated one is answered from the cache by the files' bytes
+    d = tmp_path / "cache"
+    log = olmo2_ladder().targets["13B-5T"].full
+    path = tmp_path / "run.csv"
+    log[log["step"] <= log["step"].max() / 2].to_csv(path, index=False)
+    args = ["forecast", "--target-file", path, "--tokens", "5T", "--task", "mmlu,piqa"]
+    first = _cli(d, *args)
+    assert first.returncode == 0, first.stderr
+    warm = _probe(d, *args)
+    assert warm.stdout == first.stdout == _cli(d, *args, "--no-cache").stdout, warm.stderr
+    assert _imported(warm) == "[]", warm.stderr
+    js = _probe(d, *args, "--json")  # the same entry answers --json
+    assert _imported(js) == "[]" and json.loads(js.stdout)["forecasts"][0]["task"] == "mmlu"
+    # the run has gone on: a longer log is forecast from its new checkpoints
+    log[log["step"] <= 0.75 * log["step"].max()].to_csv(path, index=False)
+    later = _cli(d, *args, "--json")
+    assert later.returncode == 0, later.stderr
+    a, b = (json.loads(r.stdout)["forecasts"][0] for r in (js, later))
+    assert b["seen_frac"] > a["seen_frac"] and b["checkpoints"] > a["checkpoints"]
+    assert later.stdout == _cli(d, *args, "--json", "--no-cache").stdout

@@ -473,21 +473,24 @@ def _print_notes(notes: list[str]) -> None:
         out_console.print(f"[yellow]warning:[/] {note}")
 
 
-def _forecast_table(fc, name: str, level: float) -> Table:
-    seen = fc["seen_frac"].iloc[0]
-    t = Table(title=f"Forecast of {name} at D={fc['tokens'].iloc[0]:.3g} from {fc['checkpoints'].iloc[0]} checkpoints "
-                    f"({seen:.0%} of the tokens)", title_style="bold")
+def _forecast_table(fc: list[dict], name: str, level: float) -> Table:
+    """The forecasts (JSON records, as ``forecast --json`` has them) as a table."""
+    first = fc[0]
+    t = Table(title=f"Forecast of {name} at D={first['tokens']:.3g} from {first['checkpoints']} checkpoints "
+                    f"({first['seen_frac']:.0%} of the tokens)", title_style="bold")
     for c in ("task", "forecast", f"{percent(level)} interval", "task loss", "ladder", "actual", "err"):
         t.add_column(c, justify="left" if c == "task" else "right", no_wrap=True)
     f = lambda v, s: "–" if v is None or v != v else s.format(v)  # noqa: E731
-    for r in fc.to_dict(orient="records"):
+    for r in fc:
         t.add_row(REGISTRY[r["task"]].display if r["task"] in REGISTRY else r["task"], f"{100 * r['predicted']:.1f}",
                   f"[{100 * r['lower']:.1f}, {100 * r['upper']:.1f}]", f"{r['predicted_loss']:.3f}",
                   f"{100 * r['ladder_predicted']:.1f}", f(None if r["actual"] is None else 100 * r["actual"], "{:.1f}"),
                   f(r["abs_error"], "{:.1f}"))
-    if fc["abs_error"].notna().any():
-        t.add_row("[bold]mean abs. err[/]", "", f"{int(fc['covered'].sum())}/{len(fc)} covered", "",
-                  f"{fc['ladder_abs_error'].mean():.2f}", "", f"[bold]{fc['abs_error'].mean():.2f}[/]")
+    checked = [r for r in fc if r["abs_error"] is not None]
+    if checked:
+        mean = lambda k: sum(r[k] for r in checked) / len(checked)  # noqa: E731
+        t.add_row("[bold]mean abs. err[/]", "", f"{sum(bool(r['covered']) for r in checked)}/{len(fc)} covered", "",
+                  f"{mean('ladder_abs_error'):.2f}", "", f"[bold]{mean('abs_error'):.2f}[/]")
     t.caption = "accuracy in points; ladder: the ladder-only prediction at the same tokens"
     return t
 
@@ -585,7 +588,7 @@ def forecast(
     residuals; see docs/forecast.md.
     """
     _set_cache(no_cache)
-    from .forecast import ForecastConfig, forecast_run
+    from .serve import forecast_answer
 
     # --target repeats in predict, report and compare; here a second one would silently replace the first
     if target and len(target) > 1:
@@ -593,29 +596,23 @@ def forecast(
                               "run it once per target")
     if not 0.0 < level < 1.0:  # as the other commands say it, before ForecastConfig's own check
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
-    cfg = ForecastConfig(level=level)
     with err_console.status("fitting the ladder", spinner="dots") if err_console.is_terminal and not json_ else _null():
-        # what the ladder or the log cannot tell: kept as notes, as predict keeps its own
-        res, notes = recording_input_warnings(
-            forecast_run, target[0] if target else None, target_file, n=parse_count(n, "--n") if n else None,
-            ladder=ladder or None, sizes=sizes, mixed_conventions=mixed_conventions,
-            tokens=_one_tokens(tokens), upto=upto, tasks=parse_names(task), config=cfg)
-    notes = list(notes)
-    table, name = res.forecasts, res.name
-    result = {"target": name, "n": res.n, "upto": upto, "forecasts": io.records(table),
-              "mean_abs_error": None if table["abs_error"].isna().all() else float(table["abs_error"].mean()),
-              "ladder_mean_abs_error": None if table["ladder_abs_error"].isna().all()
-              else float(table["ladder_abs_error"].mean()),
-              "config": cfg.__dict__, "notes": notes}
+        # what the ladder or the log cannot tell: kept as notes, as predict keeps its own; a
+        # repeated forecast is answered from the cache (figures need the fitted run: --out computes)
+        ans = forecast_answer(target[0] if target else None, target_file, n=parse_count(n, "--n") if n else None,
+                              ladder=ladder or None, sizes=sizes, mixed_conventions=mixed_conventions,
+                              tokens=_one_tokens(tokens), upto=upto, tasks=parse_names(task), level=level,
+                              fresh=out is not None)
+    result = ans.result
     if out is not None:  # created only now: a failed forecast leaves no empty folder behind
         from . import plots
 
         io.ensure_writable_dir(out)
-        plots.plot_forecast(res, res.forecaster, out / "forecast.png")
-    if _emit(result, json_, out, "forecast", {"forecast": table}):
+        plots.plot_forecast(ans.run, ans.run.forecaster, out / "forecast.png")
+    if _emit(result, json_, out, "forecast", {"forecast": ans.run.forecasts} if out is not None else {}):
         return
-    out_console.print(_forecast_table(table, name, level))
-    _print_notes(notes)
+    out_console.print(_forecast_table(result["forecasts"], result["target"], level))
+    _print_notes(list(ans.notes))
     if out is not None:
         out_console.print(f"wrote forecast.json, forecast.parquet and forecast.png to {out}/")
 

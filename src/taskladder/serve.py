@@ -21,7 +21,8 @@ from .errors import InputWarning, TaskladderError, recording_input_warnings
 from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, check_accuracies, left_out_notes,
                         predict_rows, prediction_notes)
 
-__all__ = ["AutoPrediction", "FixedPrediction", "auto_prediction", "default_tasks", "fixed_prediction"]
+__all__ = ["AutoPrediction", "FixedPrediction", "ForecastAnswer", "auto_prediction", "default_tasks",
+           "fixed_prediction", "forecast_answer"]
 
 def _is_frame(ladder) -> bool:
     """Whether ``ladder`` is a results table in memory (a DataFrame, or a :class:`chain.Ladder`), not files."""
@@ -283,3 +284,54 @@ def chain_config(feature: str | None, step1: str | None, step2: str | None):
     feature = feature or "bpb"
     base = DESIGNS["taskce"] if feature == "taskce" else ChainConfig(feature=feature)
     return replace(base, step1=step1 or "nd", step2=step2 or base.step2)
+
+
+@dataclass
+class ForecastAnswer:
+    """What ``taskladder forecast`` says: ``result`` (its ``--json`` object, the forecasts as
+    JSON-ready records) and the notes; ``run`` (:class:`forecast.ForecastResult`, for figures
+    and tables) only when computed in this call."""
+
+    result: dict
+    notes: tuple[str, ...]
+    run: object = None
+
+
+def forecast_answer(target: str | None, target_file: Path | None, *, n: int | None = None, ladder=None,
+                    sizes: Path | None = None, mixed_conventions: bool = False, tokens=None,
+                    upto: float | None = None, tasks: Sequence[str] | None = None, level: float = 0.9,
+                    fresh: bool = False) -> ForecastAnswer:
+    """A forecast (:func:`forecast.forecast_run`) answered from the cache when the same ladder
+    files, target log and options were forecast before: keyed by their bytes
+    (:func:`_source_hash`), so a repeated forecast reads no table and imports no pandas, as a
+    repeated ``predict`` does.  ``fresh`` computes it anyway (and returns ``run``)."""
+    from . import cache
+
+    src = None if _is_frame(ladder) else _source_hash(ladder, sizes, mixed_conventions)
+    from .datasets import bundled_digest
+
+    log = ("bundled", target, bundled_digest()) if target is not None else (
+        None if target_file is None else _source_hash([Path(target_file)], sizes, False))
+    k = None if src is None or log is None else cache.key(
+        "forecast-answer", src, log, n, tokens, upto, None if tasks is None else tuple(tasks), level)
+    if k is not None and not fresh:
+        hit = cache.load(k)
+        if isinstance(hit, ForecastAnswer):
+            return hit
+    from . import io
+    from .forecast import ForecastConfig, forecast_run
+
+    cfg = ForecastConfig(level=level)
+    res, notes = recording_input_warnings(forecast_run, target, target_file, n=n, ladder=ladder, sizes=sizes,
+                                          mixed_conventions=mixed_conventions, tokens=tokens, upto=upto,
+                                          tasks=tasks, config=cfg)
+    table = res.forecasts
+    result = {"target": res.name, "n": res.n, "upto": upto, "forecasts": io.records(table),
+              "mean_abs_error": None if table["abs_error"].isna().all() else float(table["abs_error"].mean()),
+              "ladder_mean_abs_error": None if table["ladder_abs_error"].isna().all()
+              else float(table["ladder_abs_error"].mean()),
+              "config": cfg.__dict__, "notes": list(notes)}
+    answer = ForecastAnswer(result, tuple(notes))
+    if k is not None:
+        cache.store(k, answer)
+    return ForecastAnswer(result, tuple(notes), res)
