@@ -415,3 +415,24 @@ def test_a_training_budget_names_targets_with_n_or_tokens():
     r = run_cli("predict", "--flops", "1e23", "--paper")
     assert r.returncode == 2 and r.stderr.strip() == (
         "taskladder: error: --flops takes one of --n or --tokens, and sets the other by C = 6 N D")
+
+
+def test_a_target_log_is_an_actual_only_at_its_own_end(tmp_path):
+    # a run still training (its log at 3T) predicted at its planned 5T: its last checkpoints are
+    # the model at 3T, not an actual for 5T, so no error is claimed; at the log's end they are
+    log = olmo2_ladder().targets["13B-5T"].full
+    log[log["step"] <= 0.6 * log["step"].max()].to_csv(tmp_path / "run.csv", index=False)
+    end = float(log[log["step"] <= 0.6 * log["step"].max()]["d"].max())
+
+    def got(*args):
+        r = run_cli("predict", "--target-file", tmp_path / "run.csv", "--paper", "--task", "mmlu", "--json", *args)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    far = got("--tokens", "5T")
+    assert far["predictions"][0]["actual"] is None and far["predictions"][0]["abs_error"] is None
+    (note,) = far["notes"]
+    assert note.startswith(str(tmp_path / "run.csv")) and "ends at 2.98e+12 tokens and the prediction is for 5e+12" in note
+    for at in ([], ["--tokens", f"{0.995 * end:.6g}"]):  # its end, or within 1% of it (a rounded '3T')
+        near = got(*at)
+        assert near["notes"] == [] and near["predictions"][0]["actual"] > 0.4

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from taskladder.datasets import Target, make_targets
-from taskladder.errors import TaskladderError
+from taskladder.errors import InputWarning, TaskladderError
 
 
 @pytest.mark.parametrize("n, d, what", [(0, 4e12, "N must be"), (-7e9, 4e12, "N must be"), (np.inf, 4e12, "N must be"),
@@ -38,8 +38,11 @@ def test_a_target_file_is_predicted_at_its_last_checkpoint_unless_told(tmp_path)
     _log([10, 20, 30], [0.1, 0.2, 0.3]).to_csv(f, index=False)
     (t,) = make_targets(target_file=f)
     assert (t.name, t.n, t.d) == ("live", 1_000_000, 30_000)
-    (t,) = make_targets(target_file=f, tokens=90_000, name="planned")
-    assert (t.name, t.d) == ("planned", 90_000)
+    assert t.actual("piqa") == pytest.approx(0.2)
+    # at its planned end, 90k tokens, the log's last checkpoints are no actual: said, and none kept
+    with pytest.warns(InputWarning, match="the log ends at 3e\\+04 tokens and the prediction is for 9e\\+04"):
+        (t,) = make_targets(target_file=f, tokens=90_000, name="planned")
+    assert (t.name, t.d) == ("planned", 90_000) and t.actual("piqa") is None
 
 
 def test_bare_targets_are_named_by_n_and_d_and_one_value_is_shared():

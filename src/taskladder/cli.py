@@ -411,8 +411,10 @@ def predict(
         from .results import load_sizes
 
         size_table = load_sizes(sizes)
-    targets = make_targets(target or (), target_file, parse_counts(n, "--n") if n else None,
-                           parse_tokens(tokens, "--tokens") if tokens else None, size_table, name, flops=_budgets(flops))
+    # what the target's log cannot tell (no actual at another --tokens) is a note, as the ladder's are
+    targets, said = recording_input_warnings(
+        make_targets, target or (), target_file, parse_counts(n, "--n") if n else None,
+        parse_tokens(tokens, "--tokens") if tokens else None, size_table, name, flops=_budgets(flops))
     if not targets:
         raise TaskladderError("no target: give --n and --tokens, --target NAME, or --target-file FILE")
     if out is not None:
@@ -427,15 +429,16 @@ def predict(
         with prog:
             auto = auto_prediction(targets, tasks, ladder, sizes, mixed_conventions, level, progress=advance)
         hidden = ("weights", "design_predictions", "design_sd")
+        notes = [*said, *auto.notes]
         result = {"predictions": io.records([{k: v for k, v in r.items() if k not in hidden} for r in auto.rows]),
                   "weights": io.records(auto.weights),  # as applied
-                  "config": {"design": "auto", "level": level, "interval": INTERVAL_METHOD}, "notes": auto.notes}
+                  "config": {"design": "auto", "level": level, "interval": INTERVAL_METHOD}, "notes": notes}
         if out is not None:
             _plot_predictions(auto.predictions, targets, out)
         if _emit(result, json_, out, "predict", {"predictions": auto.predictions} if out is not None else {}):
             return
         _print_all(_auto_table(auto.rows, level))
-        _print_notes(auto.notes)
+        _print_notes(notes)
         return
     # a fixed pipeline, cached like the automatic choice: a repeated prediction reads no table
     from .serve import fixed_prediction
@@ -444,8 +447,9 @@ def predict(
     with prog:
         fp = fixed_prediction(targets, tasks, (design, feature, step1, step2), ladder, sizes, mixed_conventions,
                               progress=advance)
+    notes = [*said, *fp.notes]
     result = {"predictions": io.records(fp.rows), **({"fits": fp.fits} if fp.fits is not None else {}),
-              "config": fp.config, "notes": fp.notes}
+              "config": fp.config, "notes": notes}
     if out is not None:
         _plot_predictions(fp.predictions, targets, out)
     if _emit(result, json_, out, "predict", {"predictions": fp.predictions} if out is not None else {}):
@@ -458,7 +462,7 @@ def predict(
             errs.setdefault(r["target"], []).append(r["abs_error"])
     for tgt, v in errs.items():
         out_console.print(f"mean absolute error {tgt}: [bold]{sum(v) / len(v):.2f}[/] points")
-    _print_notes(fp.notes)
+    _print_notes(notes)
 
 
 def _plot_predictions(table, targets, out: Path) -> None:

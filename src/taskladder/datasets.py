@@ -23,6 +23,9 @@ from .tasks import ACC
 #: The paper's "actual" value of a target metric is the mean over its last 5
 #: evaluated checkpoints (a target with fewer rows uses what it has).
 ACTUAL_WINDOW = 5
+#: A token count this little away from a log's last checkpoint is that checkpoint: a run logs
+#: past a round "5T" by its last batch (the bundled 13B-5T ends at 5.00009T).
+END_SLACK = 0.01
 #: From this many targets on, a prediction is shown as a sweep: one table of tasks x targets
 #: per few targets, and a figure of accuracy against compute (fewer: a table and rows per target).
 SWEEP = 4
@@ -200,8 +203,18 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
         from .results import read_target_file
 
         tres = read_target_file(target_file, sizes=sizes, n=n)
-        d = resolve_tokens(tokens, int(tres["n"].iloc[0])) if tokens is not None else int(tres["d"].max())
-        targets.append(Target(name or Path(target_file).stem, int(tres["n"].iloc[0]), d, tres))
+        end, n_ = int(tres["d"].max()), int(tres["n"].iloc[0])
+        d = resolve_tokens(tokens, n_) if tokens is not None else end
+        if abs(d - end) > END_SLACK * end:  # its last checkpoints are not the model at d: no actual
+            import warnings
+
+            from .errors import InputWarning
+
+            warnings.warn(f"{target_file}: the log ends at {end:.3g} tokens and the prediction is for {d:.3g}, so its "
+                          "last checkpoints are no actual for it (none is shown); for a run still training, "
+                          "'taskladder forecast' forecasts its end from them", InputWarning, stacklevel=2)
+            tres = None
+        targets.append(Target(name or Path(target_file).stem, n_, d, tres))
     elif flops is not None:
         pairs = budget_targets(flops, n, tokens)
         if name is not None and len(pairs) > 1:

@@ -43,7 +43,7 @@ import pandas as pd
 from statistics import NormalDist
 
 from .chain import PAPER, Ladder, as_ladder, fit_predictor, ladder_span
-from .datasets import ACTUAL_WINDOW
+from .datasets import ACTUAL_WINDOW, END_SLACK
 from .errors import FitWarning, InputWarning, TaskladderError, did_you_mean
 from .laws import PowerLaw
 from .predictor import duplicate_note, early_note, gap_note, short_note
@@ -53,11 +53,6 @@ from .units import percent
 
 #: Fractions of the forecast horizon at which the ladder's runs are replayed for calibration.
 CALIBRATION_FRACS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-
-
-#: A planned end this little before the log's last checkpoint is that checkpoint: a run logs past a
-#: round "5T" by its last batch (the bundled 13B-5T ends at 5.00009T).
-END_SLACK = 0.01
 
 
 @dataclass(frozen=True)
