@@ -433,6 +433,7 @@ def test_a_target_log_is_an_actual_only_at_its_own_end(tmp_path):
     assert far["predictions"][0]["actual"] is None and far["predictions"][0]["abs_error"] is None
     (note,) = far["notes"]
     assert note.startswith(str(tmp_path / "run.csv")) and "ends at 2.98e+12 tokens and the prediction is for 5e+12" in note
-    for at in ([], ["--tokens", f"{0.995 * end:.6g}"]):  # its end, or within 1% of it (a rounded '3T')
+    # its end, or near it as the paper's 7B-4T (3.945T planned, log ending at 3.88T)
+    for at in ([], ["--tokens", f"{1.017 * end:.6g}"]):
         near = got(*at)
         assert near["notes"] == [] and near["predictions"][0]["actual"] > 0.4

@@ -26,6 +26,9 @@ ACTUAL_WINDOW = 5
 #: A token count this little away from a log's last checkpoint is that checkpoint: a run logs
 #: past a round "5T" by its last batch (the bundled 13B-5T ends at 5.00009T).
 END_SLACK = 0.01
+#: A target log's last checkpoints are its actual for a prediction this close to their tokens:
+#: the paper scores 7B-4T (3.945T planned) against its log ending at 3.88T, 1.7% short.
+ACTUAL_SLACK = 0.05
 #: From this many targets on, a prediction is shown as a sweep: one table of tasks x targets
 #: per few targets, and a figure of accuracy against compute (fewer: a table and rows per target).
 SWEEP = 4
@@ -205,7 +208,7 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
         tres = read_target_file(target_file, sizes=sizes, n=n)
         end, n_ = int(tres["d"].max()), int(tres["n"].iloc[0])
         d = resolve_tokens(tokens, n_) if tokens is not None else end
-        if abs(d - end) > END_SLACK * end:  # its last checkpoints are not the model at d: no actual
+        if abs(d - end) > ACTUAL_SLACK * end:  # its last checkpoints are not the model at d: no actual
             import warnings
 
             from .errors import InputWarning
