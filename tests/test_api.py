@@ -128,3 +128,34 @@ def test_a_budget_completes_n_or_d_as_the_cli_does():
     assert c["target"].tolist() == ["N=7e+09,D=4e+12"]
     with pytest.raises(taskladder.TaskladderError, match="one of --n or --tokens"):
         taskladder.predict(flops=1e23, design="paper")
+
+
+def test_compare_ladders_finds_a_known_shift_from_files_or_dataframes_as_the_cli(tmp_path):
+    base = olmo2_ladder().ladder
+    base = base[base["task"] == "piqa"].reset_index(drop=True)
+    cand = base.copy()
+    cand.loc[cand["metric"] == "acc", "value"] += 0.02  # every checkpoint 2 points higher
+    base.to_csv(tmp_path / "base.csv", index=False)
+    cand.to_csv(tmp_path / "cand.csv", index=False)
+    files = taskladder.compare_ladders(tmp_path / "base.csv", tmp_path / "cand.csv", targets=["7B-4T"],
+                                       tasks="PIQA")
+    frames = taskladder.compare_ladders(base, cand, n="6887575552", d="3945065873408", tasks=["piqa"])
+    (row,) = files.to_dict("records")
+    assert row["task"] == "piqa" and 0.017 < row["difference"] < 0.0201 and row["lower"] > 0.01
+    assert frames["difference"].tolist() == files["difference"].tolist()
+    cli = json.loads(run_cli("compare", tmp_path / "base.csv", tmp_path / "cand.csv", "--target", "7B-4T",
+                             "--json").stdout)["comparisons"]
+    assert [(r["difference"], r["lower"], r["upper"]) for r in cli] == [(row["difference"], row["lower"], row["upper"])]
+    with pytest.raises(taskladder.TaskladderError, match="the baseline: 4 runs"):
+        taskladder.compare_ladders(base[base["run"].str.startswith("1B")], cand, targets=["7B-4T"])
+
+
+def test_read_ladder_is_what_export_writes(tmp_path):
+    lad = olmo2_ladder().ladder
+    lad = lad[lad["task"] == "piqa"].reset_index(drop=True)
+    lad.to_csv(tmp_path / "l.csv", index=False)
+    got = taskladder.read_ladder(tmp_path / "l.csv")
+    assert run_cli("export", "--ladder", tmp_path / "l.csv", "--out", tmp_path / "e.csv").returncode == 0
+    exported = pd.read_csv(tmp_path / "e.csv")
+    cols = ["run", "step", "task", "metric", "value", "n", "d"]
+    assert got[cols].reset_index(drop=True).equals(exported[cols]) and len(got) == len(lad)

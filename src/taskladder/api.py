@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import FitWarning, InputWarning, TaskladderError
+from .errors import FitWarning, InputWarning, TaskladderError, recording_input_warnings
 
-__all__ = ["forecast_target", "predict"]
+__all__ = ["compare_ladders", "forecast_target", "predict", "read_ladder"]
 
 #: Per-row dicts of the automatic prediction (weights and each pipeline's prediction and SD):
 #: left out of the table; ``trust.auto_predict(...).weights`` has them as rows.
@@ -52,23 +52,27 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     automatic choice ``lower, upper, sd, level, interval, pipeline``, else the chain's
     ``predicted_feature`` and fit errors; ``actual`` and ``abs_error`` (points) for bundled targets.
     """
-    from .datasets import make_targets
-    from .units import parse_count, parse_flops, parse_tokens
-
     design = "task_bpb" if design == "paper" else design
     if level is not None and design != "auto":
         raise TaskladderError(f"level sets the automatic prediction's interval; design {design!r} gives none")
     level = 0.9 if level is None else level
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"level must be between 0 and 1, got {level}")
+    return _predict(_targets(n, d, flops, targets), ladder, tasks, design, level, sizes)
+
+
+def _targets(n, d, flops, targets) -> list:
+    """The targets of a call: (n, d) pairs, a budget with one of them, and bundled names."""
+    from .datasets import make_targets
+    from .units import parse_count, parse_flops, parse_tokens
+
     if flops is not None:  # n or d, each one value or a sequence; the budget sets the other
         def each(v, parse):
             return None if v is None else parse(v) if np.ndim(v) == 0 else [parse(x) for x in v]
 
-        chosen = make_targets(tuple(targets), n=each(n, lambda a: parse_count(str(a), "n")),
-                              tokens=each(d, lambda b: _one(parse_tokens(str(b), "d"), "d")),
-                              flops=each(flops, lambda c: parse_flops(str(c), "flops")))
-        return _predict(chosen, ladder, tasks, design, level, sizes)
+        return make_targets(tuple(targets), n=each(n, lambda a: parse_count(str(a), "n")),
+                            tokens=each(d, lambda b: _one(parse_tokens(str(b), "d"), "d")),
+                            flops=each(flops, lambda c: parse_flops(str(c), "flops")))
     if (n is None) != (d is None):
         raise TaskladderError("a target needs both n (parameters) and d (training tokens), or flops and one of them")
     ns = ds = None
@@ -80,15 +84,15 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
             raise TaskladderError(f"n and d must have the same length, got {len(ns)} and {len(ds)}")
         ns, ds = [parse_count(str(a), "n") for a in ns], [_one(parse_tokens(str(b), "d"), "d") for b in ds]
     chosen = make_targets(tuple(targets), n=ns, tokens=ds)  # labels as the CLI's: N=...,D=...
-    return _predict(chosen, ladder, tasks, design, level, sizes)
+    if not chosen:
+        raise TaskladderError("no target: give n and d, or targets=['7B-4T', ...]")
+    return chosen
 
 
 def _predict(chosen, ladder, tasks, design: str, level: float, sizes) -> pd.DataFrame:
     from . import serve
     from .tasks import parse_names
 
-    if not chosen:
-        raise TaskladderError("no target: give n and d, or targets=['7B-4T', ...]")
     if serve._is_frame(ladder):  # checked and indexed once here, not by each call below
         source = serve._frame_ladder(ladder, _path(sizes))
     else:
@@ -153,3 +157,44 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
                            if tokens is not None else None,
                            upto=upto, tasks=parse_names(tasks or None), config=ForecastConfig(level=level))
     return res.forecasts
+
+
+def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[str] = (), flops=None,
+                    tasks: Sequence[str] | str | None = None, level: float = 0.9,
+                    sizes: str | Path | None = None) -> pd.DataFrame:
+    """Candidate minus baseline at each target, per task, as ``taskladder compare --json``.
+
+    baseline, candidate: two ladders (a data mix, an architecture...), each a file or folder in
+        any format ``--ladder`` reads, or a tidy DataFrame; at least 10 runs each.
+    n, d, targets, flops: the targets, as :func:`predict`'s.  tasks, level, sizes: likewise.
+
+    Returns one row per task and target: ``baseline``, ``candidate`` (each ladder's prediction
+    with the weights they share), ``difference``, ``lower``, ``upper`` (at ``level``), ``sd``,
+    ``matched_runs`` and ``paired``.  What either ladder cannot tell is said as
+    :class:`errors.InputWarning`.
+    """
+    from .compare import compare, read_pair
+    from .tasks import parse_names
+
+    if not 0.0 < level < 1.0:
+        raise TaskladderError(f"level must be between 0 and 1, got {level}")
+    chosen = _targets(n, d, flops, targets)
+    la, lb, names = read_pair(baseline, candidate, parse_names(tasks or None), _path(sizes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FitWarning)
+        table, notes = recording_input_warnings(compare, la, lb, chosen, names, level)
+    for note in notes:  # at the caller's line
+        warnings.warn(note, InputWarning, stacklevel=2)
+    return table.drop(columns=["weights"], errors="ignore")
+
+
+def read_ladder(paths, *, sizes: str | Path | None = None, mixed_conventions: bool = False) -> pd.DataFrame:
+    """The tidy table (``run, size, n, d, step, task, metric, value``) of ladder files or folders
+    in any format ``--ladder`` reads (lm-eval, lighteval, OLMES, OLMo-core, W&B exports,
+    taskladder's own), as ``taskladder export`` writes it; reading warnings as
+    :class:`errors.InputWarning`."""
+    from .results import load_sizes, read_results
+
+    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    return read_results(paths, sizes=load_sizes(sizes) if sizes is not None else None,
+                        mixed_conventions=mixed_conventions)

@@ -129,16 +129,28 @@ def _unmatched(la, lb) -> list[str]:
     return out
 
 
-def read_pair(baseline: Path, candidate: Path, tasks: Sequence[str] | None = None, sizes: Path | None = None):
-    """Two ladders' files or folders (any format ``--ladder`` reads) as :class:`chain.Ladder`s,
-    and the tasks to compare: ``tasks``, each checked on both, or by default those both have
-    accuracy for (the paper's first, as :func:`tasks.default_tasks`)."""
+def read_pair(baseline, candidate, tasks: Sequence[str] | None = None, sizes: Path | None = None):
+    """Two ladders' files or folders (any format ``--ladder`` reads), or tidy DataFrames, as
+    :class:`chain.Ladder`s, and the tasks to compare: ``tasks``, each checked on both, or by
+    default those both have accuracy for (the paper's first, as :func:`tasks.default_tasks`)."""
     from .chain import Ladder
-    from .results import load_sizes, read_results
+    from .results import FRAME, load_sizes, long_frame_to_tidy, read_results
     from .tasks import ACC, EVERY, choose_tasks
 
     table = load_sizes(sizes) if sizes is not None else None
-    la, lb = (Ladder(read_results([Path(p)], sizes=table)) for p in (baseline, candidate))
+
+    def read(p):
+        if isinstance(p, Ladder):
+            return p
+        if isinstance(p, pd.DataFrame):  # checked as a long-format file is (errors name "DataFrame")
+            return Ladder(long_frame_to_tidy(p, FRAME, sizes=table))
+        return Ladder(read_results([Path(p)], sizes=table))
+
+    la, lb = read(baseline), read(candidate)
+    if isinstance(baseline, (pd.DataFrame, Ladder)):
+        baseline = "the baseline"
+    if isinstance(candidate, (pd.DataFrame, Ladder)):
+        candidate = "the candidate"
     for lad, p in ((la, baseline), (lb, candidate)):  # said here, where the file is known
         if (n_runs := lad.results["run"].nunique()) < AUTO_MIN_RUNS:
             raise TaskladderError(f"{p}: {n_runs} runs; comparing backtests each ladder on 4 held-out rungs "
