@@ -268,7 +268,7 @@ def _row_plot(preds: pd.DataFrame, draw, path: Path, title: str | None = None,
     """One row per (task, target), grouped by task; ``draw(ax, row, y, color)`` draws a row."""
     tasks = list(dict.fromkeys(preds["task"]))
     targets = list(dict.fromkeys(preds["target"]))
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(tasks) * len(targets) + 1.2))
+    fig, ax = plt.subplots(figsize=(9.5, 0.45 * len(tasks) * len(targets) + 1.2))
     y, ticks, labels = 0, [], []
     for task in tasks:
         for i, tgt in enumerate(targets):
@@ -285,7 +285,8 @@ def _row_plot(preds: pd.DataFrame, draw, path: Path, title: str | None = None,
     ax.grid(axis="x", alpha=0.3)
     h, l = ax.get_legend_handles_labels()
     uniq = dict(zip(l, h))
-    ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower right")
+    # beside the rows, not over them: a corner of the axes holds some row's interval
+    ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if title:
         ax.set_title(title, fontsize=10, fontweight="bold")
     fig.tight_layout()
