@@ -54,7 +54,7 @@ def _target_tokens(text: str, n: int) -> int:
     """A planned target's tokens: a count, or a multiple of its Chinchilla budget (2xC)."""
     from .units import resolve_tokens
 
-    return resolve_tokens(_one_tokens(text), n, "--target-tokens")
+    return resolve_tokens(_one_tokens(text, "--target-tokens"), n, "--target-tokens")
 
 
 def _budgets(text: str | None, one: bool = False):
@@ -67,13 +67,13 @@ def _budgets(text: str | None, one: bool = False):
     return parts[0] if len(parts) == 1 else parts
 
 
-def _one_tokens(text: str | None):
+def _one_tokens(text: str | None, what: str = "--tokens"):
     """One target's --tokens: a count or a multiple of its Chinchilla budget (2xC), not a list."""
     if not text:
         return None
-    got = parse_tokens(text, "--tokens")
+    got = parse_tokens(text, what)
     if isinstance(got, list):
-        raise TaskladderError(f"--tokens: one value for one target, got {len(got)} ({text!r})")
+        raise TaskladderError(f"{what}: one value for one target, got {len(got)} ({text!r})")
     return got
 
 
