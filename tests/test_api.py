@@ -159,3 +159,16 @@ def test_read_ladder_is_what_export_writes(tmp_path):
     exported = pd.read_csv(tmp_path / "e.csv")
     cols = ["run", "step", "task", "metric", "value", "n", "d"]
     assert got[cols].reset_index(drop=True).equals(exported[cols]) and len(got) == len(lad)
+
+
+def test_backtest_and_its_calibration_equal_the_cli():
+    bt = taskladder.backtest(tasks="PIQA")
+    cli = json.loads(run_cli("backtest", "--task", "piqa", "--json").stdout)["runs"]
+    assert set(bt["design"]) >= {"task_bpb", "c4"} and set(bt["task"]) == {"piqa"}
+    assert bt["predicted"].tolist() == [r["predicted"] for r in cli]
+    assert bt["abs_error"].tolist() == pytest.approx([r["abs_error"] for r in cli], abs=0)
+    cal = taskladder.backtest(tasks="piqa", calibration=True)
+    cli = json.loads(run_cli("backtest", "--calibration", "--task", "piqa", "--json").stdout)["calibration"]
+    assert cal["coverage"].tolist() == [r["coverage"] for r in cli] and set(cal["level"]) == {0.5, 0.8, 0.9, 0.95}
+    with pytest.raises(taskladder.TaskladderError, match="holdout must be at least 1"):
+        taskladder.backtest(holdout=0)

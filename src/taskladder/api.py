@@ -17,7 +17,7 @@ import pandas as pd
 
 from .errors import FitWarning, InputWarning, TaskladderError, recording_input_warnings
 
-__all__ = ["compare_ladders", "forecast_target", "predict", "read_ladder"]
+__all__ = ["backtest", "compare_ladders", "forecast_target", "predict", "read_ladder"]
 
 #: Per-row dicts of the automatic prediction (weights and each pipeline's prediction and SD):
 #: left out of the table; ``trust.auto_predict(...).weights`` has them as rows.
@@ -198,3 +198,43 @@ def read_ladder(paths, *, sizes: str | Path | None = None, mixed_conventions: bo
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     return read_results(paths, sizes=load_sizes(sizes) if sizes is not None else None,
                         mixed_conventions=mixed_conventions)
+
+
+def backtest(ladder=None, *, tasks: Sequence[str] | str | None = None, holdout: int = 4, level: float = 0.9,
+             sizes: str | Path | None = None, calibration: bool = False) -> pd.DataFrame:
+    """How far to trust a ladder, as ``taskladder backtest --json``'s ``runs``: every pipeline
+    refitted without the ``holdout`` largest runs (by N, and by compute) and scored on them, one
+    row per split, task, pipeline (``design``) and held-out run (``predicted``, ``actual``,
+    ``abs_error`` in points, ``covered`` by its own interval at ``level``, ``log_extrapolation``).
+    ``calibration=True``: the automatic
+    prediction replayed on the ladder's own splits instead (``backtest --calibration``), one row
+    per task and level (``all``: pooled) with ``coverage`` and ``half_width``.
+
+    ladder, tasks, sizes: as :func:`predict`'s.
+    """
+    from . import serve
+    from .calibration import calibration_table, rolling_auto
+    from .chain import Ladder
+    from .tasks import ACC, choose_tasks, parse_names
+    from .trust import ALL_DESIGNS, backtest_table
+
+    if not 0.0 < level < 1.0:
+        raise TaskladderError(f"level must be between 0 and 1, got {level}")
+    if holdout < 1:
+        raise TaskladderError(f"holdout must be at least 1, got {holdout}")
+    if serve._is_frame(ladder):
+        lad = serve._frame_ladder(ladder, _path(sizes))
+    else:
+        from .datasets import olmo2_ladder
+
+        lad = Ladder(read_ladder(ladder, sizes=sizes) if ladder is not None else olmo2_ladder().ladder)
+    names = choose_tasks(parse_names(tasks or None), [t for t in lad.tasks if lad.has(t, ACC)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FitWarning)
+        if calibration:
+            rolled = rolling_auto(lad.results, names)
+            if rolled.empty:
+                raise TaskladderError("no split of this ladder leaves the 10 runs the automatic prediction needs "
+                                      "to train on")
+            return calibration_table(rolled)
+        return backtest_table(lad, names, ALL_DESIGNS, holdout=holdout, level=level)
