@@ -1,9 +1,11 @@
-"""One call from a ladder to a table of predictions, for notebooks and scripts.
+"""One call from a ladder to a table, for notebooks and scripts: each is a command's ``--json``.
 
 ``taskladder.predict(n=7e9, d=4e12)`` is what ``taskladder predict --n 7B --tokens 4T --json``
 computes, as a DataFrame: the same fits (and the same cache of them), the same intervals, the
 same warnings (as :class:`errors.InputWarning`).  The ladder may be the bundled one, ladder files
-or folders (any format ``--ladder`` reads), or a tidy DataFrame already in memory.
+or folders (any format ``--ladder`` reads), or a tidy DataFrame already in memory.  Likewise
+:func:`forecast_target` (``forecast``), :func:`compare_ladders` (``compare``), :func:`backtest`
+(``backtest``) and :func:`read_ladder` (``export``'s table).
 """
 
 from __future__ import annotations
