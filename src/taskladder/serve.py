@@ -1,4 +1,4 @@
-"""Predictions from ladder files, answered from the cache when these files were seen before.
+"""Predictions (and forecasts) from ladder files, answered from the cache when these files were seen before.
 
 ``taskladder predict`` is an interactive command: it must answer in well under a second.
 What a prediction needs of a ladder, once fitted, is small and target-free (the automatic
@@ -306,10 +306,9 @@ def forecast_answer(target: str | None, target_file: Path | None, *, n: int | No
     (:func:`_source_hash`), so a repeated forecast reads no table and imports no pandas, as a
     repeated ``predict`` does.  ``fresh`` computes it anyway (and returns ``run``)."""
     from . import cache
-
-    src = None if _is_frame(ladder) else _source_hash(ladder, sizes, mixed_conventions)
     from .datasets import bundled_digest
 
+    src = None if _is_frame(ladder) else _source_hash(ladder, sizes, mixed_conventions)
     log = ("bundled", target, bundled_digest()) if target is not None else (
         None if target_file is None else _source_hash([Path(target_file)], sizes, False))
     k = None if src is None or log is None else cache.key(
