@@ -334,7 +334,7 @@ def test_every_table_fits_80_columns_whatever_the_terminal(tmp_path):
     import sys
 
     env = {**os.environ, "COLUMNS": "200"}
-    for args in (["reproduce", "--no-figures", "--out", tmp_path], ["predict", "--target", "13B-5T", "--task", "piqa"],
+    for args in (["reproduce", "--no-figures", "--out", tmp_path], ["predict", "--target", "13B-5T", "--task", "piqa", "--pipelines"],
                  ["predict", "--n", "7B", "--tokens", "4T", "--paper", "--task", "mmlu"],
                  ["backtest", "--task", "piqa"], ["plan"], ["data"],
                  ["forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "mmlu"]):
@@ -437,3 +437,18 @@ def test_a_target_log_is_an_actual_only_at_its_own_end(tmp_path):
     for at in ([], ["--tokens", f"{1.017 * end:.6g}"]):
         near = got(*at)
         assert near["notes"] == [] and near["predictions"][0]["actual"] > 0.4
+
+
+def test_pipelines_shows_what_the_automatic_choice_weighs():
+    args = ["predict", "--target", "7B-4T", "--task", "piqa"]
+    shown = run_cli(*args, "--pipelines")
+    assert shown.returncode == 0, shown.stderr
+    weights = json.loads(run_cli(*args, "--json").stdout)["weights"]
+    table = shown.stdout.split("Pipelines of the automatic prediction, 7B-4T")[1]
+    rows = [line.split("│")[1:-1] for line in table.splitlines() if line.startswith("│")]
+    assert [c[1].strip() for c in rows] == [w["design"] for w in weights]  # one row per pipeline, in order
+    for cells, w in zip(rows, weights):
+        assert cells[2].strip() == f"{100 * w['predicted']:.1f}" and cells[5].strip() == f"{w['weight']:.2f}"
+    assert abs(sum(w["weight"] for w in weights) - 1) < 1e-9
+    r = run_cli("predict", "--n", "7B", "--tokens", "4T", "--paper", "--pipelines")
+    assert r.returncode == 2 and "--pipelines shows how the automatic choice weighs its pipelines" in r.stderr

@@ -248,6 +248,27 @@ _AUTO_CAPTION = ("pipelines weighted per task by backtest (every weight in --jso
                  "ladder: taskladder backtest --calibration")
 
 
+def _pipeline_tables(weights: list[dict]) -> list[Table]:
+    """Per target, every (task, pipeline) of the automatic choice: its own prediction and SD, its
+    backtest error and the weight applied (:func:`predictor.applied_weights`)."""
+    tables = []
+    for tgt in dict.fromkeys(w["target"] for w in weights):
+        t = Table(title=f"Pipelines of the automatic prediction, {tgt}", title_style="bold")
+        for c in ("task", "pipeline", "pred", "SD", "backtest RMSE", "weight"):
+            t.add_column(c, justify="left" if c in ("task", "pipeline") else "right", no_wrap=True)
+        last = None
+        for w in (w for w in weights if w["target"] == tgt):
+            best = w["weight"] == max(v["weight"] for v in weights if v["target"] == tgt and v["task"] == w["task"])
+            t.add_row(_display(w["task"]) if w["task"] != last else "", w["design"], f"{100 * w['predicted']:.1f}",
+                      f"{100 * w['sd']:.1f}", f"{100 * w['backtest_rmse']:.2f}",
+                      f"[bold]{w['weight']:.2f}[/]" if best else f"{w['weight']:.2f}")
+            last = w["task"]
+        t.caption = ("points; SD: the pipeline's bootstrap SD at the target; backtest RMSE: its error on the "
+                     "ladder's held-out rungs, whose inverse square sets the weight")
+        tables.append(t)
+    return tables
+
+
 def _auto_table(rows: list[dict], level: float) -> list[Table]:
     """One table per target of the automatic prediction's rows (:class:`predictor.AutoPrediction`; a
     sweep: :func:`_sweep_tables`)."""
@@ -375,6 +396,7 @@ def predict(
     level: Annotated[Optional[float], typer.Option(help="Interval level of the automatic prediction (default 0.9; a fixed pipeline gives no interval).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write predict.json, predictions.parquet and .csv, and predictions.png here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    pipelines: Annotated[bool, typer.Option("--pipelines", help="Also print each pipeline's prediction, SD, backtest error and weight (the automatic choice; in --json always).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Predict task accuracies for any target (N, D) from a ladder.
@@ -394,6 +416,9 @@ def predict(
         raise TaskladderError(f"{' and '.join(chosen)} each choose the fixed pipeline: give one of --paper, "
                               "--design, or --feature/--step1/--step2")
     fixed = bool(chosen)
+    if fixed and pipelines:
+        raise TaskladderError(f"--pipelines shows how the automatic choice weighs its pipelines; {chosen[0]} is one "
+                              "fixed pipeline")
     if fixed and level is not None:
         raise TaskladderError(f"--level sets the automatic prediction's interval; {chosen[0]} (a fixed pipeline) "
                               "gives no interval")
@@ -438,6 +463,8 @@ def predict(
         if _emit(result, json_, out, "predict", {"predictions": auto.predictions} if out is not None else {}):
             return
         _print_all(_auto_table(auto.rows, level))
+        if pipelines:
+            _print_all(_pipeline_tables(auto.weights))
         _print_notes(notes)
         return
     # a fixed pipeline, cached like the automatic choice: a repeated prediction reads no table
