@@ -96,3 +96,22 @@ def test_plan_with_a_ladder_prints_its_progress(tmp_path):
     assert "15 of 16 rungs done, 0 training" in " ".join(r.stdout.split())
     obj = json.loads(run_cli("plan", "--ladder", tmp_path / "now.csv", "--json").stdout)
     assert [p["status"] for p in obj["progress"]].count("done") == 15 and len(obj["rungs"]) == 16
+
+
+def test_checkpoints_a_task_was_not_scored_at_are_named(tmp_path):
+    # PIQA's accuracy dropped at 3 middle checkpoints of 760M-2xC and 1 of 1B-5xC (an evaluation
+    # job that failed there); its first and last checkpoints, and every other task, untouched
+    lad = olmo2_ladder().ladder
+    for run, k in (("1B-5xC", 1), ("760M-2xC", 3)):
+        acc = (lad["run"] == run) & (lad["task"] == "piqa") & (lad["metric"] == "acc")
+        steps = sorted(lad.loc[acc, "step"].unique())
+        lad = lad[~(acc & lad["step"].isin(steps[10:10 + k]))]
+    d = describe(lad)
+    assert d.holes == [
+        "task 'piqa' has no accuracy at some checkpoints where the run's other tasks do, on 760M-2xC (3 missing), "
+        "1B-5xC (1 missing): step 2 fits the checkpoints it has (an evaluation that failed?)"]
+    assert not any("piqa" in n for n in d.notes)  # not a warning beside every prediction
+    assert describe(olmo2_ladder().ladder).holes == []
+    lad.to_csv(tmp_path / "l.csv", index=False)
+    r = run_cli("data", "--ladder", tmp_path / "l.csv", "--json")
+    assert json.loads(r.stdout)["holes"] == d.holes

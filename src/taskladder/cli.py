@@ -1243,6 +1243,8 @@ def data(
     out_console.print(f"supports: {desc.supports}" + (f"; scored under the {desc.convention!r} convention"
                                                       if desc.convention else ""))
     _print_notes(desc.notes)
+    for hole in desc.holes:
+        out_console.print(f"[cyan]note:[/] {hole}")
 
 
 def _one_line(text: str) -> str:

@@ -41,6 +41,9 @@ class LadderDescription:
     """The warnings any prediction from this ladder carries, about the ladder alone."""
     convention: str | None
     """The metric convention its files were scored under, where known (docs/ingest.md)."""
+    holes: list = ()
+    """Tasks without accuracy at some checkpoints inside their own span where the run's other
+    tasks have it (:func:`holes`): not a risk to a prediction, a sign of evaluations that failed."""
 
     @property
     def supports(self) -> str:
@@ -57,7 +60,7 @@ class LadderDescription:
         from . import io
 
         return {"runs": io.records(self.runs), "tasks": io.records(self.tasks), "notes": list(self.notes),
-                "convention": self.convention, "supports": self.supports}
+                "holes": list(self.holes), "convention": self.convention, "supports": self.supports}
 
 
 def describe(results, sizes=None) -> LadderDescription:
@@ -98,7 +101,35 @@ def describe(results, sizes=None) -> LadderDescription:
     tasks = [t["task"] for t in task_rows]
     return LadderDescription(pd.DataFrame(rows), pd.DataFrame(task_rows, columns=["task", "runs", "metrics",
                                                                                  "acc_low", "acc_high"]),
-                             ladder_notes(lad, tasks, span), span.convention)
+                             ladder_notes(lad, tasks, span), span.convention, holes(lad, tasks))
+
+
+def holes(lad, tasks) -> list[str]:
+    """Per task, the runs on which its accuracy is missing at checkpoints between its first and
+    last, where the run's other tasks were scored (an evaluation job that failed at some
+    checkpoints and was not rerun).  A run missing the task altogether, or ending it early, is
+    :func:`chain.ladder_notes`'s; a hole only thins step 2's points, so it is said here, not
+    beside every prediction."""
+    import numpy as np
+
+    res = lad.results
+    scored = res[res["metric"] != LM_LOSS]  # the held-out loss may be logged on its own schedule
+    steps = {r: np.unique(g.to_numpy()) for r, g in scored.groupby("run")["step"]}
+    rank = {r: i for i, r in enumerate(lad.run_table.sort_values(["n", "d"]).index)}  # smallest first
+    out = []
+    for task in tasks:
+        missing = []
+        for sr in sorted(lad.series(task, ACC), key=lambda sr: rank.get(sr.run, len(rank))):
+            have = np.unique(np.asarray(sr.step))
+            run_steps = steps.get(sr.run, have)
+            inside = run_steps[(run_steps > have[0]) & (run_steps < have[-1])]
+            k = len(np.setdiff1d(inside, have))
+            if k:
+                missing.append(f"{sr.run} ({k} missing)")
+        if missing:
+            out.append(f"task {task!r} has no accuracy at some checkpoints where the run's other tasks do, on "
+                       f"{_run_list(missing)}: step 2 fits the checkpoints it has (an evaluation that failed?)")
+    return out
 
 
 #: A run within this share of its rung's planned tokens has finished (the bundled runs reach
