@@ -142,16 +142,11 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
     tell is said as :class:`errors.InputWarning`.
     """
     from .forecast import ForecastConfig, forecast_run
-    from .serve import _is_frame
     from .tasks import parse_names
     from .units import parse_count, parse_tokens
 
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"level must be between 0 and 1, got {level}")
-    if isinstance(log, (str, Path)):
-        log = Path(log)
-    if ladder is not None and not _is_frame(ladder):
-        ladder = [Path(ladder)] if isinstance(ladder, (str, Path)) else [Path(p) for p in ladder]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)
         res = forecast_run(target, log, n=parse_count(str(n), "n") if n is not None else None, ladder=ladder,
@@ -214,9 +209,8 @@ def backtest(ladder=None, *, tasks: Sequence[str] | str | None = None, holdout: 
 
     ladder, tasks, sizes: as :func:`predict`'s.
     """
-    from . import serve
     from .calibration import calibration_table, rolling_auto
-    from .chain import Ladder
+    from .serve import load_ladder
     from .tasks import ACC, choose_tasks, parse_names
     from .trust import ALL_DESIGNS, backtest_table
 
@@ -224,12 +218,7 @@ def backtest(ladder=None, *, tasks: Sequence[str] | str | None = None, holdout: 
         raise TaskladderError(f"level must be between 0 and 1, got {level}")
     if holdout < 1:
         raise TaskladderError(f"holdout must be at least 1, got {holdout}")
-    if serve._is_frame(ladder):
-        lad = serve._frame_ladder(ladder, _path(sizes))
-    else:
-        from .datasets import olmo2_ladder
-
-        lad = Ladder(read_ladder(ladder, sizes=sizes) if ladder is not None else olmo2_ladder().ladder)
+    lad = load_ladder(ladder, _path(sizes))
     names = choose_tasks(parse_names(tasks or None), [t for t in lad.tasks if lad.has(t, ACC)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)

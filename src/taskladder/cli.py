@@ -256,9 +256,13 @@ def _pipeline_tables(weights: list[dict]) -> list[Table]:
         t = Table(title=f"Pipelines of the automatic prediction, {tgt}", title_style="bold")
         for c in ("task", "pipeline", "pred", "SD", "backtest RMSE", "weight"):
             t.add_column(c, justify="left" if c in ("task", "pipeline") else "right", no_wrap=True)
+        rows = [w for w in weights if w["target"] == tgt]
+        top: dict[str, float] = {}
+        for w in rows:
+            top[w["task"]] = max(top.get(w["task"], w["weight"]), w["weight"])
         last = None
-        for w in (w for w in weights if w["target"] == tgt):
-            best = w["weight"] == max(v["weight"] for v in weights if v["target"] == tgt and v["task"] == w["task"])
+        for w in rows:
+            best = w["weight"] == top[w["task"]]
             t.add_row(_display(w["task"]) if w["task"] != last else "", w["design"], f"{100 * w['predicted']:.1f}",
                       f"{100 * w['sd']:.1f}", f"{100 * w['backtest_rmse']:.2f}",
                       f"[bold]{w['weight']:.2f}[/]" if best else f"{w['weight']:.2f}")

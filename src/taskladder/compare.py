@@ -133,23 +133,13 @@ def read_pair(baseline, candidate, tasks: Sequence[str] | None = None, sizes: Pa
     """Two ladders' files or folders (any format ``--ladder`` reads), or tidy DataFrames, as
     :class:`chain.Ladder`s, and the tasks to compare: ``tasks``, each checked on both, or by
     default those both have accuracy for (the paper's first, as :func:`tasks.default_tasks`)."""
-    from .chain import Ladder
-    from .results import FRAME, load_sizes, long_frame_to_tidy, read_results
+    from .serve import _is_frame, load_ladder
     from .tasks import ACC, EVERY, choose_tasks
 
-    table = load_sizes(sizes) if sizes is not None else None
-
-    def read(p):
-        if isinstance(p, Ladder):
-            return p
-        if isinstance(p, pd.DataFrame):  # checked as a long-format file is (errors name "DataFrame")
-            return Ladder(long_frame_to_tidy(p, FRAME, sizes=table))
-        return Ladder(read_results([Path(p)], sizes=table))
-
-    la, lb = read(baseline), read(candidate)
-    if isinstance(baseline, (pd.DataFrame, Ladder)):
+    la, lb = load_ladder(baseline, sizes), load_ladder(candidate, sizes)
+    if _is_frame(baseline):
         baseline = "the baseline"
-    if isinstance(candidate, (pd.DataFrame, Ladder)):
+    if _is_frame(candidate):
         candidate = "the candidate"
     for lad, p in ((la, baseline), (lb, candidate)):  # said here, where the file is known
         if (n_runs := lad.results["run"].nunique()) < AUTO_MIN_RUNS:

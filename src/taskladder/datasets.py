@@ -245,6 +245,7 @@ def budget_targets(flops, n=None, tokens=None) -> list[tuple[int, int]]:
     counts compute) given N or D: D = C / 6N, or N = C / 6D; tokens as a Chinchilla multiple m
     (``2xC``: D = 20 m N) give N = sqrt(C / 120 m).  ``flops`` and the other may each be a list
     (equal lengths) or one value shared by all."""
+    from .ladder import train_tokens
     from .units import ChinchillaMultiple, check_count
 
     if (n is None) == (tokens is None):
@@ -261,7 +262,7 @@ def budget_targets(flops, n=None, tokens=None) -> list[tuple[int, int]]:
             a, b = g, c / (6.0 * g)
         elif isinstance(g, ChinchillaMultiple):
             a = (c / (120.0 * g.multiple)) ** 0.5
-            b = g.multiple * 20.0 * round(a)
+            b = train_tokens(round(a), g.multiple)
         else:
             a, b = c / (6.0 * g), g
         where = f"--flops {c:.3g} with {what} {g.multiple:g}xC" if isinstance(g, ChinchillaMultiple) else \

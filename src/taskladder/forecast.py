@@ -590,43 +590,23 @@ def forecast_run(target: str | None = None, target_file=None, *, n: int | None =
                  config: ForecastConfig = ForecastConfig()) -> ForecastResult:
     """What ``taskladder forecast`` computes, from names and files: the log of a bundled
     ``target`` or a ``target_file`` (any format ``--ladder`` reads, or a tidy DataFrame), the
-    ladder (None: bundled; files and folders; a tidy DataFrame) and an optional size table (a
-    CSV path or a mapping of size to N)."""
-    from pathlib import Path
+    ladder (:func:`serve.load_ladder`: None for the bundled one, files and folders, a tidy
+    DataFrame) and an optional size table (the CSV's path)."""
+    from .results import FRAME, check_target_log, load_sizes, long_frame_to_tidy
+    from .serve import load_ladder
 
-    from .datasets import olmo2_ladder
-    from .results import FRAME, load_sizes, long_frame_to_tidy, read_results
-
-    table = load_sizes(sizes) if isinstance(sizes, (str, Path)) else sizes
-    if isinstance(target_file, pd.DataFrame):  # a log in memory: checked as a long file is, one run
-        log = long_frame_to_tidy(_with_n(target_file, n), FRAME, sizes=table)
-        if log["run"].nunique() > 1:
-            raise TaskladderError(f"the target's log holds {log['run'].nunique()} runs; a target's log holds one")
+    table = load_sizes(sizes) if sizes is not None else None
+    if isinstance(target_file, pd.DataFrame):  # a log in memory: checked as a target file is
+        frame = target_file if n is None or "n" in target_file.columns else target_file.assign(n=n)
+        log = check_target_log(long_frame_to_tidy(frame, FRAME, sizes=table), FRAME, n)
         log.attrs["source"] = "the target's log"
         n_, name = int(log["n"].iloc[0]), str(log["run"].iloc[0])
     else:
         log, n_, name = target_log(target, target_file, n, table)
-    if ladder is None:
-        results = olmo2_ladder().ladder
-    elif isinstance(ladder, (pd.DataFrame, Ladder)):
-        results = ladder
-    else:
-        paths = [Path(ladder)] if isinstance(ladder, (str, Path)) else [Path(p) for p in ladder]
-        results = read_results(paths, sizes=table, mixed_conventions=mixed_conventions)
+    results = load_ladder(ladder, sizes, mixed_conventions)
     if tokens is not None:  # '2xC': of this run's N, known once its log is read
         from .units import resolve_tokens
 
         tokens = resolve_tokens(tokens, n_)
     return forecast(results, log, n_, tokens=tokens, upto=upto, tasks=tasks, config=config, name=name)
 
-
-def _with_n(frame: pd.DataFrame, n: int | None) -> pd.DataFrame:
-    if n is None:
-        return frame
-    if "n" in frame.columns:  # as --n beside a file with its own N: the same model, or refused
-        own = float(pd.to_numeric(frame["n"], errors="coerce").iloc[0])
-        if abs(own - n) > 0.005 * n:
-            raise TaskladderError(f"the target's log gives n = {own:,.0f} and n = {int(n):,}; give n only for a log "
-                                  "without N")
-        return frame
-    return frame.assign(n=n)

@@ -605,7 +605,12 @@ def read_target_file(path: str | Path, *, sizes: Mapping[str, int] | None = None
     """One target's own eval log (``--target-file``), read as :func:`read_results` reads a ladder
     file.  It must hold one run: a target has one N and one set of actuals, which several runs'
     logs would mix."""
-    log = read_results([Path(path)], sizes=sizes, n=n)
+    return check_target_log(read_results([Path(path)], sizes=sizes, n=n), path, n)
+
+
+def check_target_log(log: pd.DataFrame, path, n: int | None = None) -> pd.DataFrame:
+    """``log`` (tidy), refused unless it holds one run (a target has one N and one set of
+    actuals, which several runs' logs would mix) of the N ``n`` says, where given."""
     runs = log["run"].unique()
     if len(runs) > 1:
         raise TaskladderError(f"{path}: holds {len(runs)} runs ({', '.join(map(str, runs[:4]))}); "

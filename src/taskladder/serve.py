@@ -97,6 +97,15 @@ def _read(src: str | None, ladder, sizes, mixed_conventions: bool):
     return lad, said
 
 
+def load_ladder(ladder=None, sizes: Path | None = None, mixed_conventions: bool = False):
+    """A ladder as a :class:`chain.Ladder`: the bundled one (None), a tidy DataFrame or Ladder in
+    memory (:func:`_frame_ladder`), or files and folders (a path or a list of them) in any format
+    ``--ladder`` reads, their reading warnings said."""
+    if isinstance(ladder, (str, Path)):
+        ladder = [Path(ladder)]
+    return _read(None, ladder, sizes, mixed_conventions)[0]
+
+
 def _frame_ladder(frame, sizes: Path | None = None):
     """A results table in memory as a :class:`chain.Ladder`: a tidy DataFrame is checked as a
     long-format file would be (errors name "DataFrame" and the column; N from ``sizes`` where

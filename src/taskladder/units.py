@@ -37,11 +37,13 @@ class ChinchillaMultiple:
     """Tokens per 20 parameters: 1 is Chinchilla-optimal, the OLMo 2 7B-4T target is at 28.6."""
 
     def tokens(self, n: float, what: str = "--tokens") -> int:
-        d = self.multiple * 20 * n
+        from .ladder import train_tokens
+
+        d = train_tokens(n, self.multiple)
         if not d < _MAX_COUNT:
             raise TaskladderError(f"{what}: {self.multiple:g}xC of N = {n:.3g} is {d:.3g} tokens, too large "
                                   f"(counts must be below {_MAX_COUNT:.2g})")
-        return max(1, int(round(d)))
+        return max(1, d)
 
 
 _MULTIPLE = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?\d+)?)\s*[xX]\s*[cC]\s*")
