@@ -130,6 +130,16 @@ def test_a_budget_completes_n_or_d_as_the_cli_does():
         taskladder.predict(flops=1e23, design="paper")
 
 
+def test_bundled_targets_at_other_tokens_as_the_cli():
+    with pytest.warns(InputWarning, match="no actual for it"):
+        p = taskladder.predict(targets=["7B-4T", "13B-5T"], d=["8T", "1xC"], design="paper", tasks="mmlu")
+    assert p["target"].tolist() == ["7B-4T@8e+12", "7B-4T@1.38e+11", "13B-5T@8e+12", "13B-5T@2.64e+11"]
+    cli = json.loads(run_cli("predict", "--target", "7B-4T", "--target", "13B-5T", "--tokens", "8T,1xC", "--paper",
+                             "--task", "mmlu", "--json").stdout)["predictions"]
+    assert [(r["target"], r["predicted"]) for r in cli] == list(zip(p["target"], p["predicted"]))
+    assert p["actual"].isna().all()
+
+
 def test_compare_ladders_finds_a_known_shift_from_files_or_dataframes_as_the_cli(tmp_path):
     base = olmo2_ladder().ladder
     base = base[base["task"] == "piqa"].reset_index(drop=True)

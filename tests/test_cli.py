@@ -439,6 +439,33 @@ def test_a_target_log_is_an_actual_only_at_its_own_end(tmp_path):
         assert near["notes"] == [] and near["predictions"][0]["actual"] > 0.4
 
 
+def test_a_bundled_target_at_other_tokens():
+    # --target with --tokens alone: the bundled model's own N at those tokens, as --target-file's
+    def got(*args):
+        r = run_cli("predict", "--paper", "--task", "mmlu", "--json", *args)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    n7 = olmo2_ladder().targets["7B-4T"].n
+    far = got("--target", "7B-4T", "--tokens", "8T,1xC")
+    same_n = got("--n", str(n7), "--tokens", f"8T,{20 * n7}")
+    assert [(p["target"], p["predicted"]) for p in far["predictions"]] == [
+        ("7B-4T@8e+12", same_n["predictions"][0]["predicted"]), ("7B-4T@1.38e+11", same_n["predictions"][1]["predicted"])]
+    assert all(p["actual"] is None for p in far["predictions"])
+    assert far["notes"] == [f"7B-4T: the log ends at 3.95e+12 tokens and the prediction is for {d}, so its last "
+                            "checkpoints are no actual for it (none is shown)" for d in ("8e+12", "1.38e+11")]
+    # within 5% of its log's end (the paper's planned 3.945T is 1.7% past the log) it keeps its name and actual
+    near = got("--target", "7B-4T", "--tokens", "4T")["predictions"][0]
+    at_end = got("--target", "7B-4T")["predictions"][0]
+    assert (near["target"], near["actual"]) == ("7B-4T", at_end["actual"]) and near["predicted"] > at_end["predicted"]
+    for args, msg in ((["--n", "8B"], "--n with --target: 7B-4T has its own N (--tokens alone sets its tokens); "
+                                      "another model needs --n and --tokens, or --flops and one of them"),
+                      (["--tokens", "8T", "--name", "x"], "--name labels a target given by --n/--tokens or "
+                                                          "--target-file; a bundled target keeps its own name")):
+        r = run_cli("predict", "--target", "7B-4T", *args)
+        assert r.returncode == 2 and r.stderr.strip() == f"taskladder: error: {msg}"
+
+
 def test_pipelines_shows_what_the_automatic_choice_weighs():
     args = ["predict", "--target", "7B-4T", "--task", "piqa"]
     shown = run_cli(*args, "--pipelines")

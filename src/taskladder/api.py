@@ -41,7 +41,9 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     tasks: task names (a list, or comma-separated; 'paper' for the paper's eight, 'all' for every
         task the ladder has accuracy for); default: the paper's tasks the ladder
         has accuracy for, else every task it has.
-    targets: names of bundled targets (``"7B-4T"``, ``"13B-5T"``), predicted with their actuals.
+    targets: names of bundled targets (``"7B-4T"``, ``"13B-5T"``), predicted with their actuals;
+        with d alone, each at d tokens instead (named ``7B-4T@8e+12``, without an actual unless d is
+        within 5% of its log's end).
     design: ``"auto"`` (every pipeline weighted by backtest, with an interval) or one fixed
         pipeline: ``task_bpb`` (the paper's; also ``"paper"``, as the CLI's ``--paper``), ``flops`` (C = 6ND),
         ``flops_olmo`` (OLMo's logged FLOPs), ``taskce``, ``c4``, ``single_step``.
@@ -75,6 +77,9 @@ def _targets(n, d, flops, targets) -> list:
         return make_targets(tuple(targets), n=each(n, lambda a: parse_count(str(a), "n")),
                             tokens=each(d, lambda b: _one(parse_tokens(str(b), "d"), "d")),
                             flops=each(flops, lambda c: parse_flops(str(c), "flops")))
+    if targets and n is None and d is not None:  # the bundled targets at d tokens, as the CLI's --target with --tokens
+        ds = [_one(parse_tokens(str(b), "d"), "d") for b in np.atleast_1d(np.asarray(d, dtype=object))]
+        return make_targets(tuple(targets), tokens=ds if np.ndim(d) else ds[0])
     if (n is None) != (d is None):
         raise TaskladderError("a target needs both n (parameters) and d (training tokens), or flops and one of them")
     ns = ds = None

@@ -214,8 +214,8 @@ def _sweep_tables(rows: list[dict], title: str, caption: str, per_table: int = 4
         chunk = targets[k:k + per_table]
         t = Table(title=f"{title}, targets {k + 1}-{k + len(chunk)} of {len(targets)}", title_style="bold")
         t.add_column("task", no_wrap=True)
-        for tgt in chunk:  # N=7e+09,D=4e+12 over two lines
-            t.add_column(tgt.replace(",", "\n"), justify="right", no_wrap=True)
+        for tgt in chunk:  # N=7e+09,D=4e+12 and 7B-4T@8e+12 over two lines
+            t.add_column(tgt.replace(",", "\n").replace("@", "\n@"), justify="right", no_wrap=True)
         for task in tasks:
             cells = []
             for tgt in chunk:
@@ -386,7 +386,7 @@ def predict(
     tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 3.9e12 or 4T, or 2xC: 2 x 20 N of each target's N; a list like --n's, or one value for all).")] = None,
     flops: Annotated[Optional[str], typer.Option(help="Training budget C = 6ND (3e23; a list for several targets): with --n or --tokens, sets the other (with --tokens 1xC, the Chinchilla-optimal N).")] = None,
     name: Annotated[Optional[str], typer.Option(help="Label for the target.")] = None,
-    target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target (7B-4T, 13B-5T), repeatable.")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target (7B-4T, 13B-5T), repeatable; with --tokens alone, at those tokens.")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, to compare with its actual accuracy.")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders (default: bundled OLMo 2 ladder).")] = None,
@@ -537,7 +537,7 @@ def compare(
     n: Annotated[Optional[str], typer.Option(help="Target non-embedding parameters (7B, 6.9e9, ...; 3B,7B for several targets).")] = None,
     tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (4T, or 2xC: 2 x 20 N; a list like --n's, or one value for all).")] = None,
     flops: Annotated[Optional[str], typer.Option(help="Training budget C = 6ND: with --n or --tokens, sets the other.")] = None,
-    target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target's N and D: 7B-4T or 13B-5T (repeatable).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target's N and D: 7B-4T or 13B-5T (repeatable; with --tokens alone, its N at those tokens).")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s), comma-separated; default: those both ladders have.")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     level: Annotated[float, typer.Option(help="Level of the intervals of the differences.")] = 0.9,
@@ -557,8 +557,9 @@ def compare(
 
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
-    targets = make_targets(target or (), None, parse_counts(n, "--n") if n else None,
-                           parse_tokens(tokens, "--tokens") if tokens else None, flops=_budgets(flops))
+    # a comparison shows no actuals: the note that a bundled target at other tokens has none is moot
+    targets, _ = recording_input_warnings(make_targets, target or (), None, parse_counts(n, "--n") if n else None,
+                                          parse_tokens(tokens, "--tokens") if tokens else None, flops=_budgets(flops))
     if not targets:
         raise TaskladderError("no target: give --n and --tokens, or --target NAME")
     if out is not None:
@@ -779,7 +780,7 @@ def report(
     n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (e.g. 6.9B).")] = None,
     tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 4T, or 2xC: 2 x 20 N).")] = None,
     flops: Annotated[Optional[str], typer.Option(help="Training budget C = 6ND: with --n or --tokens, sets the other.")] = None,
-    target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target (7B-4T, 13B-5T), repeatable; with --ladder too (default without --ladder: both).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target (7B-4T, 13B-5T), repeatable (with --tokens alone, at those tokens); with --ladder too (default without --ladder: both).")] = None,
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, for actuals.")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     calibration: Annotated[bool, typer.Option("--calibration", help="Add the automatic intervals' coverage on the ladder's own splits (refits the automatic choice on each; about a minute cold).")] = False,

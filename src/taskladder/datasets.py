@@ -196,26 +196,37 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
     if flops is not None and target_file is not None:
         raise TaskladderError("--flops sets a target's N or tokens; a target file has its own N")
     targets: list[Target] = []
+    # bundled targets at other tokens: with --target alone, --tokens sets their D as it sets a target file's
+    retoken = bool(names) and tokens is not None and n is None and target_file is None and flops is None
+    if names and n is not None and tokens is None and flops is None and target_file is None:
+        raise TaskladderError(f"--n with --target: {names[0]} has its own N (--tokens alone sets its tokens); "
+                              "another model needs --n and --tokens, or --flops and one of them")
+    if retoken and name is not None:
+        raise TaskladderError("--name labels a target given by --n/--tokens or --target-file; "
+                              "a bundled target keeps its own name")
     if names:
         known = olmo2_ladder().targets if tables else bundled_targets()
         for t in names:
             if t not in known:
                 raise TaskladderError(f"unknown target {t!r}{did_you_mean(t, known)}; bundled targets: {', '.join(known)}")
-            targets.append(known[t])
+            if not retoken:
+                targets.append(known[t])
+                continue
+            for tok in (tokens if many[1] else [tokens]):
+                d = resolve_tokens(tok, known[t].n)
+                if _actual_at(t, known[t].d, d, running=False):
+                    targets.append(replace(known[t], d=d))
+                else:
+                    targets.append(Target(f"{t}@{d:.3g}", known[t].n, d))
+        if retoken:
+            return targets
     if target_file is not None:
         from .results import read_target_file
 
         tres = read_target_file(target_file, sizes=sizes, n=n)
         end, n_ = int(tres["d"].max()), int(tres["n"].iloc[0])
         d = resolve_tokens(tokens, n_) if tokens is not None else end
-        if abs(d - end) > ACTUAL_SLACK * end:  # its last checkpoints are not the model at d: no actual
-            import warnings
-
-            from .errors import InputWarning
-
-            warnings.warn(f"{target_file}: the log ends at {end:.3g} tokens and the prediction is for {d:.3g}, so its "
-                          "last checkpoints are no actual for it (none is shown); for a run still training, "
-                          "'taskladder forecast' forecasts its end from them", InputWarning, stacklevel=2)
+        if not _actual_at(str(target_file), end, d, running=True):
             tres = None
         targets.append(Target(name or Path(target_file).stem, n_, d, tres))
     elif flops is not None:
@@ -238,6 +249,22 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
         ds = [resolve_tokens(b, a) for a, b in zip(ns, ds)]  # '2xC': 2 x 20 N of each target's N
         targets += [Target(name or f"N={a:.3g},D={b:.3g}", a, b) for a, b in zip(ns, ds)]
     return targets
+
+
+def _actual_at(what: str, end: int, d: int, running: bool) -> bool:
+    """Whether a target's last checkpoints (at ``end`` tokens) are its actual for a prediction at
+    ``d``; when not, says so (an :class:`errors.InputWarning`, shown as a note), pointing a log
+    that may still be ``running`` to ``forecast``."""
+    if abs(d - end) <= ACTUAL_SLACK * end:
+        return True
+    import warnings
+
+    from .errors import InputWarning
+
+    hint = "; for a run still training, 'taskladder forecast' forecasts its end from them" if running else ""
+    warnings.warn(f"{what}: the log ends at {end:.3g} tokens and the prediction is for {d:.3g}, so its "
+                  f"last checkpoints are no actual for it (none is shown){hint}", InputWarning, stacklevel=3)
+    return False
 
 
 def budget_targets(flops, n=None, tokens=None) -> list[tuple[int, int]]:
