@@ -142,6 +142,8 @@ def test_run_names_with_suffixes_map_to_their_size():
     assert parse_run_name("190M-1xC-rerun") == ("190M", 1.0)
     assert parse_run_name("1B-10xC_seed2") == ("1B", 10.0)
     assert parse_run_name("190M-0.5xC") == ("190M", 0.5)
+    assert parse_run_name("1B_10xC") == ("1B", 10.0) and parse_run_name("370m-2xc") == ("370m", 2.0)
+    assert parse_run_name("olmo2-1B-5xC-seed2") == ("olmo2-1B", 5.0) and parse_run_name("1B-10x") == ("1B-10x", None)
     assert parse_run_name("mymodel") == ("mymodel", None)
 
 

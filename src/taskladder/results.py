@@ -53,8 +53,9 @@ PAPER_SIZES: dict[str, int] = {
     "1B": 1_279_395_840,
 }
 
-# "190M-5xC", also with a suffix such as "190M-5xC-rerun" or "190M-5xC_seed2"
-_RUN_RE = re.compile(r"^(?P<size>.+?)-(?P<mult>\d+(?:\.\d+)?)xC(?:[-_.].*)?$")
+# "190M-5xC", also with a suffix such as "190M-5xC-rerun" or "190M-5xC_seed2", an underscore
+# before the multiple ("1B_10xC") or in lower case ("370m-2xc")
+_RUN_RE = re.compile(r"^(?P<size>.+?)[-_](?P<mult>\d+(?:\.\d+)?)[xX][cC](?:[-_.].*)?$")
 _LM_RE = re.compile(r"^eval/(?P<set>.+)-validation/CrossEntropyLoss$")
 
 
