@@ -454,10 +454,11 @@ def test_a_bundled_target_at_other_tokens():
     assert all(p["actual"] is None for p in far["predictions"])
     assert far["notes"] == [f"7B-4T: the log ends at 3.95e+12 tokens and the prediction is for {d}, so its last "
                             "checkpoints are no actual for it (none is shown)" for d in ("8e+12", "1.38e+11")]
-    # within 5% of its log's end (the paper's planned 3.945T is 1.7% past the log) it keeps its name and actual
-    near = got("--target", "7B-4T", "--tokens", "4T")["predictions"][0]
+    # within 5% of its log's end it keeps its actual; at its own D, its name too
+    near, end = got("--target", "7B-4T", "--tokens", "4T,3945065873408")["predictions"]
     at_end = got("--target", "7B-4T")["predictions"][0]
-    assert (near["target"], near["actual"]) == ("7B-4T", at_end["actual"]) and near["predicted"] > at_end["predicted"]
+    assert (near["target"], near["actual"]) == ("7B-4T@4e+12", at_end["actual"]) and near["predicted"] > at_end["predicted"]
+    assert end == at_end
     for args, msg in ((["--n", "8B"], "--n with --target: 7B-4T has its own N (--tokens alone sets its tokens); "
                                       "another model needs --n and --tokens, or --flops and one of them"),
                       (["--tokens", "8T", "--name", "x"], "--name labels a target given by --n/--tokens or "

@@ -212,12 +212,13 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
             if not retoken:
                 targets.append(known[t])
                 continue
-            for tok in (tokens if many[1] else [tokens]):
+            for tok in (tokens if many[1] else [tokens]):  # named by its tokens: '--tokens 3.9T,4T' are two
                 d = resolve_tokens(tok, known[t].n)
+                at = t if d == known[t].d else f"{t}@{d:.3g}"
                 if _actual_at(t, known[t].d, d, running=False):
-                    targets.append(replace(known[t], d=d))
+                    targets.append(replace(known[t], name=at, d=d))
                 else:
-                    targets.append(Target(f"{t}@{d:.3g}", known[t].n, d))
+                    targets.append(Target(at, known[t].n, d))
         if retoken:
             return targets
     if target_file is not None:
