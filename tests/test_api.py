@@ -182,3 +182,21 @@ def test_backtest_and_its_calibration_equal_the_cli():
     assert cal["coverage"].tolist() == [r["coverage"] for r in cli] and set(cal["level"]) == {0.5, 0.8, 0.9, 0.95}
     with pytest.raises(taskladder.TaskladderError, match="holdout must be at least 1"):
         taskladder.backtest(holdout=0)
+
+
+def test_describe_ladder_is_what_data_prints(tmp_path):
+    import numpy as np
+
+    d = taskladder.describe_ladder()
+    cli = json.loads(run_cli("data", "--json").stdout)
+    assert d.to_dict() == {k: v for k, v in cli.items() if k != "targets"}
+    assert len(d.runs) == 16 and d.runs["n"].min() == 190_354_176 and d.supports.startswith("every command")
+    # a ladder still training, in memory: 1B-10xC cut at 60% of its steps is short of 10xC, and said so
+    lad = olmo2_ladder().ladder
+    cut = lad[(lad["run"] != "1B-10xC") | (lad["step"] <= 0.6 * lad.loc[lad["run"] == "1B-10xC", "step"].max())]
+    cut.to_csv(tmp_path / "cut.csv", index=False)
+    mem, files = taskladder.describe_ladder(cut.reset_index(drop=True)), taskladder.describe_ladder(tmp_path / "cut.csv")
+    row = mem.runs.set_index("run").loc["1B-10xC"]
+    assert bool(row["short"]) and row["planned"] == 10 and 5.9 < row["multiple"] < 6.1
+    assert any("1B-10xC" in n for n in mem.notes)
+    assert mem.to_dict() == files.to_dict() and np.isfinite(mem.tasks["acc_low"]).all()

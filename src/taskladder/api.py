@@ -5,7 +5,7 @@ computes, as a DataFrame: the same fits (and the same cache of them), the same i
 same warnings (as :class:`errors.InputWarning`).  The ladder may be the bundled one, ladder files
 or folders (any format ``--ladder`` reads), or a tidy DataFrame already in memory.  Likewise
 :func:`forecast_target` (``forecast``), :func:`compare_ladders` (``compare``), :func:`backtest`
-(``backtest``) and :func:`read_ladder` (``export``'s table).
+(``backtest``), :func:`describe_ladder` (``data``) and :func:`read_ladder` (``export``'s table).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 
 from .errors import FitWarning, InputWarning, TaskladderError, recording_input_warnings
 
-__all__ = ["backtest", "compare_ladders", "forecast_target", "predict", "read_ladder"]
+__all__ = ["backtest", "compare_ladders", "describe_ladder", "forecast_target", "predict", "read_ladder"]
 
 #: Per-row dicts of the automatic prediction (weights and each pipeline's prediction and SD):
 #: left out of the table; ``trust.auto_predict(...).weights`` has them as rows.
@@ -200,6 +200,21 @@ def read_ladder(paths, *, sizes: str | Path | None = None, mixed_conventions: bo
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     return read_results(paths, sizes=load_sizes(sizes) if sizes is not None else None,
                         mixed_conventions=mixed_conventions)
+
+
+def describe_ladder(ladder=None, *, sizes: str | Path | None = None, mixed_conventions: bool = False):
+    """What ``taskladder data --json`` describes, before any fit: a
+    :class:`describe.LadderDescription` whose ``runs`` (one row per run: N, final tokens, the
+    Chinchilla multiple reached and the one its name plans, whether it falls short, checkpoints,
+    tasks scored) and ``tasks`` (one row per task with accuracy) are DataFrames, ``notes`` the
+    warnings every prediction from the ladder carries, ``holes`` the evaluations that seem to
+    have failed, and ``supports`` which predictions its run count allows.
+
+    ladder, sizes: as :func:`predict`'s."""
+    from .describe import describe
+    from .serve import load_ladder
+
+    return describe(load_ladder(ladder, _path(sizes), mixed_conventions))
 
 
 def backtest(ladder=None, *, tasks: Sequence[str] | str | None = None, holdout: int = 4, level: float = 0.9,

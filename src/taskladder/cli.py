@@ -1203,9 +1203,9 @@ def data(
     """Describe a ladder before fitting it: its runs, the tasks scored on them, and what it
     cannot tell (a run still training, a task missing from some runs, ...).  The bundled
     OLMo 2 ladder by default, with its targets."""
+    from .api import describe_ladder
     from .datasets import olmo2_ladder
-    from .describe import describe
-    from .results import chinchilla_multiple, load_sizes, read_results
+    from .results import chinchilla_multiple
 
     if export is not None:
         if ladder:
@@ -1215,9 +1215,7 @@ def data(
         df = export_ladder(lambda: olmo2_ladder().ladder, export)
         out_console.print(f"wrote {len(df)} rows to {export}")
         return
-    results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None,
-                           mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
-    desc = describe(results)
+    desc = describe_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions)
     targets = {} if ladder else olmo2_ladder().targets
     if json_:
         print(io.dumps(desc.to_dict() | ({"targets": [{"name": t.name, "n": t.n, "d": t.d,
