@@ -138,6 +138,10 @@ def test_bundled_targets_at_other_tokens_as_the_cli():
                              "--task", "mmlu", "--json").stdout)["predictions"]
     assert [(r["target"], r["predicted"]) for r in cli] == list(zip(p["target"], p["predicted"]))
     assert p["actual"].isna().all()
+    # one name, or several comma-separated, as tasks="mmlu,piqa": not the string's characters
+    both = taskladder.predict(targets="7B-4T, 13B-5T", design="paper", tasks="mmlu")
+    assert both.equals(taskladder.predict(targets=["7B-4T", "13B-5T"], design="paper", tasks="mmlu"))
+    assert taskladder.predict(targets="7B-4T", design="paper", tasks="mmlu")["target"].tolist() == ["7B-4T"]
 
 
 def test_compare_ladders_finds_a_known_shift_from_files_or_dataframes_as_the_cli(tmp_path):

@@ -26,7 +26,7 @@ __all__ = ["backtest", "compare_ladders", "describe_ladder", "forecast_target", 
 _NESTED = ("weights", "design_predictions", "design_sd")
 
 
-def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = None, targets: Sequence[str] = (),
+def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = None, targets: Sequence[str] | str = (),
             design: str = "auto", level: float | None = None, sizes: str | Path | None = None,
             flops=None) -> pd.DataFrame:
     """Predict the task accuracies of one or more targets from a ladder.
@@ -41,7 +41,8 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     tasks: task names (a list, or comma-separated; 'paper' for the paper's eight, 'all' for every
         task the ladder has accuracy for); default: the paper's tasks the ladder
         has accuracy for, else every task it has.
-    targets: names of bundled targets (``"7B-4T"``, ``"13B-5T"``), predicted with their actuals;
+    targets: names of bundled targets (``"7B-4T"``, ``"13B-5T"``; a list, or comma-separated),
+        predicted with their actuals;
         with d alone, each at d tokens instead (named ``7B-4T@8e+12``, without an actual unless d is
         within 5% of its log's end).
     design: ``"auto"`` (every pipeline weighted by backtest, with an interval) or one fixed
@@ -70,6 +71,8 @@ def _targets(n, d, flops, targets) -> list:
     from .datasets import make_targets
     from .units import parse_count, parse_flops, parse_tokens
 
+    if isinstance(targets, str):  # "7B-4T" or "7B-4T,13B-5T", as tasks="mmlu,piqa"; not its characters
+        targets = [t.strip() for t in targets.split(",") if t.strip()]
     if flops is not None:  # n or d, each one value or a sequence; the budget sets the other
         def each(v, parse):
             return None if v is None else parse(v) if np.ndim(v) == 0 else [parse(x) for x in v]
@@ -161,7 +164,7 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
     return res.forecasts
 
 
-def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[str] = (), flops=None,
+def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[str] | str = (), flops=None,
                     tasks: Sequence[str] | str | None = None, level: float = 0.9,
                     sizes: str | Path | None = None) -> pd.DataFrame:
     """Candidate minus baseline at each target, per task, as ``taskladder compare --json``.
