@@ -61,6 +61,9 @@ def test_a_dataframe_ladder_equals_its_file_and_is_read_afresh(tmp_path):
     (dict(n=7e9, d=4e12, level=1.5), "level must be between 0 and 1"),
     (dict(n=7e9, d=4e12, level=0.8, design="task_bpb"), "design 'task_bpb' gives none"),
     (dict(), "no target"),
+    (dict(n=[], d=[]), "n: an empty sequence names no target"),
+    (dict(flops=[], n="7B"), "flops: an empty sequence names no target"),
+    (dict(n="7B", d="4T", ladder="/nonexistent"), "/nonexistent: no such file or folder"),
 ])
 def test_bad_arguments_raise_one_clear_error(kwargs, message):
     with pytest.raises(taskladder.TaskladderError, match=message):
@@ -117,6 +120,18 @@ def test_forecast_target_equals_the_cli_for_a_bundled_replay_a_file_and_a_datafr
     with pytest.raises(taskladder.TaskladderError, match="before the log's last checkpoint"):
         taskladder.forecast_target(target="13B-5T", tokens="4.9T", tasks="piqa")
     assert "forecast_target" in dir(taskladder) and "predict" in dir(taskladder)
+    # arguments as a notebook may pass them: a list of one name, numbers as strings
+    same = taskladder.forecast_target(target=["13B-5T"], tokens="5T", tasks="piqa", level="0.9", upto="1")
+    assert same["predicted"].tolist() == full["predicted"].tolist()
+    for kw, message in ((dict(target=["7B-4T", "13B-5T"]), "forecast one at a time"),
+                        (dict(target="7B-4T", upto="half"), "upto must be a number, got 'half'"),
+                        (dict(target="7B-4T", level="high"), "level must be a number, got 'high'")):
+        with pytest.raises(taskladder.TaskladderError, match=message):
+            taskladder.forecast_target(**kw)
+    for kw, message in ((dict(holdout=2.5), "whole number of runs, at least 1, got 2.5"),
+                        (dict(holdout=0), "at least 1, got 0")):
+        with pytest.raises(taskladder.TaskladderError, match=message):
+            taskladder.backtest(**kw)
 
 
 def test_a_budget_completes_n_or_d_as_the_cli_does():
@@ -184,7 +199,7 @@ def test_backtest_and_its_calibration_equal_the_cli():
     cal = taskladder.backtest(tasks="piqa", calibration=True)
     cli = json.loads(run_cli("backtest", "--calibration", "--task", "piqa", "--json").stdout)["calibration"]
     assert cal["coverage"].tolist() == [r["coverage"] for r in cli] and set(cal["level"]) == {0.5, 0.8, 0.9, 0.95}
-    with pytest.raises(taskladder.TaskladderError, match="holdout must be at least 1"):
+    with pytest.raises(taskladder.TaskladderError, match="holdout must be a whole number of runs, at least 1"):
         taskladder.backtest(holdout=0)
 
 

@@ -61,8 +61,7 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     if level is not None and design != "auto":
         raise TaskladderError(f"level sets the automatic prediction's interval; design {design!r} gives none")
     level = 0.9 if level is None else level
-    if not 0.0 < level < 1.0:
-        raise TaskladderError(f"level must be between 0 and 1, got {level}")
+    level = _level(level)
     return _predict(_targets(n, d, flops, targets), ladder, tasks, design, level, sizes)
 
 
@@ -71,6 +70,9 @@ def _targets(n, d, flops, targets) -> list:
     from .datasets import make_targets
     from .units import parse_count, parse_flops, parse_tokens
 
+    for what, v in (("n", n), ("d", d), ("flops", flops)):
+        if v is not None and np.ndim(v) > 0 and np.size(v) == 0:
+            raise TaskladderError(f"{what}: an empty sequence names no target")
     if isinstance(targets, str):  # "7B-4T" or "7B-4T,13B-5T", as tasks="mmlu,piqa"; not its characters
         targets = [t.strip() for t in targets.split(",") if t.strip()]
     if flops is not None:  # n or d, each one value or a sequence; the budget sets the other
@@ -120,6 +122,21 @@ def _predict(chosen, ladder, tasks, design: str, level: float, sizes) -> pd.Data
     return pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in got.rows])
 
 
+def _number(value, what: str) -> float:
+    """A float argument given as a number or a numeric string ("0.9"), else one clear error."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TaskladderError(f"{what} must be a number, got {value!r}") from None
+
+
+def _level(level) -> float:
+    level = _number(level, "level")
+    if not 0.0 < level < 1.0:
+        raise TaskladderError(f"level must be between 0 and 1, got {level}")
+    return level
+
+
 def _one(value, what: str):
     """One value of n or d per target (a sequence of them is the call's own list)."""
     if isinstance(value, list):
@@ -153,8 +170,13 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
     from .tasks import parse_names
     from .units import parse_count, parse_tokens
 
-    if not 0.0 < level < 1.0:
-        raise TaskladderError(f"level must be between 0 and 1, got {level}")
+    level = _level(level)
+    if target is not None and not isinstance(target, str):  # one log: a list of one name is that name
+        names = list(target) if isinstance(target, (list, tuple)) else [target]
+        if len(names) != 1 or not isinstance(names[0], str):
+            raise TaskladderError(f"target: one bundled target's name ('7B-4T'), got {target!r}; forecast one at a time")
+        target = names[0]
+    upto = None if upto is None else _number(upto, "upto")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)
         res = forecast_run(target, log, n=parse_count(str(n), "n") if n is not None else None, ladder=ladder,
@@ -181,8 +203,7 @@ def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[st
     from .compare import compare, read_pair
     from .tasks import parse_names
 
-    if not 0.0 < level < 1.0:
-        raise TaskladderError(f"level must be between 0 and 1, got {level}")
+    level = _level(level)
     chosen = _targets(n, d, flops, targets)
     la, lb, names = read_pair(baseline, candidate, parse_names(tasks or None), _path(sizes))
     with warnings.catch_warnings():
@@ -237,10 +258,11 @@ def backtest(ladder=None, *, tasks: Sequence[str] | str | None = None, holdout: 
     from .tasks import ACC, choose_tasks, parse_names
     from .trust import ALL_DESIGNS, backtest_table
 
-    if not 0.0 < level < 1.0:
-        raise TaskladderError(f"level must be between 0 and 1, got {level}")
-    if holdout < 1:
-        raise TaskladderError(f"holdout must be at least 1, got {holdout}")
+    level = _level(level)
+    k = _number(holdout, "holdout")
+    if k != int(k) or k < 1:
+        raise TaskladderError(f"holdout must be a whole number of runs, at least 1, got {holdout!r}")
+    holdout = int(k)
     lad = load_ladder(ladder, _path(sizes))
     names = choose_tasks(parse_names(tasks or None), [t for t in lad.tasks if lad.has(t, ACC)])
     with warnings.catch_warnings():

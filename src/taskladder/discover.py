@@ -63,6 +63,8 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     """Files and folders as the readers take them: tables and tool-output folders."""
     files: list[Path] = []
     for p in map(Path, paths):
+        if not p.exists():  # before a folder-like name is taken for a file of an unknown format
+            raise TaskladderError(f"{p}: no such file or folder")
         if p.is_dir():
             found = sorted(q for q in p.iterdir() if is_table(q) and q.is_file() and not _own_output(q))
             sub = [p] if is_tool_output(p) else _tool_outputs(p, {p.resolve()})
