@@ -89,3 +89,25 @@ def test_draw_variance_by_hand():
     # the run bootstrap's draws add their own variance
     got = draw_variance([(1.0, (a, c))])
     assert got == pytest.approx(np.var(a, ddof=1) + np.var(c, ddof=1), rel=1e-12)
+
+
+def test_a_fitted_chain_refuses_counts_that_are_not_positive_numbers():
+    """TaskPredictor.predict(N, D), the Python entry of the README: a negative or zero N, a NaN
+    or a word is one clear error, not a NaN or inf accuracy; numbers and arrays predict."""
+    import re
+
+    import numpy as np
+
+    from taskladder import TaskPredictor
+    from taskladder.datasets import olmo2_ladder
+
+    p = TaskPredictor("mmlu").fit(olmo2_ladder().ladder)
+    assert round(100 * float(p.predict(6_887_575_552, 3_945_065_873_408)), 1) == 48.4  # Figure 2
+    both = p.predict([7e9, 13e9], np.array([4e12, 5e12]))
+    assert both.shape == (2,) and both[0] == p.predict(7e9, 4e12) == p.predict("7e9", 4e12)
+    for args, message in (((-7e9, 4e12), "N must be positive and finite, got -7e+09"),
+                          ((7e9, [4e12, 0]), "D must be positive and finite, got 0"),
+                          ((float("nan"), 4e12), "N must be positive and finite, got nan"),
+                          (("7B", 4e12), "N must be numbers")):
+        with pytest.raises(TaskladderError, match=re.escape(message)):
+            p.predict(*args)

@@ -331,6 +331,7 @@ class TaskPredictor:
 
     def predict_feature(self, N, D):
         """Step 1 alone: the intermediate feature (task loss) at (N, D)."""
+        N, D = _counts(N, "N"), _counts(D, "D")
         if self.config.step1 == "nd":
             return self.step1_.predict(N, D)
         return self.step1_.predict(flops(N, D, self.config.compute))
@@ -351,6 +352,19 @@ def fit_predictor(ladder, task: str, config: ChainConfig = PAPER) -> TaskPredict
 
     lad = as_ladder(ladder)
     return cache.cached(cache.key("chain", lad.content_hash, task, config), lambda: TaskPredictor(task, config).fit(lad))
+
+
+def _counts(v, what: str) -> np.ndarray:
+    """N or D given to a fitted chain: positive, finite numbers (a scalar or an array), else one
+    clear error rather than a NaN or inf prediction (a power law at N <= 0)."""
+    try:
+        a = np.asarray(v, float)
+    except (TypeError, ValueError):
+        raise TaskladderError(f"{what} must be numbers (e.g. 7e9), got {v!r}") from None
+    ok = np.isfinite(a) & (a > 0)
+    if not ok.all():
+        raise TaskladderError(f"{what} must be positive and finite, got {a[~ok].flat[0]:g}")
+    return a
 
 
 def predict_targets(ladder, targets, tasks, config: ChainConfig = PAPER, progress=None) -> tuple[pd.DataFrame, dict]:
