@@ -64,6 +64,9 @@ def test_a_dataframe_ladder_equals_its_file_and_is_read_afresh(tmp_path):
     (dict(n=[], d=[]), "n: an empty sequence names no target"),
     (dict(flops=[], n="7B"), "flops: an empty sequence names no target"),
     (dict(n="7B", d="4T", ladder="/nonexistent"), "/nonexistent: no such file or folder"),
+    (dict(n="7B", d="4T", ladder=3), "ladder: a path, a list of paths or a tidy DataFrame, got int 3"),
+    (dict(n="7B", d="4T", ladder=[olmo2_ladder().ladder]), "got a DataFrame in a list \\(concatenate the frames"),
+    (dict(n="7B", d="4T", tasks=["mmlu", 3]), "tasks: names \\(strings\\), got 3"),
 ])
 def test_bad_arguments_raise_one_clear_error(kwargs, message):
     with pytest.raises(taskladder.TaskladderError, match=message):
@@ -188,6 +191,11 @@ def test_read_ladder_is_what_export_writes(tmp_path):
     exported = pd.read_csv(tmp_path / "e.csv")
     cols = ["run", "step", "task", "metric", "value", "n", "d"]
     assert got[cols].reset_index(drop=True).equals(exported[cols]) and len(got) == len(lad)
+    # a DataFrame is checked as its file is read; none is the bundled table
+    assert taskladder.read_ladder(lad)[cols].equals(got[cols].reset_index(drop=True))
+    assert taskladder.read_ladder().equals(olmo2_ladder().ladder)
+    with pytest.raises(taskladder.TaskladderError, match="DataFrame: missing column 'value'"):
+        taskladder.read_ladder(lad.drop(columns="value"))
 
 
 def test_backtest_and_its_calibration_equal_the_cli():

@@ -108,8 +108,7 @@ def _predict(chosen, ladder, tasks, design: str, level: float, sizes) -> pd.Data
     if serve._is_frame(ladder):  # checked and indexed once here, not by each call below
         source = serve._frame_ladder(ladder, _path(sizes))
     else:
-        source = None if ladder is None else [Path(ladder)] if isinstance(ladder, (str, Path)) else [
-            Path(p) for p in ladder]
+        source = None if ladder is None else serve.as_paths(ladder)
     names = serve.default_tasks(source, _path(sizes), named=parse_names(tasks or None))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)  # a fixed design's are in its flags column
@@ -214,15 +213,22 @@ def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[st
     return table.drop(columns=["weights"], errors="ignore")
 
 
-def read_ladder(paths, *, sizes: str | Path | None = None, mixed_conventions: bool = False) -> pd.DataFrame:
+def read_ladder(paths=None, *, sizes: str | Path | None = None, mixed_conventions: bool = False) -> pd.DataFrame:
     """The tidy table (``run, size, n, d, step, task, metric, value``) of ladder files or folders
     in any format ``--ladder`` reads (lm-eval, lighteval, OLMES, OLMo-core, W&B exports,
     taskladder's own), as ``taskladder export`` writes it; reading warnings as
-    :class:`errors.InputWarning`."""
+    :class:`errors.InputWarning`.  None: the bundled ladder's; a DataFrame: that table checked
+    as a long-format file is (errors name its column and index label)."""
     from .results import load_sizes, read_results
+    from .serve import _frame_ladder, _is_frame, as_paths
 
-    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
-    return read_results(paths, sizes=load_sizes(sizes) if sizes is not None else None,
+    if paths is None:
+        from .datasets import olmo2_ladder
+
+        return olmo2_ladder().ladder
+    if _is_frame(paths):
+        return _frame_ladder(paths, _path(sizes)).results
+    return read_results(as_paths(paths), sizes=load_sizes(sizes) if sizes is not None else None,
                         mixed_conventions=mixed_conventions)
 
 

@@ -101,9 +101,20 @@ def load_ladder(ladder=None, sizes: Path | None = None, mixed_conventions: bool 
     """A ladder as a :class:`chain.Ladder`: the bundled one (None), a tidy DataFrame or Ladder in
     memory (:func:`_frame_ladder`), or files and folders (a path or a list of them) in any format
     ``--ladder`` reads, their reading warnings said."""
-    if isinstance(ladder, (str, Path)):
-        ladder = [Path(ladder)]
+    if ladder is not None and not _is_frame(ladder):
+        ladder = as_paths(ladder)
     return _read(None, ladder, sizes, mixed_conventions)[0]
+
+
+def as_paths(ladder) -> list[Path]:
+    """Ladder files or folders given from Python (a path or a list of them) as paths; anything else
+    in the list (a DataFrame among paths, a number) is one clear error."""
+    items = [ladder] if isinstance(ladder, (str, Path)) else list(ladder)
+    bad = [p for p in items if not isinstance(p, (str, Path))]
+    if bad:
+        raise TaskladderError(f"ladder: a path, a list of paths or one tidy DataFrame; got a {type(bad[0]).__name__} "
+                              "in a list" + (" (concatenate the frames into one)" if _is_frame(bad[0]) else ""))
+    return [Path(p) for p in items]
 
 
 def _frame_ladder(frame, sizes: Path | None = None):
@@ -115,7 +126,13 @@ def _frame_ladder(frame, sizes: Path | None = None):
 
     if isinstance(frame, Ladder):
         return frame
+    import pandas as pd
+
     from .results import FRAME, load_sizes, long_frame_to_tidy
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TaskladderError(f"ladder: a path, a list of paths or a tidy DataFrame, got {type(frame).__name__} "
+                              f"{frame!r:.40}")
 
     return Ladder(long_frame_to_tidy(frame, FRAME, sizes=load_sizes(sizes) if sizes else None))
 

@@ -128,6 +128,8 @@ def parse_names(names: Iterable[str] | str | None) -> list[str] | None:
         return None
     out: list[str] = []
     for n in [names] if isinstance(names, str) else names:
+        if not isinstance(n, str):  # from Python: tasks=["mmlu", 3]
+            raise TaskladderError(f"tasks: names (strings), got {n!r} in {names!r}")
         for part in n.split(","):
             part = part.strip()
             for t in PAPER_TASKS if part == "paper" else [part] if part else []:
