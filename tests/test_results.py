@@ -338,3 +338,7 @@ def test_size_tables_typed_by_hand(tmp_path):
     p.write_text("size,n\n190M,190 million\n")
     with pytest.raises(TaskladderError, match="column 'n' row 2: '190 million' is not a positive number"):
         load_sizes(p)
+    # a ladder log given as the size table by mistake: its first columns and how many more, in one short line
+    with pytest.raises(TaskladderError) as e:
+        load_sizes(DATA / "190M-1xC.csv")
+    assert str(e.value).endswith("'eval/dolma_reddit-validation/crossentropyloss' and 91 more") and len(str(e.value)) < 400

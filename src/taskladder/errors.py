@@ -12,6 +12,13 @@ def did_you_mean(name: str, choices) -> str:
     return f" (did you mean {folded[close[0]]!r}?)" if close else ""
 
 
+def listed(items, k: int = 4, quote: bool = False) -> str:
+    """The first ``k`` of ``items`` and how many more, for a one-line message (a file's 100 column
+    names, a ladder's 40 runs)."""
+    items = [repr(str(x)) if quote else str(x) for x in items]
+    return ", ".join(items[:k]) + (f" and {len(items) - k} more" if len(items) > k else "")
+
+
 class TaskladderError(ValueError):
     """Bad input. The CLI prints the message as one line and exits with status 2."""
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import TaskladderError
+from .errors import TaskladderError, listed
 from .tasks import ACC
 
 #: A target's "actual" accuracy is the mean of its last 5 checkpoints (paper section 4), so
@@ -603,7 +603,7 @@ def c4_early_note(span: LadderSpan) -> str | None:
 
 
 def _run_list(runs) -> str:
-    return ", ".join(runs[:4]) + (f" and {len(runs) - 4} more" if len(runs) > 4 else "")
+    return listed(runs)
 
 
 def gap_note(span: LadderSpan, task: str) -> str | None:

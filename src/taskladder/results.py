@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import TaskladderError
+from .errors import TaskladderError, listed
 from .tasks import ACC, BPB, LM_LOSS, MC_ACC, METRICS, OLMO_COLUMNS, REGISTRY, TASKCE, registry_name, wide_columns
 
 COLUMNS = ["run", "size", "n", "d", "step", "task", "metric", "value"]
@@ -103,7 +103,7 @@ def load_sizes(path: str | Path) -> SizeTable:
     key = "size" if "size" in df.columns else "run" if "run" in df.columns else None
     if key is None or "n" not in df.columns:
         raise TaskladderError(f"{path}: a size table needs columns 'size' (or 'run') and 'n'; found "
-                              f"{', '.join(map(repr, map(str, df.columns)))}")
+                              f"{listed(df.columns, 6, quote=True)}")
     cols = {"n": _positive(df, "n", path)}
     if "batch_tokens" in df.columns:
         cols["batch_tokens"] = _positive(df, "batch_tokens", path)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FitWarning, TaskladderError
+from .errors import FitWarning, TaskladderError, listed
 from .ladder import Rung
 
 EOS = "<|endoftext|>"
@@ -120,7 +120,7 @@ def read_documents(path: Path) -> list[str]:
         except Exception as e:  # pyarrow raises many types for a file that is not Parquet
             raise TaskladderError(f"{path}: cannot be read as Parquet ({type(e).__name__})") from None
         if "text" not in df.columns:
-            raise TaskladderError(f"{path}: no 'text' column (columns: {', '.join(map(str, df.columns))})")
+            raise TaskladderError(f"{path}: no 'text' column (columns: {listed(df.columns, 6)})")
         return [str(t) for t in df["text"].dropna()]
     if suffix in (".jsonl", ".json"):
         docs = []
