@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .errors import TaskladderError, did_you_mean
+from .errors import TaskladderError, did_you_mean, listed
 from . import predictor
 from .laws import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid
 from .predictor import ChainState, LadderSpan, flops
@@ -204,11 +204,11 @@ class Ladder:
         if (task, metric) in self._slices:
             out = self._series[(task, metric)] = self._build(*self._slices[(task, metric)])
             return out
-        have = ", ".join(self.tasks) or "none"
+        have = listed(self.tasks, 12) or "none"  # a ladder of 60 tasks: 'taskladder data' lists them all
         if not any(t == task for t, _ in self._slices):
             raise TaskladderError(f"task {task!r} is not in the ladder{did_you_mean(task, self.tasks)} "
                                   f"(tasks with data: {have})")
-        with_metric = ", ".join(sorted({t for t, m in self._slices if m == metric})) or "none"
+        with_metric = listed(sorted({t for t, m in self._slices if m == metric}), 12) or "none"
         raise TaskladderError(f"the ladder has no {metric!r} values for task {task!r} (tasks with {metric!r} "
                               f"values: {with_metric})")
 

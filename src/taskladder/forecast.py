@@ -44,7 +44,7 @@ from statistics import NormalDist
 
 from .chain import PAPER, Ladder, as_ladder, fit_predictor, ladder_span
 from .datasets import ACTUAL_WINDOW, END_SLACK
-from .errors import FitWarning, InputWarning, TaskladderError, did_you_mean
+from .errors import FitWarning, InputWarning, TaskladderError, did_you_mean, listed
 from .laws import PowerLaw
 from .predictor import duplicate_note, early_note, gap_note, short_note
 from .results import chinchilla_multiple, parse_run_name
@@ -470,7 +470,7 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
         tasks = choose_tasks(tasks, log["task"].unique())
     for t in tasks:
         if not _has(log, t):
-            have = ", ".join(sorted(u for u in log["task"].unique() if _has(log, u))) or "none"
+            have = listed(sorted(u for u in log["task"].unique() if _has(log, u)), 12) or "none"
             if not (log["task"] == t).any():
                 raise TaskladderError(f"{where}: task {t!r} is not in the log{did_you_mean(t, log['task'].unique())} "
                                       f"(tasks with bpb and accuracy: {have})")
