@@ -38,6 +38,9 @@ def test_expand_finds_tool_outputs_at_any_depth_and_tables_at_the_top(tree):
     got = [p.relative_to(tree).as_posix() for p in discover.expand([tree])]
     assert got == ["extra.csv", "190M-1xC/latest/__ck__190M-1xC__step1000", "370M-1xC/step1000/__ck__370M-1xC__step1000",
                    "olmes/190M-2xC", "olmo_core/190M-5xC"]
+    # a file or folder named again (the folder and a file in it, or one path twice) is read once, where first named
+    again = discover.expand([tree / "olmes" / "190M-2xC", tree, tree / "extra.csv", tree / "." / "extra.csv"])
+    assert [p.relative_to(tree).as_posix() for p in again] == ["olmes/190M-2xC", "extra.csv", *got[1:3], got[4]]
 
 
 def test_files_read_are_what_the_readers_open(tree):

@@ -76,7 +76,9 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
             files.append(p)
     if not files:
         raise TaskladderError("no ladder files given")
-    return files
+    # a file named twice ('--ladder runs/ --ladder runs/190M-1xC.csv') is read once, where first named
+    seen: set[Path] = set()
+    return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
 
 
 def is_table(path: Path) -> bool:
