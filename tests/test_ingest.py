@@ -535,6 +535,9 @@ def test_export_round_trips_and_predictions_are_flat(tmp_path):
         assert np.allclose(back["value"].to_numpy(), lad["value"].to_numpy())
         if ext != "parquet":
             assert back.equals(read_results([tmp_path / "ladder.parquet"]))  # dtypes included
+    # '--out -': the CSV down a pipe, byte for byte the file's, and nothing else on stdout
+    piped = run_cli("export", "--out", "-")
+    assert piped.returncode == 0 and piped.stdout == (tmp_path / "ladder.csv").read_text()
     out = tmp_path / "wide.jsonl"
     assert run_cli("export", "--shape", "wide", "--out", out).returncode == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]

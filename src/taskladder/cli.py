@@ -1170,7 +1170,7 @@ def evaluate(
 
 @app.command()
 def export(
-    out: Annotated[Path, typer.Option(parser=_file_out, metavar="<path>", help="File to write: .csv, .parquet, .json or .jsonl.")],
+    out: Annotated[Path, typer.Option(parser=_file_out, metavar="<path>", help="File to write: .csv, .parquet, .json or .jsonl ('-': CSV on standard output).")],
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders, any format --ladder reads (default: bundled).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
@@ -1182,14 +1182,12 @@ def export(
     lm-evaluation-harness and OLMES outputs), so it also converts them.  Predictions
     come flat from 'predict --out DIR' (predictions.csv / .parquet).
     """
-    from .datasets import olmo2_ladder
-    from .export import export_ladder
-    from .results import load_sizes, read_results
+    from .api import read_ladder
+    from .export import STDOUT, export_ladder
 
-    df = export_ladder(lambda: read_results(ladder, sizes=load_sizes(sizes) if sizes else None,
-                                            mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder,
-                       out, shape)
-    out_console.print(f"wrote {len(df)} rows ({shape}) to {out}")
+    df = export_ladder(lambda: read_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions), out, shape)
+    if str(out) != STDOUT:
+        out_console.print(f"wrote {len(df)} rows ({shape}) to {out}")
 
 
 @app.command()

@@ -21,6 +21,8 @@ from . import io
 from .errors import TaskladderError
 
 FORMATS = (".csv", ".parquet", ".json", ".jsonl")
+#: ``--out -``: the table as CSV on standard output.
+STDOUT = "-"
 
 
 def flatten(df: pd.DataFrame) -> pd.DataFrame:
@@ -73,8 +75,10 @@ def export_ladder(read, out: Path, shape: str = "tidy") -> pd.DataFrame:
     was written.  ``out`` and ``shape`` are checked first: a file that cannot be written is
     refused before the ladder is read or its folder created."""
     out = Path(out)
-    io.check_output_file(out)
-    check_format(out)
+    to_stdout = str(out) == STDOUT
+    if not to_stdout:
+        io.check_output_file(out)
+        check_format(out)
     if shape not in ("tidy", "wide"):
         raise TaskladderError(f"--shape: choose tidy or wide, got {shape!r}")
     results = read()
@@ -82,8 +86,13 @@ def export_ladder(read, out: Path, shape: str = "tidy") -> pd.DataFrame:
         from .results import in_step_order
 
         results = in_step_order(results)
-    io.ensure_writable_dir(out.parent)
     # the convention travels as a column in either shape: `--ladder` reads both back
     df = (wide(results) if shape == "wide" else results).assign(convention=results.attrs.get("convention"))
+    if to_stdout:  # CSV down a pipe (`taskladder export --out - | ...`)
+        import sys
+
+        flatten(df).to_csv(sys.stdout, index=False)
+        return df
+    io.ensure_writable_dir(out.parent)
     write(df, out)
     return df
