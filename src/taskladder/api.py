@@ -60,8 +60,7 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     design = "task_bpb" if design == "paper" else design
     if level is not None and design != "auto":
         raise TaskladderError(f"level sets the automatic prediction's interval; design {design!r} gives none")
-    level = 0.9 if level is None else level
-    level = _level(level)
+    level = _level(0.9 if level is None else level)
     return _predict(_targets(n, d, flops, targets), ladder, tasks, design, level, sizes)
 
 
