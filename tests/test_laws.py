@@ -150,6 +150,22 @@ def test_unfitted_law_says_so():
         Sigmoid().predict(1.0)
 
 
+def test_a_power_law_refuses_negative_or_non_numeric_counts():
+    """A negative or zero N or D (or C) is a user's error, one clear line; not a NaN or inf passed
+    on.  A NaN passes through, as numpy's arithmetic would."""
+    L = 38.07 / N ** 0.23 + 100.09 / D ** 0.24 + 0.45
+    law = PowerLaw().fit(N, D, L)
+    with pytest.raises(TaskladderError, match="N must be positive, got -7e\\+09"):
+        law.predict(-7e9, 4e12)
+    with pytest.raises(TaskladderError, match="D must be numbers, got 'four'"):
+        law.predict(7e9, "four")
+    with pytest.raises(TaskladderError, match="D must be positive, got 0"):
+        law.predict([7e9, 7e9], [4e12, 0.0])
+    assert np.isnan(law.predict(np.nan, 4e12))
+    with pytest.raises(TaskladderError, match="C must be positive, got -1"):
+        FlopsLaw().fit(6 * N * D, L).predict(-1.0)
+
+
 def test_scalar_in_scalar_out_and_formula():
     L = 38.07 / N ** 0.23 + 100.09 / D ** 0.24 + 0.45
     law = PowerLaw().fit(N, D, L)

@@ -63,6 +63,19 @@ def _num(v: float) -> str:
     return f"{v:.2f}" if abs(v) < 1e5 else f"{v:.3g}"
 
 
+def _count_input(v, what: str) -> np.ndarray:
+    """N, D or C given to a power law's predict: positive numbers (a count <= 0 is a user's error,
+    not a NaN or inf to pass on: the forecaster leaves step-0 checkpoints, D = 0, out before).
+    NaN passes through, as numpy's own arithmetic would."""
+    try:
+        a = np.asarray(v, float)
+    except (TypeError, ValueError):
+        raise TaskladderError(f"{what} must be numbers, got {v!r}") from None
+    if (a <= 0).any():
+        raise TaskladderError(f"{what} must be positive, got {a[a <= 0].flat[0]:g}")
+    return a
+
+
 class _Law:
     """Shared machinery: fitted-state checks, flags and formula printing."""
 
@@ -332,7 +345,7 @@ class PowerLaw(_HuberLogLaw):
 
     def predict(self, N, D):
         self._check_fitted()
-        n, d = np.asarray(N, float), np.asarray(D, float)
+        n, d = _count_input(N, "N"), _count_input(D, "D")
         # exp(log A - alpha log N): a vanishing term underflows to 0 instead of overflowing N**alpha
         tn = np.exp(self.log_A_ - self.alpha_ * np.log(n))
         td = np.exp(self.log_B_ - self.beta_ * np.log(d))
@@ -388,7 +401,7 @@ class FlopsLaw(_HuberLogLaw):
 
     def predict(self, C):
         self._check_fitted()
-        c = np.asarray(C, float)
+        c = _count_input(C, "C")
         return self.A_ / c ** self.alpha_ + self.E_
 
     def formula(self) -> str:
@@ -891,7 +904,7 @@ class SingleStep(_HuberLogLaw):
 
     def predict(self, N, D):
         self._check_fitted()
-        n, d = np.asarray(N, float), np.asarray(D, float)
+        n, d = _count_input(N, "N"), _count_input(D, "D")
         with np.errstate(over="ignore", invalid="ignore"):  # a saturated sigmoid: inf inside gives a + b
             inner = self.A_ / n ** self.alpha_ + self.B_ / d ** self.beta_ + self.E_
             return self.a_ / (1.0 + np.exp(-inner)) + self.b_
@@ -1024,8 +1037,8 @@ class AccuracyPowerLaw(PowerLaw):
     def predict(self, N, D):
         if not hasattr(self, "c_"):
             return super().predict(N, D)
-        u = np.log(np.asarray(N, float)) - np.log(self.n0_)
-        td = np.exp(self.log_B_ - self.beta_ * np.log(np.asarray(D, float)))
+        u = np.log(_count_input(N, "N")) - np.log(self.n0_)
+        td = np.exp(self.log_B_ - self.beta_ * np.log(_count_input(D, "D")))
         return self.c_ + self.s_ * self._h(self.alpha_, u)[0] - td
 
     def formula(self) -> str:
