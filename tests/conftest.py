@@ -55,15 +55,3 @@ def private_cache(tmp_path_factory):
         os.environ["TASKLADDER_CACHE"] = str(tmp_path_factory.mktemp("taskladder-cache"))
     os.environ.pop("TASKLADDER_NO_CACHE", None)
     yield
-
-
-#: The test files that take longest (minutes of CPU: the end-to-end training run, the
-#: simulations, the minimum-versions environment), collected first: `--dist loadfile` hands
-#: files to the workers in collection order, and a long file handed out last is the run's tail.
-HEAVY_FIRST = ("test_training.py", "test_trust.py", "test_auto_simulation.py", "test_ingest.py", "test_cache.py",
-               "test_minimums.py", "test_evaluation.py", "test_cli.py")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's own order kept
