@@ -71,11 +71,9 @@ def describe(results, sizes=None) -> LadderDescription:
 
     if isinstance(results, (str, Path)) or (isinstance(results, (list, tuple)) and results
                                             and all(isinstance(p, (str, Path)) for p in results)):
-        from .results import load_sizes, read_results
+        from .serve import load_ladder  # read as every command reads --ladder
 
-        paths = [results] if isinstance(results, (str, Path)) else list(results)
-        table = load_sizes(sizes) if isinstance(sizes, (str, Path)) else sizes
-        results = read_results([Path(p) for p in paths], sizes=table)
+        results = load_ladder(results, sizes)
     lad = as_ladder(results)
     res = lad.results
     span = ladder_span(lad)

@@ -78,12 +78,12 @@ def _read(src: str | None, ladder, sizes, mixed_conventions: bool):
     if src is not None and _last_read.get("src") == src:
         return _last_read["ladder"], _last_read["said"]
     from .chain import Ladder
-    from .results import load_sizes, read_results
+    from .results import read_results
 
     if _is_frame(ladder):
         return _frame_ladder(ladder, sizes), ()  # (reached only without a key: _source_hash keeps it)
     if ladder:
-        results, said = recording_input_warnings(read_results, list(ladder), sizes=load_sizes(sizes) if sizes else None,
+        results, said = recording_input_warnings(read_results, list(ladder), sizes=_size_table(sizes),
                                                  mixed_conventions=mixed_conventions)
         for message in said:
             warnings.warn(message, InputWarning, stacklevel=3)
@@ -128,13 +128,22 @@ def _frame_ladder(frame, sizes: Path | None = None):
         return frame
     import pandas as pd
 
-    from .results import FRAME, load_sizes, long_frame_to_tidy
+    from .results import FRAME, long_frame_to_tidy
 
     if not isinstance(frame, pd.DataFrame):
         raise TaskladderError(f"ladder: a path, a list of paths or a tidy DataFrame, got {type(frame).__name__} "
                               f"{frame!r:.40}")
 
-    return Ladder(long_frame_to_tidy(frame, FRAME, sizes=load_sizes(sizes) if sizes else None))
+    return Ladder(long_frame_to_tidy(frame, FRAME, sizes=_size_table(sizes)))
+
+
+def _size_table(sizes):
+    """A size table: none, one already read (a mapping of size to N), or the path of its CSV."""
+    from collections.abc import Mapping
+
+    from .results import load_sizes
+
+    return None if not sizes else sizes if isinstance(sizes, Mapping) else load_sizes(sizes)
 
 
 def default_tasks(ladder: Sequence[Path] | None = None, sizes: Path | None = None,
