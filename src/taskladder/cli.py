@@ -673,9 +673,8 @@ def backtest(
     predict the next; the largest compute; the largest multiple), and the coverage
     and width of its intervals are reported per task and pooled (docs/trust.md).
     """
+    from .api import read_ladder
     from .chain import Ladder, ladder_notes
-    from .datasets import olmo2_ladder
-    from .results import load_sizes, read_results
     from .trust import ALL_DESIGNS, backtest_summary, backtest_table
 
     _set_cache(no_cache)
@@ -686,7 +685,7 @@ def backtest(
     holdout, level = 4 if holdout is None else holdout, 0.9 if level is None else level
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
-    results = read_results(ladder, sizes=load_sizes(sizes) if sizes else None, mixed_conventions=mixed_conventions) if ladder else olmo2_ladder().ladder
+    results = read_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions)
     tasks = _default_tasks(results, named)
     if holdout < 1:
         raise TaskladderError(f"--holdout must be at least 1, got {holdout}")
