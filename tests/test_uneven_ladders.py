@@ -444,7 +444,9 @@ def test_a_constant_accuracy_is_refused_at_once_by_the_log_sigmoid_and_predicted
                                                          r"cannot fit"):
         taskladder.predict(n=7e9, d=4e12, ladder=const, tasks="piqa", design="taskce")
     for design in ("paper", "flops"):  # chance predicts chance
-        got = taskladder.predict(n=7e9, d=4e12, ladder=const, tasks="piqa", design=design)["predicted"].iloc[0]
+        with pytest.warns(taskladder.InputWarning, match=r"^task 'piqa': its accuracy hardly moves over the ladder "
+                                                         r"\(26\.0-26\.0% at the runs' ends\)"):
+            got = taskladder.predict(n=7e9, d=4e12, ladder=const, tasks="piqa", design=design)["predicted"].iloc[0]
         assert got == pytest.approx(0.26, abs=1e-4)
     const.to_csv(tmp_path / "c.csv", index=False)
     out = json.loads(run_cli("predict", "--ladder", tmp_path / "c.csv", "--n", "7B", "--tokens", "4T", "--json").stdout)
@@ -456,8 +458,12 @@ def test_a_constant_accuracy_is_refused_at_once_by_the_log_sigmoid_and_predicted
             "the same choice?), so the automatic choice leaves out taskce and weighs the other pipelines") in out["notes"]
     assert any("hardly moves" in n for n in out["notes"])  # the flat task's own note
     # at 100% everywhere: 1, not 1 + 4e-11 refused as "outside [0, 1]"
-    (one,) = taskladder.predict(n=7e9, d=4e12, ladder=const.assign(value=const["value"].where(
-        const["metric"] != "acc", 1.0)), tasks="piqa").to_dict("records")
+    with pytest.warns(taskladder.InputWarning) as said:
+        (one,) = taskladder.predict(n=7e9, d=4e12, ladder=const.assign(value=const["value"].where(
+            const["metric"] != "acc", 1.0)), tasks="piqa").to_dict("records")
+    assert sorted(str(w.message).split(",")[0] for w in said) == [
+        "task 'piqa': its accuracy hardly moves over the ladder (100.0-100.0% at the runs' ends)",
+        "task 'piqa': step 2 (taskce -> accuracy): LogSigmoid: the accuracy is 1 at every point"]
     assert one["predicted"] == pytest.approx(1.0, abs=1e-9) and one["predicted"] <= 1.0 and one["upper"] <= 1.0
     # no pipeline at all: why, per group of pipelines
     parts = {d: (pd.DataFrame(), None, "no 'bpb' values" if d in ("task_bpb", "flops") else "no C4 loss")

@@ -1,10 +1,10 @@
 """taskladder: predict a large model's task accuracy from a ladder of small models."""
 
-from .errors import FitWarning, TaskladderError
+from .errors import FitWarning, InputWarning, TaskladderError
 
 __version__ = "0.1.0"
 __all__ = [
-    "ChainConfig", "TaskPredictor", "FitWarning", "TaskladderError",
+    "ChainConfig", "TaskPredictor", "FitWarning", "InputWarning", "TaskladderError",
     "FlopsLaw", "LogSigmoid", "PowerLaw", "SingleStep", "Sigmoid", "backtest", "compare_ladders", "describe_ladder", "forecast_target", "predict", "read_ladder",
 ]
 
