@@ -9,7 +9,7 @@ from conftest import run_cli
 
 from taskladder.chain import Ladder
 from taskladder.datasets import olmo2_ladder
-from taskladder.errors import TaskladderError
+from taskladder.errors import InputWarning, TaskladderError
 from taskladder.forecast import (
     ForecastConfig,
     Forecaster,
@@ -19,7 +19,7 @@ from taskladder.forecast import (
     truncate,
 )
 from taskladder.simulate import TrueLaws, synthetic_ladder
-from taskladder.tasks import ACC, BPB
+from taskladder.tasks import ACC, BPB, PAPER_TASKS
 
 LAWS = TrueLaws()
 N_T, D_T = 6.9e9, 3.9e12  # a 7B-like target, about 28x Chinchilla
@@ -210,8 +210,39 @@ def test_cli_forecast_json_contract_and_files(tmp_path):
     obj = json.loads(r.stdout)
     assert r.returncode == 0 and all(rec["actual"] is None for rec in obj["forecasts"]), r.stderr
     assert obj["notes"] == ["7B-4T: the log goes on past the --upto cut to 3.88e+12 tokens, but the forecast is for "
-                            "4e+12, so it has no actual to be checked against; without --tokens it forecasts the "
-                            "log's end and is checked"]
+                            "4e+12, so it has no actual to be checked against; a forecast is checked at the log's end "
+                            "(without --tokens) or at the run's final checkpoint past it (--tokens 3.945e+12)"]
+
+
+def test_a_bundled_targets_final_checkpoint_past_its_log_is_the_actual_predict_shows():
+    # 7B-4T's log ends at step 925k (3.88T); its final checkpoint, the paper's actual, is step 940,577
+    # (3.945T): a forecast there is checked against that, as `predict --target 7B-4T` is
+    t = olmo2_ladder().targets["7B-4T"]
+    assert t.full["d"].max() < t.d == t.results["d"].max()
+    r = run_cli("forecast", "--target", "7B-4T", "--upto", "0.5", "--tokens", str(t.d), "--json")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    pred = json.loads(run_cli("predict", "--target", "7B-4T", "--paper", "--json").stdout)["predictions"]
+    actual = {p["task"]: p["actual"] for p in pred}
+    assert {f["task"]: f["actual"] for f in obj["forecasts"]} == actual  # the same actuals, exactly
+    for f in obj["forecasts"]:
+        assert f["abs_error"] == pytest.approx(abs(f["predicted"] - actual[f["task"]]) * 100, abs=1e-9)
+        assert f["covered"] == (f["lower"] <= actual[f["task"]] <= f["upper"])
+    assert obj["notes"] == ["7B-4T: checked against the run's final checkpoint at 3.945e+12 tokens (the actual "
+                            "'predict' shows), 1.7% past its log's last (3.88e+12): the forecast sees nothing of that "
+                            "stretch, where a schedule may end in a decay"]
+    # the forecast itself is the one without a final: only its check differs
+    with pytest.warns(InputWarning, match=r"so it has no actual to be checked against; a forecast is checked at "
+                                          r"the log's end \(without --tokens\)$"):
+        plain = forecast(olmo2_ladder().ladder, t.full, t.n, tokens=t.d, upto=0.5)
+    assert [f["predicted"] for f in obj["forecasts"]] == pytest.approx(plain.forecasts["predicted"].tolist(),
+                                                                        abs=1e-12)
+    assert plain.forecasts["actual"].isna().all()
+    # 13B-5T's log runs to its end: the log's last 5 checkpoints and its final ones are one actual
+    t13 = olmo2_ladder().targets["13B-5T"]
+    f13 = json.loads(run_cli("forecast", "--target", "13B-5T", "--upto", "0.5", "--json").stdout)
+    assert f13["notes"] == [] and {f["task"]: f["actual"] for f in f13["forecasts"]} == pytest.approx(
+        {task: t13.actual(task) for task in PAPER_TASKS}, abs=1e-12)
 
 
 def test_cli_forecast_reads_a_target_file_like_the_bundled_log(tmp_path):

@@ -161,7 +161,8 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
 
     Returns one row per task, as ``taskladder forecast --json``'s ``forecasts``: ``predicted``,
     ``lower``, ``upper`` (fractions), ``predicted_loss``, ``ladder_predicted``, and ``actual``
-    with the errors where a replay's log goes on past the cut.  What the ladder or the log cannot
+    with the errors where a replay's log goes on past the cut, or at a bundled target's final
+    checkpoint (7B-4T's lies past its log: ``tokens=3945065873408``).  What the ladder or the log cannot
     tell is said as :class:`errors.InputWarning`.
     """
     from .forecast import ForecastConfig, forecast_run

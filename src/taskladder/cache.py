@@ -90,9 +90,10 @@ def table_hash(df) -> str:
 #: span carries its run names; 18: and the tasks not scored on every run, whose backtests hold out the
 #: largest runs scored on them; 19: and the runs without C4 loss; 20: and the results ending before a
 #: run's last checkpoint; 21: and the runs holding identical results; 22-23: the pipelines left out and why;
-#: 24: the log-sigmoid's refusal of a constant accuracy worded by the law), so a developer's cache never
+#: 24: the log-sigmoid's refusal of a constant accuracy worded by the law; 25: a bundled target's forecast at
+#: its final checkpoint past its log checked against that), so a developer's cache never
 #: serves results of older code under the same package version.
-FORMAT = 24
+FORMAT = 25
 
 
 def key(kind: str, *parts) -> str:

@@ -447,12 +447,16 @@ class ForecastResult:
 
 def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, upto: float | None = None,
              tasks: Sequence[str] | None = None, config: ForecastConfig = ForecastConfig(),
-             forecaster: Forecaster | None = None, name: str = "target") -> ForecastResult:
+             forecaster: Forecaster | None = None, name: str = "target",
+             final: pd.DataFrame | None = None) -> ForecastResult:
     """Forecast a target at ``tokens`` (default: its log's last checkpoint) from its log so far.
 
     ``upto`` replays a finished log: only its first ``upto`` fraction of steps is
     used, and the forecast is checked against the log's actual (mean of its last 5
     checkpoints) whenever the log goes past the cut and ``tokens`` is its end.
+    ``final``: the run's evaluations at its end where the log stops short of it (tidy; the
+    bundled 7B-4T's final checkpoint lies 1.7% past its log), so a forecast at their tokens is
+    checked against the actual ``predict`` shows for the run.
     """
     where = log.attrs.get("source", name)  # the log's file, where it was read from one (target_log)
     if log.empty:
@@ -505,10 +509,18 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
     seen = Ladder(cut)
     past = upto is not None and upto < 1.0 and cut["step"].max() < log["step"].max()
     whole = Ladder(full) if past and d_end == end else None
-    if past and whole is None:  # a replay asked for another point, e.g. the run's nominal 4T for a log ending at 3.945T
+    last = _final_at(final, end, d_end)
+    if last is not None:  # the run's end, past its log: the actual predict shows for it
+        whole, past = last, False
+        warnings.warn(f"{where}: checked against the run's final checkpoint at {d_end:.4g} tokens (the actual "
+                      f"'predict' shows), {d_end / end - 1:.1%} past its log's last ({end:.4g}): the forecast sees "
+                      "nothing of that stretch, where a schedule may end in a decay", InputWarning, stacklevel=2)
+    if past and whole is None:  # a replay asked for another point, e.g. the run's nominal 4T for a log ending at 3.88T
+        beyond = (f" or at the run's final checkpoint past it (--tokens {float(final['d'].max()):.4g})"
+                  if final is not None and not final.empty and float(final["d"].max()) > end else "")
         warnings.warn(f"{where}: the log goes on past the --upto cut to {end:.4g} tokens, but the forecast is for "
-                      f"{d_end:.4g}, so it has no actual to be checked against; without --tokens it forecasts the "
-                      "log's end and is checked", InputWarning, stacklevel=2)
+                      f"{d_end:.4g}, so it has no actual to be checked against; a forecast is checked at the "
+                      f"log's end (without --tokens){beyond}", InputWarning, stacklevel=2)
     for t in tasks:
         r = fc.forecast_task(t, seen, n, d_end)
         actual = actual_loss = None
@@ -521,7 +533,20 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
                   "covered": None if actual is None else bool(r["lower"] <= actual <= r["upper"])})
         rows.append(r)
     hidden = log[log["step"] > cut["step"].max()] if upto is not None else None
+    if last is not None:  # the final checkpoint, drawn beside the log's own
+        hidden = pd.concat([h for h in (hidden, final) if h is not None], ignore_index=True)
     return ForecastResult(pd.DataFrame(rows), cut, hidden, n, name, fc)
+
+
+def _final_at(final: pd.DataFrame | None, end: float, d_end: float) -> Ladder | None:
+    """The run's ``final`` evaluations, indexed, when a forecast at ``d_end`` is at their tokens
+    and they lie past the log's ``end``; else None."""
+    if final is None or final.empty or "d" not in final:
+        return None
+    at = float(final["d"].max())
+    if at <= end or abs(d_end - at) > END_SLACK * at:
+        return None
+    return Ladder(final)
 
 
 def _has(log: pd.DataFrame, task: str) -> bool:
@@ -608,5 +633,10 @@ def forecast_run(target: str | None = None, target_file=None, *, n: int | None =
         from .units import resolve_tokens
 
         tokens = resolve_tokens(tokens, n_)
-    return forecast(results, log, n_, tokens=tokens, upto=upto, tasks=tasks, config=config, name=name)
+    final = None
+    if target is not None:  # a bundled target's final checkpoint, the actual predict shows (7B-4T's is past its log)
+        from .datasets import olmo2_ladder
+
+        final = olmo2_ladder().targets[target].results
+    return forecast(results, log, n_, tokens=tokens, upto=upto, tasks=tasks, config=config, name=name, final=final)
 

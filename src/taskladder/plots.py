@@ -480,7 +480,7 @@ def plot_forecast(result, forecaster, path: Path) -> Path:
         ax.scatter([r["tokens"]], [100 * r["ladder_predicted"]], marker="x", color="k", s=30, label="ladder only")
         if r.get("actual") is not None and r["actual"] == r["actual"]:
             ax.scatter([r["tokens"]], [100 * r["actual"]], facecolors="none", edgecolors="#238b45", s=60, lw=1.5,
-                       label="actual (last 5 checkpoints)", zorder=5)
+                       label="actual (its last checkpoints)", zorder=5)
         _log_x(ax)
         ax.set_title(_display(task), fontsize=9)
         ax.set_xlabel("tokens", fontsize=8)
