@@ -243,3 +243,38 @@ def test_the_ladder_section_shows_a_run_short_of_its_name():
     assert [r for r in rows if r and r[0] == "1B-10xC"][0][3] == "5.96 of 10"  # reached of planned
     assert [r for r in rows if r and r[0] == "1B-5xC"][0][3] == "5"
     assert ["PIQA", "15", "acc, bpb, taskce"] == [r for r in rows if r and r[0] == "PIQA"][0][:3]
+
+
+def test_a_run_still_training_is_forecast_in_the_report_as_forecast_does(tmp_path):
+    """--target-file with a log short of --tokens: a section with the forecast, equal to
+    `taskladder forecast`'s; a finished log shows its actuals and no forecast."""
+    import json
+
+    full = olmo2_ladder().targets["13B-5T"].full
+    half = tmp_path / "half13.csv"
+    full[full["step"] <= full["step"].max() / 2].drop(columns="n").to_csv(half, index=False)
+    args = ("--target-file", half, "--n", "13.2B", "--tokens", "5T", "--task", "piqa,mmlu")
+    r = run_cli("report", *args, "--out", tmp_path / "r.html")
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "r.html").read_text()
+    fc = json.loads(run_cli("forecast", *args, "--json").stdout)["forecasts"]
+    section = text[text.index("<h2>Forecast of half13 from its own checkpoints</h2>"):]
+    assert re.search(r"At D=5e\+12 tokens from (\d+) checkpoints \(49% of the tokens\)", section)
+    for f in fc:
+        row = re.search(rf"<td>{_name(f['task'])}</td>(.*?)</tr>", section, re.S).group(1)
+        cells = re.findall(r"<td>(.*?)</td>", row)
+        assert cells == [f"{100 * f['predicted']:.1f}", f"[{100 * f['lower']:.1f}, {100 * f['upper']:.1f}]",
+                         f"{f['predicted_loss']:.3f}", f"{100 * f['ladder_predicted']:.1f}"]
+    assert section.count('<img alt="forecast"') == 1
+    # the whole log: finished, so its actuals are shown and nothing is forecast
+    full.to_csv(tmp_path / "done.csv", index=False)
+    r = run_cli("report", "--target-file", tmp_path / "done.csv", "--task", "piqa", "--out", tmp_path / "d.html")
+    assert r.returncode == 0, r.stderr
+    assert "from its own checkpoints" not in (tmp_path / "d.html").read_text()
+    # a log without task loss: the report stands, and says why it has no forecast
+    no_bpb = tmp_path / "nobpb.csv"
+    pd.read_csv(half).query("metric != 'bpb'").to_csv(no_bpb, index=False)
+    r = run_cli("report", "--target-file", no_bpb, *args[2:], "--out", tmp_path / "n.html")
+    assert r.returncode == 0, r.stderr
+    assert (f"{no_bpb}: no forecast: the log has no task of this report with both task loss (bpb) and accuracy"
+            in html.unescape((tmp_path / "n.html").read_text()))

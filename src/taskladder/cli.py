@@ -780,7 +780,7 @@ def report(
     tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 4T, or 2xC: 2 x 20 N).")] = None,
     flops: Annotated[Optional[str], typer.Option(help="Training budget C = 6ND: with --n or --tokens, sets the other.")] = None,
     target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target (7B-4T, 13B-5T), repeatable (with --tokens alone, at those tokens); with --ladder too (default without --ladder: both).")] = None,
-    target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log, for actuals.")] = None,
+    target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log: its actuals, or, for a run still short of --tokens, a forecast from its checkpoints.")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     calibration: Annotated[bool, typer.Option("--calibration", help="Add the automatic intervals' coverage on the ladder's own splits (refits the automatic choice on each; about a minute cold).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
@@ -813,8 +813,11 @@ def report(
     io.check_output_file(out)
     if out.parent != Path(""):
         io.ensure_writable_dir(out.parent)
+    # a target log that stops short of its tokens is a run still training: forecast from it
+    running = rpt.running_forecast(results, target_file, targets[-1], tasks, size_table) if target_file else None
     with err_console.status("fitting and drawing", spinner="dots") if err_console.is_terminal else _null():
-        text = rpt.build(results, targets, tasks, ALL_TASKS, title=title, paper=paper, calibration=calibration)
+        text = rpt.build(results, targets, tasks, ALL_TASKS, title=title, paper=paper, calibration=calibration,
+                         running=running)
     rpt.write(out, text)
     out_console.print(f"wrote {out} ({len(text) / 1e6:.1f} MB)")
 

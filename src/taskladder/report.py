@@ -72,14 +72,16 @@ class _Figures:
 
 
 def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", paper: bool = False,
-          intervals: pd.DataFrame | None = None, calibration: bool = False) -> str:
+          intervals: pd.DataFrame | None = None, calibration: bool = False,
+          running: tuple | None = None) -> str:
     """Fit everything and return the report as one HTML string.
 
     ``intervals``: per task (and ``target``, when there are several) the chained
     prediction's ``lower``/``upper`` bounds and ``chance``, shown beside it
     (``taskladder run``, :func:`taskladder.pipeline.chained_predictions`).
     ``calibration``: add the automatic intervals' coverage on the ladder's own splits
-    (:mod:`taskladder.calibration`; it refits the automatic choice on every split)."""
+    (:mod:`taskladder.calibration`; it refits the automatic choice on every split).
+    ``running``: what :func:`running_forecast` returns, a section after the automatic prediction."""
     lad = ladder if isinstance(ladder, Ladder) else Ladder(ladder)
     targets = list(targets)
     # the paper's chain goes through bits-per-byte: a W&B export of accuracies, or a team's own
@@ -104,6 +106,8 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
                       "of the paper's chain; the automatic prediction below uses the pipelines that need none.</p>",
                       *said]
         parts += _automatic(lad, targets, tasks, fig, calibration)
+        if running is not None:
+            parts += _running(*running, fig)
         if chain:
             parts += _designs(lad, targets, chain, analyses.design_choices(lad, targets, chain), have_actual, fig)
             parts += _mc(lad, targets, chain)
@@ -226,6 +230,56 @@ def _automatic(lad: Ladder, targets, tasks, fig: _Figures, calibration: bool) ->
     return parts + (_calibration_section(lad, tasks, fig) if calibration else [
         '<p class="note">How these intervals cover on the ladder\'s own splits: '
         "<code>taskladder report --calibration</code> or <code>taskladder backtest --calibration</code>.</p>"])
+
+
+def running_forecast(ladder, log_file, target, tasks, sizes=None) -> tuple | None:
+    """The report's forecast of a run still training: ``target`` (made from its eval log
+    ``log_file``) forecast to its tokens from its checkpoints so far (:func:`forecast.forecast`),
+    when the log stops short of them, as ``predict`` then shows no actual for it.
+
+    Returns None for a finished log (its actuals are in the report), else (the
+    :class:`forecast.ForecastResult` or None, the notes: what the forecast says, or why
+    there is none)."""
+    from .errors import TaskladderError, recording_input_warnings
+    from .forecast import _has, forecast
+    from .results import read_target_file
+
+    if target.results is not None:
+        return None
+    log = read_target_file(log_file, sizes=sizes, n=target.n)
+    log.attrs["source"] = str(log_file)
+    have = [t for t in tasks if _has(log, t)]
+    if not have:
+        return None, [f"{log_file}: no forecast: the log has no task of this report with both task loss (bpb) "
+                      "and accuracy"]
+    try:  # a log too short to forecast from leaves the rest of the report standing
+        return recording_input_warnings(forecast, ladder, log, target.n, tokens=target.d, tasks=have,
+                                        name=target.name)
+    except TaskladderError as e:
+        return None, [f"no forecast: {e}"]
+
+
+def _running(res, notes, fig: _Figures) -> list[str]:
+    """The forecast of a run still training: its table, notes and figure (docs/forecast.md)."""
+    parts = [f"<h2>Forecast of {html.escape(res.name if res is not None else 'the target')} from its own "
+             "checkpoints</h2>"]
+    if res is not None:
+        fc = res.forecasts
+        first = fc.iloc[0]
+        parts.append(f'<p class="sub">At D={first["tokens"]:.3g} tokens from {first["checkpoints"]} checkpoints '
+                     f"({first['seen_frac']:.0%} of the tokens): the ladder's task-loss curve anchored to the "
+                     "run's recent task losses and corrected for its schedule, step 2 shifted by the run's own "
+                     "accuracy residuals (<code>taskladder forecast</code>, docs/forecast.md).</p>")
+        level = f"{first['level']:.0%} interval"
+        t = pd.DataFrame({"task": fc["task"].map(_name), "forecast": fc["predicted"].map(_pct),
+                          level: [f"[{_pct(a)}, {_pct(b)}]" for a, b in zip(fc["lower"], fc["upper"])],
+                          "task loss": fc["predicted_loss"].map(lambda v: f"{v:.3f}"),
+                          "ladder only": fc["ladder_predicted"].map(_pct)})
+        parts.append(_table(t))
+    parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
+    if res is not None:
+        parts.append(fig.add(plots.plot_forecast, res, res.forecaster, name="forecast.png"))
+    return parts
 
 
 def _designs(lad: Ladder, targets, tasks, design: pd.DataFrame, have_actual: bool, fig: _Figures) -> list[str]:
