@@ -10,7 +10,17 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Table as _RichTable
+
+
+class Table(_RichTable):
+    """rich's table with its caption on the left: a caption here is a sentence or two of notes,
+    which read as text when wrapped left-aligned rather than centred line by line."""
+
+    def __init__(self, *args, caption_justify="left", **kwargs):
+        super().__init__(*args, caption_justify=caption_justify, **kwargs)
+
+
 
 from . import io
 from .errors import FitWarning, TaskladderError, did_you_mean, recording_input_warnings
