@@ -140,6 +140,24 @@ def test_bundled_replays_meet_the_targets(bundled_backtest, capsys):
         assert s.loc[(tgt, 0.75), "mae"] < s.loc[(tgt, 0.1), "mae"]
 
 
+def test_7b_forecast_at_its_final_checkpoint_past_its_log(capsys):
+    # docs/forecast.md, "The last 1.7% of 7B-4T": the end-of-run gain the log cannot show
+    d = olmo2_ladder()
+    bt = forecast_backtest(d.ladder, [d.targets["7B-4T"]], fracs=(0.1, 0.25, 0.5, 0.75, 1.0), at_final=True)
+    s = backtest_summary(bt).set_index("upto")
+    with capsys.disabled():
+        print("\n" + s.round(2).to_string())
+    t = d.targets["7B-4T"]
+    assert bt["actual"].tolist() == [t.actual(k) for k in bt["task"]]  # predict's actuals
+    assert s["mae"].tolist() == pytest.approx([1.63, 1.70, 1.28, 1.08, 1.09], abs=0.005)
+    assert (s["coverage"] * 8).round().tolist() == [7, 7, 5, 5, 4]
+    assert (s["mae"] < s["ladder_mae"] / 2).all() and s["ladder_mae"].tolist() == pytest.approx([3.82] * 5, abs=0.005)
+    # the misses: the tasks that gain most in the last 1.7%, each under-forecast
+    miss = bt[(bt["upto"] == 0.5) & ~bt["covered"].astype(bool)]
+    assert sorted(miss["task"]) == ["arc_challenge", "arc_easy", "mmlu"]
+    assert (miss["predicted"] < miss["actual"]).all()
+
+
 def test_actual_is_the_mean_of_the_logs_last_5_checkpoints(bundled_backtest):
     full = olmo2_ladder().targets["13B-5T"].full
     acc = full[(full["task"] == "piqa") & (full["metric"] == ACC)].sort_values("step")["value"]

@@ -555,12 +555,15 @@ def _has(log: pd.DataFrame, task: str) -> bool:
 
 
 def forecast_backtest(ladder, targets, fracs: Sequence[float] = (0.1, 0.25, 0.5, 0.75),
-                      tasks: Sequence[str] | None = None, config: ForecastConfig = ForecastConfig()) -> pd.DataFrame:
+                      tasks: Sequence[str] | None = None, config: ForecastConfig = ForecastConfig(),
+                      at_final: bool = False) -> pd.DataFrame:
     """Replay each target's full log cut at each fraction; forecast its last checkpoint.
 
     ``targets`` are :class:`~taskladder.datasets.Target` with a ``full`` log.  Rows as
     :func:`forecast`'s, with a ``upto`` column; compare ``abs_error`` with
-    ``ladder_abs_error`` (the ladder alone) by fraction seen.
+    ``ladder_abs_error`` (the ladder alone) by fraction seen.  ``at_final``: forecast each
+    target's own tokens instead, checked against its final checkpoints (``results``: the
+    actual ``predict`` shows; 7B-4T's lie past its log), fraction 1 being the whole log.
     """
     tasks = list(tasks or PAPER_TASKS)
     fc = Forecaster(tasks, config).fit(ladder)
@@ -569,7 +572,10 @@ def forecast_backtest(ladder, targets, fracs: Sequence[float] = (0.1, 0.25, 0.5,
         if t.full is None or t.full.empty:
             raise TaskladderError(f"target {t.name!r} has no intermediate checkpoints to replay")
         for f in fracs:
-            res = forecast(None, t.full, t.n, upto=f, tasks=tasks, forecaster=fc, name=t.name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", InputWarning)  # at_final: the note that the final is past the log
+                res = forecast(None, t.full, t.n, tokens=t.d if at_final else None, upto=f if f < 1 else None,
+                               tasks=tasks, forecaster=fc, name=t.name, final=t.results if at_final else None)
             frames.append(res.forecasts.assign(upto=f))
     return pd.concat(frames, ignore_index=True)
 
