@@ -466,15 +466,15 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
     end = float(full["d"].max())
     d_end = float(tokens) if tokens is not None else end
     if not tasks or EVERY in tasks:
-        have = [t for t in cut["task"].unique() if _has(cut, t)]
+        have = [t for t in cut["task"].unique() if forecastable(cut, t)]
         if not have:
             raise TaskladderError(f"{where}: the log holds no task with both task loss (bpb) and accuracy")
         tasks = choose_tasks(tasks, have)  # the paper's it has, else any known, else its own; 'all': every one
     else:  # a name as the tables print it ('ARC-Challenge') is the log's task
         tasks = choose_tasks(tasks, log["task"].unique())
     for t in tasks:
-        if not _has(log, t):
-            have = listed(sorted(u for u in log["task"].unique() if _has(log, u)), 12) or "none"
+        if not forecastable(log, t):
+            have = listed(sorted(u for u in log["task"].unique() if forecastable(log, u)), 12) or "none"
             if not (log["task"] == t).any():
                 raise TaskladderError(f"{where}: task {t!r} is not in the log{did_you_mean(t, log['task'].unique())} "
                                       f"(tasks with bpb and accuracy: {have})")
@@ -549,7 +549,8 @@ def _final_at(final: pd.DataFrame | None, end: float, d_end: float) -> Ladder | 
     return Ladder(final)
 
 
-def _has(log: pd.DataFrame, task: str) -> bool:
+def forecastable(log: pd.DataFrame, task: str) -> bool:
+    """Whether a target's (tidy) log has both task loss and accuracy for ``task``, which a forecast needs."""
     m = log["task"] == task
     return bool((m & (log["metric"] == BPB)).any() and (m & (log["metric"] == ACC)).any())
 

@@ -15,6 +15,7 @@ from .io import write_bytes_atomic
 from .paper import FIGURE2_MAE
 from .tasks import ACC, BPB, REGISTRY
 from .trust import AUTO_MIN_RUNS
+from .units import percent
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;
@@ -237,32 +238,32 @@ def running_forecast(ladder, log_file, target, tasks, sizes=None) -> tuple | Non
     ``log_file``) forecast to its tokens from its checkpoints so far (:func:`forecast.forecast`),
     when the log stops short of them, as ``predict`` then shows no actual for it.
 
-    Returns None for a finished log (its actuals are in the report), else (the
-    :class:`forecast.ForecastResult` or None, the notes: what the forecast says, or why
+    Returns None for a finished log (its actuals are in the report), else (the target's name,
+    the :class:`forecast.ForecastResult` or None, the notes: what the forecast says, or why
     there is none)."""
     from .errors import TaskladderError, recording_input_warnings
-    from .forecast import _has, forecast
+    from .forecast import forecast, forecastable
     from .results import read_target_file
 
     if target.results is not None:
         return None
     log = read_target_file(log_file, sizes=sizes, n=target.n)
     log.attrs["source"] = str(log_file)
-    have = [t for t in tasks if _has(log, t)]
+    have = [t for t in tasks if forecastable(log, t)]
     if not have:
-        return None, [f"{log_file}: no forecast: the log has no task of this report with both task loss (bpb) "
-                      "and accuracy"]
+        return target.name, None, [f"{log_file}: no forecast: the log has no task of this report with both task "
+                                   "loss (bpb) and accuracy"]
     try:  # a log too short to forecast from leaves the rest of the report standing
-        return recording_input_warnings(forecast, ladder, log, target.n, tokens=target.d, tasks=have,
-                                        name=target.name)
+        res, notes = recording_input_warnings(forecast, ladder, log, target.n, tokens=target.d, tasks=have,
+                                              name=target.name)
     except TaskladderError as e:
-        return None, [f"no forecast: {e}"]
+        return target.name, None, [f"no forecast: {e}"]
+    return target.name, res, notes
 
 
-def _running(res, notes, fig: _Figures) -> list[str]:
+def _running(name: str, res, notes, fig: _Figures) -> list[str]:
     """The forecast of a run still training: its table, notes and figure (docs/forecast.md)."""
-    parts = [f"<h2>Forecast of {html.escape(res.name if res is not None else 'the target')} from its own "
-             "checkpoints</h2>"]
+    parts = [f"<h2>Forecast of {html.escape(name)} from its own checkpoints</h2>"]
     if res is not None:
         fc = res.forecasts
         first = fc.iloc[0]
@@ -270,7 +271,7 @@ def _running(res, notes, fig: _Figures) -> list[str]:
                      f"({first['seen_frac']:.0%} of the tokens): the ladder's task-loss curve anchored to the "
                      "run's recent task losses and corrected for its schedule, step 2 shifted by the run's own "
                      "accuracy residuals (<code>taskladder forecast</code>, docs/forecast.md).</p>")
-        level = f"{first['level']:.0%} interval"
+        level = f"{percent(first['level'])} interval"
         t = pd.DataFrame({"task": fc["task"].map(_name), "forecast": fc["predicted"].map(_pct),
                           level: [f"[{_pct(a)}, {_pct(b)}]" for a, b in zip(fc["lower"], fc["upper"])],
                           "task loss": fc["predicted_loss"].map(lambda v: f"{v:.3f}"),
