@@ -26,8 +26,9 @@ ACTUAL_WINDOW = 5
 #: A token count this little away from a log's last checkpoint is that checkpoint: a run logs
 #: past a round "5T" by its last batch (the bundled 13B-5T ends at 5.00009T).
 END_SLACK = 0.01
-#: A target log's last checkpoints are its actual for a prediction this close to their tokens:
-#: the paper scores 7B-4T (3.945T planned) against its log ending at 3.88T, 1.7% short.
+#: A target log's last checkpoints are its actual for a prediction this close to their tokens, a
+#: planned end given round ('4T' for a run of 3.945T); beyond END_SLACK a note says how far apart
+#: they are, since a run's last stretch can still move it (7B-4T's last 1.7%, docs/forecast.md).
 ACTUAL_SLACK = 0.05
 #: From this many targets on, a prediction is shown as a sweep: one table of tasks x targets
 #: per few targets, and a figure of accuracy against compute (fewer: a table and rows per target).
@@ -256,11 +257,16 @@ def _actual_at(what: str, end: int, d: int, running: bool) -> bool:
     """Whether a target's last checkpoints (at ``end`` tokens) are its actual for a prediction at
     ``d``; when not, says so (an :class:`errors.InputWarning`, shown as a note), pointing a log
     that may still be ``running`` to ``forecast``."""
-    if abs(d - end) <= ACTUAL_SLACK * end:
-        return True
     import warnings
 
     from .errors import InputWarning
+
+    if abs(d - end) <= ACTUAL_SLACK * end:
+        if abs(d - end) > END_SLACK * end:  # kept, but not at the same point: said, as predict says its other notes
+            warnings.warn(f"{what}: its actual is its last checkpoints at {end:.4g} tokens, {abs(d / end - 1):.1%} "
+                          f"{'before' if d > end else 'after'} the prediction's {d:.4g}; a run's last stretch can "
+                          "still move it, e.g. where its learning rate decays", InputWarning, stacklevel=3)
+        return True
 
     hint = "; for a run still training, 'taskladder forecast' forecasts its end from them" if running else ""
     warnings.warn(f"{what}: the log ends at {end:.3g} tokens and the prediction is for {d:.3g}, so its "
