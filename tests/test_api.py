@@ -230,3 +230,17 @@ def test_describe_ladder_is_what_data_prints(tmp_path):
     assert bool(row["short"]) and row["planned"] == 10 and 5.9 < row["multiple"] < 6.1
     assert any("1B-10xC" in n for n in mem.notes)
     assert mem.to_dict() == files.to_dict() and np.isfinite(mem.tasks["acc_low"]).all()
+
+
+def test_compare_ladders_says_nothing_of_actuals_it_does_not_show():
+    # a bundled target at other tokens: predict notes where its actual was taken; a comparison
+    # shows none, so (as the CLI's compare) it says nothing of them
+    b = olmo2_ladder().ladder
+    b = b[b["task"].isin(["piqa", "c4_en"])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        got = taskladder.compare_ladders(b, b, targets="7B-4T", d=["8T", "4T"], tasks="piqa")
+    assert got["target"].tolist() == ["7B-4T@8e+12", "7B-4T@4e+12"] and (got["difference"] == 0).all()
+    with pytest.warns(InputWarning, match=r"^7B-4T: its actual is its last checkpoints at 3\.945e\+12 tokens, 1\.4% "
+                                          r"before the prediction's 4e\+12"):
+        taskladder.predict(targets="7B-4T", d="4T", tasks="piqa", design="paper", ladder=b)

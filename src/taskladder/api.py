@@ -203,7 +203,7 @@ def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[st
     from .tasks import parse_names
 
     level = _level(level)
-    chosen = _targets(n, d, flops, targets)
+    chosen, _ = recording_input_warnings(_targets, n, d, flops, targets)  # a comparison shows no actuals: nor their notes
     la, lb, names = read_pair(baseline, candidate, parse_names(tasks or None), _path(sizes))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)
