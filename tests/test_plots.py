@@ -133,6 +133,11 @@ def test_a_sweep_is_a_curve_over_compute_with_its_band(drawn):
     ys = band.get_paths()[0].vertices[:, 1]
     assert ys.min() == pytest.approx(100 * (0.40 - 0.05)) and ys.max() == pytest.approx(100 * (0.60 + 0.04))
     assert _has(_points(ax, "actual"), 7e21, 52.0)  # the last row: 7B
+    # 1.5 decades of compute: the 2s and 5s labelled beside the decade (matplotlib's default showed only 10^21 and 10^22)
+    fig.canvas.draw()
+    shown = {round(t.get_loc() / 10 ** np.floor(np.log10(t.get_loc()))) for t in ax.xaxis.get_minor_ticks()
+             if t.label1.get_text() and ax.get_xlim()[0] <= t.get_loc() <= ax.get_xlim()[1]}
+    assert shown == {2, 5}
     import matplotlib.pyplot as plt
 
     plt.close(fig)

@@ -423,6 +423,10 @@ def sweep_figure(preds: pd.DataFrame, compute: dict[str, float]):
             ax.scatter(a["compute"], 100 * a["actual"].to_numpy(float), facecolors="none", edgecolors="k", s=30,
                        zorder=3, label="actual")
         _log_x(ax)
+        if 1.0 <= np.log10(x.max() / x.min()) <= 2.0:  # matplotlib labels no minor tick past a decade: 2 and 5 of each
+            from matplotlib.ticker import LogFormatterSciNotation
+
+            ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(2, 2)))
         ax.set_title(_display(task), fontsize=9)
         ax.set_xlabel("target compute, 6ND (FLOPs)", fontsize=7)
         ax.tick_params(which="both", labelsize=7)  # a sweep within a decade labels its minor ticks too
