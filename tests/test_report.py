@@ -256,6 +256,8 @@ def test_a_run_still_training_is_forecast_in_the_report_as_forecast_does(tmp_pat
     args = ("--target-file", half, "--n", "13.2B", "--tokens", "5T", "--task", "piqa,mmlu")
     r = run_cli("report", *args, "--out", tmp_path / "r.html")
     assert r.returncode == 0, r.stderr
+    assert "'taskladder forecast' forecasts its end from them ('taskladder report' adds that forecast)" in " ".join(
+        r.stderr.split())  # the note under the no-actual line: where the forecast is
     text = (tmp_path / "r.html").read_text()
     fc = json.loads(run_cli("forecast", *args, "--json").stdout)["forecasts"]
     section = text[text.index("<h2>Forecast of half13 from its own checkpoints</h2>"):]

@@ -268,7 +268,8 @@ def _actual_at(what: str, end: int, d: int, running: bool) -> bool:
                           "still move it, e.g. where its learning rate decays", InputWarning, stacklevel=3)
         return True
 
-    hint = "; for a run still training, 'taskladder forecast' forecasts its end from them" if running else ""
+    hint = ("; for a run still training, 'taskladder forecast' forecasts its end from them ('taskladder report' "
+            "adds that forecast)" if running else "")
     warnings.warn(f"{what}: the log ends at {end:.3g} tokens and the prediction is for {d:.3g}, so its "
                   f"last checkpoints are no actual for it (none is shown){hint}", InputWarning, stacklevel=3)
     return False
