@@ -12,6 +12,12 @@ import typer
 from rich.console import Console
 from rich.table import Table as _RichTable
 
+from . import io
+from .errors import FitWarning, TaskladderError, did_you_mean, recording_input_warnings
+from .progress import Progress
+from .tasks import ALL_TASKS, REGISTRY, parse_names
+from .units import parse_count, parse_counts, parse_flops, parse_tokens, percent
+
 
 class Table(_RichTable):
     """rich's table with its caption on the left: a caption here is a sentence or two of notes,
@@ -20,13 +26,6 @@ class Table(_RichTable):
     def __init__(self, *args, caption_justify="left", **kwargs):
         super().__init__(*args, caption_justify=caption_justify, **kwargs)
 
-
-
-from . import io
-from .errors import FitWarning, TaskladderError, did_you_mean, recording_input_warnings
-from .progress import Progress
-from .tasks import ALL_TASKS, REGISTRY, parse_names
-from .units import parse_count, parse_counts, parse_flops, parse_tokens, percent
 
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,

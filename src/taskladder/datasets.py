@@ -256,7 +256,7 @@ def make_targets(names=(), target_file=None, n=None, tokens=None, sizes=None, na
 def _actual_at(what: str, end: int, d: int, running: bool) -> bool:
     """Whether a target's last checkpoints (at ``end`` tokens) are its actual for a prediction at
     ``d``; when not, says so (an :class:`errors.InputWarning`, shown as a note), pointing a log
-    that may still be ``running`` to ``forecast``."""
+    that may still be ``running`` to ``forecast``; when kept more than END_SLACK away, says how far."""
     import warnings
 
     from .errors import InputWarning
