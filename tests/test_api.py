@@ -101,8 +101,10 @@ def test_one_value_beside_a_sequence_is_shared_by_every_target():
 
 
 def test_forecast_target_equals_the_cli_for_a_bundled_replay_a_file_and_a_dataframe(tmp_path):
-    got = taskladder.forecast_target(target="7B-4T", upto=0.5, tasks="mmlu,piqa")
+    with pytest.warns(InputWarning) as said:
+        got = taskladder.forecast_target(target="7B-4T", upto=0.5, tasks="mmlu,piqa")
     cli = json.loads(run_cli("forecast", "--target", "7B-4T", "--upto", "0.5", "--task", "mmlu,piqa", "--json").stdout)
+    assert [str(w.message) for w in said] == cli["notes"]  # the notes, as warnings
     for k in ("predicted", "lower", "upper", "actual", "predicted_loss"):
         assert got[k].tolist() == [r[k] for r in cli["forecasts"]], k
     # the 13B log as a user's file (N given, the run's planned end '5T' rounded below its last

@@ -249,6 +249,11 @@ def test_a_bundled_targets_final_checkpoint_past_its_log_is_the_actual_predict_s
     assert obj["notes"] == ["7B-4T: checked against the run's final checkpoint at 3.945e+12 tokens (the actual "
                             "'predict' shows), 1.7% past its log's last (3.88e+12): the forecast sees nothing of that "
                             "stretch, where a schedule may end in a decay"]
+    # the default replay checks the log's end, as issue 10 asks, and says where the final checkpoint is
+    default = json.loads(run_cli("forecast", "--target", "7B-4T", "--upto", "0.5", "--json").stdout)
+    assert default["notes"] == ["7B-4T: the forecast is for its log's last checkpoint at 3.88e+12 tokens, 1.7% before "
+                                "the run's final one (the actual 'predict' shows); --tokens 3.945e+12 forecasts that"]
+    assert all(f["actual"] != actual[f["task"]] for f in default["forecasts"])
     # the forecast itself is the one without a final: only its check differs
     with pytest.warns(InputWarning, match=r"so it has no actual to be checked against; a forecast is checked at "
                                           r"the log's end \(without --tokens\)$"):

@@ -278,8 +278,9 @@ def test_forecast_keeps_its_notes_in_json_and_under_its_table(tmp_path):
     args = ("forecast", "--ladder", tmp_path / "short.csv", "--target", "7B-4T", "--upto", "0.5", "--task", "piqa")
     r = run_cli(*args, "--json")
     assert r.returncode == 0, r.stderr
-    (note,) = json.loads(r.stdout)["notes"]
+    note, final = json.loads(r.stdout)["notes"]
     assert note.startswith("run 1B-10xC (6xC) ends short of the tokens its name says") and "warning" not in r.stderr
+    assert final.startswith("7B-4T: the forecast is for its log's last checkpoint")  # 7B-4T's own, below
     r = run_cli(*args)
     assert r.returncode == 0 and "warning: run 1B-10xC (6xC) ends short" in r.stdout
 

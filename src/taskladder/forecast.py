@@ -515,6 +515,11 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
         warnings.warn(f"{where}: checked against the run's final checkpoint at {d_end:.4g} tokens (the actual "
                       f"'predict' shows), {d_end / end - 1:.1%} past its log's last ({end:.4g}): the forecast sees "
                       "nothing of that stretch, where a schedule may end in a decay", InputWarning, stacklevel=2)
+    elif final is not None and not final.empty and float(final["d"].max()) > end * (1 + END_SLACK) and d_end == end:
+        at = float(final["d"].max())  # the log's end is checked, not the run's: said, since predict shows the other
+        warnings.warn(f"{where}: the forecast is for its log's last checkpoint at {end:.4g} tokens, {at / end - 1:.1%} "
+                      f"before the run's final one (the actual 'predict' shows); --tokens {at:.4g} forecasts that",
+                      InputWarning, stacklevel=2)
     if past and whole is None:  # a replay asked for another point, e.g. the run's nominal 4T for a log ending at 3.88T
         beyond = (f" or at the run's final checkpoint past it (--tokens {float(final['d'].max()):.4g})"
                   if final is not None and not final.empty and float(final["d"].max()) > end else "")
