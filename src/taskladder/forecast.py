@@ -509,20 +509,21 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
     seen = Ladder(cut)
     past = upto is not None and upto < 1.0 and cut["step"].max() < log["step"].max()
     whole = Ladder(full) if past and d_end == end else None
-    last = _final_at(final, end, d_end)
+    # the run's final checkpoints, where they lie past its log (the bundled 7B-4T's): their tokens
+    at = float(final["d"].max()) if final is not None and not final.empty else None
+    at = at if at is not None and at > end else None
+    last = Ladder(final) if at is not None and abs(d_end - at) <= END_SLACK * at else None
     if last is not None:  # the run's end, past its log: the actual predict shows for it
         whole, past = last, False
         warnings.warn(f"{where}: checked against the run's final checkpoint at {d_end:.4g} tokens (the actual "
                       f"'predict' shows), {d_end / end - 1:.1%} past its log's last ({end:.4g}): the forecast sees "
                       "nothing of that stretch, where a schedule may end in a decay", InputWarning, stacklevel=2)
-    elif final is not None and not final.empty and float(final["d"].max()) > end * (1 + END_SLACK) and d_end == end:
-        at = float(final["d"].max())  # the log's end is checked, not the run's: said, since predict shows the other
+    elif at is not None and d_end == end:  # the log's end is checked, not the run's: said, as predict shows the other
         warnings.warn(f"{where}: the forecast is for its log's last checkpoint at {end:.4g} tokens, {at / end - 1:.1%} "
                       f"before the run's final one (the actual 'predict' shows); --tokens {at:.4g} forecasts that",
                       InputWarning, stacklevel=2)
     if past and whole is None:  # a replay asked for another point, e.g. the run's nominal 4T for a log ending at 3.88T
-        beyond = (f" or at the run's final checkpoint past it (--tokens {float(final['d'].max()):.4g})"
-                  if final is not None and not final.empty and float(final["d"].max()) > end else "")
+        beyond = f" or at the run's final checkpoint past it (--tokens {at:.4g})" if at is not None else ""
         warnings.warn(f"{where}: the log goes on past the --upto cut to {end:.4g} tokens, but the forecast is for "
                       f"{d_end:.4g}, so it has no actual to be checked against; a forecast is checked at the "
                       f"log's end (without --tokens){beyond}", InputWarning, stacklevel=2)
@@ -541,17 +542,6 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
     if last is not None:  # the final checkpoint, drawn beside the log's own
         hidden = pd.concat([h for h in (hidden, final) if h is not None], ignore_index=True)
     return ForecastResult(pd.DataFrame(rows), cut, hidden, n, name, fc)
-
-
-def _final_at(final: pd.DataFrame | None, end: float, d_end: float) -> Ladder | None:
-    """The run's ``final`` evaluations, indexed, when a forecast at ``d_end`` is at their tokens
-    and they lie past the log's ``end``; else None."""
-    if final is None or final.empty or "d" not in final:
-        return None
-    at = float(final["d"].max())
-    if at <= end or abs(d_end - at) > END_SLACK * at:
-        return None
-    return Ladder(final)
 
 
 def forecastable(log: pd.DataFrame, task: str) -> bool:

@@ -242,13 +242,11 @@ def running_forecast(ladder, log_file, target, tasks, sizes=None) -> tuple | Non
     the :class:`forecast.ForecastResult` or None, the notes: what the forecast says, or why
     there is none)."""
     from .errors import TaskladderError, recording_input_warnings
-    from .forecast import forecast, forecastable
-    from .results import read_target_file
+    from .forecast import forecast, forecastable, target_log
 
     if target.results is not None:
         return None
-    log = read_target_file(log_file, sizes=sizes, n=target.n)
-    log.attrs["source"] = str(log_file)
+    log, _, _ = target_log(target_file=log_file, n=target.n, sizes=sizes)  # read as `forecast --target-file` reads it
     have = [t for t in tasks if forecastable(log, t)]
     if not have:
         return target.name, None, [f"{log_file}: no forecast: the log has no task of this report with both task "
