@@ -174,6 +174,34 @@ def test_long_reader_errors(tmp_path):
     assert read_long(_write(tmp_path, two))["size"].tolist() == ["mine", "r", "190M", "190M"]
 
 
+def test_an_unparsable_table_names_the_file_and_the_parsers_first_line(tmp_path):
+    # pandas' ParserError ends in a newline: the message keeps its closing parenthesis
+    bad = tmp_path / "ladder.csv"
+    bad.write_text("run,step\n1,2\n1,2,3,4\n")
+    with pytest.raises(TaskladderError) as e:
+        read_results(bad)
+    assert str(e.value) == (f"{bad}: cannot be read as a table (ParserError: Error tokenizing data. C error: "
+                            "Expected 2 fields in line 3, saw 4)")
+
+
+def test_a_table_of_unknown_columns_is_told_what_is_read_not_asked_for_n(tmp_path):
+    # before: "no parameter count N for run 'scores'", as if it were an OLMo log missing its size
+    p = _write(tmp_path, pd.DataFrame({"model": ["a"], "score": [0.5]}), "scores.csv")
+    with pytest.raises(TaskladderError, match=r"scores.csv: not a table taskladder reads \(columns: model, score\): "
+                                              r"a long table has columns run, step, task, metric, value, n, d; "
+                                              r"a wide log has OLMo's _step"):
+        read_results(p)
+
+
+def test_a_wrapped_cause_is_its_first_non_blank_line():
+    from taskladder.errors import cause
+
+    assert cause(ValueError("\n  first\nsecond\n")) == "ValueError: first"
+    assert cause(OSError()) == "OSError"
+    assert cause(KeyError("doc"), named=False) == "'doc'"
+    assert cause(Exception(""), named=False) == "Exception"
+
+
 def test_moving_average_matches_hand_computation():
     x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     assert moving_average(x, 3).tolist() == [1.0, 1.5, 2.0, 3.0, 4.0, 5.0]

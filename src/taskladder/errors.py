@@ -19,6 +19,16 @@ def listed(items, k: int = 4, quote: bool = False) -> str:
     return ", ".join(items[:k]) + (f" and {len(items) - k} more" if len(items) > k else "")
 
 
+def cause(e: BaseException, named: bool = True) -> str:
+    """The first non-blank line of an exception from a library (pandas, pyarrow, tokenizers), for
+    a message that wraps it in parentheses: their messages can run over several lines, and cutting
+    the whole wrapped message at its first line dropped the closing parenthesis and what followed."""
+    line = next((x.strip() for x in str(e).splitlines() if x.strip()), "")
+    if not named:
+        return line or type(e).__name__
+    return f"{type(e).__name__}: {line}" if line else type(e).__name__
+
+
 class TaskladderError(ValueError):
     """Bad input. The CLI prints the message as one line and exits with status 2."""
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import TaskladderError, did_you_mean
+from .errors import TaskladderError, cause, did_you_mean
 
 UNCOND_CONTEXT = "Answer:"
 
@@ -507,7 +507,7 @@ def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
     try:
         tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as e:
-        raise TaskladderError(f"{path}: no usable tokenizer ({e})".splitlines()[0]) from None
+        raise TaskladderError(f"{path}: no usable tokenizer ({cause(e, named=False)})") from None
     if len(tok) > cfg.vocab_size:
         raise TaskladderError(f"{path}: tokenizer has {len(tok)} tokens but the model only {cfg.vocab_size}")
     dt = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype)
@@ -516,7 +516,7 @@ def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
     try:
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dt)
     except (OSError, ValueError) as e:
-        raise TaskladderError(f"{path}: the model weights cannot be loaded ({e})".splitlines()[0]) from None
+        raise TaskladderError(f"{path}: the model weights cannot be loaded ({cause(e, named=False)})") from None
     return model, tok
 
 

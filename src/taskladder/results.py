@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import TaskladderError, listed
+from .errors import TaskladderError, cause, listed
 from .tasks import ACC, BPB, LM_LOSS, MC_ACC, METRICS, OLMO_COLUMNS, REGISTRY, TASKCE, registry_name, wide_columns
 
 COLUMNS = ["run", "size", "n", "d", "step", "task", "metric", "value"]
@@ -150,7 +150,7 @@ def _read_table(path: Path) -> pd.DataFrame:
     except TaskladderError:
         raise
     except Exception as e:  # pandas/pyarrow raise many types for unreadable files
-        raise TaskladderError(f"{path}: cannot be read as a table ({type(e).__name__}: {e})".splitlines()[0]) from None
+        raise TaskladderError(f"{path}: cannot be read as a table ({cause(e)})") from None
 
 
 def _separator(path: Path) -> str:
@@ -237,7 +237,6 @@ def wide_frame_to_tidy(df: pd.DataFrame, path: Path, *, run: str | None = None, 
                        sizes: Mapping[str, int] | None = None) -> pd.DataFrame:
     named, run = run is not None, run or path.stem
     size, _ = parse_run_name(run)
-    n_ = _run_n(path, run, size, n, sizes, named)
     if len(df) == 0:
         raise TaskladderError(f"{path}: no rows")
 
@@ -265,6 +264,8 @@ def wide_frame_to_tidy(df: pd.DataFrame, path: Path, *, run: str | None = None, 
             parts.append((m["set"], LM_LOSS, v))
     if not parts:
         raise TaskladderError(f"{path}: no metric columns found (expected eval/downstream_bpb/... columns)")
+    # N last: a file that is no OLMo log at all is told so, not asked for its run's size
+    n_ = _run_n(path, run, size, n, sizes, named)
 
     k = len(df)
     out = pd.DataFrame({
@@ -482,7 +483,7 @@ def _file_convention(df: pd.DataFrame, path: Path) -> str | None:
     return str(vals[0]) if len(vals) else None
 
 
-def read_results(paths: Iterable[str | Path], *, sizes: Mapping[str, int] | None = None,
+def read_results(paths: str | Path | Iterable[str | Path], *, sizes: Mapping[str, int] | None = None,
                  n: int | None = None, mixed_conventions: bool = False) -> pd.DataFrame:
     """Read ladder results from files or folders into one tidy table.
 
@@ -495,6 +496,7 @@ def read_results(paths: Iterable[str | Path], *, sizes: Mapping[str, int] | None
     """
     from . import discover
 
+    paths = [paths] if isinstance(paths, (str, Path)) else paths  # one file, as read_ladder takes it
     frames = _read_paths(discover.expand(paths), sizes, n)
     conv = {}
     for f, src in frames:
@@ -637,6 +639,10 @@ def _canonical_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns=ren) if ren else df
 
 
+#: Columns of OLMo's wide logs that are not metric names (those hold a '/').
+_WIDE_KEYS = {"_step", "batch_size_in_tokens", "run"}
+
+
 def read_table_file(f: Path, *, sizes: Mapping[str, int] | None = None, n: int | None = None) -> pd.DataFrame:
     """One CSV/Parquet table, long or wide (OLMo's names; OLMo-core's names go to its reader)."""
     df = _canonical_columns(_read_table(f))
@@ -651,6 +657,10 @@ def read_table_file(f: Path, *, sizes: Mapping[str, int] | None = None, n: int |
 
     # a wide log is one run's, named by the file, unless a 'run' column names each row's run
     # (W&B histories of a whole ladder concatenated: run.history().assign(run=run.name))
+    if not any("/" in str(c) or c in _WIDE_KEYS for c in df.columns):
+        raise TaskladderError(f"{f}: not a table taskladder reads (columns: {listed(df.columns, 6)}): a long table has "
+                              "columns run, step, task, metric, value, n, d; a wide log has OLMo's _step, "
+                              "batch_size_in_tokens and eval/... columns (docs/ingest.md)")
     if olmo_core.is_wide_export(df.columns):
         out = _per_run(df, f, lambda g, run: olmo_core.wide_frame_to_tidy(g, f, run=run, sizes=sizes, n=n))
         out.attrs["convention"] = olmo_core.CONVENTION

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FitWarning, TaskladderError, listed
+from .errors import FitWarning, TaskladderError, cause, listed
 from .ladder import Rung
 
 EOS = "<|endoftext|>"
@@ -89,12 +89,12 @@ def load_tokenizer(spec: str):
         try:
             tok = PreTrainedTokenizerFast(tokenizer_file=str(p))
         except Exception as e:  # the tokenizers library raises a bare Exception on bad JSON
-            raise TaskladderError(f"{p}: not a tokenizer file ({str(e).splitlines()[0]})") from None
+            raise TaskladderError(f"{p}: not a tokenizer file ({cause(e, named=False)})") from None
     elif p.is_dir():
         try:
             tok = AutoTokenizer.from_pretrained(p, local_files_only=True)
         except (OSError, ValueError) as e:
-            raise TaskladderError(f"{p}: no usable tokenizer ({str(e).splitlines()[0]})") from None
+            raise TaskladderError(f"{p}: no usable tokenizer ({cause(e, named=False)})") from None
     else:
         raise TaskladderError(f"--tokenizer: {spec!r} is neither 'bytes' nor a tokenizer file or folder")
     if tok.eos_token is None:

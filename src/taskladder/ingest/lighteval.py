@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .. import discover
-from ..errors import TaskladderError
+from ..errors import TaskladderError, cause
 from .checkpoint import identify
 from .tidy import frame, load_json, pooled, primary, task_name, warn_rescored
 
@@ -127,8 +127,7 @@ def _questions(path: Path, prim: str) -> list[dict]:
     except TaskladderError:
         raise
     except Exception as e:  # pyarrow's errors are many; the file is named either way
-        raise TaskladderError(f"{path}: not a lighteval details file ({type(e).__name__}: {e})"
-                              .splitlines()[0]) from None
+        raise TaskladderError(f"{path}: not a lighteval details file ({cause(e)})") from None
     out = []
     for i, (doc, resp) in enumerate(zip(rows["doc"], rows["model_response"])):
         try:
@@ -137,9 +136,8 @@ def _questions(path: Path, prim: str) -> list[dict]:
             ll = np.asarray(resp["logprobs"], float)[:len(conts)]  # then the unconditioned ones, for PMI
             ntok = [int(np.sum(np.asarray(t) >= 0)) for t in resp["output_tokens"][:len(conts)]]
         except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise TaskladderError(f"{path}: row {i}: not a lighteval log-likelihood sample ({type(e).__name__}: "
-                                  f"{e}); fields 'doc.choices', 'doc.gold_index' and 'model_response.logprobs' "
-                                  "needed".splitlines()[0]) from None
+            raise TaskladderError(f"{path}: row {i}: not a lighteval log-likelihood sample ({cause(e)}); "
+                                  "fields 'doc.choices', 'doc.gold_index' and 'model_response.logprobs' needed") from None
         if len(ll) != len(conts) or not len(ll):
             raise TaskladderError(f"{path}: row {i}: {len(ll)} log-likelihoods for {len(conts)} choices")
         if len(gold) != 1 or not 0 <= gold[0] < len(conts):

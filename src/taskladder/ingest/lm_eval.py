@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import discover
-from ..errors import TaskladderError
+from ..errors import TaskladderError, cause
 from .checkpoint import identify
 from .tidy import frame, json_lines, load_json, pooled, primary, task_name, warn_rescored
 
@@ -128,8 +128,7 @@ def _questions(path: Path, delimiter: str, prim: str) -> list[dict]:
             ll = np.array([float(r[0]) for r in s["filtered_resps"]])
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
             raise TaskladderError(f"{path}: line {i}: not an lm-eval multiple-choice sample "
-                                  f"({type(e).__name__}: {e}); fields 'arguments' and 'filtered_resps' needed"
-                                  .splitlines()[0]) from None
+                                  f"({cause(e)}); fields 'arguments' and 'filtered_resps' needed") from None
         if len(ll) != len(conts) or not len(ll):
             raise TaskladderError(f"{path}: line {i}: {len(ll)} log-likelihoods for {len(conts)} choices")
         gold = _gold(s.get("target"), conts, delimiter, path, i)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import TaskladderError
+from ..errors import TaskladderError, cause
 from ..tasks import ACC, ALIASES, BPB, MC_ACC, REGISTRY, TASKCE
 
 
@@ -17,7 +17,7 @@ def load_json(path: Path):
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise TaskladderError(f"{path}: not readable as JSON ({type(e).__name__}: {e})".splitlines()[0]) from None
+        raise TaskladderError(f"{path}: not readable as JSON ({cause(e)})") from None
 
 
 def json_lines(path: Path) -> Iterator[tuple[int, object]]:
