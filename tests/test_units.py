@@ -23,7 +23,8 @@ def test_counts_with_suffixes_and_notation(text, value):
     ("-5", "must be positive, got '-5'"), ("0", "must be positive"), ("6,88,7", "is not a number"),
     ("6__9", "is not a number"),
     ("0.4", "a count must be at least 1, got '0.4'"),
-    ("1e30", "'1e30' is too large (counts must be below 9.2e+18)"), ("1e400", "'1e400' is too large (not a finite")])
+    ("1e30", "'1e30' is too large (counts must be below 9.2e+18)"), ("1e400", "'1e400' is too large (not a finite"),
+    ("inf", "must be a finite number, got 'inf'"), ("-inf", "must be a finite number"), ("NaN", "must be a finite")])
 def test_bad_counts_name_the_option_and_value(text, message):
     with pytest.raises(TaskladderError, match="^--n: ") as e:
         parse_count(text, "--n")

@@ -105,6 +105,8 @@ def _parse_number(text: str, what: str, examples: str = "6887575552, 6.9e9, 6.9B
                      text.replace(",", "") if _GROUPED.fullmatch(text or "")
                      else re.sub(r"(?<=\d)_(?=\d)", "", text or ""))
     if not m:
+        if str(text).strip().lstrip("+-").lower() in ("inf", "infinity", "nan"):  # float('inf') from Python
+            raise TaskladderError(f"{what}: must be a finite number, got {text!r}")
         raise TaskladderError(f"{what}: {text!r} is not a number (examples: {examples})")
     v = float(m[1]) * _SUFFIX[m[2].upper()]
     if not v > 0:
