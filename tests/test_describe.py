@@ -96,6 +96,25 @@ def test_plan_with_a_ladder_prints_its_progress(tmp_path):
     assert "15 of 16 rungs done, 0 training" in " ".join(r.stdout.split())
     obj = json.loads(run_cli("plan", "--ladder", tmp_path / "now.csv", "--json").stdout)
     assert [p["status"] for p in obj["progress"]].count("done") == 15 and len(obj["rungs"]) == 16
+    # --out: the same JSON, a row per rung with its progress, and the figure
+    r = run_cli("plan", "--ladder", tmp_path / "now.csv", "--out", tmp_path / "out")
+    assert r.returncode == 0 and f"wrote plan.json, plan.parquet, plan.csv and plan.png to {tmp_path / 'out'}/" \
+        in " ".join(r.stdout.split()), r.stderr
+    assert json.loads((tmp_path / "out" / "plan.json").read_text()) == obj
+    table = pd.read_parquet(tmp_path / "out" / "plan.parquet")
+    assert table.equals(pd.read_csv(tmp_path / "out" / "plan.csv").astype(table.dtypes.to_dict()))
+    assert table["name"].tolist() == [g["name"] for g in obj["rungs"]]
+    assert table["tokens"].tolist() == [g["tokens"] for g in obj["rungs"]]
+    assert table["flops"].tolist() == [g["flops"] for g in obj["rungs"]]
+    row = table.set_index("name").loc["1B-1xC"]
+    assert row["status"] == "not started" and row["reached_tokens"] == 0 and pd.isna(row["run"])
+    done = table.set_index("name").loc["760M-5xC"]
+    assert done["run"] == "760M-5xC" and done["reached_tokens"] == lad.loc[lad["run"] == "760M-5xC", "d"].max()
+    assert (tmp_path / "out" / "plan.png").read_bytes()[:4] == b"\x89PNG"
+    # without a ladder: the plan alone, no progress columns
+    r = run_cli("plan", "--out", tmp_path / "alone", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == json.loads((tmp_path / "alone" / "plan.json").read_text())
+    assert "status" not in pd.read_parquet(tmp_path / "alone" / "plan.parquet")
 
 
 def test_checkpoints_a_task_was_not_scored_at_are_named(tmp_path):

@@ -141,3 +141,34 @@ def test_a_sweep_is_a_curve_over_compute_with_its_band(drawn):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_plan_figure_places_every_rung_and_the_target_and_shows_progress():
+    import matplotlib.pyplot as plt
+
+    from taskladder.describe import plan_progress
+    from taskladder.ladder import PlanConfig, plan
+
+    cfg = PlanConfig()
+    rungs = plan(cfg)
+    lad = olmo2_ladder().ladder
+    big = lad["run"] == "1B-10xC"
+    now = lad[~(big & (lad["step"] > 0.6 * lad.loc[big, "step"].max())) & (lad["run"] != "1B-1xC")]
+    prog, _ = plan_progress(rungs, now)
+    fig = plots.plan_figure(rungs, cfg.target_n, cfg.target_tokens, prog)
+    (ax,) = fig.axes
+    for r in rungs:
+        assert _has(_points(ax, r.name), r.n, r.tokens)
+    assert _has(_points(ax, "target"), cfg.target_n, cfg.target_tokens)
+    face = {c.get_label(): c.get_facecolor() for c in ax.collections}
+    def filled(fc):
+        return len(fc) > 0 and fc[0][3] > 0
+
+    assert not filled(face["1B-1xC"]) and filled(face["190M-1xC"])  # not started: hollow; done: filled
+    assert not filled(face["1B-10xC"]) and filled(face["1B-10xC so far"])  # training: its outline, filled in part
+    assert set(face) - {r.name for r in rungs} == {"target", "1B-10xC so far"}  # the one rung training
+    assert [t.get_text() for t in ax.texts if t.get_text().endswith("%")] == ["60%"]
+    total = sum(r.flops for r in rungs)
+    assert f"{total:.2e} FLOPs = {100 * total / (6 * cfg.target_n * cfg.target_tokens):.2f}% of the target" \
+        in ax.get_title()
+    plt.close(fig)

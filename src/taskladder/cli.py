@@ -850,6 +850,7 @@ def plan(
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Runs so far (files or folders, any format --ladder reads): how far each rung has got.")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Read --ladder files scored under different metric conventions together.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="Also write plan.json, plan.parquet and .csv (a row per rung, with its progress under --ladder), and plan.png (the rungs and the target in N and D) here.")] = None,
 ):
     """Plan a ladder: sizes, batch, learning rate, schedule and compute of every rung.
 
@@ -878,14 +879,23 @@ def plan(
         table = SizeTable({r.size: r.n for r in rungs}, {r.size: r.batch_tokens for r in rungs})
         progress, more = plan_progress(rungs, read_results(ladder, sizes=table, mixed_conventions=mixed_conventions))
         notes += more
-    if json_:
-        print(io.dumps({"rungs": [r.as_dict() for r in rungs], "total_flops": total,
-                        "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__,
-                        "notes": notes} | ({"progress": io.records(progress)} if progress is not None else {})))
+    result = {"rungs": [r.as_dict() for r in rungs], "total_flops": total,
+              "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__,
+              "notes": notes} | ({"progress": io.records(progress)} if progress is not None else {})
+    if out is not None:
+        from .ladder import plan_table
+        from .plots import plot_plan
+
+        io.ensure_writable_dir(out)
+        plot_plan(rungs, cfg.target_n, cfg.target_tokens, out / "plan.png", progress)
+    if _emit(result, json_, out, "plan", {"plan": plan_table(rungs, progress)} if out is not None else {}):
         return
+    wrote = f"wrote plan.json, plan.parquet, plan.csv and plan.png to {out}/" if out is not None else None
     if progress is not None:
         out_console.print(_progress_table(progress, total))
         _print_notes(notes)
+        if wrote:
+            out_console.print(wrote)
         return
     title = (f"Ladder plan for a target of N={cfg.target_n:.3g}, D={cfg.target_tokens:.3g} ({seq_len}-token sequences"
              + ("; sizes chosen for it" if sizes.strip().lower() == "auto" else "") + ")")
@@ -907,6 +917,8 @@ def plan(
     out_console.print(shape)
     out_console.print(budget_t)
     _print_notes(notes)
+    if wrote:
+        out_console.print(wrote)
 
 
 def _progress_table(progress, total: float) -> Table:

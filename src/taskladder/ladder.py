@@ -337,6 +337,20 @@ def plan_notes(config: PlanConfig, rungs: list[Rung]) -> list[str]:
     return notes
 
 
+def plan_table(rungs: list[Rung], progress=None):
+    """The plan as a flat table, a row per rung (``plan --out``'s Parquet and CSV); with
+    ``progress`` (:func:`describe.plan_progress`) also each rung's ``run``, ``reached_tokens``,
+    ``share`` of its planned tokens and ``status``."""
+    import pandas as pd
+
+    table = pd.DataFrame([r.as_dict() for r in rungs])
+    if progress is None:
+        return table
+    got = progress[["rung", "run", "tokens", "share", "status"]].rename(
+        columns={"rung": "name", "tokens": "reached_tokens"})
+    return table.merge(got, on="name", how="left", validate="one_to_one")
+
+
 #: Plans for CPU ladders trained on a small corpus with the byte-level tokenizer.  The
 #: Porian laws' N^(2/3) and N^(-1/3) shapes are kept but re-anchored at 42k parameters:
 #: extrapolated four orders of magnitude down, they give batches of a few hundred tokens

@@ -548,3 +548,86 @@ def plot_reliability(table: pd.DataFrame, path: Path) -> Path:
     save(fig, path)
     plt.close(fig)
     return Path(path)
+
+
+def plot_plan(rungs: Sequence, target_n: float, target_tokens: float, path: Path,
+              progress: pd.DataFrame | None = None) -> Path:
+    """``plan.png``: :func:`plan_figure`, saved."""
+    return save(plan_figure(rungs, target_n, target_tokens, progress), path)
+
+
+def plan_figure(rungs: Sequence, target_n: float, target_tokens: float, progress: pd.DataFrame | None = None):
+    """A ladder plan (:func:`ladder.plan`) in the (N, D) plane, as one reads a compute budget:
+    one marker per rung (colour: its size, marker: its Chinchilla multiple, area: its compute),
+    the target as a star, dotted lines of equal 6ND by decade and of D = k x 20 N for each
+    multiple.  With ``progress`` (:func:`describe.plan_progress`), a rung not started is hollow,
+    one training is filled in proportion and labelled with its share of the planned tokens."""
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(7.0, 5.0))
+    sizes = list(dict.fromkeys(r.size for r in sorted(rungs, key=lambda r: r.n)))
+    color = {s: _SIZE_COLORS[i % len(_SIZE_COLORS)] for i, s in enumerate(sizes)}
+    share = {} if progress is None else dict(zip(progress["rung"], progress["share"]))
+    status = {} if progress is None else dict(zip(progress["rung"], progress["status"]))
+    big = max(r.flops for r in rungs)
+    mults = sorted({float(r.multiple) for r in rungs})
+    others = iter(["o", "^", "v", "<", ">", "h", "8"] * len(mults))  # multiples outside the paper's 1/2/5/10
+    marker_of = {m: _MARKERS.get(m) or next(others) for m in mults}
+    for r in rungs:
+        area = 30 + 220 * np.sqrt(r.flops / big)
+        marker, c = marker_of[float(r.multiple)], color[r.size]
+        st = status.get(r.name, "done")
+        ax.scatter(r.n, r.tokens, s=area, marker=marker, facecolors=c if st == "done" else "none", edgecolors=c,
+                   alpha=0.9, zorder=3, label=r.name)
+        if st == "training":  # filled up to its share of the planned tokens
+            ax.scatter(r.n, r.tokens, s=area * min(share[r.name], 1.0), marker=marker, color=c, alpha=0.6, zorder=3,
+                       label=f"{r.name} so far")
+            ax.annotate(f"{share[r.name]:.0%}", (r.n, r.tokens), xytext=(7, -3), textcoords="offset points",
+                        fontsize=7, color=c)
+    ax.scatter(target_n, target_tokens, marker="D", s=110, color=_TARGET_COLORS[0], zorder=4,  # '*' is 10xC
+               label="target")
+    ax.annotate(f"target\nN={target_n:.3g}, D={target_tokens:.3g}", (target_n, target_tokens), xytext=(-10, -6),
+                textcoords="offset points", ha="right", va="top", fontsize=8, color=_TARGET_COLORS[0])
+    ns = np.array([r.n for r in rungs] + [target_n], float)
+    ds = np.array([r.tokens for r in rungs] + [target_tokens], float)
+    xlim = (ns.min() / 1.8, ns.max() * 1.8)
+    ylim = (ds.min() / 2.5, ds.max() * 2.5)
+    x = np.geomspace(*xlim, 50)
+    total = sum(r.flops for r in rungs)
+    c_target = 6.0 * target_n * target_tokens
+    for e in range(int(np.floor(np.log10(6 * xlim[0] * ylim[0]))), int(np.ceil(np.log10(6 * xlim[1] * ylim[1]))) + 1):
+        c = 10.0 ** e
+        ax.plot(x, c / (6 * x), color="0.8", lw=0.7, ls=":", zorder=1)
+        # labelled where the line leaves the box: its right edge, else its bottom edge
+        xe, ye = (xlim[1], c / (6 * xlim[1])) if c / (6 * xlim[1]) > ylim[0] else (c / (6 * ylim[0]), ylim[0])
+        if xlim[0] < xe <= xlim[1] and ylim[0] <= ye < ylim[1]:
+            ax.annotate(f"1e{e}", (xe, ye), xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom",
+                        fontsize=6, color="0.5")
+    for m in mults:
+        ax.plot(x, 20 * m * x, color="0.7", lw=0.7, ls="--", zorder=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(xlim=xlim, ylim=ylim, xlabel="non-embedding parameters N", ylabel="training tokens D")
+    if np.log10(xlim[1] / xlim[0]) <= 3.0:  # a short axis labels 2 and 5 of each decade too (as sweep_figure)
+        from matplotlib.ticker import LogFormatterSciNotation, LogLocator
+
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(3, 3)))
+        ax.tick_params(axis="x", which="minor", labelsize=7)
+    title = (f"Ladder plan: {len(rungs)} rungs, {total:.2e} FLOPs = {100 * total / c_target:.2f}% of the "
+             "target's 6ND")
+    if progress is not None:
+        done = float(progress["flops"].sum())
+        title += f"\n{done:.2e} FLOPs trained so far ({100 * done / total:.0f}% of the plan)"
+    ax.set_title(title, fontsize=9)
+    hs = [Line2D([], [], color=color[s], marker="o", ls="", ms=7, label=s) for s in sizes]
+    hs += [Line2D([], [], color="#555", marker=marker_of[m], ls="", ms=7, label=f"{m:g}xC (D = {20 * m:g}N)")
+           for m in mults]
+    hs += [Line2D([], [], color="0.7", ls="--", lw=0.7, label="D = k x 20N"),
+           Line2D([], [], color="0.8", ls=":", lw=0.7, label="equal 6ND (FLOPs)")]
+    if progress is not None:
+        hs += [Line2D([], [], color="#555", marker="o", ls="", ms=7, mfc="none", label="not started"),
+               Line2D([], [], color="#555", marker="o", ls="", ms=7, label="done")]
+    ax.legend(handles=hs, fontsize=7, loc="upper left", frameon=False, ncol=2)
+    ax.grid(alpha=0.2, which="major")
+    return fig
