@@ -52,6 +52,43 @@ def test_a_ladder_read_mid_training_says_what_it_cannot_tell(tmp_path):
     assert json.loads(r.stdout)["supports"].startswith("fixed pipelines only (--paper, --design)")
 
 
+def test_data_out_writes_the_description_and_every_runs_curves(tmp_path):
+    lad = olmo2_ladder().ladder
+    lad = lad[lad["metric"] != "bpb"]  # a ladder without task loss draws only its accuracy
+    lad.to_csv(tmp_path / "l.csv", index=False)
+    r = run_cli("data", "--ladder", tmp_path / "l.csv", "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert (f"wrote data.json, runs.parquet, runs.csv, tasks.parquet, tasks.csv and accuracy.png to "
+            f"{tmp_path / 'out'}/") in " ".join(r.stdout.split())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "accuracy.png", "data.json", "runs.csv", "runs.parquet", "tasks.csv", "tasks.parquet"]
+    obj = json.loads(run_cli("data", "--ladder", tmp_path / "l.csv", "--json").stdout)
+    assert json.loads((tmp_path / "out" / "data.json").read_text()) == obj
+    runs = pd.read_parquet(tmp_path / "out" / "runs.parquet")
+    assert runs["run"].tolist() == [x["run"] for x in obj["runs"]] and runs["d"].tolist() == [x["d"] for x in obj["runs"]]
+    assert pd.read_csv(tmp_path / "out" / "tasks.csv")["task"].tolist() == [x["task"] for x in obj["tasks"]]
+
+
+def test_the_curves_figure_draws_every_runs_checkpoints_per_task():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from taskladder.plots import ladder_curves_figure
+
+    lad = olmo2_ladder().ladder
+    fig = ladder_curves_figure(lad, "acc")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels][:3] == ["MMLU", "HellaSwag", "ARC-Challenge"] and len(panels) == 10
+    ax = panels[2]
+    lines = {ln.get_label(): ln for ln in ax.lines}
+    assert len(lines) == 16
+    run = lad[(lad["run"] == "760M-5xC") & (lad["task"] == "arc_challenge") & (lad["metric"] == "acc")].sort_values("step")
+    np.testing.assert_array_equal(lines["760M-5xC"].get_xdata(), run["d"].to_numpy(float))
+    np.testing.assert_allclose(lines["760M-5xC"].get_ydata(), 100 * run["value"].to_numpy())
+    assert lines["760M-5xC"].get_color() == lines["760M-1xC"].get_color() != lines["1B-5xC"].get_color()
+    plt.close(fig)
+
+
 def test_data_lists_the_bundled_targets_and_refuses_export_with_a_ladder(tmp_path):
     r = run_cli("data", "--json")
     obj = json.loads(r.stdout)

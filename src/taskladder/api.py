@@ -232,7 +232,8 @@ def read_ladder(paths=None, *, sizes: str | Path | None = None, mixed_convention
                         mixed_conventions=mixed_conventions)
 
 
-def describe_ladder(ladder=None, *, sizes: str | Path | None = None, mixed_conventions: bool = False):
+def describe_ladder(ladder=None, *, sizes: str | Path | None = None, mixed_conventions: bool = False,
+                    figures: str | Path | None = None):
     """What ``taskladder data --json`` describes, before any fit: a
     :class:`describe.LadderDescription` whose ``runs`` (one row per run: N, final tokens, the
     Chinchilla multiple reached and the one its name plans, whether it falls short, checkpoints,
@@ -240,11 +241,16 @@ def describe_ladder(ladder=None, *, sizes: str | Path | None = None, mixed_conve
     warnings every prediction from the ladder carries, ``holes`` the evaluations that seem to
     have failed, and ``supports`` which predictions its run count allows.
 
-    ladder, sizes: as :func:`predict`'s."""
-    from .describe import describe
+    ladder, sizes: as :func:`predict`'s.  figures: a folder to draw every run's accuracy and task
+    loss over training in (``accuracy.png``, ``task_loss.png``; their paths in ``figures``)."""
+    from dataclasses import replace
+
+    from .describe import describe, draw_curves
     from .serve import load_ladder
 
-    return describe(load_ladder(ladder, _path(sizes), mixed_conventions))
+    lad = load_ladder(ladder, _path(sizes), mixed_conventions)
+    desc = describe(lad)
+    return desc if figures is None else replace(desc, figures=draw_curves(lad.results, figures))
 
 
 def backtest(ladder=None, *, tasks: Sequence[str] | str | None = None, holdout: int = 4, level: float = 0.9,

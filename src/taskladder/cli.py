@@ -1220,6 +1220,7 @@ def data(
     mixed_conventions: Annotated[bool, typer.Option(help="Read files scored under different metric conventions together (refused otherwise).")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     export: Annotated[Optional[Path], typer.Option(parser=_file_out, metavar="<path>", help="Write the bundled tidy table to this .parquet, .csv, .json or .jsonl file (as `export` does).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Also write data.json, runs and tasks (.parquet, .csv), and accuracy.png and task_loss.png (every run's curve, a panel per task) here.")] = None,
 ):
     """Describe a ladder before fitting it: its runs, the tasks scored on them, and what it
     cannot tell (a run still training, a task missing from some runs, ...).  The bundled
@@ -1236,12 +1237,14 @@ def data(
         df = export_ladder(lambda: olmo2_ladder().ladder, export)
         out_console.print(f"wrote {len(df)} rows to {export}")
         return
-    desc = describe_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions)
+    if out is not None:
+        io.ensure_writable_dir(out)
+    desc = describe_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions, figures=out)
     targets = {} if ladder else olmo2_ladder().targets
-    if json_:
-        print(io.dumps(desc.to_dict() | ({"targets": [{"name": t.name, "n": t.n, "d": t.d,
-                                                        "checkpoints": int(t.results["step"].nunique())}
-                                                       for t in targets.values()]} if targets else {})))
+    result = desc.to_dict() | ({"targets": [{"name": t.name, "n": t.n, "d": t.d,
+                                             "checkpoints": int(t.results["step"].nunique())}
+                                            for t in targets.values()]} if targets else {})
+    if _emit(result, json_, out, "data", {"runs": desc.runs, "tasks": desc.tasks} if out is not None else {}):
         return
     title = ("Bundled ladder (Bhagia et al., 2024; allenai/OLMo-ladder, Apache-2.0)" if not ladder
              else f"Ladder: {', '.join(p.name for p in ladder)}")
@@ -1269,6 +1272,9 @@ def data(
     _print_notes(desc.notes)
     for hole in desc.holes:
         out_console.print(f"[cyan]note:[/] {hole}")
+    if out is not None:
+        files = ["data.json", "runs.parquet", "runs.csv", "tasks.parquet", "tasks.csv", *(p.name for p in desc.figures)]
+        out_console.print(f"wrote {', '.join(files[:-1])} and {files[-1]} to {out}/")
 
 
 def _one_line(text: str) -> str:

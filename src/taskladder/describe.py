@@ -22,7 +22,7 @@ from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, LM_LOSS
 from .trust import AUTO_MIN_RUNS
 
-__all__ = ["LadderDescription", "describe", "plan_progress"]
+__all__ = ["LadderDescription", "describe", "draw_curves", "plan_progress"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class LadderDescription:
     holes: list = ()
     """Tasks without accuracy at some checkpoints inside their own span where the run's other
     tasks have it (:func:`holes`): not a risk to a prediction, a sign of evaluations that failed."""
+    figures: tuple = ()
+    """The figures :func:`draw_curves` wrote for it (``data --out``), if any."""
 
     @property
     def supports(self) -> str:
@@ -61,6 +63,20 @@ class LadderDescription:
 
         return {"runs": io.records(self.runs), "tasks": io.records(self.tasks), "notes": list(self.notes),
                 "holes": list(self.holes), "convention": self.convention, "supports": self.supports}
+
+
+def draw_curves(results: pd.DataFrame, out) -> tuple:
+    """``accuracy.png`` and ``task_loss.png`` in the folder ``out``: every run's curve over its
+    tokens, a panel per task (:func:`plots.ladder_curves_figure`), for the metrics the ladder
+    has; drawn over the cores.  Returns their paths."""
+    from pathlib import Path
+
+    from .plots import CURVES, draw_all, plot_ladder_curves
+
+    have = set(results["metric"].unique())
+    paths = {m: Path(out) / f"{CURVES[m][0]}.png" for m in CURVES if m in have}
+    draw_all([(plot_ladder_curves, (results, m, p), {}) for m, p in paths.items()])
+    return tuple(paths.values())
 
 
 def describe(results, sizes=None) -> LadderDescription:

@@ -631,3 +631,56 @@ def plan_figure(rungs: Sequence, target_n: float, target_tokens: float, progress
     ax.legend(handles=hs, fontsize=7, loc="upper left", frameon=False, ncol=2)
     ax.grid(alpha=0.2, which="major")
     return fig
+
+
+#: What ``data --out`` draws per metric: file stem, y label, scale of the values.
+CURVES = {ACC: ("accuracy", "RC accuracy (points)", 100.0), "bpb": ("task_loss", "task loss (bpb)", 1.0)}
+
+
+def plot_ladder_curves(results: pd.DataFrame, metric: str, path: Path) -> Path:
+    """``accuracy.png`` / ``task_loss.png`` of ``data --out``: :func:`ladder_curves_figure`, saved."""
+    return save(ladder_curves_figure(results, metric), path, tight=False)
+
+
+def ladder_curves_figure(results: pd.DataFrame, metric: str):
+    """Every run's ``metric`` over its training tokens, one panel per task (the paper's tasks
+    first): a line per run coloured by its size, its last checkpoint marked by its Chinchilla
+    multiple.  What one looks at before fitting: a run that stopped early, a spike, an evaluation
+    that failed, a task that never leaves chance."""
+    from matplotlib.lines import Line2D
+
+    from .tasks import PAPER_TASKS
+
+    _, ylabel, scale = CURVES[metric]
+    rows = results[results["metric"] == metric]
+    have = set(rows["task"])
+    tasks = [t for t in PAPER_TASKS if t in have] + sorted(have - set(PAPER_TASKS))
+    runs = rows[["run", "size", "n"]].drop_duplicates("run").sort_values(["n", "run"], kind="stable")
+    sizes = list(dict.fromkeys(runs["size"]))
+    color = {s: _SIZE_COLORS[i % len(_SIZE_COLORS)] for i, s in enumerate(sizes)}
+    size_of = dict(zip(runs["run"], runs["size"]))
+    fig, axes = _grid(len(tasks))
+    by_task = {t: g for t, g in rows.groupby("task", sort=False)}
+    mults = set()
+    for ax, task in zip(axes, tasks):
+        g = by_task[task]
+        for run, r in g.groupby("run", sort=False):
+            r = r.sort_values("step")
+            c = color[size_of[run]]
+            d, v = r["d"].to_numpy(float), scale * r["value"].to_numpy(float)
+            ax.plot(d, v, color=c, lw=0.8, alpha=0.8, label=run)
+            m = parse_run_name(str(run))[1]
+            mults.add(m)
+            ax.scatter(d[-1:], v[-1:], color=c, marker=_MARKERS.get(m, "o"), s=22, zorder=3)
+        _log_x(ax)
+        ax.set_title(_display(task), fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(ylabel, fontsize=8)
+    for ax in axes[len(tasks) - min(4, len(tasks)):len(tasks)]:
+        ax.set_xlabel("training tokens D", fontsize=8)
+    hs = [Line2D([], [], color=color[s], lw=1.5, label=s) for s in sizes]
+    hs += [Line2D([], [], color="#555", marker=_MARKERS.get(m, "o"), ls="", ms=6, label=f"{m:g}xC (last checkpoint)")
+           for m in sorted(x for x in mults if x is not None)]
+    _legend(fig, [], ncol=8, first=hs, title=f"{ylabel[0].upper() + ylabel[1:]} of every ladder run over training")
+    return fig
