@@ -26,7 +26,8 @@ def test_report_on_bundled_data_is_self_contained():
     assert ladder[2] == ["190M-1xC", "190,354,176", "3.813e+09", "1", "37", "10"]
     assert ladder[17] == ["1B-10xC", "1,279,395,840", "2.559e+11", "10", "163", "10"]
     assert ["MMLU", "16", "acc, bpb, taskce", "26.9–36.0"] in ladder
-    assert len(re.findall(r"src=\"data:image/png;base64,", text)) == 8  # every figure embedded
+    assert len(re.findall(r"src=\"data:image/png;base64,", text)) == 9  # every figure embedded
+    assert text.index('<img alt="ladder_accuracy"') > text.index("<h2>The ladder</h2>")  # every run's curves
     assert "http://" not in text.replace("http://www.w3.org", "")  # nothing fetched when opened
     assert text.count("<td>48.4</td>") == 2  # ours and the paper's MMLU 7B prediction
     # the headline errors, each beside the paper's Figure 2 value (here on 3 of its 8 tasks)
@@ -228,17 +229,19 @@ def test_report_calibration_section_shows_the_ladders_coverage():
     assert cells[:4] == [f"{table.loc[('all', lv), 'coverage']:.0%}" for lv in (0.5, 0.8, 0.9, 0.95)]
     assert cells[4:8] == [f"{table.loc[('all', lv), 'half_width']:.1f}" for lv in (0.5, 0.8, 0.9, 0.95)]
     assert cells[8] == "12"
-    assert text.count("data:image/png;base64,") == 9  # the reliability figure too
+    assert text.count("data:image/png;base64,") == 10  # the reliability figure too
 
 
-def test_the_ladder_section_shows_a_run_short_of_its_name():
+def test_the_ladder_section_shows_a_run_short_of_its_name(tmp_path):
     from taskladder.chain import Ladder
-    from taskladder.report import _ladder
+    from taskladder.report import _Figures, _ladder
 
     lad = olmo2_ladder().ladder
     one = lad["run"] == "1B-10xC"
     short = lad[~(one & (lad["step"] > 0.6 * lad.loc[one, "step"].max())) & (lad["run"] != "190M-1xC")]
-    rows = _Sections("<h2>The ladder</h2>" + "".join(_ladder(Ladder(short)))).out["The ladder"]
+    fig = _Figures(tmp_path)
+    rows = _Sections("<h2>The ladder</h2>" + "".join(_ladder(Ladder(short), fig))).out["The ladder"]
+    assert [name for _, (*_, path), _ in fig.jobs for name in [path.name]] == ["ladder_accuracy.png"]
     assert rows[0].startswith("Supports every command")
     assert [r for r in rows if r and r[0] == "1B-10xC"][0][3] == "5.96 of 10"  # reached of planned
     assert [r for r in rows if r and r[0] == "1B-5xC"][0][3] == "5"

@@ -660,14 +660,20 @@ def ladder_curves_figure(results: pd.DataFrame, metric: str):
     color = {s: _SIZE_COLORS[i % len(_SIZE_COLORS)] for i, s in enumerate(sizes)}
     size_of = dict(zip(runs["run"], runs["size"]))
     fig, axes = _grid(len(tasks))
-    by_task = {t: g for t, g in rows.groupby("task", sort=False)}
+    # sorted once (runs by N, so the larger runs' lines lie on top) and cut into (task, run) stretches
+    rows = rows.assign(_o=rows["run"].map({r: i for i, r in enumerate(runs["run"])})).sort_values(
+        ["task", "_o", "step"], kind="stable")
+    task_of, run_of = rows["task"].astype(str).to_numpy(), rows["run"].astype(str).to_numpy()
+    same = (task_of[1:] == task_of[:-1]) & (run_of[1:] == run_of[:-1])
+    cuts = np.flatnonzero(~same) + 1
+    d_all, v_all = rows["d"].to_numpy(float), scale * rows["value"].to_numpy(float)
+    by_task: dict = {}
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(rows)]):
+        by_task.setdefault(task_of[lo], []).append((run_of[lo], d_all[lo:hi], v_all[lo:hi]))
     mults = set()
     for ax, task in zip(axes, tasks):
-        g = by_task[task]
-        for run, r in g.groupby("run", sort=False):
-            r = r.sort_values("step")
+        for run, d, v in by_task[task]:
             c = color[size_of[run]]
-            d, v = r["d"].to_numpy(float), scale * r["value"].to_numpy(float)
             ax.plot(d, v, color=c, lw=0.8, alpha=0.8, label=run)
             m = parse_run_name(str(run))[1]
             mults.add(m)
