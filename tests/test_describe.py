@@ -171,3 +171,18 @@ def test_checkpoints_a_task_was_not_scored_at_are_named(tmp_path):
     lad.to_csv(tmp_path / "l.csv", index=False)
     r = run_cli("data", "--ladder", tmp_path / "l.csv", "--json")
     assert json.loads(r.stdout)["holes"] == d.holes
+
+
+def test_data_out_into_the_ladder_folder_leaves_it_a_ladder(tmp_path):
+    # runs.csv and tasks.csv beside data.json (and plan.csv beside plan.json) are outputs, not runs
+    lad = olmo2_ladder().ladder
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    lad.to_csv(runs / "ladder.csv", index=False)
+    first = run_cli("data", "--ladder", runs, "--out", runs, "--json")
+    assert first.returncode == 0, first.stderr
+    assert run_cli("plan", "--ladder", runs, "--out", runs).returncode == 0
+    again = run_cli("data", "--ladder", runs, "--json")
+    assert again.returncode == 0 and json.loads(again.stdout) == json.loads(first.stdout), again.stderr
+    r = run_cli("data", "--export", tmp_path / "x.csv", "--out", tmp_path / "d")
+    assert r.returncode == 2 and "give --out in another call" in r.stderr and not (tmp_path / "x.csv").exists()

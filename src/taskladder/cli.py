@@ -1230,6 +1230,8 @@ def data(
     from .results import chinchilla_multiple
 
     if export is not None:
+        if out is not None:
+            raise TaskladderError("--export writes the bundled table alone; give --out in another call")
         if ladder:
             raise TaskladderError("--export writes the bundled table; 'taskladder export --ladder ...' converts yours")
         from .export import export_ladder

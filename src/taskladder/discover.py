@@ -41,7 +41,8 @@ _TOOL_FILES = (LM_EVAL_RESULTS, OLMES_METRICS, OLMO_CORE_STEP)
 #: writes beside them (cli._emit, reproduction.write): never read as a ladder.
 OWN_OUTPUTS = {"predict.json": ("predictions",), "compare.json": ("comparison",), "forecast.json": ("forecast",),
                "backtest.json": ("backtest",), "calibration.json": ("calibration", "calibration_runs"),
-               "reproduce.json": ("predictions", "design_choices", "variance")}
+               "reproduce.json": ("predictions", "design_choices", "variance"), "data.json": ("runs", "tasks"),
+               "plan.json": ("plan",)}
 #: What a tool-output folder's readers open (results, samples, predictions, requests, metrics).
 _READ_SUFFIXES = (".json", ".jsonl")
 #: Files up to this size are known by their bytes; larger ones (lm-eval's per-sample logs of a
