@@ -246,3 +246,23 @@ def test_compare_ladders_says_nothing_of_actuals_it_does_not_show():
     with pytest.warns(InputWarning, match=r"^7B-4T: its actual is its last checkpoints at 3\.945e\+12 tokens, 1\.4% "
                                           r"before the prediction's 4e\+12"):
         taskladder.predict(targets="7B-4T", d="4T", tasks="piqa", design="paper", ladder=b)
+
+
+def test_plan_ladder_is_what_plan_writes_and_warns_as_it_does(tmp_path):
+    paper = taskladder.plan_ladder()  # 7B-4T: the paper's ladder
+    obj = json.loads(run_cli("plan", "--json").stdout)
+    assert paper.to_dict("records") == obj["rungs"]
+    assert paper["name"].tolist()[:2] == ["190M-1xC", "190M-2xC"] and len(paper) == 16
+    lad = olmo2_ladder().ladder
+    lad[lad["run"] != "1B-1xC"].to_csv(tmp_path / "now.csv", index=False)
+    args = ["--n", "1B", "--tokens", "2xC", "--sizes", "190M,1B", "--multiples", "1,2"]
+    cli = json.loads(run_cli("plan", *args, "--ladder", tmp_path / "now.csv", "--json").stdout)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        got = taskladder.plan_ladder("1B", "2xC", sizes=["190M", "1B"], multiples=[1, 2], ladder=tmp_path / "now.csv",
+                                     figure=tmp_path / "plan.png")
+    assert [str(x.message) for x in w if x.category is InputWarning] == cli["notes"] and len(cli["notes"]) == 3
+    assert got[list(cli["rungs"][0])].to_dict("records") == cli["rungs"]
+    assert got["status"].tolist() == [p["status"] for p in cli["progress"]] == ["done", "done", "not started", "done"]
+    assert got["reached_tokens"].tolist() == [p["tokens"] for p in cli["progress"]]
+    assert (tmp_path / "plan.png").read_bytes()[:4] == b"\x89PNG"

@@ -5,7 +5,8 @@ computes, as a DataFrame: the same fits (and the same cache of them), the same i
 same warnings (as :class:`errors.InputWarning`).  The ladder may be the bundled one, ladder files
 or folders (any format ``--ladder`` reads), or a tidy DataFrame already in memory.  Likewise
 :func:`forecast_target` (``forecast``), :func:`compare_ladders` (``compare``), :func:`backtest`
-(``backtest``), :func:`describe_ladder` (``data``) and :func:`read_ladder` (``export``'s table).
+(``backtest``), :func:`describe_ladder` (``data``), :func:`plan_ladder` (``plan``) and
+:func:`read_ladder` (``export``'s table).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pandas as pd
 
 from .errors import FitWarning, InputWarning, TaskladderError, recording_input_warnings
 
-__all__ = ["backtest", "compare_ladders", "describe_ladder", "forecast_target", "predict", "read_ladder"]
+__all__ = ["backtest", "compare_ladders", "describe_ladder", "forecast_target", "plan_ladder", "predict",
+           "read_ladder"]
 
 #: Per-row dicts of the automatic prediction (weights and each pipeline's prediction and SD):
 #: left out of the table; ``trust.auto_predict(...).weights`` has them as rows.
@@ -251,6 +253,45 @@ def describe_ladder(ladder=None, *, sizes: str | Path | None = None, mixed_conve
     lad = load_ladder(ladder, _path(sizes), mixed_conventions)
     desc = describe(lad)
     return desc if figures is None else replace(desc, figures=draw_curves(lad.results, figures))
+
+
+def plan_ladder(n="6887575552", d="3945065873408", *, sizes: Sequence[str] | str = "auto",
+                multiples: Sequence[float] = (1, 2, 5, 10), seq_len: int = 4096, budget=None, ladder=None,
+                figure: str | Path | None = None) -> pd.DataFrame:
+    """The ladder to train for a target, as ``taskladder plan --out``'s table: one row per rung
+    (size, N, shape, batch, peak and final learning rate, warmup, tokens, steps, checkpoint
+    interval, FLOPs and their share of the target's 6ND).
+
+    n, d: the target, as :func:`predict`'s (default: OLMo 2 7B-4T, for which the plan is the
+        paper's ladder).  sizes: OLMo 2 size names (a list, or comma-separated) or ``"auto"``:
+        four sizes below the target.  multiples: Chinchilla multiples of each size's 20 N.
+        seq_len: the sequence length.  budget: refuse plans above this many training FLOPs.
+    ladder: the runs so far (files or folders, any format ``--ladder`` reads): adds each rung's
+        ``run``, ``reached_tokens``, ``share`` of its planned tokens and ``status`` (done,
+        training, not started).  figure: a PNG path to draw the plan at (``plan.png``).
+
+    A plan that is no ladder for its target (a rung as large as it, a cost over 10% of its
+    compute) and runs that match no rung are said as :class:`errors.InputWarning`.
+    """
+    from .describe import plan_and_progress
+    from .ladder import PlanConfig, plan_table, size_names
+    from .serve import as_paths
+    from .units import parse_count, parse_flops, parse_tokens, resolve_tokens
+
+    target_n = parse_count(str(n), "n")
+    tokens = resolve_tokens(_one(parse_tokens(str(d), "d"), "d"), target_n, "d")
+    names = size_names(sizes if isinstance(sizes, str) else ",".join(sizes), target_n)
+    mults = tuple(_number(m, "multiples") for m in ([multiples] if np.ndim(multiples) == 0 else multiples))
+    cfg = PlanConfig(target_n=target_n, target_tokens=tokens, seq_len=seq_len, sizes=names, multiples=mults,
+                     budget_flops=parse_flops(str(budget), "budget") if budget is not None else None)
+    rungs, notes, progress = plan_and_progress(cfg, as_paths(ladder) if ladder is not None else None)
+    if figure is not None:
+        from .plots import plot_plan
+
+        plot_plan(rungs, cfg.target_n, cfg.target_tokens, Path(figure), progress)
+    for note in notes:  # at the caller's line
+        warnings.warn(note, InputWarning, stacklevel=2)
+    return plan_table(rungs, progress)
 
 
 def backtest(ladder=None, *, tasks: Sequence[str] | str | None = None, holdout: int = 4, level: float = 0.9,

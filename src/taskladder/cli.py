@@ -857,8 +857,8 @@ def plan(
     With no options: the paper's ladder for OLMo 2 7B-4T.  With --ladder, how far the runs
     so far have got through the plan (files without N take the plan's N and batch).
     """
-    from .ladder import PlanConfig, plan_notes, size_names
-    from .ladder import plan as make_plan
+    from .describe import plan_and_progress
+    from .ladder import PlanConfig, size_names
 
     try:
         mults = tuple(float(m) for m in multiples.split(",") if m.strip())
@@ -868,17 +868,8 @@ def plan(
     cfg = PlanConfig(target_n=n, target_tokens=_target_tokens(target_tokens, n),
                      seq_len=seq_len, sizes=size_names(sizes, n), multiples=mults,
                      budget_flops=parse_flops(budget, "--budget") if budget else None)
-    rungs = make_plan(cfg)
+    rungs, notes, progress = plan_and_progress(cfg, ladder, mixed_conventions)
     total = sum(r.flops for r in rungs)
-    notes = plan_notes(cfg, rungs)
-    progress = None
-    if ladder:
-        from .describe import plan_progress
-        from .results import SizeTable, read_results
-
-        table = SizeTable({r.size: r.n for r in rungs}, {r.size: r.batch_tokens for r in rungs})
-        progress, more = plan_progress(rungs, read_results(ladder, sizes=table, mixed_conventions=mixed_conventions))
-        notes += more
     result = {"rungs": [r.as_dict() for r in rungs], "total_flops": total,
               "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__,
               "notes": notes} | ({"progress": io.records(progress)} if progress is not None else {})

@@ -22,7 +22,7 @@ from .results import chinchilla_multiple, parse_run_name
 from .tasks import ACC, LM_LOSS
 from .trust import AUTO_MIN_RUNS
 
-__all__ = ["LadderDescription", "describe", "draw_curves", "plan_progress"]
+__all__ = ["LadderDescription", "describe", "draw_curves", "plan_and_progress", "plan_progress"]
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,23 @@ def holes(lad, tasks) -> list[str]:
 #: A run within this share of its rung's planned tokens has finished (the bundled runs reach
 #: 1.0004-1.0015 of the tokens `taskladder plan` gives their rungs).
 DONE_SHARE = 0.995
+
+
+def plan_and_progress(config, ladder=None, mixed_conventions: bool = False) -> tuple[list, list[str], pd.DataFrame | None]:
+    """What ``taskladder plan`` shows: the rungs of ``config`` (:class:`ladder.PlanConfig`), the
+    warnings about the plan (:func:`ladder.plan_notes`), and with ``ladder`` (files or folders, any
+    format ``--ladder`` reads; files without N take the plan's N and batch) how far each rung has
+    got (:func:`plan_progress`; None without), whose notes join the plan's."""
+    from .ladder import plan, plan_notes
+    from .results import SizeTable, read_results
+
+    rungs = plan(config)
+    notes = plan_notes(config, rungs)
+    if not ladder:
+        return rungs, notes, None
+    table = SizeTable({r.size: r.n for r in rungs}, {r.size: r.batch_tokens for r in rungs})
+    progress, more = plan_progress(rungs, read_results(ladder, sizes=table, mixed_conventions=mixed_conventions))
+    return rungs, notes + more, progress
 
 
 def plan_progress(rungs, results) -> tuple[pd.DataFrame, list[str]]:
