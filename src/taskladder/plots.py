@@ -614,8 +614,9 @@ def plan_figure(rungs: Sequence, target_n: float, target_tokens: float, progress
         ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
         ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(3, 3)))
         ax.tick_params(axis="x", which="minor", labelsize=7)
-    title = (f"Ladder plan: {len(rungs)} rungs, {total:.2e} FLOPs = {100 * total / c_target:.2f}% of the "
-             "target's 6ND")
+    cost = total / c_target  # a percent up to 10x the target (a micro plan for a smaller target runs past it)
+    title = (f"Ladder plan: {len(rungs)} rungs, {total:.2e} FLOPs = "
+             + (f"{100 * cost:.2f}% of" if cost < 10 else f"{cost:,.0f}x") + " the target's 6ND")
     if progress is not None:
         done = float(progress["flops"].sum())
         title += f"\n{done:.2e} FLOPs trained so far ({100 * done / total:.0f}% of the plan)"
