@@ -193,10 +193,11 @@ def test_a_table_of_unknown_columns_is_told_what_is_read_not_asked_for_n(tmp_pat
         read_results(p)
 
 
-def test_a_wrapped_cause_is_its_first_non_blank_line():
+def test_a_wrapped_cause_is_one_line():
     from taskladder.errors import cause
 
-    assert cause(ValueError("\n  first\nsecond\n")) == "ValueError: first"
+    assert cause(ValueError("\n  first\n\nsecond\n")) == "ValueError: first second"
+    assert cause(ValueError("x" * 400)) == "ValueError: " + "x" * 297 + "..."
     assert cause(OSError()) == "OSError"
     assert cause(KeyError("doc"), named=False) == "'doc'"
     assert cause(Exception(""), named=False) == "Exception"

@@ -19,11 +19,13 @@ def listed(items, k: int = 4, quote: bool = False) -> str:
     return ", ".join(items[:k]) + (f" and {len(items) - k} more" if len(items) > k else "")
 
 
-def cause(e: BaseException, named: bool = True) -> str:
-    """The first non-blank line of an exception from a library (pandas, pyarrow, tokenizers), for
-    a message that wraps it in parentheses: their messages can run over several lines, and cutting
-    the whole wrapped message at its first line dropped the closing parenthesis and what followed."""
-    line = next((x.strip() for x in str(e).splitlines() if x.strip()), "")
+def cause(e: BaseException, named: bool = True, limit: int = 300) -> str:
+    """An exception from a library (pandas, pyarrow, transformers), its lines joined into one and
+    cut at ``limit`` characters, for a message that wraps it in parentheses: such messages run over
+    several lines (transformers lists what it tried), and cutting the whole wrapped message at its
+    first line dropped the closing parenthesis and what followed."""
+    line = " ".join(x.strip() for x in str(e).splitlines() if x.strip())
+    line = line if len(line) <= limit else line[:limit - 3].rstrip() + "..."
     if not named:
         return line or type(e).__name__
     return f"{type(e).__name__}: {line}" if line else type(e).__name__
