@@ -266,3 +266,7 @@ def test_plan_ladder_is_what_plan_writes_and_warns_as_it_does(tmp_path):
     assert got["status"].tolist() == [p["status"] for p in cli["progress"]] == ["done", "done", "not started", "done"]
     assert got["reached_tokens"].tolist() == [p["tokens"] for p in cli["progress"]]
     assert (tmp_path / "plan.png").read_bytes()[:4] == b"\x89PNG"
+    with warnings.catch_warnings():  # a DataFrame in memory, as the file
+        warnings.simplefilter("ignore", InputWarning)
+        frame = taskladder.plan_ladder("1B", "2xC", sizes="190M,1B", multiples=[1, 2], ladder=lad[lad["run"] != "1B-1xC"])
+    assert frame.equals(got)

@@ -257,7 +257,7 @@ def describe_ladder(ladder=None, *, sizes: str | Path | None = None, mixed_conve
 
 def plan_ladder(n="6887575552", d="3945065873408", *, sizes: Sequence[str] | str = "auto",
                 multiples: Sequence[float] = (1, 2, 5, 10), seq_len: int = 4096, budget=None, ladder=None,
-                figure: str | Path | None = None) -> pd.DataFrame:
+                mixed_conventions: bool = False, figure: str | Path | None = None) -> pd.DataFrame:
     """The ladder to train for a target, as ``taskladder plan --out``'s table: one row per rung
     (size, N, shape, batch, peak and final learning rate, warmup, tokens, steps, checkpoint
     interval, FLOPs and their share of the target's 6ND).
@@ -266,16 +266,17 @@ def plan_ladder(n="6887575552", d="3945065873408", *, sizes: Sequence[str] | str
         paper's ladder).  sizes: OLMo 2 size names (a list, or comma-separated) or ``"auto"``:
         four sizes below the target.  multiples: Chinchilla multiples of each size's 20 N.
         seq_len: the sequence length.  budget: refuse plans above this many training FLOPs.
-    ladder: the runs so far (files or folders, any format ``--ladder`` reads): adds each rung's
-        ``run``, ``reached_tokens``, ``share`` of its planned tokens and ``status`` (done,
-        training, not started).  figure: a PNG path to draw the plan at (``plan.png``).
+    ladder: the runs so far (files or folders, any format ``--ladder`` reads, or a tidy
+        DataFrame): adds each rung's ``run``, ``reached_tokens``, ``share`` of its planned tokens
+        and ``status`` (done, training, not started).  mixed_conventions: as ``--mixed-conventions``.
+    figure: a PNG path to draw the plan at (``plan.png``).
 
     A plan that is no ladder for its target (a rung as large as it, a cost over 10% of its
     compute) and runs that match no rung are said as :class:`errors.InputWarning`.
     """
     from .describe import plan_and_progress
     from .ladder import PlanConfig, plan_table, size_names
-    from .serve import as_paths
+    from .serve import _is_frame, as_paths
     from .units import parse_count, parse_flops, parse_tokens, resolve_tokens
 
     target_n = parse_count(str(n), "n")
@@ -284,7 +285,8 @@ def plan_ladder(n="6887575552", d="3945065873408", *, sizes: Sequence[str] | str
     mults = tuple(_number(m, "multiples") for m in ([multiples] if np.ndim(multiples) == 0 else multiples))
     cfg = PlanConfig(target_n=target_n, target_tokens=tokens, seq_len=seq_len, sizes=names, multiples=mults,
                      budget_flops=parse_flops(str(budget), "budget") if budget is not None else None)
-    rungs, notes, progress = plan_and_progress(cfg, as_paths(ladder) if ladder is not None else None)
+    runs = ladder if ladder is None or _is_frame(ladder) else as_paths(ladder)
+    rungs, notes, progress = plan_and_progress(cfg, runs, mixed_conventions)
     if figure is not None:
         from .plots import plot_plan
 

@@ -154,17 +154,22 @@ DONE_SHARE = 0.995
 def plan_and_progress(config, ladder=None, mixed_conventions: bool = False) -> tuple[list, list[str], pd.DataFrame | None]:
     """What ``taskladder plan`` shows: the rungs of ``config`` (:class:`ladder.PlanConfig`), the
     warnings about the plan (:func:`ladder.plan_notes`), and with ``ladder`` (files or folders, any
-    format ``--ladder`` reads; files without N take the plan's N and batch) how far each rung has
-    got (:func:`plan_progress`; None without), whose notes join the plan's."""
+    format ``--ladder`` reads, files without N taking the plan's N and batch; or a tidy DataFrame)
+    how far each rung has got (:func:`plan_progress`; None without), whose notes join the plan's."""
     from .ladder import plan, plan_notes
     from .results import SizeTable, read_results
+    from .serve import _frame_ladder, _is_frame
 
     rungs = plan(config)
     notes = plan_notes(config, rungs)
-    if not ladder:
+    if ladder is None or (not _is_frame(ladder) and not ladder):
         return rungs, notes, None
-    table = SizeTable({r.size: r.n for r in rungs}, {r.size: r.batch_tokens for r in rungs})
-    progress, more = plan_progress(rungs, read_results(ladder, sizes=table, mixed_conventions=mixed_conventions))
+    if _is_frame(ladder):  # checked as a long-format file would be
+        results = _frame_ladder(ladder).results
+    else:
+        table = SizeTable({r.size: r.n for r in rungs}, {r.size: r.batch_tokens for r in rungs})
+        results = read_results(ladder, sizes=table, mixed_conventions=mixed_conventions)
+    progress, more = plan_progress(rungs, results)
     return rungs, notes + more, progress
 
 
