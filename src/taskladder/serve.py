@@ -109,6 +109,8 @@ def load_ladder(ladder=None, sizes: Path | None = None, mixed_conventions: bool 
 def as_paths(ladder) -> list[Path]:
     """Ladder files or folders given from Python (a path or a list of them) as paths; anything else
     in the list (a DataFrame among paths, a number) is one clear error."""
+    if _is_frame(ladder):  # list(frame) would be its column names; callers read a frame themselves
+        raise TaskladderError("ladder: a path or a list of paths here; got a DataFrame")
     items = [ladder] if isinstance(ladder, (str, Path)) else list(ladder)
     bad = [p for p in items if not isinstance(p, (str, Path))]
     if bad:
