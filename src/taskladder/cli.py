@@ -340,6 +340,32 @@ def _variance_table(var) -> Table:
     return t
 
 
+def _provenance(ladder=None, sizes: Path | None = None, mixed_conventions: bool = False, **more) -> dict:
+    """The ``provenance`` of a command's JSON (:mod:`taskladder.provenance`): versions, and the
+    ladder's files with the SHA-256 of their content; ``more``: other sources (a target's log)."""
+    from .provenance import source, stamp
+
+    return stamp(ladder=source(ladder, sizes, mixed_conventions), **more)
+
+
+def _source(paths, sizes: Path | None = None) -> dict:
+    from .provenance import source
+
+    return source(paths, sizes)
+
+
+def _target_source(target_file: Path | None) -> dict:
+    """A target's own log, where one was given, as a source of the result."""
+    return {} if target_file is None else {"target_log": _source([target_file])}
+
+
+def _provenance_versions() -> dict:
+    """The provenance of a result that read no data (a plan alone): the versions."""
+    from .provenance import stamp
+
+    return stamp()
+
+
 def _emit(result: dict, json_: bool, out: Path | None, stem: str, tables: dict) -> bool:
     """Write 'result' (JSON) and 'tables' (flat Parquet and CSV) under 'out'; print the JSON when asked.
 
@@ -350,7 +376,7 @@ def _emit(result: dict, json_: bool, out: Path | None, stem: str, tables: dict) 
 
         io.write_json(out / f"{stem}.json", result)
         for name, df in tables.items():  # flat tables for dashboards (taskladder.export)
-            write(df, out / f"{name}.parquet")
+            write(df, out / f"{name}.parquet", result.get("provenance"))
             write(df, out / f"{name}.csv")
     if json_:
         print(io.dumps(result))
@@ -470,7 +496,8 @@ def predict(
         notes = [*said, *auto.notes]
         result = {"predictions": io.records([{k: v for k, v in r.items() if k not in hidden} for r in auto.rows]),
                   "weights": io.records(auto.weights),  # as applied
-                  "config": {"design": "auto", "level": level, "interval": INTERVAL_METHOD}, "notes": notes}
+                  "config": {"design": "auto", "level": level, "interval": INTERVAL_METHOD}, "notes": notes,
+                  "provenance": _provenance(ladder, sizes, mixed_conventions, **_target_source(target_file))}
         if out is not None:
             _plot_predictions(auto.predictions, targets, out)
         if _emit(result, json_, out, "predict", {"predictions": auto.predictions} if out is not None else {}):
@@ -489,7 +516,8 @@ def predict(
                               progress=advance)
     notes = [*said, *fp.notes]
     result = {"predictions": io.records(fp.rows), **({"fits": fp.fits} if fp.fits is not None else {}),
-              "config": fp.config, "notes": notes}
+              "config": fp.config, "notes": notes,
+              "provenance": _provenance(ladder, sizes, mixed_conventions, **_target_source(target_file))}
     if out is not None:
         _plot_predictions(fp.predictions, targets, out)
     if _emit(result, json_, out, "predict", {"predictions": fp.predictions} if out is not None else {}):
@@ -581,7 +609,8 @@ def compare(
     rows = table.to_dict(orient="records")
     result = {"comparisons": io.records(rows), "config": {"level": level, "interval": INTERVAL_METHOD,
                                                           "baseline": str(baseline), "candidate": str(candidate)},
-              "notes": notes}
+              "notes": notes, "provenance": _provenance(baseline=_source([baseline], sizes),
+                                                        candidate=_source([candidate], sizes))}
     if out is not None:
         from .plots import plot_compare
 
@@ -648,7 +677,7 @@ def forecast(
                               ladder=ladder or None, sizes=sizes, mixed_conventions=mixed_conventions,
                               tokens=_one_tokens(tokens), upto=upto, tasks=parse_names(task), level=level,
                               fresh=out is not None)
-    result = ans.result
+    result = {**ans.result, "provenance": _provenance(ladder, sizes, mixed_conventions, **_target_source(target_file))}
     if out is not None:  # created only now: a failed forecast leaves no empty folder behind
         from . import plots
 
@@ -701,14 +730,15 @@ def backtest(
     if out is not None:
         io.ensure_writable_dir(out)
     if calibration:
-        return _calibration(results, tasks, out, json_)
+        return _calibration(results, tasks, out, json_, _provenance(ladder, sizes, mixed_conventions))
     prog, advance = _fit_progress(len(tasks), json_, "backtesting")
     with prog:
         lad = Ladder(results)
         bt = backtest_table(lad, tasks, ALL_DESIGNS, holdout=holdout, level=level, progress=advance)
     summary = backtest_summary(bt)
     notes = ladder_notes(lad, tasks)
-    result = {"summary": io.records(summary), "runs": io.records(bt), "notes": notes}
+    result = {"summary": io.records(summary), "runs": io.records(bt), "notes": notes,
+              "provenance": _provenance(ladder, sizes, mixed_conventions)}
     if out is not None:
         from . import plots
 
@@ -743,7 +773,7 @@ def backtest(
     _print_notes(notes)
 
 
-def _calibration(results, tasks, out: Path | None, json_: bool) -> None:
+def _calibration(results, tasks, out: Path | None, json_: bool, provenance: dict) -> None:
     from .calibration import LEVELS, auto_splits, calibration_table, rolling_auto, splits_text
     from .chain import ladder_notes
 
@@ -755,7 +785,7 @@ def _calibration(results, tasks, out: Path | None, json_: bool) -> None:
         raise TaskladderError("no split of this ladder leaves the 10 runs the automatic prediction needs to train on")
     table = calibration_table(rolled)
     notes = ladder_notes(results, tasks)
-    result = {"calibration": io.records(table), "runs": io.records(rolled), "notes": notes}
+    result = {"calibration": io.records(table), "runs": io.records(rolled), "notes": notes, "provenance": provenance}
     if out is not None:
         from .plots import plot_reliability
 
@@ -826,7 +856,8 @@ def report(
     running = rpt.running_forecast(results, target_file, targets[-1], tasks, size_table) if target_file else None
     with err_console.status("fitting and drawing", spinner="dots") if err_console.is_terminal else _null():
         text = rpt.build(results, targets, tasks, ALL_TASKS, title=title, paper=paper, calibration=calibration,
-                         running=running)
+                         running=running, provenance=_provenance(ladder, sizes, mixed_conventions,
+                                                                 **_target_source(target_file)))
     rpt.write(out, text)
     out_console.print(f"wrote {out} ({len(text) / 1e6:.1f} MB)")
 
@@ -872,7 +903,8 @@ def plan(
     total = sum(r.flops for r in rungs)
     result = {"rungs": [r.as_dict() for r in rungs], "total_flops": total,
               "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__,
-              "notes": notes} | ({"progress": io.records(progress)} if progress is not None else {})
+              "notes": notes} | ({"progress": io.records(progress)} if progress is not None else {}) \
+        | {"provenance": _provenance(ladder, None, mixed_conventions) if ladder else _provenance_versions()}
     if out is not None:
         from .ladder import plan_table
         from .plots import plot_plan
@@ -1236,7 +1268,8 @@ def data(
     targets = {} if ladder else olmo2_ladder().targets
     result = desc.to_dict() | ({"targets": [{"name": t.name, "n": t.n, "d": t.d,
                                              "checkpoints": int(t.results["step"].nunique())}
-                                            for t in targets.values()]} if targets else {})
+                                            for t in targets.values()]} if targets else {}) \
+        | {"provenance": _provenance(ladder, sizes, mixed_conventions)}
     if _emit(result, json_, out, "data", {"runs": desc.runs, "tasks": desc.tasks} if out is not None else {}):
         return
     title = ("Bundled ladder (Bhagia et al., 2024; allenai/OLMo-ladder, Apache-2.0)" if not ladder

@@ -58,13 +58,14 @@ def check_format(path: Path) -> str:
     return ext
 
 
-def write(df: pd.DataFrame, path: Path) -> Path:
-    """Write a flat copy of ``df`` in the format its extension names, atomically."""
+def write(df: pd.DataFrame, path: Path, provenance: dict | None = None) -> Path:
+    """Write a flat copy of ``df`` in the format its extension names, atomically (Parquet with
+    ``provenance`` in its metadata: :func:`io.write_table`)."""
     path = Path(path)
     ext = check_format(path)
     flat = flatten(df)
     if ext in (".csv", ".parquet"):
-        return io.write_table(path, flat)
+        return io.write_table(path, flat, provenance)
     text = io.dumps(io.records(flat)) if ext == ".json" else "".join(
         json.dumps(r) + "\n" for r in json.loads(io.dumps(io.records(flat))))
     return io.write_bytes_atomic(path, text.encode())

@@ -144,8 +144,20 @@ def write_json(path: Path, obj) -> Path:
     return write_bytes_atomic(path, (dumps(obj) + "\n").encode())
 
 
-def write_table(path: Path, df) -> Path:
-    """Write a DataFrame as Parquet or CSV (by extension), atomically."""
+def write_table(path: Path, df, provenance: dict | None = None) -> Path:
+    """Write a DataFrame as Parquet or CSV (by extension), atomically; a Parquet file keeps
+    ``provenance`` (:mod:`taskladder.provenance`) as JSON under its schema metadata key
+    ``taskladder``, beside pandas' own."""
     path = Path(path)
-    return _atomic(path, lambda tmp: df.to_parquet(tmp, index=False) if path.suffix == ".parquet"
-                   else df.to_csv(tmp, index=False))
+    if path.suffix != ".parquet":
+        return _atomic(path, lambda tmp: df.to_csv(tmp, index=False))
+    if provenance is None:
+        return _atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .provenance import PARQUET_KEY
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), PARQUET_KEY: dumps(provenance).encode()})
+    return _atomic(path, lambda tmp: pq.write_table(table, tmp))

@@ -50,6 +50,7 @@ def run(out: Path, figures: bool = True, next_stage: Callable[[], None] = lambda
     from .chain import ChainConfig
     from .paper import FIGURE2_MAE
     from .paper import reproduce as figure2
+    from .provenance import source, stamp
     from .tasks import ALL_TASKS, PAPER_TASKS
     from .trust import auto_predict
 
@@ -75,13 +76,14 @@ def run(out: Path, figures: bool = True, next_stage: Callable[[], None] = lambda
         "auto_mean_abs_error": auto.groupby("target", sort=False)["abs_error"].mean().to_dict(),
         "fits": fits_json(rep.fits),
         "config": ChainConfig().__dict__,
+        "provenance": stamp(ladder=source()),
     }
     with io.staged(out) as tmp:
         io.write_json(tmp / "reproduce.json", result)
-        io.write_table(tmp / "predictions.parquet", preds)
+        io.write_table(tmp / "predictions.parquet", preds, result["provenance"])
         io.write_table(tmp / "predictions.csv", preds)
-        io.write_table(tmp / "design_choices.parquet", design)
-        io.write_table(tmp / "variance.parquet", var)
+        io.write_table(tmp / "design_choices.parquet", design, result["provenance"])
+        io.write_table(tmp / "variance.parquet", var, result["provenance"])
         if figures:
             next_stage()
             from . import plots

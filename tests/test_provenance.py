@@ -1,0 +1,63 @@
+"""Every command's JSON and Parquet say which release fitted them and from which data."""
+
+import json
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import scipy
+from conftest import run_cli
+
+import taskladder
+from taskladder.datasets import olmo2_ladder
+from taskladder.provenance import BUNDLED, PARQUET_KEY
+
+
+def _predict(*args):
+    r = run_cli("predict", "--paper", "--task", "piqa", "--n", "7B", "--tokens", "4T", "--json", *args)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["provenance"]
+
+
+def test_versions_and_the_bundled_ladder():
+    p = _predict()
+    assert p["versions"]["taskladder"] == taskladder.__version__
+    assert p["versions"]["numpy"] == np.__version__ and p["versions"]["scipy"] == scipy.__version__
+    assert p["ladder"]["files"] == BUNDLED and p["ladder"]["sizes"] is None and len(p["ladder"]["digest"]) == 64
+    assert _predict("--no-cache") == p  # no time stamp: the same data and options, the same bytes
+
+
+def test_the_digest_follows_the_files_paths_and_bytes(tmp_path):
+    lad = olmo2_ladder().ladder
+    lad = lad[lad["task"] == "piqa"]
+    lad.to_csv(tmp_path / "a.csv", index=False)
+    a = _predict("--ladder", tmp_path / "a.csv")
+    assert a["ladder"]["files"] == [str(tmp_path / "a.csv")] and a["ladder"]["digest"] != _predict()["ladder"]["digest"]
+    shutil.copy(tmp_path / "a.csv", tmp_path / "b.csv")  # the same bytes written again: the same digest
+    shutil.copy(tmp_path / "b.csv", tmp_path / "a.csv")
+    assert _predict("--ladder", tmp_path / "a.csv") == a
+    # another name (a wide log's run is its file name) or one value changed: another digest
+    assert _predict("--ladder", tmp_path / "b.csv")["ladder"]["digest"] != a["ladder"]["digest"]
+    changed = lad.copy()
+    changed.iloc[0, changed.columns.get_loc("value")] += 1e-6
+    changed.to_csv(tmp_path / "a.csv", index=False)
+    assert _predict("--ladder", tmp_path / "a.csv")["ladder"]["digest"] != a["ladder"]["digest"]
+
+
+def test_parquet_files_and_the_report_carry_it(tmp_path):
+    r = run_cli("predict", "--paper", "--task", "piqa", "--n", "7B", "--tokens", "4T", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    p = json.loads((tmp_path / "predict.json").read_text())["provenance"]
+    meta = pq.read_schema(tmp_path / "predictions.parquet").metadata
+    assert json.loads(meta[PARQUET_KEY]) == p and b"pandas" in meta  # beside pandas' own
+    # a target's own log is a source too
+    full = olmo2_ladder().targets["13B-5T"].full
+    full[(full["step"] <= 0.3 * full["step"].max()) & (full["task"] == "piqa")].to_csv(tmp_path / "t.csv", index=False)
+    r = run_cli("forecast", "--target-file", tmp_path / "t.csv", "--tokens", "5T", "--json")
+    fc = json.loads(r.stdout)["provenance"]
+    assert fc["target_log"]["files"] == [str(tmp_path / "t.csv")] and fc["ladder"] == p["ladder"]
+    from taskladder.report import _footer
+
+    footer = _footer(fc)
+    assert f"taskladder {taskladder.__version__} (numpy {np.__version__}" in footer
+    assert f"(digest {fc['ladder']['digest'][:16]}); Target log: {tmp_path / 't.csv'} (digest " in footer
