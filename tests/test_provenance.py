@@ -61,3 +61,14 @@ def test_parquet_files_and_the_report_carry_it(tmp_path):
     footer = _footer(fc)
     assert f"taskladder {taskladder.__version__} (numpy {np.__version__}" in footer
     assert f"(digest {fc['ladder']['digest'][:16]}); Target log: {tmp_path / 't.csv'} (digest " in footer
+
+
+def test_an_exported_ladder_keeps_where_it_came_from(tmp_path):
+    lad = olmo2_ladder().ladder
+    lad[lad["task"] == "piqa"].to_csv(tmp_path / "a.csv", index=False)
+    r = run_cli("export", "--ladder", tmp_path / "a.csv", "--out", tmp_path / "x.parquet")
+    assert r.returncode == 0, r.stderr
+    meta = json.loads(pq.read_schema(tmp_path / "x.parquet").metadata[PARQUET_KEY])
+    assert meta["ladder"] == _predict("--ladder", tmp_path / "a.csv")["ladder"]
+    assert run_cli("data", "--export", tmp_path / "b.parquet").returncode == 0
+    assert json.loads(pq.read_schema(tmp_path / "b.parquet").metadata[PARQUET_KEY])["ladder"]["files"] == BUNDLED

@@ -1231,7 +1231,8 @@ def export(
     from .api import read_ladder
     from .export import STDOUT, export_ladder
 
-    df = export_ladder(lambda: read_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions), out, shape)
+    df = export_ladder(lambda: read_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions), out, shape,
+                       lambda: _provenance(ladder, sizes, mixed_conventions))
     if str(out) != STDOUT:
         out_console.print(f"wrote {len(df)} rows ({shape}) to {out}")
 
@@ -1259,7 +1260,7 @@ def data(
             raise TaskladderError("--export writes the bundled table; 'taskladder export --ladder ...' converts yours")
         from .export import export_ladder
 
-        df = export_ladder(lambda: olmo2_ladder().ladder, export)
+        df = export_ladder(lambda: olmo2_ladder().ladder, export, provenance=_provenance)
         out_console.print(f"wrote {len(df)} rows to {export}")
         return
     if out is not None:

@@ -71,10 +71,11 @@ def write(df: pd.DataFrame, path: Path, provenance: dict | None = None) -> Path:
     return io.write_bytes_atomic(path, text.encode())
 
 
-def export_ladder(read, out: Path, shape: str = "tidy") -> pd.DataFrame:
+def export_ladder(read, out: Path, shape: str = "tidy", provenance=None) -> pd.DataFrame:
     """Write the ladder table ``read()`` returns (``shape`` tidy or wide) to ``out``; returns what
     was written.  ``out`` and ``shape`` are checked first: a file that cannot be written is
-    refused before the ladder is read or its folder created."""
+    refused before the ladder is read or its folder created.  ``provenance()``: what a Parquet
+    file records of the files it came from (:mod:`taskladder.provenance`)."""
     out = Path(out)
     to_stdout = str(out) == STDOUT
     if not to_stdout:
@@ -95,5 +96,5 @@ def export_ladder(read, out: Path, shape: str = "tidy") -> pd.DataFrame:
         flatten(df).to_csv(sys.stdout, index=False)
         return df
     io.ensure_writable_dir(out.parent)
-    write(df, out)
+    write(df, out, provenance() if provenance is not None and out.suffix == ".parquet" else None)
     return df
