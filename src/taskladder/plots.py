@@ -559,7 +559,7 @@ def plot_plan(rungs: Sequence, target_n: float, target_tokens: float, path: Path
 def plan_figure(rungs: Sequence, target_n: float, target_tokens: float, progress: pd.DataFrame | None = None):
     """A ladder plan (:func:`ladder.plan`) in the (N, D) plane, as one reads a compute budget:
     one marker per rung (colour: its size, marker: its Chinchilla multiple, area: its compute),
-    the target as a star, dotted lines of equal 6ND by decade and of D = k x 20 N for each
+    the target as a diamond, dotted lines of equal 6ND by decade and of D = k x 20 N for each
     multiple.  With ``progress`` (:func:`describe.plan_progress`), a rung not started is hollow,
     one training is filled in proportion and labelled with its share of the planned tokens."""
     from matplotlib.lines import Line2D
