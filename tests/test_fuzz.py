@@ -50,6 +50,7 @@ def inputs(tmp_path_factory):
     pd.concat([sizes, sizes.iloc[:1].assign(n=5)]).to_csv(d / "sizes_twice.csv", index=False)
     lad[lad["run"].isin(["1B-10xC", "760M-10xC"])].to_csv(d / "two_runs.csv", index=False)
     (d / "header_only.csv").write_text("run,step\n")  # a W&B export that failed: a header, no rows
+    (d / "unknown.csv").write_text("model,score\na,0.5\n")  # a spreadsheet of something else
     (d / "garbage.jsonl").write_bytes(bytes(range(256)) * 8)
     (d / "garbage.parquet").write_bytes(b"PAR1" + bytes(range(200)) + b"not parquet")
     for name, text in (("broken", "{garbage"), ("empty", "{}")):
@@ -80,6 +81,13 @@ CASES = [
     ("describing a file with no rows", ["data", "--ladder", "{in}/header_only.csv"], "header_only.csv: has no rows"),
     ("an output folder that is a file", ["predict", *N, "--paper", "--task", "mmlu", "--out", "{in}/percent.csv"],
      "percent.csv: is a file; give a folder for the outputs"),
+    *[(f"{cmd} --out a file", [cmd, "--out", "{in}/percent.csv"], "percent.csv: is a file; give a folder")
+      for cmd in ("plan", "data")],
+    ("describing a bad ladder with --out", ["data", "--ladder", "{in}/header_only.csv", "--out", "{out}"],
+     "header_only.csv: has no rows"),
+    ("a plan's progress from a bad ladder with --out", ["plan", "--ladder", "{in}/header_only.csv", "--out", "{out}"],
+     "header_only.csv: has no rows"),
+    ("an unknown table", ["data", "--ladder", "{in}/unknown.csv"], "unknown.csv: not a table taskladder reads"),
     # an output file given as a folder (pathlib drops the trailing '/': it would be written as a file)
     *[(f"{argv[0]} {opt} DIR/", [*argv, opt, "{out}/"], "deeper/ ends with '/', a folder: give a file name") for argv, opt in (
         (["report"], "--out"), (["export"], "--out"), (["data"], "--export"),
