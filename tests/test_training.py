@@ -224,6 +224,8 @@ def test_run_tiny_preset_end_to_end_and_evaluate_reads_trainer_checkpoints(tmp_p
     assert s["target_compute_ratio"] == 2.5
     assert s["heldout_loss"]["rel_error"] < 0.15
     assert s["caveat"] is None and s["level"] == 0.9
+    assert s["provenance"]["ladder"]["files"] == [str(tmp_path / "run" / "results.parquet")]
+    assert s["provenance"]["corpus"]["files"][0].endswith("tinyshakespeare.txt") and s["provenance"]["corpus"]["digest"]
     res = pd.read_parquet(tmp_path / "run" / "results.parquet")
     assert res["run"].nunique() == 9
     # language-model loss and cloze accuracy (final checkpoint, mean over the 3 tasks) improve with D

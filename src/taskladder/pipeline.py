@@ -213,9 +213,14 @@ def run(config: RunConfig, console=None) -> dict:
     t0 = time.perf_counter()
     from . import report as rpt
 
+    from .provenance import source, stamp
+
     names = [t.name for t in tasks]
+    # the ladder and the target are the rows of one results file; the corpus made them
+    made_from = stamp(ladder=source([res_path]), corpus=source([config.corpus]))
     html = rpt.build(lad, [target], names, names, intervals=preds,
-                     title=f"taskladder run --preset {config.preset}: micro ladder on {Path(config.corpus).name}")
+                     title=f"taskladder run --preset {config.preset}: micro ladder on {Path(config.corpus).name}",
+                     provenance=made_from)
     rpt.write(out / "report.html", html)
     timings["report_s"] = time.perf_counter() - t0
 
@@ -231,6 +236,7 @@ def run(config: RunConfig, console=None) -> dict:
         "caveat": (f"{', '.join(at_chance)}: the target scores within 5 points of chance, so its accuracy "
                    "prediction tests only that the pipeline runs; its task loss (bits per byte) is the number "
                    "to judge") if at_chance else None,
+        "provenance": made_from,
     }
     io.write_bytes_atomic(out / "summary.json", io.dumps(summary).encode())
     return summary
