@@ -283,3 +283,27 @@ def test_a_run_still_training_is_forecast_in_the_report_as_forecast_does(tmp_pat
     assert r.returncode == 0, r.stderr
     assert (f"{no_bpb}: no forecast: the log has no task of this report with both task loss (bpb) and accuracy"
             in html.unescape((tmp_path / "n.html").read_text()))
+
+
+def test_a_candidate_ladder_is_compared_in_the_report_as_compare_does(tmp_path):
+    import json
+
+    base = olmo2_ladder().ladder
+    base = base[base["task"] == "piqa"].reset_index(drop=True)
+    cand = base.copy()
+    cand.loc[cand["metric"] == "acc", "value"] += 0.02  # every checkpoint 2 points higher
+    base.to_csv(tmp_path / "base.csv", index=False)
+    cand.to_csv(tmp_path / "cand.csv", index=False)
+    r = run_cli("report", "--ladder", tmp_path / "base.csv", "--target", "7B-4T", "--candidate", tmp_path / "cand.csv",
+                "--out", tmp_path / "r.html")
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "r.html").read_text()
+    rows = _Sections(text).out["cand.csv minus base.csv"]
+    assert rows[1] == ["task", "target", "base.csv", "cand.csv", "difference (pts)", "90% interval", "verdict"]
+    (cli,) = json.loads(run_cli("compare", tmp_path / "base.csv", tmp_path / "cand.csv", "--target", "7B-4T",
+                                "--json").stdout)["comparisons"]
+    assert rows[2] == ["PIQA", "7B-4T", f"{100 * cli['baseline']:.1f}", f"{100 * cli['candidate']:.1f}",
+                       f"{100 * cli['difference']:+.1f}", f"[{100 * cli['lower']:+.1f}, {100 * cli['upper']:+.1f}]",
+                       "higher"]
+    assert "warning: both ladders: task 'piqa': no C4 loss" in " ".join(x for x in rows if isinstance(x, str))
+    assert '<img alt="compare"' in text and f"Candidate: {tmp_path / 'cand.csv'} (digest " in text

@@ -623,15 +623,16 @@ def compare(
 
 def _compare_tables(rows: list[dict], base: str, cand: str, level: float) -> list[Table]:
     """One table per target of a comparison's rows (:func:`compare.compare`), with a verdict."""
+    from .compare import verdict
+
     tables = []
     for tgt in dict.fromkeys(r["target"] for r in rows):
         t = Table(title=f"{cand} minus {base} at {tgt}, {percent(level)} intervals", title_style="bold")
         for c in ("task", "base", "cand", "diff", "interval", "verdict"):
             t.add_column(c, justify="left" if c in ("task", "interval", "verdict") else "right", no_wrap=True)
         for r in (r for r in rows if r["target"] == tgt):
-            verdict = "higher" if r["lower"] > 0 else "lower" if r["upper"] < 0 else "unclear"
             t.add_row(_display(r["task"]), f"{100 * r['baseline']:.1f}", f"{100 * r['candidate']:.1f}",
-                      f"{100 * r['difference']:+.1f}", f"[{100 * r['lower']:+.1f}, {100 * r['upper']:+.1f}]", verdict)
+                      f"{100 * r['difference']:+.1f}", f"[{100 * r['lower']:+.1f}, {100 * r['upper']:+.1f}]", verdict(r["lower"], r["upper"]))
         t.caption = ("accuracy in points; diff: cand - base, both ladders' pipelines weighted alike; interval: the "
                      "difference's bootstrap SD (draws paired by run) + its own backtest error, grown with the "
                      "extrapolation; verdict: higher or lower where the interval excludes 0")
@@ -822,6 +823,7 @@ def report(
     target_file: Annotated[Optional[Path], typer.Option(help="The target's own eval log: its actuals, or, for a run still short of --tokens, a forecast from its checkpoints.")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     calibration: Annotated[bool, typer.Option("--calibration", help="Add the automatic intervals' coverage on the ladder's own splits (refits the automatic choice on each; about a minute cold).")] = False,
+    candidate: Annotated[Optional[Path], typer.Option(metavar="<path>", help="A candidate ladder (a data mix, an architecture, ...; any format --ladder reads): add its difference from this one at the targets, as 'taskladder compare' gives it.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
     """Write one self-contained HTML report: every table and figure, images embedded."""
@@ -854,10 +856,13 @@ def report(
         io.ensure_writable_dir(out.parent)
     # a target log that stops short of its tokens is a run still training: forecast from it
     running = rpt.running_forecast(results, target_file, targets[-1], tasks, size_table) if target_file else None
+    sources = _target_source(target_file) | ({"candidate": _source([candidate], sizes)} if candidate else {})
     with err_console.status("fitting and drawing", spinner="dots") if err_console.is_terminal else _null():
+        # the candidate against this ladder, on the tasks both have (of those asked for)
+        compared = rpt.comparison(ladder or None, candidate, targets, named, sizes) if candidate else None
         text = rpt.build(results, targets, tasks, ALL_TASKS, title=title, paper=paper, calibration=calibration,
-                         running=running, provenance=_provenance(ladder, sizes, mixed_conventions,
-                                                                 **_target_source(target_file)))
+                         running=running, compared=compared,
+                         provenance=_provenance(ladder, sizes, mixed_conventions, **sources))
     rpt.write(out, text)
     out_console.print(f"wrote {out} ({len(text) / 1e6:.1f} MB)")
 

@@ -88,6 +88,11 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
     return pd.DataFrame(rows)
 
 
+def verdict(lower: float, upper: float) -> str:
+    """``higher`` or ``lower`` where the difference's interval excludes 0, else ``unclear``."""
+    return "higher" if lower > 0 else "lower" if upper < 0 else "unclear"
+
+
 def comparison_notes(baseline, candidate, targets, tasks: Sequence[str], left_out: tuple | None = None) -> list[str]:
     """What either ladder cannot tell (:func:`predictor.prediction_notes`: a run still training,
     a task missing from some runs, ...; with ``left_out``, each ladder's pipelines per task that

@@ -74,7 +74,7 @@ class _Figures:
 
 def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", paper: bool = False,
           intervals: pd.DataFrame | None = None, calibration: bool = False,
-          running: tuple | None = None, provenance: dict | None = None) -> str:
+          running: tuple | None = None, compared: tuple | None = None, provenance: dict | None = None) -> str:
     """Fit everything and return the report as one HTML string.
 
     ``intervals``: per task (and ``target``, when there are several) the chained
@@ -83,6 +83,7 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
     ``calibration``: add the automatic intervals' coverage on the ladder's own splits
     (:mod:`taskladder.calibration`; it refits the automatic choice on every split).
     ``running``: what :func:`running_forecast` returns, a section after the automatic prediction.
+    ``compared``: what :func:`comparison` returns, a section after that.
     ``provenance``: the versions and the data's digests (:mod:`taskladder.provenance`), in the footer."""
     lad = ladder if isinstance(ladder, Ladder) else Ladder(ladder)
     targets = list(targets)
@@ -110,6 +111,8 @@ def build(ladder, targets, tasks, var_tasks, title: str = "taskladder report", p
         parts += _automatic(lad, targets, tasks, fig, calibration)
         if running is not None:
             parts += _running(*running, fig)
+        if compared is not None:
+            parts += _compared(*compared, fig)
         if chain:
             parts += _designs(lad, targets, chain, analyses.design_choices(lad, targets, chain), have_actual, fig)
             parts += _mc(lad, targets, chain)
@@ -279,6 +282,40 @@ def running_forecast(ladder, log_file, target, tasks, sizes=None) -> tuple | Non
     except TaskladderError as e:
         return target.name, None, [f"no forecast: {e}"]
     return target.name, res, notes
+
+
+def comparison(ladder, candidate, targets, tasks=None, sizes=None, level: float = 0.9) -> tuple:
+    """What ``report --candidate`` adds: :func:`compare.compare` of ``candidate`` (files or a folder)
+    minus ``ladder`` (the report's: files, or None for the bundled one) at the report's targets, on
+    ``tasks`` (default: those both have accuracy for).  Returns (table, notes, (base, cand) names)."""
+    from pathlib import Path
+
+    from .compare import compare, read_pair
+    from .errors import recording_input_warnings
+
+    base = "the bundled ladder" if not ladder else ", ".join(Path(p).name for p in ladder)
+    la, lb, names = read_pair(ladder, candidate, tasks, sizes)
+    table, notes = recording_input_warnings(compare, la, lb, targets, names, level)
+    return table, list(notes), (base, Path(candidate).name)
+
+
+def _compared(table: pd.DataFrame, notes, names: tuple, fig: _Figures) -> list[str]:
+    from .compare import INTERVAL_METHOD, verdict
+
+    base, cand = names
+    level = float(table["level"].iloc[0])
+    t = pd.DataFrame({"task": table["task"].map(_name), "target": table["target"],
+                      base: table["baseline"].map(_pct), cand: table["candidate"].map(_pct),
+                      "difference (pts)": table["difference"].map(lambda v: f"{100 * v:+.1f}"),
+                      f"{percent(level)} interval": [f"[{100 * a:+.1f}, {100 * b:+.1f}]"
+                                                     for a, b in zip(table["lower"], table["upper"])],
+                      "verdict": [verdict(a, b) for a, b in zip(table["lower"], table["upper"])]})
+    return [f"<h2>{html.escape(cand)} minus {html.escape(base)}</h2>",
+            f'<p class="note">Each ladder\'s automatic prediction at the targets, their pipelines weighted '
+            f"alike; the difference's interval: {html.escape(INTERVAL_METHOD)}. A verdict is higher or lower "
+            "where the interval excludes 0 (docs/trust.md, \"Comparing two ladders\").</p>",
+            _table(t), fig.add(plots.plot_compare, table, name="compare.png", names=(base, cand)),
+            *[f'<p class="flag">warning: {html.escape(n)}</p>' for n in notes]]
 
 
 def _running(name: str, res, notes, fig: _Figures) -> list[str]:
