@@ -307,3 +307,8 @@ def test_a_candidate_ladder_is_compared_in_the_report_as_compare_does(tmp_path):
                        "higher"]
     assert "warning: both ladders: task 'piqa': no C4 loss" in " ".join(x for x in rows if isinstance(x, str))
     assert '<img alt="compare"' in text and f"Candidate: {tmp_path / 'cand.csv'} (digest " in text
+    # a candidate too small to compare: one line naming it, no report written
+    cand[cand["run"].str.startswith(("1B", "760M"))].to_csv(tmp_path / "small.csv", index=False)
+    r = run_cli("report", "--candidate", tmp_path / "small.csv", "--task", "piqa", "--out", tmp_path / "s.html")
+    assert r.returncode == 2 and r.stderr.startswith(f"taskladder: error: {tmp_path / 'small.csv'}: 8 runs;")
+    assert not (tmp_path / "s.html").exists()

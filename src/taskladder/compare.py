@@ -138,14 +138,11 @@ def read_pair(baseline, candidate, tasks: Sequence[str] | None = None, sizes: Pa
     """Two ladders' files or folders (any format ``--ladder`` reads), or tidy DataFrames, as
     :class:`chain.Ladder`s, and the tasks to compare: ``tasks``, each checked on both, or by
     default those both have accuracy for (the paper's first, as :func:`tasks.default_tasks`)."""
-    from .serve import _is_frame, load_ladder
+    from .serve import load_ladder
     from .tasks import ACC, EVERY, choose_tasks
 
     la, lb = load_ladder(baseline, sizes), load_ladder(candidate, sizes)
-    if _is_frame(baseline):
-        baseline = "the baseline"
-    if _is_frame(candidate):
-        candidate = "the candidate"
+    baseline, candidate = _label(baseline, "the baseline"), _label(candidate, "the candidate")
     for lad, p in ((la, baseline), (lb, candidate)):  # said here, where the file is known
         if (n_runs := lad.results["run"].nunique()) < AUTO_MIN_RUNS:
             raise TaskladderError(f"{p}: {n_runs} runs; comparing backtests each ladder on 4 held-out rungs "
@@ -163,6 +160,17 @@ def read_pair(baseline, candidate, tasks: Sequence[str] | None = None, sizes: Pa
                 raise TaskladderError(f"{p}: no accuracy for task {t!r} (tasks with accuracy: "
                                       f"{', '.join(x for x in lad.tasks if lad.has(x, ACC))})")
     return la, lb, list(tasks)
+
+
+def _label(ladder, frame: str) -> str:
+    """A ladder as errors name it: its files, the bundled one (None), or ``frame`` for a DataFrame."""
+    from .serve import _is_frame
+
+    if _is_frame(ladder):
+        return frame
+    if ladder is None:
+        return "the bundled ladder"
+    return str(ladder) if isinstance(ladder, (str, Path)) else ", ".join(map(str, ladder))
 
 
 def _row(task, t, sa, sb, common, mse, err: ModelError, center: float, level: float, paired: bool) -> dict:
