@@ -299,7 +299,7 @@ def test_a_candidate_ladder_is_compared_in_the_report_as_compare_does(tmp_path):
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "r.html").read_text()
     rows = _Sections(text).out["cand.csv minus base.csv"]
-    assert rows[1] == ["task", "target", "base.csv", "cand.csv", "difference (pts)", "90% interval", "verdict"]
+    assert rows[1] == ["task", "target", "baseline", "candidate", "difference (pts)", "90% interval", "verdict"]
     (cli,) = json.loads(run_cli("compare", tmp_path / "base.csv", tmp_path / "cand.csv", "--target", "7B-4T",
                                 "--json").stdout)["comparisons"]
     assert rows[2] == ["PIQA", "7B-4T", f"{100 * cli['baseline']:.1f}", f"{100 * cli['candidate']:.1f}",

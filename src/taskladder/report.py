@@ -300,12 +300,14 @@ def comparison(ladder, candidate, targets, tasks=None, sizes=None, level: float 
 
 
 def _compared(table: pd.DataFrame, notes, names: tuple, fig: _Figures) -> list[str]:
+    """The candidate ladder against the report's (:func:`comparison`): its table, figure and notes."""
     from .compare import INTERVAL_METHOD, verdict
 
     base, cand = names
     level = float(table["level"].iloc[0])
     t = pd.DataFrame({"task": table["task"].map(_name), "target": table["target"],
-                      base: table["baseline"].map(_pct), cand: table["candidate"].map(_pct),
+                      # by role, not name: two ladders' files may share a name (runs/ladder.csv, mix/ladder.csv)
+                      "baseline": table["baseline"].map(_pct), "candidate": table["candidate"].map(_pct),
                       "difference (pts)": table["difference"].map(lambda v: f"{100 * v:+.1f}"),
                       f"{percent(level)} interval": [f"[{100 * a:+.1f}, {100 * b:+.1f}]"
                                                      for a, b in zip(table["lower"], table["upper"])],
