@@ -72,3 +72,16 @@ def test_an_exported_ladder_keeps_where_it_came_from(tmp_path):
     assert meta["ladder"] == _predict("--ladder", tmp_path / "a.csv")["ladder"]
     assert run_cli("data", "--export", tmp_path / "b.parquet").returncode == 0
     assert json.loads(pq.read_schema(tmp_path / "b.parquet").metadata[PARQUET_KEY])["ladder"]["files"] == BUNDLED
+
+
+def test_a_comparison_names_both_ladders_and_no_other(tmp_path):
+    lad = olmo2_ladder().ladder
+    lad = lad[lad["task"] == "piqa"]
+    lad.to_csv(tmp_path / "a.csv", index=False)
+    lad.assign(value=lad["value"] * 0.999).to_csv(tmp_path / "b.csv", index=False)
+    r = run_cli("compare", tmp_path / "a.csv", tmp_path / "b.csv", "--target", "7B-4T", "--json")
+    p = json.loads(r.stdout)["provenance"]
+    assert set(p) == {"versions", "baseline", "candidate"}
+    assert p["baseline"] == _predict("--ladder", tmp_path / "a.csv")["ladder"]
+    assert p["candidate"]["files"] == [str(tmp_path / "b.csv")] and p["candidate"]["digest"] != p["baseline"]["digest"]
+    assert set(json.loads(run_cli("plan", "--json").stdout)["provenance"]) == {"versions"}  # a plan reads no data

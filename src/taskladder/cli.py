@@ -359,11 +359,11 @@ def _target_source(target_file: Path | None) -> dict:
     return {} if target_file is None else {"target_log": _source([target_file])}
 
 
-def _provenance_versions() -> dict:
-    """The provenance of a result that read no data (a plan alone): the versions."""
+def _stamp(**sources) -> dict:
+    """The provenance of a result from these sources alone (none: a plan, which reads no data)."""
     from .provenance import stamp
 
-    return stamp()
+    return stamp(**sources)
 
 
 def _emit(result: dict, json_: bool, out: Path | None, stem: str, tables: dict) -> bool:
@@ -609,8 +609,8 @@ def compare(
     rows = table.to_dict(orient="records")
     result = {"comparisons": io.records(rows), "config": {"level": level, "interval": INTERVAL_METHOD,
                                                           "baseline": str(baseline), "candidate": str(candidate)},
-              "notes": notes, "provenance": _provenance(baseline=_source([baseline], sizes),
-                                                        candidate=_source([candidate], sizes))}
+              "notes": notes, "provenance": _stamp(baseline=_source([baseline], sizes),
+                                                   candidate=_source([candidate], sizes))}
     if out is not None:
         from .plots import plot_compare
 
@@ -909,7 +909,7 @@ def plan(
     result = {"rungs": [r.as_dict() for r in rungs], "total_flops": total,
               "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__,
               "notes": notes} | ({"progress": io.records(progress)} if progress is not None else {}) \
-        | {"provenance": _provenance(ladder, None, mixed_conventions) if ladder else _provenance_versions()}
+        | {"provenance": _provenance(ladder, None, mixed_conventions) if ladder else _stamp()}
     if out is not None:
         from .ladder import plan_table
         from .plots import plot_plan
