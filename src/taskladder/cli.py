@@ -342,7 +342,7 @@ def _variance_table(var) -> Table:
 
 def _provenance(ladder=None, sizes: Path | None = None, mixed_conventions: bool = False, **more) -> dict:
     """The ``provenance`` of a command's JSON (:mod:`taskladder.provenance`): versions, and the
-    ladder's files with the SHA-256 of their content; ``more``: other sources (a target's log)."""
+    ladder's files with their digest; ``more``: other sources (a target's log)."""
     from .provenance import source, stamp
 
     return stamp(ladder=source(ladder, sizes, mixed_conventions), **more)
@@ -632,7 +632,8 @@ def _compare_tables(rows: list[dict], base: str, cand: str, level: float) -> lis
             t.add_column(c, justify="left" if c in ("task", "interval", "verdict") else "right", no_wrap=True)
         for r in (r for r in rows if r["target"] == tgt):
             t.add_row(_display(r["task"]), f"{100 * r['baseline']:.1f}", f"{100 * r['candidate']:.1f}",
-                      f"{100 * r['difference']:+.1f}", f"[{100 * r['lower']:+.1f}, {100 * r['upper']:+.1f}]", verdict(r["lower"], r["upper"]))
+                      f"{100 * r['difference']:+.1f}", f"[{100 * r['lower']:+.1f}, {100 * r['upper']:+.1f}]",
+                      verdict(r["lower"], r["upper"]))
         t.caption = ("accuracy in points; diff: cand - base, both ladders' pipelines weighted alike; interval: the "
                      "difference's bootstrap SD (draws paired by run) + its own backtest error, grown with the "
                      "extrapolation; verdict: higher or lower where the interval excludes 0")
