@@ -34,6 +34,20 @@ def tiny_model(folder, text: str, hidden=32, layers=2, seed=0, vocab=300, max_po
     return folder
 
 
+def piqa_shifted_files(folder: Path) -> tuple[Path, Path]:
+    """``base.csv``: the bundled ladder's PIQA rows; ``cand.csv``: the same with every checkpoint's
+    accuracy 2 points higher (a known difference for the comparison tests)."""
+    from taskladder.datasets import olmo2_ladder
+
+    base = olmo2_ladder().ladder
+    base = base[base["task"] == "piqa"].reset_index(drop=True)
+    cand = base.copy()
+    cand.loc[cand["metric"] == "acc", "value"] += 0.02
+    base.to_csv(folder / "base.csv", index=False)
+    cand.to_csv(folder / "cand.csv", index=False)
+    return folder / "base.csv", folder / "cand.csv"
+
+
 def run_cli(*args, cwd=None):
     """Run the installed CLI in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "taskladder.cli", *map(str, args)],

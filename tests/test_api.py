@@ -165,12 +165,9 @@ def test_bundled_targets_at_other_tokens_as_the_cli():
 
 
 def test_compare_ladders_finds_a_known_shift_from_files_or_dataframes_as_the_cli(tmp_path):
-    base = olmo2_ladder().ladder
-    base = base[base["task"] == "piqa"].reset_index(drop=True)
-    cand = base.copy()
-    cand.loc[cand["metric"] == "acc", "value"] += 0.02  # every checkpoint 2 points higher
-    base.to_csv(tmp_path / "base.csv", index=False)
-    cand.to_csv(tmp_path / "cand.csv", index=False)
+    from conftest import piqa_shifted_files
+
+    base, cand = (pd.read_csv(p) for p in piqa_shifted_files(tmp_path))  # cand: PIQA 2 points higher
     no_c4 = r"^both ladders: task 'piqa': no C4 loss, so the automatic choice leaves out c4"
     with pytest.warns(InputWarning, match=no_c4):
         files = taskladder.compare_ladders(tmp_path / "base.csv", tmp_path / "cand.csv", targets=["7B-4T"],

@@ -288,12 +288,9 @@ def test_a_run_still_training_is_forecast_in_the_report_as_forecast_does(tmp_pat
 def test_a_candidate_ladder_is_compared_in_the_report_as_compare_does(tmp_path):
     import json
 
-    base = olmo2_ladder().ladder
-    base = base[base["task"] == "piqa"].reset_index(drop=True)
-    cand = base.copy()
-    cand.loc[cand["metric"] == "acc", "value"] += 0.02  # every checkpoint 2 points higher
-    base.to_csv(tmp_path / "base.csv", index=False)
-    cand.to_csv(tmp_path / "cand.csv", index=False)
+    from conftest import piqa_shifted_files
+
+    piqa_shifted_files(tmp_path)  # PIQA 2 points higher at every checkpoint of cand.csv
     r = run_cli("report", "--ladder", tmp_path / "base.csv", "--target", "7B-4T", "--candidate", tmp_path / "cand.csv",
                 "--out", tmp_path / "r.html")
     assert r.returncode == 0, r.stderr
@@ -308,6 +305,7 @@ def test_a_candidate_ladder_is_compared_in_the_report_as_compare_does(tmp_path):
     assert "warning: both ladders: task 'piqa': no C4 loss" in " ".join(x for x in rows if isinstance(x, str))
     assert '<img alt="compare"' in text and f"Candidate: {tmp_path / 'cand.csv'} (digest " in text
     # a candidate too small to compare: one line naming it, no report written
+    cand = pd.read_csv(tmp_path / "cand.csv")
     cand[cand["run"].str.startswith(("1B", "760M"))].to_csv(tmp_path / "small.csv", index=False)
     r = run_cli("report", "--candidate", tmp_path / "small.csv", "--task", "piqa", "--out", tmp_path / "s.html")
     assert r.returncode == 2 and r.stderr.startswith(f"taskladder: error: {tmp_path / 'small.csv'}: 8 runs;")
