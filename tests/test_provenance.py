@@ -85,3 +85,24 @@ def test_a_comparison_names_both_ladders_and_no_other(tmp_path):
     assert p["baseline"] == _predict("--ladder", tmp_path / "a.csv")["ladder"]
     assert p["candidate"]["files"] == [str(tmp_path / "b.csv")] and p["candidate"]["digest"] != p["baseline"]["digest"]
     assert set(json.loads(run_cli("plan", "--json").stdout)["provenance"]) == {"versions"}  # a plan reads no data
+
+
+def test_the_apis_tables_carry_it_as_the_cli_says_it(tmp_path):
+    import pandas as pd
+
+    lad = olmo2_ladder().ladder
+    lad = lad[lad["task"] == "piqa"].reset_index(drop=True)
+    lad.to_csv(tmp_path / "a.csv", index=False)
+    got = taskladder.predict(n="7B", d="4T", ladder=tmp_path / "a.csv", design="paper")
+    assert got.attrs["provenance"] == _predict("--ladder", tmp_path / "a.csv")
+    assert taskladder.predict(n="7B", d="4T", design="paper", tasks="piqa").attrs["provenance"] == _predict()
+    # a table in memory: by its content; the same rows give the same digest, a changed value another
+    mem = taskladder.predict(n="7B", d="4T", ladder=lad, design="paper").attrs["provenance"]["ladder"]
+    assert mem["files"] == "a DataFrame in memory" and len(mem["digest"]) == 64
+    assert taskladder.predict(n="7B", d="4T", ladder=lad.copy(), design="paper").attrs["provenance"]["ladder"] == mem
+    other = lad.assign(value=lad["value"] * (1 + 1e-9))
+    assert taskladder.predict(n="7B", d="4T", ladder=other, design="paper").attrs["provenance"]["ladder"] != mem
+    # pandas writes attrs into Parquet: a table saved from a notebook keeps where it came from
+    got.to_parquet(tmp_path / "p.parquet")
+    assert pd.read_parquet(tmp_path / "p.parquet").attrs["provenance"] == got.attrs["provenance"]
+    assert set(taskladder.plan_ladder().attrs["provenance"]) == {"versions"}

@@ -119,7 +119,28 @@ def _predict(chosen, ladder, tasks, design: str, level: float, sizes) -> pd.Data
             got = serve.fixed_prediction(chosen, names, (design, None, None, None), source, _path(sizes))
     for note in got.notes:
         warnings.warn(note, InputWarning, stacklevel=3)  # at the caller of predict
-    return pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in got.rows])
+    return _stamped(pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in got.rows]),
+                    ladder=_source(ladder, sizes))
+
+
+def _source(ladder, sizes=None) -> dict:
+    """A ladder (or a target's log) given to the API, as :mod:`taskladder.provenance` names it."""
+    from .provenance import frame_source, source
+    from .serve import _is_frame, as_paths
+
+    if _is_frame(ladder):
+        return frame_source(ladder)
+    return source(None if ladder is None else as_paths(ladder), sizes)
+
+
+def _stamped(df: pd.DataFrame, **sources) -> pd.DataFrame:
+    """``df`` with ``attrs["provenance"]``: what the CLI's JSON says of its sources (pandas keeps
+    attrs through filtering and writes them into Parquet files)."""
+    from .provenance import stamp
+
+    df = df.copy(deep=False)  # its own attrs: a table from a cache may be handed out again
+    df.attrs["provenance"] = stamp(**sources)
+    return df
 
 
 def _number(value, what: str) -> float:
@@ -184,7 +205,8 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
                            sizes=_path(sizes), tokens=_one(parse_tokens(str(tokens), "tokens"), "tokens")
                            if tokens is not None else None,
                            upto=upto, tasks=parse_names(tasks or None), config=ForecastConfig(level=level))
-    return res.forecasts
+    return _stamped(res.forecasts, ladder=_source(ladder, sizes),
+                    **({} if log is None else {"target_log": _source(log)}))
 
 
 def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[str] | str = (), flops=None,
@@ -212,7 +234,8 @@ def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[st
         table, notes = recording_input_warnings(compare, la, lb, chosen, names, level)
     for note in notes:  # at the caller's line
         warnings.warn(note, InputWarning, stacklevel=2)
-    return table.drop(columns=["weights"], errors="ignore")
+    return _stamped(table.drop(columns=["weights"], errors="ignore"), baseline=_source(baseline, sizes),
+                    candidate=_source(candidate, sizes))
 
 
 def read_ladder(paths=None, *, sizes: str | Path | None = None, mixed_conventions: bool = False) -> pd.DataFrame:
@@ -293,7 +316,7 @@ def plan_ladder(n="6887575552", d="3945065873408", *, sizes: Sequence[str] | str
         plot_plan(rungs, cfg.target_n, cfg.target_tokens, Path(figure), progress)
     for note in notes:  # at the caller's line
         warnings.warn(note, InputWarning, stacklevel=2)
-    return plan_table(rungs, progress)
+    return _stamped(plan_table(rungs, progress), **({"ladder": _source(ladder)} if ladder is not None else {}))
 
 
 def backtest(ladder=None, *, tasks: Sequence[str] | str | None = None, holdout: int = 4, level: float = 0.9,
@@ -327,5 +350,6 @@ def backtest(ladder=None, *, tasks: Sequence[str] | str | None = None, holdout: 
             if rolled.empty:
                 raise TaskladderError("no split of this ladder leaves the 10 runs the automatic prediction needs "
                                       "to train on")
-            return calibration_table(rolled)
-        return backtest_table(lad, names, ALL_DESIGNS, holdout=holdout, level=level)
+            return _stamped(calibration_table(rolled), ladder=_source(ladder, sizes))
+        return _stamped(backtest_table(lad, names, ALL_DESIGNS, holdout=holdout, level=level),
+                        ladder=_source(ladder, sizes))

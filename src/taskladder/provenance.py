@@ -53,6 +53,22 @@ def source(paths: Sequence[str | Path] | None = None, sizes: str | Path | None =
             "digest": _source_hash(got, Path(sizes) if sizes is not None else None, mixed_conventions)}
 
 
+def frame_source(frame) -> dict:
+    """A table passed in memory (the Python API): a SHA-256 of its column names and of pandas'
+    hash of its rows (``pandas.util.hash_pandas_object``), None where a column cannot be hashed."""
+    import hashlib
+
+    import pandas as pd
+
+    h = hashlib.sha256(repr([str(c) for c in frame.columns]).encode())
+    try:
+        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        digest = h.hexdigest()
+    except TypeError:  # a cell holding a list or a dict
+        digest = None
+    return {"files": "a DataFrame in memory", "sizes": None, "digest": digest}
+
+
 def stamp(**sources: dict) -> dict:
     """The ``provenance`` object: :func:`versions` and each named source (``ladder=source(...)``)."""
     return {"versions": versions(), **sources}
