@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import FitWarning, InputWarning, TaskladderError, recording_input_warnings
+from . import provenance
 
 __all__ = ["backtest", "compare_ladders", "describe_ladder", "forecast_target", "plan_ladder", "predict",
            "read_ladder"]
@@ -120,26 +121,14 @@ def _predict(chosen, ladder, tasks, design: str, level: float, sizes) -> pd.Data
     for note in got.notes:
         warnings.warn(note, InputWarning, stacklevel=3)  # at the caller of predict
     return _stamped(pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in got.rows]),
-                    ladder=_source(ladder, sizes))
-
-
-def _source(ladder, sizes=None) -> dict:
-    """A ladder (or a target's log) given to the API, as :mod:`taskladder.provenance` names it."""
-    from .provenance import frame_source, source
-    from .serve import _is_frame, as_paths
-
-    if _is_frame(ladder):
-        return frame_source(ladder)
-    return source(None if ladder is None else as_paths(ladder), sizes)
+                    ladder=provenance.source(ladder, sizes))
 
 
 def _stamped(df: pd.DataFrame, **sources) -> pd.DataFrame:
     """``df`` with ``attrs["provenance"]``: what the CLI's JSON says of its sources (pandas keeps
     attrs through filtering and writes them into Parquet files)."""
-    from .provenance import stamp
-
     df = df.copy(deep=False)  # its own attrs: a table from a cache may be handed out again
-    df.attrs["provenance"] = stamp(**sources)
+    df.attrs["provenance"] = provenance.stamp(**sources)
     return df
 
 
@@ -205,8 +194,8 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
                            sizes=_path(sizes), tokens=_one(parse_tokens(str(tokens), "tokens"), "tokens")
                            if tokens is not None else None,
                            upto=upto, tasks=parse_names(tasks or None), config=ForecastConfig(level=level))
-    return _stamped(res.forecasts, ladder=_source(ladder, sizes),
-                    **({} if log is None else {"target_log": _source(log)}))
+    return _stamped(res.forecasts, ladder=provenance.source(ladder, sizes),
+                    **({} if log is None else {"target_log": provenance.source(log)}))
 
 
 def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[str] | str = (), flops=None,
@@ -234,8 +223,8 @@ def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[st
         table, notes = recording_input_warnings(compare, la, lb, chosen, names, level)
     for note in notes:  # at the caller's line
         warnings.warn(note, InputWarning, stacklevel=2)
-    return _stamped(table.drop(columns=["weights"], errors="ignore"), baseline=_source(baseline, sizes),
-                    candidate=_source(candidate, sizes))
+    return _stamped(table.drop(columns=["weights"], errors="ignore"),
+                    baseline=provenance.source(baseline, sizes), candidate=provenance.source(candidate, sizes))
 
 
 def read_ladder(paths=None, *, sizes: str | Path | None = None, mixed_conventions: bool = False) -> pd.DataFrame:
@@ -316,7 +305,8 @@ def plan_ladder(n="6887575552", d="3945065873408", *, sizes: Sequence[str] | str
         plot_plan(rungs, cfg.target_n, cfg.target_tokens, Path(figure), progress)
     for note in notes:  # at the caller's line
         warnings.warn(note, InputWarning, stacklevel=2)
-    return _stamped(plan_table(rungs, progress), **({"ladder": _source(ladder)} if ladder is not None else {}))
+    return _stamped(plan_table(rungs, progress),
+                    **({"ladder": provenance.source(ladder)} if ladder is not None else {}))
 
 
 def backtest(ladder=None, *, tasks: Sequence[str] | str | None = None, holdout: int = 4, level: float = 0.9,
@@ -350,6 +340,6 @@ def backtest(ladder=None, *, tasks: Sequence[str] | str | None = None, holdout: 
             if rolled.empty:
                 raise TaskladderError("no split of this ladder leaves the 10 runs the automatic prediction needs "
                                       "to train on")
-            return _stamped(calibration_table(rolled), ladder=_source(ladder, sizes))
+            return _stamped(calibration_table(rolled), ladder=provenance.source(ladder, sizes))
         return _stamped(backtest_table(lad, names, ALL_DESIGNS, holdout=holdout, level=level),
-                        ladder=_source(ladder, sizes))
+                        ladder=provenance.source(ladder, sizes))

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as _RichTable
 
-from . import io
+from . import io, provenance
 from .errors import FitWarning, TaskladderError, did_you_mean, recording_input_warnings
 from .progress import Progress
 from .tasks import ALL_TASKS, REGISTRY, parse_names
@@ -343,27 +343,12 @@ def _variance_table(var) -> Table:
 def _provenance(ladder=None, sizes: Path | None = None, mixed_conventions: bool = False, **more) -> dict:
     """The ``provenance`` of a command's JSON (:mod:`taskladder.provenance`): versions, and the
     ladder's files with their digest; ``more``: other sources (a target's log)."""
-    from .provenance import source, stamp
-
-    return stamp(ladder=source(ladder, sizes, mixed_conventions), **more)
-
-
-def _source(paths, sizes: Path | None = None) -> dict:
-    from .provenance import source
-
-    return source(paths, sizes)
+    return provenance.stamp(ladder=provenance.source(ladder, sizes, mixed_conventions), **more)
 
 
 def _target_source(target_file: Path | None) -> dict:
     """A target's own log, where one was given, as a source of the result."""
-    return {} if target_file is None else {"target_log": _source([target_file])}
-
-
-def _stamp(**sources) -> dict:
-    """The provenance of a result from these sources alone (none: a plan, which reads no data)."""
-    from .provenance import stamp
-
-    return stamp(**sources)
+    return {} if target_file is None else {"target_log": provenance.source(target_file)}
 
 
 def _emit(result: dict, json_: bool, out: Path | None, stem: str, tables: dict) -> bool:
@@ -609,8 +594,8 @@ def compare(
     rows = table.to_dict(orient="records")
     result = {"comparisons": io.records(rows), "config": {"level": level, "interval": INTERVAL_METHOD,
                                                           "baseline": str(baseline), "candidate": str(candidate)},
-              "notes": notes, "provenance": _stamp(baseline=_source([baseline], sizes),
-                                                   candidate=_source([candidate], sizes))}
+              "notes": notes, "provenance": provenance.stamp(baseline=provenance.source(baseline, sizes),
+                                                             candidate=provenance.source(candidate, sizes))}
     if out is not None:
         from .plots import plot_compare
 
@@ -857,7 +842,8 @@ def report(
         io.ensure_writable_dir(out.parent)
     # a target log that stops short of its tokens is a run still training: forecast from it
     running = rpt.running_forecast(results, target_file, targets[-1], tasks, size_table) if target_file else None
-    sources = _target_source(target_file) | ({"candidate": _source([candidate], sizes)} if candidate else {})
+    sources = _target_source(target_file) | ({"candidate": provenance.source(candidate, sizes)}
+                                             if candidate else {})
     with err_console.status("fitting and drawing", spinner="dots") if err_console.is_terminal else _null():
         # the candidate against this ladder, on the tasks both have (of those asked for)
         compared = rpt.comparison(ladder or None, candidate, targets, named, sizes) if candidate else None
@@ -910,7 +896,7 @@ def plan(
     result = {"rungs": [r.as_dict() for r in rungs], "total_flops": total,
               "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__,
               "notes": notes} | ({"progress": io.records(progress)} if progress is not None else {}) \
-        | {"provenance": _provenance(ladder, None, mixed_conventions) if ladder else _stamp()}
+        | {"provenance": _provenance(ladder, None, mixed_conventions) if ladder else provenance.stamp()}
     if out is not None:
         from .ladder import plan_table
         from .plots import plot_plan

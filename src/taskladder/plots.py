@@ -93,6 +93,14 @@ def _log_x(ax) -> None:
     ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
 
 
+def _minor_labels(ax, decades: int) -> None:
+    """Label the 2s and 5s of a log x axis (:func:`_log_x`'s minor ticks) spanning up to ``decades``:
+    past one decade matplotlib labels no minor tick, leaving one or two labels on the axis."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(decades, decades)))
+
+
 def _finals_scatter(ax, runs, ds, ys, color) -> None:
     """The runs' final points (a None y is skipped), one scatter per Chinchilla multiple (its
     marker) rather than one per run."""
@@ -423,10 +431,8 @@ def sweep_figure(preds: pd.DataFrame, compute: dict[str, float]):
             ax.scatter(a["compute"], 100 * a["actual"].to_numpy(float), facecolors="none", edgecolors="k", s=30,
                        zorder=3, label="actual")
         _log_x(ax)
-        if 1.0 <= np.log10(x.max() / x.min()) <= 2.0:  # matplotlib labels no minor tick past a decade: 2 and 5 of each
-            from matplotlib.ticker import LogFormatterSciNotation
-
-            ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(2, 2)))
+        if 1.0 <= np.log10(x.max() / x.min()) <= 2.0:
+            _minor_labels(ax, 2)
         ax.set_title(_display(task), fontsize=9)
         ax.set_xlabel("target compute, 6ND (FLOPs)", fontsize=7)
         ax.tick_params(which="both", labelsize=7)  # a sweep within a decade labels its minor ticks too
@@ -605,14 +611,11 @@ def plan_figure(rungs: Sequence, target_n: float, target_tokens: float, progress
                         fontsize=6, color="0.5")
     for m in mults:
         ax.plot(x, 20 * m * x, color="0.7", lw=0.7, ls="--", zorder=1)
-    ax.set_xscale("log")
+    _log_x(ax)
     ax.set_yscale("log")
     ax.set(xlim=xlim, ylim=ylim, xlabel="non-embedding parameters N", ylabel="training tokens D")
-    if np.log10(xlim[1] / xlim[0]) <= 3.0:  # a short axis labels 2 and 5 of each decade too (as sweep_figure)
-        from matplotlib.ticker import LogFormatterSciNotation, LogLocator
-
-        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-        ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(3, 3)))
+    if np.log10(xlim[1] / xlim[0]) <= 3.0:
+        _minor_labels(ax, 3)
         ax.tick_params(axis="x", which="minor", labelsize=7)
     cost = total / c_target  # a percent up to 10x the target (a micro plan for a smaller target runs past it)
     title = (f"Ladder plan: {len(rungs)} rungs, {total:.2e} FLOPs = "

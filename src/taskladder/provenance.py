@@ -37,18 +37,20 @@ def versions() -> dict:
     return {"taskladder": __version__, **{name: of(name) for name in LIBRARIES}}
 
 
-def source(paths: Sequence[str | Path] | None = None, sizes: str | Path | None = None,
+def source(paths: str | Path | Sequence[str | Path] | None = None, sizes: str | Path | None = None,
            mixed_conventions: bool = False) -> dict:
-    """A ladder (or a target's log) as it was read: its files or folders as given (or
-    :data:`BUNDLED`), the size table, and ``digest``: one SHA-256 over every file the readers open
-    (in a folder, :func:`discover.files_read`), each by its path and bytes or, over 8 MB, its path,
-    size and time (:func:`discover.fingerprint`; a wide log's run is its file's name), and the size
-    table and reading option: the key of the cache of
+    """A ladder (or a target's log) as it was read: its file, files or folders as given (or
+    :data:`BUNDLED`; a DataFrame: :func:`frame_source`), the size table, and ``digest``: one
+    SHA-256 over every file the readers open (in a folder, :func:`discover.files_read`), each by
+    its path and bytes or, over 8 MB, its path, size and time (:func:`discover.fingerprint`; a wide
+    log's run is its file's name), and the size table and reading option: the key of the cache of
     fits, so two results with the same digest were computed from the same data.  None where a
     file cannot be read."""
-    from .serve import _source_hash
+    from .serve import _is_frame, _source_hash
 
-    got = [Path(p) for p in paths] if paths else None
+    if _is_frame(paths):
+        return frame_source(paths)
+    got = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths] if paths else None
     return {"files": [str(p) for p in got] if got else BUNDLED, "sizes": str(sizes) if sizes is not None else None,
             "digest": _source_hash(got, Path(sizes) if sizes is not None else None, mixed_conventions)}
 
