@@ -162,7 +162,7 @@ def plan_and_progress(config, ladder=None, mixed_conventions: bool = False) -> t
 
     rungs = plan(config)
     notes = plan_notes(config, rungs)
-    if ladder is None or (not _is_frame(ladder) and not ladder):
+    if not _is_frame(ladder) and not ladder:  # None, or no files
         return rungs, notes, None
     if _is_frame(ladder):  # checked as a long-format file would be
         results = _frame_ladder(ladder).results

@@ -217,7 +217,7 @@ def run(config: RunConfig, console=None) -> dict:
 
     names = [t.name for t in tasks]
     # the ladder and the target are the rows of one results file; the corpus made them
-    made_from = stamp(ladder=source([res_path]), corpus=source([config.corpus]))
+    made_from = stamp(ladder=source(res_path), corpus=source(config.corpus))
     html = rpt.build(lad, [target], names, names, intervals=preds,
                      title=f"taskladder run --preset {config.preset}: micro ladder on {Path(config.corpus).name}",
                      provenance=made_from)
