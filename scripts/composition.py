@@ -5,8 +5,9 @@ prediction.  This builds ladders of different composition from the 16 bundled ru
 (all of them; one size dropped; one Chinchilla multiple dropped; only the two largest
 sizes and the 10xC runs of the others; and 4 rungs of a larger size added, cut from the
 7B target's own log)
-and prints, for each, the mean absolute error of both methods on 7B-4T and 13B-5T
-and how many of the 16 actuals the automatic 90% intervals cover.
+and prints, for each, the mean absolute error of both methods on 7B-4T and 13B-5T,
+how many of the 16 actuals the automatic 90% intervals cover, and the error and interval
+of the mean over the 8 tasks (taskladder.aggregate).
 
     python scripts/composition.py
 """
@@ -60,13 +61,18 @@ def main() -> pd.DataFrame:
     rows = []
     for name, pick in [*SUBLADDERS.items(), (LARGER, lambda r: _with_7b_rungs(r, d))]:
         lad = Ladder(pick(d.ladder))
-        auto = auto_predict(lad, targets, PAPER_TASKS).predictions
+        got = auto_predict(lad, targets, PAPER_TASKS)
+        auto, mean = got.predictions, got.mean.set_index("target")
         paper, _ = predict_targets(lad, targets, PAPER_TASKS, DESIGNS["task_bpb"])
         for tgt in ("7B-4T", "13B-5T"):
             a, p = auto[auto["target"] == tgt], paper[paper["target"] == tgt]
             rows.append({"ladder": name, "runs": lad.results["run"].nunique(), "target": tgt,
                          "auto_mae": a["abs_error"].mean(), "paper_mae": p["abs_error"].mean(),
-                         "covered": int(a["covered"].sum()), "half_width": 50 * (a["upper"] - a["lower"]).mean()})
+                         "covered": int(a["covered"].sum()), "half_width": 50 * (a["upper"] - a["lower"]).mean(),
+                         # the mean over the 8 tasks (taskladder.aggregate): its error, half-width, covered
+                         "mean_error": 100 * (mean.loc[tgt, "predicted"] - mean.loc[tgt, "actual"]),
+                         "mean_half_width": 50 * (mean.loc[tgt, "upper"] - mean.loc[tgt, "lower"]),
+                         "mean_covered": bool(mean.loc[tgt, "covered"])})
     out = pd.DataFrame(rows)
     with pd.option_context("display.width", 120):
         print(out.round(2).to_string(index=False))
@@ -75,6 +81,9 @@ def main() -> pd.DataFrame:
     print(s.round(2).to_string())
     worst = float(np.max(s["auto"] - s["paper"]))
     print(f"auto minus paper, worst sub-ladder (points): {worst:+.2f}; fewest covered: {int(s['covered'].min())}/16")
+    print(f"mean of the 8 tasks: {int(out['mean_covered'].sum())}/{len(out)} covered, mean half-width "
+          f"{out['mean_half_width'].mean():.2f} points (the tasks': {out['half_width'].mean():.2f}), "
+          f"RMS error {np.sqrt(np.mean(out['mean_error'] ** 2)):.2f}")
     return out
 
 

@@ -66,6 +66,14 @@ def test_reproduce_json_carries_auto_predictions(reproduced):
         assert r["level"] == 0.9 and "backtest --calibration" in r["interval"]
     # the paper's design stays in "predictions"; auto sits beside it
     assert abs(obj["predictions"][0]["predicted"] - 0.4838) < 1e-3
+    # and the mean over the 8 tasks per target, with its own interval (taskladder.aggregate)
+    means = {m["target"]: m for m in obj["auto_mean"]}
+    assert set(means) == {"7B-4T", "13B-5T"}
+    for tgt, m in means.items():
+        rows = [r for r in auto if r["target"] == tgt]
+        assert m["predicted"] == pytest.approx(sum(r["predicted"] for r in rows) / 8, abs=1e-12)
+        assert m["actual"] == pytest.approx(sum(r["actual"] for r in rows) / 8, abs=1e-12)
+        assert m["lower"] < m["predicted"] < m["upper"] and m["covered"] and "correlated 0.25" in m["interval"]
 
 
 def test_reproduce_writes_tables_and_figures(reproduced):

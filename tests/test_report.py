@@ -5,6 +5,7 @@ import re
 from html.parser import HTMLParser
 
 import pandas as pd
+import pytest
 from conftest import run_cli
 
 from taskladder.datasets import olmo2_ladder
@@ -144,13 +145,19 @@ def test_report_numbers_are_the_analyses(monkeypatch):
             pct(100 * p.predicted), pct(100 * p.actual), pct(p.abs_error))
         assert (row["90% interval"], row["chance"]) == (f"[{pct(100 * lo)}, {pct(100 * hi)}]", pct(100 * ch))
 
-    auto = trust.auto_predict(d.ladder, tgts, tasks).predictions
+    got = trust.auto_predict(d.ladder, tgts, tasks)
+    auto = got.predictions
     assert auto["covered"].sum() == 3
     shown = _rows(sec["Automatic prediction with 90% intervals"])
     for a in auto.itertuples():
         row = shown[(_name(a.task), a.target)]
         assert (row["predicted"], row["90% interval"], row["actual"]) == (
             pct(100 * a.predicted), f"[{pct(100 * a.lower)}, {pct(100 * a.upper)}]", pct(100 * a.actual))
+    for m in got.mean.itertuples():  # the mean over the two tasks, below them (taskladder.aggregate)
+        row = shown[("mean of 2", m.target)]
+        assert (row["predicted"], row["90% interval"], row["actual"]) == (
+            pct(100 * m.predicted), f"[{pct(100 * m.lower)}, {pct(100 * m.upper)}]", pct(100 * m.actual))
+        assert m.predicted == pytest.approx(auto.loc[auto["target"] == m.target, "predicted"].mean())
     mae = auto.groupby("target", sort=False)["abs_error"].mean()
     summary = next(n for n in sec["Automatic prediction with 90% intervals"] if str(n).startswith("Mean absolute"))
     assert summary == ("Mean absolute error: " + ", ".join(f"{k} {v:.2f} pts" for k, v in mae.items())

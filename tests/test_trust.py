@@ -178,10 +178,16 @@ def test_sub_ladders_auto_beats_paper_and_adding_runs_back_helps(bundled, drop):
     r = lad.results
     sub = Ladder(r[~(r["run"].str.startswith(drop) if drop.endswith("-") else r["run"].str.endswith(drop))])
     assert sub.results["run"].nunique() == 12
-    auto = auto_predict(sub, targets, PAPER_TASKS).predictions
+    got = auto_predict(sub, targets, PAPER_TASKS)
+    auto = got.predictions
     paper, _ = predict_targets(sub, targets, PAPER_TASKS, DESIGNS["task_bpb"])
     assert auto["abs_error"].mean() <= paper["abs_error"].mean()
     assert auto["covered"].sum() >= 14
+    # the mean over the 8 tasks (taskladder.aggregate) covers its actual at both targets, and is
+    # narrower than the tasks' intervals (no 1B: +-9.9 / +-11.0 against +-11.9 / +-13.5)
+    assert got.mean["covered"].all()
+    widths = (auto["upper"] - auto["lower"]).groupby(auto["target"], sort=False).mean()
+    assert ((got.mean["upper"] - got.mean["lower"]).to_numpy() < widths.loc[got.mean["target"]].to_numpy()).all()
     full = auto_predict(lad, targets, PAPER_TASKS).predictions
     assert full["abs_error"].mean() < auto["abs_error"].mean()
 
@@ -442,6 +448,16 @@ def test_rolling_origin_coverage_of_the_90_percent_intervals_is_85_to_95_pooled(
               f"(half-width {table.loc[('all', 0.9), 'half_width']:.2f} points, {table.loc[('all', 0.9), 'n']} runs)")
     assert 0.85 <= cov <= 0.95
     assert table.loc[("all", 0.9), "n"] == 96
+    # the mean over the 8 tasks is replayed alike and kept out of the pooled rows: 12 held-out runs,
+    # all inside its 90% intervals (9 of 12 without the error-correlation floor), which are narrower
+    tasks = rolled[rolled["task"] != "mean"]
+    assert cov == pytest.approx(tasks.loc[tasks["level"] == 0.9, "covered"].mean())
+    assert table.loc[("mean", 0.9), "n"] == 12
+    assert table.loc[("mean", 0.9), "coverage"] == 1.0
+    assert table.loc[("mean", 0.9), "half_width"] < table.loc[("all", 0.9), "half_width"]
+    m = rolled[(rolled["task"] == "mean") & (rolled["level"] == 0.9)].set_index(["split", "run"])
+    per_run = tasks[tasks["level"] == 0.9].groupby(["split", "run"])[["predicted", "actual"]].mean()
+    assert np.allclose(m[["predicted", "actual"]].loc[per_run.index], per_run)
 
 
 def test_serial_and_parallel_fits_give_the_same_choice(bundled, monkeypatch):

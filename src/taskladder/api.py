@@ -31,7 +31,7 @@ _NESTED = ("weights", "design_predictions", "design_sd")
 
 def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = None, targets: Sequence[str] | str = (),
             design: str = "auto", level: float | None = None, sizes: str | Path | None = None,
-            flops=None) -> pd.DataFrame:
+            flops=None, mean: bool = False) -> pd.DataFrame:
     """Predict the task accuracies of one or more targets from a ladder.
 
     n, d: the target's non-embedding parameters and training tokens, as numbers or counts
@@ -55,6 +55,9 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     sizes: a size table (CSV with ``size,n[,batch_tokens]``) for ladder files that name sizes, not N.
     flops: training budgets C = 6 N D (one, or a sequence) with n or d, which they complete
         (``flops=[1e22, 1e23], d="1xC"``: the Chinchilla-optimal targets of two budgets).
+    mean: also a row per target whose ``task`` is ``"mean"``: the mean over the tasks, with an
+        interval of its own (automatic choice only; :mod:`taskladder.aggregate`), and the mean of
+        the actuals where every task has one; ``tasks`` lists the tasks it averages.
 
     Returns one row per task and target: ``task, target, predicted`` (a fraction), and for the
     automatic choice ``lower, upper, sd, level, interval, pipeline``, else the chain's
@@ -64,7 +67,10 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     if level is not None and design != "auto":
         raise TaskladderError(f"level sets the automatic prediction's interval; design {design!r} gives none")
     level = _level(0.9 if level is None else level)
-    return _predict(_targets(n, d, flops, targets), ladder, tasks, design, level, sizes)
+    if mean and design != "auto":
+        raise TaskladderError(f"mean=True: the mean over tasks takes its interval from the automatic choice's "
+                              f"backtest; design {design!r} gives none (average its rows instead)")
+    return _predict(_targets(n, d, flops, targets), ladder, tasks, design, level, sizes, mean)
 
 
 def _targets(n, d, flops, targets) -> list:
@@ -103,7 +109,7 @@ def _targets(n, d, flops, targets) -> list:
     return chosen
 
 
-def _predict(chosen, ladder, tasks, design: str, level: float, sizes) -> pd.DataFrame:
+def _predict(chosen, ladder, tasks, design: str, level: float, sizes, mean: bool = False) -> pd.DataFrame:
     from . import serve
     from .tasks import parse_names
 
@@ -120,7 +126,10 @@ def _predict(chosen, ladder, tasks, design: str, level: float, sizes) -> pd.Data
             got = serve.fixed_prediction(chosen, names, (design, None, None, None), source, _path(sizes))
     for note in got.notes:
         warnings.warn(note, InputWarning, stacklevel=3)  # at the caller of predict
-    return _stamped(pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in got.rows]),
+    if mean and len(names) < 2:
+        raise TaskladderError(f"mean=True needs two tasks or more, got {', '.join(names)}")
+    rows = [*got.rows, *(got.mean if mean else ())]
+    return _stamped(pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in rows]),
                     ladder=provenance.source(ladder, sizes))
 
 

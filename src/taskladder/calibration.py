@@ -79,6 +79,7 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
     called as each task of each split is fitted (a share of a task per pipeline, as
     :func:`trust.fit_states` reports it): len(auto_splits) x len(tasks) in all.
     """
+    from .aggregate import MEAN, mean_rows
     from .chain import Ladder
     from .datasets import Target
     from .predictor import predict_rows
@@ -101,7 +102,9 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
         # fitted once, then evaluated at every level exactly as trust.auto_predict would
         states = fit_states(lad, fit, progress=progress)
         for level in levels:
-            for r in predict_rows(states, fit, targets, level):
+            # the tasks' rows, then the mean over them (taskladder.aggregate), replayed alike
+            means = mean_rows(states, fit, targets, level) if len(fit) > 1 else []
+            for r in [*predict_rows(states, fit, targets, level), *means]:
                 if r["actual"] is None or r["actual"] != r["actual"]:
                     continue
                 rows.append({"split": name, "run": r["target"], "task": r["task"], "level": level,
@@ -109,8 +112,9 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
                              "actual": r["actual"], "covered": bool(r["lower"] <= r["actual"] <= r["upper"]),
                              "half_width": 50 * (r["upper"] - r["lower"]),
                              # from the runs the task trained on (its state's), as its interval measures it
-                             "log_extrapolation": float(np.log(runs.loc[r["target"], "c"])
-                                                        - states[r["task"]].log_center)})
+                             "log_extrapolation": float(np.log(runs.loc[r["target"], "c"]) - (
+                                 states[r["task"]].log_center if r["task"] != MEAN
+                                 else np.mean([states[t].log_center for t in fit])))})
     if skipped := [t for t in tasks if t not in replayed]:
         warnings.warn(f"not replayed on any split ({', '.join(skipped)}): every split leaves "
                       f"{'it' if len(skipped) == 1 else 'each'} fewer than {AUTO_MIN_RUNS} training runs scored on "
@@ -124,8 +128,13 @@ def splits_text(rolled: pd.DataFrame) -> str:
 
 
 def calibration_table(rolled: pd.DataFrame) -> pd.DataFrame:
-    """Per task and pooled ("all"), per level: coverage, mean half-width (points) and count."""
+    """Per task, pooled over the tasks ("all") and for the mean over them ("mean",
+    :mod:`aggregate`: not part of "all"), per level: coverage, mean half-width (points) and count."""
+    from .aggregate import MEAN
+
     agg = dict(coverage=("covered", "mean"), half_width=("half_width", "mean"), n=("covered", "size"))
-    per = rolled.groupby(["task", "level"], sort=False).agg(**agg).reset_index()
-    pooled = rolled.groupby("level").agg(**agg).reset_index().assign(task="all")
-    return pd.concat([per, pooled[per.columns]], ignore_index=True)
+    tasks = rolled[rolled["task"] != MEAN]
+    per = tasks.groupby(["task", "level"], sort=False).agg(**agg).reset_index()
+    pooled = tasks.groupby("level").agg(**agg).reset_index().assign(task="all")
+    mean = rolled[rolled["task"] == MEAN].groupby(["task", "level"], sort=False).agg(**agg).reset_index()
+    return pd.concat([per, pooled[per.columns], mean[per.columns]], ignore_index=True)

@@ -210,13 +210,15 @@ def _prediction_table(rows: list[dict], title: str, paper: bool = False) -> list
     return _per_target(rows, build)
 
 
-def _sweep_tables(rows: list[dict], title: str, caption: str, per_table: int = 4) -> list[Table]:
+def _sweep_tables(rows: list[dict], title: str, caption: str, per_table: int = 4, mean: list[dict] = ()) -> list[Table]:
     """A sweep of targets (:data:`datasets.SWEEP` or more) as tasks x targets, ``per_table`` targets a
     table so it fits 80 columns: each cell the prediction, its interval where the pipeline gives
-    one, and the actual where known, one per line (points)."""
+    one, and the actual where known, one per line (points); the mean over the tasks below them."""
+    from .aggregate import MEAN
+
     targets = list(dict.fromkeys(r["target"] for r in rows))
     tasks = list(dict.fromkeys(r["task"] for r in rows))
-    by = {(r["task"], r["target"]): r for r in rows}
+    by = {(r["task"], r["target"]): r for r in [*rows, *mean]}
     per_table = -(-len(targets) // -(-len(targets) // per_table))  # balanced: 6 targets as 3 + 3, not 4 + 2
     tables = []
     for k in range(0, len(targets), per_table):
@@ -226,20 +228,10 @@ def _sweep_tables(rows: list[dict], title: str, caption: str, per_table: int = 4
         for tgt in chunk:  # N=7e+09,D=4e+12 and 7B-4T@8e+12 over two lines
             t.add_column(tgt.replace(",", "\n").replace("@", "\n@"), justify="right", no_wrap=True)
         for task in tasks:
-            cells = []
-            for tgt in chunk:
-                r = by.get((task, tgt))
-                if r is None:
-                    cells.append("–")
-                    continue
-                lines = [f"{100 * r['predicted']:.1f}"]
-                if r.get("lower") is not None:
-                    lines.append(f"[{100 * r['lower']:.1f}, {100 * r['upper']:.1f}]")
-                act = r.get("actual")
-                if act is not None and act == act:
-                    lines.append(f"act. {100 * act:.1f}")
-                cells.append("\n".join(lines))
-            t.add_row(_display(task), *cells)
+            t.add_row(_display(task), *[_cell(by.get((task, tgt))) for tgt in chunk])
+        if mean:
+            t.rows[-1].end_section = True
+            t.add_row(f"[bold]{_mean_label(len(tasks))}[/]", *[_cell(by.get((MEAN, tgt))) for tgt in chunk])
         scored = [[r for task in tasks if (r := by.get((task, tgt))) is not None and r.get("abs_error") is not None]
                   for tgt in chunk]
         if any(scored):  # the targets with actuals: mean absolute error, and coverage where intervals
@@ -250,6 +242,20 @@ def _sweep_tables(rows: list[dict], title: str, caption: str, per_table: int = 4
         t.caption = caption
         tables.append(t)
     return tables
+
+
+def _cell(r: dict | None) -> str:
+    """A sweep table's cell: the prediction, its interval where the pipeline gives one, and the
+    actual where known, one per line (points)."""
+    if r is None:
+        return "–"
+    lines = [f"{100 * r['predicted']:.1f}"]
+    if r.get("lower") is not None:
+        lines.append(f"[{100 * r['lower']:.1f}, {100 * r['upper']:.1f}]")
+    act = r.get("actual")
+    if act is not None and act == act:
+        lines.append(f"act. {100 * act:.1f}")
+    return "\n".join(lines)
 
 
 _AUTO_CAPTION = ("pipelines weighted per task by backtest (every weight in --json); interval: the weighted "
@@ -282,9 +288,11 @@ def _pipeline_tables(weights: list[dict]) -> list[Table]:
     return tables
 
 
-def _auto_table(rows: list[dict], level: float) -> list[Table]:
+def _auto_table(rows: list[dict], level: float, mean: list[dict] = ()) -> list[Table]:
     """One table per target of the automatic prediction's rows (:class:`predictor.AutoPrediction`; a
-    sweep: :func:`_sweep_tables`)."""
+    sweep: :func:`_sweep_tables`), with the mean over the tasks (:mod:`aggregate`) below them."""
+    means = {r["target"]: r for r in mean}
+
     def build(g, tgt):
         t = Table(title=f"Automatic prediction, {tgt}, {percent(level)} intervals", title_style="bold")
         for c in ("task", "pred", "interval", "actual", "err", "top pipeline"):
@@ -299,16 +307,30 @@ def _auto_table(rows: list[dict], level: float) -> list[Table]:
                       f"{r['abs_error']:.1f}" if has else "–", f"{top} {r['weights'][top]:.2f}")
             if has:
                 errs.append((r["abs_error"], bool(r["covered"])))
+        if (m := means.get(tgt)) is not None:
+            t.rows[-1].end_section = True
+            has = m["actual"] is not None
+            t.add_row(f"[bold]{_mean_label(len(g))}[/]", f"[bold]{100 * m['predicted']:.1f}[/]",
+                      f"[bold][{100 * m['lower']:.1f}, {100 * m['upper']:.1f}][/]",
+                      f"{100 * m['actual']:.1f}" if has else "–", f"{m['abs_error']:.1f}" if has else "–", "")
         if errs:
-            t.add_row("[bold]mean[/]", "", f"{sum(c for _, c in errs)}/{len(g)} covered", "",
-                      f"[bold]{sum(e for e, _ in errs) / len(errs):.2f}[/]", "")
-        t.caption = _AUTO_CAPTION
+            t.add_row("[bold]per task[/]", "", f"{sum(c for _, c in errs)}/{len(g)} covered", "",
+                      f"[bold]{sum(e for e, _ in errs) / len(errs):.2f}[/]", "mean abs. err")
+        t.caption = _AUTO_CAPTION + (_MEAN_CAPTION if means else "")
         return t
     from .datasets import SWEEP
 
     if len({r["target"] for r in rows}) >= SWEEP:
-        return _sweep_tables(rows, f"Automatic prediction, {percent(level)} intervals", _AUTO_CAPTION)
+        return _sweep_tables(rows, f"Automatic prediction, {percent(level)} intervals",
+                             _AUTO_CAPTION + (_MEAN_CAPTION if means else ""), mean=mean)
     return _per_target(rows, build)
+
+
+def _mean_label(k: int) -> str:
+    return f"mean of {k}"
+
+
+_MEAN_CAPTION = "; the mean's interval: its own backtest error (docs/trust.md)"
 
 
 def _design_table(design) -> list[Table]:
@@ -480,14 +502,17 @@ def predict(
         hidden = ("weights", "design_predictions", "design_sd")
         notes = [*said, *auto.notes]
         result = {"predictions": io.records([{k: v for k, v in r.items() if k not in hidden} for r in auto.rows]),
+                  "mean": io.records(auto.mean),  # over the tasks, per target, with its own interval
                   "weights": io.records(auto.weights),  # as applied
                   "config": {"design": "auto", "level": level, "interval": INTERVAL_METHOD}, "notes": notes,
                   "provenance": _provenance(ladder, sizes, mixed_conventions, **_target_source(target_file))}
         if out is not None:
-            _plot_predictions(auto.predictions, targets, out)
-        if _emit(result, json_, out, "predict", {"predictions": auto.predictions} if out is not None else {}):
+            _plot_predictions(auto.predictions, targets, out, auto.mean)
+        tables = {} if out is None else {"predictions": auto.predictions,  # frames only for files: no pandas warm
+                                         **({"mean": auto.mean_frame} if auto.mean else {})}
+        if _emit(result, json_, out, "predict", tables):
             return
-        _print_all(_auto_table(auto.rows, level))
+        _print_all(_auto_table(auto.rows, level, auto.mean))
         if pipelines:
             _print_all(_pipeline_tables(auto.weights))
         _print_notes(notes)
@@ -518,11 +543,12 @@ def predict(
     _print_notes(notes)
 
 
-def _plot_predictions(table, targets, out: Path) -> None:
-    """``predictions.png``: rows for a few targets, a curve over compute for a sweep (plots.plot_predictions)."""
-    from .plots import plot_predictions
+def _plot_predictions(table, targets, out: Path, mean: list[dict] = ()) -> None:
+    """``predictions.png``: rows for a few targets, a curve over compute for a sweep (plots.plot_predictions),
+    the mean over the tasks last."""
+    from .plots import plot_predictions, with_mean
 
-    plot_predictions(table, {t.name: 6.0 * t.n * t.d for t in targets}, out / "predictions.png")
+    plot_predictions(with_mean(table, mean), {t.name: 6.0 * t.n * t.d for t in targets}, out / "predictions.png")
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -761,6 +787,7 @@ def backtest(
 
 
 def _calibration(results, tasks, out: Path | None, json_: bool, provenance: dict) -> None:
+    from .aggregate import MEAN
     from .calibration import LEVELS, auto_splits, calibration_table, rolling_auto, splits_text
     from .chain import ladder_notes
 
@@ -788,10 +815,13 @@ def _calibration(results, tasks, out: Path | None, json_: bool, provenance: dict
         t.add_column(f"±{lv:.0%}", justify="right")
     for task_, g in table.groupby("task", sort=False):
         g = g.set_index("level")
-        t.add_row("[bold]pooled[/]" if task_ == "all" else _display(task_),
+        if task_ == MEAN:
+            t.rows[-1].end_section = True
+        t.add_row("[bold]pooled[/]" if task_ == "all" else _mean_label(len(tasks)) if task_ == MEAN else _display(task_),
                   *[f"{g.loc[lv, 'coverage']:.0%}" for lv in LEVELS], *[f"{g.loc[lv, 'half_width']:.1f}" for lv in LEVELS])
     t.caption = (f"share of held-out runs inside the interval, and its mean half-width (points); splits: {splits_}; "
-                 f"mean log-extrapolation {rolled['log_extrapolation'].mean():.1f} (a 7B-4T target: ~7.4)")
+                 f"mean log-extrapolation {rolled.loc[rolled['task'] != MEAN, 'log_extrapolation'].mean():.1f} "
+                 "(a 7B-4T target: ~7.4)")
     out_console.print(t)
     _print_notes(notes)
 

@@ -390,6 +390,16 @@ def _draw_prediction(ax, r, y, c) -> None:
         ax.scatter(100 * r["actual"], y, facecolors="none", edgecolors="k", s=40, label="actual")
 
 
+def with_mean(preds: pd.DataFrame, mean) -> pd.DataFrame:
+    """``preds`` and below them the mean over the tasks (:mod:`aggregate`'s rows), named "mean of K"
+    so that a figure's row or panel says what it averages."""
+    mean = pd.DataFrame(list(mean)) if not isinstance(mean, pd.DataFrame) else mean
+    if mean.empty:
+        return preds
+    named = mean.assign(task=[f"mean of {len(t)}" for t in mean["tasks"]]).drop(columns="tasks")
+    return pd.concat([preds, named[[c for c in named.columns if c in preds.columns]]], ignore_index=True)
+
+
 def plot_auto(preds: pd.DataFrame, path: Path) -> Path:
     """Automatic predictions with their intervals, and the actual values where known."""
     return _row_plot(preds, _draw_prediction, path)
@@ -541,11 +551,12 @@ def plot_reliability(table: pd.DataFrame, path: Path) -> Path:
     fig, (ax, aw) = plt.subplots(1, 2, figsize=(9.5, 4.2))
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="nominal")
     for task, g in table.groupby("task", sort=False):
-        pooled = task == "all"
-        ax.plot(g["level"], g["coverage"], marker="o", lw=2.5 if pooled else 0.8, color="black" if pooled else None,
-                alpha=1.0 if pooled else 0.6, label="pooled" if pooled else _display(task), zorder=3 if pooled else 2)
-        aw.plot(g["level"], g["half_width"], marker="o", lw=2.5 if pooled else 0.8,
-                color="black" if pooled else None, alpha=1.0 if pooled else 0.6)
+        pooled, mean = task == "all", task == "mean"  # the mean over tasks (taskladder.aggregate): dashed
+        style = dict(marker="o", lw=2.5 if pooled or mean else 0.8, ls="--" if mean else "-",
+                     color="black" if pooled else "0.35" if mean else None, alpha=1.0 if pooled or mean else 0.6)
+        ax.plot(g["level"], g["coverage"], **style, zorder=3 if pooled else 2,
+                label="pooled" if pooled else "mean of the tasks" if mean else _display(task))
+        aw.plot(g["level"], g["half_width"], **style)
     ax.set(xlim=(0.4, 1.0), ylim=(0.4, 1.02), xlabel="nominal level", ylabel="share of held-out runs covered",
            title="Coverage on the ladder's own splits")
     aw.set(xlabel="nominal level", ylabel="mean half-width (points)", title="Interval width")

@@ -48,6 +48,9 @@ class ModelError:
     """Mean log-extrapolation of the backtest's held-out runs, where ``scale`` is measured."""
     dof: float
     """Degrees of freedom of the scale's estimate."""
+    errors: tuple = ()
+    """The errors ``scale`` is the RMS of: ((split, held-out run, error), ...), for the mean over
+    tasks (:mod:`aggregate`), whose own backtest error pairs them up by split and run."""
 
     def sd(self, x: float) -> float:
         return float(self.scale * max(float(x) / self.reference, 1.0))
@@ -176,6 +179,28 @@ def welch_quantile(fit_var: float, err_var: float, fit_dof: float, err_dof: floa
     return student_t_ppf(0.5 + level / 2, round(float(dof), 3))
 
 
+@dataclass(frozen=True)
+class Evaluated:
+    """One task's automatic choice at one target, before its interval (:meth:`TaskState.evaluate`)."""
+
+    center: float
+    weights: dict
+    """Design -> weight applied (renormalised over the pipelines that predict here)."""
+    fit_var: float
+    """Bootstrap variance of the weighted mean, with the checkpoint noise of the actual."""
+    err_var: float
+    """Squared model error at the target's distance (:class:`ModelError`)."""
+    fit_dof: float
+    ext: float
+    """The target's log compute beyond the ladder's mean."""
+    predictions: dict
+    sds: dict
+
+    @property
+    def sd(self) -> float:
+        return float(np.sqrt(self.fit_var + self.err_var))
+
+
 @dataclass
 class TaskState:
     """Every pipeline of one task, with their backtest errors: the automatic choice, fitted."""
@@ -203,39 +228,42 @@ class TaskState:
         """
         rows = []
         for t in targets:
-            ext = np.log(float(t.n) * float(t.d)) - self.log_center
-            preds = {d: p.predict(t.n, t.d) for d, p in self.pipelines.items()}
-            # each pipeline's bootstrap draws, evaluated once: its SD and the weighted mean's both use them
-            draws = {d: p.draws(t.n, t.d) for d, p in self.pipelines.items()}
-            sds = {d: _sd(p, draws[d]) for d, p in self.pipelines.items()}
-            # a pipeline that cannot predict here (its fit or backtest failed: NaN) gets no weight
-            use = [d for d, p in self.pipelines.items()
-                   if np.isfinite(preds[d]) and np.isfinite(sds[d]) and np.isfinite(p.backtest_weight)]
-            if not use:
-                raise TaskladderError(f"task {self.task!r}: no pipeline gives a finite prediction for {t.name}")
-            total = sum(self.pipelines[d].backtest_weight for d in use)
-            tw = {d: self.pipelines[d].backtest_weight / total for d in use}
-            center = float(sum(tw[d] * preds[d] for d in use))
-            fit_var = _fit_variance(self.pipelines, tw, draws)
-            err_var = self.error.sd(ext) ** 2
-            sd = float(np.sqrt(fit_var + err_var))
-            # the bootstrap variance's degrees of freedom: the fewest of the bootstrapped laws' (runs -
-            # parameters: 9 for the 7-parameter single step on 16 runs)
-            booted = [d for d in use if draws[d] is not None]
-            fit_dof = min(self.pipelines[d].dof for d in (booted or use))
-            q = welch_quantile(fit_var, err_var, fit_dof, self.error.dof, level)
-            half = q * logit_sd(center, sd)
-            lo, hi = (float(v) for v in expit(np.array([logit(center) - half, logit(center) + half])))
+            e = self.evaluate(t)
+            q = welch_quantile(e.fit_var, e.err_var, e.fit_dof, self.error.dof, level)
+            half = q * logit_sd(e.center, e.sd)
+            lo, hi = (float(v) for v in expit(np.array([logit(e.center) - half, logit(e.center) + half])))
             actual = t.actual(self.task, ACC) if hasattr(t, "actual") else None
-            rows.append({"task": self.task, "target": t.name, "predicted": center, "lower": lo, "upper": hi,
-                         "sd": sd, "level": level, "interval": INTERVAL_METHOD, "actual": actual,
-                         "abs_error": None if actual is None else abs(center - actual) * 100,
+            tw = e.weights
+            rows.append({"task": self.task, "target": t.name, "predicted": e.center, "lower": lo, "upper": hi,
+                         "sd": e.sd, "level": level, "interval": INTERVAL_METHOD, "actual": actual,
+                         "abs_error": None if actual is None else abs(e.center - actual) * 100,
                          "covered": None if actual is None else bool(lo <= actual <= hi),
                          "pipeline": "weighted: " + ", ".join(
                              f"{d} {w_:.2f}" for d, w_ in sorted(tw.items(), key=lambda kv: -kv[1]) if w_ >= 0.05),
                          "top_pipeline": max(tw, key=tw.get), "weights": tw,
-                         "design_predictions": {d: preds[d] for d in use}, "design_sd": {d: sds[d] for d in use}})
+                         "design_predictions": e.predictions, "design_sd": e.sds})
         return rows
+
+    def evaluate(self, t) -> Evaluated:
+        """The weighted centre at target ``t`` and the two parts of its variance (:meth:`predict`)."""
+        ext = float(np.log(float(t.n) * float(t.d)) - self.log_center)
+        preds = {d: p.predict(t.n, t.d) for d, p in self.pipelines.items()}
+        # each pipeline's bootstrap draws, evaluated once: its SD and the weighted mean's both use them
+        draws = {d: p.draws(t.n, t.d) for d, p in self.pipelines.items()}
+        sds = {d: _sd(p, draws[d]) for d, p in self.pipelines.items()}
+        # a pipeline that cannot predict here (its fit or backtest failed: NaN) gets no weight
+        use = [d for d, p in self.pipelines.items()
+               if np.isfinite(preds[d]) and np.isfinite(sds[d]) and np.isfinite(p.backtest_weight)]
+        if not use:
+            raise TaskladderError(f"task {self.task!r}: no pipeline gives a finite prediction for {t.name}")
+        total = sum(self.pipelines[d].backtest_weight for d in use)
+        tw = {d: self.pipelines[d].backtest_weight / total for d in use}
+        # the bootstrap variance's degrees of freedom: the fewest of the bootstrapped laws' (runs -
+        # parameters: 9 for the 7-parameter single step on 16 runs)
+        booted = [d for d in use if draws[d] is not None]
+        return Evaluated(float(sum(tw[d] * preds[d] for d in use)), tw, _fit_variance(self.pipelines, tw, draws),
+                         self.error.sd(ext) ** 2, min(self.pipelines[d].dof for d in (booted or use)), ext,
+                         {d: preds[d] for d in use}, {d: sds[d] for d in use})
 
 
 def predict_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level: float) -> list[dict]:

@@ -240,14 +240,22 @@ def _automatic(lad: Ladder, targets, tasks, fig: _Figures, calibration: bool) ->
                  "the ladder's own largest rungs when they were held out (by N and by compute); the interval "
                  "adds the pipelines' fit uncertainty to the weighted prediction's own backtest error, grown "
                  "with the distance extrapolated. Nothing about the targets is used. See docs/trust.md.</p>")
-    at = pd.DataFrame({"task": auto["task"].map(_name), "target": auto["target"],
-                       "predicted": auto["predicted"].map(_pct),
-                       "90% interval": [f"[{_pct(a)}, {_pct(b)}]" for a, b in zip(auto["lower"], auto["upper"])],
-                       "actual": auto["actual"].map(_pct),
-                       "abs err (pts)": auto["abs_error"].map(lambda v: "–" if v is None or v != v else f"{v:.1f}"),
-                       "pipelines (weight)": auto["pipeline"].str.removeprefix("weighted: ")})
+    shown = plots.with_mean(auto, got.mean)  # the mean over the tasks in the last rows, "mean of K"
+    at = pd.DataFrame({"task": shown["task"].map(_name), "target": shown["target"],
+                       "predicted": shown["predicted"].map(_pct),
+                       "90% interval": [f"[{_pct(a)}, {_pct(b)}]" for a, b in zip(shown["lower"], shown["upper"])],
+                       "actual": shown["actual"].map(_pct),
+                       "abs err (pts)": shown["abs_error"].map(lambda v: "–" if v is None or v != v else f"{v:.1f}"),
+                       "pipelines (weight)": shown["pipeline"].fillna("its own backtest error (below)")
+                       .str.removeprefix("weighted: ")})
     parts += [_table(at, notes=True)] + [f'<p class="note">{html.escape(n)}</p>' for n in got.notes]
-    parts.append(fig.add(plots.plot_auto, auto, name="auto.png"))
+    if len(got.mean):
+        parts.append('<p class="note">The interval of the mean over the tasks carries the mean\'s own backtest '
+                     "error (the tasks' errors on each held-out rung averaged first, so errors they share stay and "
+                     "errors that cancel cancel; at least those of errors correlated 0.25) and the tasks' fit "
+                     "variances as independent: narrower than any one task's. See docs/trust.md, \"The mean over "
+                     "tasks\".</p>")
+    parts.append(fig.add(plots.plot_auto, shown, name="auto.png"))
     if auto["actual"].notna().any():
         m = auto.groupby("target", sort=False)["abs_error"].mean()
         parts.append('<p class="note">Mean absolute error: ' + ", ".join(
@@ -430,6 +438,7 @@ def _ladder(lad: Ladder, fig: _Figures) -> list[str]:
 def _calibration_section(lad: Ladder, tasks, fig: _Figures) -> list[str]:
     """Coverage and width of the automatic intervals when the whole procedure is replayed
     on the ladder's splits (rolling origins, top compute, largest multiple)."""
+    from .aggregate import MEAN
     from .calibration import LEVELS, calibration_table, rolling_auto, splits_text
 
     parts = ["<h2>Calibration of the intervals on the ladder</h2>"]
@@ -441,12 +450,13 @@ def _calibration_section(lad: Ladder, tasks, fig: _Figures) -> list[str]:
     splits = html.escape(splits_text(rolled))
     parts.append(f'<p class="note">The automatic prediction (its own backtest, weights and interval) refitted on '
                  f"each split and scored on the runs it did not see: {splits}. Mean log-extrapolation of the held-out "
-                 f"runs {rolled['log_extrapolation'].mean():.1f} (a target such as 7B-4T: about 7.4), so this "
+                 f"runs {rolled.loc[rolled['task'] != MEAN, 'log_extrapolation'].mean():.1f} (a target such as "
+                 "7B-4T: about 7.4), so this "
                  "measures calibration nearer the ladder than a target sits. See docs/trust.md.</p>")
     rows = []
     for task, g in table.groupby("task", sort=False):
         g = g.set_index("level")
-        rows.append({"task": "pooled" if task == "all" else _name(task),
+        rows.append({"task": "pooled" if task == "all" else f"mean of {len(tasks)}" if task == MEAN else _name(task),
                      **{f"coverage {lv:.0%}": f"{g.loc[lv, 'coverage']:.0%}" for lv in LEVELS},
                      **{f"± {lv:.0%} (pts)": f"{g.loc[lv, 'half_width']:.1f}" for lv in LEVELS},
                      "n": int(g["n"].iloc[0])})

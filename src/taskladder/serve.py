@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .aggregate import mean_rows
 from .errors import InputWarning, TaskladderError, recording_input_warnings
 from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, check_accuracies, left_out_notes,
                         predict_rows, prediction_notes)
@@ -226,6 +227,16 @@ class AutoPrediction(_Rows):
     """The weights applied (:func:`predictor.applied_weights`)."""
     notes: list[str] = field(default_factory=list)
     """Warnings about the targets (below the ladder, another metric convention)."""
+    mean: list[dict] = field(default_factory=list)
+    """Per target, the mean over the tasks with its own interval (:func:`aggregate.mean_rows`); none
+    for a single task."""
+
+    @property
+    def mean_frame(self):
+        """:attr:`mean` as a pandas DataFrame, its ``tasks`` as one comma-separated string (a flat table)."""
+        import pandas as pd
+
+        return pd.DataFrame([{**r, "tasks": ",".join(r["tasks"])} for r in self.mean])
 
 
 def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None = None, sizes: Path | None = None,
@@ -246,7 +257,8 @@ def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None
     check_accuracies(rows, span, targets)
     notes = prediction_notes(span, targets, tasks)
     notes += left_out_notes({t: states[t].left_out for t in tasks})
-    return AutoPrediction(rows, applied_weights(rows, states), notes)
+    mean = mean_rows(states, tasks, targets, level) if len(tasks) > 1 else []
+    return AutoPrediction(rows, applied_weights(rows, states), notes, mean)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from .aggregate import mean_rows
 from .analyses import DESIGNS
 from .chain import Ladder, TaskPredictor, as_ladder, feature_key, fit_predictor
 from .datasets import Target
@@ -372,6 +373,9 @@ class AutoResult:
     backtest: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     """The pipelines left out for lack of data (:func:`predictor.left_out_notes`)."""
+    mean: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per target, the mean over the tasks with its own interval (:func:`aggregate.mean_rows`);
+    empty for a single task."""
 
 
 def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level: float = 0.9,
@@ -395,7 +399,8 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
     rows = predict_rows(states, tasks, targets, level)
     return AutoResult(pd.DataFrame(rows), pd.DataFrame(applied_weights(rows, states)),
                       pd.concat([fitted[t].backtest for t in tasks], ignore_index=True),
-                      left_out_notes({t: s.left_out for t, s in states.items()}))
+                      left_out_notes({t: s.left_out for t, s in states.items()}),
+                      pd.DataFrame(mean_rows(states, tasks, targets, level) if len(tasks) > 1 else []))
 
 
 def fit_states(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None,
@@ -562,7 +567,7 @@ def model_error(bt: pd.DataFrame) -> ModelError | None:
     if e.empty:
         return None
     return ModelError(float(np.sqrt(np.mean(np.square(e["error"])))), float(bt["log_extrapolation"].mean()),
-                      _error_dof(e))
+                      _error_dof(e), tuple(zip(e["split"], e["run"], e["error"].astype(float))))
 
 
 def _error_dof(errors: pd.DataFrame) -> float:
