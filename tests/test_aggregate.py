@@ -1,8 +1,6 @@
 """The mean over tasks (taskladder.aggregate): its backtest error, its interval, and where it shows."""
 
 import json
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,14 +16,14 @@ from taskladder.trust import fit_states
 from conftest import run_cli
 
 
-def _state(scale, errors, reference=2.0, dof=4.0):
-    return SimpleNamespace(error=ModelError(scale, reference, dof, tuple(errors)))
+def _error(scale, errors, reference=2.0, dof=4.0):
+    return ModelError(scale, reference, dof, tuple(errors))
 
 
 def test_the_mean_s_error_pairs_the_tasks_errors_by_held_out_run():
     # task a and b share (N, r1), (N, r2) and (C, r1); b alone has (C, r3): it is left out
-    a = _state(0.02, [("N", "r1", 0.02), ("N", "r2", -0.02), ("C", "r1", 0.02)], reference=2.0)
-    b = _state(0.01, [("N", "r1", 0.02), ("N", "r2", -0.02), ("C", "r1", 0.01), ("C", "r3", 0.05)], reference=3.0)
+    a = _error(0.02, [("N", "r1", 0.02), ("N", "r2", -0.02), ("C", "r1", 0.02)], reference=2.0)
+    b = _error(0.01, [("N", "r1", 0.02), ("N", "r2", -0.02), ("C", "r1", 0.01), ("C", "r3", 0.05)], reference=3.0)
     e = mean_error([a, b])
     # by hand: the means 0.02, -0.02, 0.015; RMS sqrt((4 + 4 + 2.25) / 3) x 0.01, above the floor
     # of errors correlated 0.25, sqrt((0.25 + 0.75 / 2) x (0.02^2 + 0.01^2) / 2) = 0.0125
@@ -37,8 +35,8 @@ def test_the_mean_s_error_pairs_the_tasks_errors_by_held_out_run():
 
 
 def test_errors_that_cancel_leave_the_floor_of_correlated_errors():
-    a = _state(0.02, [("N", "r1", 0.02), ("N", "r2", -0.02)])
-    b = _state(0.02, [("N", "r1", -0.02), ("N", "r2", 0.02)])
+    a = _error(0.02, [("N", "r1", 0.02), ("N", "r2", -0.02)])
+    b = _error(0.02, [("N", "r1", -0.02), ("N", "r2", 0.02)])
     # the means are 0: the scale is that of errors correlated 0.25, sqrt((0.25 + 0.75 / 2) x 0.02^2)
     assert ERROR_CORRELATION_FLOOR == 0.25
     assert mean_error([a, b]).scale == pytest.approx(np.sqrt(0.625) * 0.02)
@@ -46,7 +44,7 @@ def test_errors_that_cancel_leave_the_floor_of_correlated_errors():
     assert mean_error([a, b], floor=0.0).scale == pytest.approx(0.02 / np.sqrt(2))
     assert mean_error([a, b], floor=1.0).scale == pytest.approx(0.02)
     # tasks held out on different runs cannot be paired: the mean of their scales (fully correlated)
-    c = _state(0.04, [("N", "r9", 0.04)], dof=2.0)
+    c = _error(0.04, [("N", "r9", 0.04)], dof=2.0)
     e = mean_error([a, c])
     assert e.scale == pytest.approx(0.03) and e.dof == 2.0 and e.errors == ()
 

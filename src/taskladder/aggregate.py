@@ -50,8 +50,9 @@ INTERVAL_METHOD = ("mean of the tasks' automatic predictions +- Student t x SD o
 ERROR_CORRELATION_FLOOR = 0.25
 
 
-def mean_error(states: Sequence[TaskState], floor: float = ERROR_CORRELATION_FLOOR) -> ModelError:
-    """The backtest error of the mean of these tasks' weighted predictions (:class:`ModelError`).
+def mean_error(errors: Sequence[ModelError], floor: float = ERROR_CORRELATION_FLOOR) -> ModelError:
+    """The backtest error of the mean of some tasks' weighted predictions (or of their differences
+    between two ladders, :mod:`compare`), from each task's (:class:`ModelError`).
 
     The tasks' out-of-sample errors are averaged per (split, held-out run) that every task was
     scored on; the scale is their RMS, the degrees of freedom the distinct runs less one.  The
@@ -59,16 +60,15 @@ def mean_error(states: Sequence[TaskState], floor: float = ERROR_CORRELATION_FLO
     (floor + (1 - floor) / K) x the mean of the tasks' squared scales.  Tasks without a shared
     held-out run (each scored on other runs) fall back to the mean of their scales, the
     perfectly correlated case."""
-    ref = float(np.mean([s.error.reference for s in states]))
-    paired = [dict(((split, run), err) for split, run, err in s.error.errors) for s in states]
+    ref = float(np.mean([e.reference for e in errors]))
+    paired = [dict(((split, run), err) for split, run, err in e.errors) for e in errors]
     common = set(paired[0]).intersection(*paired[1:]) if all(paired) else set()
     if not common:
-        return ModelError(float(np.mean([s.error.scale for s in states])), ref,
-                          float(min(s.error.dof for s in states)))
+        return ModelError(float(np.mean([e.scale for e in errors])), ref, float(min(e.dof for e in errors)))
     keys = sorted(common)
     errs = np.array([[p[k] for k in keys] for p in paired]).mean(axis=0)
-    k = len(states)
-    least = np.sqrt((floor + (1.0 - floor) / k) * np.mean([s.error.scale ** 2 for s in states]))
+    k = len(errors)
+    least = np.sqrt((floor + (1.0 - floor) / k) * np.mean([e.scale ** 2 for e in errors]))
     return ModelError(float(max(np.sqrt(np.mean(errs ** 2)), least)), ref,
                       float(max(len({run for _, run in keys}) - 1, 1)),
                       tuple((split, run, float(e)) for (split, run), e in zip(keys, errs)))
@@ -81,7 +81,7 @@ def mean_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level
     if len(tasks) < 2:
         raise TaskladderError(f"the mean over tasks needs two tasks or more, got {len(tasks)}")
     chosen = [states[t] for t in tasks]
-    error = mean_error(chosen)
+    error = mean_error([s.error for s in chosen])
     k = len(tasks)
     rows = []
     for t in targets:
@@ -101,3 +101,13 @@ def mean_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level
                      "abs_error": None if actual is None else abs(center - actual) * 100,
                      "covered": None if actual is None else bool(lo <= actual <= hi)})
     return rows
+
+
+def labelled(table):
+    """A table (pandas) with its mean rows' task named "mean of K", for a figure or an HTML table
+    that shows them beside the tasks; without the ``tasks`` column."""
+    if "tasks" not in table:
+        return table
+    k = table["tasks"].map(lambda t: len(t) if isinstance(t, (list, tuple)) else 0)
+    task = table["task"].where(table["task"] != MEAN, "mean of " + k.astype(str))
+    return table.assign(task=task).drop(columns="tasks")

@@ -209,7 +209,7 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
 
 def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[str] | str = (), flops=None,
                     tasks: Sequence[str] | str | None = None, level: float = 0.9,
-                    sizes: str | Path | None = None) -> pd.DataFrame:
+                    sizes: str | Path | None = None, mean: bool = False) -> pd.DataFrame:
     """Candidate minus baseline at each target, per task, as ``taskladder compare --json``.
 
     baseline, candidate: two ladders (a data mix, an architecture...), each a file or folder in
@@ -218,8 +218,9 @@ def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[st
 
     Returns one row per task and target: ``baseline``, ``candidate`` (each ladder's prediction
     with the weights they share), ``difference``, ``lower``, ``upper`` (at ``level``), ``sd``,
-    ``matched_runs`` and ``paired``.  What either ladder cannot tell is said as
-    :class:`errors.InputWarning`.
+    ``matched_runs`` and ``paired``; with ``mean``, a last row per target whose ``task`` is ``"mean"``:
+    the difference of the mean over the tasks, with its own interval (``tasks`` lists them).  What
+    either ladder cannot tell is said as :class:`errors.InputWarning`.
     """
     from .compare import compare, read_pair
     from .tasks import parse_names
@@ -229,7 +230,9 @@ def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[st
     la, lb, names = read_pair(baseline, candidate, parse_names(tasks or None), _path(sizes))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)
-        table, notes = recording_input_warnings(compare, la, lb, chosen, names, level)
+        if mean and len(names) < 2:
+            raise TaskladderError(f"mean=True needs two tasks or more, got {', '.join(names)}")
+        table, notes = recording_input_warnings(compare, la, lb, chosen, names, level, mean=mean)
     for note in notes:  # at the caller's line
         warnings.warn(note, InputWarning, stacklevel=2)
     return _stamped(table.drop(columns=["weights"], errors="ignore"),

@@ -600,6 +600,7 @@ def compare(
     (docs/trust.md, "Comparing two ladders").
     """
     _set_cache(no_cache)
+    from .aggregate import MEAN, labelled
     from .compare import INTERVAL_METHOD, compare as compare_ladders, read_pair
     from .datasets import make_targets
 
@@ -615,26 +616,37 @@ def compare(
     la, lb, tasks = read_pair(baseline, candidate, parse_names(task), sizes)
     prog, advance = _fit_progress(len(tasks), quiet=json_, label="fitting both ladders")
     with prog:
-        table, notes = recording_input_warnings(compare_ladders, la, lb, targets, tasks, level, progress=advance)
+        table, notes = recording_input_warnings(compare_ladders, la, lb, targets, tasks, level, progress=advance,
+                                                mean=True)
     notes = list(notes)
-    rows = table.to_dict(orient="records")
-    result = {"comparisons": io.records(rows), "config": {"level": level, "interval": INTERVAL_METHOD,
+    per, mean = table[table["task"] != MEAN], table[table["task"] == MEAN]  # the tasks; the mean over them
+    rows = per.drop(columns="tasks", errors="ignore").to_dict(orient="records")
+    result = {"comparisons": io.records(rows),
+              "mean": io.records(mean.drop(columns="weights").to_dict(orient="records")),
+              "config": {"level": level, "interval": INTERVAL_METHOD,
                                                           "baseline": str(baseline), "candidate": str(candidate)},
               "notes": notes, "provenance": provenance.stamp(baseline=provenance.source(baseline, sizes),
                                                              candidate=provenance.source(candidate, sizes))}
     if out is not None:
         from .plots import plot_compare
 
-        plot_compare(table, out / "compare.png", (baseline.name, candidate.name))
-    if _emit(result, json_, out, "compare", {"comparison": table} if out is not None else {}):
+        plot_compare(labelled(table), out / "compare.png", (baseline.name, candidate.name))
+    tables = {"comparison": per.drop(columns="tasks", errors="ignore"),
+              **({"mean": mean.drop(columns="weights").assign(tasks=mean["tasks"].map(",".join))} if len(mean) else {})}
+    if _emit(result, json_, out, "compare", tables if out is not None else {}):
         return
-    _print_all(_compare_tables(rows, baseline.name, candidate.name, level))
+    _print_all(_compare_tables(rows, baseline.name, candidate.name, level, result["mean"]))
     _print_notes(notes)
 
 
-def _compare_tables(rows: list[dict], base: str, cand: str, level: float) -> list[Table]:
-    """One table per target of a comparison's rows (:func:`compare.compare`), with a verdict."""
+def _compare_tables(rows: list[dict], base: str, cand: str, level: float, mean: list[dict] = ()) -> list[Table]:
+    """One table per target of a comparison's rows (:func:`compare.compare`), with a verdict, and
+    the mean over the tasks below them."""
     from .compare import verdict
+
+    def cells(r):
+        return (f"{100 * r['baseline']:.1f}", f"{100 * r['candidate']:.1f}", f"{100 * r['difference']:+.1f}",
+                f"[{100 * r['lower']:+.1f}, {100 * r['upper']:+.1f}]", verdict(r["lower"], r["upper"]))
 
     tables = []
     for tgt in dict.fromkeys(r["target"] for r in rows):
@@ -642,9 +654,10 @@ def _compare_tables(rows: list[dict], base: str, cand: str, level: float) -> lis
         for c in ("task", "base", "cand", "diff", "interval", "verdict"):
             t.add_column(c, justify="left" if c in ("task", "interval", "verdict") else "right", no_wrap=True)
         for r in (r for r in rows if r["target"] == tgt):
-            t.add_row(_display(r["task"]), f"{100 * r['baseline']:.1f}", f"{100 * r['candidate']:.1f}",
-                      f"{100 * r['difference']:+.1f}", f"[{100 * r['lower']:+.1f}, {100 * r['upper']:+.1f}]",
-                      verdict(r["lower"], r["upper"]))
+            t.add_row(_display(r["task"]), *cells(r))
+        for m in (m for m in mean if m["target"] == tgt):
+            t.rows[-1].end_section = True
+            t.add_row(f"[bold]{_mean_label(len(m['tasks']))}[/]", *cells(m))
         t.caption = ("accuracy in points; diff: cand - base, both ladders' pipelines weighted alike; interval: the "
                      "difference's bootstrap SD (draws paired by run) + its own backtest error, grown with the "
                      "extrapolation; verdict: higher or lower where the interval excludes 0")

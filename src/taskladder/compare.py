@@ -49,13 +49,16 @@ INTERVAL_METHOD = ("Student t: the difference's bootstrap SD (both ladders, draw
 
 
 def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0.9,
-            designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None, progress=None) -> pd.DataFrame:
+            designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None, progress=None,
+            mean: bool = False) -> pd.DataFrame:
     """Candidate minus baseline at each target, per task, with an interval at ``level``.
 
     Columns: task, target, baseline, candidate (each ladder's prediction with the shared
     weights), difference, lower, upper, sd, level, interval, weights (design -> weight),
     matched_runs (held-out runs the difference's backtest error was measured on), paired
-    (whether the bootstrap draws were paired by run).
+    (whether the bootstrap draws were paired by run).  With ``mean`` (and two tasks or more),
+    a last row per target whose task is ``"mean"``: the difference of the mean over the tasks,
+    with its own interval (:func:`_mean_rows`).
     ``progress(share)`` is called as each (ladder, task, pipeline) fit ends (half a task each).
     What either ladder cannot tell is said as :class:`errors.InputWarning`s (:func:`comparison_notes`).
     """
@@ -66,7 +69,7 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
     fa = task_fits(la, tasks, designs, n_jobs, half)
     fb = task_fits(lb, tasks, designs, n_jobs, half)
     paired = {t: _same_runs(la, lb, t) for t in tasks}
-    rows = []
+    rows, parts, errors = [], {}, []
     for task in tasks:
         a, b = fa[task], fb[task]
         common = [d for d in a.state.pipelines if d in b.state.pipelines]
@@ -79,9 +82,12 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
             err = ModelError(float(np.hypot(ea.scale, eb.scale)), (ea.reference + eb.reference) / 2,
                              min(ea.dof, eb.dof))
         center = (a.state.log_center + b.state.log_center) / 2
+        errors.append(err)
         for t in targets:
-            rows.append(_row(task, t, a.state, b.state, common, mse, err, center, level, paired[task])
-                        | {"matched_runs": matched, "paired": paired[task]})
+            row, parts[task, t.name] = _row(task, t, a.state, b.state, common, mse, err, center, level, paired[task])
+            rows.append(row | {"matched_runs": matched, "paired": paired[task]})
+    if mean and len(tasks) > 1:
+        rows += _mean_rows(rows, parts, errors, tasks, targets, level)
     left_out = tuple({t: f[t].state.left_out for t in tasks} for f in (fa, fb))
     for note in comparison_notes(la, lb, targets, tasks, left_out):  # as predict and forecast say theirs
         warnings.warn(note, InputWarning, stacklevel=2)
@@ -173,9 +179,10 @@ def _label(ladder, frame: str) -> str:
     return str(ladder) if isinstance(ladder, (str, Path)) else ", ".join(map(str, ladder))
 
 
-def _row(task, t, sa, sb, common, mse, err: ModelError, center: float, level: float, paired: bool) -> dict:
+def _row(task, t, sa, sb, common, mse, err: ModelError, center: float, level: float, paired: bool) -> tuple:
     """One (task, target): the shared-weight difference and its interval; ``paired``: the two
-    ladders' bootstrap draws resample the same runs (:func:`_difference_variance`)."""
+    ladders' bootstrap draws resample the same runs (:func:`_difference_variance`).  Returns the
+    row and (its fit variance, their degrees of freedom, the target's distance), for the mean."""
     pa = {d: sa.pipelines[d].predict(t.n, t.d) for d in common}
     pb = {d: sb.pipelines[d].predict(t.n, t.d) for d in common}
     da = {d: sa.pipelines[d].draws(t.n, t.d) for d in common}
@@ -199,7 +206,38 @@ def _row(task, t, sa, sb, common, mse, err: ModelError, center: float, level: fl
     diff = cand - base
     return {"task": task, "target": t.name, "baseline": base, "candidate": cand, "difference": diff,
             "lower": diff - q * sd, "upper": diff + q * sd, "sd": sd, "level": level, "interval": INTERVAL_METHOD,
-            "weights": w}
+            "weights": w}, (fit_var, fit_dof, float(ext))
+
+
+#: How the interval of the difference of the mean over tasks is built.
+MEAN_INTERVAL_METHOD = ("Student t: the tasks' difference variances as independent + the mean difference's own "
+                        "backtest error (the tasks' errors paired by held-out run; at least that of errors "
+                        "correlated 0.25) grown with the extrapolation")
+
+
+def _mean_rows(rows: list[dict], parts: dict, errors: list[ModelError], tasks: list[str], targets,
+               level: float) -> list[dict]:
+    """Per target, the difference of the mean over ``tasks``: the mean of their differences; its
+    model error that of the mean (:func:`aggregate.mean_error`: the tasks' difference errors
+    paired by held-out run, with the floor of correlated errors), its fit variance the tasks'
+    summed as independent, as :func:`aggregate.mean_rows` builds a prediction's."""
+    from .aggregate import MEAN, mean_error
+
+    err, k = mean_error(errors), len(tasks)
+    out = []
+    for t in targets:
+        got = [r for r in rows if r["target"] == t.name]
+        fit_var = sum(parts[task, t.name][0] for task in tasks) / k ** 2
+        err_var = err.sd(float(np.mean([parts[task, t.name][2] for task in tasks]))) ** 2
+        sd = float(np.sqrt(fit_var + err_var))
+        q = welch_quantile(fit_var, err_var, min(parts[task, t.name][1] for task in tasks), err.dof, level)
+        base, cand = (float(np.mean([r[c] for r in got])) for c in ("baseline", "candidate"))
+        diff = float(np.mean([r["difference"] for r in got]))
+        out.append({"task": MEAN, "target": t.name, "baseline": base, "candidate": cand, "difference": diff,
+                    "lower": diff - q * sd, "upper": diff + q * sd, "sd": sd, "level": level,
+                    "interval": MEAN_INTERVAL_METHOD, "weights": {}, "matched_runs": min(r["matched_runs"] for r in got),
+                    "paired": all(r["paired"] for r in got), "tasks": list(tasks)})
+    return out
 
 
 def _rung(results: pd.DataFrame) -> dict:
@@ -271,4 +309,4 @@ def difference_error(bt_a: pd.DataFrame, bt_b: pd.DataFrame) -> tuple[ModelError
         return None, 0
     runs = m["run"].nunique()
     return (ModelError(float(np.sqrt(np.mean(np.square(e["error"])))), float(e["log_extrapolation"].mean()),
-                       float(max(runs - 1, 1))), runs)
+                       float(max(runs - 1, 1)), tuple(zip(e["split"], e["run"], e["error"].astype(float)))), runs)

@@ -393,10 +393,12 @@ def _draw_prediction(ax, r, y, c) -> None:
 def with_mean(preds: pd.DataFrame, mean) -> pd.DataFrame:
     """``preds`` and below them the mean over the tasks (:mod:`aggregate`'s rows), named "mean of K"
     so that a figure's row or panel says what it averages."""
+    from .aggregate import labelled
+
     mean = pd.DataFrame(list(mean)) if not isinstance(mean, pd.DataFrame) else mean
     if mean.empty:
         return preds
-    named = mean.assign(task=[f"mean of {len(t)}" for t in mean["tasks"]]).drop(columns="tasks")
+    named = labelled(mean)
     return pd.concat([preds, named[[c for c in named.columns if c in preds.columns]]], ignore_index=True)
 
 

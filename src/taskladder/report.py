@@ -303,16 +303,18 @@ def comparison(ladder, candidate, targets, tasks=None, sizes=None, level: float 
 
     base = "the bundled ladder" if not ladder else ", ".join(Path(p).name for p in ladder)
     la, lb, names = read_pair(ladder, candidate, tasks, sizes)
-    table, notes = recording_input_warnings(compare, la, lb, targets, names, level)
+    table, notes = recording_input_warnings(compare, la, lb, targets, names, level, mean=True)
     return table, list(notes), (base, Path(candidate).name)
 
 
 def _compared(table: pd.DataFrame, notes, names: tuple, fig: _Figures) -> list[str]:
     """The candidate ladder against the report's (:func:`comparison`): its table, figure and notes."""
+    from .aggregate import labelled
     from .compare import INTERVAL_METHOD, verdict
 
     base, cand = names
     level = float(table["level"].iloc[0])
+    table = labelled(table)  # the mean over the tasks, last per target, named "mean of K"
     t = pd.DataFrame({"task": table["task"].map(_name), "target": table["target"],
                       # by role, not name: two ladders' files may share a name (runs/ladder.csv, mix/ladder.csv)
                       "baseline": table["baseline"].map(_pct), "candidate": table["candidate"].map(_pct),
@@ -323,7 +325,8 @@ def _compared(table: pd.DataFrame, notes, names: tuple, fig: _Figures) -> list[s
     return [f"<h2>{html.escape(cand)} minus {html.escape(base)}</h2>",
             f'<p class="note">Each ladder\'s automatic prediction at the targets, their pipelines weighted '
             f"alike; the difference's interval: {html.escape(INTERVAL_METHOD)}. A verdict is higher or lower "
-            "where the interval excludes 0 (docs/trust.md, \"Comparing two ladders\").</p>",
+            "where the interval excludes 0 (docs/trust.md, \"Comparing two ladders\"). The mean over the tasks "
+            "carries its own backtest error, as the automatic prediction's mean does.</p>",
             _table(t), fig.add(plots.plot_compare, table, name="compare.png", names=(base, cand)),
             *[f'<p class="flag">warning: {html.escape(n)}</p>' for n in notes]]
 
