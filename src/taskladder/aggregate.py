@@ -74,9 +74,11 @@ def mean_error(errors: Sequence[ModelError], floor: float = ERROR_CORRELATION_FL
                       tuple((split, run, float(e)) for (split, run), e in zip(keys, errs)))
 
 
-def mean_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level: float) -> list[dict]:
+def mean_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level: float,
+              seen: dict | None = None) -> list[dict]:
     """One row per target: the mean over ``tasks`` of their automatic predictions, its interval
-    and the mean of the actuals where every task has one.  Needs two tasks or more."""
+    and the mean of the actuals where every task has one.  Needs two tasks or more.  ``seen``:
+    the tasks' evaluations at these targets that :func:`predictor.predict_rows` kept, reused."""
     tasks = list(tasks)
     if len(tasks) < 2:
         raise TaskladderError(f"the mean over tasks needs two tasks or more, got {len(tasks)}")
@@ -84,8 +86,9 @@ def mean_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level
     error = mean_error([s.error for s in chosen])
     k = len(tasks)
     rows = []
-    for t in targets:
-        parts = [s.evaluate(t) for s in chosen]
+    seen = {} if seen is None else seen
+    for i, t in enumerate(targets):
+        parts = [seen.get((task, i)) or s.evaluate(t) for task, s in zip(tasks, chosen)]
         center = float(np.mean([p.center for p in parts]))
         fit_var = float(sum(p.fit_var for p in parts)) / k ** 2
         err_var = error.sd(float(np.mean([p.ext for p in parts]))) ** 2

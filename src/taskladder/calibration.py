@@ -103,8 +103,9 @@ def rolling_auto(results: pd.DataFrame, tasks, levels=LEVELS, progress=None) -> 
         states = fit_states(lad, fit, progress=progress)
         for level in levels:
             # the tasks' rows, then the mean over them (taskladder.aggregate), replayed alike
-            means = mean_rows(states, fit, targets, level) if len(fit) > 1 else []
-            for r in [*predict_rows(states, fit, targets, level), *means]:
+            seen: dict = {}
+            rows_ = predict_rows(states, fit, targets, level, seen)
+            for r in [*rows_, *(mean_rows(states, fit, targets, level, seen) if len(fit) > 1 else [])]:
                 if r["actual"] is None or r["actual"] != r["actual"]:
                     continue
                 rows.append({"split": name, "run": r["target"], "task": r["task"], "level": level,

@@ -310,7 +310,7 @@ def _auto_table(rows: list[dict], level: float, mean: list[dict] = ()) -> list[T
         if (m := means.get(tgt)) is not None:
             t.rows[-1].end_section = True
             has = m["actual"] is not None
-            t.add_row(f"[bold]{_mean_label(len(g))}[/]", f"[bold]{100 * m['predicted']:.1f}[/]",
+            t.add_row(f"[bold]{_mean_label(len(m['tasks']))}[/]", f"[bold]{100 * m['predicted']:.1f}[/]",
                       f"[bold][{100 * m['lower']:.1f}, {100 * m['upper']:.1f}][/]",
                       f"{100 * m['actual']:.1f}" if has else "–", f"{m['abs_error']:.1f}" if has else "–", "")
         if errs:

@@ -191,10 +191,13 @@ class Evaluated:
     err_var: float
     """Squared model error at the target's distance (:class:`ModelError`)."""
     fit_dof: float
+    """Degrees of freedom of ``fit_var``: the fewest of the bootstrapped laws' (runs - parameters)."""
     ext: float
     """The target's log compute beyond the ladder's mean."""
     predictions: dict
+    """Design -> its prediction, for the pipelines weighted."""
     sds: dict
+    """Design -> its own SD (bootstrap and checkpoint noise)."""
 
     @property
     def sd(self) -> float:
@@ -216,8 +219,10 @@ class TaskState:
     """The pipelines no backtest split could fit or score, with why: ((design, reason), ...),
     for :func:`left_out_notes`."""
 
-    def predict(self, targets, level: float) -> list[dict]:
-        """One row per target: weighted centre, its interval, the weights, the actual if known.
+    def predict(self, targets, level: float, seen: dict | None = None) -> list[dict]:
+        """One row per target: weighted centre, its interval, the weights, the actual if known;
+        ``seen``, if given, keeps each target's :class:`Evaluated` under (task, its position), for
+        the mean over tasks (:func:`aggregate.mean_rows`) to reuse.
 
         The centre weights the pipelines by their backtest alone (inverse MSE, renormalised
         over those that predict here).  Its variance is the bootstrap variance of that weighted
@@ -227,8 +232,10 @@ class TaskState:
         parts combined (Welch-Satterthwaite), built on the logit scale so it stays inside (0, 1).
         """
         rows = []
-        for t in targets:
+        for i, t in enumerate(targets):
             e = self.evaluate(t)
+            if seen is not None:
+                seen[self.task, i] = e
             q = welch_quantile(e.fit_var, e.err_var, e.fit_dof, self.error.dof, level)
             half = q * logit_sd(e.center, e.sd)
             lo, hi = (float(v) for v in expit(np.array([logit(e.center) - half, logit(e.center) + half])))
@@ -266,10 +273,11 @@ class TaskState:
                          {d: preds[d] for d in use}, {d: sds[d] for d in use})
 
 
-def predict_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level: float) -> list[dict]:
-    """Every task's rows for every target (:meth:`TaskState.predict`): each task's from its own
-    state alone, so its interval does not change with the other tasks requested."""
-    return [r for t in tasks for r in states[t].predict(targets, level)]
+def predict_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level: float,
+                 seen: dict | None = None) -> list[dict]:
+    """Every task's rows for every target (:meth:`TaskState.predict`, ``seen`` as there): each
+    task's from its own state alone, so its interval does not change with the other tasks requested."""
+    return [r for t in tasks for r in states[t].predict(targets, level, seen)]
 
 
 def applied_weights(rows: list[dict], states: dict[str, TaskState]) -> list[dict]:

@@ -253,11 +253,12 @@ def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None
         return fit_states(lad, tasks, progress=progress)
 
     span, states = _states(("auto-state",), tasks, ladder, sizes, mixed_conventions, TaskState, fit, progress)
-    rows = predict_rows(states, tasks, targets, level)
+    seen: dict = {}  # each (task, target) evaluated once, for its row and for the mean over tasks
+    rows = predict_rows(states, tasks, targets, level, seen)
     check_accuracies(rows, span, targets)
     notes = prediction_notes(span, targets, tasks)
     notes += left_out_notes({t: states[t].left_out for t in tasks})
-    mean = mean_rows(states, tasks, targets, level) if len(tasks) > 1 else []
+    mean = mean_rows(states, tasks, targets, level, seen) if len(tasks) > 1 else []
     return AutoPrediction(rows, applied_weights(rows, states), notes, mean)
 
 

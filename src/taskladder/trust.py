@@ -396,11 +396,12 @@ def auto_predict(ladder, targets: Iterable[Target], tasks: Iterable[str], level:
     targets, tasks = list(targets), list(tasks)
     fitted = _fitted(as_ladder(ladder), tasks, tuple(designs), n_jobs, progress)
     states = {t: f.state for t, f in fitted.items()}
-    rows = predict_rows(states, tasks, targets, level)
+    seen: dict = {}  # each (task, target) evaluated once, for its row and for the mean over tasks
+    rows = predict_rows(states, tasks, targets, level, seen)
     return AutoResult(pd.DataFrame(rows), pd.DataFrame(applied_weights(rows, states)),
                       pd.concat([fitted[t].backtest for t in tasks], ignore_index=True),
                       left_out_notes({t: s.left_out for t, s in states.items()}),
-                      pd.DataFrame(mean_rows(states, tasks, targets, level) if len(tasks) > 1 else []))
+                      pd.DataFrame(mean_rows(states, tasks, targets, level, seen) if len(tasks) > 1 else []))
 
 
 def fit_states(ladder, tasks: Sequence[str], designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None,
