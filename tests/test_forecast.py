@@ -220,6 +220,12 @@ def test_cli_forecast_json_contract_and_files(tmp_path):
         assert 0 < rec["lower"] <= rec["predicted"] <= rec["upper"] < 1
         assert 0 < rec["actual"] < 1
     assert obj["mean_abs_error"] <= 1.0 < obj["ladder_mean_abs_error"]
+    (mean,) = obj["mean"]  # the mean over the 8 tasks, with its own interval
+    assert mean["predicted"] == pytest.approx(sum(rec["predicted"] for rec in recs) / 8, abs=1e-12)
+    assert mean["lower"] < mean["actual"] < mean["upper"] and "split-conformal" in mean["calibration"]
+    table = run_cli("forecast", "--target", "7B-4T", "--upto", "0.5").stdout
+    row = next(ln for ln in table.splitlines() if "mean of 8" in ln)
+    assert f"[{100 * mean['lower']:.1f}, {100 * mean['upper']:.1f}]" in row
     for f in ("forecast.json", "forecast.parquet", "forecast.png"):
         assert (out / f).stat().st_size > 0
     # a replay forecasting another point than the log's end (the run's nominal 4T) has no actual:
@@ -353,6 +359,53 @@ def test_calibration_band_and_its_split_conformal_factor_by_hand():
     assert cal.scale("t", 1.0, 0.9) == pytest.approx(0.2 / half)
     # a factor below 1 is not taken: the band is only widened
     assert Calibration(errors.assign(acc_error=errors["acc_error"] / 100), ["t"]).scale("t", 1.0, 0.9) == 1.0
+
+
+def test_the_mean_s_split_conformal_factor_by_hand():
+    from taskladder.forecast import Calibration
+
+    # two tasks, 10 replays (run, fraction) each; a band of the drift alone: half = drift exactly
+    k, runs = 10, [f"r{i}" for i in range(10)]
+    base = dict(multiple=1.0, frac=0.5, log_error=0.0, slope_loss=0.0, shift_se=0.0, noise_sd=0.0, loss_drift=0.0,
+                schedule=0.0)
+    a = pd.DataFrame({**base, "task": "a", "run": runs, "drift": 0.03, "acc_error": np.arange(1, k + 1) / 100})
+    b = pd.DataFrame({**base, "task": "b", "run": runs, "drift": 0.04, "acc_error": np.arange(1, k + 1) / 100})
+    cal = Calibration(pd.concat([a, b], ignore_index=True), ["a", "b"])
+    # the mean's raw half-width: sqrt(0.03^2 + 0.04^2) / 2 = 0.025; its errors 0.01 ... 0.10 (shared by
+    # the two tasks, so they do not cancel); the 10th smallest score 0.10 / 0.025 = 4
+    assert cal.mean_scale(["a", "b"], 1.0, 0.9) == pytest.approx(4.0)
+    # errors of opposite signs cancel in the mean: the factor stays at its floor of 1
+    opposite = pd.concat([a, b.assign(acc_error=-b["acc_error"])], ignore_index=True)
+    assert Calibration(opposite, ["a", "b"]).mean_scale(["a", "b"], 1.0, 0.9) == 1.0
+    # a replay missing one task is left out of the mean's scores
+    assert Calibration(pd.concat([a, b.iloc[:-1]], ignore_index=True), ["a", "b"]).mean_scale(
+        ["a", "b"], 1.0, 0.9) == pytest.approx(0.09 / 0.025)
+
+
+def test_the_mean_over_tasks_of_a_bundled_replay():
+    d = olmo2_ladder()
+    t = d.targets["7B-4T"]
+    fc = Forecaster(list(PAPER_TASKS)).fit(d.ladder)
+    res = forecast(None, t.full, t.n, upto=0.5, tasks=list(PAPER_TASKS), forecaster=fc, name="7B-4T")
+    m, per = res.mean.iloc[0], res.forecasts
+    assert m["task"] == "mean" and m["tasks"] == list(PAPER_TASKS)
+    assert m["predicted"] == pytest.approx(per["predicted"].mean(), abs=1e-15)
+    assert m["actual"] == pytest.approx(per["actual"].mean(), abs=1e-15)
+    # its half-width: the tasks' raw bands as independent, times the mean's own factor
+    raw: dict = {}
+    for task in PAPER_TASKS:
+        fc.forecast_task(task, Ladder(truncate(t.full, 0.5)), t.n, float(per["tokens"].iloc[0]), raw)
+    c = fc.calibration_.mean_scale(list(PAPER_TASKS), float(per["tokens"].iloc[0]) / (20 * t.n), 0.9)
+    half = c * np.sqrt(sum(v ** 2 for v in raw.values())) / 8
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    assert (logit(m["upper"]) - logit(m["lower"])) / 2 == pytest.approx(half / (m["predicted"] * (1 - m["predicted"])),
+                                                                       rel=1e-9)
+    # covered, within a point, and about half as wide as the tasks' bands: 66.5 [65.4, 67.7], actual 66.4
+    assert m["covered"] and m["abs_error"] < 0.5
+    assert 50 * (m["upper"] - m["lower"]) < 0.7 * (50 * (per["upper"] - per["lower"])).mean()
+    # one task: no mean
+    one = forecast(None, t.full, t.n, upto=0.5, tasks=["mmlu"], forecaster=fc, name="7B-4T")
+    assert one.mean.empty
 
 
 def test_a_cut_before_the_logs_first_checkpoint_is_named():

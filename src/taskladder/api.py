@@ -169,7 +169,7 @@ def _path(p) -> Path | None:
 
 def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None, upto: float | None = None,
                     ladder=None, tasks: Sequence[str] | str | None = None, level: float = 0.9,
-                    sizes: str | Path | None = None) -> pd.DataFrame:
+                    sizes: str | Path | None = None, mean: bool = False) -> pd.DataFrame:
     """Forecast where a running target will land from its own checkpoints so far.
 
     log: the target's eval log: a file or folder in any format ``--ladder`` reads, or a tidy
@@ -183,8 +183,10 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
     Returns one row per task, as ``taskladder forecast --json``'s ``forecasts``: ``predicted``,
     ``lower``, ``upper`` (fractions), ``predicted_loss``, ``ladder_predicted``, and ``actual``
     with the errors where a replay's log goes on past the cut, or at a bundled target's final
-    checkpoint (7B-4T's lies past its log: ``tokens=3945065873408``).  What the ladder or the log cannot
-    tell is said as :class:`errors.InputWarning`.
+    checkpoint (7B-4T's lies past its log: ``tokens=3945065873408``).  With ``mean``, a last row
+    whose ``task`` is ``"mean"``: the mean over the tasks, with its own interval (``tasks`` lists
+    them; :func:`forecast.mean_forecast`).  What the ladder or the log cannot tell is said as
+    :class:`errors.InputWarning`.
     """
     from .forecast import ForecastConfig, forecast_run
     from .tasks import parse_names
@@ -203,7 +205,10 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
                            sizes=_path(sizes), tokens=_one(parse_tokens(str(tokens), "tokens"), "tokens")
                            if tokens is not None else None,
                            upto=upto, tasks=parse_names(tasks or None), config=ForecastConfig(level=level))
-    return _stamped(res.forecasts, ladder=provenance.source(ladder, sizes),
+    if mean and res.mean.empty:
+        raise TaskladderError(f"mean=True needs two tasks or more, got {', '.join(res.forecasts['task'])}")
+    table = pd.concat([res.forecasts, res.mean], ignore_index=True) if mean else res.forecasts
+    return _stamped(table, ladder=provenance.source(ladder, sizes),
                     **({} if log is None else {"target_log": provenance.source(log)}))
 
 

@@ -92,9 +92,10 @@ def table_hash(df) -> str:
 #: run's last checkpoint; 21: and the runs holding identical results; 22-23: the pipelines left out and why;
 #: 24: the log-sigmoid's refusal of a constant accuracy worded by the law; 25: a bundled target's forecast at
 #: its final checkpoint past its log checked against that; 26: its replay of the log's end says where the
-#: final one is; 27: a task's model error keeps its backtest errors, for the mean over tasks), so a
-#: developer's cache never serves results of older code under the same package version.
-FORMAT = 27
+#: final one is; 27: a task's model error keeps its backtest errors, for the mean over tasks; 28: a
+#: forecast's answer holds the mean over tasks), so a developer's cache never serves results of older
+#: code under the same package version.
+FORMAT = 28
 
 
 def key(kind: str, *parts) -> str:

@@ -556,8 +556,9 @@ def _print_notes(notes: list[str]) -> None:
         out_console.print(f"[yellow]warning:[/] {note}")
 
 
-def _forecast_table(fc: list[dict], name: str, level: float) -> Table:
-    """The forecasts (JSON records, as ``forecast --json`` has them) as a table."""
+def _forecast_table(fc: list[dict], name: str, level: float, means: list[dict] = ()) -> Table:
+    """The forecasts (JSON records, as ``forecast --json`` has them) as a table, the mean over the
+    tasks below them."""
     first = fc[0]
     t = Table(title=f"Forecast of {name} at D={first['tokens']:.3g} from {first['checkpoints']} checkpoints "
                     f"({first['seen_frac']:.0%} of the tokens)", title_style="bold")
@@ -569,12 +570,18 @@ def _forecast_table(fc: list[dict], name: str, level: float) -> Table:
                   f"[{100 * r['lower']:.1f}, {100 * r['upper']:.1f}]", f"{r['predicted_loss']:.3f}",
                   f"{100 * r['ladder_predicted']:.1f}", f(None if r["actual"] is None else 100 * r["actual"], "{:.1f}"),
                   f(r["abs_error"], "{:.1f}"))
+    for m in means:  # the mean over the tasks, with its own interval
+        t.rows[-1].end_section = True
+        t.add_row(f"[bold]{_mean_label(len(m['tasks']))}[/]", f"[bold]{100 * m['predicted']:.1f}[/]",
+                  f"[bold][{100 * m['lower']:.1f}, {100 * m['upper']:.1f}][/]", "", f"{100 * m['ladder_predicted']:.1f}",
+                  f(None if m["actual"] is None else 100 * m["actual"], "{:.1f}"), f(m["abs_error"], "{:.1f}"))
     checked = [r for r in fc if r["abs_error"] is not None]
     if checked:
         mean = lambda k: sum(r[k] for r in checked) / len(checked)  # noqa: E731
-        t.add_row("[bold]mean abs. err[/]", "", f"{sum(bool(r['covered']) for r in checked)}/{len(fc)} covered", "",
+        t.add_row("[bold]per task[/]", "", f"{sum(bool(r['covered']) for r in checked)}/{len(fc)} covered", "",
                   f"{mean('ladder_abs_error'):.2f}", "", f"[bold]{mean('abs_error'):.2f}[/]")
-    t.caption = "accuracy in points; ladder: the ladder-only prediction at the same tokens"
+    t.caption = "accuracy in points; ladder: the ladder-only prediction at the same tokens" + (
+        "; per task: mean absolute error" if checked else "")
     return t
 
 
@@ -711,7 +718,7 @@ def forecast(
         plots.plot_forecast(ans.run, ans.run.forecaster, out / "forecast.png")
     if _emit(result, json_, out, "forecast", {"forecast": ans.run.forecasts} if out is not None else {}):
         return
-    out_console.print(_forecast_table(result["forecasts"], result["target"], level))
+    out_console.print(_forecast_table(result["forecasts"], result["target"], level, result.get("mean", [])))
     _print_notes(list(ans.notes))
     if out is not None:
         out_console.print(f"wrote forecast.json, forecast.parquet and forecast.png to {out}/")

@@ -252,6 +252,28 @@ class Calibration:
         return self._cache[key]
 
 
+    def mean_scale(self, tasks: Sequence[str], multiple: float, level: float) -> float:
+        """Split-conformal factor of the mean over ``tasks``: the ``level`` quantile, over the
+        replays (held-out run, fraction seen) that forecast every one of them, of |the mean of their
+        accuracy errors| / the mean's raw half-width, which takes the tasks' raw half-widths as
+        independent (root of their sum of squares over K).  Errors the tasks share on a run show
+        in the scores and widen the band (at least 1, as :meth:`scale`)."""
+        key = ("mean", tuple(tasks), self._nearest(multiple), level)
+        if key not in self._cache:
+            e = self._rows(multiple, tasks)
+            q = np.array([self.loss_quantile(multiple, f, level) for f in e["frac"]])
+            half = _half(e["slope_loss"].to_numpy(), q, e["shift_se"].to_numpy(), e["drift"].to_numpy(),
+                         e["noise_sd"].to_numpy(), level, e["loss_drift"].to_numpy(), e["schedule"].to_numpy())
+            g = e.assign(sq=half ** 2).groupby(["run", "frac"])
+            full = (g["task"].nunique() == len(set(tasks))).to_numpy()
+            k = len(tasks)
+            raw = np.sqrt(g["sq"].sum().to_numpy()[full]) / k
+            score = np.sort(np.abs(g["acc_error"].mean().to_numpy()[full]) / np.maximum(raw, 1e-9))
+            c = float(score[min(len(score) - 1, int(np.ceil((len(score) + 1) * level)) - 1)]) if len(score) else 1.0
+            self._cache[key] = max(c, 1.0)
+        return self._cache[key]
+
+
 def _half(slope_loss, q, shift_se, drift, noise_sd, level: float, loss_drift=0.0, schedule=0.0):
     """Raw half-width at ``level``: the loss band through step 2, the accuracy shift's standard error
     and its drift to the end, the noise of an actual that is a mean of 5 checkpoints."""
@@ -350,9 +372,11 @@ class Forecaster:
             raise TaskladderError("forecast calibration needs a ladder of at least 2 sizes with 6+ runs outside each")
         return Calibration(pd.DataFrame(rows), pooled)
 
-    def forecast_task(self, task: str, log, n: float, d_end: float) -> dict:
+    def forecast_task(self, task: str, log, n: float, d_end: float, raw: dict | None = None) -> dict:
         """Forecast one task at ``d_end`` tokens from the target's tidy log (its checkpoints so
-        far; a DataFrame, or a :class:`Ladder` of it to index it once for several tasks)."""
+        far; a DataFrame, or a :class:`Ladder` of it to index it once for several tasks).
+        ``raw``, if given, keeps the task's half-width before its conformal factor, for the mean
+        over tasks (:func:`mean_forecast`)."""
         cfg = self.config
         p = self.predictors_[task]
         log = as_ladder(log)
@@ -378,9 +402,11 @@ class Forecaster:
         cal = self.calibration_
         q = cal.loss_quantile(mult, frac, cfg.level) if frac < 1.0 else 0.0
         center = float(p.step2_.predict(a["loss"]) + a["shift"])
-        half = float(cal.scale(task, mult, cfg.level) * _half(_slope(p.step2_, a["loss"]) * a["loss"], q,
-                                                         a["shift_sd"] / np.sqrt(a["window"]), a["drift"],
-                                                         a["noise_sd"], cfg.level, a["loss_drift"], a["schedule"]))
+        unscaled = float(_half(_slope(p.step2_, a["loss"]) * a["loss"], q, a["shift_sd"] / np.sqrt(a["window"]),
+                               a["drift"], a["noise_sd"], cfg.level, a["loss_drift"], a["schedule"]))
+        if raw is not None:
+            raw[task] = unscaled
+        half = float(cal.scale(task, mult, cfg.level) * unscaled)
         lo, hi = _logit_interval(center, half)
         return {"task": task, "tokens": d_end, "seen_tokens": seen, "seen_frac": frac, "checkpoints": len(il),
                 "predicted": min(max(center, 1e-6), 1 - 1e-6), "lower": lo, "upper": hi,
@@ -443,6 +469,8 @@ class ForecastResult:
     name: str = ""
     forecaster: Forecaster | None = field(default=None, repr=False)
     """The fitted ladder side, reusable for further forecasts on the same ladder."""
+    mean: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The mean over the tasks with its own interval (:func:`mean_forecast`); empty for one task."""
 
 
 def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, upto: float | None = None,
@@ -527,8 +555,9 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
         warnings.warn(f"{where}: the log goes on past the --upto cut to {end:.4g} tokens, but the forecast is for "
                       f"{d_end:.4g}, so it has no actual to be checked against; a forecast is checked at the "
                       f"log's end (without --tokens){beyond}", InputWarning, stacklevel=2)
+    raw: dict = {}
     for t in tasks:
-        r = fc.forecast_task(t, seen, n, d_end)
+        r = fc.forecast_task(t, seen, n, d_end, raw)
         actual = actual_loss = None
         if whole is not None:
             a, l_ = _series(whole, t, ACC)[2], _series(whole, t, BPB)[2]
@@ -541,7 +570,38 @@ def forecast(ladder, log: pd.DataFrame, n: float, tokens: float | None = None, u
     hidden = log[log["step"] > cut["step"].max()] if upto is not None else None
     if last is not None:  # the final checkpoint, drawn beside the log's own
         hidden = pd.concat([h for h in (hidden, final) if h is not None], ignore_index=True)
-    return ForecastResult(pd.DataFrame(rows), cut, hidden, n, name, fc)
+    mean = pd.DataFrame([mean_forecast(rows, raw, fc, n, d_end)] if len(tasks) > 1 else [])
+    return ForecastResult(pd.DataFrame(rows), cut, hidden, n, name, fc, mean)
+
+
+def mean_forecast(rows: list[dict], raw: dict, fc: Forecaster, n: float, d_end: float) -> dict:
+    """The mean over the forecast tasks (``rows``, :meth:`Forecaster.forecast_task`'s with the
+    actuals): the mean of their forecasts, its half-width the root of the sum of their raw
+    half-widths squared over K (independent errors) times the mean's own split-conformal factor
+    (:meth:`Calibration.mean_scale`), on the logit scale; the mean of the actuals where every task
+    has one.  Measured on the bundled logs: docs/forecast.md, "The mean over tasks"."""
+    from .aggregate import MEAN
+
+    tasks = [r["task"] for r in rows]
+    level = fc.config.level
+    mult = chinchilla_multiple(n, d_end)
+    c = fc.calibration_.mean_scale(tasks, mult, level)
+    half = c * float(np.sqrt(sum(raw[t] ** 2 for t in tasks))) / len(tasks)
+    center = float(np.mean([r["predicted"] for r in rows]))
+    lo, hi = _logit_interval(center, half)
+    actuals = [r["actual"] for r in rows]
+    actual = None if any(a is None for a in actuals) else float(np.mean(actuals))
+    ladder = float(np.mean([r["ladder_predicted"] for r in rows]))
+    first = rows[0]
+    return {"task": MEAN, "tasks": tasks, "target": first["target"], "tokens": first["tokens"],
+            "seen_frac": first["seen_frac"], "predicted": center, "lower": lo, "upper": hi,
+            "ladder_predicted": ladder, "level": level, "actual": actual,
+            "abs_error": None if actual is None else abs(center - actual) * 100,
+            "ladder_abs_error": None if actual is None else abs(ladder - actual) * 100,
+            "covered": None if actual is None else bool(lo <= actual <= hi),
+            "calibration": f"the tasks' raw bands as independent x the mean's own {percent(level)} split-conformal "
+                           f"factor ({c:.2f}) from leave-one-size-out replays of the ladder's "
+                           f"{_nearest(fc.lags_, mult):g}xC runs"}
 
 
 def forecastable(log: pd.DataFrame, task: str) -> bool:

@@ -335,8 +335,8 @@ def _running(name: str, res, notes, fig: _Figures) -> list[str]:
     """The forecast of a run still training: its table, notes and figure (docs/forecast.md)."""
     parts = [f"<h2>Forecast of {html.escape(name)} from its own checkpoints</h2>"]
     if res is not None:
-        fc = res.forecasts
-        first = fc.iloc[0]
+        first = res.forecasts.iloc[0]
+        fc = plots.with_mean(res.forecasts, res.mean)  # the mean over the tasks last, "mean of K"
         parts.append(f'<p class="sub">At D={first["tokens"]:.3g} tokens from {first["checkpoints"]} checkpoints '
                      f"({first['seen_frac']:.0%} of the tokens): the ladder's task-loss curve anchored to the "
                      "run's recent task losses and corrected for its schedule, step 2 shifted by the run's own "
@@ -344,7 +344,7 @@ def _running(name: str, res, notes, fig: _Figures) -> list[str]:
         level = f"{percent(first['level'])} interval"
         t = pd.DataFrame({"task": fc["task"].map(_name), "forecast": fc["predicted"].map(_pct),
                           level: [f"[{_pct(a)}, {_pct(b)}]" for a, b in zip(fc["lower"], fc["upper"])],
-                          "task loss": fc["predicted_loss"].map(lambda v: f"{v:.3f}"),
+                          "task loss": fc["predicted_loss"].map(lambda v: "–" if v != v else f"{v:.3f}"),
                           "ladder only": fc["ladder_predicted"].map(_pct)})
         parts.append(_table(t))
     parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]

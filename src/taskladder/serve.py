@@ -376,6 +376,7 @@ def forecast_answer(target: str | None, target_file: Path | None, *, n: int | No
                                           tasks=tasks, config=cfg)
     table = res.forecasts
     result = {"target": res.name, "n": res.n, "upto": upto, "forecasts": io.records(table),
+              "mean": io.records(res.mean),  # over the tasks, with its own interval (forecast.mean_forecast)
               "mean_abs_error": None if table["abs_error"].isna().all() else float(table["abs_error"].mean()),
               "ladder_mean_abs_error": None if table["ladder_abs_error"].isna().all()
               else float(table["ladder_abs_error"].mean()),
