@@ -555,7 +555,7 @@ def plot_reliability(table: pd.DataFrame, path: Path) -> Path:
     for task, g in table.groupby("task", sort=False):
         pooled, mean = task == "all", task == "mean"  # the mean over tasks (taskladder.aggregate): dashed
         style = dict(marker="o", lw=2.5 if pooled or mean else 0.8, ls="--" if mean else "-",
-                     color="black" if pooled else "0.35" if mean else None, alpha=1.0 if pooled or mean else 0.6)
+                     color="black" if pooled or mean else None, alpha=1.0 if pooled or mean else 0.6)
         ax.plot(g["level"], g["coverage"], **style, zorder=3 if pooled else 2,
                 label="pooled" if pooled else "mean of the tasks" if mean else _display(task))
         aw.plot(g["level"], g["half_width"], **style)
