@@ -34,20 +34,20 @@ from .tasks import ACC
 #: The ``task`` of the mean's rows.
 MEAN = "mean"
 
-INTERVAL_METHOD = ("mean of the tasks' automatic predictions +- Student t x SD on the logit scale; SD: the "
-                   "tasks' bootstrap variances as independent, and the mean's own backtest error (the tasks' "
-                   "errors paired by held-out run; at least that of errors correlated 0.25) grown with the "
-                   "extrapolation distance")
-
-
 #: The least correlation assumed between two tasks' model errors.  A backtest holds out a few runs
 #: in one or two directions; a target extrapolates in others too, where an error common to the tasks
 #: may appear that the backtest did not see.  On the bundled ladder's three calibration splits the
-#: tasks' errors on the held-out runs correlate 0.03-0.57 (0.57: the 10xC runs, predicted from the
-#: 1/2/5xC ones, which every task over-predicts), while each replay's own backtest saw about 0.03.
-#: Without a floor the mean's 90% intervals covered 9 of those 12 runs; with 0.25, 12 (0.5: 12,
-#: wider).  Chosen on the ladder's splits alone (docs/trust.md, "The mean over tasks").
+#: tasks' errors on the held-out runs correlate -0.01, 0.03 and 0.54 (intraclass; 0.54: the 10xC
+#: runs, predicted from the 1/2/5xC ones, which every task over-predicts), 0.21 pooled, while the
+#: full ladder's own backtest shows 0.04.  Without a floor the mean's 90% intervals covered 9 of
+#: those 12 runs; with 0.25, 12 (0.5: 12, wider).  Chosen on the ladder's splits alone
+#: (docs/trust.md, "The mean over tasks").
 ERROR_CORRELATION_FLOOR = 0.25
+
+INTERVAL_METHOD = ("mean of the tasks' automatic predictions +- Student t x SD on the logit scale; SD: the "
+                   "tasks' bootstrap variances as independent, and the mean's own backtest error (the tasks' "
+                   f"errors paired by held-out run; at least that of errors correlated {ERROR_CORRELATION_FLOOR}) "
+                   "grown with the extrapolation distance")
 
 
 def mean_error(errors: Sequence[ModelError], floor: float = ERROR_CORRELATION_FLOOR) -> ModelError:

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .chain import as_ladder
+from .aggregate import ERROR_CORRELATION_FLOOR
 from .errors import InputWarning, TaskladderError
 from .predictor import FINAL_WINDOW, ModelError, _fit_variance, _sd, draw_variance, welch_quantile
 from .trust import ALL_DESIGNS, AUTO_MIN_RUNS, ensemble_errors, task_fits
@@ -212,7 +213,7 @@ def _row(task, t, sa, sb, common, mse, err: ModelError, center: float, level: fl
 #: How the interval of the difference of the mean over tasks is built.
 MEAN_INTERVAL_METHOD = ("Student t: the tasks' difference variances as independent + the mean difference's own "
                         "backtest error (the tasks' errors paired by held-out run; at least that of errors "
-                        "correlated 0.25) grown with the extrapolation")
+                        f"correlated {ERROR_CORRELATION_FLOOR}) grown with the extrapolation")
 
 
 def _mean_rows(rows: list[dict], parts: dict, errors: list[ModelError], tasks: list[str], targets,
