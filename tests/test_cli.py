@@ -74,6 +74,7 @@ def test_reproduce_json_carries_auto_predictions(reproduced):
         assert m["predicted"] == pytest.approx(sum(r["predicted"] for r in rows) / 8, abs=1e-12)
         assert m["actual"] == pytest.approx(sum(r["actual"] for r in rows) / 8, abs=1e-12)
         assert m["lower"] < m["predicted"] < m["upper"] and m["covered"] and "correlated 0.25" in m["interval"]
+        assert m["tasks"] == [r["task"] for r in rows]
 
 
 def test_reproduce_writes_tables_and_figures(reproduced):

@@ -412,7 +412,7 @@ def reproduce(
                                  paper=True))
     for tgt, v in result["mean_abs_error"].items():
         out_console.print(f"mean absolute error {tgt}: [bold]{v:.2f}[/] points (paper: {FIGURE2_MAE.get(tgt, float('nan')):.1f})")
-    _print_all(_auto_table(rep.auto.to_dict(orient="records"), 0.9))
+    _print_all(_auto_table(rep.auto.to_dict(orient="records"), 0.9, result["auto_mean"]))
     _print_all(_design_table(rep.design))
     out_console.print(_variance_table(rep.variance))
     if result["variance_correlation"]:

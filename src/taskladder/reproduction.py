@@ -76,8 +76,8 @@ def run(out: Path, figures: bool = True, next_stage: Callable[[], None] = lambda
                                  "pipeline", "abs_error", "covered"]]),
         "auto_mean_abs_error": auto.groupby("target", sort=False)["abs_error"].mean().to_dict(),
         # the mean over the 8 tasks, per target, with its own interval (taskladder.aggregate)
-        "auto_mean": io.records(got.mean[["target", "predicted", "lower", "upper", "level", "interval", "actual",
-                                          "abs_error", "covered"]]),
+        "auto_mean": io.records(got.mean[["target", "tasks", "predicted", "lower", "upper", "level", "interval",
+                                          "actual", "abs_error", "covered"]]),
         "fits": fits_json(rep.fits),
         "config": ChainConfig().__dict__,
         "provenance": stamp(ladder=source()),
