@@ -118,6 +118,8 @@ def _predict(chosen, ladder, tasks, design: str, level: float, sizes, mean: bool
     else:
         source = None if ladder is None else serve.as_paths(ladder)
     names = serve.default_tasks(source, _path(sizes), named=parse_names(tasks or None))
+    if mean and len(names) < 2:  # said before any fit
+        raise TaskladderError(f"mean=True needs two tasks or more, got {', '.join(names)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)  # a fixed design's are in its flags column
         if design == "auto":
@@ -126,8 +128,6 @@ def _predict(chosen, ladder, tasks, design: str, level: float, sizes, mean: bool
             got = serve.fixed_prediction(chosen, names, (design, None, None, None), source, _path(sizes))
     for note in got.notes:
         warnings.warn(note, InputWarning, stacklevel=3)  # at the caller of predict
-    if mean and len(names) < 2:
-        raise TaskladderError(f"mean=True needs two tasks or more, got {', '.join(names)}")
     rows = [*got.rows, *(got.mean if mean else ())]
     return _stamped(pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in rows]),
                     ladder=provenance.source(ladder, sizes))

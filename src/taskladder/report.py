@@ -253,7 +253,7 @@ def _automatic(lad: Ladder, targets, tasks, fig: _Figures, calibration: bool) ->
         parts.append('<p class="note">The interval of the mean over the tasks carries the mean\'s own backtest '
                      "error (the tasks' errors on each held-out rung averaged first, so errors they share stay and "
                      "errors that cancel cancel; at least those of errors correlated 0.25) and the tasks' fit "
-                     "variances as independent: narrower than any one task's. See docs/trust.md, \"The mean over "
+                     "variances as independent: usually much narrower than the tasks'. See docs/trust.md, \"The mean over "
                      "tasks\".</p>")
     parts.append(fig.add(plots.plot_auto, shown, name="auto.png"))
     if auto["actual"].notna().any():
