@@ -226,8 +226,10 @@ def test_cli_forecast_json_contract_and_files(tmp_path):
     table = run_cli("forecast", "--target", "7B-4T", "--upto", "0.5").stdout
     row = next(ln for ln in table.splitlines() if "mean of 8" in ln)
     assert f"[{100 * mean['lower']:.1f}, {100 * mean['upper']:.1f}]" in row
-    for f in ("forecast.json", "forecast.parquet", "forecast.png"):
+    for f in ("forecast.json", "forecast.parquet", "forecast.png", "mean.parquet", "mean.csv"):
         assert (out / f).stat().st_size > 0
+    flat = pd.read_parquet(out / "mean.parquet").iloc[0]
+    assert flat["tasks"] == ",".join(PAPER_TASKS) and flat["predicted"] == pytest.approx(mean["predicted"], abs=1e-15)
     # a replay forecasting another point than the log's end (the run's nominal 4T) has no actual:
     # said, where the table's actual column had been left empty without a word
     r = run_cli("forecast", "--target", "7B-4T", "--upto", "0.5", "--tokens", "4T", "--json")

@@ -684,7 +684,7 @@ def forecast(
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
     level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
-    out: Annotated[Optional[Path], typer.Option(help="Also write forecast.json, forecast.parquet and forecast.png here.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Also write forecast.json, forecast.parquet (and the mean over tasks: mean.parquet) and forecast.png here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
 ):
@@ -716,12 +716,15 @@ def forecast(
 
         io.ensure_writable_dir(out)
         plots.plot_forecast(ans.run, ans.run.forecaster, out / "forecast.png")
-    if _emit(result, json_, out, "forecast", {"forecast": ans.run.forecasts} if out is not None else {}):
+    tables = {} if out is None else {"forecast": ans.run.forecasts, **(
+        {"mean": ans.run.mean.assign(tasks=ans.run.mean["tasks"].map(",".join))} if len(ans.run.mean) else {})}
+    if _emit(result, json_, out, "forecast", tables):
         return
     out_console.print(_forecast_table(result["forecasts"], result["target"], level, result.get("mean", [])))
     _print_notes(list(ans.notes))
     if out is not None:
-        out_console.print(f"wrote forecast.json, forecast.parquet and forecast.png to {out}/")
+        more = ", mean.parquet" if len(ans.run.mean) else ""
+        out_console.print(f"wrote forecast.json, forecast.parquet{more} and forecast.png to {out}/")
 
 
 @app.command()
