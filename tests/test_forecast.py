@@ -419,3 +419,24 @@ def test_a_cut_before_the_logs_first_checkpoint_is_named():
     with pytest.raises(TaskladderError, match=r"^--upto 0.3 keeps no checkpoint of the log: its first is at step "
                                               r"[0-9,]+, [0-9]+% of its last \([0-9,]+\)$"):
         truncate(late, 0.3)
+
+
+def test_the_forecast_figure_has_a_panel_for_the_mean(monkeypatch, tmp_path):
+    from taskladder import plots
+
+    d = olmo2_ladder()
+    t = d.targets["13B-5T"]
+    res = forecast(d.ladder, t.full, t.n, upto=0.5, tasks=["mmlu", "piqa"], name="13B-5T")
+    shown = {}
+    monkeypatch.setattr(plots, "save", lambda fig, path, **k: shown.setdefault("fig", fig))
+    plots.plot_forecast(res, res.forecaster, tmp_path / "f.png")
+    axes = {ax.get_title(): ax for ax in shown["fig"].axes if ax.get_title()}
+    assert set(axes) == {"MMLU", "PIQA", "mean of 2"}
+    # the mean panel's bar is the mean's interval; its dots the mean of the two tasks' accuracy per checkpoint
+    m = res.mean.iloc[0]
+    bars = [seg for c in axes["mean of 2"].collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+    assert any(np.allclose(seg[:, 1], [100 * m["lower"], 100 * m["upper"]]) for seg in bars)
+    obs = res.observed[(res.observed["metric"] == ACC) & (res.observed["d"] > 0)]
+    both = obs.pivot_table(index="d", columns="task", values="value")[["mmlu", "piqa"]].dropna()
+    dots = axes["mean of 2"].collections[0].get_offsets()
+    assert np.allclose(np.asarray(dots)[:, 1], 100 * both.mean(axis=1).to_numpy())

@@ -471,30 +471,35 @@ def plot_compare(table: pd.DataFrame, path: Path, names: tuple[str, str] = ("bas
 
 
 def plot_forecast(result, forecaster, path: Path) -> Path:
-    """A running target's accuracy so far against its forecast, one panel per task.
+    """A running target's accuracy so far against its forecast, one panel per task, and one for
+    the mean over the tasks where the forecast has it (:func:`forecast.mean_forecast`).
 
     Dots: the checkpoints seen; grey dots: checkpoints past the cut (replays only);
     line: the forecast trajectory to the forecast point, with its interval as a bar;
     x: the ladder-only prediction; open circle: the actual, where known.
     """
     fc = result.forecasts
-    fig, axes = _grid(len(fc))
-    for ax, r in zip(axes, fc.to_dict(orient="records")):
-        task = r["task"]
-        obs = result.observed
-        a = obs[(obs["task"] == task) & (obs["metric"] == ACC) & (obs["d"] > 0)].sort_values("d")
-        ax.scatter(a["d"], 100 * a["value"], s=6, color="#08519c", label="checkpoints seen")
-        if result.hidden is not None:
-            h = result.hidden
-            h = h[(h["task"] == task) & (h["metric"] == ACC)]
-            ax.scatter(h["d"], 100 * h["value"], s=6, color="#bdbdbd", label="checkpoints after the cut")
-        p = forecaster.predictors_[task]
-        # the trajectory implied by the forecast: ladder curve x target offset, through step 2 + shift
-        d0 = float(a["d"].iloc[-1])
-        ds = np.geomspace(d0, r["tokens"], 40)
-        lag = forecaster.lag(r["tokens"] / (20.0 * result.n))
-        lag_v = lag(ds / r["tokens"]) if lag is not None else 0.0
-        traj = p.step2_.predict(p.step1_.predict(result.n, ds) * np.exp(r["offset"] + lag_v)) + r["shift"]
+    mean = getattr(result, "mean", None)
+    rows = fc.to_dict(orient="records")
+    fig, axes = _grid(len(fc) + (mean is not None and len(mean) > 0))
+    obs, hidden = _accuracy_by_step(result.observed), _accuracy_by_step(result.hidden)
+    d0 = max(float(obs[r["task"]].dropna().index.max()) for r in rows)
+    ds = np.geomspace(d0, rows[0]["tokens"], 40)  # every task's trajectory on one grid, for the mean's
+    trajs = {r["task"]: _trajectory(forecaster, result.n, r, ds) for r in rows}
+    panels = [(r, obs[r["task"]], None if hidden is None else hidden.get(r["task"]), trajs[r["task"]], _display(r["task"]))
+              for r in rows]
+    if mean is not None and len(mean):
+        m = mean.iloc[0].to_dict()
+        tasks = [r["task"] for r in rows]
+        panels.append((m, obs[tasks].mean(axis=1, skipna=False),  # checkpoints with every task's accuracy
+                       None if hidden is None else hidden.reindex(columns=tasks).mean(axis=1, skipna=False),
+                       np.mean([trajs[t] for t in tasks], axis=0), f"mean of {len(tasks)}"))
+    for ax, (r, seen, after, traj, title) in zip(axes, panels):
+        seen = seen.dropna()
+        ax.scatter(seen.index, 100 * seen.to_numpy(), s=6, color="#08519c", label="checkpoints seen")
+        if after is not None:
+            after = after.dropna()
+            ax.scatter(after.index, 100 * after.to_numpy(), s=6, color="#bdbdbd", label="checkpoints after the cut")
         ax.plot(ds, 100 * traj, color="#d94801", lw=1.5, label="forecast")
         ax.errorbar([r["tokens"]], [100 * r["predicted"]],
                     yerr=[[100 * (r["predicted"] - r["lower"])], [100 * (r["upper"] - r["predicted"])]],
@@ -504,13 +509,30 @@ def plot_forecast(result, forecaster, path: Path) -> Path:
             ax.scatter([r["tokens"]], [100 * r["actual"]], facecolors="none", edgecolors="#238b45", s=60, lw=1.5,
                        label="actual (its last checkpoints)", zorder=5)
         _log_x(ax)
-        ax.set_title(_display(task), fontsize=9)
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("tokens", fontsize=8)
         ax.set_ylabel("accuracy (points)", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     _legend(fig, axes, ncol=3, title=f"Forecast of {result.name} from its checkpoints so far")
     return save(fig, path, tight=False)
+
+
+def _accuracy_by_step(log: pd.DataFrame | None) -> pd.DataFrame | None:
+    """A tidy log's accuracy as tokens x task (checkpoints at d = 0 left out), for the forecast figure."""
+    if log is None:
+        return None
+    a = log[(log["metric"] == ACC) & (log["d"] > 0)]
+    return a.pivot_table(index="d", columns="task", values="value", aggfunc="mean").sort_index()
+
+
+def _trajectory(forecaster, n: float, r: dict, ds: np.ndarray) -> np.ndarray:
+    """A task's accuracy along ``ds`` as its forecast implies it: the ladder's task-loss curve times the
+    target's offset (and the schedule's lag), through step 2, plus the target's accuracy shift."""
+    p = forecaster.predictors_[r["task"]]
+    lag = forecaster.lag(r["tokens"] / (20.0 * n))
+    lag_v = lag(ds / r["tokens"]) if lag is not None else 0.0
+    return p.step2_.predict(p.step1_.predict(n, ds) * np.exp(r["offset"] + lag_v)) + r["shift"]
 
 
 def plot_backtest(bt: pd.DataFrame, path: Path) -> Path:
