@@ -74,6 +74,28 @@ def mean_error(errors: Sequence[ModelError], floor: float = ERROR_CORRELATION_FL
                       tuple((split, run, float(e)) for (split, run), e in zip(keys, errs)))
 
 
+def spread(fit_vars: Sequence[float], fit_dofs: Sequence[float], exts: Sequence[float], error: ModelError,
+           level: float) -> tuple[float, float]:
+    """The SD of the mean over K tasks at a target and its Student t quantile at ``level``: the
+    tasks' fit variances summed as independent (over K^2), the mean's model error (:func:`mean_error`)
+    at their mean distance, Welch-Satterthwaite degrees of freedom of the two parts.  Shared by a
+    prediction's mean (:func:`mean_rows`) and a comparison's (:func:`compare._mean_rows`)."""
+    k = len(fit_vars)
+    fit_var = float(sum(fit_vars)) / k ** 2
+    err_var = error.sd(float(np.mean(exts))) ** 2
+    return float(np.sqrt(fit_var + err_var)), welch_quantile(fit_var, err_var, min(fit_dofs), error.dof, level)
+
+
+def mean_label(k: int) -> str:
+    """How tables and figures name the mean over ``k`` tasks."""
+    return f"mean of {k}"
+
+
+def flat(table):
+    """Mean rows (pandas) with their ``tasks`` as one comma-separated string, a flat table's cell."""
+    return table.assign(tasks=table["tasks"].map(",".join))
+
+
 def mean_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level: float,
               seen: dict | None = None) -> list[dict]:
     """One row per target: the mean over ``tasks`` of their automatic predictions, its interval
@@ -90,10 +112,7 @@ def mean_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level
     for i, t in enumerate(targets):
         parts = [seen.get((task, i)) or s.evaluate(t) for task, s in zip(tasks, chosen)]
         center = float(np.mean([p.center for p in parts]))
-        fit_var = float(sum(p.fit_var for p in parts)) / k ** 2
-        err_var = error.sd(float(np.mean([p.ext for p in parts]))) ** 2
-        sd = float(np.sqrt(fit_var + err_var))
-        q = welch_quantile(fit_var, err_var, min(p.fit_dof for p in parts), error.dof, level)
+        sd, q = spread([p.fit_var for p in parts], [p.fit_dof for p in parts], [p.ext for p in parts], error, level)
         half = q * logit_sd(center, sd)
         lo, hi = (float(v) for v in expit(np.array([logit(center) - half, logit(center) + half])))
         actuals = [t.actual(task, ACC) for task in tasks] if hasattr(t, "actual") else []
@@ -112,5 +131,5 @@ def labelled(table):
     if "tasks" not in table:
         return table
     k = table["tasks"].map(lambda t: len(t) if isinstance(t, (list, tuple)) else 0)
-    task = table["task"].where(table["task"] != MEAN, "mean of " + k.astype(str))
+    task = table["task"].where(table["task"] != MEAN, k.map(mean_label))
     return table.assign(task=task).drop(columns="tasks")

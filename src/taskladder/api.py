@@ -118,8 +118,8 @@ def _predict(chosen, ladder, tasks, design: str, level: float, sizes, mean: bool
     else:
         source = None if ladder is None else serve.as_paths(ladder)
     names = serve.default_tasks(source, _path(sizes), named=parse_names(tasks or None))
-    if mean and len(names) < 2:  # said before any fit
-        raise TaskladderError(f"mean=True needs two tasks or more, got {', '.join(names)}")
+    if mean:  # said before any fit
+        _two_tasks(names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)  # a fixed design's are in its flags column
         if design == "auto":
@@ -131,6 +131,12 @@ def _predict(chosen, ladder, tasks, design: str, level: float, sizes, mean: bool
     rows = [*got.rows, *(got.mean if mean else ())]
     return _stamped(pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in rows]),
                     ladder=provenance.source(ladder, sizes))
+
+
+def _two_tasks(names: Sequence[str]) -> None:
+    """``mean=True`` averages over the tasks: refused for fewer than two."""
+    if len(names) < 2:
+        raise TaskladderError(f"mean=True needs two tasks or more, got {', '.join(names)}")
 
 
 def _stamped(df: pd.DataFrame, **sources) -> pd.DataFrame:
@@ -205,8 +211,8 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
                            sizes=_path(sizes), tokens=_one(parse_tokens(str(tokens), "tokens"), "tokens")
                            if tokens is not None else None,
                            upto=upto, tasks=parse_names(tasks or None), config=ForecastConfig(level=level))
-    if mean and res.mean.empty:
-        raise TaskladderError(f"mean=True needs two tasks or more, got {', '.join(res.forecasts['task'])}")
+    if mean:
+        _two_tasks(list(res.forecasts["task"]))
     table = pd.concat([res.forecasts, res.mean], ignore_index=True) if mean else res.forecasts
     return _stamped(table, ladder=provenance.source(ladder, sizes),
                     **({} if log is None else {"target_log": provenance.source(log)}))
@@ -233,10 +239,10 @@ def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[st
     level = _level(level)
     chosen, _ = recording_input_warnings(_targets, n, d, flops, targets)  # a comparison shows no actuals: nor their notes
     la, lb, names = read_pair(baseline, candidate, parse_names(tasks or None), _path(sizes))
+    if mean:  # said before any fit
+        _two_tasks(names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)
-        if mean and len(names) < 2:
-            raise TaskladderError(f"mean=True needs two tasks or more, got {', '.join(names)}")
         table, notes = recording_input_warnings(compare, la, lb, chosen, names, level, mean=mean)
     for note in notes:  # at the caller's line
         warnings.warn(note, InputWarning, stacklevel=2)

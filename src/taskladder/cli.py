@@ -214,7 +214,7 @@ def _sweep_tables(rows: list[dict], title: str, caption: str, per_table: int = 4
     """A sweep of targets (:data:`datasets.SWEEP` or more) as tasks x targets, ``per_table`` targets a
     table so it fits 80 columns: each cell the prediction, its interval where the pipeline gives
     one, and the actual where known, one per line (points); the mean over the tasks below them."""
-    from .aggregate import MEAN
+    from .aggregate import MEAN, mean_label
 
     targets = list(dict.fromkeys(r["target"] for r in rows))
     tasks = list(dict.fromkeys(r["task"] for r in rows))
@@ -231,7 +231,7 @@ def _sweep_tables(rows: list[dict], title: str, caption: str, per_table: int = 4
             t.add_row(_display(task), *[_cell(by.get((task, tgt))) for tgt in chunk])
         if mean:
             t.rows[-1].end_section = True
-            t.add_row(f"[bold]{_mean_label(len(tasks))}[/]", *[_cell(by.get((MEAN, tgt))) for tgt in chunk])
+            t.add_row(f"[bold]{mean_label(len(tasks))}[/]", *[_cell(by.get((MEAN, tgt))) for tgt in chunk])
         scored = [[r for task in tasks if (r := by.get((task, tgt))) is not None and r.get("abs_error") is not None]
                   for tgt in chunk]
         if any(scored):  # the targets with actuals: mean absolute error, and coverage where intervals
@@ -291,6 +291,8 @@ def _pipeline_tables(weights: list[dict]) -> list[Table]:
 def _auto_table(rows: list[dict], level: float, mean: list[dict] = ()) -> list[Table]:
     """One table per target of the automatic prediction's rows (:class:`predictor.AutoPrediction`; a
     sweep: :func:`_sweep_tables`), with the mean over the tasks (:mod:`aggregate`) below them."""
+    from .aggregate import mean_label
+
     means = {r["target"]: r for r in mean}
 
     def build(g, tgt):
@@ -310,7 +312,7 @@ def _auto_table(rows: list[dict], level: float, mean: list[dict] = ()) -> list[T
         if (m := means.get(tgt)) is not None:
             t.rows[-1].end_section = True
             has = m["actual"] is not None
-            t.add_row(f"[bold]{_mean_label(len(m['tasks']))}[/]", f"[bold]{100 * m['predicted']:.1f}[/]",
+            t.add_row(f"[bold]{mean_label(len(m['tasks']))}[/]", f"[bold]{100 * m['predicted']:.1f}[/]",
                       f"[bold][{100 * m['lower']:.1f}, {100 * m['upper']:.1f}][/]",
                       f"{100 * m['actual']:.1f}" if has else "–", f"{m['abs_error']:.1f}" if has else "–", "")
         if errs:
@@ -324,10 +326,6 @@ def _auto_table(rows: list[dict], level: float, mean: list[dict] = ()) -> list[T
         return _sweep_tables(rows, f"Automatic prediction, {percent(level)} intervals",
                              _AUTO_CAPTION + (_MEAN_CAPTION if means else ""), mean=mean)
     return _per_target(rows, build)
-
-
-def _mean_label(k: int) -> str:
-    return f"mean of {k}"
 
 
 _MEAN_CAPTION = "; the mean's interval: its own backtest error (docs/trust.md)"
@@ -559,6 +557,8 @@ def _print_notes(notes: list[str]) -> None:
 def _forecast_table(fc: list[dict], name: str, level: float, means: list[dict] = ()) -> Table:
     """The forecasts (JSON records, as ``forecast --json`` has them) as a table, the mean over the
     tasks below them."""
+    from .aggregate import mean_label
+
     first = fc[0]
     t = Table(title=f"Forecast of {name} at D={first['tokens']:.3g} from {first['checkpoints']} checkpoints "
                     f"({first['seen_frac']:.0%} of the tokens)", title_style="bold")
@@ -572,7 +572,7 @@ def _forecast_table(fc: list[dict], name: str, level: float, means: list[dict] =
                   f(r["abs_error"], "{:.1f}"))
     for m in means:  # the mean over the tasks, with its own interval
         t.rows[-1].end_section = True
-        t.add_row(f"[bold]{_mean_label(len(m['tasks']))}[/]", f"[bold]{100 * m['predicted']:.1f}[/]",
+        t.add_row(f"[bold]{mean_label(len(m['tasks']))}[/]", f"[bold]{100 * m['predicted']:.1f}[/]",
                   f"[bold][{100 * m['lower']:.1f}, {100 * m['upper']:.1f}][/]", "", f"{100 * m['ladder_predicted']:.1f}",
                   f(None if m["actual"] is None else 100 * m["actual"], "{:.1f}"), f(m["abs_error"], "{:.1f}"))
     checked = [r for r in fc if r["abs_error"] is not None]
@@ -607,7 +607,7 @@ def compare(
     (docs/trust.md, "Comparing two ladders").
     """
     _set_cache(no_cache)
-    from .aggregate import MEAN, labelled
+    from .aggregate import MEAN, flat, labelled
     from .compare import INTERVAL_METHOD, compare as compare_ladders, read_pair
     from .datasets import make_targets
 
@@ -639,7 +639,7 @@ def compare(
 
         plot_compare(labelled(table), out / "compare.png", (baseline.name, candidate.name))
     tables = {"comparison": per.drop(columns="tasks", errors="ignore"),
-              **({"mean": mean.drop(columns="weights").assign(tasks=mean["tasks"].map(",".join))} if len(mean) else {})}
+              **({"mean": flat(mean.drop(columns="weights"))} if len(mean) else {})}
     if _emit(result, json_, out, "compare", tables if out is not None else {}):
         return
     _print_all(_compare_tables(rows, baseline.name, candidate.name, level, result["mean"]))
@@ -649,6 +649,7 @@ def compare(
 def _compare_tables(rows: list[dict], base: str, cand: str, level: float, mean: list[dict] = ()) -> list[Table]:
     """One table per target of a comparison's rows (:func:`compare.compare`), with a verdict, and
     the mean over the tasks below them."""
+    from .aggregate import mean_label
     from .compare import verdict
 
     def cells(r):
@@ -664,7 +665,7 @@ def _compare_tables(rows: list[dict], base: str, cand: str, level: float, mean: 
             t.add_row(_display(r["task"]), *cells(r))
         for m in (m for m in mean if m["target"] == tgt):
             t.rows[-1].end_section = True
-            t.add_row(f"[bold]{_mean_label(len(m['tasks']))}[/]", *cells(m))
+            t.add_row(f"[bold]{mean_label(len(m['tasks']))}[/]", *cells(m))
         t.caption = ("accuracy in points; diff: cand - base, both ladders' pipelines weighted alike; interval: the "
                      "difference's bootstrap SD (draws paired by run) + its own backtest error, grown with the "
                      "extrapolation; verdict: higher or lower where the interval excludes 0")
@@ -695,6 +696,7 @@ def forecast(
     residuals; see docs/forecast.md.
     """
     _set_cache(no_cache)
+    from .aggregate import flat
     from .serve import forecast_answer
 
     # --target repeats in predict, report and compare; here a second one would silently replace the first
@@ -717,7 +719,7 @@ def forecast(
         io.ensure_writable_dir(out)
         plots.plot_forecast(ans.run, ans.run.forecaster, out / "forecast.png")
     tables = {} if out is None else {"forecast": ans.run.forecasts, **(
-        {"mean": ans.run.mean.assign(tasks=ans.run.mean["tasks"].map(",".join))} if len(ans.run.mean) else {})}
+        {"mean": flat(ans.run.mean)} if len(ans.run.mean) else {})}
     if _emit(result, json_, out, "forecast", tables):
         return
     out_console.print(_forecast_table(result["forecasts"], result["target"], level, result.get("mean", [])))
@@ -810,7 +812,7 @@ def backtest(
 
 
 def _calibration(results, tasks, out: Path | None, json_: bool, provenance: dict) -> None:
-    from .aggregate import MEAN
+    from .aggregate import MEAN, mean_label
     from .calibration import LEVELS, auto_splits, calibration_table, rolling_auto, splits_text
     from .chain import ladder_notes
 
@@ -840,7 +842,7 @@ def _calibration(results, tasks, out: Path | None, json_: bool, provenance: dict
         g = g.set_index("level")
         if task_ == MEAN:
             t.rows[-1].end_section = True
-        t.add_row("[bold]pooled[/]" if task_ == "all" else _mean_label(len(tasks)) if task_ == MEAN else _display(task_),
+        t.add_row("[bold]pooled[/]" if task_ == "all" else mean_label(len(tasks)) if task_ == MEAN else _display(task_),
                   *[f"{g.loc[lv, 'coverage']:.0%}" for lv in LEVELS], *[f"{g.loc[lv, 'half_width']:.1f}" for lv in LEVELS])
     t.caption = (f"share of held-out runs inside the interval, and its mean half-width (points); splits: {splits_}; "
                  f"mean log-extrapolation {rolled.loc[rolled['task'] != MEAN, 'log_extrapolation'].mean():.1f} "

@@ -222,16 +222,14 @@ def _mean_rows(rows: list[dict], parts: dict, errors: list[ModelError], tasks: l
     model error that of the mean (:func:`aggregate.mean_error`: the tasks' difference errors
     paired by held-out run, with the floor of correlated errors), its fit variance the tasks'
     summed as independent, as :func:`aggregate.mean_rows` builds a prediction's."""
-    from .aggregate import MEAN, mean_error
+    from .aggregate import MEAN, mean_error, spread
 
-    err, k = mean_error(errors), len(tasks)
+    err = mean_error(errors)
     out = []
     for t in targets:
         got = [r for r in rows if r["target"] == t.name]
-        fit_var = sum(parts[task, t.name][0] for task in tasks) / k ** 2
-        err_var = err.sd(float(np.mean([parts[task, t.name][2] for task in tasks]))) ** 2
-        sd = float(np.sqrt(fit_var + err_var))
-        q = welch_quantile(fit_var, err_var, min(parts[task, t.name][1] for task in tasks), err.dof, level)
+        fit_vars, fit_dofs, exts = zip(*(parts[task, t.name] for task in tasks))
+        sd, q = spread(fit_vars, fit_dofs, exts, err, level)
         base, cand = (float(np.mean([r[c] for r in got])) for c in ("baseline", "candidate"))
         diff = float(np.mean([r["difference"] for r in got]))
         out.append({"task": MEAN, "target": t.name, "baseline": base, "candidate": cand, "difference": diff,

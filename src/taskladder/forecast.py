@@ -240,16 +240,15 @@ class Calibration:
         key = ("scale", task, self._nearest(multiple), level)
         if key not in self._cache:
             e = self._rows(multiple, [task])
-            q = np.array([self.loss_quantile(multiple, f, level) for f in e["frac"]])
-            half = _half(e["slope_loss"].to_numpy(), q, e["shift_se"].to_numpy(), e["drift"].to_numpy(),
-                         e["noise_sd"].to_numpy(), level, e["loss_drift"].to_numpy(), e["schedule"].to_numpy())
-            score = np.sort(np.abs(e["acc_error"].to_numpy()) / np.maximum(half, 1e-9))
-            # finite-sample split-conformal quantile: the ceil((k + 1) level)-th smallest score
-            c = float(score[min(len(score) - 1, int(np.ceil((len(score) + 1) * level)) - 1)]) if len(score) else 1.0
-            # widen only: the ladder's replays share its schedule, so they cannot vouch for
-            # a narrower band on a target whose schedule may differ
-            self._cache[key] = max(c, 1.0)
+            self._cache[key] = _conformal(np.abs(e["acc_error"].to_numpy()) / np.maximum(self._raw(e, multiple, level),
+                                                                                        1e-9), level)
         return self._cache[key]
+
+    def _raw(self, e: pd.DataFrame, multiple: float, level: float) -> np.ndarray:
+        """Each replay row's raw half-width at ``level`` (:func:`_half`, before any conformal factor)."""
+        q = np.array([self.loss_quantile(multiple, f, level) for f in e["frac"]])
+        return _half(e["slope_loss"].to_numpy(), q, e["shift_se"].to_numpy(), e["drift"].to_numpy(),
+                     e["noise_sd"].to_numpy(), level, e["loss_drift"].to_numpy(), e["schedule"].to_numpy())
 
 
     def mean_scale(self, tasks: Sequence[str], multiple: float, level: float) -> float:
@@ -261,17 +260,21 @@ class Calibration:
         key = ("mean", tuple(tasks), self._nearest(multiple), level)
         if key not in self._cache:
             e = self._rows(multiple, tasks)
-            q = np.array([self.loss_quantile(multiple, f, level) for f in e["frac"]])
-            half = _half(e["slope_loss"].to_numpy(), q, e["shift_se"].to_numpy(), e["drift"].to_numpy(),
-                         e["noise_sd"].to_numpy(), level, e["loss_drift"].to_numpy(), e["schedule"].to_numpy())
-            g = e.assign(sq=half ** 2).groupby(["run", "frac"])
+            g = e.assign(sq=self._raw(e, multiple, level) ** 2).groupby(["run", "frac"])
             full = (g["task"].nunique() == len(set(tasks))).to_numpy()
-            k = len(tasks)
-            raw = np.sqrt(g["sq"].sum().to_numpy()[full]) / k
-            score = np.sort(np.abs(g["acc_error"].mean().to_numpy()[full]) / np.maximum(raw, 1e-9))
-            c = float(score[min(len(score) - 1, int(np.ceil((len(score) + 1) * level)) - 1)]) if len(score) else 1.0
-            self._cache[key] = max(c, 1.0)
+            raw = np.sqrt(g["sq"].sum().to_numpy()[full]) / len(tasks)
+            self._cache[key] = _conformal(np.abs(g["acc_error"].mean().to_numpy()[full]) / np.maximum(raw, 1e-9),
+                                          level)
         return self._cache[key]
+
+
+def _conformal(scores: np.ndarray, level: float) -> float:
+    """The finite-sample split-conformal quantile of ``scores``, the ceil((k + 1) level)-th smallest
+    (1 without scores), widened only: at least 1, since the ladder's replays share its schedule and
+    cannot vouch for a narrower band on a target whose schedule may differ."""
+    score = np.sort(scores)
+    c = float(score[min(len(score) - 1, int(np.ceil((len(score) + 1) * level)) - 1)]) if len(score) else 1.0
+    return max(c, 1.0)
 
 
 def _half(slope_loss, q, shift_se, drift, noise_sd, level: float, loss_drift=0.0, schedule=0.0):

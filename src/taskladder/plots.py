@@ -478,6 +478,8 @@ def plot_forecast(result, forecaster, path: Path) -> Path:
     line: the forecast trajectory to the forecast point, with its interval as a bar;
     x: the ladder-only prediction; open circle: the actual, where known.
     """
+    from .aggregate import mean_label
+
     fc = result.forecasts
     mean = getattr(result, "mean", None)
     rows = fc.to_dict(orient="records")
@@ -493,7 +495,7 @@ def plot_forecast(result, forecaster, path: Path) -> Path:
         tasks = [r["task"] for r in rows]
         panels.append((m, obs[tasks].mean(axis=1, skipna=False),  # checkpoints with every task's accuracy
                        None if hidden is None else hidden.reindex(columns=tasks).mean(axis=1, skipna=False),
-                       np.mean([trajs[t] for t in tasks], axis=0), f"mean of {len(tasks)}"))
+                       np.mean([trajs[t] for t in tasks], axis=0), mean_label(len(tasks))))
     for ax, (r, seen, after, traj, title) in zip(axes, panels):
         seen = seen.dropna()
         ax.scatter(seen.index, 100 * seen.to_numpy(), s=6, color="#08519c", label="checkpoints seen")

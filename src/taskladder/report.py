@@ -441,7 +441,7 @@ def _ladder(lad: Ladder, fig: _Figures) -> list[str]:
 def _calibration_section(lad: Ladder, tasks, fig: _Figures) -> list[str]:
     """Coverage and width of the automatic intervals when the whole procedure is replayed
     on the ladder's splits (rolling origins, top compute, largest multiple)."""
-    from .aggregate import MEAN
+    from .aggregate import MEAN, mean_label
     from .calibration import LEVELS, calibration_table, rolling_auto, splits_text
 
     parts = ["<h2>Calibration of the intervals on the ladder</h2>"]
@@ -459,7 +459,7 @@ def _calibration_section(lad: Ladder, tasks, fig: _Figures) -> list[str]:
     rows = []
     for task, g in table.groupby("task", sort=False):
         g = g.set_index("level")
-        rows.append({"task": "pooled" if task == "all" else f"mean of {len(tasks)}" if task == MEAN else _name(task),
+        rows.append({"task": "pooled" if task == "all" else mean_label(len(tasks)) if task == MEAN else _name(task),
                      **{f"coverage {lv:.0%}": f"{g.loc[lv, 'coverage']:.0%}" for lv in LEVELS},
                      **{f"± {lv:.0%} (pts)": f"{g.loc[lv, 'half_width']:.1f}" for lv in LEVELS},
                      "n": int(g["n"].iloc[0])})

@@ -236,7 +236,9 @@ class AutoPrediction(_Rows):
         """:attr:`mean` as a pandas DataFrame, its ``tasks`` as one comma-separated string (a flat table)."""
         import pandas as pd
 
-        return pd.DataFrame([{**r, "tasks": ",".join(r["tasks"])} for r in self.mean])
+        from .aggregate import flat
+
+        return flat(pd.DataFrame(self.mean))
 
 
 def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None = None, sizes: Path | None = None,
