@@ -626,8 +626,9 @@ def compare(
         table, notes = recording_input_warnings(compare_ladders, la, lb, targets, tasks, level, progress=advance,
                                                 mean=True)
     notes = list(notes)
-    per, mean = table[table["task"] != MEAN], table[table["task"] == MEAN]  # the tasks; the mean over them
-    rows = per.drop(columns="tasks", errors="ignore").to_dict(orient="records")
+    # the tasks (without the mean's column of the tasks it averages), and the mean over them
+    per, mean = table[table["task"] != MEAN].drop(columns="tasks", errors="ignore"), table[table["task"] == MEAN]
+    rows = per.to_dict(orient="records")
     result = {"comparisons": io.records(rows),
               "mean": io.records(mean.drop(columns="weights").to_dict(orient="records")),
               "config": {"level": level, "interval": INTERVAL_METHOD,
@@ -638,7 +639,7 @@ def compare(
         from .plots import plot_compare
 
         plot_compare(labelled(table), out / "compare.png", (baseline.name, candidate.name))
-    tables = {"comparison": per.drop(columns="tasks", errors="ignore"),
+    tables = {"comparison": per,
               **({"mean": flat(mean.drop(columns="weights"))} if len(mean) else {})}
     if _emit(result, json_, out, "compare", tables if out is not None else {}):
         return
