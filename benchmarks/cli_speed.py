@@ -53,6 +53,8 @@ def main() -> None:
                        ("predict (automatic)", ["predict", "--n", "7B", "--tokens", "4T"]),
                        ("predict --target 7B-4T", ["predict", "--target", "7B-4T"]),
                        ("forecast --upto 0.5", ["forecast", "--target", "7B-4T", "--upto", "0.5"]),
+                       ("reach --accuracy 60", ["reach", "--accuracy", "60"]),
+                       ("reach, the mean of 8", ["reach", "--accuracy", "mean=70"]),
                        ("reproduce (all outputs)", ["reproduce", "--out", out])]:
         # each command starts from its own empty cache: cold means nothing fitted before, not
         # even by the commands above (reproduce also makes the automatic prediction)

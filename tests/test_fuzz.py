@@ -102,6 +102,11 @@ CASES = [
     ("zero loss", ["predict", "--ladder", "{in}/zero_loss.csv", *N, "--paper"], "a loss must be positive"),
     ("impossible prediction", ["predict", "--n", "1", "--tokens", "1T", "--task", "arc_easy", "--out", "{out}"],
      "is outside [0, 1]"),
+    # so far below the ladder that the interval's variance passes float range (was an OverflowError)
+    ("a variance past float range", ["predict", "--n", "1", "--tokens", "4T", "--task", "arc_easy"], "is outside [0, 1]"),
+    ("reach along targets below the ladder", ["reach", "--accuracy", "60", "--n", "1", "--out", "{out}"],
+     "every target of that family lies below the ladder"),
+    ("reach with two goals for a task", ["reach", "--accuracy", "60,70", "--out", "{out}"], "two goals for mmlu"),
     # counts
     ("n 1e30", ["predict", "--n", "1e30", "--tokens", "4T", "--paper"], "'1e30' is too large"),
     ("n 1e400", ["predict", "--n", "1e400", "--tokens", "4T"], "'1e400' is too large"),

@@ -5,7 +5,7 @@ from .errors import FitWarning, InputWarning, TaskladderError
 __version__ = "0.1.0"
 __all__ = [
     "ChainConfig", "TaskPredictor", "FitWarning", "InputWarning", "TaskladderError",
-    "FlopsLaw", "LogSigmoid", "PowerLaw", "SingleStep", "Sigmoid", "backtest", "compare_ladders", "describe_ladder", "forecast_target", "plan_ladder", "predict", "read_ladder",
+    "FlopsLaw", "LogSigmoid", "PowerLaw", "SingleStep", "Sigmoid", "backtest", "compare_ladders", "compute_to_reach", "describe_ladder", "forecast_target", "plan_ladder", "predict", "read_ladder",
 ]
 
 # (No name here may be a submodule's: importing taskladder.forecast would replace it.)
@@ -14,7 +14,7 @@ __all__ = [
 _LAZY = {"ChainConfig": "chain", "TaskPredictor": "chain", "FlopsLaw": "laws", "LogSigmoid": "laws",
          "PowerLaw": "laws", "SingleStep": "laws", "Sigmoid": "laws", "predict": "api",
          "forecast_target": "api", "compare_ladders": "api", "read_ladder": "api",
-         "backtest": "api", "describe_ladder": "api", "plan_ladder": "api"}
+         "backtest": "api", "describe_ladder": "api", "plan_ladder": "api", "compute_to_reach": "api"}
 
 
 def __getattr__(name):

@@ -6,7 +6,7 @@ same warnings (as :class:`errors.InputWarning`).  The ladder may be the bundled 
 or folders (any format ``--ladder`` reads), or a tidy DataFrame already in memory.  Likewise
 :func:`forecast_target` (``forecast``), :func:`compare_ladders` (``compare``), :func:`backtest`
 (``backtest``), :func:`describe_ladder` (``data``), :func:`plan_ladder` (``plan``) and
-:func:`read_ladder` (``export``'s table).
+:func:`read_ladder` (``export``'s table) and :func:`compute_to_reach` (``reach``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import pandas as pd
 from .errors import FitWarning, InputWarning, TaskladderError, recording_input_warnings
 from . import provenance
 
-__all__ = ["backtest", "compare_ladders", "describe_ladder", "forecast_target", "plan_ladder", "predict",
-           "read_ladder"]
+__all__ = ["backtest", "compare_ladders", "compute_to_reach", "describe_ladder", "forecast_target", "plan_ladder",
+           "predict", "read_ladder"]
 
 #: Per-row dicts of the automatic prediction (weights and each pipeline's prediction and SD):
 #: left out of the table; ``trust.auto_predict(...).weights`` has them as rows.
@@ -131,6 +131,57 @@ def _predict(chosen, ladder, tasks, design: str, level: float, sizes, mean: bool
     rows = [*got.rows, *(got.mean if mean else ())]
     return _stamped(pd.DataFrame([{k: v for k, v in r.items() if k not in _NESTED} for r in rows]),
                     ladder=provenance.source(ladder, sizes))
+
+
+def compute_to_reach(accuracy, *, tasks: Sequence[str] | str | None = None, n=None, d=None, ladder=None,
+                     level: float | None = None, sizes: str | Path | None = None) -> pd.DataFrame:
+    """How large a target must be for its automatic prediction to reach an accuracy, as
+    ``taskladder reach --json`` answers it (:mod:`taskladder.reach`).
+
+    accuracy: the goal as a fraction for every task (0.6), a dict of task -> fraction
+        (``{"mmlu": 0.55, "mean": 0.65}``, ``mean`` the mean over ``tasks``), or the CLI's
+        text in points (``"mmlu=55,mean=65"``).
+    tasks, ladder, sizes, level: as :func:`predict`'s.
+    n, d: the targets searched fix one of them: ``n`` (the tokens grow), ``d`` as a count
+        (``"4T"``: N grows) or a multiple of 20 N (``"5xC"``); neither: ``d="1xC"``.
+
+    Returns one row per goal: ``compute`` (6 N D), ``n`` and ``d`` where the prediction reaches it,
+    ``compute_lower`` / ``compute_upper`` (and their N and D) where the interval's upper and lower
+    bounds do, how each was found (``reached*``: ``yes``, ``at start`` or ``no``), and the search's
+    range (:func:`taskladder.reach.reach_rows`).
+    """
+    from . import serve
+    from .reach import Family, reach
+    from .tasks import parse_names
+    from .units import ChinchillaMultiple, parse_count, parse_tokens
+
+    if n is not None and d is not None:
+        raise TaskladderError("n and d each fix the targets searched; give one (the other grows)")
+    family = Family(n=None if n is None else parse_count(str(n), "n"),
+                    tokens=_one(parse_tokens(str(d), "d"), "d") if d is not None else
+                    None if n is not None else ChinchillaMultiple(1.0))
+    level = _level(0.9 if level is None else level)
+    source = serve._frame_ladder(ladder, _path(sizes)) if serve._is_frame(ladder) else \
+        None if ladder is None else serve.as_paths(ladder)
+    names = serve.default_tasks(source, _path(sizes), named=parse_names(tasks or None))
+    if isinstance(accuracy, dict):
+        goals = {k: _number(v, f"accuracy[{k!r}]") for k, v in accuracy.items()}
+    elif isinstance(accuracy, str):
+        goals = accuracy
+    else:
+        goals = {t: _number(accuracy, "accuracy") for t in names}
+    if isinstance(goals, dict):
+        for k, v in goals.items():
+            if not 0.01 < v < 1.0:
+                raise TaskladderError(f"accuracy[{k!r}]: {v} must be a fraction between 0.01 and 1 (0.6 for 60%)")
+        if "mean" in goals:
+            _two_tasks(names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FitWarning)
+        got = reach(goals, family, names, source, _path(sizes), level=level)
+    for note in got.notes:
+        warnings.warn(note, InputWarning, stacklevel=2)
+    return _stamped(got.table, ladder=provenance.source(ladder, sizes))
 
 
 def _two_tasks(names: Sequence[str]) -> None:

@@ -93,9 +93,10 @@ def table_hash(df) -> str:
 #: 24: the log-sigmoid's refusal of a constant accuracy worded by the law; 25: a bundled target's forecast at
 #: its final checkpoint past its log checked against that; 26: its replay of the log's end says where the
 #: final one is; 27: a task's model error keeps its backtest errors, for the mean over tasks; 28: a
-#: forecast's answer holds the mean over tasks), so a developer's cache never serves results of older
+#: forecast's answer holds the mean over tasks; 29: the ladder's span carries its compute range, for
+#: taskladder.reach), so a developer's cache never serves results of older
 #: code under the same package version.
-FORMAT = 28
+FORMAT = 29
 
 
 def key(kind: str, *parts) -> str:

@@ -399,6 +399,7 @@ def ladder_span(ladder) -> LadderSpan:
     lad = as_ladder(ladder)
     runs = lad.run_table
     tpp = runs["d"].astype(float) / runs["n"].astype(float)
+    compute = 6.0 * runs["n"].astype(float) * runs["d"].astype(float)
     acc, gaps, early = [], [], []
     order = runs.sort_values(["n", "d"]).index  # runs named smallest first
     for task in lad.tasks:
@@ -426,7 +427,8 @@ def ladder_span(ladder) -> LadderSpan:
     return LadderSpan(float(runs["n"].min()), float(runs["d"].min()), lad.results.attrs.get("convention"),
                       float(tpp.min()), float(tpp.max()), tuple(acc), tuple(map(str, runs.index)), tuple(short),
                       c4_gaps, tuple(gaps), tuple(early), tuple((r, f) for r, f, _ in c4_early),
-                      _duplicate_runs(lad), bool(lad.results.groupby("run")["step"].nunique().max() < 3))
+                      _duplicate_runs(lad), bool(lad.results.groupby("run")["step"].nunique().max() < 3),
+                      (float(compute.min()), float(compute.max())))
 
 
 def _duplicate_runs(lad: Ladder) -> tuple:

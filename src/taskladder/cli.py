@@ -731,6 +731,85 @@ def forecast(
 
 
 @app.command()
+def reach(
+    accuracy: Annotated[str, typer.Option(help="The goal in points: 60 for every task, or per task: mmlu=55,hellaswag=80 (mean=65: the mean over --task's tasks).")],
+    task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
+    n: Annotated[Optional[str], typer.Option("--n", help="Fix N (e.g. 7B): the tokens grow until the goal is reached.")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Fix the tokens (4T) or their multiple of 20 N (5xC): N grows. Default: 1xC, Chinchilla-optimal.")] = None,
+    ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders (default: bundled OLMo 2 ladder).")] = None,
+    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n giving each rung's N (and batch_tokens where files log steps only).")] = None,
+    mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
+    level: Annotated[float, typer.Option(help="Level of the interval whose bounds set the range of compute.")] = 0.9,
+    out: Annotated[Optional[Path], typer.Option(help="Also write reach.json, reach.parquet and .csv, and reach.png here.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
+):
+    """How large a target must be to reach an accuracy: the automatic prediction read backwards.
+
+    Along targets of fixed N, fixed tokens or a fixed multiple of 20 N, finds the compute
+    C = 6ND at which each task's prediction first reaches the goal, and the range of compute at
+    which its interval's bounds do; see docs/reach.md.
+    """
+    _set_cache(no_cache)
+    from .reach import Family, parse_goals, reach as reach_goals
+    from .serve import default_tasks
+    from .units import ChinchillaMultiple
+
+    if not 0.0 < level < 1.0:
+        raise TaskladderError(f"--level must be between 0 and 1, got {level}")
+    if n is not None and tokens is not None:
+        raise TaskladderError("--n and --tokens each fix the targets searched; give one (the other grows)")
+    fixed = _one_tokens(tokens) if tokens is not None else None
+    family = Family(n=parse_count(n, "--n") if n is not None else None,
+                    tokens=fixed if fixed is not None or n is not None else ChinchillaMultiple(1.0))
+    tasks = default_tasks(ladder, sizes, mixed_conventions, parse_names(task))
+    goals = parse_goals(accuracy, tasks)  # before the folder: a typo leaves nothing behind
+    if out is not None:
+        io.ensure_writable_dir(out)
+    prog, advance = _fit_progress(len(tasks), quiet=json_)
+    with prog:
+        got = reach_goals(goals, family, tasks, ladder, sizes, mixed_conventions, level, progress=advance)
+    result = {"reach": io.records(got.rows), "config": {"family": family.label, "level": level}, "notes": got.notes,
+              "provenance": _provenance(ladder, sizes, mixed_conventions)}
+    if out is not None:
+        from .plots import plot_reach
+
+        plot_reach(got, out / "reach.png")
+    if _emit(result, json_, out, "reach", {"reach": got.table} if out is not None else {}):
+        return
+    out_console.print(_reach_table(got.rows, family, level))
+    _print_notes(got.notes)
+    if out is not None:
+        out_console.print(f"wrote reach.json, reach.parquet, reach.csv and reach.png to {out}/")
+
+
+def _reach_table(rows: list[dict], family, level: float) -> Table:
+    """Where each goal is reached, one row per task (and the mean): the size that grows, the
+    compute, its range and how far beyond the ladder."""
+    from .aggregate import MEAN, mean_label
+    from .units import short_count
+
+    grows = "D" if family.n is not None else "N"
+    t = Table(title=f"Compute to reach each goal ({family.label})", title_style="bold")
+    for c in ("task", "goal", grows, "compute", f"{percent(level)} range", "x ladder"):
+        t.add_column(c, justify="left" if c == "task" else "right", no_wrap=True)
+    for r in rows:
+        start, end = r["search_start"], r["search_end"]
+        size = r["d" if grows == "D" else "n"]
+        at = lambda v, status: {"yes": f"{v:.2g}" if v is not None else "", "at start": f"<{start:.2g}",  # noqa: E731
+                                "no": f">{end:.2g}"}[status]
+        name = f"[bold]{mean_label(len(r['tasks']))}[/]" if r["task"] == MEAN else _display(r["task"])
+        times = r["times_ladder"]
+        t.add_row(name, f"{100 * r['goal']:.1f}", "–" if size is None else short_count(size),
+                  at(r["compute"], r["reached"]),
+                  f"[{at(r['compute_lower'], r['reached_lower'])}, {at(r['compute_upper'], r['reached_upper'])}]",
+                  "–" if times is None else f"{times:,.0f}" if times >= 10 else f"{times:.2g}")
+    t.caption = (f"goal in points; compute: 6ND FLOPs where the prediction reaches the goal; range: where its "
+                 f"{percent(level)} interval's upper and lower bounds do; x ladder: times the ladder's largest run")
+    return t
+
+
+@app.command()
 def backtest(
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders (default: bundled).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,

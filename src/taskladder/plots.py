@@ -520,6 +520,38 @@ def plot_forecast(result, forecaster, path: Path) -> Path:
     return save(fig, path, tight=False)
 
 
+def plot_reach(result, path: Path) -> Path:
+    """Where each goal is reached (:func:`reach.reach_rows`), one panel per task and the mean:
+    the prediction over the compute searched with its interval, the goal as a dashed line, the
+    compute where the prediction reaches it (dot) and where the interval's bounds do (shaded), and
+    the ladder's largest run (dotted): how far each answer extrapolates."""
+    from .aggregate import MEAN, mean_label
+
+    rows = result.rows
+    fig, axes = _grid(len(rows))
+    for ax, r in zip(axes, rows):
+        c, centre, lower, upper = result.curves[r["task"]]
+        level = percent(r["level"])
+        ax.fill_between(c, 100 * lower, 100 * upper, color="#9ecae1", alpha=0.6, lw=0, label=f"{level} interval")
+        ax.plot(c, 100 * centre, color="#08519c", lw=1.5, label="prediction")
+        ax.axhline(100 * r["goal"], color="k", ls="--", lw=1, label="goal")
+        lo = r["compute_lower"] if r["compute_lower"] is not None else c[0]
+        hi = r["compute_upper"] if r["compute_upper"] is not None else c[-1]
+        if r["reached"] != "no" or r["compute_lower"] is not None:
+            ax.axvspan(lo, hi, color="#fdae6b", alpha=0.3, lw=0, label="compute range")
+        if r["compute"] is not None:
+            ax.scatter([r["compute"]], [100 * r["goal"]], color="#d94801", zorder=5, s=25, label="reached")
+        ax.axvline(r["ladder_compute"], color="#525252", lw=1, ls=":", label="the ladder's largest run")
+        _log_x(ax)
+        ax.set_title(mean_label(len(r["tasks"])) if r["task"] == MEAN else _display(r["task"]), fontsize=9)
+        ax.set_xlabel("compute 6ND (FLOPs)", fontsize=8)
+        ax.set_ylabel("accuracy (points)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    _legend(fig, axes, ncol=3, title=f"Compute to reach each goal ({rows[0]['family']})")
+    return save(fig, path, tight=False)
+
+
 def _accuracy_by_step(log: pd.DataFrame | None) -> pd.DataFrame | None:
     """A tidy log's accuracy as tokens x task (checkpoints at d = 0 left out), for the forecast figure."""
     if log is None:

@@ -175,7 +175,12 @@ def draw_variance(terms) -> float:
 def welch_quantile(fit_var: float, err_var: float, fit_dof: float, err_dof: float, level: float) -> float:
     """The Student t quantile of a two-sided ``level`` interval whose variance adds two parts,
     each estimated with its own degrees of freedom (Welch-Satterthwaite)."""
-    dof = (fit_var + err_var) ** 2 / (fit_var ** 2 / fit_dof + err_var ** 2 / err_dof)
+    total = fit_var + err_var
+    if np.isfinite(total) and total > 0:  # as shares of the total: squares of a far target's huge variance overflow
+        a, b = fit_var / total, err_var / total
+        dof = 1.0 / (a * a / fit_dof + b * b / err_dof)
+    else:  # a variance past float range (a target far below the ladder): the fewer degrees of freedom
+        dof = min(fit_dof, err_dof)
     return student_t_ppf(0.5 + level / 2, round(float(dof), 3))
 
 
@@ -506,6 +511,9 @@ class LadderSpan:
     """Groups of runs holding identical results (one run read twice), for :func:`duplicate_note`."""
     finals_only: bool = False
     """Whether no run has 3 checkpoints (a ladder evaluated at its runs' ends), for :func:`finals_note`."""
+    compute: tuple = ()
+    """The smallest and largest training compute 6 N D of the runs (final D), where
+    :mod:`taskladder.reach` starts and ends its search."""
 
 
 def range_note(span: LadderSpan, target) -> str | None:

@@ -22,7 +22,7 @@ from .errors import InputWarning, TaskladderError, recording_input_warnings
 from .predictor import (ChainState, LadderSpan, TaskState, applied_weights, check_accuracies, left_out_notes,
                         predict_rows, prediction_notes)
 
-__all__ = ["AutoPrediction", "FixedPrediction", "ForecastAnswer", "auto_prediction", "default_tasks",
+__all__ = ["AutoPrediction", "FixedPrediction", "ForecastAnswer", "auto_prediction", "auto_states", "default_tasks",
            "fixed_prediction", "forecast_answer"]
 
 def _is_frame(ladder) -> bool:
@@ -219,6 +219,20 @@ class _Rows:
         return pd.DataFrame(self.rows)
 
 
+def auto_states(tasks: Sequence[str], ladder: Sequence[Path] | None = None, sizes: Path | None = None,
+                mixed_conventions: bool = False,
+                progress: Callable[..., None] | None = None) -> tuple[LadderSpan, dict[str, TaskState]]:
+    """The ladder's span and each task's automatic choice, fitted (:func:`taskladder.trust.fit_states`)
+    once per set of files and then read from the cache; ``progress`` as :func:`auto_prediction`'s."""
+
+    def fit(lad, tasks, progress):
+        from .trust import fit_states
+
+        return fit_states(lad, tasks, progress=progress)
+
+    return _states(("auto-state",), tasks, ladder, sizes, mixed_conventions, TaskState, fit, progress)
+
+
 @dataclass
 class AutoPrediction(_Rows):
     """The automatic prediction of some tasks for some targets (rows: :meth:`predictor.TaskState.predict`)."""
@@ -249,12 +263,7 @@ def auto_prediction(targets, tasks: Sequence[str], ladder: Sequence[Path] | None
     fitted once per set of files.  ``progress(share=1.0)`` advances by ``share`` of a task
     (each pipeline fitted is a share of its task; a task found cached, a whole one)."""
 
-    def fit(lad, tasks, progress):
-        from .trust import fit_states
-
-        return fit_states(lad, tasks, progress=progress)
-
-    span, states = _states(("auto-state",), tasks, ladder, sizes, mixed_conventions, TaskState, fit, progress)
+    span, states = auto_states(tasks, ladder, sizes, mixed_conventions, progress)
     seen: dict = {}  # each (task, target) evaluated once, for its row and for the mean over tasks
     rows = predict_rows(states, tasks, targets, level, seen)
     check_accuracies(rows, span, targets)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from .errors import TaskladderError
 
-__all__ = ["ChinchillaMultiple", "check_count", "parse_count", "parse_counts", "parse_flops", "parse_tokens", "percent"]
+__all__ = ["ChinchillaMultiple", "check_count", "parse_count", "parse_counts", "parse_flops", "parse_tokens", "percent",
+           "short_count"]
 
 _MAX_COUNT = float(2 ** 63 - 1024)
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
@@ -119,3 +120,13 @@ def _parse_number(text: str, what: str, examples: str = "6887575552, 6.9e9, 6.9B
 def percent(level: float) -> str:
     """An interval's level as people read it: 90%, 99.9%, 99.9999% (not rounded to 100%)."""
     return f"{level * 100:.6g}%"
+
+
+def short_count(v: float) -> str:
+    """A count as people write it, three digits and a suffix the parsers read back: 24.6B, 14T, 370M."""
+    if v >= 999.5e12:  # past T: 1.4e+15, not 1.41e+03T
+        return f"{v:.3g}"
+    for suffix, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if v >= scale * 0.9995:
+            return f"{v / scale:.3g}{suffix}"
+    return f"{v:.3g}"
