@@ -92,8 +92,11 @@ def mean_label(k: int) -> str:
 
 
 def flat(table):
-    """Mean rows (pandas) with their ``tasks`` as one comma-separated string, a flat table's cell."""
-    return table.assign(tasks=table["tasks"].map(",".join))
+    """Mean rows (pandas) with their ``tasks`` as one comma-separated string, a flat table's cell;
+    a table without them as it is, and other rows' (a task's, beside a mean: None) left as they are."""
+    if "tasks" not in table:
+        return table
+    return table.assign(tasks=table["tasks"].map(lambda t: ",".join(t) if isinstance(t, (list, tuple)) else None))
 
 
 def mean_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level: float,

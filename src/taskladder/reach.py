@@ -153,9 +153,7 @@ class Reach:
 
         from .aggregate import flat
 
-        df = pd.DataFrame(self.rows)
-        return flat(df) if df["task"].eq(MEAN).all() else df if "tasks" not in df else df.assign(
-            tasks=df["tasks"].map(lambda t: ",".join(t) if isinstance(t, list) else None))
+        return flat(pd.DataFrame(self.rows))  # the mean's tasks as one cell, as the other mean files
 
 
 def reach_rows(states: dict[str, TaskState], goals: dict[str, float], family: Family, level: float,
