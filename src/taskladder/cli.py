@@ -784,28 +784,28 @@ def reach(
 
 
 def _reach_table(rows: list[dict], family, level: float) -> Table:
-    """Where each goal is reached, one row per task (and the mean): the size that grows, the
-    compute, its range and how far beyond the ladder."""
+    """Where each goal is reached, one row per task (and the mean): the N (or D) that grows, its
+    range over the interval, the compute and how far beyond the ladder."""
     from .aggregate import MEAN, mean_label
     from .units import short_count
 
     grows = "D" if family.n is not None else "N"
-    t = Table(title=f"Compute to reach each goal ({family.label})", title_style="bold")
-    for c in ("task", "goal", grows, "compute", f"{percent(level)} range", "x ladder"):
+    key = grows.lower()
+    t = Table(title=f"Size to reach each goal ({family.label})", title_style="bold")
+    for c in ("task", "goal", grows, f"{percent(level)} range of {grows}", "compute", "x ladder"):
         t.add_column(c, justify="left" if c == "task" else "right", no_wrap=True)
     for r in rows:
-        start, end = r["search_start"], r["search_end"]
-        size = r["d" if grows == "D" else "n"]
-        at = lambda v, status: {"yes": f"{v:.2g}" if v is not None else "", "at start": f"<{start:.2g}",  # noqa: E731
-                                "no": f">{end:.2g}"}[status]
+        first, last = (short_count(family.at(r[k])[grows == "D"]) for k in ("search_start", "search_end"))
+        size = lambda suffix: {"yes": lambda: short_count(r[key + suffix]), "at start": lambda: f"<{first}",  # noqa: E731
+                               "no": lambda: f">{last}"}[r["reached" + suffix]]()
         name = f"[bold]{mean_label(len(r['tasks']))}[/]" if r["task"] == MEAN else _display(r["task"])
         times = r["times_ladder"]
-        t.add_row(name, f"{100 * r['goal']:.1f}", "–" if size is None else short_count(size),
-                  at(r["compute"], r["reached"]),
-                  f"[{at(r['compute_lower'], r['reached_lower'])}, {at(r['compute_upper'], r['reached_upper'])}]",
+        t.add_row(name, f"{100 * r['goal']:.1f}", size(""), f"[{size('_lower')}, {size('_upper')}]",
+                  "–" if r["compute"] is None else f"{r['compute']:.2g}",
                   "–" if times is None else f"{times:,.0f}" if times >= 10 else f"{times:.2g}")
-    t.caption = (f"goal in points; compute: 6ND FLOPs where the prediction reaches the goal; range: where its "
-                 f"{percent(level)} interval's upper and lower bounds do; x ladder: times the ladder's largest run")
+    t.caption = (f"goal in points; {grows} and compute (6ND FLOPs) where the prediction reaches the goal; range: "
+                 f"where its {percent(level)} interval's upper and lower bounds do; x ladder: compute over the "
+                 "ladder's largest run's")
     return t
 
 

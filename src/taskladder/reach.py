@@ -21,7 +21,7 @@ import numpy as np
 from .aggregate import MEAN, mean_rows
 from .errors import TaskladderError
 from .predictor import TaskState
-from .units import ChinchillaMultiple
+from .units import ChinchillaMultiple, short_count
 
 __all__ = ["BEYOND", "GRID", "Family", "Reach", "parse_goals", "reach", "reach_rows"]
 
@@ -58,10 +58,10 @@ class Family:
     @property
     def label(self) -> str:
         if self.n is not None:
-            return f"N = {self.n:.3g}"
+            return f"N = {short_count(self.n)}"
         if isinstance(self.tokens, ChinchillaMultiple):
             return f"D = {self.tokens.multiple:g}xC"
-        return f"D = {self.tokens:.3g}"
+        return f"D = {short_count(self.tokens)}"
 
     def at(self, compute: float) -> tuple[float, float]:
         """(N, D) of the family's target of compute C = 6 N D (unrounded: a point of a curve)."""
