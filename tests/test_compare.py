@@ -110,7 +110,9 @@ def test_cli_compare_json_and_errors(shifted, tmp_path):
     lines = r.stdout.splitlines()
     assert r.returncode == 0 and max(map(len, lines)) <= 80 and "…" not in r.stdout
     # PIQA, MMLU, then the mean over the two (+0.95 points, its interval clear of 0)
-    assert [x.split("│")[-2].strip() for x in lines if x.startswith("│")] == ["higher", "unclear", "higher"]
+    assert [x.split("│")[-3].strip() for x in lines if x.startswith("│")] == ["higher", "unclear", "higher"]
+    # the compute multiplier beside the verdict: PIQA's +2 points are several times the compute, MMLU's 0 is 1
+    assert [x.split("│")[-2].strip() for x in lines if x.startswith("│")] == ["4.4", "1", "1.6"]
     assert [x.split("│")[1].strip() for x in lines if x.startswith("│")][-1] == "mean of 2"
     got = json.loads(run_cli("compare", tmp_path / "base.csv", tmp_path / "cand.csv", "--target", "7B-4T", "--task",
                              "piqa,mmlu", "--json").stdout)
@@ -260,3 +262,33 @@ def test_independent_ladders_cover_the_true_mean_difference():
             half.append(50 * (r["upper"] - r["lower"]))
         task_half += list(50 * (c["upper"] - c["lower"])[c["task"] != "mean"])
     assert sum(hits) >= 17 and 1.5 < np.mean(half) < np.mean(task_half)
+
+
+def test_the_compute_multiplier_is_where_the_baseline_reaches_the_candidate(shifted):
+    base, cand = shifted
+    t = bundled_targets()["7B-4T"]
+    with pytest.warns(InputWarning, match=NO_C4):
+        c = compare(base, cand, [t], ["piqa", "mmlu"], mean=True).set_index("task")
+    p = c.loc["piqa"]
+    # 2 points of PIQA, where the baseline gains little per tenfold compute: several times the compute
+    assert 2.0 < p["multiplier_lower"] < p["compute_multiplier"] < p["multiplier_upper"] < 20.0
+    # MMLU is the same in both ladders: exactly where the baseline already is, and its range around 1
+    m = c.loc["mmlu"]
+    assert m["compute_multiplier"] == pytest.approx(1.0, abs=2e-3) and m["multiplier_lower"] < 1 < m["multiplier_upper"]
+    # the baseline predicted at the multiplied compute (N and D scaled by its square root: the same
+    # tokens per parameter; the shared weights do not depend on the target) is the candidate's accuracy,
+    # and at the multiplied bounds the baseline plus the difference's bounds (bisection to 0.1% of C)
+    scaled = [_Target(f"x{k}", t.n * np.sqrt(p[k]), t.d * np.sqrt(p[k]))
+              for k in ("compute_multiplier", "multiplier_lower", "multiplier_upper")]
+    with pytest.warns(InputWarning, match=NO_C4):
+        again = compare(base, cand, scaled, ["piqa"]).set_index("target")
+    assert again.loc["xcompute_multiplier", "baseline"] == pytest.approx(p["candidate"], abs=2e-5)
+    assert again.loc["xmultiplier_lower", "baseline"] == pytest.approx(p["baseline"] + p["lower"], abs=2e-5)
+    assert again.loc["xmultiplier_upper", "baseline"] == pytest.approx(p["baseline"] + p["upper"], abs=2e-5)
+    # the mean's: the compute at which the baseline's mean over the two tasks reaches the candidate's
+    mean = c.loc["mean"]
+    assert 1.0 < mean["compute_multiplier"] < p["compute_multiplier"]
+    with pytest.warns(InputWarning, match=NO_C4):
+        at = compare(base, cand, [_Target("m", t.n * np.sqrt(mean["compute_multiplier"]),
+                                          t.d * np.sqrt(mean["compute_multiplier"]))], ["piqa", "mmlu"])
+    assert at["baseline"].mean() == pytest.approx(mean["candidate"], abs=2e-5)

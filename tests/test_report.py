@@ -303,12 +303,14 @@ def test_a_candidate_ladder_is_compared_in_the_report_as_compare_does(tmp_path):
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "r.html").read_text()
     rows = _Sections(text).out["cand.csv minus base.csv"]
-    assert rows[1] == ["task", "target", "baseline", "candidate", "difference (pts)", "90% interval", "verdict"]
+    assert rows[1] == ["task", "target", "baseline", "candidate", "difference (pts)", "90% interval", "verdict",
+                       "x compute"]
     (cli,) = json.loads(run_cli("compare", tmp_path / "base.csv", tmp_path / "cand.csv", "--target", "7B-4T",
                                 "--json").stdout)["comparisons"]
     assert rows[2] == ["PIQA", "7B-4T", f"{100 * cli['baseline']:.1f}", f"{100 * cli['candidate']:.1f}",
                        f"{100 * cli['difference']:+.1f}", f"[{100 * cli['lower']:+.1f}, {100 * cli['upper']:+.1f}]",
-                       "higher"]
+                       "higher", f"{cli['compute_multiplier']:.2g} [{cli['multiplier_lower']:.2g}, "
+                       f"{cli['multiplier_upper']:.2g}]"]
     assert "warning: both ladders: task 'piqa': no C4 loss" in " ".join(x for x in rows if isinstance(x, str))
     assert '<img alt="compare"' in text and f"Candidate: {tmp_path / 'cand.csv'} (digest " in text
     # a candidate too small to compare: one line naming it, no report written

@@ -280,7 +280,9 @@ def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[st
 
     Returns one row per task and target: ``baseline``, ``candidate`` (each ladder's prediction
     with the weights they share), ``difference``, ``lower``, ``upper`` (at ``level``), ``sd``,
-    ``matched_runs`` and ``paired``; with ``mean``, a last row per target whose ``task`` is ``"mean"``:
+    ``matched_runs``, ``paired``, and ``compute_multiplier`` with its ``multiplier_lower`` and
+    ``multiplier_upper`` (the compute the baseline's prediction needs to match the candidate's, over
+    the target's; None beyond 1000x either way); with ``mean``, a last row per target whose ``task`` is ``"mean"``:
     the difference of the mean over the tasks, with its own interval (``tasks`` lists them).  What
     either ladder cannot tell is said as :class:`errors.InputWarning`.
     """

@@ -651,16 +651,17 @@ def _compare_tables(rows: list[dict], base: str, cand: str, level: float, mean: 
     """One table per target of a comparison's rows (:func:`compare.compare`), with a verdict, and
     the mean over the tasks below them."""
     from .aggregate import mean_label
-    from .compare import verdict
+    from .compare import multiplier_text, verdict
 
     def cells(r):
         return (f"{100 * r['baseline']:.1f}", f"{100 * r['candidate']:.1f}", f"{100 * r['difference']:+.1f}",
-                f"[{100 * r['lower']:+.1f}, {100 * r['upper']:+.1f}]", verdict(r["lower"], r["upper"]))
+                f"[{100 * r['lower']:+.1f}, {100 * r['upper']:+.1f}]", verdict(r["lower"], r["upper"]),
+                multiplier_text(r))
 
     tables = []
     for tgt in dict.fromkeys(r["target"] for r in rows):
         t = Table(title=f"{cand} minus {base} at {tgt}, {percent(level)} intervals", title_style="bold")
-        for c in ("task", "base", "cand", "diff", "interval", "verdict"):
+        for c in ("task", "base", "cand", "diff", "interval", "verdict", "x compute"):
             t.add_column(c, justify="left" if c in ("task", "interval", "verdict") else "right", no_wrap=True)
         for r in (r for r in rows if r["target"] == tgt):
             t.add_row(_display(r["task"]), *cells(r))
@@ -669,7 +670,9 @@ def _compare_tables(rows: list[dict], base: str, cand: str, level: float, mean: 
             t.add_row(f"[bold]{mean_label(len(m['tasks']))}[/]", *cells(m))
         t.caption = ("accuracy in points; diff: cand - base, both ladders' pipelines weighted alike; interval: the "
                      "difference's bootstrap SD (draws paired by run) + its own backtest error, grown with the "
-                     "extrapolation; verdict: higher or lower where the interval excludes 0")
+                     "extrapolation; verdict: higher or lower where the interval excludes 0; x compute: the "
+                     "compute the baseline's prediction needs to match the candidate's, over the target's (N and D "
+                     "scaled together; its range in --json)")
         tables.append(t)
     return tables
 

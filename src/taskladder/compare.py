@@ -42,7 +42,7 @@ from .errors import InputWarning, TaskladderError
 from .predictor import FINAL_WINDOW, ModelError, _fit_variance, _sd, draw_variance, welch_quantile
 from .trust import ALL_DESIGNS, AUTO_MIN_RUNS, ensemble_errors, task_fits
 
-__all__ = ["compare", "comparison_notes", "difference_error", "read_pair"]
+__all__ = ["compare", "comparison_notes", "difference_error", "multiplier_text", "read_pair"]
 
 #: How the interval of a difference is built (every output carries it).
 INTERVAL_METHOD = ("Student t: the difference's bootstrap SD (both ladders, draws paired by run) + its own "
@@ -57,7 +57,9 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
     Columns: task, target, baseline, candidate (each ladder's prediction with the shared
     weights), difference, lower, upper, sd, level, interval, weights (design -> weight),
     matched_runs (held-out runs the difference's backtest error was measured on), paired
-    (whether the bootstrap draws were paired by run).  With ``mean`` (and two tasks or more),
+    (whether the bootstrap draws were paired by run), and compute_multiplier, multiplier_lower,
+    multiplier_upper (:func:`_multipliers`: the compute the baseline needs to match the candidate,
+    as a multiple of the target's).  With ``mean`` (and two tasks or more),
     a last row per target whose task is ``"mean"``: the difference of the mean over the tasks,
     with its own interval (:func:`_mean_rows`).
     ``progress(share)`` is called as each (ladder, task, pipeline) fit ends (half a task each).
@@ -89,10 +91,25 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
             rows.append(row | {"matched_runs": matched, "paired": paired[task]})
     if mean and len(tasks) > 1:
         rows += _mean_rows(rows, parts, errors, tasks, targets, level)
+    _multipliers(rows, {t: fa[t].state for t in tasks}, targets)
     left_out = tuple({t: f[t].state.left_out for t in tasks} for f in (fa, fb))
     for note in comparison_notes(la, lb, targets, tasks, left_out):  # as predict and forecast say theirs
         warnings.warn(note, InputWarning, stacklevel=2)
     return pd.DataFrame(rows)
+
+
+def multiplier_text(r: dict, bounds: bool = False) -> str:
+    """A row's compute multiplier as tables print it (2.3, 14; beyond the search >1000 or <1/1000, on
+    the side its difference lies), with ``bounds`` its range too: ``2.3 [1.4, 3.9]``."""
+    from .reach import MULTIPLIER_SPAN
+
+    def one(m, side):
+        if m is None or m != m:
+            return f">{MULTIPLIER_SPAN:g}" if side > 0 else f"<1/{MULTIPLIER_SPAN:g}"
+        return f"{m:.2g}" if m < 10 else f"{m:.0f}"
+    text = one(r.get("compute_multiplier"), r["difference"])
+    return f"{text} [{one(r.get('multiplier_lower'), r['lower'])}, {one(r.get('multiplier_upper'), r['upper'])}]" \
+        if bounds else text
 
 
 def verdict(lower: float, upper: float) -> str:
@@ -208,6 +225,43 @@ def _row(task, t, sa, sb, common, mse, err: ModelError, center: float, level: fl
     return {"task": task, "target": t.name, "baseline": base, "candidate": cand, "difference": diff,
             "lower": diff - q * sd, "upper": diff + q * sd, "sd": sd, "level": level, "interval": INTERVAL_METHOD,
             "weights": w}, (fit_var, fit_dof, float(ext))
+
+
+def _multipliers(rows: list[dict], states: dict, targets) -> None:
+    """Each row's compute multiplier, in place: the compute at which the *baseline's* prediction
+    (its pipelines, the row's shared weights) reaches the candidate's accuracy, as a multiple of the
+    target's, along the target's own tokens per parameter (N and D scaled together), and the same
+    for the baseline's prediction plus the difference's lower and upper bounds.  A change worth
+    +2 points where the baseline gains 4 points per tenfold compute reads 3.2x: "the candidate at
+    this target matches a baseline with 3.2x its compute", the effective-compute reading of a
+    data or recipe change.  None where outside 1/1000x to 1000x (:func:`reach.compute_multipliers`)."""
+    import math
+
+    from .aggregate import MEAN
+    from .reach import Family, compute_multipliers
+    from .units import ChinchillaMultiple
+
+    by_name = {t.name: t for t in targets}
+    curves: dict = {}
+
+    def curve(task, t, w):
+        family = Family(tokens=ChinchillaMultiple(float(t.d) / (20.0 * float(t.n))))
+
+        def at(x):
+            n, d = family.at(math.exp(x))
+            return float(sum(wt * states[task].pipelines[k].predict(n, d) for k, wt in w.items()))
+        return at
+
+    for r in rows:
+        t = by_name[r["target"]]
+        if r["task"] == MEAN:
+            parts = [curves[task, t.name] for task in r["tasks"]]
+            f = (lambda parts: lambda x: float(np.mean([p(x) for p in parts])))(parts)
+        else:
+            f = curves[r["task"], t.name] = curve(r["task"], t, r["weights"])
+        m, lo, hi = compute_multipliers(f, 6.0 * float(t.n) * float(t.d),
+                                        [r["candidate"], r["baseline"] + r["lower"], r["baseline"] + r["upper"]])
+        r.update({"compute_multiplier": m, "multiplier_lower": lo, "multiplier_upper": hi})
 
 
 #: How the interval of the difference of the mean over tasks is built.

@@ -23,7 +23,8 @@ from .errors import TaskladderError
 from .predictor import TaskState
 from .units import ChinchillaMultiple, short_count
 
-__all__ = ["BEYOND", "GRID", "Family", "Reach", "parse_goals", "reach", "reach_rows"]
+__all__ = ["BEYOND", "GRID", "MULTIPLIER_SPAN", "Family", "Reach", "compute_multipliers", "parse_goals", "reach",
+           "reach_rows"]
 
 #: The search ends at this many times the ladder's largest compute: 1e5 x a 1B-10xC ladder is
 #: 2e26 FLOPs, past the largest open models, and far past where any ladder has been checked (the
@@ -35,6 +36,8 @@ BEYOND = 1e5
 GRID = 48
 #: Bisection stops when the bracket is this narrow in ln C (0.1% of the compute).
 TOL = 1e-3
+#: A compute multiplier (:func:`compute_multipliers`) is searched between 1 / this and this.
+MULTIPLIER_SPAN = 1e3
 
 
 @dataclass(frozen=True)
@@ -258,3 +261,19 @@ def reach(goals: str | dict[str, float], family: Family, tasks: Sequence[str], l
     notes = prediction_notes(span, found, tasks) + left_out_notes({t: states[t].left_out for t in tasks})
     got.notes = list(dict.fromkeys(notes))
     return got
+
+
+def compute_multipliers(curve: Callable[[float], float], c0: float, goals: Sequence[float],
+                        span: float = MULTIPLIER_SPAN) -> list[float | None]:
+    """For each goal, C / ``c0`` where ``curve`` (ln C -> accuracy along a family of targets)
+    first reaches it, searched from ``c0`` / ``span`` to ``c0`` x ``span`` as :func:`reach_rows`
+    searches: the compute one ladder's prediction needs to match an accuracy, as a multiple of a
+    target's (:func:`compare.compare`'s compute multiplier).  None where the goal lies outside that
+    range (below it when ``curve`` at its start is above the goal)."""
+    grid = np.linspace(math.log(c0) - math.log(span), math.log(c0) + math.log(span), 33)
+    values = np.array([curve(x) for x in grid])
+    out = []
+    for g in goals:
+        x, _ = _crossing(grid, values, g, curve)
+        out.append(None if x is None else math.exp(x) / c0)
+    return out

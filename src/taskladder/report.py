@@ -310,7 +310,7 @@ def comparison(ladder, candidate, targets, tasks=None, sizes=None, level: float 
 def _compared(table: pd.DataFrame, notes, names: tuple, fig: _Figures) -> list[str]:
     """The candidate ladder against the report's (:func:`comparison`): its table, figure and notes."""
     from .aggregate import labelled
-    from .compare import INTERVAL_METHOD, verdict
+    from .compare import INTERVAL_METHOD, multiplier_text, verdict
 
     base, cand = names
     level = float(table["level"].iloc[0])
@@ -321,12 +321,15 @@ def _compared(table: pd.DataFrame, notes, names: tuple, fig: _Figures) -> list[s
                       "difference (pts)": table["difference"].map(lambda v: f"{100 * v:+.1f}"),
                       f"{percent(level)} interval": [f"[{100 * a:+.1f}, {100 * b:+.1f}]"
                                                      for a, b in zip(table["lower"], table["upper"])],
-                      "verdict": [verdict(a, b) for a, b in zip(table["lower"], table["upper"])]})
+                      "verdict": [verdict(a, b) for a, b in zip(table["lower"], table["upper"])],
+                      "x compute": [multiplier_text(r, bounds=True) for r in table.to_dict(orient="records")]})
     return [f"<h2>{html.escape(cand)} minus {html.escape(base)}</h2>",
             f'<p class="note">Each ladder\'s automatic prediction at the targets, their pipelines weighted '
             f"alike; the difference's interval: {html.escape(INTERVAL_METHOD)}. A verdict is higher or lower "
             "where the interval excludes 0 (docs/trust.md, \"Comparing two ladders\"). The mean over the tasks "
-            "carries its own backtest error, as the automatic prediction's mean does.</p>",
+            "carries its own backtest error, as the automatic prediction's mean does. x compute: the compute the "
+            "baseline's prediction needs to match the candidate's, over the target's, N and D scaled together "
+            "(its range from the difference's interval).</p>",
             _table(t), fig.add(plots.plot_compare, table, name="compare.png", names=(base, cand)),
             *[f'<p class="flag">warning: {html.escape(n)}</p>' for n in notes]]
 
