@@ -510,12 +510,7 @@ def plot_forecast(result, forecaster, path: Path) -> Path:
         if r.get("actual") is not None and r["actual"] == r["actual"]:
             ax.scatter([r["tokens"]], [100 * r["actual"]], facecolors="none", edgecolors="#238b45", s=60, lw=1.5,
                        label="actual (its last checkpoints)", zorder=5)
-        _log_x(ax)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("tokens", fontsize=8)
-        ax.set_ylabel("accuracy (points)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
+        _accuracy_panel(ax, title, "tokens")
     _legend(fig, axes, ncol=3, title=f"Forecast of {result.name} from its checkpoints so far")
     return save(fig, path, tight=False)
 
@@ -542,14 +537,20 @@ def plot_reach(result, path: Path) -> Path:
         if r["compute"] is not None:
             ax.scatter([r["compute"]], [100 * r["goal"]], color="#d94801", zorder=5, s=25, label="reached")
         ax.axvline(r["ladder_compute"], color="#525252", lw=1, ls=":", label="the ladder's largest run")
-        _log_x(ax)
-        ax.set_title(mean_label(len(r["tasks"])) if r["task"] == MEAN else _display(r["task"]), fontsize=9)
-        ax.set_xlabel("compute 6ND (FLOPs)", fontsize=8)
-        ax.set_ylabel("accuracy (points)", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
+        _accuracy_panel(ax, mean_label(len(r["tasks"])) if r["task"] == MEAN else _display(r["task"]),
+                        "compute 6ND (FLOPs)")
     _legend(fig, axes, ncol=3, title=f"Compute to reach each goal ({rows[0]['family']})")
     return save(fig, path, tight=False)
+
+
+def _accuracy_panel(ax, title: str, xlabel: str) -> None:
+    """A panel of accuracy (points) against a log axis, as the forecast and reach figures draw theirs."""
+    _log_x(ax)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel("accuracy (points)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
 
 
 def _accuracy_by_step(log: pd.DataFrame | None) -> pd.DataFrame | None:
