@@ -151,15 +151,10 @@ def compute_to_reach(accuracy, *, tasks: Sequence[str] | str | None = None, n=No
     range (:func:`taskladder.reach.reach_rows`).
     """
     from . import serve
-    from .reach import Family, reach
+    from .reach import family_of, reach
     from .tasks import parse_names
-    from .units import ChinchillaMultiple, parse_count, parse_tokens
 
-    if n is not None and d is not None:
-        raise TaskladderError("n and d each fix the targets searched; give one (the other grows)")
-    family = Family(n=None if n is None else parse_count(str(n), "n"),
-                    tokens=_one(parse_tokens(str(d), "d"), "d") if d is not None else
-                    None if n is not None else ChinchillaMultiple(1.0))
+    family = family_of(n, d, ("n", "d"))
     level = _level(0.9 if level is None else level)
     source = serve._frame_ladder(ladder, _path(sizes)) if serve._is_frame(ladder) else \
         None if ladder is None else serve.as_paths(ladder)

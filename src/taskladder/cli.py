@@ -754,17 +754,12 @@ def reach(
     which its interval's bounds do; see docs/reach.md.
     """
     _set_cache(no_cache)
-    from .reach import Family, parse_goals, reach as reach_goals
+    from .reach import family_of, parse_goals, reach as reach_goals
     from .serve import default_tasks
-    from .units import ChinchillaMultiple
 
     if not 0.0 < level < 1.0:
         raise TaskladderError(f"--level must be between 0 and 1, got {level}")
-    if n is not None and tokens is not None:
-        raise TaskladderError("--n and --tokens each fix the targets searched; give one (the other grows)")
-    fixed = _one_tokens(tokens) if tokens is not None else None
-    family = Family(n=parse_count(n, "--n") if n is not None else None,
-                    tokens=fixed if fixed is not None or n is not None else ChinchillaMultiple(1.0))
+    family = family_of(n, tokens)
     tasks = default_tasks(ladder, sizes, mixed_conventions, parse_names(task))
     goals = parse_goals(accuracy, tasks)  # before the folder: a typo leaves nothing behind
     if out is not None:

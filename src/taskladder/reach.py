@@ -23,7 +23,7 @@ from .errors import TaskladderError
 from .predictor import TaskState
 from .units import ChinchillaMultiple, short_count
 
-__all__ = ["BEYOND", "GRID", "MULTIPLIER_SPAN", "Family", "Reach", "compute_multipliers", "parse_goals", "reach",
+__all__ = ["BEYOND", "GRID", "MULTIPLIER_SPAN", "Family", "Reach", "compute_multipliers", "family_of", "parse_goals", "reach",
            "reach_rows"]
 
 #: The search ends at this many times the ladder's largest compute: 1e5 x a 1B-10xC ladder is
@@ -84,6 +84,23 @@ class Family:
             m = self.tokens.multiple
             return 120.0 * m * max(n_min, d_min / (20.0 * m)) ** 2
         return 6.0 * n_min * self.tokens
+
+
+def family_of(n=None, tokens=None, names: tuple[str, str] = ("--n", "--tokens")) -> Family:
+    """The family a command names (``names``: how it calls the two): ``n`` as written (7B) fixes
+    N, ``tokens`` (4T, or 5xC) the tokens; neither: Chinchilla-optimal targets, 1xC."""
+    from .units import parse_count, parse_tokens
+
+    if n is not None and tokens is not None:
+        raise TaskladderError(f"{names[0]} and {names[1]} each fix the targets searched; give one (the other grows)")
+    if n is not None:
+        return Family(n=parse_count(str(n), names[0]))
+    if tokens is None:
+        return Family(tokens=ChinchillaMultiple(1.0))
+    got = parse_tokens(str(tokens), names[1])
+    if isinstance(got, list):
+        raise TaskladderError(f"{names[1]}: one value fixes the family of targets, got {len(got)} ({tokens!r})")
+    return Family(tokens=got)
 
 
 @dataclass(frozen=True)
