@@ -238,14 +238,13 @@ def _multipliers(rows: list[dict], states: dict, targets) -> None:
     import math
 
     from .aggregate import MEAN
-    from .reach import Family, compute_multipliers
-    from .units import ChinchillaMultiple
+    from .reach import along, multiplier_fields
 
     by_name = {t.name: t for t in targets}
     curves: dict = {}
 
     def curve(task, t, w):
-        family = Family(tokens=ChinchillaMultiple(float(t.d) / (20.0 * float(t.n))))
+        family = along(t.n, t.d)
 
         def at(x):
             n, d = family.at(math.exp(x))
@@ -259,9 +258,8 @@ def _multipliers(rows: list[dict], states: dict, targets) -> None:
             f = (lambda parts: lambda x: float(np.mean([p(x) for p in parts])))(parts)
         else:
             f = curves[r["task"], t.name] = curve(r["task"], t, r["weights"])
-        m, lo, hi = compute_multipliers(f, 6.0 * float(t.n) * float(t.d),
-                                        [r["candidate"], r["baseline"] + r["lower"], r["baseline"] + r["upper"]])
-        r.update({"compute_multiplier": m, "multiplier_lower": lo, "multiplier_upper": hi})
+        r.update(multiplier_fields(f, 6.0 * float(t.n) * float(t.d), r["candidate"], r["baseline"] + r["lower"],
+                                   r["baseline"] + r["upper"]))
 
 
 #: How the interval of the difference of the mean over tasks is built.

@@ -23,8 +23,8 @@ from .errors import TaskladderError
 from .predictor import TaskState
 from .units import ChinchillaMultiple, short_count
 
-__all__ = ["BEYOND", "GRID", "MULTIPLIER_SPAN", "Family", "Reach", "compute_multipliers", "family_of", "parse_goals", "reach",
-           "reach_rows"]
+__all__ = ["BEYOND", "GRID", "MULTIPLIER_SPAN", "Family", "Reach", "along", "compute_multipliers", "family_of",
+           "multiplier_fields", "parse_goals", "reach", "reach_rows"]
 
 #: The search ends at this many times the ladder's largest compute: 1e5 x a 1B-10xC ladder is
 #: 2e26 FLOPs, past the largest open models, and far past where any ladder has been checked (the
@@ -294,3 +294,16 @@ def compute_multipliers(curve: Callable[[float], float], c0: float, goals: Seque
         x, _ = _crossing(grid, values, g, curve)
         out.append(None if x is None else math.exp(x) / c0)
     return out
+
+
+def along(n: float, d: float) -> Family:
+    """The family through a target (N, D) that keeps its tokens per parameter: N and D scaled together."""
+    return Family(tokens=ChinchillaMultiple(float(d) / (20.0 * float(n))))
+
+
+def multiplier_fields(curve: Callable[[float], float], c0: float, predicted: float, lower: float,
+                      upper: float) -> dict:
+    """A row's compute multiplier and its range (:func:`compute_multipliers` of the prediction and
+    its bounds against ``curve``), as ``compare`` and ``forecast`` write them."""
+    m, lo, hi = compute_multipliers(curve, c0, [predicted, lower, upper])
+    return {"compute_multiplier": m, "multiplier_lower": lo, "multiplier_upper": hi}
