@@ -111,13 +111,8 @@ def _targets(n, d, flops, targets) -> list:
 
 def _predict(chosen, ladder, tasks, design: str, level: float, sizes, mean: bool = False) -> pd.DataFrame:
     from . import serve
-    from .tasks import parse_names
 
-    if serve._is_frame(ladder):  # checked and indexed once here, not by each call below
-        source = serve._frame_ladder(ladder, _path(sizes))
-    else:
-        source = None if ladder is None else serve.as_paths(ladder)
-    names = serve.default_tasks(source, _path(sizes), named=parse_names(tasks or None))
+    source, names = _ladder_tasks(ladder, tasks, sizes)
     if mean:  # said before any fit
         _two_tasks(names)
     with warnings.catch_warnings():
@@ -150,33 +145,36 @@ def compute_to_reach(accuracy, *, tasks: Sequence[str] | str | None = None, n=No
     bounds do, how each was found (``reached*``: ``yes``, ``at start`` or ``no``), and the search's
     range (:func:`taskladder.reach.reach_rows`).
     """
-    from . import serve
     from .reach import family_of, reach
-    from .tasks import parse_names
 
     family = family_of(n, d, ("n", "d"))
     level = _level(0.9 if level is None else level)
-    source = serve._frame_ladder(ladder, _path(sizes)) if serve._is_frame(ladder) else \
-        None if ladder is None else serve.as_paths(ladder)
-    names = serve.default_tasks(source, _path(sizes), named=parse_names(tasks or None))
-    if isinstance(accuracy, dict):
+    source, names = _ladder_tasks(ladder, tasks, sizes)
+    if isinstance(accuracy, dict):  # checked as fractions by reach, as the CLI's points by parse_goals
         goals = {k: _number(v, f"accuracy[{k!r}]") for k, v in accuracy.items()}
     elif isinstance(accuracy, str):
         goals = accuracy
     else:
         goals = {t: _number(accuracy, "accuracy") for t in names}
-    if isinstance(goals, dict):
-        for k, v in goals.items():
-            if not 0.01 < v < 1.0:
-                raise TaskladderError(f"accuracy[{k!r}]: {v} must be a fraction between 0.01 and 1 (0.6 for 60%)")
-        if "mean" in goals:
-            _two_tasks(names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)
         got = reach(goals, family, names, source, _path(sizes), level=level)
     for note in got.notes:
         warnings.warn(note, InputWarning, stacklevel=2)
     return _stamped(got.table, ladder=provenance.source(ladder, sizes))
+
+
+def _ladder_tasks(ladder, tasks, sizes) -> tuple:
+    """The ladder as the library's calls take it (a DataFrame checked and indexed once here, not by
+    each call after; files as paths; None for the bundled one) and the tasks named or its default."""
+    from . import serve
+    from .tasks import parse_names
+
+    if serve._is_frame(ladder):
+        source = serve._frame_ladder(ladder, _path(sizes))
+    else:
+        source = None if ladder is None else serve.as_paths(ladder)
+    return source, serve.default_tasks(source, _path(sizes), named=parse_names(tasks or None))
 
 
 def _two_tasks(names: Sequence[str]) -> None:

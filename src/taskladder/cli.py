@@ -794,8 +794,11 @@ def _reach_table(rows: list[dict], family, level: float) -> Table:
         t.add_column(c, justify="left" if c == "task" else "right", no_wrap=True)
     for r in rows:
         first, last = (short_count(family.at(r[k])[grows == "D"]) for k in ("search_start", "search_end"))
-        size = lambda suffix: {"yes": lambda: short_count(r[key + suffix]), "at start": lambda: f"<{first}",  # noqa: E731
-                               "no": lambda: f">{last}"}[r["reached" + suffix]]()
+
+        def size(suffix):  # the centre's, or a bound's: found, below the search's start, or past its end
+            status = r["reached" + suffix]
+            return short_count(r[key + suffix]) if status == "yes" else f"<{first}" if status == "at start" \
+                else f">{last}"
         name = f"[bold]{mean_label(len(r['tasks']))}[/]" if r["task"] == MEAN else _display(r["task"])
         times = r["times_ladder"]
         t.add_row(name, f"{100 * r['goal']:.1f}", size(""), f"[{size('_lower')}, {size('_upper')}]",

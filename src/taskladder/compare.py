@@ -253,9 +253,11 @@ def _multipliers(rows: list[dict], states: dict, targets) -> None:
 
     for r in rows:
         t = by_name[r["target"]]
-        if r["task"] == MEAN:
+        if r["task"] == MEAN:  # the baseline's mean over the tasks' curves (used at once: no late binding)
             parts = [curves[task, t.name] for task in r["tasks"]]
-            f = (lambda parts: lambda x: float(np.mean([p(x) for p in parts])))(parts)
+
+            def f(x):
+                return float(np.mean([p(x) for p in parts]))
         else:
             f = curves[r["task"], t.name] = curve(r["task"], t, r["weights"])
         r.update(multiplier_fields(f, 6.0 * float(t.n) * float(t.d), r["candidate"], r["baseline"] + r["lower"],

@@ -75,6 +75,13 @@ class Family:
             return n, 20.0 * self.tokens.multiple * n
         return compute / (6.0 * self.tokens), float(self.tokens)
 
+    def below(self, n_min: float, d_min: float) -> bool:
+        """Whether every target of the family lies below the ladder: its fixed N or D under the
+        smallest rung's (a fixed multiple of 20 N grows past any rung)."""
+        if self.n is not None:
+            return self.n < n_min
+        return not isinstance(self.tokens, ChinchillaMultiple) and self.tokens < d_min
+
     def start(self, n_min: float, d_min: float) -> float:
         """The least compute at which the family's target is nowhere below the ladder (N and D at
         least its smallest rung's): below it the laws extrapolate downwards, unconstrained."""
@@ -193,8 +200,7 @@ def reach_rows(states: dict[str, TaskState], goals: dict[str, float], family: Fa
     None: at most ``search_start``); ``"no"``, not by its end (None: beyond ``search_end``).
     """
     tasks = list(tasks if tasks is not None else [t for t in goals if t != MEAN])
-    fixed_d = None if family.n is not None or isinstance(family.tokens, ChinchillaMultiple) else family.tokens
-    if (family.n is not None and family.n < n_min) or (fixed_d is not None and fixed_d < d_min):
+    if family.below(n_min, d_min):
         raise TaskladderError(f"{family.label}: every target of that family lies below the ladder (smallest rung "
                               f"N={n_min:.3g}, D={d_min:.3g}), where nothing constrains the laws")
     lo_c = max(ladder_compute[0], family.start(n_min, d_min))
@@ -257,6 +263,19 @@ def _crossing(grid: np.ndarray, values: np.ndarray, goal: float,
     return float(0.5 * (a + b)), "yes"
 
 
+def _checked(goals: dict[str, float], tasks: Sequence[str]) -> dict[str, float]:
+    """Goals given as task -> fraction (from Python), checked as :func:`parse_goals` checks the CLI's points."""
+    for k, v in goals.items():
+        if not 0.01 < v < 1.0:
+            raise TaskladderError(f"accuracy[{k!r}]: {v} must be a fraction between 0.01 and 1 (0.6 for 60%)")
+    unknown = [t for t in goals if t != MEAN and t not in tasks]
+    if unknown:
+        raise TaskladderError(f"goals for {', '.join(unknown)}: not among the tasks ({', '.join(tasks)})")
+    if MEAN in goals and len(tasks) < 2:
+        raise TaskladderError(f"a goal for the mean over tasks needs two tasks or more, got {', '.join(tasks)}")
+    return dict(goals)
+
+
 def reach(goals: str | dict[str, float], family: Family, tasks: Sequence[str], ladder=None, sizes=None,
           mixed_conventions: bool = False, level: float = 0.9,
           progress: Callable[..., None] | None = None) -> Reach:
@@ -268,10 +287,7 @@ def reach(goals: str | dict[str, float], family: Family, tasks: Sequence[str], l
     from .serve import auto_states
 
     tasks = list(tasks)
-    goals = parse_goals(goals, tasks) if isinstance(goals, str) else dict(goals)
-    unknown = [t for t in goals if t != MEAN and t not in tasks]
-    if unknown:
-        raise TaskladderError(f"goals for {', '.join(unknown)}: not among the tasks ({', '.join(tasks)})")
+    goals = parse_goals(goals, tasks) if isinstance(goals, str) else _checked(goals, tasks)
     span, states = auto_states(tasks, ladder, sizes, mixed_conventions, progress)
     got = reach_rows(states, goals, family, level, span.compute, span.n_min, span.d_min, tasks)
     found = [_Point(f"{r['task']} at {r['goal'] * 100:g}", r["n"], r["d"]) for r in got.rows if r["n"] is not None]
