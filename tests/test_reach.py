@@ -134,6 +134,23 @@ def test_fixed_n_and_fixed_tokens_and_goals_out_of_reach():
             taskladder.compute_to_reach(0.6, tasks="mmlu", **fixed)
 
 
+def test_a_family_below_the_ladder_is_refused_before_anything_is_fitted(monkeypatch, tmp_path):
+    # cold: the question is refused from the ladder's span, read from its files, not after the
+    # fits (which would take ~10 s for nothing)
+    import taskladder.trust
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted a ladder the question's family lies below")
+
+    monkeypatch.setattr(taskladder.trust, "fit_states", no_fit)
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path))
+    for fixed in ({"n": "1"}, {"d": "1e9"}):
+        with pytest.raises(TaskladderError, match="lies below the ladder"):
+            taskladder.compute_to_reach(0.6, tasks="mmlu,hellaswag", **fixed)
+    with pytest.raises(AssertionError, match="fitted"):  # the check is the only thing that stopped it
+        taskladder.compute_to_reach(0.6, tasks="mmlu,hellaswag", n="7B")
+
+
 def test_the_cli_answers_in_a_table_json_and_files(tmp_path):
     r = run_cli("reach", "--accuracy", "mmlu=50,mean=65", "--task", "mmlu,arc_easy", "--tokens", "28.6xC", "--json")
     assert r.returncode == 0, r.stderr

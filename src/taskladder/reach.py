@@ -183,6 +183,22 @@ class Reach:
         return flat(pd.DataFrame(self.rows))  # the mean's tasks as one cell, as the other mean files
 
 
+def search_range(family: Family, ladder_compute: tuple[float, float], n_min: float,
+                 d_min: float) -> tuple[float, float]:
+    """The compute :func:`reach_rows` searches along ``family``: from its first target at the
+    ladder's scale (:meth:`Family.start`, and not below the ladder's smallest compute) to
+    :data:`BEYOND` times the ladder's largest; a family with no target there is one clear error."""
+    if family.below(n_min, d_min):
+        raise TaskladderError(f"{family.label}: every target of that family lies below the ladder (smallest rung "
+                              f"N={n_min:.3g}, D={d_min:.3g}), where nothing constrains the laws")
+    lo_c = max(ladder_compute[0], family.start(n_min, d_min))
+    hi_c = ladder_compute[1] * BEYOND
+    if not lo_c < hi_c:
+        raise TaskladderError(f"{family.label}: its first target at the ladder's scale needs {lo_c:.3g} FLOPs, "
+                              f"beyond the search's end ({BEYOND:g} x the ladder's largest compute)")
+    return lo_c, hi_c
+
+
 def reach_rows(states: dict[str, TaskState], goals: dict[str, float], family: Family, level: float,
                ladder_compute: tuple[float, float], n_min: float, d_min: float,
                tasks: Sequence[str] | None = None) -> Reach:
@@ -200,14 +216,7 @@ def reach_rows(states: dict[str, TaskState], goals: dict[str, float], family: Fa
     None: at most ``search_start``); ``"no"``, not by its end (None: beyond ``search_end``).
     """
     tasks = list(tasks if tasks is not None else [t for t in goals if t != MEAN])
-    if family.below(n_min, d_min):
-        raise TaskladderError(f"{family.label}: every target of that family lies below the ladder (smallest rung "
-                              f"N={n_min:.3g}, D={d_min:.3g}), where nothing constrains the laws")
-    lo_c = max(ladder_compute[0], family.start(n_min, d_min))
-    hi_c = ladder_compute[1] * BEYOND
-    if not lo_c < hi_c:
-        raise TaskladderError(f"{family.label}: its first target at the ladder's scale needs {lo_c:.3g} FLOPs, "
-                              f"beyond the search's end ({BEYOND:g} x the ladder's largest compute)")
+    lo_c, hi_c = search_range(family, ladder_compute, n_min, d_min)
     grid = np.linspace(math.log(lo_c), math.log(hi_c), GRID)
     rows, curves = [], {}
     for task, goal in goals.items():
@@ -288,7 +297,8 @@ def reach(goals: str | dict[str, float], family: Family, tasks: Sequence[str], l
 
     tasks = list(tasks)
     goals = parse_goals(goals, tasks) if isinstance(goals, str) else _checked(goals, tasks)
-    span, states = auto_states(tasks, ladder, sizes, mixed_conventions, progress)
+    span, states = auto_states(tasks, ladder, sizes, mixed_conventions, progress,
+                               check=lambda span: search_range(family, span.compute, span.n_min, span.d_min))
     got = reach_rows(states, goals, family, level, span.compute, span.n_min, span.d_min, tasks)
     found = [_Point(f"{r['task']} at {r['goal'] * 100:g}", r["n"], r["d"]) for r in got.rows if r["n"] is not None]
     notes = prediction_notes(span, found, tasks) + left_out_notes({t: states[t].left_out for t in tasks})

@@ -176,9 +176,12 @@ def default_tasks(ladder: Sequence[Path] | None = None, sizes: Path | None = Non
 
 
 def _states(kind: tuple, tasks: Sequence[str], ladder, sizes, mixed_conventions: bool, state_type: type,
-            fit: Callable, progress: Callable[[], None] | None) -> tuple[LadderSpan, dict]:
+            fit: Callable, progress: Callable[[], None] | None,
+            check: Callable[[LadderSpan], None] | None = None) -> tuple[LadderSpan, dict]:
     """Each task's fitted state and the ladder's span, from the cache or by ``fit(ladder, tasks,
-    progress)`` on the ladder read from its files.  ``kind`` names what is fitted (part of the key)."""
+    progress)`` on the ladder read from its files.  ``kind`` names what is fitted (part of the key).
+    ``check(span)`` runs before any fit: a question the ladder's span already refuses is refused
+    after reading the files, not after fitting them."""
     from . import cache
 
     src = _source_hash(ladder, sizes, mixed_conventions)
@@ -190,6 +193,8 @@ def _states(kind: tuple, tasks: Sequence[str], ladder, sizes, mixed_conventions:
              for e in (hits.get(t) for t in tasks)]
     if all(valid):
         span, _, said = hits[tasks[0]]
+        if check is not None:
+            check(span)
         for message in said:
             warnings.warn(message, InputWarning, stacklevel=3)
         if progress is not None:
@@ -200,6 +205,8 @@ def _states(kind: tuple, tasks: Sequence[str], ladder, sizes, mixed_conventions:
 
     lad, said = _read(src, ladder, sizes, mixed_conventions)
     span = ladder_span(lad)
+    if check is not None:
+        check(span)
     states = fit(lad, list(tasks), progress)
     for t, k in keys.items():
         cache.store(k, (span, states[t], said))
@@ -220,17 +227,18 @@ class _Rows:
 
 
 def auto_states(tasks: Sequence[str], ladder: Sequence[Path] | None = None, sizes: Path | None = None,
-                mixed_conventions: bool = False,
-                progress: Callable[..., None] | None = None) -> tuple[LadderSpan, dict[str, TaskState]]:
+                mixed_conventions: bool = False, progress: Callable[..., None] | None = None,
+                check: Callable[[LadderSpan], None] | None = None) -> tuple[LadderSpan, dict[str, TaskState]]:
     """The ladder's span and each task's automatic choice, fitted (:func:`taskladder.trust.fit_states`)
-    once per set of files and then read from the cache; ``progress`` as :func:`auto_prediction`'s."""
+    once per set of files and then read from the cache; ``progress`` as :func:`auto_prediction`'s,
+    ``check`` as :func:`_states`'s."""
 
     def fit(lad, tasks, progress):
         from .trust import fit_states
 
         return fit_states(lad, tasks, progress=progress)
 
-    return _states(("auto-state",), tasks, ladder, sizes, mixed_conventions, TaskState, fit, progress)
+    return _states(("auto-state",), tasks, ladder, sizes, mixed_conventions, TaskState, fit, progress, check)
 
 
 @dataclass
