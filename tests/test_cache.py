@@ -137,6 +137,139 @@ def test_two_processes_writing_at_once_leave_it_valid(tmp_path):
     assert again.stdout == outs[0][0]
 
 
+#: A process asking the cache for entry t-0...0, computed in argv[2] seconds; the computation
+#: logs "its pid, its forked child's pid" to argv[1] (the child sleeps a minute holding the files
+#: the parent had open, the lock's among them, as forked fitting workers do).
+_COMPUTE = """
+import os, sys, time
+from taskladder import cache
+
+def compute():
+    child = os.fork()
+    if child == 0:
+        os.close(1), os.close(2)  # the parent's output ends with the parent
+        time.sleep(60)
+        os._exit(0)
+    with open(sys.argv[1], "a") as f:
+        f.write(f"{os.getpid()} {child}\\n")
+    time.sleep(float(sys.argv[2]))
+    return os.getpid()
+
+print(cache.cached("t-" + "0" * 40, compute))
+"""
+
+
+def _computing(d, log, seconds):
+    env = {**os.environ, "TASKLADDER_CACHE": str(d)}
+    env.pop("TASKLADDER_NO_CACHE", None)
+    return subprocess.Popen([sys.executable, "-c", _COMPUTE, str(log), str(seconds)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _logged(log, n, timeout=60.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= n:
+            return [tuple(map(int, line.split())) for line in lines]
+        time.sleep(0.05)
+    raise AssertionError(f"{n} computations not logged in {timeout} s")
+
+
+def _reap(pids):
+    import signal
+
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_two_processes_missing_the_same_entry_compute_it_once(tmp_path):
+    log = tmp_path / "computed"
+    first = _computing(tmp_path / "cache", log, 2)
+    (pid, child), = _logged(log, 1)
+    second = _computing(tmp_path / "cache", log, 2)  # misses the entry while the first computes it
+    try:
+        outs = [p.communicate(timeout=120) for p in (first, second)]
+        assert [p.returncode for p in (first, second)] == [0, 0], [o[1] for o in outs]
+        assert len(_logged(log, 1)) == 1  # computed once: the second waited and read the first's
+        assert [int(o[0]) for o in outs] == [pid, pid]
+    finally:
+        _reap([child])
+
+
+def test_a_computation_killed_mid_way_lets_the_next_process_compute(tmp_path):
+    # the kernel releases the dead process's lock although its forked child still holds its files
+    import time
+
+    log = tmp_path / "computed"
+    first = _computing(tmp_path / "cache", log, 60)
+    (pid, child), = _logged(log, 1)
+    second = _computing(tmp_path / "cache", log, 0)
+    try:
+        time.sleep(1.0)
+        assert second.poll() is None  # waiting for the first
+        first.kill()
+        first.wait()
+        out, err = second.communicate(timeout=20)  # not after the child's minute (a flock would wait)
+        assert second.returncode == 0, err
+        (_, _), (pid2, child2) = _logged(log, 2)
+        assert int(out) == pid2 != pid and cache.load("t-" + "0" * 40) is None  # (this process's cache)
+    finally:
+        _reap([child] + [c for _, c in _logged(log, 1)[1:]])
+
+
+def test_a_process_waits_only_so_long_for_another_s_computation(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("TASKLADDER_NO_CACHE", raising=False)
+    log = tmp_path / "computed"
+    holder = _computing(tmp_path / "cache", log, 60)  # stopped (Ctrl-Z) or stuck, as far as others see
+    (pid, child), = _logged(log, 1)
+    try:
+        with pytest.warns(cache.CacheWarning, match="computing it here too"):
+            with cache.computing("t-" + "0" * 40, wait=0.5):
+                pass
+        monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")  # the cache off: no lock, no wait
+        with cache.computing("t-" + "0" * 40, wait=0.0):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+        _reap([child])
+
+
+_PREDICT_COUNTING_FITS = """
+import sys
+import taskladder
+import taskladder.trust
+
+fit = taskladder.trust.fit_states
+
+def counted(*args, **kwargs):
+    with open(sys.argv[1], "a") as f:
+        f.write("fit\\n")
+    return fit(*args, **kwargs)
+
+taskladder.trust.fit_states = counted
+print(taskladder.predict("7B", "4T", tasks="piqa").to_json())
+"""
+
+
+def test_two_predictions_started_together_fit_the_ladder_once(tmp_path):
+    env = {**os.environ, "TASKLADDER_CACHE": str(tmp_path / "cache")}
+    env.pop("TASKLADDER_NO_CACHE", None)
+    log = tmp_path / "fits"
+    procs = [subprocess.Popen([sys.executable, "-c", _PREDICT_COUNTING_FITS, str(log)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
+    assert outs[0][0] == outs[1][0] and log.read_text() == "fit\n"
+
+
 def test_load_store_and_keys(tmp_path, monkeypatch):
     monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path))
     monkeypatch.delenv("TASKLADDER_NO_CACHE", raising=False)
@@ -157,11 +290,12 @@ def test_load_store_and_keys(tmp_path, monkeypatch):
     monkeypatch.delenv("TASKLADDER_NO_CACHE")
     cache.store(k, 1)
     (tmp_path / f".{k}.abc123_x.tmp").write_bytes(b"half")  # a temp file a killed process left
+    (tmp_path / f".{k}.lock").write_bytes(b"")  # the lock of its computation (cache.computing)
     others = {"notes.pkl": b"mine", "download.tmp": b"theirs", "model-1234.pkl": b"not a key"}
     for name, data in others.items():  # TASKLADDER_CACHE pointed at a shared folder
         (tmp_path / name).write_bytes(data)
     assert cache.info()[1] == 1
-    assert cache.clear()[0] == 2 and cache.info()[1] == 0
+    assert cache.clear()[0] == 1 and cache.info()[1] == 0  # one entry removed, its temp and lock files too
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == others
 
 
@@ -182,9 +316,13 @@ def test_the_folder_is_capped_least_recently_used_first(tmp_path, monkeypatch):
     for f, age in ((stale, 7200), (fresh, 60)):
         f.write_bytes(b"half")
         os.utime(f, (now - age, now - age))
+    old_lock, new_lock = tmp_path / f".{keys[5]}.lock", tmp_path / f".{keys[6]}.lock"
+    for f, age in ((old_lock, 7200), (new_lock, 60)):  # lock files (cache.computing) of 0 bytes
+        f.write_bytes(b"")
+        os.utime(f, (now - age, now - age))
     (tmp_path / "notes.pkl").write_bytes(b"x" * 5000)  # not ours: neither counted nor removed
-    assert cache.prune(20_000) == (1, 4)  # under the cap: only the dead write's temp file
-    assert not stale.exists() and fresh.exists()
+    assert cache.prune(20_000) == (2, 4)  # under the cap: only the dead write's temp file, the old lock
+    assert not stale.exists() and fresh.exists() and not old_lock.exists() and new_lock.exists()
     assert cache.prune(8_000) == (4, 4000)  # 10,000 > 8,000: down to 6,400 (80%), oldest first
     left = sorted(p.name[:-len(cache.SUFFIX)] for p in _entries(tmp_path) if p.name.startswith("t-"))
     assert left == sorted([keys[0], *keys[5:]])  # keys[0] kept: it was read

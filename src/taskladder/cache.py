@@ -15,6 +15,10 @@ wrote the same content).  An entry that cannot be read is ignored with a
 :class:`CacheWarning` and recomputed; a cache folder that cannot be written is
 ignored the same way.  ``TASKLADDER_NO_CACHE=1`` (the CLI's ``--no-cache``) turns it off.
 
+One process computes an entry at a time (:func:`computing`): a second process that misses the
+same entry meanwhile (two dashboard panels, a notebook beside the CLI) waits for the first's
+result instead of fitting the same ladder again on the same cores.
+
 The folder is capped (:func:`max_bytes`, 512 MB unless ``$TASKLADDER_CACHE_MAX_MB`` says
 otherwise): a ladder that grows by a checkpoint an hour, predicted from a dashboard, keys new
 entries each time, and entries of older releases are never read again.  Each read refreshes
@@ -30,13 +34,15 @@ import pickle
 import re
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 SUFFIX = ".pkl"
 #: The names this cache writes (:func:`key`): ``<kind>-<40 hex>.pkl`` and its temp files
 #: ``.<kind>-<40 hex>.<random>.tmp``.  ``clear`` and ``info`` touch nothing else: a
 #: TASKLADDER_CACHE pointed at a shared folder (/tmp, $HOME) must not lose its other files.
-_OURS = re.compile(r"[\w.-]+-[0-9a-f]{40}\.pkl|\.[\w.-]+-[0-9a-f]{40}\.\w+\.tmp")
+_OURS = re.compile(r"[\w.-]+-[0-9a-f]{40}\.pkl|\.[\w.-]+-[0-9a-f]{40}\.(\w+\.tmp|lock)")
+LOCK = ".lock"
 
 
 class CacheWarning(UserWarning):
@@ -46,8 +52,12 @@ class CacheWarning(UserWarning):
 #: The cap on the folder's size, in MB, unless $TASKLADDER_CACHE_MAX_MB sets another: the
 #: bundled ladder's every cached result takes 15 MB, so this holds a few dozen ladders.
 DEFAULT_MAX_MB = 512
-#: A temp file this old (seconds) is left by a process that died mid-write: pruned.
+#: A temp file this old (seconds) is left by a process that died mid-write: pruned; a lock file
+#: this old and not held is left by a finished computation: pruned too.
 _STALE_TMP = 3600.0
+#: How long (seconds) a process waits for another computing the same entry before computing it
+#: itself (with a warning): the other may be stopped (Ctrl-Z) rather than working.
+WAIT_S = 900.0
 _pruned = False  # whether this process has pruned the folder (once, at its first write)
 
 
@@ -168,13 +178,71 @@ def store(k: str, obj) -> None:
 
 
 def cached(k: str, compute):
-    """``load(k)``, or ``compute()`` stored under ``k``."""
+    """``load(k)``, or ``compute()`` stored under ``k`` (one process at a time: :func:`computing`)."""
     hit = load(k)
     if hit is not None:
         return hit
-    obj = compute()
-    store(k, obj)
+    with computing(k):
+        hit = load(k)  # computed by another process while this one waited
+        if hit is not None:
+            return hit
+        obj = compute()
+        store(k, obj)
     return obj
+
+
+@contextmanager
+def computing(k: str, wait: float | None = None):
+    """Hold the lock of entry ``k`` while computing it: a process that enters with the same ``k``
+    meanwhile waits until the first leaves, then finds the entry stored (callers load again).
+
+    A POSIX record lock (``fcntl.lockf``) on ``.<k>.lock`` in the cache folder, not the BSD
+    ``flock`` of the filelock package: the fits run in forked workers, which would inherit a
+    ``flock`` and keep it held after their parent was killed, while a record lock belongs to the
+    process alone and the kernel releases it when the process dies, however it dies.  It is also
+    per process, so it does not order threads of one process.  Without ``fcntl`` (Windows), with
+    the cache off or unwritable, nothing is locked; after ``wait`` seconds (:data:`WAIT_S`) the
+    process computes anyway, with a :class:`CacheWarning`.  Locks are taken outside in (a command's
+    whole state, then a task's fits, then a single law's), so two processes never wait on each other.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        fcntl = None
+    fd = None
+    if fcntl is not None and enabled():
+        path = cache_dir() / f".{k}{LOCK}"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:  # an unwritable cache folder: computed without it, as store() skips it
+            fd = None
+    try:
+        if fd is not None:
+            _lock(fd, fcntl, WAIT_S if wait is None else wait, k)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
+def _lock(fd: int, fcntl, wait: float, k: str) -> None:
+    import time
+
+    deadline = time.monotonic() + wait
+    delay = 0.02
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.utime(fd)  # in use now: prune() leaves a recent lock file alone
+            return
+        except OSError:  # held by another process (EAGAIN / EACCES)
+            if time.monotonic() >= deadline:
+                warnings.warn(f"another process has been computing cache entry {k} for {wait:.0f} s; computing "
+                              "it here too", CacheWarning, stacklevel=4)
+                return
+            time.sleep(delay)
+            delay = min(2 * delay, 0.25)
 
 
 #: Results of pure computations this process has made, by key (the last MEMO_SIZE): :func:`memo`.
@@ -203,7 +271,7 @@ def memo(key: tuple, compute):
 
 
 def clear() -> tuple[int, int]:
-    """Remove every entry (and stray temp files); returns (files removed, bytes freed)."""
+    """Remove every entry (and stray temp and lock files); returns (entries removed, bytes freed)."""
     d = cache_dir()
     n = size = 0
     if d.is_dir():
@@ -211,7 +279,7 @@ def clear() -> tuple[int, int]:
             if p.is_file() and _OURS.fullmatch(p.name):
                 size += p.stat().st_size
                 p.unlink()
-                n += 1
+                n += p.name.endswith(SUFFIX)
     return n, size
 
 
@@ -233,7 +301,8 @@ def max_bytes() -> int:
 
 def prune(limit: int | None = None) -> tuple[int, int]:
     """Past ``limit`` bytes (default :func:`max_bytes`), remove the least recently used entries
-    down to 80% of it; temp files of writes that died an hour ago go too.  Returns (files
+    down to 80% of it; temp files of writes that died an hour ago, and lock files no process has
+    taken for an hour, go too.  Returns (files
     removed, bytes freed).  Only the cache's own files are counted or touched (:data:`_OURS`)."""
     import time
 

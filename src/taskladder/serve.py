@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,19 +189,38 @@ def _states(kind: tuple, tasks: Sequence[str], ladder, sizes, mixed_conventions:
     # one entry per task: its fitted state, the ladder's span (for the notes) and what reading
     # the files warned about (said again on every prediction, as a fresh read would)
     keys = {t: cache.key(*kind, src, t) for t in tasks} if src is not None else {}
+    hit = _cached_states(keys, tasks, state_type)
+    if hit is None:
+        # another process fitting the same files and tasks: wait for its states, not fit them again
+        with cache.computing(cache.key(*kind, src, tuple(tasks))) if keys else nullcontext():
+            hit = _cached_states(keys, tasks, state_type)
+            if hit is None:
+                return _fit_states(keys, tasks, ladder, sizes, mixed_conventions, src, fit, progress, check)
+    span, states, said = hit
+    if check is not None:
+        check(span)
+    for message in said:
+        warnings.warn(message, InputWarning, stacklevel=3)
+    if progress is not None:
+        for _ in tasks:
+            progress()
+    return span, states
+
+
+def _cached_states(keys: dict, tasks: Sequence[str], state_type: type):
+    """(span, states, what reading warned) when every task's entry is in the cache, else None."""
+    from . import cache
+
     hits = {t: cache.load(k) for t, k in keys.items()}
-    valid = [isinstance(e, tuple) and len(e) == 3 and isinstance(e[0], LadderSpan) and isinstance(e[1], state_type)
-             for e in (hits.get(t) for t in tasks)]
-    if all(valid):
-        span, _, said = hits[tasks[0]]
-        if check is not None:
-            check(span)
-        for message in said:
-            warnings.warn(message, InputWarning, stacklevel=3)
-        if progress is not None:
-            for _ in tasks:
-                progress()
-        return span, {t: hits[t][1] for t in tasks}
+    if not keys or not all(isinstance(e, tuple) and len(e) == 3 and isinstance(e[0], LadderSpan)
+                           and isinstance(e[1], state_type) for e in (hits.get(t) for t in tasks)):
+        return None
+    return hits[tasks[0]][0], {t: hits[t][1] for t in tasks}, hits[tasks[0]][2]
+
+
+def _fit_states(keys: dict, tasks: Sequence[str], ladder, sizes, mixed_conventions: bool, src, fit: Callable,
+                progress, check) -> tuple[LadderSpan, dict]:
+    from . import cache
     from .chain import ladder_span
 
     lad, said = _read(src, ladder, sizes, mixed_conventions)

@@ -302,11 +302,25 @@ def _per_task(lad: Ladder, tasks: list[str], designs: tuple, kind: tuple, fn, ar
 
     keys = {t: cache.key(kind[0], lad.content_hash, t, designs, *kind[1:]) for t in tasks}
     out = {t: cache.load(k) for t, k in keys.items()}
-    if progress is not None:
+    missing = [t for t in tasks if out[t] is None]
+    if missing:  # another process fitting the same tasks: wait for its entries, not fit them again
+        with cache.computing(cache.key(kind[0], lad.content_hash, tuple(missing), designs, *kind[1:])):
+            out.update({t: cache.load(keys[t]) for t in missing})
+            _compute_missing(lad, out, keys, designs, fn, args, finish, n_jobs, progress)
+    elif progress is not None:
         for t in tasks:
+            progress()
+    return out
+
+
+def _compute_missing(lad: Ladder, out: dict, keys: dict, designs: tuple, fn, args: tuple, finish, n_jobs, progress):
+    from . import cache
+
+    if progress is not None:
+        for t in out:
             if out[t] is not None:
                 progress()
-    parts: dict[str, dict] = {t: {} for t in tasks if out[t] is None}
+    parts: dict[str, dict] = {t: {} for t in out if out[t] is None}
     jobs = [(t, d, *args) for t in parts for d in designs]
     for (t, d, *_), part in _over_cores(lad, fn, jobs, n_jobs):
         parts[t][d] = part
@@ -315,7 +329,6 @@ def _per_task(lad: Ladder, tasks: list[str], designs: tuple, kind: tuple, fn, ar
         if len(parts[t]) == len(designs):
             out[t] = finish(t, parts.pop(t))
             cache.store(keys[t], out[t])
-    return out
 
 
 def _check_holdout(lad: Ladder, holdout: int, tasks: Iterable[str]) -> None:
