@@ -230,9 +230,12 @@ def test_a_process_waits_only_so_long_for_another_s_computation(tmp_path, monkey
     holder = _computing(tmp_path / "cache", log, 60)  # stopped (Ctrl-Z) or stuck, as far as others see
     (pid, child), = _logged(log, 1)
     try:
+        said = []
+        monkeypatch.setattr(cache, "on_wait", said.append)  # the CLI's line on a terminal
         with pytest.warns(cache.CacheWarning, match="computing it here too"):
             with cache.computing("t-" + "0" * 40, wait=0.5):
                 pass
+        assert said == ["t-" + "0" * 40]  # once, as the wait began
         monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")  # the cache off: no lock, no wait
         with cache.computing("t-" + "0" * 40, wait=0.0):
             pass

@@ -34,6 +34,7 @@ import pickle
 import re
 import tempfile
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,6 +59,9 @@ _STALE_TMP = 3600.0
 #: How long (seconds) a process waits for another computing the same entry before computing it
 #: itself (with a warning): the other may be stopped (Ctrl-Z) rather than working.
 WAIT_S = 900.0
+#: Called with the entry's key when a process starts waiting for another's computation of it
+#: (:func:`computing`): the CLI says so on a terminal, where the progress bar would stand still.
+on_wait: Callable[[str], None] | None = None
 _pruned = False  # whether this process has pruned the folder (once, at its first write)
 
 
@@ -230,13 +234,16 @@ def _lock(fd: int, fcntl, wait: float, k: str) -> None:
     import time
 
     deadline = time.monotonic() + wait
-    delay = 0.02
+    delay, waited = 0.02, False
     while True:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.utime(fd)  # in use now: prune() leaves a recent lock file alone
             return
         except OSError:  # held by another process (EAGAIN / EACCES)
+            if not waited and on_wait is not None:
+                on_wait(k)
+            waited = True
             if time.monotonic() >= deadline:
                 warnings.warn(f"another process has been computing cache entry {k} for {wait:.0f} s; computing "
                               "it here too", CacheWarning, stacklevel=4)

@@ -1451,9 +1451,14 @@ def main() -> None:
         err_console.print(f"taskladder: {msg}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(code)
 
+    from . import cache
     from .cache import CacheWarning
 
     show = warnings.showwarning
+    if err_console.is_terminal:  # a wait for another process's fit, where a progress bar would stand still
+        cache.on_wait = lambda key: err_console.print(
+            f"taskladder: another process is computing the same fits ({key.rsplit('-', 1)[0]}); waiting for it",
+            markup=False, highlight=False, soft_wrap=True)
 
     from .errors import InputWarning
 

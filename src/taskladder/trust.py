@@ -303,8 +303,8 @@ def _per_task(lad: Ladder, tasks: list[str], designs: tuple, kind: tuple, fn, ar
     keys = {t: cache.key(kind[0], lad.content_hash, t, designs, *kind[1:]) for t in tasks}
     out = {t: cache.load(k) for t, k in keys.items()}
     missing = [t for t in tasks if out[t] is None]
-    if missing:  # another process fitting the same tasks: wait for its entries, not fit them again
-        with cache.computing(cache.key(kind[0], lad.content_hash, tuple(missing), designs, *kind[1:])):
+    if missing:  # another process asked the same: wait for its entries, not fit them again
+        with cache.computing(cache.key(kind[0], lad.content_hash, tuple(tasks), designs, *kind[1:])):
             out.update({t: cache.load(keys[t]) for t in missing})
             _compute_missing(lad, out, keys, designs, fn, args, finish, n_jobs, progress)
     elif progress is not None:
