@@ -239,6 +239,24 @@ def test_a_process_waits_only_so_long_for_another_s_computation(tmp_path, monkey
         monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")  # the cache off: no lock, no wait
         with cache.computing("t-" + "0" * 40, wait=0.0):
             pass
+        # a folder without record locks (NFS without its lock daemon: ENOLCK): computed at once,
+        # not after WAIT_S of retries
+        import errno
+        import fcntl
+        import warnings
+
+        monkeypatch.delenv("TASKLADDER_NO_CACHE")
+
+        def no_locks(fd, op):
+            raise OSError(errno.ENOLCK, "No locks available")
+
+        monkeypatch.setattr(fcntl, "lockf", no_locks)
+        said.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with cache.computing("t-" + "0" * 40, wait=60.0):
+                pass
+        assert said == []
     finally:
         holder.kill()
         holder.wait()

@@ -28,6 +28,7 @@ down to 80% of the cap once the folder is past it (:func:`prune`), as ccache doe
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pickle
@@ -39,8 +40,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SUFFIX = ".pkl"
-#: The names this cache writes (:func:`key`): ``<kind>-<40 hex>.pkl`` and its temp files
-#: ``.<kind>-<40 hex>.<random>.tmp``.  ``clear`` and ``info`` touch nothing else: a
+#: The names this cache writes (:func:`key`): ``<kind>-<40 hex>.pkl``, its temp files
+#: ``.<kind>-<40 hex>.<random>.tmp`` and lock files ``.<kind>-<40 hex>.lock`` (:func:`computing`).  ``clear`` and ``info`` touch nothing else: a
 #: TASKLADDER_CACHE pointed at a shared folder (/tmp, $HOME) must not lose its other files.
 _OURS = re.compile(r"[\w.-]+-[0-9a-f]{40}\.pkl|\.[\w.-]+-[0-9a-f]{40}\.(\w+\.tmp|lock)")
 LOCK = ".lock"
@@ -238,9 +239,10 @@ def _lock(fd: int, fcntl, wait: float, k: str) -> None:
     while True:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.utime(fd)  # in use now: prune() leaves a recent lock file alone
-            return
-        except OSError:  # held by another process (EAGAIN / EACCES)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):  # no locks here (NFS without them): none taken
+                return
+            # held by another process
             if not waited and on_wait is not None:
                 on_wait(k)
             waited = True
@@ -250,6 +252,12 @@ def _lock(fd: int, fcntl, wait: float, k: str) -> None:
                 return
             time.sleep(delay)
             delay = min(2 * delay, 0.25)
+            continue
+        try:
+            os.utime(fd)  # in use now: prune() leaves a recent lock file alone
+        except OSError:
+            pass
+        return
 
 
 #: Results of pure computations this process has made, by key (the last MEMO_SIZE): :func:`memo`.
