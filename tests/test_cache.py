@@ -256,7 +256,7 @@ def test_a_process_waits_only_so_long_for_another_s_computation(tmp_path, monkey
             warnings.simplefilter("error")
             with cache.computing("t-" + "0" * 40, wait=60.0):
                 pass
-        monkeypatch.setitem(sys.modules, "fcntl", None)  # no fcntl at all (Windows): no lock either
+        monkeypatch.setattr(cache, "fcntl", None)  # no fcntl at all (Windows): no lock either
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             with cache.computing("t-" + "0" * 40, wait=60.0):

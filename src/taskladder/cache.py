@@ -39,10 +39,16 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+try:  # POSIX record locks (computing); none on Windows
+    import fcntl
+except ImportError:
+    fcntl = None
+
 SUFFIX = ".pkl"
 #: The names this cache writes (:func:`key`): ``<kind>-<40 hex>.pkl``, its temp files
-#: ``.<kind>-<40 hex>.<random>.tmp`` and lock files ``.<kind>-<40 hex>.lock`` (:func:`computing`).  ``clear`` and ``info`` touch nothing else: a
-#: TASKLADDER_CACHE pointed at a shared folder (/tmp, $HOME) must not lose its other files.
+#: ``.<kind>-<40 hex>.<random>.tmp`` and lock files ``.<kind>-<40 hex>.lock`` (:func:`computing`).
+#: ``clear`` and ``info`` touch nothing else: a TASKLADDER_CACHE pointed at a shared folder (/tmp,
+#: $HOME) must not lose its other files.
 _OURS = re.compile(r"[\w.-]+-[0-9a-f]{40}\.pkl|\.[\w.-]+-[0-9a-f]{40}\.(\w+\.tmp|lock)")
 LOCK = ".lock"
 
@@ -210,10 +216,6 @@ def computing(k: str, wait: float | None = None):
     process computes anyway, with a :class:`CacheWarning`.  Locks are taken outside in (a command's
     whole state, then a task's fits, then a single law's), so two processes never wait on each other.
     """
-    try:
-        import fcntl
-    except ImportError:  # not POSIX
-        fcntl = None
     fd = None
     if fcntl is not None and enabled():
         path = cache_dir() / f".{k}{LOCK}"
@@ -224,14 +226,14 @@ def computing(k: str, wait: float | None = None):
             fd = None
     try:
         if fd is not None:
-            _lock(fd, fcntl, WAIT_S if wait is None else wait, k)
+            _lock(fd, WAIT_S if wait is None else wait, k)
         yield
     finally:
         if fd is not None:
             os.close(fd)  # releases the lock
 
 
-def _lock(fd: int, fcntl, wait: float, k: str) -> None:
+def _lock(fd: int, wait: float, k: str) -> None:
     import time
 
     deadline = time.monotonic() + wait

@@ -330,6 +330,6 @@ def along(n: float, d: float) -> Family:
 def multiplier_fields(curve: Callable[[float], float], c0: float, predicted: float, lower: float,
                       upper: float) -> dict:
     """A row's compute multiplier and its range (:func:`compute_multipliers` of the prediction and
-    its bounds against ``curve``), as ``compare`` and ``forecast`` write them."""
+    its bounds against ``curve``), as ``compare`` writes them."""
     m, lo, hi = compute_multipliers(curve, c0, [predicted, lower, upper])
     return {"compute_multiplier": m, "multiplier_lower": lo, "multiplier_upper": hi}

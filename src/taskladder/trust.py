@@ -314,7 +314,7 @@ def _per_task(lad: Ladder, tasks: list[str], designs: tuple, kind: tuple, fn, ar
 
 
 def _compute_missing(lad: Ladder, out: dict, keys: dict, designs: tuple, fn, args: tuple, finish, n_jobs, progress):
-    """:func:`_per_task`'s fits of the tasks ``out`` has no entry for, each stored as it ends."""
+    """:func:`_per_task`'s fits of the tasks ``out`` holds None for, filled into ``out`` and stored as each ends."""
     from . import cache
 
     if progress is not None:
