@@ -37,8 +37,12 @@ def test_a_single_job_of_a_parallel_call_runs_on_one_thread_like_a_worker():
     import torch
 
     before = torch.get_num_threads()
-    ((_, (value, threads)),) = list(parallel.run_jobs(jobs.square, [3], jobs.setup, (0,), 2))
-    assert value == 9 and threads == 1 and torch.get_num_threads() == before
+    torch.set_num_threads(2)  # not one already (pytest-xdist workers start with one, tests/conftest.py)
+    try:
+        ((_, (value, threads)),) = list(parallel.run_jobs(jobs.square, [3], jobs.setup, (0,), 2))
+        assert value == 9 and threads == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 @needs_torch

@@ -805,8 +805,8 @@ def _reach_table(rows: list[dict], family, level: float) -> Table:
                   "–" if r["compute"] is None else f"{r['compute']:.2g}",
                   "–" if times is None else f"{times:,.0f}" if times >= 10 else f"{times:.2g}")
     t.caption = (f"goal in points; {grows} and compute (6ND FLOPs) where the prediction reaches the goal; range: "
-                 f"where its {percent(level)} interval's upper and lower bounds do; x ladder: compute over the "
-                 "ladder's largest run's")
+                 f"where its {percent(level)} interval's upper and lower bounds do; x ladder: that compute as a "
+                 "multiple of the largest ladder run's")
     return t
 
 
