@@ -14,10 +14,10 @@ def _share_the_cores_among_workers() -> None:
     torch's and BLAS's thread pools, unless the environment already sets them.
 
     Every worker runs a test file at once, so a pool of one thread per core in each of them
-    oversubscribes the cores, and OpenMP threads spin while they wait for each other: the whole
-    suite with ``-n auto`` on this 2-core machine took 15m26s and 28.4 CPU-minutes with the
-    default pools, 10m14s and 18.5 with one thread per worker (2026-12-06, back to back).  Set
-    here, when the module is imported, before any test imports torch or numpy."""
+    oversubscribes the cores, and OpenMP threads spin while they wait for each other: on this
+    2-core machine test_training.py and test_trust.py on two workers took 411 s and 673 CPU-s
+    with two-thread pools, 354 s and 537 CPU-s with one (docs/speed.md, "The test command's
+    threads").  Set here, when the module is imported, before any test imports torch or numpy."""
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
     if not os.environ.get("PYTEST_XDIST_WORKER") or count < 1:
         return
