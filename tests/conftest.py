@@ -18,12 +18,13 @@ def _share_the_cores_among_workers() -> None:
     2-core machine test_training.py and test_trust.py on two workers took 411 s and 673 CPU-s
     with two-thread pools, 354 s and 537 CPU-s with one (docs/speed.md, "The test command's
     threads").  Set here, when the module is imported, before any test imports torch or numpy."""
+    from taskladder.parallel import workers  # the cores this process may use; imports no numpy
+
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
     if not os.environ.get("PYTEST_XDIST_WORKER") or count < 1:
         return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, str(max(1, cores // count)))
+        os.environ.setdefault(var, str(max(1, workers() // count)))
 
 
 _share_the_cores_among_workers()
