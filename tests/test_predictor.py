@@ -4,8 +4,8 @@ import pytest
 
 from taskladder.datasets import Target
 from taskladder.errors import TaskladderError
-from taskladder.predictor import (LadderSpan, check_accuracies, convention_notes, in_sample_note, prediction_notes,
-                                  range_note, ratio_note)
+from taskladder.predictor import (LadderSpan, check_accuracies, convention_notes, far_note, in_sample_note,
+                                  prediction_notes, range_note, ratio_note)
 
 # the bundled ladder's smallest rung: 190M parameters, 3.8B tokens
 SPAN = LadderSpan(n_min=1.9e8, d_min=3.8e9, tpp_min=20.0, tpp_max=200.0)
@@ -18,6 +18,22 @@ def test_a_target_below_the_ladder_in_n_or_in_d_is_named(n, d, below):
     assert (note is not None) == below
     if below:
         assert note.startswith("t lies below the ladder (smallest rung N=1.9e+08, D=3.8e+09)")
+
+
+@pytest.mark.parametrize("n, d, ratio", [(6887575552, 3945065873408, None), (13202396160, 5000088518656, None),
+                                         (7e10, 1.5e13, "3,207"), (1e9, 1e16, "30,544")])
+def test_a_target_past_a_thousand_times_the_largest_runs_compute_is_named(n, d, ratio):
+    """The bundled ladder's runs span 6ND = 4.35e18-1.96e21 (190M-1xC to 1B-10xC): the paper's
+    targets (83x and 202x) are not warned about, a 70B-15T (3,207x) is, and so is 1B at 1e16 tokens."""
+    span = LadderSpan(n_min=1.9e8, d_min=3.8e9, compute=(4.354491499010851e18, 1.9643501024500934e21))
+    note = far_note(span, Target("t", n, d))
+    assert (note is None) == (ratio is None)
+    if ratio:
+        assert note.startswith(f"t needs {ratio}x the compute of the ladder's largest run (beyond 1,000x)")
+        assert note in prediction_notes(span, [Target("t", n, d)], [])
+    # at the threshold itself, nothing; a span without the ladder's compute (an older cache), nothing
+    assert far_note(span, Target("t", 1e3 * 1.9643501024500934e21 / 6.0 / 1e12, 1e12)) is None
+    assert far_note(SPAN, Target("t", 1e12, 1e16)) is None
 
 
 @pytest.mark.parametrize("tpp, warned", [(20.0, False), (31.0, False), (32.0, True), (14.0, False), (13.0, True),

@@ -528,6 +528,31 @@ def range_note(span: LadderSpan, target) -> str | None:
     return None
 
 
+#: A target past this many times the compute of the ladder's largest run is farther than the
+#: method has been checked: the paper's targets are ~80x and ~200x its ladder's 1B-10xC
+#: (7B-4T and 13B-5T, bundled), and the backtests that measure the interval's error hold out
+#: runs a few times the compute of those they are fitted on.
+FAR_COMPUTE = 1e3
+
+
+def far_note(span: LadderSpan, target) -> str | None:
+    """A warning when a target needs more than :data:`FAR_COMPUTE` times the compute 6 N D of the
+    ladder's largest run, else None.
+
+    The interval's model error grows linearly with the log compute beyond the ladder
+    (:class:`ModelError`), measured at the backtests' few-fold distances: that far out both the
+    laws and that growth are assumptions nothing in the ladder has tested.
+    """
+    if len(span.compute) != 2 or not span.compute[1] > 0:  # a span without it (an older cache)
+        return None
+    ratio = 6.0 * float(target.n) * float(target.d) / float(span.compute[1])
+    if not ratio > FAR_COMPUTE:
+        return None
+    return (f"{target.name} needs {ratio:,.0f}x the compute of the ladder's largest run (beyond "
+            f"{FAR_COMPUTE:,.0f}x), farther than the method has been checked: the prediction and its interval "
+            "assume that the laws, and the error's growth with distance, hold that far")
+
+
 def ratio_note(span: LadderSpan, target) -> str | None:
     """A warning when every run trains on about the same tokens per parameter (D / N within a
     factor 2) and the target does not (beyond 1.5x of that range), else None.
@@ -719,10 +744,10 @@ def in_sample_note(span: LadderSpan, target) -> str | None:
 
 
 def prediction_notes(span: LadderSpan, targets, tasks: Sequence[str]) -> list[str]:
-    """Every warning a prediction of ``tasks`` for ``targets`` carries: targets below the ladder,
-    at a tokens-per-parameter ratio it cannot resolve or among its own runs, tasks flat over it,
+    """Every warning a prediction of ``tasks`` for ``targets`` carries: targets below the ladder or
+    far above it, at a tokens-per-parameter ratio it cannot resolve or among its own runs, tasks flat over it,
     and actuals measured under another metric convention."""
-    per = [f(span, t) for f in (range_note, ratio_note, in_sample_note) for t in targets]
+    per = [f(span, t) for f in (range_note, far_note, ratio_note, in_sample_note) for t in targets]
     per += [duplicate_note(span), finals_note(span), short_note(span), c4_note(span), c4_early_note(span)]
     per += [f(span, t) for f in (gap_note, early_note, flat_note) for t in tasks]
     return [x for x in per if x] + convention_notes(span.convention, targets)
