@@ -9,7 +9,7 @@ from conftest import run_cli
 
 import taskladder
 from taskladder.datasets import olmo2_ladder
-from taskladder.errors import InputWarning
+from taskladder.errors import InputWarning, TaskladderError
 
 
 def test_paper_design_equals_figure_2_and_the_cli():
@@ -32,6 +32,25 @@ def test_automatic_choice_equals_the_cli_with_its_interval():
     for k in ("predicted", "lower", "upper", "sd", "level", "pipeline"):
         assert row[k] == cli[k], k
     assert row["lower"] < row["predicted"] < row["upper"] and row["target"] == "N=7e+09,D=4e+12"
+
+
+def test_tokens_is_another_name_for_d_as_the_clis_tokens():
+    p = taskladder.predict(n="7B", d="4T", tasks="piqa", design="paper")
+    assert taskladder.predict(n="7B", tokens="4T", tasks="piqa", design="paper").equals(p)
+    assert taskladder.plan_ladder("13B", tokens="5T").equals(taskladder.plan_ladder("13B", "5T"))
+    assert taskladder.plan_ladder().equals(taskladder.plan_ladder(tokens="3945065873408"))  # 7B-4T by default
+    assert not taskladder.plan_ladder(tokens="8T").equals(taskladder.plan_ladder())  # its share of the compute
+    # the errors name the argument as it was given; both at once could disagree
+    for call, message in [(lambda: taskladder.predict(n="7B", d="4T", tokens="4T"), "d and tokens name the same"),
+                          (lambda: taskladder.predict(n=[7e9, 13e9], tokens=[4e12]), "n and tokens must have the same"),
+                          (lambda: taskladder.predict(n="7B", tokens="-1"), "tokens: must be positive"),
+                          (lambda: taskladder.compute_to_reach(0.5, n="7B", tokens="4T"), "n and tokens each fix"),
+                          (lambda: taskladder.compare_ladders(None, None, n="7B", d="4T", tokens="4T"), "give one"),
+                          (lambda: taskladder.forecast_target(target="7B-4T", d="4T", tokens="4T"),
+                           "tokens and d name the same"),
+                          (lambda: taskladder.forecast_target(target="7B-4T", d="-4T"), "d: must be positive")]:
+        with pytest.raises(TaskladderError, match=message):
+            call()
 
 
 def test_a_dataframe_ladder_equals_its_file_and_is_read_afresh(tmp_path):

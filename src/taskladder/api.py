@@ -31,13 +31,13 @@ _NESTED = ("weights", "design_predictions", "design_sd")
 
 def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = None, targets: Sequence[str] | str = (),
             design: str = "auto", level: float | None = None, sizes: str | Path | None = None,
-            flops=None, mean: bool = False) -> pd.DataFrame:
+            flops=None, mean: bool = False, tokens=None) -> pd.DataFrame:
     """Predict the task accuracies of one or more targets from a ladder.
 
     n, d: the target's non-embedding parameters and training tokens, as numbers or counts
         such as ``"7B"`` and ``"4T"``, d also as a multiple of each target's Chinchilla budget 20 N
         (``"2xC"``); equal-length sequences predict several targets, and a single value beside a
-        sequence is shared by all of them.
+        sequence is shared by all of them.  ``tokens=`` is another name for d, as the CLI's ``--tokens``.
     ladder: None for the bundled OLMo 2 ladder; a tidy DataFrame (``run, step, task, metric,
         value`` and ``n``, ``d``, as ``taskladder export`` writes); or a path or list of paths
         of files and folders in any format ``--ladder`` reads (docs/ingest.md).
@@ -70,15 +70,17 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
     if mean and design != "auto":
         raise TaskladderError(f"mean=True: the mean over tasks takes its interval from the automatic choice's "
                               f"backtest; design {design!r} gives none (average its rows instead)")
-    return _predict(_targets(n, d, flops, targets), ladder, tasks, design, level, sizes, mean)
+    d, said = _alias(d, tokens, "d", "tokens")
+    return _predict(_targets(n, d, flops, targets, said), ladder, tasks, design, level, sizes, mean)
 
 
-def _targets(n, d, flops, targets) -> list:
-    """The targets of a call: (n, d) pairs, a budget with one of them, and bundled names."""
+def _targets(n, d, flops, targets, said: str = "d") -> list:
+    """The targets of a call: (n, d) pairs, a budget with one of them, and bundled names; ``said``:
+    the name d was given under, for the errors."""
     from .datasets import make_targets
     from .units import parse_count, parse_flops, parse_tokens
 
-    for what, v in (("n", n), ("d", d), ("flops", flops)):
+    for what, v in (("n", n), (said, d), ("flops", flops)):
         if v is not None and np.ndim(v) > 0 and np.size(v) == 0:
             raise TaskladderError(f"{what}: an empty sequence names no target")
     if isinstance(targets, str):  # "7B-4T" or "7B-4T,13B-5T", as tasks="mmlu,piqa"; not its characters
@@ -88,24 +90,25 @@ def _targets(n, d, flops, targets) -> list:
             return None if v is None else parse(v) if np.ndim(v) == 0 else [parse(x) for x in v]
 
         return make_targets(tuple(targets), n=each(n, lambda a: parse_count(str(a), "n")),
-                            tokens=each(d, lambda b: _one(parse_tokens(str(b), "d"), "d")),
+                            tokens=each(d, lambda b: _one(parse_tokens(str(b), said), said)),
                             flops=each(flops, lambda c: parse_flops(str(c), "flops")))
     if targets and n is None and d is not None:  # the bundled targets at d tokens, as the CLI's --target with --tokens
-        ds = [_one(parse_tokens(str(b), "d"), "d") for b in np.atleast_1d(np.asarray(d, dtype=object))]
+        ds = [_one(parse_tokens(str(b), said), said) for b in np.atleast_1d(np.asarray(d, dtype=object))]
         return make_targets(tuple(targets), tokens=ds if np.ndim(d) else ds[0])
     if (n is None) != (d is None):
-        raise TaskladderError("a target needs both n (parameters) and d (training tokens), or flops and one of them")
+        raise TaskladderError(f"a target needs both n (parameters) and {said} (training tokens), or flops and one "
+                              "of them")
     ns = ds = None
     if n is not None:
         ns, ds = np.atleast_1d(np.asarray(n, dtype=object)), np.atleast_1d(np.asarray(d, dtype=object))
         if np.ndim(n) == 0 or np.ndim(d) == 0:  # one value for every target, as the CLI's --tokens 4T
             ns, ds = np.broadcast_arrays(ns, ds)
         if len(ns) != len(ds):
-            raise TaskladderError(f"n and d must have the same length, got {len(ns)} and {len(ds)}")
-        ns, ds = [parse_count(str(a), "n") for a in ns], [_one(parse_tokens(str(b), "d"), "d") for b in ds]
+            raise TaskladderError(f"n and {said} must have the same length, got {len(ns)} and {len(ds)}")
+        ns, ds = [parse_count(str(a), "n") for a in ns], [_one(parse_tokens(str(b), said), said) for b in ds]
     chosen = make_targets(tuple(targets), n=ns, tokens=ds)  # labels as the CLI's: N=...,D=...
     if not chosen:
-        raise TaskladderError("no target: give n and d, or targets=['7B-4T', ...]")
+        raise TaskladderError(f"no target: give n and {said}, or targets=['7B-4T', ...]")
     return chosen
 
 
@@ -129,7 +132,7 @@ def _predict(chosen, ladder, tasks, design: str, level: float, sizes, mean: bool
 
 
 def compute_to_reach(accuracy, *, tasks: Sequence[str] | str | None = None, n=None, d=None, ladder=None,
-                     level: float | None = None, sizes: str | Path | None = None) -> pd.DataFrame:
+                     level: float | None = None, sizes: str | Path | None = None, tokens=None) -> pd.DataFrame:
     """How large a target must be for its automatic prediction to reach an accuracy, as
     ``taskladder reach --json`` answers it (:mod:`taskladder.reach`).
 
@@ -138,7 +141,8 @@ def compute_to_reach(accuracy, *, tasks: Sequence[str] | str | None = None, n=No
         text in points (``"mmlu=55,mean=65"``).
     tasks, ladder, sizes, level: as :func:`predict`'s.
     n, d: the targets searched fix one of them: ``n`` (the tokens grow), ``d`` as a count
-        (``"4T"``: N grows) or a multiple of 20 N (``"5xC"``); neither: ``d="1xC"``.
+        (``"4T"``: N grows) or a multiple of 20 N (``"5xC"``); neither: ``d="1xC"``.  ``tokens=``:
+        another name for d.
 
     Returns one row per goal: ``compute`` (6 N D), ``n`` and ``d`` where the prediction reaches it,
     ``compute_lower`` / ``compute_upper`` (and their N and D) where the interval's upper and lower
@@ -147,7 +151,8 @@ def compute_to_reach(accuracy, *, tasks: Sequence[str] | str | None = None, n=No
     """
     from .reach import family_of, reach
 
-    family = family_of(n, d, ("n", "d"))
+    d, said = _alias(d, tokens, "d", "tokens")
+    family = family_of(n, d, ("n", said))
     level = _level(0.9 if level is None else level)
     source, names = _ladder_tasks(ladder, tasks, sizes)
     if isinstance(accuracy, dict):  # checked as fractions by reach, as the CLI's points by parse_goals
@@ -191,6 +196,16 @@ def _stamped(df: pd.DataFrame, **sources) -> pd.DataFrame:
     return df
 
 
+def _alias(value, other, name: str, other_name: str) -> tuple:
+    """An argument that has two names (``d`` and ``tokens``, the CLI's ``--tokens``): its value and
+    the name it was given under, for the errors; both at once is an error, since they could differ."""
+    if other is None:
+        return value, name
+    if value is not None:
+        raise TaskladderError(f"{name} and {other_name} name the same thing, the training tokens; give one")
+    return other, other_name
+
+
 def _number(value, what: str) -> float:
     """A float argument given as a number or a numeric string ("0.9"), else one clear error."""
     try:
@@ -219,14 +234,15 @@ def _path(p) -> Path | None:
 
 def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None, upto: float | None = None,
                     ladder=None, tasks: Sequence[str] | str | None = None, level: float = 0.9,
-                    sizes: str | Path | None = None, mean: bool = False) -> pd.DataFrame:
+                    sizes: str | Path | None = None, mean: bool = False, d=None) -> pd.DataFrame:
     """Forecast where a running target will land from its own checkpoints so far.
 
     log: the target's eval log: a file or folder in any format ``--ladder`` reads, or a tidy
         DataFrame (``run, step, task, metric, value`` and ``d``; ``n`` or the n argument);
         or target: a bundled target's name (``"7B-4T"``), its log replayed.
     n: the target's non-embedding parameters (``"6.9B"``), for a log without them.
-    tokens: where to forecast (``"4T"`` or ``"2xC"``, the planned end; default: the log's last checkpoint).
+    tokens: where to forecast (``"4T"`` or ``"2xC"``, the planned end; default: the log's last checkpoint);
+        ``d=`` is another name for it, as :func:`predict` calls the tokens.
     upto: replay: keep only the log's first ``upto`` fraction of steps.
     ladder, tasks, sizes: as :func:`predict`'s.  level: the interval's level.
 
@@ -242,6 +258,7 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
     from .tasks import parse_names
     from .units import parse_count, parse_tokens
 
+    tokens, said = _alias(tokens, d, "tokens", "d")
     level = _level(level)
     if target is not None and not isinstance(target, str):  # one log: a list of one name is that name
         names = list(target) if isinstance(target, (list, tuple)) else [target]
@@ -252,7 +269,7 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FitWarning)
         res = forecast_run(target, log, n=parse_count(str(n), "n") if n is not None else None, ladder=ladder,
-                           sizes=_path(sizes), tokens=_one(parse_tokens(str(tokens), "tokens"), "tokens")
+                           sizes=_path(sizes), tokens=_one(parse_tokens(str(tokens), said), said)
                            if tokens is not None else None,
                            upto=upto, tasks=parse_names(tasks or None), config=ForecastConfig(level=level))
     if mean:
@@ -264,12 +281,12 @@ def forecast_target(log=None, *, target: str | None = None, n=None, tokens=None,
 
 def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[str] | str = (), flops=None,
                     tasks: Sequence[str] | str | None = None, level: float = 0.9,
-                    sizes: str | Path | None = None, mean: bool = False) -> pd.DataFrame:
+                    sizes: str | Path | None = None, mean: bool = False, tokens=None) -> pd.DataFrame:
     """Candidate minus baseline at each target, per task, as ``taskladder compare --json``.
 
     baseline, candidate: two ladders (a data mix, an architecture...), each a file or folder in
         any format ``--ladder`` reads, or a tidy DataFrame; at least 10 runs each.
-    n, d, targets, flops: the targets, as :func:`predict`'s.  tasks, level, sizes: likewise.
+    n, d (or tokens), targets, flops: the targets, as :func:`predict`'s.  tasks, level, sizes: likewise.
 
     Returns one row per task and target: ``baseline``, ``candidate`` (each ladder's prediction
     with the weights they share), ``difference``, ``lower``, ``upper`` (at ``level``), ``sd``,
@@ -283,7 +300,8 @@ def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[st
     from .tasks import parse_names
 
     level = _level(level)
-    chosen, _ = recording_input_warnings(_targets, n, d, flops, targets)  # a comparison shows no actuals: nor their notes
+    d, said = _alias(d, tokens, "d", "tokens")
+    chosen, _ = recording_input_warnings(_targets, n, d, flops, targets, said)  # a comparison shows no actuals: nor their notes
     la, lb, names = read_pair(baseline, candidate, parse_names(tasks or None), _path(sizes))
     if mean:  # said before any fit
         _two_tasks(names)
@@ -336,15 +354,15 @@ def describe_ladder(ladder=None, *, sizes: str | Path | None = None, mixed_conve
     return desc if figures is None else replace(desc, figures=draw_curves(lad.results, figures))
 
 
-def plan_ladder(n="6887575552", d="3945065873408", *, sizes: Sequence[str] | str = "auto",
+def plan_ladder(n="6887575552", d=None, *, sizes: Sequence[str] | str = "auto",
                 multiples: Sequence[float] = (1, 2, 5, 10), seq_len: int = 4096, budget=None, ladder=None,
-                mixed_conventions: bool = False, figure: str | Path | None = None) -> pd.DataFrame:
+                mixed_conventions: bool = False, figure: str | Path | None = None, tokens=None) -> pd.DataFrame:
     """The ladder to train for a target, as ``taskladder plan --out``'s table: one row per rung
     (size, N, shape, batch, peak and final learning rate, warmup, tokens, steps, checkpoint
     interval, FLOPs and their share of the target's 6ND).
 
-    n, d: the target, as :func:`predict`'s (default: OLMo 2 7B-4T, for which the plan is the
-        paper's ladder).  sizes: OLMo 2 size names (a list, or comma-separated) or ``"auto"``:
+    n, d (or tokens): the target, as :func:`predict`'s (default: OLMo 2 7B-4T, N = 6,887,575,552
+        and D = 3,945,065,873,408, for which the plan is the paper's ladder).  sizes: OLMo 2 size names (a list, or comma-separated) or ``"auto"``:
         four sizes below the target.  multiples: Chinchilla multiples of each size's 20 N.
         seq_len: the sequence length.  budget: refuse plans above this many training FLOPs.
     ladder: the runs so far (files or folders, any format ``--ladder`` reads, or a tidy
@@ -360,8 +378,9 @@ def plan_ladder(n="6887575552", d="3945065873408", *, sizes: Sequence[str] | str
     from .serve import _is_frame, as_paths
     from .units import parse_count, parse_flops, parse_tokens, resolve_tokens
 
+    d, said = _alias(d, tokens, "d", "tokens")
     target_n = parse_count(str(n), "n")
-    tokens = resolve_tokens(_one(parse_tokens(str(d), "d"), "d"), target_n, "d")
+    tokens = resolve_tokens(_one(parse_tokens(str("3945065873408" if d is None else d), said), said), target_n, said)
     names = size_names(sizes if isinstance(sizes, str) else ",".join(sizes), target_n)
     mults = tuple(_number(m, "multiples") for m in ([multiples] if np.ndim(multiples) == 0 else multiples))
     cfg = PlanConfig(target_n=target_n, target_tokens=tokens, seq_len=seq_len, sizes=names, multiples=mults,
