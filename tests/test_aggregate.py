@@ -116,3 +116,36 @@ def test_the_cli_and_the_api_show_the_mean(tmp_path):
         taskladder.predict(targets="7B-4T", design="paper", mean=True)
     with pytest.raises(TaskladderError, match="two tasks or more"):
         taskladder.predict(targets="7B-4T", tasks="mmlu", mean=True)
+
+
+def test_many_targets_at_once_equal_one_at_a_time_to_the_bit(states):
+    """A sweep (``predict(n=[...])``, reach's grid) evaluates each pipeline at every target in one
+    array pass; each target's centre, variances and per-pipeline values are those it gets alone,
+    exactly, also where a pipeline has no prediction at some targets and the weights differ."""
+    import copy
+
+    from taskladder.datasets import Target
+
+    st, targets = states
+    sweep = [Target(f"t{i}", n, n * tpp) for i, (n, tpp) in
+             enumerate(zip(np.geomspace(2e8, 7e11, 9), [20, 600, 45, 200, 20, 1000, 30, 80, 5]))]
+    for task in ("mmlu", "arc_challenge", "hellaswag"):
+        together = st[task].evaluate_many(sweep + targets)
+        assert together == [st[task].evaluate(t) for t in sweep + targets]
+    # one pipeline without a prediction at every other target: those weigh the rest alone
+    s = copy.copy(st["piqa"])
+    s.pipelines = dict(s.pipelines)
+    gone = next(iter(s.pipelines))
+    p = copy.copy(s.pipelines[gone])
+    many = p.predict_many
+    p.predict_many = lambda ns, ds: np.where(np.arange(len(ns)) % 2 == 1, np.nan, many(ns, ds))
+    s.pipelines[gone] = p
+    together = s.evaluate_many(sweep)
+    assert [gone in e.weights for e in together] == [i % 2 == 0 for i in range(len(sweep))]
+    without = copy.copy(st["piqa"])
+    without.pipelines = {k: v for k, v in st["piqa"].pipelines.items() if k != gone}
+    for i, t in enumerate(sweep):
+        assert together[i] == (st["piqa"] if i % 2 == 0 else without).evaluate(t)
+    # and the mean over tasks of a sweep is the mean of its targets one at a time
+    rows = mean_rows(st, PAPER_TASKS, sweep, 0.9)
+    assert rows == [mean_rows(st, PAPER_TASKS, [t], 0.9)[0] for t in sweep]

@@ -321,6 +321,12 @@ class _Fixed:
     def draws(self, n, d):
         return self.p + self.dev[0], self.p + self.dev[1]
 
+    def predict_many(self, ns, ds):  # the same at every target, as the state asks for several at once
+        return np.full(len(ns), self.p)
+
+    def draws_many(self, ns, ds):
+        return tuple(np.tile(a, (len(ns), 1)) for a in self.draws(None, None))
+
     def sd(self, n, d):
         return float(np.sqrt(np.var(self.dev[0], ddof=1) + np.var(self.dev[1], ddof=1)))
 

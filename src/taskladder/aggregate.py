@@ -112,8 +112,15 @@ def mean_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level
     k = len(tasks)
     rows = []
     seen = {} if seen is None else seen
+    evaluated = []  # per task, its evaluation at every target: those seen, the rest at once
+    for task, s in zip(tasks, chosen):
+        have = [seen.get((task, i)) for i in range(len(targets))]
+        todo = [i for i, e in enumerate(have) if e is None]
+        for i, e in zip(todo, s.evaluate_many([targets[i] for i in todo]) if todo else ()):
+            have[i] = e
+        evaluated.append(have)
     for i, t in enumerate(targets):
-        parts = [seen.get((task, i)) or s.evaluate(t) for task, s in zip(tasks, chosen)]
+        parts = [have[i] for have in evaluated]
         center = float(np.mean([p.center for p in parts]))
         sd, q = spread([p.fit_var for p in parts], [p.fit_dof for p in parts], [p.ext for p in parts], error, level)
         half = q * logit_sd(center, sd)

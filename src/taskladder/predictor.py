@@ -90,9 +90,14 @@ class PipelineState:
         return float(self.law.predict(*self._x(n, d)))
 
     def predict(self, n, d) -> float:
+        return float(self.predict_many(np.array([float(n)]), np.array([float(d)]))[0])
+
+    def predict_many(self, ns: np.ndarray, ds: np.ndarray) -> np.ndarray:
+        """:meth:`predict` at many targets at once (arrays of N and D): element by element the
+        same arithmetic, so the same values."""
         if self.step2 is None:
-            return float(self.law.predict(n, d))
-        return float(self.step2.predict(self.feature(n, d)))
+            return np.asarray(self.law.predict(ns, ds), float)
+        return np.asarray(self.step2.predict(np.asarray(self.law.predict(*self._x(ns, ds)), float)), float)
 
     def draws(self, n, d) -> tuple[np.ndarray, np.ndarray | None] | None:
         """The accuracy at (n, d) under each residual-bootstrap refit of ``law`` (a chain's carried
@@ -100,19 +105,27 @@ class PipelineState:
         one-step pipeline); None without refits.  Every pipeline of a task draws the same resampled
         runs (one seed, the same runs in the same order), so draw b of two pipelines comes from
         the same resampled ladder."""
+        got = self.draws_many(np.array([float(n)]), np.array([float(d)]))
+        return None if got is None else (got[0][0], None if got[1] is None else got[1][0])
+
+    def draws_many(self, ns: np.ndarray, ds: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """:meth:`draws` at T targets at once: each part (T, B), row t the draws at target t.  The
+        refits' parameters are tiled against the targets' coordinates, one evaluation of the law for
+        all of them (a search along a family of targets, :mod:`taskladder.reach`, asks for ~50)."""
         P = self.boot1
         if P is None:
             return None
-        g = self.law.coordinates(*[np.full(len(P), float(a)) for a in self._x(n, d)])[0]
+        T, B = len(ns), len(P)
+        g = self.law.coordinates(*[np.repeat(np.asarray(a, float), B) for a in self._x(ns, ds)])[0]
         with np.errstate(over="ignore", invalid="ignore"):
-            a1 = g(P.T)[0]
+            a1 = np.asarray(g(np.tile(P.T, (1, T)))[0], float)
             if self.step2 is None:
-                return np.asarray(a1, float), None
-            x0 = np.array([self.feature(n, d)])
+                return a1.reshape(T, B), None
+            x0 = np.asarray(self.law.predict(*self._x(ns, ds)), float)  # each target's fitted feature
             P2 = self.boot2
-            a1 = self.step2.predict(a1)
-            a2 = self.step2._f(x0[None, :], *[P2[:, j:j + 1] for j in range(P2.shape[1])])[:, 0]
-        return np.asarray(a1, float), np.asarray(a2, float)
+            a1 = np.asarray(self.step2.predict(a1), float).reshape(T, B)
+            a2 = self.step2._f(x0[None, :], *[P2[:, j:j + 1] for j in range(P2.shape[1])])  # (B, T)
+        return a1, np.ascontiguousarray(np.asarray(a2, float).T)
 
     def sd(self, n, d) -> float:
         """SD of the prediction at (n, d): checkpoint noise of a target's actual (mean of
@@ -132,6 +145,48 @@ def _sd(p: PipelineState, got: tuple | None) -> float:
 
 def _var(a: np.ndarray) -> float:
     return float(np.var(a, ddof=1)) if len(a) > 1 else 0.0
+
+
+def _row_vars(A: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """:func:`_var` of each row of ``A`` over its finite entries (or those ``keep`` marks): the
+    rows kept whole in one pass (numpy reduces each row as it would the row alone), the rest
+    one by one."""
+    keep = np.isfinite(A) if keep is None else keep
+    whole = keep.all(axis=1)
+    out = np.zeros(len(A))
+    if whole.any() and A.shape[1] > 1:
+        out[whole] = np.var(A[whole], axis=1, ddof=1)
+    for i in np.flatnonzero(~whole):
+        out[i] = _var(A[i][keep[i]])
+    return out
+
+
+def _sds(p: PipelineState, got: tuple | None, T: int) -> np.ndarray:
+    """:func:`_sd` at T targets from :meth:`PipelineState.draws_many`'s draws."""
+    var = np.full(T, p.ckpt_sd ** 2 / FINAL_WINDOW)
+    if got is not None:
+        var = var + sum(_row_vars(a) for a in got if a is not None)
+    return np.sqrt(var)
+
+
+def _rows(got: tuple | None, at: np.ndarray) -> tuple | None:
+    """The draws of :meth:`PipelineState.draws_many` at the targets ``at`` (row indices)."""
+    return None if got is None else (got[0][at], None if got[1] is None else got[1][at])
+
+
+def draw_variance_many(terms, T: int) -> np.ndarray:
+    """:func:`draw_variance` at T targets at once: ``terms`` as there, each part's draws (T, B)."""
+    var = np.zeros(T)
+    for part in (0, 1):
+        have = [(w, d[part]) for w, d in terms if d is not None and d[part] is not None]
+        if not have:
+            continue
+        if len({a.shape[1] for _, a in have}) > 1:
+            var = var + sum(abs(w) * _row_vars(a) for w, a in have)
+            continue
+        A = np.array([w * a for w, a in have])  # (K, T, B)
+        var = var + _row_vars(A.sum(axis=0), np.isfinite(A).all(axis=0))
+    return var
 
 
 def fit_variance(pipelines: dict[str, PipelineState], weights: dict[str, float], n, d) -> float:
@@ -237,8 +292,7 @@ class TaskState:
         parts combined (Welch-Satterthwaite), built on the logit scale so it stays inside (0, 1).
         """
         rows = []
-        for i, t in enumerate(targets):
-            e = self.evaluate(t)
+        for i, (t, e) in enumerate(zip(targets, self.evaluate_many(targets))):
             if seen is not None:
                 seen[self.task, i] = e
             q = welch_quantile(e.fit_var, e.err_var, e.fit_dof, self.error.dof, level)
@@ -258,24 +312,44 @@ class TaskState:
 
     def evaluate(self, t) -> Evaluated:
         """The weighted centre at target ``t`` and the two parts of its variance (:meth:`predict`)."""
-        ext = float(np.log(float(t.n) * float(t.d)) - self.log_center)
-        preds = {d: p.predict(t.n, t.d) for d, p in self.pipelines.items()}
+        return self.evaluate_many([t])[0]
+
+    def evaluate_many(self, targets) -> list[Evaluated]:
+        """:meth:`evaluate` at each of ``targets``, each pipeline's law and draws evaluated for all
+        of them at once (:meth:`PipelineState.draws_many`)."""
+        ns = np.array([float(t.n) for t in targets])
+        ds = np.array([float(t.d) for t in targets])
+        pipes = self.pipelines
+        preds = {d: p.predict_many(ns, ds) for d, p in pipes.items()}
         # each pipeline's bootstrap draws, evaluated once: its SD and the weighted mean's both use them
-        draws = {d: p.draws(t.n, t.d) for d, p in self.pipelines.items()}
-        sds = {d: _sd(p, draws[d]) for d, p in self.pipelines.items()}
-        # a pipeline that cannot predict here (its fit or backtest failed: NaN) gets no weight
-        use = [d for d, p in self.pipelines.items()
-               if np.isfinite(preds[d]) and np.isfinite(sds[d]) and np.isfinite(p.backtest_weight)]
-        if not use:
-            raise TaskladderError(f"task {self.task!r}: no pipeline gives a finite prediction for {t.name}")
-        total = sum(self.pipelines[d].backtest_weight for d in use)
-        tw = {d: self.pipelines[d].backtest_weight / total for d in use}
-        # the bootstrap variance's degrees of freedom: the fewest of the bootstrapped laws' (runs -
-        # parameters: 9 for the 7-parameter single step on 16 runs)
-        booted = [d for d in use if draws[d] is not None]
-        return Evaluated(float(sum(tw[d] * preds[d] for d in use)), tw, _fit_variance(self.pipelines, tw, draws),
-                         self.error.sd(ext) ** 2, min(self.pipelines[d].dof for d in (booted or use)), ext,
-                         {d: preds[d] for d in use}, {d: sds[d] for d in use})
+        draws = {d: p.draws_many(ns, ds) for d, p in pipes.items()}
+        sds = {d: _sds(p, draws[d], len(targets)) for d, p in pipes.items()}
+        # a pipeline that cannot predict at a target (its fit or backtest failed: NaN) gets no weight there
+        ok = {d: np.isfinite(preds[d]) & np.isfinite(sds[d]) & bool(np.isfinite(p.backtest_weight))
+              for d, p in pipes.items()}
+        groups: dict[tuple, list[int]] = {}  # targets by the pipelines they weight: one array pass each
+        for i in range(len(targets)):
+            groups.setdefault(tuple(d for d in pipes if ok[d][i]), []).append(i)
+        out: list = [None] * len(targets)
+        for use, idx in groups.items():
+            if not use:
+                raise TaskladderError(f"task {self.task!r}: no pipeline gives a finite prediction for "
+                                      f"{targets[idx[0]].name}")
+            total = sum(pipes[d].backtest_weight for d in use)
+            tw = {d: pipes[d].backtest_weight / total for d in use}
+            at = np.array(idx)
+            center = sum(tw[d] * preds[d][at] for d in use)
+            ckpt = sum(w * pipes[d].ckpt_sd ** 2 for d, w in tw.items()) / FINAL_WINDOW
+            fit_var = ckpt + draw_variance_many([(w, _rows(draws[d], at)) for d, w in tw.items()], len(idx))
+            # the bootstrap variance's degrees of freedom: the fewest of the bootstrapped laws' (runs -
+            # parameters: 9 for the 7-parameter single step on 16 runs)
+            dof = min(pipes[d].dof for d in ([d for d in use if draws[d] is not None] or use))
+            for j, i in enumerate(idx):
+                t = targets[i]
+                ext = float(np.log(float(t.n) * float(t.d)) - self.log_center)
+                out[i] = Evaluated(float(center[j]), tw, float(fit_var[j]), self.error.sd(ext) ** 2, dof, ext,
+                                   {d: float(preds[d][i]) for d in use}, {d: float(sds[d][i]) for d in use})
+        return out
 
 
 def predict_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level: float,
