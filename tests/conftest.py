@@ -30,12 +30,13 @@ def _share_the_cores_among_workers() -> None:
 _share_the_cores_among_workers()
 
 
-#: The test files that take longest (of ~1,480 s of test time on this 2-core machine, measured
-#: with --durations=0 on 2026-12-06), started first: under pytest-xdist (--dist loadfile) a long
+#: The test files that take longest, started first: under pytest-xdist (--dist loadfile) a long
 #: file started last would leave the other worker idle until it ends.  Only the order changes.
-SLOWEST_FIRST = ["test_training.py", "test_trust.py", "test_auto_simulation.py", "test_cache.py", "test_cli.py",
-                 "test_fuzz.py", "test_ingest.py", "test_evaluation.py", "test_compare.py", "test_minimums.py",
-                 "test_uneven_ladders.py", "test_report.py"]
+#: Ranked by a run of the whole suite on 2 workers on this 2-core machine (--durations, second
+#: run of 2026-12-06): 318, 193, 163, 106, 104, 103, 79, 69, 59, 48, 47, 33, 30 and 17 s.
+SLOWEST_FIRST = ["test_training.py", "test_trust.py", "test_auto_simulation.py", "test_minimums.py", "test_cache.py",
+                 "test_ingest.py", "test_evaluation.py", "test_compare.py", "test_cli.py", "test_report.py",
+                 "test_uneven_ladders.py", "test_own_tasks.py", "test_describe.py", "test_fuzz.py"]
 
 
 def pytest_configure(config):
