@@ -172,3 +172,21 @@ def test_plan_figure_places_every_rung_and_the_target_and_shows_progress():
     assert f"{total:.2e} FLOPs = {100 * total / (6 * cfg.target_n * cfg.target_tokens):.2f}% of the target" \
         in ax.get_title()
     plt.close(fig)
+
+
+def test_the_reach_figure_hatches_the_compute_past_a_thousand_times_the_ladder(drawn, tmp_path):
+    from taskladder.reach import Reach
+
+    c = np.geomspace(1e19, 1e26, 48)
+    curve = (c, np.linspace(0.3, 0.7, 48), np.linspace(0.25, 0.6, 48), np.linspace(0.35, 0.8, 48))
+    row = {"task": "mmlu", "goal": 0.5, "level": 0.9, "compute": 1e23, "compute_lower": 3e22, "compute_upper": 1e24,
+           "reached": "yes", "family": "D = 5xC"}
+    # a ladder whose largest run is 2e21 FLOPs: hatched from 2e24 to the search's end; one of 2e23: none
+    plots.plot_reach(Reach([{**row, "ladder_compute": 2e21}, {**row, "task": "piqa", "ladder_compute": 2e23}],
+                           {"mmlu": curve, "piqa": curve}), tmp_path / "reach.png")
+    axes = [ax for ax in drawn[0].axes if ax.get_title()]
+    hatched = [[p for p in ax.patches if p.get_hatch()] for ax in axes]
+    assert [len(h) for h in hatched] == [1, 0]
+    (span,) = hatched[0]
+    assert span.get_label() == "past 1,000x the ladder: untested"
+    assert span.get_x() == pytest.approx(2e24) and span.get_x() + span.get_width() == pytest.approx(1e26)

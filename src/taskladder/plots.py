@@ -521,6 +521,7 @@ def plot_reach(result, path: Path) -> Path:
     compute where the prediction reaches it (dot) and where the interval's bounds do (shaded), and
     the ladder's largest run (dotted): how far each answer extrapolates."""
     from .aggregate import MEAN, mean_label
+    from .predictor import FAR_COMPUTE
 
     rows = result.rows
     fig, axes = _grid(len(rows))
@@ -537,6 +538,10 @@ def plot_reach(result, path: Path) -> Path:
         if r["compute"] is not None:
             ax.scatter([r["compute"]], [100 * r["goal"]], color="#d94801", zorder=5, s=25, label="reached")
         ax.axvline(r["ladder_compute"], color="#525252", lw=1, ls=":", label="the ladder's largest run")
+        far = FAR_COMPUTE * r["ladder_compute"]  # where prediction_notes says "farther than checked"
+        if far < c[-1]:
+            ax.axvspan(far, c[-1], facecolor="none", edgecolor="#bdbdbd", hatch="//", lw=0,
+                       label=f"past {FAR_COMPUTE:,.0f}x the ladder: untested")
         _accuracy_panel(ax, mean_label(len(r["tasks"])) if r["task"] == MEAN else _display(r["task"]),
                         "compute 6ND (FLOPs)")
     _legend(fig, axes, ncol=3, title=f"Compute to reach each goal ({rows[0]['family']})")
