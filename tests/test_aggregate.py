@@ -146,6 +146,7 @@ def test_many_targets_at_once_equal_one_at_a_time_to_the_bit(states):
     without.pipelines = {k: v for k, v in st["piqa"].pipelines.items() if k != gone}
     for i, t in enumerate(sweep):
         assert together[i] == (st["piqa"] if i % 2 == 0 else without).evaluate(t)
+    assert st["mmlu"].evaluate_many([]) == [] and st["mmlu"].predict([], 0.9) == []
     # and the mean over tasks of a sweep is the mean of its targets one at a time
     rows = mean_rows(st, PAPER_TASKS, sweep, 0.9)
     assert rows == [mean_rows(st, PAPER_TASKS, [t], 0.9)[0] for t in sweep]

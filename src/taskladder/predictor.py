@@ -86,9 +86,6 @@ class PipelineState:
     def _x(self, n, d) -> tuple:
         return (6.0 * n * d,) if self.on_compute else (n, d)
 
-    def feature(self, n, d) -> float:
-        return float(self.law.predict(*self._x(n, d)))
-
     def predict(self, n, d) -> float:
         return float(self.predict_many(np.array([float(n)]), np.array([float(d)]))[0])
 
@@ -317,6 +314,8 @@ class TaskState:
     def evaluate_many(self, targets) -> list[Evaluated]:
         """:meth:`evaluate` at each of ``targets``, each pipeline's law and draws evaluated for all
         of them at once (:meth:`PipelineState.draws_many`)."""
+        if not len(targets):
+            return []
         ns = np.array([float(t.n) for t in targets])
         ds = np.array([float(t.d) for t in targets])
         pipes = self.pipelines
