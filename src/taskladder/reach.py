@@ -3,8 +3,8 @@
 A team asks "what does it take to get MMLU to 60?" as often as "what will a 7B get?".  Along a
 family of targets (tokens a fixed multiple of 20 N, a fixed N, or a fixed number of tokens) the
 compute C = 6 N D at which the predicted accuracy first reaches the goal is found on a grid over
-log C, its bracket refined by evaluating 7 points inside it at a time.  The compute at which the interval's upper and lower bounds reach the
-goal brackets it: the targets whose interval holds the goal, an inverse prediction interval as a
+log C, its bracket refined by evaluating 7 points inside it at a time.  The compute at which the
+interval's upper and lower bounds reach the goal brackets it: the targets whose interval holds the goal, an inverse prediction interval as a
 calibration curve is read backwards (Eisenhart, 1939; Brown, *Measurement, Regression and
 Calibration*, 1993).  Each task's curve comes from its own fitted state, as a prediction's does, so
 a task's answer does not change with the other tasks asked for.
@@ -283,7 +283,7 @@ def _crossings(grid: np.ndarray, values: np.ndarray, goal: float,
     grid), the brackets refined together: each round evaluates :data:`SECTIONS` points inside
     every bracket in one call of ``curve`` (a search's cost is the calls: each one evaluates every
     pipeline of every task it needs) and keeps the stretch before the first at or above the goal,
-    until the brackets are :data:`TOL` wide (two rounds from the bundled ladder's grid)."""
+    until the brackets are :data:`TOL` wide (three rounds from the bundled ladder's grid)."""
     found: list = []
     brackets = {}
     for col in range(values.shape[1]):
