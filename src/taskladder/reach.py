@@ -4,10 +4,11 @@ A team asks "what does it take to get MMLU to 60?" as often as "what will a 7B g
 family of targets (tokens a fixed multiple of 20 N, a fixed N, or a fixed number of tokens) the
 compute C = 6 N D at which the predicted accuracy first reaches the goal is found on a grid over
 log C, its bracket refined by evaluating 7 points inside it at a time.  The compute at which the
-interval's upper and lower bounds reach the goal brackets it: the targets whose interval holds the goal, an inverse prediction interval as a
-calibration curve is read backwards (Eisenhart, 1939; Brown, *Measurement, Regression and
-Calibration*, 1993).  Each task's curve comes from its own fitted state, as a prediction's does, so
-a task's answer does not change with the other tasks asked for.
+interval's upper and lower bounds reach the goal brackets it: the targets whose interval holds
+the goal, an inverse prediction interval as a calibration curve is read backwards (Eisenhart,
+1939; Brown, *Measurement, Regression and Calibration*, 1993).  Each task's curve comes from its
+own fitted state, as a prediction's does, so a task's answer does not change with the other tasks
+asked for.
 """
 
 from __future__ import annotations
