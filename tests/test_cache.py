@@ -633,3 +633,33 @@ def test_a_warm_forecast_answers_the_same_without_pandas_and_a_changed_log_is_fo
     a, b = (json.loads(r.stdout)["forecasts"][0] for r in (js, later))
     assert b["seen_frac"] > a["seen_frac"] and b["checkpoints"] > a["checkpoints"]
     assert later.stdout == _cli(d, *args, "--json", "--no-cache").stdout
+
+
+def test_a_figure_drawn_before_from_the_same_data_is_copied_from_the_cache(tmp_path, monkeypatch):
+    """plots.draw_all keys each figure by its function, its data, its file's name, the drawing
+    code and matplotlib's version: the same figure again is copied, byte for byte; other data,
+    edited drawing code or the cache turned off draw it anew."""
+    from taskladder import plots
+
+    calls = []
+
+    def draw(xs, path):
+        calls.append(path)
+        fig, ax = plots.plt.subplots(figsize=(2, 2))
+        ax.plot(xs)
+        plots.save(fig, path)
+
+    def run(xs, folder):
+        plots.draw_all([(draw, (xs, tmp_path / folder / "a.png"), {})])
+        return (tmp_path / folder / "a.png").read_bytes()
+
+    first = run([1, 2, 3], "one")
+    assert run([1, 2, 3], "two") == first and len(calls) == 1  # copied from the cache
+    assert run([1, 2, 4], "three") != first and len(calls) == 2  # other data
+    monkeypatch.setattr(plots, "_source_hash", lambda: "the drawing code edited")
+    assert run([1, 2, 3], "four") == first and len(calls) == 3
+    monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")
+    assert run([1, 2, 4], "five") and len(calls) == 4
+    # a figure whose data pickle cannot take has no key: drawn every time, as before the cache
+    monkeypatch.delenv("TASKLADDER_NO_CACHE")
+    assert plots.figure_key(draw, (lambda: 0, tmp_path / "a.png"), {}) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import matplotlib
@@ -118,14 +119,71 @@ def _draw(f, args, kwargs) -> None:
 
 
 def draw_all(jobs: list, n_jobs: int | None = None) -> None:
-    """Draw figures, each ``(function, args, kwargs)``, in parallel over forked processes
-    (:func:`parallel.over_cores`: they inherit the data, nothing is pickled but a job's
-    index); the costliest figures should come first.  Here, in order, where the platform
-    cannot fork."""
+    """Draw figures, each ``(function, args, kwargs)`` with the figure's path last in ``args``,
+    in parallel over forked processes (:func:`parallel.over_cores`: they inherit the data,
+    nothing is pickled but a job's index); the costliest figures should come first.  Here, in
+    order, where the platform cannot fork.
+
+    A figure drawn before from the same data is copied from the on-disk cache instead
+    (:func:`figure_key`): rendering was most of a warm ``reproduce`` or ``report``."""
+    from . import cache
+    from .io import _atomic
     from .parallel import over_cores
 
-    for _ in over_cores(_draw, jobs, n_jobs):
+    todo, keys = [], []
+    for f, args, kwargs in jobs:
+        k = figure_key(f, args, kwargs) if cache.enabled() else None
+        png = cache.load(k) if k is not None else None
+        if isinstance(png, bytes):
+            Path(args[-1]).parent.mkdir(parents=True, exist_ok=True)  # as save() makes it
+            _atomic(Path(args[-1]), lambda tmp, b=png: Path(tmp).write_bytes(b))
+            continue
+        todo.append((f, args, kwargs))
+        keys.append(k)
+    for _ in over_cores(_draw, todo, n_jobs):
         pass
+    for (_, args, _), k in zip(todo, keys):
+        if k is not None and Path(args[-1]).is_file():  # a test's stand-in for save() writes none
+            cache.store(k, Path(args[-1]).read_bytes())
+
+
+def figure_key(f, args, kwargs) -> str | None:
+    """The cache key of a figure: its function, its data (``args`` but the path, and
+    ``kwargs``, pickled), the path's name and suffix, this module's source and matplotlib's
+    version, so a change to the data, to how a figure is drawn or to the renderer draws it
+    anew.  None where the data cannot be pickled (then it is drawn every time)."""
+    import hashlib
+    import pickle
+
+    from . import cache
+
+    def digest(obj) -> bytes:
+        # containers item by item: pickle shares an object that two items hold (fits fitted in
+        # one process share their config), so a dict of fits fitted here and the same fits read
+        # from the cache one by one would pickle apart though equal
+        if isinstance(obj, dict):
+            parts = [repr(k).encode() + digest(v) for k, v in obj.items()]
+        elif isinstance(obj, (list, tuple)):
+            parts = [digest(v) for v in obj]
+        else:
+            return hashlib.sha256(pickle.dumps(obj, protocol=5)).digest()
+        return hashlib.sha256(type(obj).__name__.encode() + b"".join(parts)).digest()
+
+    try:
+        data = digest((f.__module__, f.__qualname__, args[:-1], kwargs))
+    except Exception:  # an object pickle cannot take: no key, the figure is drawn
+        return None
+    return cache.key("figure", Path(args[-1]).name, data.hex(), _source_hash(), matplotlib.__version__)
+
+
+@lru_cache(maxsize=1)
+def _source_hash() -> str:
+    """A hash of this module's source: a figure's look is defined here, which the package
+    version (a developer's checkout keeps one across edits) does not follow."""
+    import hashlib
+
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
 
 
 def _legend(fig, axes, ncol=8, first=(), title: str | None = None):
