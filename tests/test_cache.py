@@ -663,3 +663,21 @@ def test_a_figure_drawn_before_from_the_same_data_is_copied_from_the_cache(tmp_p
     # a figure whose data pickle cannot take has no key: drawn every time, as before the cache
     monkeypatch.delenv("TASKLADDER_NO_CACHE")
     assert plots.figure_key(draw, (lambda: 0, tmp_path / "a.png"), {}) is None
+
+
+def test_a_cache_folder_that_cannot_be_written_is_said_once_and_the_answer_is_the_same(tmp_path):
+    """Every fit, figure and lock would find the folder unwritable, the fits in forked workers too:
+    one warning line for the whole command (it was one per entry: 105 for reproduce), the same answer."""
+    (tmp_path / "a_file").write_text("")
+    folder = tmp_path / "a_file" / "cache"
+    args = ("predict", "--n", "7B", "--tokens", "4T", "--paper", "--json")
+    r = _cli(folder, *args)
+    assert r.returncode == 0, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert lines == [f"taskladder: warning: cannot write the cache in {folder} (Not a "
+                     "directory); what this command computes is not kept"], r.stderr
+    off = _cli(folder, *args, "--no-cache")
+    assert json.loads(r.stdout)["predictions"] == json.loads(off.stdout)["predictions"] and off.stderr == ""
+    out = tmp_path / "data"
+    r = _cli(folder, "data", "--out", out)  # figures drawn in forked workers, each finding no cache
+    assert r.returncode == 0 and r.stderr.count("warning") == 1 and (out / "accuracy.png").is_file(), r.stderr

@@ -12,8 +12,8 @@ entry.  Where:
 Entries are pickles written to a temp file in the cache folder and renamed into place,
 so concurrent processes never see a half-written entry (the last rename wins, and both
 wrote the same content).  An entry that cannot be read is ignored with a
-:class:`CacheWarning` and recomputed; a cache folder that cannot be written is
-ignored the same way.  ``TASKLADDER_NO_CACHE=1`` (the CLI's ``--no-cache``) turns it off.
+:class:`CacheWarning` and recomputed; a cache folder that cannot be written is said once
+per command (:func:`writable`) and nothing is written to it.  ``TASKLADDER_NO_CACHE=1`` (the CLI's ``--no-cache``) turns it off.
 
 One process computes an entry at a time (:func:`computing`): a second process that misses the
 same entry meanwhile (two dashboard panels, a notebook beside the CLI) waits for the first's
@@ -136,10 +136,41 @@ def key(kind: str, *parts) -> str:
     return f"{kind}-{h.hexdigest()[:40]}"
 
 
+def writable() -> bool:
+    """Whether the cache folder can be written: checked once per process and folder, and the first
+    time it cannot, said in one :class:`CacheWarning`.  Checked on the first read too, so a command
+    says it before it forks its workers, which inherit the answer instead of each saying it again."""
+    d = cache_dir()
+    if str(d) not in _writable:
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            why = None if os.access(d, os.W_OK | os.X_OK) else "permission denied"
+        except OSError as e:
+            why = e.strerror or str(e)
+        if why:
+            _unwritable(d, why)
+        else:
+            _writable[str(d)] = True
+    return _writable[str(d)]
+
+
+def _unwritable(d: Path, why: str) -> None:
+    """Mark folder ``d`` unwritable for this process (and the workers it forks), with one warning."""
+    if _writable.get(str(d)) is not False:
+        _writable[str(d)] = False
+        warnings.warn(f"cannot write the cache in {d} ({why}); what this command computes is not kept",
+                      CacheWarning, stacklevel=3)
+
+
+#: Folder -> whether it could be written (:func:`writable`), per process.
+_writable: dict[str, bool] = {}
+
+
 def load(k: str):
     """The entry stored under ``k``, or None (missing, disabled, or unreadable: then with a warning)."""
     if not enabled():
         return None
+    writable()  # said here once, before a command forks, if the folder cannot be written
     path = cache_dir() / (k + SUFFIX)
     if not path.exists():
         return None
@@ -165,7 +196,7 @@ def load(k: str):
 
 def store(k: str, obj) -> None:
     """Store ``obj`` under ``k`` atomically; a cache that cannot be written is skipped with a warning."""
-    if not enabled():
+    if not enabled() or not writable():
         return
     d = cache_dir()
     tmp = None
@@ -180,9 +211,8 @@ def store(k: str, obj) -> None:
         if not _pruned:
             _pruned = True
             prune()
-    except OSError as e:
-        warnings.warn(f"cannot write the cache in {d} ({e.strerror or e}); continuing without it", CacheWarning,
-                      stacklevel=2)
+    except OSError as e:  # a full disk, or the folder made read-only since: said once, then skipped
+        _unwritable(d, e.strerror or str(e))
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
@@ -217,7 +247,7 @@ def computing(k: str, wait: float | None = None):
     whole state, then a task's fits, then a single law's), so two processes never wait on each other.
     """
     fd = None
-    if fcntl is not None and enabled():
+    if fcntl is not None and enabled() and writable():
         path = cache_dir() / f".{k}{LOCK}"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
