@@ -362,8 +362,8 @@ def plan_ladder(n="6887575552", d=None, *, sizes: Sequence[str] | str = "auto",
     interval, FLOPs and their share of the target's 6ND).
 
     n, d (or tokens): the target, as :func:`predict`'s (default: OLMo 2 7B-4T, N = 6,887,575,552
-        and D = 3,945,065,873,408, for which the plan is the paper's ladder).  sizes: OLMo 2 size names (a list, or comma-separated) or ``"auto"``:
-        four sizes below the target.  multiples: Chinchilla multiples of each size's 20 N.
+        and D = 3,945,065,873,408, for which the plan is the paper's ladder).  sizes: OLMo 2 size
+        names (a list, or comma-separated) or ``"auto"``: four sizes below the target.  multiples: Chinchilla multiples of each size's 20 N.
         seq_len: the sequence length.  budget: refuse plans above this many training FLOPs.
     ladder: the runs so far (files or folders, any format ``--ladder`` reads, or a tidy
         DataFrame): adds each rung's ``run``, ``reached_tokens``, ``share`` of its planned tokens

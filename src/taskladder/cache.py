@@ -13,7 +13,8 @@ Entries are pickles written to a temp file in the cache folder and renamed into 
 so concurrent processes never see a half-written entry (the last rename wins, and both
 wrote the same content).  An entry that cannot be read is ignored with a
 :class:`CacheWarning` and recomputed; a cache folder that cannot be written is said once
-per command (:func:`writable`) and nothing is written to it.  ``TASKLADDER_NO_CACHE=1`` (the CLI's ``--no-cache``) turns it off.
+per command (:func:`writable`) and nothing is written to it.  ``TASKLADDER_NO_CACHE=1`` (the
+CLI's ``--no-cache``) turns it off.
 
 One process computes an entry at a time (:func:`computing`): a second process that misses the
 same entry meanwhile (two dashboard panels, a notebook beside the CLI) waits for the first's

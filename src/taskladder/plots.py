@@ -149,7 +149,7 @@ def draw_all(jobs: list, n_jobs: int | None = None) -> None:
 
 def figure_key(f, args, kwargs) -> str | None:
     """The cache key of a figure: its function, its data (``args`` but the path, and
-    ``kwargs``, pickled), the path's name and suffix, this module's source and matplotlib's
+    ``kwargs``, pickled item by item), the path's name, this module's source and matplotlib's
     version, so a change to the data, to how a figure is drawn or to the renderer draws it
     anew.  None where the data cannot be pickled (then it is drawn every time)."""
     import hashlib
@@ -183,7 +183,6 @@ def _source_hash() -> str:
     import hashlib
 
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-
 
 
 def _legend(fig, axes, ncol=8, first=(), title: str | None = None):
@@ -576,8 +575,9 @@ def plot_forecast(result, forecaster, path: Path) -> Path:
 def plot_reach(result, path: Path) -> Path:
     """Where each goal is reached (:func:`reach.reach_rows`), one panel per task and the mean:
     the prediction over the compute searched with its interval, the goal as a dashed line, the
-    compute where the prediction reaches it (dot) and where the interval's bounds do (shaded), and
-    the ladder's largest run (dotted): how far each answer extrapolates."""
+    compute where the prediction reaches it (dot) and where the interval's bounds do (shaded), the
+    ladder's largest run (dotted) and, hatched, the compute past :data:`predictor.FAR_COMPUTE` times
+    it, farther than the method has been checked: how far each answer extrapolates."""
     from .aggregate import MEAN, mean_label
     from .predictor import FAR_COMPUTE
 
