@@ -116,7 +116,7 @@ def mean_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level
     for task, s in zip(tasks, chosen):
         have = [seen.get((task, i)) for i in range(len(targets))]
         todo = [i for i, e in enumerate(have) if e is None]
-        for i, e in zip(todo, s.evaluate_many([targets[i] for i in todo]) if todo else ()):
+        for i, e in zip(todo, s.evaluate_many([targets[i] for i in todo])):
             have[i] = e
         evaluated.append(have)
     for i, t in enumerate(targets):

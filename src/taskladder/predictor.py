@@ -134,10 +134,7 @@ class PipelineState:
 
 def _sd(p: PipelineState, got: tuple | None) -> float:
     """:meth:`PipelineState.sd` from the pipeline's draws at the target (:meth:`PipelineState.draws`)."""
-    var = p.ckpt_sd ** 2 / FINAL_WINDOW
-    if got is not None:
-        var += sum(_var(a[np.isfinite(a)]) for a in got if a is not None)
-    return float(np.sqrt(var))
+    return float(_sds(p, _one_row(got), 1)[0])
 
 
 def _var(a: np.ndarray) -> float:
@@ -171,10 +168,16 @@ def _rows(got: tuple | None, at: np.ndarray) -> tuple | None:
     return None if got is None else (got[0][at], None if got[1] is None else got[1][at])
 
 
+def _one_row(got: tuple | None) -> tuple | None:
+    """One target's draws (:meth:`PipelineState.draws`) as :meth:`PipelineState.draws_many`'s
+    rows, for the functions of many targets to take."""
+    return None if got is None else tuple(None if a is None else np.asarray(a)[None, :] for a in got)
+
+
 def draw_variance_many(terms, T: int) -> np.ndarray:
     """:func:`draw_variance` at T targets at once: ``terms`` as there, each part's draws (T, B)."""
     var = np.zeros(T)
-    for part in (0, 1):
+    for part in (0, 1):  # the residual bootstraps, then the chains' run bootstraps
         have = [(w, d[part]) for w, d in terms if d is not None and d[part] is not None]
         if not have:
             continue
@@ -200,8 +203,15 @@ def fit_variance(pipelines: dict[str, PipelineState], weights: dict[str, float],
 
 def _fit_variance(pipelines: dict[str, PipelineState], weights: dict[str, float], draws: dict) -> float:
     """:func:`fit_variance` from each weighted pipeline's draws at the target."""
+    return float(_fit_variances(pipelines, weights, {k: _one_row(draws[k]) for k in weights}, 1)[0])
+
+
+def _fit_variances(pipelines: dict[str, PipelineState], weights: dict[str, float], draws: dict,
+                   T: int) -> np.ndarray:
+    """:func:`_fit_variance` at T targets, each weighted pipeline's draws as
+    :meth:`PipelineState.draws_many` gives them."""
     ckpt = sum(w * pipelines[k].ckpt_sd ** 2 for k, w in weights.items()) / FINAL_WINDOW
-    return ckpt + draw_variance([(w, draws[k]) for k, w in weights.items()])
+    return ckpt + draw_variance_many([(w, draws[k]) for k, w in weights.items()], T)
 
 
 def draw_variance(terms) -> float:
@@ -211,17 +221,7 @@ def draw_variance(terms) -> float:
     ladders, :mod:`compare`).  Draws not finite in every term are left out; terms whose draws
     do not line up (another bootstrap size) fall back to sum(|weight| x variance), the
     perfectly correlated case."""
-    var = 0.0
-    for part in (0, 1):  # the residual bootstraps, then the chains' run bootstraps
-        have = [(w, d[part]) for w, d in terms if d is not None and d[part] is not None]
-        if not have:
-            continue
-        if len({len(a) for _, a in have}) > 1:
-            var += sum(abs(w) * _var(a[np.isfinite(a)]) for w, a in have)
-            continue
-        A = np.array([w * a for w, a in have])
-        var += _var(A[:, np.isfinite(A).all(axis=0)].sum(axis=0))
-    return var
+    return float(draw_variance_many([(w, _one_row(d)) for w, d in terms], 1)[0])
 
 
 def welch_quantile(fit_var: float, err_var: float, fit_dof: float, err_dof: float, level: float) -> float:
@@ -338,8 +338,7 @@ class TaskState:
             tw = {d: pipes[d].backtest_weight / total for d in use}
             at = np.array(idx)
             center = sum(tw[d] * preds[d][at] for d in use)
-            ckpt = sum(w * pipes[d].ckpt_sd ** 2 for d, w in tw.items()) / FINAL_WINDOW
-            fit_var = ckpt + draw_variance_many([(w, _rows(draws[d], at)) for d, w in tw.items()], len(idx))
+            fit_var = _fit_variances(pipes, tw, {d: _rows(draws[d], at) for d in tw}, len(idx))
             # the bootstrap variance's degrees of freedom: the fewest of the bootstrapped laws' (runs -
             # parameters: 9 for the 7-parameter single step on 16 runs)
             dof = min(pipes[d].dof for d in ([d for d in use if draws[d] is not None] or use))
