@@ -139,8 +139,9 @@ def key(kind: str, *parts) -> str:
 
 def writable() -> bool:
     """Whether the cache folder can be written: checked once per process and folder, and the first
-    time it cannot, said in one :class:`CacheWarning`.  Checked on the first read too, so a command
-    says it before it forks its workers, which inherit the answer instead of each saying it again."""
+    time it cannot, said in one :class:`CacheWarning`.  Checked when a computation takes its lock
+    (:func:`computing`), which a command does before it forks its workers: they inherit the answer
+    instead of each saying it again.  A folder that can only be read still serves its entries."""
     d = cache_dir()
     if str(d) not in _writable:
         try:
@@ -171,7 +172,6 @@ def load(k: str):
     """The entry stored under ``k``, or None (missing, disabled, or unreadable: then with a warning)."""
     if not enabled():
         return None
-    writable()  # said here once, before a command forks, if the folder cannot be written
     path = cache_dir() / (k + SUFFIX)
     if not path.exists():
         return None
