@@ -77,7 +77,7 @@ def test_a_dataframe_ladder_equals_its_file_and_is_read_afresh(tmp_path):
     (dict(n=[7e9, 13e9], d=[4e12]), "same length, got 2 and 1"),
     (dict(n=-1, d=4e12), "n: must be positive"),
     (dict(n=7e9, d=4e12, tasks="nope", design="task_bpb"), "task 'nope' is not in the ladder"),
-    (dict(n=7e9, d=4e12, level=1.5), "level must be between 0 and 1"),
+    (dict(n=7e9, d=4e12, level=1.5), "level must be a fraction between 0 and 1 or a percentage"),
     (dict(n=7e9, d=4e12, level=0.8, design="task_bpb"), "design 'task_bpb' gives none"),
     (dict(), "no target"),
     (dict(n=[], d=[]), "n: an empty sequence names no target"),

@@ -1,5 +1,7 @@
 """Counts and budgets as people write them (taskladder.units)."""
 
+import re
+
 import pytest
 
 from taskladder.errors import TaskladderError
@@ -54,6 +56,28 @@ def test_levels_are_written_without_rounding_to_100_percent(level, text):
     from taskladder.units import percent
 
     assert percent(level) == text
+
+
+@pytest.mark.parametrize("given, level", [(0.9, 0.9), ("0.9", 0.9), ("90", 0.9), (90, 0.9), ("90%", 0.9),
+                                          (" 95 % ", 0.95), ("99.9", 0.999), ("5%", 0.05), ("0.5%", 0.005),
+                                          ("10", 0.1), (0.05, 0.05)])
+def test_levels_read_as_fractions_or_percentages(given, level):
+    from taskladder.units import parse_level
+
+    assert parse_level(given) == pytest.approx(level, rel=1e-15)
+    if given in ("90", 90, "90%"):
+        assert parse_level(given) == 0.9  # exactly the default's float: the same intervals and JSON
+
+
+@pytest.mark.parametrize("given", ["1", 1, "1.5", "9.99", "100", "100%", "0", "0%", "-90", "150", "nan", "inf", True])
+def test_levels_that_are_neither_a_fraction_nor_a_percentage_are_refused(given):
+    from taskladder.units import parse_level
+
+    with pytest.raises(TaskladderError, match=f"--level must be a fraction between 0 and 1 or a percentage "
+                                              f"\\(90 or 90%\\), got {re.escape(repr(given))}"):
+        parse_level(given)
+    with pytest.raises(TaskladderError, match="level must be a number, got 'high'"):
+        parse_level("high", "level")
 
 
 def test_tokens_as_a_multiple_of_each_targets_chinchilla_budget():

@@ -215,10 +215,9 @@ def _number(value, what: str) -> float:
 
 
 def _level(level) -> float:
-    level = _number(level, "level")
-    if not 0.0 < level < 1.0:
-        raise TaskladderError(f"level must be between 0 and 1, got {level}")
-    return level
+    from .units import parse_level
+
+    return parse_level(level, "level")
 
 
 def _one(value, what: str):

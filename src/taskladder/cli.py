@@ -16,7 +16,7 @@ from . import io, provenance
 from .errors import FitWarning, TaskladderError, did_you_mean, recording_input_warnings
 from .progress import Progress
 from .tasks import ALL_TASKS, REGISTRY, parse_names
-from .units import parse_count, parse_counts, parse_flops, parse_tokens, percent
+from .units import parse_count, parse_counts, parse_flops, parse_level, parse_tokens, percent
 
 
 class Table(_RichTable):
@@ -437,7 +437,7 @@ def predict(
     step1: Annotated[Optional[str], typer.Option(help="Fixed pipeline: step-1 law nd or flops.")] = None,
     step2: Annotated[Optional[str], typer.Option(help="Fixed pipeline: step-2 law sigmoid or log_sigmoid.")] = None,
     design: Annotated[Optional[str], typer.Option(help="A named pipeline of the paper: task_bpb, flops (C = 6ND), flops_olmo (OLMo's logged FLOPs), taskce, c4, single_step.")] = None,
-    level: Annotated[Optional[float], typer.Option(help="Interval level of the automatic prediction (default 0.9; a fixed pipeline gives no interval).")] = None,
+    level: Annotated[Optional[str], typer.Option(metavar="<level>", help="Interval level of the automatic prediction: 0.9, 90 or 90% (default 0.9; a fixed pipeline gives no interval).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write predict.json, predictions.parquet and .csv, and predictions.png here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     pipelines: Annotated[bool, typer.Option("--pipelines", help="Also print each pipeline's prediction, SD, backtest error and weight (the automatic choice; in --json always).")] = False,
@@ -466,9 +466,7 @@ def predict(
     if fixed and level is not None:
         raise TaskladderError(f"--level sets the automatic prediction's interval; {chosen[0]} (a fixed pipeline) "
                               "gives no interval")
-    level = 0.9 if level is None else level
-    if not 0.0 < level < 1.0:
-        raise TaskladderError(f"--level must be between 0 and 1, got {level}")
+    level = 0.9 if level is None else parse_level(level)
     if fixed and design is not None:
         from .serve import DESIGN_NAMES
 
@@ -595,7 +593,7 @@ def compare(
     target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target's N and D: 7B-4T or 13B-5T (repeatable; with --tokens alone, its N at those tokens).")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s), comma-separated; default: those both ladders have.")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
-    level: Annotated[float, typer.Option(help="Level of the intervals of the differences.")] = 0.9,
+    level: Annotated[str, typer.Option(metavar="<level>", help="Level of the intervals of the differences: 0.9, 90 or 90%.")] = "0.9",
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     out: Annotated[Optional[Path], typer.Option(help="Also write compare.json, comparison.parquet and .csv, and compare.png here.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache of fits.")] = False,
@@ -611,8 +609,7 @@ def compare(
     from .compare import INTERVAL_METHOD, compare as compare_ladders, read_pair
     from .datasets import make_targets
 
-    if not 0.0 < level < 1.0:
-        raise TaskladderError(f"--level must be between 0 and 1, got {level}")
+    level = parse_level(level)
     # a comparison shows no actuals: the note that a bundled target at other tokens has none is moot
     targets, _ = recording_input_warnings(make_targets, target or (), None, parse_counts(n, "--n") if n else None,
                                           parse_tokens(tokens, "--tokens") if tokens else None, flops=_budgets(flops))
@@ -688,7 +685,7 @@ def forecast(
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders (default: bundled).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
-    level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
+    level: Annotated[str, typer.Option(metavar="<level>", help="Interval level: 0.9, 90 or 90%.")] = "0.9",
     out: Annotated[Optional[Path], typer.Option(help="Also write forecast.json, forecast.parquet (and the mean over tasks: mean.parquet) and forecast.png here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
@@ -707,8 +704,7 @@ def forecast(
     if target and len(target) > 1:
         raise TaskladderError(f"forecast follows one run: give one --target (got {', '.join(target)}); "
                               "run it once per target")
-    if not 0.0 < level < 1.0:  # as the other commands say it, before ForecastConfig's own check
-        raise TaskladderError(f"--level must be between 0 and 1, got {level}")
+    level = parse_level(level)  # as the other commands say it, before ForecastConfig's own check
     with err_console.status("fitting the ladder", spinner="dots") if err_console.is_terminal and not json_ else _null():
         # what the ladder or the log cannot tell: kept as notes, as predict keeps its own; a
         # repeated forecast is answered from the cache (figures need the fitted run: --out computes)
@@ -742,7 +738,7 @@ def reach(
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders (default: bundled OLMo 2 ladder).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n giving each rung's N (and batch_tokens where files log steps only).")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
-    level: Annotated[float, typer.Option(help="Level of the interval whose bounds set the range of compute.")] = 0.9,
+    level: Annotated[str, typer.Option(metavar="<level>", help="Level of the interval whose bounds set the range of compute: 0.9, 90 or 90%.")] = "0.9",
     out: Annotated[Optional[Path], typer.Option(help="Also write reach.json, reach.parquet and .csv, and reach.png here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
@@ -757,8 +753,7 @@ def reach(
     from .reach import family_of, parse_goals, reach as reach_goals
     from .serve import default_tasks
 
-    if not 0.0 < level < 1.0:
-        raise TaskladderError(f"--level must be between 0 and 1, got {level}")
+    level = parse_level(level)
     family = family_of(n, tokens)
     tasks = default_tasks(ladder, sizes, mixed_conventions, parse_names(task))
     goals = parse_goals(accuracy, tasks)  # before the folder: a typo leaves nothing behind
@@ -817,7 +812,7 @@ def backtest(
     mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     holdout: Annotated[Optional[int], typer.Option(help="How many of the largest runs to hold out (by N, and by compute; default 4).")] = None,
-    level: Annotated[Optional[float], typer.Option(help="Level of each pipeline's own interval, for coverage (default 0.9).")] = None,
+    level: Annotated[Optional[str], typer.Option(metavar="<level>", help="Level of each pipeline's own interval, for coverage: 0.9, 90 or 90% (default 0.9).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write the per-run backtest table (JSON, Parquet, CSV) and backtest.png here.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     calibration: Annotated[bool, typer.Option("--calibration", help="Replay the automatic prediction on rolling origins and report its intervals' coverage and width at 50/80/90/95%.")] = False,
@@ -839,9 +834,7 @@ def backtest(
     if calibration and (holdout is not None or level is not None):  # its splits and levels are its own
         raise TaskladderError(f"{'--holdout' if holdout is not None else '--level'} sets the plain backtest; "
                               "--calibration replays on the ladder's own splits at 50/80/90/95%")
-    holdout, level = 4 if holdout is None else holdout, 0.9 if level is None else level
-    if not 0.0 < level < 1.0:
-        raise TaskladderError(f"--level must be between 0 and 1, got {level}")
+    holdout, level = 4 if holdout is None else holdout, 0.9 if level is None else parse_level(level)
     results = read_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions)
     tasks = _default_tasks(results, named)
     if holdout < 1:

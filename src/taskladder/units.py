@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from .errors import TaskladderError
 
-__all__ = ["ChinchillaMultiple", "check_count", "parse_count", "parse_counts", "parse_flops", "parse_tokens", "percent",
-           "short_count"]
+__all__ = ["ChinchillaMultiple", "check_count", "parse_count", "parse_counts", "parse_flops", "parse_level", "parse_tokens",
+           "percent", "short_count"]
 
 _MAX_COUNT = float(2 ** 63 - 1024)
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
@@ -115,6 +115,27 @@ def _parse_number(text: str, what: str, examples: str = "6887575552, 6.9e9, 6.9B
     if not math.isfinite(v):
         raise TaskladderError(f"{what}: {text!r} is too large (not a finite number)")
     return v
+
+
+def parse_level(value, what: str = "--level") -> float:
+    """An interval's level as a fraction: 0.9, or as people say it, 90 or "90%".
+
+    A number in (0, 1) is a fraction and one in [10, 100) a percentage, Stata's range for its
+    ``level(95)``, so the two readings never overlap; a bare 1 to 10 (1.5: 1.5%, or a slip for 0.15?)
+    is refused, as is anything outside both ranges, in one clear error; "5%" says what it means."""
+    text = value.strip() if isinstance(value, str) else value
+    pct = isinstance(text, str) and text.endswith("%")
+    try:
+        v = float(text[:-1] if pct else text)
+    except (TypeError, ValueError):
+        raise TaskladderError(f"{what} must be a number, got {value!r}") from None
+    if pct and 0.0 < v < 100.0:
+        return v / 100.0
+    if not pct and 0.0 < v < 1.0:
+        return v
+    if not pct and 10.0 <= v < 100.0:  # 90 for 90%: a level above 1 can only be a percentage
+        return v / 100.0
+    raise TaskladderError(f"{what} must be a fraction between 0 and 1 or a percentage (90 or 90%), got {value!r}")
 
 
 def percent(level: float) -> str:
