@@ -313,6 +313,11 @@ def _per_task(lad: Ladder, tasks: list[str], designs: tuple, kind: tuple, fn, ar
     return out
 
 
+#: Each pipeline's share of a cold automatic fit's CPU (8 tasks of the bundled ladder, measured
+#: 2026-12-07): the one-step laws and TaskCE's log-sigmoid cost the most, C4's shared fit the least.
+_JOB_COST = {"acc_power": 0.32, "taskce": 0.21, "single_step": 0.20, "task_bpb": 0.14, "flops": 0.08, "c4": 0.05}
+
+
 def _compute_missing(lad: Ladder, out: dict, keys: dict, designs: tuple, fn, args: tuple, finish, n_jobs, progress):
     """:func:`_per_task`'s fits of the tasks ``out`` holds None for, filled into ``out`` and stored as each ends."""
     from . import cache
@@ -322,7 +327,10 @@ def _compute_missing(lad: Ladder, out: dict, keys: dict, designs: tuple, fn, arg
             if out[t] is not None:
                 progress()
     parts: dict[str, dict] = {t: {} for t in out if out[t] is None}
-    jobs = [(t, d, *args) for t in parts for d in designs]
+    # the costliest pipelines first (longest-job-first), so the last jobs left to the workers are
+    # short and no core idles long at the end; results do not depend on the order
+    order = sorted(designs, key=lambda d: _JOB_COST.get(d, 0.0), reverse=True)
+    jobs = [(t, d, *args) for d in order for t in parts]
     for (t, d, *_), part in _over_cores(lad, fn, jobs, n_jobs):
         parts[t][d] = part
         if progress is not None:  # a share of the task per pipeline: a single task's bar moves too
