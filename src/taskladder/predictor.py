@@ -370,17 +370,31 @@ def applied_weights(rows: list[dict], states: dict[str, TaskState]) -> list[dict
     return out
 
 
+@lru_cache(maxsize=1)
+def _quadrature() -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [0, 1]: 8 panels of 12, halving towards 1 (0-1/2,
+    1/2-3/4, ...), where the t density's integrand below has its steep end for heavy tails."""
+    u, w = np.polynomial.legendre.leggauss(12)
+    edges = np.array([0.0, *(1.0 - 0.5 ** k for k in range(1, 8)), 1.0])
+    a, b = edges[:-1, None], edges[1:, None]
+    return (a + (b - a) * (u + 1) / 2).ravel(), ((b - a) * w / 2).ravel()
+
+
 @lru_cache(maxsize=256)
 def student_t_ppf(p: float, dof: float) -> float:
     """The ``p`` quantile of Student's t with ``dof`` degrees of freedom (scipy.stats.t.ppf,
-    which takes ~0.8 s to import: the interactive path computes it here).
+    which takes ~0.8 s to import: the interactive path computes it here; scipy.special's
+    ``stdtrit`` alone ~0.3 s, as long as the whole warm prediction).
 
-    The CDF is 1/2 plus the density's integral from 0 (Simpson's rule on 4,096 intervals:
-    the density is smooth, the error ~1e-12), inverted by Newton's method: a few CDFs instead
-    of bisection's 60, which made the quantile 2/3 of a warm prediction's time per target;
-    tested against scipy.
+    With x = sqrt(dof) tan(theta) the CDF is 1/2 + c sqrt(dof) times the integral of
+    cos(theta)^(dof - 1) from 0 to atan(x / sqrt(dof)): bounded and smooth for dof >= 1, so 96
+    Gauss-Legendre nodes (:func:`_quadrature`) take it to ~1e-15, as Simpson's rule on 4,096
+    intervals of the density did in 7x the time (the quantile was half of a 100-target sweep's).
+    Inverted by Newton's method from the Cornish-Fisher start.  Equal to scipy's to 4e-11
+    relative for 1 <= dof <= 1000 up to p = 0.9995, tested; beyond, the normalising constant's
+    difference of two large lgammas loses digits (2e-10 at dof 3000), as it did before.
     """
-    from math import exp, lgamma, pi, sqrt
+    from math import atan, exp, lgamma, pi, sqrt
     from statistics import NormalDist
 
     if not 0.0 < p < 1.0 or dof <= 0:
@@ -390,16 +404,15 @@ def student_t_ppf(p: float, dof: float) -> float:
     if p == 0.5:
         return 0.0
     c = exp(lgamma((dof + 1) / 2) - lgamma(dof / 2)) / sqrt(dof * pi)
-    simpson = np.ones(4097)
-    simpson[1:-1:2], simpson[2:-1:2] = 4.0, 2.0
+    nodes, weights = _quadrature()
+    root = sqrt(dof)
 
     def pdf(x: float) -> float:
         return c * (1.0 + x * x / dof) ** (-(dof + 1) / 2)
 
     def cdf(x: float) -> float:
-        xs = np.linspace(0.0, x, 4097)
-        f = c * (1.0 + xs * xs / dof) ** (-(dof + 1) / 2)
-        return 0.5 + float(simpson @ f) * x / (3 * 4096)
+        theta = atan(x / root)
+        return 0.5 + c * root * theta * float(weights @ np.cos(theta * nodes) ** (dof - 1))
 
     # Newton from the normal quantile's Cornish-Fisher correction (Abramowitz & Stegun 26.7.5),
     # kept inside the bracket [lo, hi] it narrows; bisection where a step would leave it
