@@ -222,7 +222,7 @@ def _row(task, t, sa, sb, common, mse, err: ModelError, center: float, level: fl
     fit_dof = min(min(sa.pipelines[d].dof, sb.pipelines[d].dof) for d in (booted or use))
     q = welch_quantile(fit_var, err_var, fit_dof, err.dof, level)
     diff = cand - base
-    return {"task": task, "target": t.name, "baseline": base, "candidate": cand, "difference": diff,
+    return {"task": task, "target": t.name, "n": t.n, "d": t.d, "baseline": base, "candidate": cand, "difference": diff,
             "lower": diff - q * sd, "upper": diff + q * sd, "sd": sd, "level": level, "interval": INTERVAL_METHOD,
             "weights": w}, (fit_var, fit_dof, float(ext))
 
@@ -286,7 +286,8 @@ def _mean_rows(rows: list[dict], parts: dict, errors: list[ModelError], tasks: l
         sd, q = spread(fit_vars, fit_dofs, exts, err, level)
         base, cand = (float(np.mean([r[c] for r in got])) for c in ("baseline", "candidate"))
         diff = float(np.mean([r["difference"] for r in got]))
-        out.append({"task": MEAN, "target": t.name, "baseline": base, "candidate": cand, "difference": diff,
+        out.append({"task": MEAN, "target": t.name, "n": t.n, "d": t.d, "baseline": base, "candidate": cand,
+                    "difference": diff,
                     "lower": diff - q * sd, "upper": diff + q * sd, "sd": sd, "level": level,
                     "interval": MEAN_INTERVAL_METHOD, "weights": {}, "matched_runs": min(r["matched_runs"] for r in got),
                     "paired": all(r["paired"] for r in got), "tasks": list(tasks)})

@@ -297,7 +297,8 @@ class TaskState:
             lo, hi = (float(v) for v in expit(np.array([logit(e.center) - half, logit(e.center) + half])))
             actual = t.actual(self.task, ACC) if hasattr(t, "actual") else None
             tw = e.weights
-            rows.append({"task": self.task, "target": t.name, "predicted": e.center, "lower": lo, "upper": hi,
+            rows.append({"task": self.task, "target": t.name, "n": t.n, "d": t.d, "predicted": e.center,
+                         "lower": lo, "upper": hi,
                          "sd": e.sd, "level": level, "interval": INTERVAL_METHOD, "actual": actual,
                          "abs_error": None if actual is None else abs(e.center - actual) * 100,
                          "covered": None if actual is None else bool(lo <= actual <= hi),
@@ -528,7 +529,7 @@ class ChainState:
             actual = t.actual(self.task, ACC)
             if self.step2 is None:
                 acc = float(self.step1.predict(t.n, t.d))
-                rows.append({"task": self.task, "target": t.name, "predicted": acc, "actual": actual,
+                rows.append({"task": self.task, "target": t.name, "n": t.n, "d": t.d, "predicted": acc, "actual": actual,
                              "fit_error": self.step1.fit_error_, "flags": "; ".join(self.step1.flags_),
                              "abs_error": None if actual is None else abs(acc - actual) * 100.0,
                              "rel_error": None if actual is None else abs(acc - actual) / actual})
