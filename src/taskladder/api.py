@@ -60,7 +60,8 @@ def predict(n=None, d=None, *, ladder=None, tasks: Sequence[str] | str | None = 
         the actuals where every task has one; ``tasks`` lists the tasks it averages.
 
     Returns one row per task and target: ``task, target, n, d, predicted`` (the target's N and
-    tokens as numbers, for a sweep's plot; the prediction a fraction), and for the automatic choice ``lower, upper, sd, level, interval, pipeline``, else the chain's
+    tokens as numbers, for a sweep's plot; the prediction a fraction), and for the automatic
+    choice ``lower, upper, sd, level, interval, pipeline``, else the chain's
     ``predicted_feature`` and fit errors; ``actual`` and ``abs_error`` (points) for bundled targets.
     """
     design = "task_bpb" if design == "paper" else design
@@ -287,8 +288,8 @@ def compare_ladders(baseline, candidate, n=None, d=None, *, targets: Sequence[st
         any format ``--ladder`` reads, or a tidy DataFrame; at least 10 runs each.
     n, d (or tokens), targets, flops: the targets, as :func:`predict`'s.  tasks, level, sizes: likewise.
 
-    Returns one row per task and target (and its ``n``, ``d``): ``baseline``, ``candidate`` (each ladder's prediction
-    with the weights they share), ``difference``, ``lower``, ``upper`` (at ``level``), ``sd``,
+    Returns one row per task and target (and its ``n``, ``d``): ``baseline``, ``candidate`` (each
+    ladder's prediction with the weights they share), ``difference``, ``lower``, ``upper`` (at ``level``), ``sd``,
     ``matched_runs``, ``paired``, and ``compute_multiplier`` with its ``multiplier_lower`` and
     ``multiplier_upper`` (the compute the baseline's prediction needs to match the candidate's, over
     the target's; None beyond 1000x either way); with ``mean``, a last row per target whose ``task`` is ``"mean"``:
