@@ -128,8 +128,8 @@ def mean_rows(states: dict[str, TaskState], tasks: Sequence[str], targets, level
         actuals = [t.actual(task, ACC) for task in tasks] if hasattr(t, "actual") else []
         known = len(actuals) == k and all(a is not None and a == a for a in actuals)
         actual = float(np.mean(actuals)) if known else None
-        rows.append({"task": MEAN, "target": t.name, "n": t.n, "d": t.d, "tasks": tasks, "predicted": center, "lower": lo,
-                     "upper": hi, "sd": sd, "level": level, "interval": INTERVAL_METHOD, "actual": actual,
+        rows.append({"task": MEAN, "target": t.name, "n": t.n, "d": t.d, "tasks": tasks, "predicted": center,
+                     "lower": lo, "upper": hi, "sd": sd, "level": level, "interval": INTERVAL_METHOD, "actual": actual,
                      "abs_error": None if actual is None else abs(center - actual) * 100,
                      "covered": None if actual is None else bool(lo <= actual <= hi)})
     return rows

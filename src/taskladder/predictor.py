@@ -530,7 +530,8 @@ class ChainState:
             actual = t.actual(self.task, ACC)
             if self.step2 is None:
                 acc = float(self.step1.predict(t.n, t.d))
-                rows.append({"task": self.task, "target": t.name, "n": t.n, "d": t.d, "predicted": acc, "actual": actual,
+                rows.append({"task": self.task, "target": t.name, "n": t.n, "d": t.d, "predicted": acc,
+                             "actual": actual,
                              "fit_error": self.step1.fit_error_, "flags": "; ".join(self.step1.flags_),
                              "abs_error": None if actual is None else abs(acc - actual) * 100.0,
                              "rel_error": None if actual is None else abs(acc - actual) / actual})

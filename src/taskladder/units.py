@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from .errors import TaskladderError
 
-__all__ = ["ChinchillaMultiple", "check_count", "parse_count", "parse_counts", "parse_flops", "parse_level", "parse_tokens",
-           "percent", "short_count"]
+__all__ = ["ChinchillaMultiple", "check_count", "parse_count", "parse_counts", "parse_flops", "parse_level",
+           "parse_tokens", "percent", "short_count"]
 
 _MAX_COUNT = float(2 ** 63 - 1024)
 _SUFFIX = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
