@@ -38,3 +38,22 @@ def pid_and_mark(k):
     import os
 
     return k * k, _MARKED["worker"], os.getpid()
+
+
+def warn_then(k):
+    """Warns twice, then returns k * k, or fails for a negative k (after its warnings)."""
+    import os
+    import warnings
+
+    from taskladder.errors import FitWarning
+
+    warnings.warn(f"job {k} first", FitWarning)
+    warnings.warn(f"job {k} second", UserWarning)
+    if k < 0:
+        raise TaskladderError(f"negative input {k}")
+    return k * k, os.getpid()
+
+
+def nested(k):
+    """A job that itself fits over the cores (as design_choices inside a worker would)."""
+    return parallel.fits_over_cores(warn_then, [(k,), (k + 1,)], 2)

@@ -100,3 +100,35 @@ def test_an_unguarded_script_fits_in_parallel_whatever_the_default_start_method(
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "['piqa']"
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_fits_over_cores_return_warn_and_fail_in_job_order_as_a_loop_here_would(n_jobs):
+    import warnings
+
+    from taskladder.errors import FitWarning
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        out = parallel.fits_over_cores(jobs.warn_then, [(k,) for k in range(5)], n_jobs)
+    assert [v for v, _ in out] == [0, 1, 4, 9, 16]
+    # the workers' warnings are said here, each with its category, in the order of the jobs
+    assert [(w.category, str(w.message)) for w in said] == \
+        [(c, f"job {k} {which}") for k in range(5) for c, which in ((FitWarning, "first"), (UserWarning, "second"))]
+    assert ({pid for _, pid in out} != {os.getpid()}) == (n_jobs > 1)
+    # the first failing job in job order raises, after the warnings of the jobs before it
+    # (and its own), whichever worker finished first; later jobs' warnings are not said
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with pytest.raises(TaskladderError, match="negative input -2"):
+            parallel.fits_over_cores(jobs.warn_then, [(1,), (-2,), (-3,), (4,)], n_jobs)
+    assert [str(w.message) for w in said] == ["job 1 first", "job 1 second", "job -2 first", "job -2 second"]
+
+
+def test_fits_over_cores_inside_a_worker_run_there():
+    # a pool's workers cannot start processes of their own: a fit over the cores inside a job
+    # (a design-choice table drawn in a figure's worker) runs in that worker, in order
+    out = dict(parallel.over_cores(jobs.nested, [(0,), (10,)], 2))
+    assert {k: [v for v, _ in got] for k, got in out.items()} == {0: [0, 1], 1: [100, 121]}
+    assert all(len({pid for _, pid in got}) == 1 and os.getpid() not in {pid for _, pid in got}
+               for got in out.values())

@@ -8,9 +8,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .chain import ChainConfig, Ladder, as_ladder, feature_key, predict_targets, run_table
+from .chain import ChainConfig, Ladder, as_ladder, feature_key, fit_predictor, predict_targets, run_table
 from .errors import TaskladderError
 from .io import records
+from .parallel import fits_over_cores
 from .laws import PowerLaw, SingleStep
 from .predictor import ChainState
 from .tasks import ACC, BPB, chance
@@ -73,18 +74,21 @@ def design_choices(ladder, targets, tasks, designs: Iterable[str] | None = None)
     when a task has fewer runs than its 7 parameters.
     """
     lad = as_ladder(ladder)
-    targets = list(targets)
+    targets, tasks = list(targets), list(tasks)
     frames = []
     explicit = designs is not None
-    for name in designs if explicit else default_designs(lad, targets):
-        cfg = design_config(name, lad, targets)
-        if not explicit and _left_out(cfg, lad, tasks):
-            continue
+    names = designs if explicit else default_designs(lad, targets)
+    configs = {name: design_config(name, lad, targets) for name in names}
+    if not explicit:
+        configs = {name: cfg for name, cfg in configs.items() if not _left_out(cfg, lad, tasks)}
+    # every task of every design fitted in one pass over the cores
+    fitted = iter(fits_over_cores(_fit_design, [(lad, task, cfg) for cfg in configs.values() for task in tasks]))
+    for name, cfg in configs.items():
         if cfg is None:
-            df = single_step_predictions(lad, targets, tasks)
+            df = pd.DataFrame([r for task in tasks for r in ChainState(task, next(fitted), None).rows(targets)])
             df["feature_rel_error"] = np.nan
         else:
-            df, _ = predict_targets(lad, targets, tasks, cfg)
+            df = pd.DataFrame([r for _ in tasks for r in ChainState.of(next(fitted)).rows(targets)])
             df = df[["task", "target", "predicted", "actual", "feature_rel_error", "flags"]]
         df.insert(0, "design", name)
         df["compute"] = cfg.compute if cfg is not None and cfg.step1 == "flops" else None
@@ -94,6 +98,11 @@ def design_choices(ladder, targets, tasks, designs: Iterable[str] | None = None)
     out["abs_error"] = (out["predicted"] - act).abs() * 100
     out["relative_error"] = (out["predicted"] - act).abs() / act
     return out
+
+
+def _fit_design(lad: Ladder, task: str, cfg: ChainConfig | None):
+    """One task's fit of one design of :func:`design_choices`: its chain, or the single step (cfg None)."""
+    return single_step_law(lad, task) if cfg is None else fit_predictor(lad, task, cfg)
 
 
 def _left_out(cfg: ChainConfig | None, lad: Ladder, tasks) -> str | None:

@@ -377,13 +377,19 @@ def predict_targets(ladder, targets, tasks, config: ChainConfig = PAPER, progres
     targets = list(targets)
     if not targets:
         raise TaskladderError("no target given: name a target or give --n and --tokens")
-    rows, fits = [], {}
-    for task in tasks:
-        fits[task] = fit_predictor(lad, task, config)
-        rows += ChainState.of(fits[task]).rows(targets)  # the same rows a cached prediction gives
-        if progress is not None:
-            progress()
+    tasks = list(tasks)
+    fits = dict(zip(tasks, fit_predictors(lad, [(task, config) for task in tasks], progress=progress)))
+    rows = [r for task in tasks for r in ChainState.of(fits[task]).rows(targets)]  # as a cached prediction's
     return pd.DataFrame(rows), fits
+
+
+def fit_predictors(ladder, jobs, n_jobs: int | None = None, progress=None) -> list[TaskPredictor]:
+    """:func:`fit_predictor` for every ``(task, config)`` of ``jobs``, over the cores, in the order
+    of ``jobs``, warning and failing as one loop here would (:func:`parallel.fits_over_cores`)."""
+    from .parallel import fits_over_cores
+
+    lad = as_ladder(ladder)
+    return fits_over_cores(fit_predictor, [(lad, task, cfg) for task, cfg in jobs], n_jobs, progress)
 
 
 def run_table(results: pd.DataFrame) -> pd.DataFrame:

@@ -40,6 +40,16 @@ def ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def one_blas_thread() -> None:
+    """A fitting worker's initialiser: one BLAS thread.  Forked workers inherit the parent's BLAS
+    thread pool; on the tiny matrices of a fit its threads only spin against each other (30x
+    slower), and the workers already use every core."""
+    import scipy.optimize  # noqa: F401  scipy's own OpenBLAS must be loaded before it can be limited
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def can_fork() -> bool:
     """Whether jobs may run in forked processes: where the platform has fork and it is safe,
     so not on macOS, whose system libraries may run threads that a fork leaves broken (why
@@ -65,7 +75,8 @@ def over_cores(fn: Callable, jobs: Iterable[tuple], n_jobs: int | None = None,
     ``multiprocessing.Pool``, whose ``__exit__`` terminates its workers, so Ctrl-C stops at
     once (a ``ProcessPoolExecutor`` waited on idle workers)."""
     jobs = list(jobs)
-    n = min(workers(n_jobs), len(jobs))
+    # a pool's worker may not start processes of its own: a job that fits over the cores runs here
+    n = 1 if multiprocessing.current_process().daemon else min(workers(n_jobs), len(jobs))
     fork = can_fork()
     if n <= 1 or not (fork or portable):
         for i, job in enumerate(jobs):
@@ -82,6 +93,42 @@ def over_cores(fn: Callable, jobs: Iterable[tuple], n_jobs: int | None = None,
     finally:
         if fork:
             _FORKED.pop()
+
+
+def fits_over_cores(fn: Callable, jobs: Iterable[tuple], n_jobs: int | None = None,
+                    progress: Callable[[], None] | None = None) -> list:
+    """``[fn(*job) for job in jobs]`` for fits, over the cores (:func:`over_cores`, one BLAS thread
+    per worker), and what that loop would have said: each job's warnings are issued here, in job
+    order, and the first job that fails (in that order) raises its :class:`TaskladderError` after the
+    warnings of the jobs before it.  ``progress()`` is called as each job ends."""
+    import warnings
+
+    jobs = list(jobs)
+    done: list = [None] * len(jobs)
+    for i, out in over_cores(_recording, [(fn, *job) for job in jobs], n_jobs, init=one_blas_thread, portable=True):
+        done[i] = out
+        if progress is not None:
+            progress()
+    for _, said, error in done:
+        for w in said:
+            warnings.warn(w, stacklevel=2)
+        if error is not None:
+            raise error
+    return [value for value, _, _ in done]
+
+
+def _recording(fn: Callable, *args) -> tuple:
+    """One job of :func:`fits_over_cores`: (its value or None, its warnings, its error or None)."""
+    import warnings
+
+    from .errors import TaskladderError
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")  # every warning goes back; the caller's filters decide
+        try:
+            return fn(*args), [w.message for w in said], None
+        except TaskladderError as e:
+            return None, [w.message for w in said], e
 
 
 def _forked_init(spawned: tuple | None = None) -> None:

@@ -334,15 +334,15 @@ def fixed_prediction(targets, tasks: Sequence[str], spec: Spec = ("task_bpb", No
 
     def fit(lad, tasks, progress):
         from .analyses import design_config, single_step_law
-        from .chain import fit_predictor
+        from .chain import fit_predictors
 
         cfg = design_config(design, lad, targets) if design else chain_config(*spec[1:])
+        if cfg is not None:  # the tasks' chains over the cores
+            fits = fit_predictors(lad, [(t, cfg) for t in tasks], progress=progress)
+            return {t: ChainState.of(f) for t, f in zip(tasks, fits)}
         states = {}
         for t in tasks:
-            if cfg is None:
-                states[t] = ChainState(t, single_step_law(lad, t), None, config={"design": "single_step"})
-            else:
-                states[t] = ChainState.of(fit_predictor(lad, t, cfg))
+            states[t] = ChainState(t, single_step_law(lad, t), None, config={"design": "single_step"})
             if progress is not None:
                 progress()
         return states

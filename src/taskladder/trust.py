@@ -462,19 +462,10 @@ def _over_cores(lad: Ladder, fn, jobs: list[tuple], n_jobs: int | None):
     """Yield ``(job, fn(lad, *job))`` for every job as it finishes, over the cores (forked
     workers share the parent's ladder, already indexed and hashed, and use one BLAS thread
     each), or here when one core or one job."""
-    from .parallel import over_cores
+    from .parallel import one_blas_thread, over_cores
 
-    for i, out in over_cores(fn, [(lad, *job) for job in jobs], n_jobs, init=_one_blas_thread, portable=True):
+    for i, out in over_cores(fn, [(lad, *job) for job in jobs], n_jobs, init=one_blas_thread, portable=True):
         yield jobs[i], out
-
-
-def _one_blas_thread() -> None:
-    # Forked workers inherit the parent's BLAS thread pool; on tiny matrices its
-    # threads only spin against each other (30x slower), so each worker uses one.
-    import scipy.optimize  # noqa: F401  scipy's own OpenBLAS must be loaded before it can be limited
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
 
 
 @dataclass
