@@ -11,8 +11,8 @@ import pandas as pd
 from .chain import ChainConfig, Ladder, as_ladder, feature_key, fit_predictor, predict_targets, run_table
 from .errors import TaskladderError
 from .io import records
-from .parallel import fits_over_cores
 from .laws import PowerLaw, SingleStep
+from .parallel import fits_over_cores
 from .predictor import ChainState
 from .tasks import ACC, BPB, chance
 
@@ -55,13 +55,6 @@ def single_step_law(ladder, task: str, final_window: int = 5) -> SingleStep:
     pts = lad.final_points(task, ACC, final_window)
     return cache.cached(cache.key("single_step", lad.content_hash, task, final_window),
                         lambda: SingleStep(chance=lad.chance(task)).fit(pts["n"], pts["d"], pts["value"]))
-
-
-def single_step_predictions(ladder, targets, tasks, final_window: int = 5) -> pd.DataFrame:
-    """The single step (:func:`single_step_law`) for every task and target (:meth:`predictor.ChainState.rows`)."""
-    lad = as_ladder(ladder)
-    return pd.DataFrame([r for task in tasks
-                         for r in ChainState(task, single_step_law(lad, task, final_window), None).rows(targets)])
 
 
 def design_choices(ladder, targets, tasks, designs: Iterable[str] | None = None) -> pd.DataFrame:

@@ -335,17 +335,14 @@ def fixed_prediction(targets, tasks: Sequence[str], spec: Spec = ("task_bpb", No
     def fit(lad, tasks, progress):
         from .analyses import design_config, single_step_law
         from .chain import fit_predictors
+        from .parallel import fits_over_cores
 
         cfg = design_config(design, lad, targets) if design else chain_config(*spec[1:])
-        if cfg is not None:  # the tasks' chains over the cores
+        if cfg is not None:  # the tasks' fits over the cores
             fits = fit_predictors(lad, [(t, cfg) for t in tasks], progress=progress)
             return {t: ChainState.of(f) for t, f in zip(tasks, fits)}
-        states = {}
-        for t in tasks:
-            states[t] = ChainState(t, single_step_law(lad, t), None, config={"design": "single_step"})
-            if progress is not None:
-                progress()
-        return states
+        laws = fits_over_cores(single_step_law, [(lad, t) for t in tasks], progress=progress)
+        return {t: ChainState(t, law, None, config={"design": "single_step"}) for t, law in zip(tasks, laws)}
 
     if design == "flops_olmo":  # every target's compute must be known, fitted or not (the ladder's: at the fit)
         from .ladder import OLMO_FLOPS_UNKNOWN, known_flops_per_token
