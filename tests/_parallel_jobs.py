@@ -55,5 +55,5 @@ def warn_then(k):
 
 
 def nested(k):
-    """A job that itself fits over the cores (as design_choices inside a worker would)."""
+    """A job that itself fits over the cores."""
     return parallel.fits_over_cores(warn_then, [(k,), (k + 1,)], 2)

@@ -126,8 +126,8 @@ def test_fits_over_cores_return_warn_and_fail_in_job_order_as_a_loop_here_would(
 
 
 def test_fits_over_cores_inside_a_worker_run_there():
-    # a pool's workers cannot start processes of their own: a fit over the cores inside a job
-    # (a design-choice table drawn in a figure's worker) runs in that worker, in order
+    # a pool's workers cannot start processes of their own: a fit over the cores asked for
+    # inside a job runs in that worker, in order, instead of failing
     out = dict(parallel.over_cores(jobs.nested, [(0,), (10,)], 2))
     assert {k: [v for v, _ in got] for k, got in out.items()} == {0: [0, 1], 1: [100, 121]}
     assert all(len({pid for _, pid in got}) == 1 and os.getpid() not in {pid for _, pid in got}
