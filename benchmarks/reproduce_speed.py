@@ -91,7 +91,7 @@ def baseline(data) -> list[float]:
 def ours(data) -> list[float]:
     from taskladder import cache
 
-    cache._MEMO.clear()  # fit every law again: a repeat would otherwise take the last call's laws from memory
+    cache.forget()  # fit every law again: a repeat would otherwise take the last call's laws from memory
     preds, _ = predict_targets(Ladder(data.ladder), [data.targets["7B-4T"], data.targets["13B-5T"]], PAPER_TASKS)
     return preds["predicted"].tolist()
 

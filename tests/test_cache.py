@@ -681,3 +681,49 @@ def test_a_cache_folder_that_cannot_be_written_is_said_once_and_the_answer_is_th
     out = tmp_path / "data"
     r = _cli(folder, "data", "--out", out)  # figures drawn in forked workers, each finding no cache
     assert r.returncode == 0 and r.stderr.count("warning") == 1 and (out / "accuracy.png").is_file(), r.stderr
+
+
+def test_with_the_cache_off_a_chain_fitted_in_a_worker_is_not_fitted_again_here(monkeypatch):
+    # `reproduce --no-cache` fitted every chain again in each stage that needed it (148 chain fits
+    # instead of 106): the fits a forked worker keeps in memory now come back to its parent
+    from taskladder.chain import PAPER, Ladder, TaskPredictor, fit_predictor, fit_predictors
+
+    monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")
+    monkeypatch.setattr(cache, "_KEPT", {})
+    lad = Ladder(olmo2_ladder().ladder)
+    a, b = fit_predictors(lad, [("piqa", PAPER), ("csqa", PAPER)], n_jobs=2)  # two forked workers
+    assert len(cache._KEPT) == 2
+
+    def refit(self, ladder):
+        raise AssertionError(f"{self.task} fitted again")
+
+    monkeypatch.setattr(TaskPredictor, "fit", refit)
+    again = fit_predictor(lad, "csqa", PAPER)
+    assert again is not b and again.predict(7e9, 4e12) == b.predict(7e9, 4e12)
+    again.step2_ = None  # a hit is a copy: what a caller changes is not what the next one gets
+    assert fit_predictor(lad, "csqa", PAPER).step2_ is not None
+    cache.clear()
+    assert not cache._KEPT
+    with pytest.raises(AssertionError, match="csqa fitted again"):
+        fit_predictor(lad, "csqa", PAPER)
+
+
+def test_the_in_memory_entries_keep_the_most_recent_within_their_bytes(monkeypatch):
+    monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")
+    monkeypatch.setattr(cache, "_KEPT", {})
+    monkeypatch.setattr(cache, "KEPT_BYTES", 2500)
+    calls = []
+
+    def f(k):
+        return cache.cached(f"k{k}", lambda: calls.append(k) or bytes(1000))
+
+    for k in (1, 2, 1, 3, 1, 2):
+        assert f(k) == bytes(1000)
+    assert calls == [1, 2, 3, 2]  # two entries of ~1,000 bytes fit: 2 was the least recently used
+    with cache.new_entries() as new:  # what a worker's job computes is listed for its parent
+        f(2)  # kept before: not computed, not sent
+        f(4)
+    assert [k for k, _ in new] == ["k4"] and pickle.loads(new[0][1]) == bytes(1000)
+    monkeypatch.delenv("TASKLADDER_NO_CACHE")  # the disk cache on: entries go there, not to memory
+    k = cache.key("test-kept", 5)
+    assert cache.cached(k, lambda: 5) == 5 and k not in cache._KEPT and cache.load(k) == 5

@@ -14,7 +14,7 @@ so concurrent processes never see a half-written entry (the last rename wins, an
 wrote the same content).  An entry that cannot be read is ignored with a
 :class:`CacheWarning` and recomputed; a cache folder that cannot be written is said once
 per command (:func:`writable`) and nothing is written to it.  ``TASKLADDER_NO_CACHE=1`` (the
-CLI's ``--no-cache``) turns it off.
+CLI's ``--no-cache``) turns it off: a process then keeps what it computes in memory only (:func:`kept`).
 
 One process computes an entry at a time (:func:`computing`): a second process that misses the
 same entry meanwhile (two dashboard panels, a notebook beside the CLI) waits for the first's
@@ -220,7 +220,10 @@ def store(k: str, obj) -> None:
 
 
 def cached(k: str, compute):
-    """``load(k)``, or ``compute()`` stored under ``k`` (one process at a time: :func:`computing`)."""
+    """``load(k)``, or ``compute()`` stored under ``k`` (one process at a time: :func:`computing`).
+    With the disk cache off, the entry is kept in this process's memory instead (:func:`kept`)."""
+    if not enabled():
+        return _in_memory(k, compute)
     hit = load(k)
     if hit is not None:
         return hit
@@ -318,8 +321,62 @@ def memo(key: tuple, compute):
     return value
 
 
+#: With the disk cache off, :func:`cached`'s entries of this process, pickled (the last KEPT_BYTES of
+#: them).  Without them a command with ``--no-cache`` fitted a chain again in every stage that needs it
+#: (``reproduce --no-cache`` took 43 s against 33.5 s cold with the cache: the automatic choice's
+#: workers fit every chain, then the paper's design and the design-choice table fitted them again).
+#: Pickled so that a hit is a fresh object, as one read from disk is: a caller may change what it got.
+_KEPT: dict[str, bytes] = {}
+KEPT_BYTES = 64 << 20
+#: While a forked job runs (:func:`new_entries`): the entries it computes, sent back to its parent.
+_NEW: list | None = None
+
+
+def _in_memory(k: str, compute):
+    blob = _KEPT.get(k)
+    if blob is not None:
+        _KEPT[k] = _KEPT.pop(k)  # most recently used last
+        return pickle.loads(blob)
+    obj = compute()
+    kept(k, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    return obj
+
+
+def kept(k: str, blob: bytes) -> None:
+    """Keep the pickled entry ``blob`` under ``k`` in this process (the disk cache off), and pass it on
+    to the parent if a forked job computed it: a fit made in a worker is not made again here."""
+    _KEPT.pop(k, None)
+    _KEPT[k] = blob
+    total = sum(map(len, _KEPT.values()))
+    while total > KEPT_BYTES and len(_KEPT) > 1:
+        total -= len(_KEPT.pop(next(iter(_KEPT))))
+    if _NEW is not None:
+        _NEW.append((k, blob))
+
+
+@contextmanager
+def new_entries():
+    """Collect the entries :func:`cached` keeps in memory inside the block (the disk cache off) in the
+    list it yields, for a worker to send back to its parent, which :func:`kept` them."""
+    global _NEW
+    outer, _NEW = _NEW, []
+    try:
+        yield _NEW
+    finally:
+        _NEW = outer  # a caller keeps what it is sent (parallel.fits_over_cores), passing it on
+
+
+def forget() -> None:
+    """Forget what this process computed (:func:`memo`'s results and the in-memory entries); the disk
+    cache is untouched.  For timing a cold path twice in one process (benchmarks/)."""
+    _MEMO.clear()
+    _KEPT.clear()
+
+
 def clear() -> tuple[int, int]:
-    """Remove every entry (and stray temp and lock files); returns (entries removed, bytes freed)."""
+    """Remove every entry (and stray temp and lock files); returns (entries removed, bytes freed).
+    The entries this process keeps in memory go too."""
+    _KEPT.clear()
     d = cache_dir()
     n = size = 0
     if d.is_dir():

@@ -73,7 +73,8 @@ def over_cores(fn: Callable, jobs: Iterable[tuple], n_jobs: int | None = None,
     ladder to each.  Elsewhere (macOS) ``portable`` jobs (``fn``, ``init`` and the jobs
     picklable) go to spawned workers, as Python runs them there; others run here.  A
     ``multiprocessing.Pool``, whose ``__exit__`` terminates its workers, so Ctrl-C stops at
-    once (a ``ProcessPoolExecutor`` waited on idle workers)."""
+    once (a ``ProcessPoolExecutor`` waited on idle workers).  With the disk cache off, the
+    fits a worker keeps in memory come back with its result (:func:`cache.kept`)."""
     jobs = list(jobs)
     # a pool's worker may not start processes of its own: a job that fits over the cores runs here
     n = 1 if multiprocessing.current_process().daemon else min(workers(n_jobs), len(jobs))
@@ -87,9 +88,14 @@ def over_cores(fn: Callable, jobs: Iterable[tuple], n_jobs: int | None = None,
         ctx, init_args = multiprocessing.get_context("fork"), ()
     else:
         ctx, init_args = multiprocessing.get_context("spawn"), ((fn, jobs, init),)
+    from .cache import kept
+
     try:
         with ctx.Pool(n, initializer=_forked_init, initargs=init_args) as pool:
-            yield from pool.imap_unordered(_forked_job, range(len(jobs)))
+            for i, out, new in pool.imap_unordered(_forked_job, range(len(jobs))):
+                for k, blob in new:  # what the worker fitted with the disk cache off is not fitted again here
+                    kept(k, blob)
+                yield i, out
     finally:
         if fork:
             _FORKED.pop()
@@ -140,9 +146,13 @@ def _forked_init(spawned: tuple | None = None) -> None:
         init()
 
 
-def _forked_job(i: int) -> tuple[int, Any]:
+def _forked_job(i: int) -> tuple[int, Any, list]:
+    """Job ``i`` in a worker: its index, its value and the entries it kept in memory (the disk cache off)."""
+    from .cache import new_entries
+
     fn, jobs, _ = _FORKED[-1]
-    return i, fn(*jobs[i])
+    with new_entries() as new:
+        return i, fn(*jobs[i]), new
 
 
 def _state(setup: Callable | None, args: tuple):
