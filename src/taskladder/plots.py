@@ -74,6 +74,14 @@ def _ladder_handles(fits: dict[str, TaskPredictor], multiples: bool = True) -> l
     return hs
 
 
+def _mark_target(ax, t, pred: float, act, c):
+    """A target's prediction (x) at its tokens and, if known, its actual (o); returns the actual."""
+    ax.scatter(t.d, pred, marker="x", color=c, s=30, label=f"{t.name} (predicted)", zorder=4)
+    if act is not None:
+        ax.scatter(t.d, act, marker="o", facecolors="none", edgecolors=c, s=30, label=f"{t.name} (actual)", zorder=4)
+    return act
+
+
 def _error_box(ax, lines: list[tuple[str, str]], where: str = "upper right") -> None:
     """Each target's error in one box in a corner of the panel (labels beside points overlapped)."""
     if not lines:
@@ -228,11 +236,8 @@ def plot_step1(fits: dict[str, TaskPredictor], targets: Sequence, path: Path) ->
             pred = float(fit.predict_feature(t.n, t.d))
             ax.plot(np.geomspace(lo, hi, 100), fit.predict_feature(t.n, np.geomspace(lo, hi, 100)), ":",
                     color=c, lw=1)
-            ax.scatter(t.d, pred, marker="x", color=c, s=30, label=f"{t.name} (predicted)", zorder=4)
-            act = t.actual(*fkey)
+            act = _mark_target(ax, t, pred, t.actual(*fkey), c)
             if act is not None:
-                ax.scatter(t.d, act, marker="o", facecolors="none", edgecolors=c, s=30,
-                           label=f"{t.name} (actual)", zorder=4)
                 errs.append((f"{t.name}: {abs(pred - act) / act:.1%} off", c))
         _error_box(ax, errs, "upper right")
         _log_x(ax)
@@ -311,11 +316,8 @@ def plot_chained(fits: dict[str, TaskPredictor], targets: Sequence, path: Path, 
             c = _TARGET_COLORS[i % len(_TARGET_COLORS)]
             ax.plot(ds, fit.predict(t.n, ds), ":", color=c, lw=1)
             pred = float(fit.predict(t.n, t.d))
-            ax.scatter(t.d, pred, marker="x", color=c, s=30, label=f"{t.name} (predicted)", zorder=4)
-            act = t.actual(task, ACC)
+            act = _mark_target(ax, t, pred, t.actual(task, ACC), c)
             if act is not None:
-                ax.scatter(t.d, act, marker="o", facecolors="none", edgecolors=c, s=30,
-                           label=f"{t.name} (actual)", zorder=4)
                 errs.append((f"{t.name}: {abs(pred - act) * 100:.1f} pts off", c))
         _error_box(ax, errs, "lower right")
         _log_x(ax)
