@@ -27,6 +27,13 @@ class Table(_RichTable):
         super().__init__(*args, caption_justify=caption_justify, **kwargs)
 
 
+# The options most commands share, declared once (their help the same everywhere)
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+Mixed = Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")]
+Sizes = Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")]
+
+
 # Plain click help (rich_markup_mode=None): flags print without a "<bool>" metavar.
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Predict a large model's task accuracy from a ladder of small models.")
@@ -393,7 +400,7 @@ def reproduce(
     out: Annotated[Path, typer.Option(help="Folder for tables and figures.")] = Path("taskladder-out"),
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     figures: Annotated[bool, typer.Option(help="Draw the step-1, step-2 and chained figures.")] = True,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
+    no_cache: NoCache = False,
 ):
     """Recompute the paper's Figure 2 (7B-4T and 13B-5T) from the bundled ladder."""
     _set_cache(no_cache)
@@ -431,7 +438,7 @@ def predict(
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders (default: bundled OLMo 2 ladder).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n giving each rung's N (and batch_tokens where files log steps only).")] = None,
-    mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
+    mixed_conventions: Mixed = False,
     paper: Annotated[bool, typer.Option("--paper", help="Use the paper's fixed design (task bpb -> sigmoid) instead of the automatic choice.")] = False,
     feature: Annotated[Optional[str], typer.Option(help="Fixed pipeline: intermediate feature bpb, taskce or c4.")] = None,
     step1: Annotated[Optional[str], typer.Option(help="Fixed pipeline: step-1 law nd or flops.")] = None,
@@ -439,9 +446,9 @@ def predict(
     design: Annotated[Optional[str], typer.Option(help="A named pipeline of the paper: task_bpb, flops (C = 6ND), flops_olmo (OLMo's logged FLOPs), taskce, c4, single_step.")] = None,
     level: Annotated[Optional[str], typer.Option(metavar="<level>", help="Interval level of the automatic prediction: 0.9, 90 or 90% (default 0.9; a fixed pipeline gives no interval).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write predict.json, predictions.parquet and .csv, and predictions.png here.")] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    json_: JsonOut = False,
     pipelines: Annotated[bool, typer.Option("--pipelines", help="Also print each pipeline's prediction, SD, backtest error and weight (the automatic choice; in --json always).")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
+    no_cache: NoCache = False,
 ):
     """Predict task accuracies for any target (N, D) from a ladder.
 
@@ -592,7 +599,7 @@ def compare(
     flops: Annotated[Optional[str], typer.Option(help="Training budget C = 6ND: with --n or --tokens, sets the other.")] = None,
     target: Annotated[Optional[list[str]], typer.Option(metavar="<name>", help="A bundled target's N and D: 7B-4T or 13B-5T (repeatable; with --tokens alone, its N at those tokens).")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s), comma-separated; default: those both ladders have.")] = None,
-    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
+    sizes: Sizes = None,
     level: Annotated[str, typer.Option(metavar="<level>", help="Level of the intervals of the differences: 0.9, 90 or 90%.")] = "0.9",
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     out: Annotated[Optional[Path], typer.Option(help="Also write compare.json, comparison.parquet and .csv, and compare.png here.")] = None,
@@ -683,12 +690,12 @@ def forecast(
     upto: Annotated[Optional[float], typer.Option(help="Replay: use only the log's first FRACTION of steps.")] = None,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names or 'paper' (default: the paper's 8 that the log has, else every task it has).")] = None,
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders (default: bundled).")] = None,
-    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
-    mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
+    sizes: Sizes = None,
+    mixed_conventions: Mixed = False,
     level: Annotated[str, typer.Option(metavar="<level>", help="Interval level: 0.9, 90 or 90%.")] = "0.9",
     out: Annotated[Optional[Path], typer.Option(help="Also write forecast.json, forecast.parquet (and the mean over tasks: mean.parquet) and forecast.png here.")] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
+    json_: JsonOut = False,
+    no_cache: NoCache = False,
 ):
     """Forecast where a running target will land from its own checkpoints so far.
 
@@ -737,11 +744,11 @@ def reach(
     tokens: Annotated[Optional[str], typer.Option(help="Fix the tokens (4T) or their multiple of 20 N (5xC): N grows. Default: 1xC, Chinchilla-optimal.")] = None,
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders (default: bundled OLMo 2 ladder).")] = None,
     sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n giving each rung's N (and batch_tokens where files log steps only).")] = None,
-    mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
+    mixed_conventions: Mixed = False,
     level: Annotated[str, typer.Option(metavar="<level>", help="Level of the interval whose bounds set the range of compute: 0.9, 90 or 90%.")] = "0.9",
     out: Annotated[Optional[Path], typer.Option(help="Also write reach.json, reach.parquet and .csv, and reach.png here.")] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
+    json_: JsonOut = False,
+    no_cache: NoCache = False,
 ):
     """How large a target must be to reach an accuracy: the automatic prediction read backwards.
 
@@ -808,15 +815,15 @@ def _reach_table(rows: list[dict], family, level: float) -> Table:
 @app.command()
 def backtest(
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders (default: bundled).")] = None,
-    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
-    mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
+    sizes: Sizes = None,
+    mixed_conventions: Mixed = False,
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     holdout: Annotated[Optional[int], typer.Option(help="How many of the largest runs to hold out (by N, and by compute; default 4).")] = None,
     level: Annotated[Optional[str], typer.Option(metavar="<level>", help="Level of each pipeline's own interval, for coverage: 0.9, 90 or 90% (default 0.9).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write the per-run backtest table (JSON, Parquet, CSV) and backtest.png here.")] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    json_: JsonOut = False,
     calibration: Annotated[bool, typer.Option("--calibration", help="Replay the automatic prediction on rolling origins and report its intervals' coverage and width at 50/80/90/95%.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
+    no_cache: NoCache = False,
 ):
     """Hold out the largest rungs and score every pipeline on them, per task.
 
@@ -929,8 +936,8 @@ def _calibration(results, tasks, out: Path | None, json_: bool, provenance: dict
 def report(
     out: Annotated[Path, typer.Option(parser=_file_out, metavar="<path>", help="HTML file to write.")] = Path("taskladder-report.html"),
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders (default: bundled).")] = None,
-    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
-    mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
+    sizes: Sizes = None,
+    mixed_conventions: Mixed = False,
     n: Annotated[Optional[str], typer.Option("--n", help="Target non-embedding parameters (e.g. 6.9B).")] = None,
     tokens: Annotated[Optional[str], typer.Option(help="Target training tokens (e.g. 4T, or 2xC: 2 x 20 N).")] = None,
     flops: Annotated[Optional[str], typer.Option(help="Training budget C = 6ND: with --n or --tokens, sets the other.")] = None,
@@ -939,7 +946,7 @@ def report(
     task: Annotated[Optional[list[str]], typer.Option(metavar="<task,...>", help="Task(s): names, 'paper' or 'all' (default: the paper's 8 that the ladder has, else every task it has).")] = None,
     calibration: Annotated[bool, typer.Option("--calibration", help="Add the automatic intervals' coverage on the ladder's own splits (refits the automatic choice on each; about a minute cold).")] = False,
     candidate: Annotated[Optional[Path], typer.Option(metavar="<path>", help="A candidate ladder (a data mix, an architecture, ...; any format --ladder reads): add its difference from this one at the targets, as 'taskladder compare' gives it.")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk cache of fits.")] = False,
+    no_cache: NoCache = False,
 ):
     """Write one self-contained HTML report: every table and figure, images embedded."""
     from .datasets import make_targets, olmo2_ladder
@@ -1001,7 +1008,7 @@ def plan(
     budget: Annotated[Optional[str], typer.Option(help="Refuse plans above this many training FLOPs.")] = None,
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Runs so far (files or folders, any format --ladder reads): how far each rung has got.")] = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Read --ladder files scored under different metric conventions together.")] = False,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    json_: JsonOut = False,
     out: Annotated[Optional[Path], typer.Option(help="Also write plan.json, plan.parquet and .csv (a row per rung, with its progress under --ladder), and plan.png (the rungs and the target in N and D) here.")] = None,
 ):
     """Plan a ladder: sizes, batch, learning rate, schedule and compute of every rung.
@@ -1339,8 +1346,8 @@ def evaluate(
 def export(
     out: Annotated[Path, typer.Option(parser=_file_out, metavar="<path>", help="File to write: .csv, .parquet, .json or .jsonl ('-': CSV on standard output).")],
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders, any format --ladder reads (default: bundled).")] = None,
-    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
-    mixed_conventions: Annotated[bool, typer.Option(help="Fit files scored under different metric conventions together (refused otherwise).")] = False,
+    sizes: Sizes = None,
+    mixed_conventions: Mixed = False,
     shape: Annotated[str, typer.Option(help="tidy (a row per run, step, task, metric) or wide (a row per checkpoint).")] = "tidy",
 ):
     """Write a ladder as one flat file for W&B, MLflow or a spreadsheet.
@@ -1361,7 +1368,7 @@ def export(
 @app.command()
 def data(
     ladder: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Ladder result files or folders, any format --ladder reads (default: bundled).")] = None,
-    sizes: Annotated[Optional[Path], typer.Option(help="CSV with columns size,n (and batch_tokens where files log steps only).")] = None,
+    sizes: Sizes = None,
     mixed_conventions: Annotated[bool, typer.Option(help="Read files scored under different metric conventions together (refused otherwise).")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     export: Annotated[Optional[Path], typer.Option(parser=_file_out, metavar="<path>", help="Write the bundled tidy table to this .parquet, .csv, .json or .jsonl file (as `export` does).")] = None,
