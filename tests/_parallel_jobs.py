@@ -57,3 +57,10 @@ def warn_then(k):
 def nested(k):
     """A job that itself fits over the cores."""
     return parallel.fits_over_cores(warn_then, [(k,), (k + 1,)], 2)
+
+
+def blas_threads(_):
+    import scipy.optimize  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
