@@ -45,15 +45,12 @@ def one_blas_thread() -> None:
     """A fitting worker's initialiser: one BLAS thread.  Forked workers inherit the parent's BLAS
     thread pool; on the tiny matrices of a fit its threads only spin against each other (30x
     slower), and the workers already use every core."""
-    import scipy.optimize  # noqa: F401  scipy's own OpenBLAS must be loaded before it can be limited
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
+    _one_blas_thread_here()  # for the worker's life: nothing restores it
 
 
 def _one_blas_thread_here():
-    """:func:`one_blas_thread` for a block of this process, restored after it."""
-    import scipy.optimize  # noqa: F401  as in one_blas_thread
+    """One BLAS thread from now on; as a context manager, for a block of this process, restored after it."""
+    import scipy.optimize  # noqa: F401  scipy's own OpenBLAS must be loaded before it can be limited
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1)
