@@ -421,11 +421,12 @@ def test_cache_cli_info_and_clear(filled, tmp_path):
 
 _PROBE = ("import sys\nfrom taskladder.cli import main\nsys.argv = ['taskladder', *sys.argv[1:]]\n"
           "try:\n    main()\nexcept SystemExit:\n    pass\n"
-          "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow') if m in sys.modules), file=sys.stderr)")
+          "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow', 'pydantic') if m in sys.modules), file=sys.stderr)")
 
 
 def _probe(cache_dir, *args):
-    """The CLI run in-process, printing to stderr last which of pandas, scipy and pyarrow it imported."""
+    """The CLI run in-process, printing to stderr last which of pandas, scipy, pyarrow and pydantic
+    it imported (pydantic: typer 0.29 coerces every option through it, pyproject.toml)."""
     env = {**os.environ, "TASKLADDER_CACHE": str(cache_dir)}
     env.pop("TASKLADDER_NO_CACHE", None)
     return subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env)
