@@ -1,6 +1,5 @@
 """The ``taskladder`` command line: a thin layer over the library."""
 
-from __future__ import annotations
 
 import os
 import sys
@@ -381,8 +380,12 @@ def _target_source(target_file: Path | None) -> dict:
 def _emit(result: dict, json_: bool, out: Path | None, stem: str, tables: dict) -> bool:
     """Write 'result' (JSON) and 'tables' (flat Parquet and CSV) under 'out'; print the JSON when asked.
 
-    Returns True when the JSON went to stdout, so the caller prints no table.
+    Returns True when the JSON went to stdout, so the caller prints no table.  The result's
+    ``provenance`` may be given as a function: it is computed only when written (reading the
+    libraries' versions imports importlib.metadata, ~30 ms of a warm prediction's table).
     """
+    if (json_ or out is not None) and callable(result.get("provenance")):
+        result["provenance"] = result["provenance"]()
     if out is not None:
         from .export import write
 
@@ -508,7 +511,7 @@ def predict(
                   "mean": io.records(auto.mean),  # over the tasks, per target, with its own interval
                   "weights": io.records(auto.weights),  # as applied
                   "config": {"design": "auto", "level": level, "interval": INTERVAL_METHOD}, "notes": notes,
-                  "provenance": _provenance(ladder, sizes, mixed_conventions, **_target_source(target_file))}
+                  "provenance": lambda: _provenance(ladder, sizes, mixed_conventions, **_target_source(target_file))}
         if out is not None:
             _plot_predictions(auto.predictions, targets, out, auto.mean)
         tables = {} if out is None else {"predictions": auto.predictions,  # frames only for files: no pandas warm
@@ -530,7 +533,7 @@ def predict(
     notes = [*said, *fp.notes]
     result = {"predictions": io.records(fp.rows), **({"fits": fp.fits} if fp.fits is not None else {}),
               "config": fp.config, "notes": notes,
-              "provenance": _provenance(ladder, sizes, mixed_conventions, **_target_source(target_file))}
+              "provenance": lambda: _provenance(ladder, sizes, mixed_conventions, **_target_source(target_file))}
     if out is not None:
         _plot_predictions(fp.predictions, targets, out)
     if _emit(result, json_, out, "predict", {"predictions": fp.predictions} if out is not None else {}):
@@ -637,8 +640,8 @@ def compare(
               "mean": io.records(mean.drop(columns="weights").to_dict(orient="records")),
               "config": {"level": level, "interval": INTERVAL_METHOD,
                                                           "baseline": str(baseline), "candidate": str(candidate)},
-              "notes": notes, "provenance": provenance.stamp(baseline=provenance.source(baseline, sizes),
-                                                             candidate=provenance.source(candidate, sizes))}
+              "notes": notes, "provenance": lambda: provenance.stamp(baseline=provenance.source(baseline, sizes),
+                                                                     candidate=provenance.source(candidate, sizes))}
     if out is not None:
         from .plots import plot_compare
 
@@ -719,7 +722,8 @@ def forecast(
                               ladder=ladder or None, sizes=sizes, mixed_conventions=mixed_conventions,
                               tokens=_one_tokens(tokens), upto=upto, tasks=parse_names(task), level=level,
                               fresh=out is not None)
-    result = {**ans.result, "provenance": _provenance(ladder, sizes, mixed_conventions, **_target_source(target_file))}
+    result = {**ans.result,
+              "provenance": lambda: _provenance(ladder, sizes, mixed_conventions, **_target_source(target_file))}
     if out is not None:  # created only now: a failed forecast leaves no empty folder behind
         from . import plots
 
@@ -770,7 +774,7 @@ def reach(
     with prog:
         got = reach_goals(goals, family, tasks, ladder, sizes, mixed_conventions, level, progress=advance)
     result = {"reach": io.records(got.rows), "config": {"family": family.label, "level": level}, "notes": got.notes,
-              "provenance": _provenance(ladder, sizes, mixed_conventions)}
+              "provenance": lambda: _provenance(ladder, sizes, mixed_conventions)}
     if out is not None:
         from .plots import plot_reach
 
@@ -857,7 +861,7 @@ def backtest(
     summary = backtest_summary(bt)
     notes = ladder_notes(lad, tasks)
     result = {"summary": io.records(summary), "runs": io.records(bt), "notes": notes,
-              "provenance": _provenance(ladder, sizes, mixed_conventions)}
+              "provenance": lambda: _provenance(ladder, sizes, mixed_conventions)}
     if out is not None:
         from . import plots
 
@@ -1032,7 +1036,7 @@ def plan(
     result = {"rungs": [r.as_dict() for r in rungs], "total_flops": total,
               "target_flops": 6.0 * cfg.target_n * cfg.target_tokens, "config": cfg.__dict__,
               "notes": notes} | ({"progress": io.records(progress)} if progress is not None else {}) \
-        | {"provenance": _provenance(ladder, None, mixed_conventions) if ladder else provenance.stamp()}
+        | {"provenance": (lambda: _provenance(ladder, None, mixed_conventions)) if ladder else provenance.stamp}
     if out is not None:
         from .ladder import plan_table
         from .plots import plot_plan
@@ -1398,7 +1402,7 @@ def data(
     result = desc.to_dict() | ({"targets": [{"name": t.name, "n": t.n, "d": t.d,
                                              "checkpoints": int(t.results["step"].nunique())}
                                             for t in targets.values()]} if targets else {}) \
-        | {"provenance": _provenance(ladder, sizes, mixed_conventions)}
+        | {"provenance": lambda: _provenance(ladder, sizes, mixed_conventions)}
     if _emit(result, json_, out, "data", {"runs": desc.runs, "tasks": desc.tasks} if out is not None else {}):
         return
     title = ("Bundled ladder (Bhagia et al., 2024; allenai/OLMo-ladder, Apache-2.0)" if not ladder
