@@ -68,6 +68,20 @@ def test_intervals_figure_draws_each_rows_interval_prediction_and_actual(drawn):
         assert _has(_points(ax, f"{r.target} predicted"), 100 * r.predicted, y)
         assert _has(actual, 100 * r.actual, y) == (r.actual == r.actual)
     assert len(actual) == 3
+    assert not drawn[0].texts  # no interval method given: no footnote
+
+
+def test_the_intervals_figure_says_how_its_intervals_were_built(drawn):
+    # the tables' "interval" column, one footnote per method: the tasks' and the mean's
+    preds = pd.DataFrame({"task": ["mmlu", "mean of 2"], "target": "7B-4T", "predicted": [0.48, 0.6],
+                          "lower": [0.43, 0.57], "upper": [0.53, 0.63], "level": 0.9,
+                          "interval": ["the tasks' way", "the mean's way"]})
+    plots.plot_predictions(preds, {"7B-4T": 1.6e23}, "p.png")
+    (note,) = drawn[0].texts
+    assert note.get_text() == "Interval: the tasks' way.\nThe mean's interval: the mean's way."
+    # below the axes, not over them
+    drawn[0].canvas.draw()
+    assert note.get_window_extent().y1 < drawn[0].axes[0].get_tightbbox().y0
 
 
 def test_summary_figure_draws_predicted_and_actual(drawn, bundled):
@@ -133,6 +147,12 @@ def test_a_sweep_is_a_curve_over_compute_with_its_band(drawn):
     ys = band.get_paths()[0].vertices[:, 1]
     assert ys.min() == pytest.approx(100 * (0.40 - 0.05)) and ys.max() == pytest.approx(100 * (0.60 + 0.04))
     assert _has(_points(ax, "actual"), 7e21, 52.0)  # the last row: 7B
+    assert [t.get_text() for t in fig.texts] == ["Predicted RC accuracy of 5 targets"]  # no method: no footnote
+    with_method = plots.sweep_figure(preds.assign(interval="the way"), compute)
+    assert with_method.texts[0].get_text() == "Interval: the way."
+    with_method.canvas.draw()  # below the legend, which is below the panels
+    legend = with_method.legends[0].get_window_extent()
+    assert with_method.texts[0].get_window_extent().y1 <= legend.y0 < with_method.axes[0].get_tightbbox().y0
     # 1.5 decades of compute: the 2s and 5s labelled beside the decade (matplotlib's default showed only 10^21 and 10^22)
     fig.canvas.draw()
     shown = {round(t.get_loc() / 10 ** np.floor(np.log10(t.get_loc()))) for t in ax.xaxis.get_minor_ticks()
@@ -141,6 +161,7 @@ def test_a_sweep_is_a_curve_over_compute_with_its_band(drawn):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+    plt.close(with_method)
 
 
 def test_plan_figure_places_every_rung_and_the_target_and_shows_progress():

@@ -356,8 +356,27 @@ def _row_plot(preds: pd.DataFrame, draw, path: Path, title: str | None = None,
     ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if title:
         ax.set_title(title, fontsize=10, fontweight="bold")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, _interval_note(fig, preds), 1, 1))
     return save(fig, path)
+
+
+def _interval_note(fig, preds: pd.DataFrame) -> float:
+    """How the intervals drawn were built (the rows' ``interval`` column, as the tables and JSON
+    state it), as a footnote: a figure read apart from its table still says what its bars mean.
+    Returns the share of the figure's height the note takes (0 without one)."""
+    import textwrap
+
+    if "interval" not in preds:
+        return 0.0
+    rows = preds[preds["interval"].notna()]
+    said = {text: "The mean's interval" if g["task"].astype(str).str.startswith("mean").all() else "Interval"
+            for text, g in rows.groupby("interval", sort=False)}
+    if not said:
+        return 0.0
+    lines = [line for text, what in said.items() for line in textwrap.wrap(f"{what}: {text}.", 150)]
+    inches = 0.13 * len(lines) + 0.1
+    fig.text(0.01, 0.01, "\n".join(lines), fontsize=6.5, color="0.3", va="bottom", ha="left")
+    return inches / fig.get_figheight()
 
 
 def plot_summary(predictions: pd.DataFrame, path: Path) -> Path:
@@ -510,9 +529,10 @@ def sweep_figure(preds: pd.DataFrame, compute: dict[str, float]):
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("RC accuracy (points)", fontsize=8)
     h, l = axes[0].get_legend_handles_labels()
-    fig.legend(h, l, fontsize=7, loc="lower center", ncol=3, frameon=False)
+    note = _interval_note(fig, preds) if band else 0.0
+    fig.legend(h, l, fontsize=7, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, note))
     fig.suptitle(f"Predicted RC accuracy of {preds['target'].nunique()} targets", fontsize=10, fontweight="bold")
-    fig.tight_layout(rect=(0, 0.08 if len(tasks) > 4 else 0.14, 1, 0.96))
+    fig.tight_layout(rect=(0, note + (0.08 if len(tasks) > 4 else 0.14), 1, 0.96))
     return fig
 
 
