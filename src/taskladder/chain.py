@@ -15,9 +15,10 @@ import pandas as pd
 
 from .errors import TaskladderError, did_you_mean, listed
 from . import predictor
+from .ladder import chinchilla_multiple
 from .laws import FlopsLaw, LogSigmoid, PowerLaw, Sigmoid
 from .predictor import ChainState, LadderSpan, flops
-from .results import COLUMNS, chinchilla_multiple, parse_run_name
+from .results import COLUMNS, parse_run_name
 from .tasks import ACC, BPB, C4, LM_LOSS, REGISTRY, TASKCE, chance
 
 FEATURES = ("bpb", "taskce", "c4")

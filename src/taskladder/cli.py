@@ -1382,15 +1382,15 @@ def data(
     """Describe a ladder before fitting it: its runs, the tasks scored on them, and what it
     cannot tell (a run still training, a task missing from some runs, ...).  The bundled
     OLMo 2 ladder by default, with its targets."""
-    from .api import describe_ladder
-    from .datasets import olmo2_ladder
-    from .results import chinchilla_multiple
+    from .ladder import chinchilla_multiple
+    from .serve import ladder_description
 
     if export is not None:
         if out is not None:
             raise TaskladderError("--export writes the bundled table alone; give --out in another call")
         if ladder:
             raise TaskladderError("--export writes the bundled table; 'taskladder export --ladder ...' converts yours")
+        from .datasets import olmo2_ladder
         from .export import export_ladder
 
         df = export_ladder(lambda: olmo2_ladder().ladder, export, provenance=_provenance)
@@ -1398,42 +1398,42 @@ def data(
         return
     if out is not None:
         io.ensure_writable_dir(out)
-    desc = describe_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions, figures=out)
-    targets = {} if ladder else olmo2_ladder().targets
-    result = desc.to_dict() | ({"targets": [{"name": t.name, "n": t.n, "d": t.d,
-                                             "checkpoints": int(t.results["step"].nunique())}
-                                            for t in targets.values()]} if targets else {}) \
-        | {"provenance": lambda: _provenance(ladder, sizes, mixed_conventions)}
-    if _emit(result, json_, out, "data", {"runs": desc.runs, "tasks": desc.tasks} if out is not None else {}):
+    got = ladder_description(ladder or None, sizes, mixed_conventions, figures=out)
+    desc = got.result
+    result = desc | {"provenance": lambda: _provenance(ladder, sizes, mixed_conventions)}
+    tables = {} if out is None else {"runs": got.description.runs, "tasks": got.description.tasks}
+    if _emit(result, json_, out, "data", tables):
         return
     title = ("Bundled ladder (Bhagia et al., 2024; allenai/OLMo-ladder, Apache-2.0)" if not ladder
              else f"Ladder: {', '.join(p.name for p in ladder)}")
     t = Table(title=title)
     for c in ("run", "N", "final D", "xC", "ckpts", "tasks"):
         t.add_column(c, justify="right" if c != "run" else "left")
-    for r in desc.runs.itertuples():
+    for r in desc["runs"]:
         # the multiple reached, and the name's where the run falls short of it (still training?)
-        xc = f"{r.multiple:.3g}" + (f"/{r.planned:g}" if r.short else "")
-        t.add_row(r.run, f"{r.n:,}", f"{r.d:.3e}", xc, str(r.checkpoints), str(r.tasks))
-    for tg in targets.values():
-        t.add_row(f"[magenta]{tg.name}[/] (target)", f"{tg.n:,}", f"{tg.d:.3e}",
-                  f"{chinchilla_multiple(tg.n, tg.d):.3g}", str(tg.results["step"].nunique()), "")
+        xc = f"{r['multiple']:.3g}" + (f"/{r['planned']:g}" if r["short"] else "")
+        t.add_row(r["run"], f"{r['n']:,}", f"{r['d']:.3e}", xc, str(r["checkpoints"]), str(r["tasks"]))
+    for tg in desc.get("targets", []):
+        t.add_row(f"[magenta]{tg['name']}[/] (target)", f"{tg['n']:,}", f"{tg['d']:.3e}",
+                  f"{chinchilla_multiple(tg['n'], tg['d']):.3g}", str(tg["checkpoints"]), "")
     t.caption = "xC: final tokens / 20 N (reached/planned where short); tasks: how many have accuracy on the run"
     out_console.print(t)
     tt = Table(title="Tasks with accuracy")
     for c in ("task", "runs", "metrics", "final acc"):
         tt.add_column(c, justify="right" if c == "runs" else "left")
-    for r in desc.tasks.itertuples():
-        tt.add_row(_display(r.task), str(r.runs), r.metrics, f"{100 * r.acc_low:.1f}-{100 * r.acc_high:.1f}")
+    for r in desc["tasks"]:
+        acc = "–" if r["acc_low"] is None else f"{100 * r['acc_low']:.1f}-{100 * r['acc_high']:.1f}"
+        tt.add_row(_display(r["task"]), str(r["runs"]), r["metrics"], acc)
     tt.caption = "final acc: lowest-highest over its runs (points)"
     out_console.print(tt)
-    out_console.print(f"supports: {desc.supports}" + (f"; scored under the {desc.convention!r} convention"
-                                                      if desc.convention else ""))
-    _print_notes(desc.notes)
-    for hole in desc.holes:
+    out_console.print(f"supports: {desc['supports']}" + (f"; scored under the {desc['convention']!r} convention"
+                                                         if desc["convention"] else ""))
+    _print_notes(desc["notes"])
+    for hole in desc["holes"]:
         out_console.print(f"[cyan]note:[/] {hole}")
     if out is not None:
-        files = ["data.json", "runs.parquet", "runs.csv", "tasks.parquet", "tasks.csv", *(p.name for p in desc.figures)]
+        files = ["data.json", "runs.parquet", "runs.csv", "tasks.parquet", "tasks.csv",
+                 *(p.name for p in got.description.figures)]
         out_console.print(f"wrote {', '.join(files[:-1])} and {files[-1]} to {out}/")
 
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .chain import as_ladder, ladder_notes, ladder_span
+from .ladder import chinchilla_multiple
 from .laws import PowerLaw
 from .predictor import _run_list
-from .results import chinchilla_multiple, parse_run_name
+from .results import parse_run_name
 from .tasks import ACC, LM_LOSS
 from .trust import AUTO_MIN_RUNS
 

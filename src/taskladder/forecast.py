@@ -45,9 +45,10 @@ from statistics import NormalDist
 from .chain import PAPER, Ladder, as_ladder, fit_predictor, ladder_span
 from .datasets import ACTUAL_WINDOW, END_SLACK
 from .errors import FitWarning, InputWarning, TaskladderError, did_you_mean, listed
+from .ladder import chinchilla_multiple
 from .laws import PowerLaw
 from .predictor import duplicate_note, early_note, gap_note, short_note
-from .results import chinchilla_multiple, parse_run_name
+from .results import parse_run_name
 from .tasks import ACC, BPB, EVERY, PAPER_TASKS, choose_tasks
 from .units import percent
 

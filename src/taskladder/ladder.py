@@ -158,6 +158,12 @@ def train_tokens(n: float, multiple: float) -> int:
     return int(round(multiple * 20 * n))
 
 
+def chinchilla_multiple(n: float, d: float) -> float:
+    """Tokens as a multiple of the Chinchilla-optimal budget 20 N (Hoffmann et al., 2022):
+    :func:`train_tokens`' inverse."""
+    return d / (20.0 * n)
+
+
 def train_steps(tokens: int, batch_tokens: int) -> int:
     """Optimizer steps to see ``tokens`` (the last partial batch is a whole step)."""
     return math.ceil(tokens / batch_tokens)

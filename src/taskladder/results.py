@@ -67,11 +67,6 @@ def parse_run_name(run: str) -> tuple[str, float | None]:
     return m["size"], float(m["mult"])
 
 
-def chinchilla_multiple(n: float, d: float) -> float:
-    """Tokens as a multiple of the Chinchilla-optimal budget 20 N (Hoffmann et al. 2022)."""
-    return d / (20.0 * n)
-
-
 def empty() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _DTYPES.items()})
 
