@@ -94,6 +94,25 @@ def run_cli(*args, cwd=None):
                           capture_output=True, text=True, cwd=cwd)
 
 
+_PROBE = ("import sys\nfrom taskladder.cli import main\nsys.argv = ['taskladder', *sys.argv[1:]]\n"
+          "try:\n    main()\nexcept SystemExit:\n    pass\n"
+          "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow', 'pydantic') if m in sys.modules), file=sys.stderr)")
+
+
+def probe_cli(cache_dir, *args):
+    """The CLI run in a subprocess with the cache in ``cache_dir``, printing to stderr last which
+    of pandas, scipy, pyarrow and pydantic it imported (:func:`imported`): a warm command must
+    import none (pydantic: typer 0.29 coerces every option through it, pyproject.toml)."""
+    env = {**os.environ, "TASKLADDER_CACHE": str(cache_dir)}
+    env.pop("TASKLADDER_NO_CACHE", None)
+    return subprocess.run([sys.executable, "-c", _PROBE, *map(str, args)], capture_output=True, text=True, env=env)
+
+
+def imported(run) -> str:
+    """The heavy modules a :func:`probe_cli` run imported, as it printed them ("[]": none)."""
+    return run.stderr.strip().splitlines()[-1]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory):
     """Every test (and every CLI it starts) uses a fresh cache of fits, never the user's.

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import imported, probe_cli
 
 from taskladder import cache
 from taskladder.datasets import olmo2_ladder
@@ -419,23 +420,6 @@ def test_cache_cli_info_and_clear(filled, tmp_path):
     assert _entries(d) == [] and "0 entries" in _cli(d, "cache", "info").stdout
 
 
-_PROBE = ("import sys\nfrom taskladder.cli import main\nsys.argv = ['taskladder', *sys.argv[1:]]\n"
-          "try:\n    main()\nexcept SystemExit:\n    pass\n"
-          "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow', 'pydantic') if m in sys.modules), file=sys.stderr)")
-
-
-def _probe(cache_dir, *args):
-    """The CLI run in-process, printing to stderr last which of pandas, scipy, pyarrow and pydantic
-    it imported (pydantic: typer 0.29 coerces every option through it, pyproject.toml)."""
-    env = {**os.environ, "TASKLADDER_CACHE": str(cache_dir)}
-    env.pop("TASKLADDER_NO_CACHE", None)
-    return subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env)
-
-
-def _imported(run) -> str:
-    return run.stderr.strip().splitlines()[-1]
-
-
 def test_a_warm_prediction_reads_no_table_and_imports_neither_pandas_nor_scipy(filled):
     # the state a prediction needs is keyed by the ladder files' bytes (taskladder.serve),
     # so a repeated `predict` answers from it alone, for any target: the interactive path
@@ -444,12 +428,12 @@ def test_a_warm_prediction_reads_no_table_and_imports_neither_pandas_nor_scipy(f
     args = ["predict", "--n", "7B", "--tokens", "4T", "--task", "piqa", "--json"]
     plain = _cli(d, *args)
     assert plain.returncode == 0, plain.stderr
-    warm = _probe(d, *args)
+    warm = probe_cli(d, *args)
     assert warm.stdout == plain.stdout, warm.stderr
-    assert _imported(warm) == "[]", warm.stderr
+    assert imported(warm) == "[]", warm.stderr
     # and a new target on the same ladder is answered from the same state
-    other = _probe(d, *args[:2], "13B", *args[3:])
-    assert _imported(other) == "[]", other.stderr
+    other = probe_cli(d, *args[:2], "13B", *args[3:])
+    assert imported(other) == "[]", other.stderr
     assert json.loads(other.stdout)["predictions"][0]["predicted"] > json.loads(plain.stdout)["predictions"][0]["predicted"]
 
 
@@ -460,9 +444,9 @@ def test_a_warm_prediction_for_a_bundled_target_imports_no_pandas(filled, tmp_pa
     args = ["predict", "--target", "7B-4T", "--task", "piqa", "--json"]
     first = _cli(d, *args)
     assert first.returncode == 0, first.stderr
-    warm = _probe(d, *args)
+    warm = probe_cli(d, *args)
     assert warm.stdout == first.stdout == _cli(d, *args, "--no-cache").stdout, warm.stderr
-    assert _imported(warm) == "[]", warm.stderr
+    assert imported(warm) == "[]", warm.stderr
     (row,) = json.loads(warm.stdout)["predictions"]
     # the paper's 7B-4T PIQA actual (README: 82.0), the mean of its last 5 checkpoints
     assert row["target"] == "7B-4T" and round(100 * row["actual"], 1) == 82.0
@@ -476,9 +460,9 @@ def test_a_warm_fixed_pipeline_answers_the_same_without_pandas_or_scipy(filled, 
     first = _cli(d, *args)
     assert first.returncode == 0, first.stderr
     off = _cli(d, *args, "--no-cache")
-    warm = _probe(d, *args)
+    warm = probe_cli(d, *args)
     assert warm.stdout == first.stdout == off.stdout, warm.stderr
-    assert _imported(warm) == "[]", warm.stderr
+    assert imported(warm) == "[]", warm.stderr
     pred = json.loads(warm.stdout)["predictions"][0]
     assert pred["task"] == "piqa" and 0.7 < pred["predicted"] < 0.9
     assert ("fits" in json.loads(warm.stdout)) == (design[-1] != "single_step")
@@ -561,8 +545,8 @@ def test_a_ladder_of_two_tasks_is_predicted_on_those_by_default_cold_and_warm(tm
     cold = _cli(d, *args)
     assert cold.returncode == 0, cold.stderr
     assert [p["task"] for p in json.loads(cold.stdout)["predictions"]] == ["mmlu", "piqa"]  # the paper's order
-    warm = _probe(d, *args)
-    assert warm.stdout == cold.stdout and _imported(warm) == "[]", warm.stderr
+    warm = probe_cli(d, *args)
+    assert warm.stdout == cold.stdout and imported(warm) == "[]", warm.stderr
     # a named task the files lack is still refused in one line
     bad = _cli(d, *args, "--task", "hellaswag")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "tasks with data: mmlu, piqa" in bad.stderr
@@ -622,11 +606,11 @@ def test_a_warm_forecast_answers_the_same_without_pandas_and_a_changed_log_is_fo
     args = ["forecast", "--target-file", path, "--tokens", "5T", "--task", "mmlu,piqa"]
     first = _cli(d, *args)
     assert first.returncode == 0, first.stderr
-    warm = _probe(d, *args)
+    warm = probe_cli(d, *args)
     assert warm.stdout == first.stdout == _cli(d, *args, "--no-cache").stdout, warm.stderr
-    assert _imported(warm) == "[]", warm.stderr
-    js = _probe(d, *args, "--json")  # the same entry answers --json
-    assert _imported(js) == "[]" and json.loads(js.stdout)["forecasts"][0]["task"] == "mmlu"
+    assert imported(warm) == "[]", warm.stderr
+    js = probe_cli(d, *args, "--json")  # the same entry answers --json
+    assert imported(js) == "[]" and json.loads(js.stdout)["forecasts"][0]["task"] == "mmlu"
     # the run has gone on: a longer log is forecast from its new checkpoints
     log[log["step"] <= 0.75 * log["step"].max()].to_csv(path, index=False)
     later = _cli(d, *args, "--json")

@@ -188,19 +188,12 @@ def test_data_out_into_the_ladder_folder_leaves_it_a_ladder(tmp_path):
     assert r.returncode == 2 and "give --out in another call" in r.stderr and not (tmp_path / "x.csv").exists()
 
 
-_PROBE = ("import sys\nfrom taskladder.cli import main\nsys.argv = ['taskladder', *sys.argv[1:]]\n"
-          "try:\n    main()\nexcept SystemExit:\n    pass\n"
-          "print(sorted(m for m in ('pandas', 'scipy', 'pyarrow') if m in sys.modules), file=sys.stderr)")
-
-
 def test_a_repeated_description_reads_no_table_and_says_the_reading_warnings_again(tmp_path):
     # `data` is described once per set of files (serve.ladder_description, cached by their bytes):
     # again, it prints the same without pandas, and a warning from reading the files is said again
     import shutil
-    import subprocess
-    import sys
 
-    from conftest import DATA
+    from conftest import DATA, imported, probe_cli
 
     shutil.copytree(DATA / "olmes_output", tmp_path / "olmes")
     lad = olmo2_ladder().ladder
@@ -210,19 +203,17 @@ def test_a_repeated_description_reads_no_table_and_says_the_reading_warnings_aga
     args = ["data", "--ladder", str(tmp_path / "l.csv"), "--ladder", str(tmp_path / "olmes"), "--mixed-conventions"]
 
     def probe(*more, cache="cache"):
-        env = {**__import__("os").environ, "TASKLADDER_CACHE": str(tmp_path / cache)}
-        env.pop("TASKLADDER_NO_CACHE", None)
-        return subprocess.run([sys.executable, "-c", _PROBE, *args, *more], capture_output=True, text=True, env=env)
+        return probe_cli(tmp_path / cache, *args, *more)
 
     cold, warm = probe(), probe()
     cold_json, warm_json = probe("--json", cache="other"), probe("--json")
     for c, w in ((cold, warm), (cold_json, warm_json)):
         assert c.returncode == w.returncode == 0, c.stderr
         assert w.stdout == c.stdout and "370M-1xC" in w.stdout and "1B-10xC" in w.stdout
-        assert "pandas" in c.stderr.splitlines()[-1] and w.stderr.splitlines()[-1] == "[]", w.stderr
+        assert "pandas" in imported(c) and imported(w) == "[]", w.stderr
         assert w.stderr.count("mixed on request") == c.stderr.count("mixed on request") == 1
     # the file changed: described anew
     lad[mine & (lad["run"] != "1B-10xC")].to_csv(tmp_path / "l.csv", index=False)
     again = probe("--json")
-    assert "pandas" in again.stderr.splitlines()[-1]
+    assert "pandas" in imported(again)
     assert "1B-10xC" not in {r["run"] for r in json.loads(again.stdout)["runs"]}
