@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import DATA, imported, probe_cli, run_cli
 
 from taskladder.datasets import olmo2_ladder
 from taskladder.describe import describe
@@ -192,8 +192,6 @@ def test_a_repeated_description_reads_no_table_and_says_the_reading_warnings_aga
     # `data` is described once per set of files (serve.ladder_description, cached by their bytes):
     # again, it prints the same without pandas, and a warning from reading the files is said again
     import shutil
-
-    from conftest import DATA, imported, probe_cli
 
     shutil.copytree(DATA / "olmes_output", tmp_path / "olmes")
     lad = olmo2_ladder().ladder

@@ -854,7 +854,7 @@ def backtest(
     if out is not None:
         io.ensure_writable_dir(out)
     if calibration:
-        return _calibration(results, tasks, out, json_, _provenance(ladder, sizes, mixed_conventions))
+        return _calibration(results, tasks, out, json_, lambda: _provenance(ladder, sizes, mixed_conventions))
     prog, advance = _fit_progress(len(tasks), json_, "backtesting")
     with prog:
         lad = Ladder(results)
@@ -897,7 +897,8 @@ def backtest(
     _print_notes(notes)
 
 
-def _calibration(results, tasks, out: Path | None, json_: bool, provenance: dict) -> None:
+def _calibration(results, tasks, out: Path | None, json_: bool, provenance) -> None:
+    """``backtest --calibration``; ``provenance``: a function giving it, called when written (:func:`_emit`)."""
     from .aggregate import MEAN, mean_label
     from .calibration import LEVELS, auto_splits, calibration_table, rolling_auto, splits_text
     from .chain import ladder_notes
@@ -1399,8 +1400,8 @@ def data(
     if out is not None:
         io.ensure_writable_dir(out)
     got = ladder_description(ladder or None, sizes, mixed_conventions, figures=out)
-    desc = got.result
-    result = desc | {"provenance": lambda: _provenance(ladder, sizes, mixed_conventions)}
+    described = got.result
+    result = described | {"provenance": lambda: _provenance(ladder, sizes, mixed_conventions)}
     tables = {} if out is None else {"runs": got.description.runs, "tasks": got.description.tasks}
     if _emit(result, json_, out, "data", tables):
         return
@@ -1409,11 +1410,11 @@ def data(
     t = Table(title=title)
     for c in ("run", "N", "final D", "xC", "ckpts", "tasks"):
         t.add_column(c, justify="right" if c != "run" else "left")
-    for r in desc["runs"]:
+    for r in described["runs"]:
         # the multiple reached, and the name's where the run falls short of it (still training?)
         xc = f"{r['multiple']:.3g}" + (f"/{r['planned']:g}" if r["short"] else "")
         t.add_row(r["run"], f"{r['n']:,}", f"{r['d']:.3e}", xc, str(r["checkpoints"]), str(r["tasks"]))
-    for tg in desc.get("targets", []):
+    for tg in described.get("targets", []):
         t.add_row(f"[magenta]{tg['name']}[/] (target)", f"{tg['n']:,}", f"{tg['d']:.3e}",
                   f"{chinchilla_multiple(tg['n'], tg['d']):.3g}", str(tg["checkpoints"]), "")
     t.caption = "xC: final tokens / 20 N (reached/planned where short); tasks: how many have accuracy on the run"
@@ -1421,15 +1422,16 @@ def data(
     tt = Table(title="Tasks with accuracy")
     for c in ("task", "runs", "metrics", "final acc"):
         tt.add_column(c, justify="right" if c == "runs" else "left")
-    for r in desc["tasks"]:
+    for r in described["tasks"]:
         acc = "–" if r["acc_low"] is None else f"{100 * r['acc_low']:.1f}-{100 * r['acc_high']:.1f}"
         tt.add_row(_display(r["task"]), str(r["runs"]), r["metrics"], acc)
     tt.caption = "final acc: lowest-highest over its runs (points)"
     out_console.print(tt)
-    out_console.print(f"supports: {desc['supports']}" + (f"; scored under the {desc['convention']!r} convention"
-                                                         if desc["convention"] else ""))
-    _print_notes(desc["notes"])
-    for hole in desc["holes"]:
+    convention = described["convention"]
+    out_console.print(f"supports: {described['supports']}"
+                      + (f"; scored under the {convention!r} convention" if convention else ""))
+    _print_notes(described["notes"])
+    for hole in described["holes"]:
         out_console.print(f"[cyan]note:[/] {hole}")
     if out is not None:
         files = ["data.json", "runs.parquet", "runs.csv", "tasks.parquet", "tasks.csv",
