@@ -99,7 +99,7 @@ def test_data_lists_the_bundled_targets_and_refuses_export_with_a_ladder(tmp_pat
 
 
 def test_progress_against_the_plan():
-    from taskladder.describe import DONE_SHARE, plan_progress
+    from taskladder.planprogress import DONE_SHARE, plan_progress
     from taskladder.ladder import PlanConfig, plan
 
     rungs = plan(PlanConfig())  # the paper's ladder for 7B-4T, which the bundled runs trained
@@ -152,6 +152,17 @@ def test_plan_with_a_ladder_prints_its_progress(tmp_path):
     r = run_cli("plan", "--out", tmp_path / "alone", "--json")
     assert r.returncode == 0 and json.loads(r.stdout) == json.loads((tmp_path / "alone" / "plan.json").read_text())
     assert "status" not in pd.read_parquet(tmp_path / "alone" / "plan.parquet")
+
+
+def test_a_plan_without_runs_reads_no_table(tmp_path):
+    # the plan is the ladder rules alone: the readers and pandas load only with --ladder
+    r = probe_cli(tmp_path, "plan")
+    assert r.returncode == 0 and "Ladder plan for a target of N=6.89e+09" in r.stdout, r.stderr
+    assert imported(r) == "[]"
+    olmo2_ladder().ladder.to_csv(tmp_path / "runs.csv", index=False)
+    r = probe_cli(tmp_path, "plan", "--ladder", tmp_path / "runs.csv")
+    assert r.returncode == 0 and "16 of 16 rungs done" in " ".join(r.stdout.split()), r.stderr
+    assert "pandas" in imported(r)
 
 
 def test_checkpoints_a_task_was_not_scored_at_are_named(tmp_path):

@@ -167,7 +167,7 @@ def test_a_sweep_is_a_curve_over_compute_with_its_band(drawn):
 def test_plan_figure_places_every_rung_and_the_target_and_shows_progress():
     import matplotlib.pyplot as plt
 
-    from taskladder.describe import plan_progress
+    from taskladder.planprogress import plan_progress
     from taskladder.ladder import PlanConfig, plan
 
     cfg = PlanConfig()

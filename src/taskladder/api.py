@@ -373,7 +373,7 @@ def plan_ladder(n="6887575552", d=None, *, sizes: Sequence[str] | str = "auto",
     A plan that is no ladder for its target (a rung as large as it, a cost over 10% of its
     compute) and runs that match no rung are said as :class:`errors.InputWarning`.
     """
-    from .describe import plan_and_progress
+    from .planprogress import plan_and_progress
     from .ladder import PlanConfig, plan_table, size_names
     from .serve import _is_frame, as_paths
     from .units import parse_count, parse_flops, parse_tokens, resolve_tokens

@@ -1022,7 +1022,7 @@ def plan(
     With no options: the paper's ladder for OLMo 2 7B-4T.  With --ladder, how far the runs
     so far have got through the plan (files without N take the plan's N and batch).
     """
-    from .describe import plan_and_progress
+    from .planprogress import plan_and_progress
     from .ladder import PlanConfig, size_names
 
     try:
@@ -1079,7 +1079,7 @@ def plan(
 
 
 def _progress_table(progress, total: float) -> Table:
-    """How far each planned rung has got (:func:`describe.plan_progress`), within 80 columns."""
+    """How far each planned rung has got (:func:`planprogress.plan_progress`), within 80 columns."""
     t = Table(title="Ladder progress against the plan", title_style="bold")
     for c in ("rung", "run", "tokens", "of planned", "status"):
         t.add_column(c, justify="right" if c in ("tokens", "of planned") else "left", no_wrap=c != "run")

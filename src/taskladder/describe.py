@@ -6,7 +6,7 @@ N and tokens, how far each got against the Chinchilla multiple its name plans, w
 were scored on which runs, and the warnings every prediction from it would carry
 (:func:`predictor.prediction_notes`: a run still training, a task missing from some runs or
 scored only up to an earlier checkpoint, a task flat over the ladder, ...).
-``taskladder plan --ladder my_runs/`` sets the runs against the plan (:func:`plan_progress`).
+``taskladder plan --ladder my_runs/`` sets the runs against the plan (:mod:`taskladder.planprogress`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .results import parse_run_name
 from .tasks import ACC, LM_LOSS
 from .trust import AUTO_MIN_RUNS
 
-__all__ = ["LadderDescription", "describe", "draw_curves", "plan_and_progress", "plan_progress"]
+__all__ = ["LadderDescription", "describe", "draw_curves"]
 
 
 @dataclass(frozen=True)
@@ -145,60 +145,3 @@ def holes(lad, tasks) -> list[str]:
             out.append(f"task {task!r} has no accuracy at some checkpoints where the run's other tasks do, on "
                        f"{_run_list(missing)}: step 2 fits the checkpoints it has (an evaluation that failed?)")
     return out
-
-
-#: A run within this share of its rung's planned tokens has finished (the bundled runs reach
-#: 1.0004-1.0015 of the tokens `taskladder plan` gives their rungs).
-DONE_SHARE = 0.995
-
-
-def plan_and_progress(config, ladder=None, mixed_conventions: bool = False) -> tuple[list, list[str], pd.DataFrame | None]:
-    """What ``taskladder plan`` shows: the rungs of ``config`` (:class:`ladder.PlanConfig`), the
-    warnings about the plan (:func:`ladder.plan_notes`), and with ``ladder`` (files or folders, any
-    format ``--ladder`` reads, files without N taking the plan's N and batch; or a tidy DataFrame)
-    how far each rung has got (:func:`plan_progress`; None without), whose notes join the plan's."""
-    from .ladder import plan, plan_notes
-    from .results import SizeTable, read_results
-    from .serve import _frame_ladder, _is_frame
-
-    rungs = plan(config)
-    notes = plan_notes(config, rungs)
-    if not _is_frame(ladder) and not ladder:  # None, or no files
-        return rungs, notes, None
-    if _is_frame(ladder):  # checked as a long-format file would be
-        results = _frame_ladder(ladder).results
-    else:
-        table = SizeTable({r.size: r.n for r in rungs}, {r.size: r.batch_tokens for r in rungs})
-        results = read_results(ladder, sizes=table, mixed_conventions=mixed_conventions)
-    progress, more = plan_progress(rungs, results)
-    return rungs, notes + more, progress
-
-
-def plan_progress(rungs, results) -> tuple[pd.DataFrame, list[str]]:
-    """How far a ladder has got through its plan (:func:`ladder.plan`'s rungs): per rung the run
-    that trains it, the tokens it reached against the planned ones, and its status (``done``,
-    ``training`` below DONE_SHARE of them, ``not started``), smallest rung first; and a note
-    naming the runs no rung of the plan matches.
-
-    A run trains a rung when its name has the rung's size and Chinchilla multiple
-    (``190M-5xC``, also ``190M-5xC-seed2``), or its N is within 2% of the rung's and its name
-    has the rung's multiple (``mixB-190M-5xC``); of several (seeds), the furthest along."""
-    runs = as_ladder(results).run_table
-    parsed = {str(r): parse_run_name(str(r)) for r in runs.index}
-    rows, used = [], set()
-    for g in rungs:
-        match = [r for r, (size, mult) in parsed.items() if mult == g.multiple
-                 and (size == g.size or abs(float(runs.loc[r, "n"]) / g.n - 1.0) < 0.02)]
-        best = max(match, key=lambda r: float(runs.loc[r, "d"]), default=None)
-        used.update(match)
-        tokens = 0 if best is None else int(runs.loc[best, "d"])
-        share = tokens / g.tokens
-        status = "not started" if best is None else "done" if share >= DONE_SHARE else "training"
-        rows.append({"rung": g.name, "run": best, "planned": g.tokens, "tokens": tokens, "share": share,
-                     "status": status, "flops": 6.0 * g.n * tokens, "planned_flops": g.flops})
-    notes = []
-    extra = [r for r in runs.sort_values(["n", "d"]).index.astype(str) if r not in used]
-    if extra:
-        notes.append(f"{len(extra)} of the ladder's runs match no rung of the plan (by size and Chinchilla "
-                     f"multiple in the name, or N within 2%): {_run_list(extra)}")
-    return pd.DataFrame(rows), notes

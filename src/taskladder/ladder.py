@@ -345,7 +345,7 @@ def plan_notes(config: PlanConfig, rungs: list[Rung]) -> list[str]:
 
 def plan_table(rungs: list[Rung], progress=None):
     """The plan as a flat table, a row per rung (``plan --out``'s Parquet and CSV); with
-    ``progress`` (:func:`describe.plan_progress`) also each rung's ``run``, ``reached_tokens``,
+    ``progress`` (:func:`planprogress.plan_progress`) also each rung's ``run``, ``reached_tokens``,
     ``share`` of its planned tokens and ``status``."""
     import pandas as pd
 

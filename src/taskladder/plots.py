@@ -721,7 +721,7 @@ def plan_figure(rungs: Sequence, target_n: float, target_tokens: float, progress
     """A ladder plan (:func:`ladder.plan`) in the (N, D) plane, as one reads a compute budget:
     one marker per rung (colour: its size, marker: its Chinchilla multiple, area: its compute),
     the target as a diamond, dotted lines of equal 6ND by decade and of D = k x 20 N for each
-    multiple.  With ``progress`` (:func:`describe.plan_progress`), a rung not started is hollow,
+    multiple.  With ``progress`` (:func:`planprogress.plan_progress`), a rung not started is hollow,
     one training is filled in proportion and labelled with its share of the planned tokens."""
     from matplotlib.lines import Line2D
 
