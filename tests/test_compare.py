@@ -292,3 +292,47 @@ def test_the_compute_multiplier_is_where_the_baseline_reaches_the_candidate(shif
         at = compare(base, cand, [_Target("m", t.n * np.sqrt(mean["compute_multiplier"]),
                                           t.d * np.sqrt(mean["compute_multiplier"]))], ["piqa", "mmlu"])
     assert at["baseline"].mean() == pytest.approx(mean["candidate"], abs=2e-5)
+
+
+def test_a_repeated_comparison_reads_no_table_and_says_what_reading_warned(tmp_path, monkeypatch):
+    # what compare knows before any target (compare.pair_state) is cached by both ladders' files:
+    # again, at the same or another target, it prints the same without pandas, scipy or pyarrow
+    from conftest import imported, piqa_shifted_files, probe_cli
+
+    base, cand = piqa_shifted_files(tmp_path)
+    args = ["compare", base, cand, "--n", "7B", "--tokens", "4T"]
+    cold, warm = probe_cli(tmp_path / "c", *args), probe_cli(tmp_path / "c", *args)
+    cold_json, warm_json = probe_cli(tmp_path / "j", *args, "--json"), probe_cli(tmp_path / "j", *args, "--json")
+    for c, w in ((cold, warm), (cold_json, warm_json)):
+        assert c.returncode == w.returncode == 0, c.stderr
+        assert w.stdout == c.stdout and "pandas" in imported(c) and imported(w) == "[]", w.stderr
+    row = json.loads(warm_json.stdout)["comparisons"][0]
+    assert row["task"] == "piqa" and 0.01 < row["difference"] < 0.03 and row["lower"] > 0
+    other = probe_cli(tmp_path / "j", *args[:3], "--n", "13B", "--tokens", "5T", "--json")  # another target
+    assert other.returncode == 0 and imported(other) == "[]", other.stderr
+    assert json.loads(other.stdout)["comparisons"][0]["n"] == 13e9
+    # the candidate changed (PIQA 1 point higher instead of 2): compared anew
+    c = pd.read_csv(cand)
+    c.loc[c["metric"] == "acc", "value"] -= 0.01
+    c.to_csv(cand, index=False)
+    again = probe_cli(tmp_path / "j", *args, "--json")
+    assert "pandas" in imported(again)
+    assert json.loads(again.stdout)["comparisons"][0]["difference"] == pytest.approx(row["difference"] / 2, abs=2e-3)
+    # what reading the ladders warned is said again from the cache, as a fresh read would
+    import taskladder.compare as cmp
+    from taskladder.serve import comparison_answer
+
+    real = cmp.read_pair
+
+    def read_pair(*a, **k):
+        import warnings
+
+        warnings.warn("cand.csv: something about reading it", InputWarning)
+        return real(*a, **k)
+
+    monkeypatch.setattr(cmp, "read_pair", read_pair)
+    target = [_Target("7B", 7e9, 4e12)]
+    for _ in range(2):
+        with pytest.warns(InputWarning, match="something about reading it"):
+            got = comparison_answer([base], [cand], target, ["piqa"])
+        assert [r["task"] for r in got.rows] == ["piqa"] and got.mean == []

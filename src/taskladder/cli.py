@@ -616,9 +616,9 @@ def compare(
     (docs/trust.md, "Comparing two ladders").
     """
     _set_cache(no_cache)
-    from .aggregate import MEAN, flat, labelled
-    from .compare import INTERVAL_METHOD, compare as compare_ladders, read_pair
+    from .compare import INTERVAL_METHOD
     from .datasets import make_targets
+    from .serve import comparison_answer
 
     level = parse_level(level)
     # a comparison shows no actuals: the note that a bundled target at other tokens has none is moot
@@ -628,30 +628,28 @@ def compare(
         raise TaskladderError("no target: give --n and --tokens, or --target NAME")
     if out is not None:
         io.ensure_writable_dir(out)
-    la, lb, tasks = read_pair(baseline, candidate, parse_names(task), sizes)
-    prog, advance = _fit_progress(len(tasks), quiet=json_, label="fitting both ladders")
-    with prog:
-        table, notes = recording_input_warnings(compare_ladders, la, lb, targets, tasks, level, progress=advance,
-                                                mean=True)
-    notes = list(notes)
-    # the tasks (without the mean's column of the tasks it averages), and the mean over them
-    per, mean = table[table["task"] != MEAN].drop(columns="tasks", errors="ignore"), table[table["task"] == MEAN]
-    rows = per.to_dict(orient="records")
-    result = {"comparisons": io.records(rows),
-              "mean": io.records(mean.drop(columns="weights").to_dict(orient="records")),
+    # what the two ladders give before any target is cached by their files: a repeated comparison reads no table
+    got = comparison_answer(baseline, candidate, targets, parse_names(task), sizes, level,
+                            progress=lambda k: _fit_progress(k, quiet=json_, label="fitting both ladders"))
+    notes = got.notes
+    mean = [{k: v for k, v in r.items() if k != "weights"} for r in got.mean]
+    result = {"comparisons": io.records(got.rows), "mean": io.records(mean),
               "config": {"level": level, "interval": INTERVAL_METHOD,
                                                           "baseline": str(baseline), "candidate": str(candidate)},
               "notes": notes, "provenance": lambda: provenance.stamp(baseline=provenance.source(baseline, sizes),
                                                                      candidate=provenance.source(candidate, sizes))}
-    if out is not None:
+    tables = {}
+    if out is not None:  # frames only for files: no pandas on a repeated comparison
+        import pandas as pd
+
+        from .aggregate import flat, labelled
         from .plots import plot_compare
 
-        plot_compare(labelled(table), out / "compare.png", (baseline.name, candidate.name))
-    tables = {"comparison": per,
-              **({"mean": flat(mean.drop(columns="weights"))} if len(mean) else {})}
-    if _emit(result, json_, out, "compare", tables if out is not None else {}):
+        plot_compare(labelled(pd.DataFrame(got.rows + got.mean)), out / "compare.png", (baseline.name, candidate.name))
+        tables = {"comparison": got.predictions, **({"mean": flat(pd.DataFrame(mean))} if mean else {})}
+    if _emit(result, json_, out, "compare", tables):
         return
-    _print_all(_compare_tables(rows, baseline.name, candidate.name, level, result["mean"]))
+    _print_all(_compare_tables(got.rows, baseline.name, candidate.name, level, result["mean"]))
     _print_notes(notes)
 
 

@@ -31,26 +31,74 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from .chain import as_ladder
 from .aggregate import ERROR_CORRELATION_FLOOR
 from .errors import InputWarning, TaskladderError
-from .predictor import FINAL_WINDOW, ModelError, _fit_variance, _sd, draw_variance, welch_quantile
-from .trust import ALL_DESIGNS, AUTO_MIN_RUNS, ensemble_errors, task_fits
+from .predictor import (FINAL_WINDOW, LadderSpan, ModelError, TaskState, _fit_variance, _sd, draw_variance,
+                        welch_quantile)
 
-__all__ = ["compare", "comparison_notes", "difference_error", "multiplier_text", "read_pair"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas, the ladder tables and the fitting modules are imported where the ladders are read and
+# fitted (:func:`pair_state`), not here: a repeated comparison evaluates a cached
+# :class:`PairState` (:func:`pair_rows`) without them, as a repeated prediction does.
+
+__all__ = ["PairState", "compare", "comparison_notes", "difference_error", "multiplier_text", "pair_notes",
+           "pair_rows", "pair_state", "read_pair"]
 
 #: How the interval of a difference is built (every output carries it).
 INTERVAL_METHOD = ("Student t: the difference's bootstrap SD (both ladders, draws paired by run) + its own "
                    "backtest error (A's miss - B's miss on the same held-out runs) grown with the extrapolation")
 
 
+@dataclass
+class PairTask:
+    """One task of two ladders compared, before any target (:func:`pair_state`)."""
+
+    baseline: TaskState
+    candidate: TaskState
+    common: list
+    """The pipelines both ladders fitted."""
+    mse: dict
+    """Design -> backtest MSE pooled over both ladders: the shared weights' evidence."""
+    error: ModelError
+    """The difference's model error (:func:`difference_error`, or both ladders' own as independent)."""
+    center: float
+    """The two ladders' mean log compute, from which a target's distance is measured."""
+    paired: bool
+    """Whether both ladders' bootstrap draws resample the same runs (:func:`_same_runs`)."""
+    matched: int
+    """Held-out runs the difference's error was measured on."""
+
+
+@dataclass
+class PairState:
+    """Two ladders compared before any target: everything :func:`pair_rows` and :func:`pair_notes`
+    need, a function of the two ladders alone (cached by their files, :func:`serve.comparison_answer`)."""
+
+    tasks: list
+    pairs: dict
+    """Task -> its :class:`PairTask`."""
+    spans: tuple
+    """Each ladder's :class:`predictor.LadderSpan`, for the notes about a target."""
+    left_out: tuple
+    """Each ladder's task -> the pipelines its automatic choice left out, with why."""
+    unmatched: tuple
+    """Each ladder's runs whose rung the other lacks (:func:`_unmatched`)."""
+    said: tuple = ()
+    """What reading the two ladders' files warned (said again on a repeated comparison)."""
+    fitting_said: tuple = ()
+    """What fitting them warned (:class:`errors.InputWarning`), a repeated comparison's notes too."""
+
+
 def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0.9,
-            designs: Sequence[str] = ALL_DESIGNS, n_jobs: int | None = None, progress=None,
+            designs: Sequence[str] | None = None, n_jobs: int | None = None, progress=None,
             mean: bool = False) -> pd.DataFrame:
     """Candidate minus baseline at each target, per task, with an interval at ``level``.
 
@@ -65,14 +113,32 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
     ``progress(share)`` is called as each (ladder, task, pipeline) fit ends (half a task each).
     What either ladder cannot tell is said as :class:`errors.InputWarning`s (:func:`comparison_notes`).
     """
-    tasks, targets = list(tasks), list(targets)
+    import pandas as pd
+
+    targets = list(targets)
+    state = pair_state(baseline, candidate, tasks, designs, n_jobs, progress)
+    rows = pair_rows(state, targets, level, mean)
+    for note in pair_notes(state, targets):  # as predict and forecast say theirs
+        warnings.warn(note, InputWarning, stacklevel=2)
+    return pd.DataFrame(rows)
+
+
+def pair_state(baseline, candidate, tasks: Iterable[str], designs: Sequence[str] | None = None,
+               n_jobs: int | None = None, progress=None) -> PairState:
+    """What comparing two ladders (:class:`chain.Ladder`s or tidy tables) knows before any target:
+    per task both automatic choices fitted (:func:`trust.task_fits`, cached on disk), the weights'
+    pooled evidence and the difference's model error; ``progress`` as :func:`compare`'s."""
+    from .chain import as_ladder, ladder_span
+    from .trust import ALL_DESIGNS, task_fits
+
+    tasks = list(tasks)
+    designs = ALL_DESIGNS if designs is None else designs
     half = None if progress is None else (lambda share=1.0: progress(share / 2))
     la = as_ladder(baseline)
     lb = _aligned(la, as_ladder(candidate))
     fa = task_fits(la, tasks, designs, n_jobs, half)
     fb = task_fits(lb, tasks, designs, n_jobs, half)
-    paired = {t: _same_runs(la, lb, t) for t in tasks}
-    rows, parts, errors = [], {}, []
+    pairs = {}
     for task in tasks:
         a, b = fa[task], fb[task]
         common = [d for d in a.state.pipelines if d in b.state.pipelines]
@@ -84,18 +150,35 @@ def compare(baseline, candidate, targets, tasks: Iterable[str], level: float = 0
             ea, eb = a.state.error, b.state.error
             err = ModelError(float(np.hypot(ea.scale, eb.scale)), (ea.reference + eb.reference) / 2,
                              min(ea.dof, eb.dof))
-        center = (a.state.log_center + b.state.log_center) / 2
-        errors.append(err)
+        pairs[task] = PairTask(a.state, b.state, common, mse, err, (a.state.log_center + b.state.log_center) / 2,
+                               _same_runs(la, lb, task), matched)
+    return PairState(tasks, pairs, (ladder_span(la), ladder_span(lb)),
+                     tuple({t: f[t].state.left_out for t in tasks} for f in (fa, fb)),
+                     (_unmatched(la, lb), _unmatched(lb, la)))
+
+
+def pair_rows(state: PairState, targets, level: float = 0.9, mean: bool = False) -> list[dict]:
+    """:func:`compare`'s rows from a :class:`PairState`: no table is read, nothing fitted."""
+    targets = list(targets)
+    rows, parts = [], {}
+    for task in state.tasks:
+        p = state.pairs[task]
         for t in targets:
-            row, parts[task, t.name] = _row(task, t, a.state, b.state, common, mse, err, center, level, paired[task])
-            rows.append(row | {"matched_runs": matched, "paired": paired[task]})
-    if mean and len(tasks) > 1:
-        rows += _mean_rows(rows, parts, errors, tasks, targets, level)
-    _multipliers(rows, {t: fa[t].state for t in tasks}, targets)
-    left_out = tuple({t: f[t].state.left_out for t in tasks} for f in (fa, fb))
-    for note in comparison_notes(la, lb, targets, tasks, left_out):  # as predict and forecast say theirs
-        warnings.warn(note, InputWarning, stacklevel=2)
-    return pd.DataFrame(rows)
+            row, parts[task, t.name] = _row(task, t, p.baseline, p.candidate, p.common, p.mse, p.error, p.center,
+                                            level, p.paired)
+            rows.append(row | {"matched_runs": p.matched, "paired": p.paired})
+    if mean and len(state.tasks) > 1:
+        rows += _mean_rows(rows, parts, [state.pairs[t].error for t in state.tasks], state.tasks, targets, level)
+    _multipliers(rows, {t: state.pairs[t].baseline for t in state.tasks}, targets)
+    for r in rows:  # the mean's tasks last, where a table of all the rows has them
+        if "tasks" in r:
+            r["tasks"] = r.pop("tasks")
+    return rows
+
+
+def pair_notes(state: PairState, targets) -> list[str]:
+    """:func:`comparison_notes` from a :class:`PairState`."""
+    return _notes(state.spans, list(targets), state.tasks, state.left_out, state.unmatched)
 
 
 def multiplier_text(r: dict, bounds: bool = False) -> str:
@@ -125,16 +208,23 @@ def comparison_notes(baseline, candidate, targets, tasks: Sequence[str], left_ou
     lacks.  A difference of
     ladders of other rungs mixes the change with the ladders' composition: without its 1B runs
     the bundled ladder misses 7B-4T by 5.4 points on average instead of 2 (docs/trust.md)."""
-    from .chain import ladder_span
-    from .predictor import _run_list, left_out_notes, prediction_notes
+    from .chain import as_ladder, ladder_span
 
     la, lb = as_ladder(baseline), as_ladder(candidate)
-    na, nb = (prediction_notes(ladder_span(lad), targets, tasks) for lad in (la, lb))
+    return _notes((ladder_span(la), ladder_span(lb)), targets, tasks, left_out, (_unmatched(la, lb), _unmatched(lb, la)))
+
+
+def _notes(spans: tuple[LadderSpan, LadderSpan], targets, tasks: Sequence[str], left_out: tuple | None,
+           unmatched: tuple[list, list]) -> list[str]:
+    """:func:`comparison_notes` from the two ladders' spans and unmatched runs."""
+    from .predictor import _run_list, left_out_notes, prediction_notes
+
+    na, nb = (prediction_notes(span, targets, tasks) for span in spans)
     for said, left in zip((na, nb), left_out or ()):
         said += left_out_notes(left)
     notes = [f"both ladders: {x}" for x in na if x in nb]
     notes += [f"baseline: {x}" for x in na if x not in nb] + [f"candidate: {x}" for x in nb if x not in na]
-    only_a, only_b = _unmatched(la, lb), _unmatched(lb, la)
+    only_a, only_b = unmatched
     if only_a or only_b:
         said = ([f"the baseline has {_run_list(only_a)}"] if only_a else []) + (
             [f"the candidate has {_run_list(only_b)}"] if only_b else [])
@@ -164,6 +254,7 @@ def read_pair(baseline, candidate, tasks: Sequence[str] | None = None, sizes: Pa
     default those both have accuracy for (the paper's first, as :func:`tasks.default_tasks`)."""
     from .serve import load_ladder
     from .tasks import ACC, EVERY, choose_tasks
+    from .trust import AUTO_MIN_RUNS
 
     la, lb = load_ladder(baseline, sizes), load_ladder(candidate, sizes)
     baseline, candidate = _label(baseline, "the baseline"), _label(candidate, "the candidate")
@@ -235,8 +326,6 @@ def _multipliers(rows: list[dict], states: dict, targets) -> None:
     +2 points where the baseline gains 4 points per tenfold compute reads 3.2x: "the candidate at
     this target matches a baseline with 3.2x its compute", the effective-compute reading of a
     data or recipe change.  None where outside 1/1000x to 1000x (:func:`reach.compute_multipliers`)."""
-    import math
-
     from .aggregate import MEAN
     from .reach import along, multiplier_fields
 
@@ -246,9 +335,9 @@ def _multipliers(rows: list[dict], states: dict, targets) -> None:
     def curve(task, t, w):
         family = along(t.n, t.d)
 
-        def at(x):
-            n, d = family.at(math.exp(x))
-            return float(sum(wt * states[task].pipelines[k].predict(n, d) for k, wt in w.items()))
+        def at(xs: np.ndarray) -> np.ndarray:  # ln C -> the weighted prediction, many at once
+            n, d = family.at(np.exp(xs))
+            return sum(wt * states[task].pipelines[k].predict_many(n, d) for k, wt in w.items())
         return at
 
     for r in rows:
@@ -256,8 +345,8 @@ def _multipliers(rows: list[dict], states: dict, targets) -> None:
         if r["task"] == MEAN:  # the baseline's mean over the tasks' curves (used at once: no late binding)
             parts = [curves[task, t.name] for task in r["tasks"]]
 
-            def f(x):
-                return float(np.mean([p(x) for p in parts]))
+            def f(xs):
+                return np.mean([p(xs) for p in parts], axis=0)
         else:
             f = curves[r["task"], t.name] = curve(r["task"], t, r["weights"])
         r.update(multiplier_fields(f, 6.0 * float(t.n) * float(t.d), r["candidate"], r["baseline"] + r["lower"],
@@ -346,6 +435,10 @@ def difference_error(bt_a: pd.DataFrame, bt_b: pd.DataFrame) -> tuple[ModelError
     over both ladders), and its error is (A's miss) - (B's miss).  Returns (its RMSE as a
     :class:`predictor.ModelError`, the number of runs matched); (None, 0) when no run matches
     or no split has another to weigh it with."""
+    import pandas as pd
+
+    from .trust import ensemble_errors
+
     key = ["split", "run", "design"]
     m = bt_a[key + ["predicted", "actual", "log_extrapolation"]].merge(
         bt_b[key + ["predicted", "actual", "log_extrapolation"]], on=key, suffixes=("_a", "_b"))

@@ -73,14 +73,18 @@ class Family:
             return f"D = {self.tokens.multiple:g}xC"
         return f"D = {short_count(self.tokens)}"
 
-    def at(self, compute: float) -> tuple[float, float]:
-        """(N, D) of the family's target of compute C = 6 N D (unrounded: a point of a curve)."""
+    def at(self, compute):
+        """(N, D) of the family's target of compute C = 6 N D (unrounded: a point of a curve); of
+        an array of computes, arrays of N and D."""
+        c = np.asarray(compute, float)
         if self.n is not None:
-            return float(self.n), compute / (6.0 * self.n)
-        if isinstance(self.tokens, ChinchillaMultiple):  # D = 20 m N, so C = 120 m N^2
-            n = math.sqrt(compute / (120.0 * self.tokens.multiple))
-            return n, 20.0 * self.tokens.multiple * n
-        return compute / (6.0 * self.tokens), float(self.tokens)
+            n, d = np.full_like(c, float(self.n)), c / (6.0 * self.n)
+        elif isinstance(self.tokens, ChinchillaMultiple):  # D = 20 m N, so C = 120 m N^2
+            n = np.sqrt(c / (120.0 * self.tokens.multiple))
+            d = 20.0 * self.tokens.multiple * n
+        else:
+            n, d = c / (6.0 * self.tokens), np.full_like(c, float(self.tokens))
+        return (float(n), float(d)) if c.ndim == 0 else (n, d)
 
     def below(self, n_min: float, d_min: float) -> bool:
         """Whether every target of the family lies below the ladder: its fixed N or D under the
@@ -259,33 +263,19 @@ def _curve(states: dict[str, TaskState], task: str, tasks: Sequence[str], level:
     return at
 
 
-def _crossing(grid: np.ndarray, values: np.ndarray, goal: float,
-              f: Callable[[float], float]) -> tuple[float | None, str]:
-    """ln C at which ``f`` first reaches ``goal`` and ``"yes"``: the first grid point at or above
-    it, the bracket before it bisected; (None, ``"at start"``) where the first point is already
-    there, (None, ``"no"``) where none is.
-
-    Bisection rather than scipy's brentq: a dozen evaluations either way, and importing
-    scipy.optimize (~0.7 s) would cost more than the whole answer from the cache."""
-    above = np.flatnonzero(values >= goal)
-    if not above.size:
-        return None, "no"
-    if above[0] == 0:
-        return None, "at start"
-    a, b = grid[above[0] - 1], grid[above[0]]
-    while b - a > TOL:
-        m = 0.5 * (a + b)
-        a, b = (a, m) if f(m) >= goal else (m, b)
-    return float(0.5 * (a + b)), "yes"
-
-
 def _crossings(grid: np.ndarray, values: np.ndarray, goal: float,
                curve: Callable[[np.ndarray], np.ndarray]) -> list[tuple[float | None, str]]:
-    """:func:`_crossing` of each column of ``values`` (the curve's centre, lower and upper on the
-    grid), the brackets refined together: each round evaluates :data:`SECTIONS` points inside
-    every bracket in one call of ``curve`` (a search's cost is the calls: each one evaluates every
+    """For each column of ``values`` (a curve's columns on the grid: a prediction's centre, lower
+    and upper), the ln C at which it first reaches ``goal`` and ``"yes"``: the first grid point at
+    or above it, the bracket before it refined; (None, ``"at start"``) where the first point is
+    already there, (None, ``"no"``) where none is.
+
+    The brackets are refined together: each round evaluates :data:`SECTIONS` points inside every
+    bracket in one call of ``curve`` (a search's cost is the calls: each one evaluates every
     pipeline of every task it needs) and keeps the stretch before the first at or above the goal,
-    until the brackets are :data:`TOL` wide (three rounds from the bundled ladder's grid)."""
+    until the brackets are :data:`TOL` wide (three rounds from the bundled ladder's grid).  This
+    rather than scipy's brentq: importing scipy.optimize (~0.7 s) would cost more than the whole
+    answer from the cache."""
     found: list = []
     brackets = {}
     for col in range(values.shape[1]):
@@ -340,20 +330,21 @@ def reach(goals: str | dict[str, float], family: Family, tasks: Sequence[str], l
     return got
 
 
-def compute_multipliers(curve: Callable[[float], float], c0: float, goals: Sequence[float],
+def compute_multipliers(curve: Callable[[np.ndarray], np.ndarray], c0: float, goals: Sequence[float],
                         span: float = MULTIPLIER_SPAN) -> list[float | None]:
-    """For each goal, C / ``c0`` where ``curve`` (ln C -> accuracy along a family of targets)
-    first reaches it, searched from ``c0`` / ``span`` to ``c0`` x ``span`` as :func:`reach_rows`
-    searches: the compute one ladder's prediction needs to match an accuracy, as a multiple of a
-    target's (:func:`compare.compare`'s compute multiplier).  None where the goal lies outside that
-    range (below it when ``curve`` at its start is above the goal)."""
+    """For each goal, C / ``c0`` where ``curve`` (values of ln C -> the accuracies along a family of
+    targets, evaluated together) first reaches it, searched from ``c0`` / ``span`` to ``c0`` x
+    ``span`` as :func:`reach_rows` searches, the goals' brackets refined together
+    (:func:`_crossings`): the compute one ladder's prediction needs to match an accuracy, as a
+    multiple of a target's (:func:`compare.compare`'s compute multiplier).  None where the goal lies
+    outside that range (below it when ``curve`` at its start is above the goal)."""
     grid = np.linspace(math.log(c0) - math.log(span), math.log(c0) + math.log(span), 33)
-    values = np.array([curve(x) for x in grid])
-    out = []
-    for g in goals:
-        x, _ = _crossing(grid, values, g, curve)
-        out.append(None if x is None else math.exp(x) / c0)
-    return out
+    goals = np.asarray(goals, float)
+
+    def gaps(xs: np.ndarray) -> np.ndarray:  # one column per goal: at or above it where >= 0
+        return np.asarray(curve(np.atleast_1d(xs)), float)[:, None] - goals[None, :]
+
+    return [None if x is None else math.exp(x) / c0 for x, _ in _crossings(grid, gaps(grid), 0.0, gaps)]
 
 
 def along(n: float, d: float) -> Family:

@@ -468,3 +468,47 @@ def forecast_answer(target: str | None, target_file: Path | None, *, n: int | No
     if k is not None:
         cache.store(k, answer)
     return ForecastAnswer(result, tuple(notes), res)
+
+
+@dataclass
+class ComparisonAnswer(_Rows):
+    """Two ladders compared at some targets (rows: :func:`compare.pair_rows`, the tasks'), the mean
+    over the tasks per target, and the notes (:func:`compare.pair_notes`)."""
+
+    mean: list[dict]
+    notes: list[str]
+
+
+def comparison_answer(baseline, candidate, targets, tasks: Sequence[str] | None = None, sizes: Path | None = None,
+                      level: float = 0.9, progress: Callable[[int], tuple] | None = None) -> ComparisonAnswer:
+    """``taskladder compare``: candidate minus baseline (each a ladder's files or folders) at
+    ``targets``, per task (``tasks`` as given: None for those both have accuracy for) and their mean.
+    What the comparison knows before any target (:func:`compare.pair_state`) is kept in the cache
+    by both ladders' files' bytes, as a prediction's state is, so comparing the same ladders again,
+    at any target, reads no table and imports no pandas; what reading them warned is said again.
+    ``progress(n_tasks)`` gives (a context manager, an advance callback) once the tasks are known."""
+    from . import cache
+    from .aggregate import MEAN
+    from .compare import PairState, pair_notes, pair_rows
+
+    srcs = [_source_hash(as_paths(x), sizes, False) for x in (baseline, candidate)]
+    key = None if None in srcs else cache.key("compare-state", *srcs, None if tasks is None else tuple(tasks))
+    state = cache.load(key) if key is not None else None
+    if isinstance(state, PairState):
+        for message in state.said:
+            warnings.warn(message, InputWarning, stacklevel=2)
+    else:
+        from .compare import pair_state, read_pair
+
+        (la, lb, names), said = recording_input_warnings(read_pair, baseline, candidate, tasks, sizes)
+        for message in said:  # said now, and again whenever the state comes from the cache
+            warnings.warn(message, InputWarning, stacklevel=2)
+        prog, advance = progress(len(names)) if progress is not None else (nullcontext(), None)
+        with prog:
+            state, fitting_said = recording_input_warnings(pair_state, la, lb, names, progress=advance)
+        state.said, state.fitting_said = tuple(said), tuple(fitting_said)
+        if key is not None:
+            cache.store(key, state)
+    rows = pair_rows(state, targets, level, mean=True)
+    return ComparisonAnswer([r for r in rows if r["task"] != MEAN], [r for r in rows if r["task"] == MEAN],
+                            [*state.fitting_said, *pair_notes(state, targets)])
