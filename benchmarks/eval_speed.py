@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 
-def build_model(folder: str, text: str):
+def build_model(folder: str, text: str, hidden: int = 512, layers: int = 8):
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import Olmo2Config, Olmo2ForCausalLM, PreTrainedTokenizerFast
@@ -33,7 +33,7 @@ def build_model(folder: str, text: str):
                                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", eos_token="<eos>")
     torch.manual_seed(0)
-    cfg = Olmo2Config(vocab_size=2048, hidden_size=512, intermediate_size=2048, num_hidden_layers=8,
+    cfg = Olmo2Config(vocab_size=2048, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
                       num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=2048,
                       pad_token_id=0, bos_token_id=None, eos_token_id=1)
     Olmo2ForCausalLM(cfg).save_pretrained(folder)

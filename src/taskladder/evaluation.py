@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 from contextlib import contextmanager
@@ -231,6 +232,87 @@ def pack_choices(rests: Sequence[Sequence[int]], chs: Sequence[Sequence[Sequence
     return Packing(x, pos, allow, row, col, tok, own)
 
 
+@dataclass(frozen=True)
+class Requests:
+    """A group of questions tokenized for scoring (:meth:`Scorer._requests`): the tokens every
+    context shares, then per question its context's remaining tokens and each choice's tokens,
+    stored as flat int32 arrays (5-shot MMLU holds ~2.3M tokens: Python lists of them would take
+    ~80 MB)."""
+
+    shared: list
+    """The tokens every context starts with (run once)."""
+    rests: np.ndarray
+    rest_at: np.ndarray
+    """Question i's remaining context tokens: ``rests[rest_at[i]:rest_at[i + 1]]``."""
+    choice_tokens: np.ndarray
+    choice_at: np.ndarray
+    """Choice j's tokens (choices numbered over all questions): ``choice_tokens[choice_at[j]:choice_at[j + 1]]``."""
+    first_choice: np.ndarray
+    """Question i's choices: ``first_choice[i]`` to ``first_choice[i + 1]``."""
+    long: dict
+    """Question -> its whole context, left-truncated to fit the window (scored one pass per choice)."""
+
+    @classmethod
+    def of(cls, shared: list, rests: list, choices: list, long: dict) -> Requests:
+        flat = [c for cl in choices for c in cl]
+
+        def packed(parts):
+            at = np.zeros(len(parts) + 1, dtype=np.int64)
+            np.cumsum([len(p) for p in parts], out=at[1:])
+            return np.fromiter((t for p in parts for t in p), dtype=np.int32, count=int(at[-1])), at
+
+        (rt, ra), (ct, ca) = packed(rests), packed(flat)
+        first = np.zeros(len(choices) + 1, dtype=np.int64)
+        np.cumsum([len(cl) for cl in choices], out=first[1:])
+        return cls(list(shared), rt, ra, ct, ca, first, dict(long))
+
+    @property
+    def n(self) -> int:
+        return len(self.rest_at) - 1
+
+    @property
+    def size(self) -> int:
+        """Tokens held (what :data:`TOKENIZED_KEEP` counts)."""
+        return len(self.shared) + len(self.rests) + len(self.choice_tokens) + sum(map(len, self.long.values()))
+
+    def rest(self, i: int) -> list[int]:
+        return self.rests[self.rest_at[i]:self.rest_at[i + 1]].tolist()
+
+    def choices(self, i: int) -> list[list[int]]:
+        at = self.choice_at
+        return [self.choice_tokens[at[j]:at[j + 1]].tolist() for j in range(self.first_choice[i], self.first_choice[i + 1])]
+
+
+#: Requests tokenized in this process, by tokenizer (content), window and text, least recently
+#: used first: a ladder's checkpoints share their tokenizer, and tokenizing 5-shot HellaSwag
+#: (10,042 questions, 4 choices, ~440 tokens a context) took ~41 s on this project's CPU and the
+#: paper's 8 tasks ~115 s, for every checkpoint again.
+_TOKENIZED: OrderedDict = OrderedDict()
+_TOKENIZED_SIZE: dict = {}
+#: Tokens :data:`_TOKENIZED` keeps at most (int32: 128 MB): the paper's 8 OLMES tasks hold ~6.9M,
+#: all 20 bundled (BoolQ, Winogrande, the MC formats) ~13.5M.
+TOKENIZED_KEEP = 32_000_000
+
+
+def _tokenizer_key(tokenizer) -> str | None:
+    """A fast tokenizer's content, hashed (its backend serialised: vocabulary, merges, normalizer,
+    pre-tokenizer, added tokens), once per tokenizer object; None for a slow tokenizer, whose
+    requests are then tokenized afresh every time."""
+    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if backend is None:
+        return None
+    key = getattr(tokenizer, "_taskladder_key", None)
+    if key is None:
+        import hashlib
+
+        key = hashlib.sha256(backend.to_str().encode()).hexdigest()
+        try:
+            tokenizer._taskladder_key = key
+        except AttributeError:  # an object that takes no attributes: hashed again next time
+            pass
+    return key
+
+
 def _cache_of(out):
     """The key/value cache of a model output: ``cache`` in transformers 5.x, ``past_key_values`` in 4.x."""
     cache = getattr(out, "cache", None)
@@ -303,11 +385,37 @@ class Scorer:
         """Sum of log p(choice tokens | prefix + question) and token counts, per item and choice.
 
         Each context (prefix + question) is tokenized whole, as a reference harness
-        does.  The tokens all contexts share (the few-shot prefix, up to where the
-        tokenizer first differs) are run once.  Then ``group`` questions per forward
-        pass, each packed with its choices (:meth:`_packed_group`).
+        does (:meth:`_requests`, kept for the next checkpoint with the same tokenizer).  The
+        tokens all contexts share (the few-shot prefix, up to where the tokenizer first
+        differs) are run once.  Then ``group`` questions per forward pass, each packed with
+        its choices (:meth:`_packed_group`).
         """
         torch = self.torch
+        req = self._requests(prefix, questions, choices)
+        S = len(req.shared)
+        pre_cache = self._body(torch.tensor([req.shared]))[1] if req.shared else None
+        keep = [i for i in range(req.n) if i not in req.long]
+        res: dict[int, tuple] = {}
+        for g0 in range(0, len(keep), group):
+            idx = keep[g0: g0 + group]
+            ll, nt = self._packed_group([req.rest(i) for i in idx], [req.choices(i) for i in idx], S, pre_cache)
+            res.update(zip(idx, zip(ll, nt)))
+        for i, ctx in req.long.items():  # left-truncated contexts share no prefix: one pass per choice
+            chs = req.choices(i)
+            res[i] = (np.array([self._choice_ll(ctx, c) for c in chs]), np.array([len(c) for c in chs]))
+        return [res[i][0] for i in range(req.n)], [res[i][1] for i in range(req.n)]
+
+    def _requests(self, prefix: str, questions: Sequence[str], choices: Sequence[Sequence[str]]) -> Requests:
+        """The requests' tokens (:class:`Requests`), from :data:`_TOKENIZED` when the same
+        questions were tokenized by the same tokenizer (by content: every checkpoint of a run
+        loads its own copy) for the same window."""
+        tok_key = _tokenizer_key(self.tokenizer)
+        key = None if tok_key is None else (tok_key, self.max_length, self.overlong, prefix, tuple(questions),
+                                            tuple(tuple(c) for c in choices))
+        hit = _TOKENIZED.get(key) if key is not None else None
+        if hit is not None:
+            _TOKENIZED.move_to_end(key)
+            return hit
         ctxs = _encode_many(self.tokenizer, [prefix + q for q in questions])
         if any(len(c) == 0 for c in ctxs):
             raise TaskladderError("an item needs a prefix or a question to condition on")
@@ -320,7 +428,6 @@ class Scorer:
         if len(shared) == min(len(c) for c in ctxs):
             shared = shared[:-1]  # every question keeps at least one token of its own
         S = len(shared)
-        pre_cache = self._body(torch.tensor([shared]))[1] if shared else None
         all_c, long = [], {}
         wholes = iter(_encode_many(self.tokenizer, [prefix + q + c for q, chs in zip(questions, choices) for c in chs]))
         for i, (q, ctx, chs) in enumerate(zip(questions, ctxs, choices)):
@@ -341,15 +448,14 @@ class Scorer:
                         "or truncate (--overlong truncate)")
                 long[i] = ctx[total - self.max_length:]  # keep the context's end, as the harnesses do
             all_c.append(c_ids)
-        keep = [i for i in range(len(ctxs)) if i not in long]
-        res: dict[int, tuple] = {}
-        for g0 in range(0, len(keep), group):
-            idx = keep[g0: g0 + group]
-            ll, nt = self._packed_group([ctxs[i][S:] for i in idx], [all_c[i] for i in idx], S, pre_cache)
-            res.update(zip(idx, zip(ll, nt)))
-        for i, ctx in long.items():  # left-truncated contexts share no prefix: one pass per choice
-            res[i] = (np.array([self._choice_ll(ctx, c) for c in all_c[i]]), np.array([len(c) for c in all_c[i]]))
-        return [res[i][0] for i in range(len(ctxs))], [res[i][1] for i in range(len(ctxs))]
+        req = Requests.of(shared, [c[S:] for c in ctxs], all_c, long)
+        if key is not None:
+            _TOKENIZED[key] = req
+            _TOKENIZED_SIZE[key] = req.size
+            while sum(_TOKENIZED_SIZE.values()) > TOKENIZED_KEEP and len(_TOKENIZED) > 1:
+                old, _ = _TOKENIZED.popitem(last=False)
+                del _TOKENIZED_SIZE[old]
+        return req
 
     def _choice_ll(self, ctx: list[int], cid: list[int]) -> float:
         """log p(choice | context) from one full forward pass."""
