@@ -344,14 +344,10 @@ def describe_ladder(ladder=None, *, sizes: str | Path | None = None, mixed_conve
 
     ladder, sizes: as :func:`predict`'s.  figures: a folder to draw every run's accuracy and task
     loss over training in (``accuracy.png``, ``task_loss.png``; their paths in ``figures``)."""
-    from dataclasses import replace
+    from .serve import _is_frame, as_paths, ladder_description
 
-    from .describe import describe, draw_curves
-    from .serve import load_ladder
-
-    lad = load_ladder(ladder, _path(sizes), mixed_conventions)
-    desc = describe(lad)
-    return desc if figures is None else replace(desc, figures=draw_curves(lad.results, figures))
+    source = ladder if ladder is None or _is_frame(ladder) else as_paths(ladder)
+    return ladder_description(source, _path(sizes), mixed_conventions, _path(figures), fresh=True).description
 
 
 def plan_ladder(n="6887575552", d=None, *, sizes: Sequence[str] | str = "auto",

@@ -246,17 +246,18 @@ class Described:
 
 
 def ladder_description(ladder=None, sizes: Path | None = None, mixed_conventions: bool = False,
-                       figures: Path | None = None) -> Described:
+                       figures: Path | None = None, fresh: bool = False) -> Described:
     """The ladder described before any fit, kept in the cache by the files' bytes as a prediction's
     state is, so describing the same files again reads no table and imports no pandas (~0.4 s of a
     1 s command); what reading them warned is said again on every call, as a fresh read would.
     ``figures``: a folder to draw every run's curves in (:func:`describe.draw_curves`), which reads
-    the ladder whatever the cache holds."""
+    the ladder whatever the cache holds; so does ``fresh``, which returns the
+    :class:`describe.LadderDescription` itself (its DataFrames, for the Python API)."""
     from . import cache
 
     src = _source_hash(ladder, sizes, mixed_conventions)
     key = cache.key("description", src) if src is not None else None
-    hit = cache.load(key) if key is not None and figures is None else None
+    hit = cache.load(key) if key is not None and figures is None and not fresh else None
     if isinstance(hit, tuple) and len(hit) == 2 and isinstance(hit[0], dict):
         for message in hit[1]:
             warnings.warn(message, InputWarning, stacklevel=2)
