@@ -252,6 +252,27 @@ def test_backtest_cli(tmp_path):
     assert r.returncode == 2 and "--holdout must be at least 1" in r.stderr
 
 
+def test_a_repeated_backtest_reads_no_table(tmp_path):
+    # the backtest of the same files and options is answered from the cache (serve.backtest_answer):
+    # the same table and JSON without pandas; a changed file is backtested anew; --out reads the table
+    from conftest import imported, probe_cli
+
+    lad = olmo2_ladder().ladder
+    lad[lad["task"] == "piqa"].to_csv(tmp_path / "l.csv", index=False)
+    args = ["backtest", "--ladder", tmp_path / "l.csv"]
+    cold, warm = probe_cli(tmp_path / "c", *args), probe_cli(tmp_path / "c", *args)
+    cold_json, warm_json = probe_cli(tmp_path / "j", *args, "--json"), probe_cli(tmp_path / "j", *args, "--json")
+    for c, w in ((cold, warm), (cold_json, warm_json)):
+        assert c.returncode == w.returncode == 0, c.stderr
+        assert w.stdout == c.stdout and "pandas" in imported(c) and imported(w) == "[]", w.stderr
+    assert "PIQA" in warm.stdout and "held out by N: 1B-1xC, 1B-2xC, 1B-5xC, 1B-10xC;" in " ".join(warm.stdout.split())
+    out = probe_cli(tmp_path / "j", *args, "--out", tmp_path / "o", "--json")
+    assert out.returncode == 0 and out.stdout == warm_json.stdout and (tmp_path / "o" / "backtest.png").exists()
+    lad[(lad["task"] == "piqa") & (lad["run"] != "190M-1xC")].to_csv(tmp_path / "l.csv", index=False)
+    again = probe_cli(tmp_path / "j", *args, "--json")
+    assert "pandas" in imported(again) and again.stdout != warm_json.stdout
+
+
 def test_a_sweep_of_targets_predicts_each_as_it_would_alone():
     from taskladder.datasets import make_targets
 

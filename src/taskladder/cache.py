@@ -116,9 +116,9 @@ def table_hash(df) -> str:
 #: its final checkpoint past its log checked against that; 26: its replay of the log's end says where the
 #: final one is; 27: a task's model error keeps its backtest errors, for the mean over tasks; 28: a
 #: forecast's answer holds the mean over tasks; 29: the ladder's span carries its compute range, for
-#: taskladder.reach), so a developer's cache never serves results of older
-#: code under the same package version.
-FORMAT = 29
+#: taskladder.reach; 30: a backtest's answer names the pipelines it scored), so a developer's cache
+#: never serves results of older code under the same package version.
+FORMAT = 30
 
 
 def key(kind: str, *parts) -> str:

@@ -835,9 +835,7 @@ def backtest(
     predict the next; the largest compute; the largest multiple), and the coverage
     and width of its intervals are reported per task and pooled (docs/trust.md).
     """
-    from .api import read_ladder
-    from .chain import Ladder, ladder_notes
-    from .trust import ALL_DESIGNS, backtest_summary, backtest_table
+    from .serve import backtest_answer, default_tasks
 
     _set_cache(no_cache)
     named = parse_names(task)
@@ -845,54 +843,57 @@ def backtest(
         raise TaskladderError(f"{'--holdout' if holdout is not None else '--level'} sets the plain backtest; "
                               "--calibration replays on the ladder's own splits at 50/80/90/95%")
     holdout, level = 4 if holdout is None else holdout, 0.9 if level is None else parse_level(level)
-    results = read_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions)
-    tasks = _default_tasks(results, named)
     if holdout < 1:
         raise TaskladderError(f"--holdout must be at least 1, got {holdout}")
+    if calibration:
+        from .api import read_ladder
+
+        results = read_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions)
+        tasks = _default_tasks(results, named)
+        if out is not None:
+            io.ensure_writable_dir(out)
+        return _calibration(results, tasks, out, json_, lambda: _provenance(ladder, sizes, mixed_conventions))
+    tasks = default_tasks(ladder or None, sizes, mixed_conventions, named)  # cached like the fits: no table read warm
     if out is not None:
         io.ensure_writable_dir(out)
-    if calibration:
-        return _calibration(results, tasks, out, json_, lambda: _provenance(ladder, sizes, mixed_conventions))
     prog, advance = _fit_progress(len(tasks), json_, "backtesting")
-    with prog:
-        lad = Ladder(results)
-        bt = backtest_table(lad, tasks, ALL_DESIGNS, holdout=holdout, level=level, progress=advance)
-    summary = backtest_summary(bt)
-    notes = ladder_notes(lad, tasks)
-    result = {"summary": io.records(summary), "runs": io.records(bt), "notes": notes,
-              "provenance": lambda: _provenance(ladder, sizes, mixed_conventions)}
+    with prog:  # a repeated backtest is answered from the cache; --out draws from the table itself
+        got = backtest_answer(tasks, ladder or None, sizes, mixed_conventions, holdout, level, advance,
+                              fresh=out is not None)
+    result = {**got.result, "provenance": lambda: _provenance(ladder, sizes, mixed_conventions)}
     if out is not None:
         from . import plots
 
-        plots.plot_backtest(bt, out / "backtest.png")
-    if _emit(result, json_, out, "backtest", {"backtest": bt}):
+        plots.plot_backtest(got.table, out / "backtest.png")
+    if _emit(result, json_, out, "backtest", {"backtest": got.table} if out is not None else {}):
         return
-    held = "; ".join(f"by {s}: {', '.join(g['run'].unique())}" for s, g in bt.groupby("split", sort=False))
-    if len({frozenset(g["run"]) for _, g in bt.groupby(["split", "task"])}) > len(bt["split"].unique()):
-        held += " (each task: the largest runs scored on it)"
+    by_task: dict[str, dict] = {}
+    for r in got.result["summary"]:
+        by_task.setdefault(r["task"], {})[r["design"]] = r
     # two tables (error, then coverage), each within 80 columns
     for what, col, fmt in (("mean abs. error (points)", "abs_error", "{:.2f}"),
                            (f"coverage of each pipeline's {percent(level)} interval", "coverage", "{:.0%}")):
         t = Table(title=f"Backtest: {what}", title_style="bold")
         t.add_column("task", no_wrap=True)
-        for d in ALL_DESIGNS:
+        for d in got.designs:
             t.add_column(d.replace("_", " "), justify="right")
         if col == "abs_error":
             t.add_column("acc SD", justify="right")
-        for task_, g in summary.groupby("task", sort=False):
-            g = g.set_index("design")
-            best = g["abs_error"].idxmin()
+        for task_, g in by_task.items():
+            scored = [d for d in g if g[d]["abs_error"] is not None]
+            best = min(scored, key=lambda d: g[d]["abs_error"], default=None)
             cells = []
-            for d in ALL_DESIGNS:
-                v = "–" if d not in g.index else fmt.format(g.loc[d, col])
+            for d in got.designs:
+                v = "–" if d not in g else fmt.format(float("nan") if g[d][col] is None else g[d][col])
                 cells.append(f"[bold green]{v}[/]" if d == best and col == "abs_error" else v)
             if col == "abs_error":
-                cells.append(f"{100 * g['predictability_sd'].iloc[0]:.2f}")
+                sd = next(iter(g.values()))["predictability_sd"]
+                cells.append(f"{100 * (float('nan') if sd is None else sd):.2f}")
             t.add_row(_display(task_), *cells)
         if col == "abs_error":
-            t.caption = f"held out {held}; acc SD: the held-out runs' checkpoint noise (points)"
+            t.caption = f"held out {got.held}; acc SD: the held-out runs' checkpoint noise (points)"
         out_console.print(t)
-    _print_notes(notes)
+    _print_notes(got.result["notes"])
 
 
 def _calibration(results, tasks, out: Path | None, json_: bool, provenance) -> None:

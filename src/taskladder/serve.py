@@ -513,3 +513,52 @@ def comparison_answer(baseline, candidate, targets, tasks: Sequence[str] | None 
     rows = pair_rows(state, targets, level, mean=True)
     return ComparisonAnswer([r for r in rows if r["task"] != MEAN], [r for r in rows if r["task"] == MEAN],
                             [*state.fitting_said, *pair_notes(state, targets)])
+
+
+@dataclass
+class BacktestAnswer:
+    """What ``taskladder backtest`` says: ``result`` (``summary`` and ``runs`` as JSON-ready records,
+    the ladder's ``notes``), ``held`` (which runs each split held out, for the table's caption),
+    what reading the files warned, and ``table`` (the per-run DataFrame, for ``--out``) only when
+    computed in this call."""
+
+    result: dict
+    held: str
+    designs: tuple
+    """The pipelines scored, in the tables' order (:data:`trust.ALL_DESIGNS`)."""
+    said: tuple = ()
+    table: object = None
+
+
+def backtest_answer(tasks: Sequence[str], ladder=None, sizes: Path | None = None, mixed_conventions: bool = False,
+                    holdout: int = 4, level: float = 0.9, progress: Callable[..., None] | None = None,
+                    fresh: bool = False) -> BacktestAnswer:
+    """Every pipeline of ``tasks`` scored on the ladder's ``holdout`` largest runs
+    (:func:`trust.backtest_table`, its fits cached per task), answered from the cache when the same
+    files and options were backtested before: keyed by their bytes (:func:`_source_hash`), so a
+    repeated backtest reads no table and imports no pandas, as a repeated prediction does.  What
+    reading the files warned is said again.  ``fresh`` computes it anyway (and returns ``table``)."""
+    from . import cache
+
+    src = _source_hash(ladder, sizes, mixed_conventions)
+    k = None if src is None else cache.key("backtest-answer", src, tuple(tasks), holdout, level)
+    if k is not None and not fresh:
+        hit = cache.load(k)
+        if isinstance(hit, BacktestAnswer):
+            for message in hit.said:
+                warnings.warn(message, InputWarning, stacklevel=2)
+            return hit
+    from . import io
+    from .chain import ladder_notes
+    from .trust import ALL_DESIGNS, backtest_summary, backtest_table
+
+    lad, said = _read(src, ladder, sizes, mixed_conventions)
+    bt = backtest_table(lad, tasks, ALL_DESIGNS, holdout=holdout, level=level, progress=progress)
+    held = "; ".join(f"by {s}: {', '.join(g['run'].unique())}" for s, g in bt.groupby("split", sort=False))
+    if len({frozenset(g["run"]) for _, g in bt.groupby(["split", "task"])}) > len(bt["split"].unique()):
+        held += " (each task: the largest runs scored on it)"
+    result = {"summary": io.records(backtest_summary(bt)), "runs": io.records(bt), "notes": ladder_notes(lad, tasks)}
+    answer = BacktestAnswer(result, held, ALL_DESIGNS, tuple(said))
+    if k is not None:
+        cache.store(k, answer)
+    return BacktestAnswer(result, held, ALL_DESIGNS, tuple(said), bt)
