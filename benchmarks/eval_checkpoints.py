@@ -50,13 +50,11 @@ def main() -> None:
 
         def score(keep: bool) -> tuple[float, list]:
             ev._TOKENIZED.clear()
-            ev._TOKENIZED_SIZE.clear()
             t = time.perf_counter()
             got = []
             for f in folders:
                 if not keep:
                     ev._TOKENIZED.clear()
-                    ev._TOKENIZED_SIZE.clear()
                 model, tok = ev.load_model(f)
                 got.append(ev.evaluate_task(ev.Scorer(model, tok), task))
             return time.perf_counter() - t, got

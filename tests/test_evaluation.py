@@ -375,7 +375,6 @@ def test_a_checkpoint_with_the_same_tokenizer_scores_from_the_tokens_already_mad
     from taskladder import evaluation as ev
 
     monkeypatch.setattr(ev, "_TOKENIZED", type(ev._TOKENIZED)())
-    monkeypatch.setattr(ev, "_TOKENIZED_SIZE", {})
     first = Scorer(*load_model(make_model(tmp_path / "a")))
     ll_a, nt_a = first.loglikelihoods(PREFIX, QUESTIONS, CHOICES)
     calls = []
@@ -402,4 +401,4 @@ def test_a_checkpoint_with_the_same_tokenizer_scores_from_the_tokens_already_mad
     # the least recently used go first past TOKENIZED_KEEP tokens
     monkeypatch.setattr(ev, "TOKENIZED_KEEP", 1)
     second.loglikelihoods(PREFIX, QUESTIONS[:1], CHOICES[:1])
-    assert len(ev._TOKENIZED) == 1 and list(ev._TOKENIZED_SIZE) == list(ev._TOKENIZED)
+    assert len(ev._TOKENIZED) == 1 and next(iter(ev._TOKENIZED.values())).n == 1

@@ -288,7 +288,6 @@ class Requests:
 #: (10,042 questions, 4 choices, ~440 tokens a context) took ~41 s on this project's CPU and the
 #: paper's 8 tasks ~115 s, for every checkpoint again.
 _TOKENIZED: OrderedDict = OrderedDict()
-_TOKENIZED_SIZE: dict = {}
 #: Tokens :data:`_TOKENIZED` keeps at most (int32: 128 MB): the paper's 8 OLMES tasks hold ~6.9M,
 #: all 20 bundled (BoolQ, Winogrande, the MC formats) ~13.5M.
 TOKENIZED_KEEP = 32_000_000
@@ -451,10 +450,8 @@ class Scorer:
         req = Requests.of(shared, [c[S:] for c in ctxs], all_c, long)
         if key is not None:
             _TOKENIZED[key] = req
-            _TOKENIZED_SIZE[key] = req.size
-            while sum(_TOKENIZED_SIZE.values()) > TOKENIZED_KEEP and len(_TOKENIZED) > 1:
-                old, _ = _TOKENIZED.popitem(last=False)
-                del _TOKENIZED_SIZE[old]
+            while sum(r.size for r in _TOKENIZED.values()) > TOKENIZED_KEEP and len(_TOKENIZED) > 1:
+                _TOKENIZED.popitem(last=False)
         return req
 
     def _choice_ll(self, ctx: list[int], cid: list[int]) -> float:
