@@ -845,17 +845,17 @@ def backtest(
     holdout, level = 4 if holdout is None else holdout, 0.9 if level is None else parse_level(level)
     if holdout < 1:
         raise TaskladderError(f"--holdout must be at least 1, got {holdout}")
-    if calibration:
+    if calibration:  # replays need the table itself
         from .api import read_ladder
 
         results = read_ladder(ladder or None, sizes=sizes, mixed_conventions=mixed_conventions)
         tasks = _default_tasks(results, named)
-        if out is not None:
-            io.ensure_writable_dir(out)
-        return _calibration(results, tasks, out, json_, lambda: _provenance(ladder, sizes, mixed_conventions))
-    tasks = default_tasks(ladder or None, sizes, mixed_conventions, named)  # cached like the fits: no table read warm
+    else:
+        tasks = default_tasks(ladder or None, sizes, mixed_conventions, named)  # cached: no table read warm
     if out is not None:
         io.ensure_writable_dir(out)
+    if calibration:
+        return _calibration(results, tasks, out, json_, lambda: _provenance(ladder, sizes, mixed_conventions))
     prog, advance = _fit_progress(len(tasks), json_, "backtesting")
     with prog:  # a repeated backtest is answered from the cache; --out draws from the table itself
         got = backtest_answer(tasks, ladder or None, sizes, mixed_conventions, holdout, level, advance,
