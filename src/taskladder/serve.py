@@ -99,6 +99,21 @@ def _read(src: str | None, ladder, sizes, mixed_conventions: bool):
     return lad, said
 
 
+def _recall(key: str | None, accept: Callable[[object], bool],
+            said: Callable[[object], Sequence[str]] = lambda hit: ()):
+    """The cache's entry under ``key`` when ``accept`` takes it (an entry of another shape, e.g. from
+    an older version of this code, is a miss), after saying again what reading the files warned
+    (``said(entry)``), as a fresh read would; None on a miss or without a key."""
+    from . import cache
+
+    hit = cache.load(key) if key is not None else None
+    if hit is None or not accept(hit):
+        return None
+    for message in said(hit):
+        warnings.warn(message, InputWarning, stacklevel=3)
+    return hit
+
+
 def load_ladder(ladder=None, sizes: Path | None = None, mixed_conventions: bool = False):
     """A ladder as a :class:`chain.Ladder`: the bundled one (None), a tidy DataFrame or Ladder in
     memory (:func:`_frame_ladder`), or files and folders (a path or a list of them) in any format
@@ -166,8 +181,8 @@ def default_tasks(ladder: Sequence[Path] | None = None, sizes: Path | None = Non
 
     src = _source_hash(ladder, sizes, mixed_conventions)
     key = cache.key("acc-tasks", src) if src is not None else None
-    hit = cache.load(key) if key is not None else None
-    if isinstance(hit, list) and hit:
+    hit = _recall(key, lambda h: isinstance(h, list) and bool(h))
+    if hit is not None:
         return choose_tasks(named, hit)
     lad, _ = _read(src, ladder, sizes, mixed_conventions)
     have = [t for t in lad.tasks if lad.has(t, ACC)]
@@ -257,10 +272,9 @@ def ladder_description(ladder=None, sizes: Path | None = None, mixed_conventions
 
     src = _source_hash(ladder, sizes, mixed_conventions)
     key = cache.key("description", src) if src is not None else None
-    hit = cache.load(key) if key is not None and figures is None and not fresh else None
-    if isinstance(hit, tuple) and len(hit) == 2 and isinstance(hit[0], dict):
-        for message in hit[1]:
-            warnings.warn(message, InputWarning, stacklevel=2)
+    hit = None if figures is not None or fresh else _recall(
+        key, lambda h: isinstance(h, tuple) and len(h) == 2 and isinstance(h[0], dict), lambda h: h[1])
+    if hit is not None:
         return Described(hit[0])
     from dataclasses import replace
 
@@ -447,10 +461,9 @@ def forecast_answer(target: str | None, target_file: Path | None, *, n: int | No
         None if target_file is None else _source_hash([Path(target_file)], sizes, False))
     k = None if src is None or log is None else cache.key(
         "forecast-answer", src, log, n, tokens, upto, None if tasks is None else tuple(tasks), level)
-    if k is not None and not fresh:
-        hit = cache.load(k)
-        if isinstance(hit, ForecastAnswer):
-            return hit
+    hit = None if fresh else _recall(k, lambda h: isinstance(h, ForecastAnswer))  # its notes are in the answer
+    if hit is not None:
+        return hit
     from . import io
     from .forecast import ForecastConfig, forecast_run
 
@@ -494,11 +507,8 @@ def comparison_answer(baseline, candidate, targets, tasks: Sequence[str] | None 
 
     srcs = [_source_hash(as_paths(x), sizes, False) for x in (baseline, candidate)]
     key = None if None in srcs else cache.key("compare-state", *srcs, None if tasks is None else tuple(tasks))
-    state = cache.load(key) if key is not None else None
-    if isinstance(state, PairState):
-        for message in state.said:
-            warnings.warn(message, InputWarning, stacklevel=2)
-    else:
+    state = _recall(key, lambda h: isinstance(h, PairState), lambda h: h.said)
+    if state is None:
         from .compare import pair_state, read_pair
 
         (la, lb, names), said = recording_input_warnings(read_pair, baseline, candidate, tasks, sizes)
@@ -542,12 +552,9 @@ def backtest_answer(tasks: Sequence[str], ladder=None, sizes: Path | None = None
 
     src = _source_hash(ladder, sizes, mixed_conventions)
     k = None if src is None else cache.key("backtest-answer", src, tuple(tasks), holdout, level)
-    if k is not None and not fresh:
-        hit = cache.load(k)
-        if isinstance(hit, BacktestAnswer):
-            for message in hit.said:
-                warnings.warn(message, InputWarning, stacklevel=2)
-            return hit
+    hit = None if fresh else _recall(k, lambda h: isinstance(h, BacktestAnswer), lambda h: h.said)
+    if hit is not None:
+        return hit
     from . import io
     from .chain import ladder_notes
     from .trust import ALL_DESIGNS, backtest_summary, backtest_table
