@@ -1,7 +1,7 @@
 """Scoring many checkpoints of one run: the requests tokenized once, or for every checkpoint.
 
 A ladder run's checkpoints share their tokenizer, so taskladder keeps each task's tokenized
-requests between checkpoints (taskladder.evaluation's ``_TOKENIZED``).  This scores the same
+requests between checkpoints (taskladder.tokenized's ``KEPT``).  This scores the same
 OLMES 5-shot task (bundled) on ``--checkpoints`` checkpoints of a small randomly initialised
 OLMo 2 model (2 layers x 64 by default: forward passes as cheap as a ladder's small models' on a GPU) (each loaded from its own folder, as ``taskladder evaluate`` loads them), once with
 that cache emptied before every checkpoint (the baseline: what scoring cost before it) and once
@@ -39,6 +39,7 @@ def main() -> None:
     from eval_speed import build_model
 
     from taskladder import evaluation as ev
+    from taskladder import tokenized as tk
 
     task = ev.bundled_task(args.task, limit=args.questions)
     corpus = "".join(task.prefix_of(it) + it.question + "".join(it.choices) for it in task.items[:300])
@@ -49,12 +50,12 @@ def main() -> None:
             shutil.copytree(folders[0], f)
 
         def score(keep: bool) -> tuple[float, list]:
-            ev._TOKENIZED.clear()
+            tk.KEPT.clear()
             t = time.perf_counter()
             got = []
             for f in folders:
                 if not keep:
-                    ev._TOKENIZED.clear()
+                    tk.KEPT.clear()
                 model, tok = ev.load_model(f)
                 got.append(ev.evaluate_task(ev.Scorer(model, tok), task))
             return time.perf_counter() - t, got

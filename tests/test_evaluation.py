@@ -372,33 +372,33 @@ def test_checkpoint_folders_of_other_trainers_give_their_step(tmp_path):
 def test_a_checkpoint_with_the_same_tokenizer_scores_from_the_tokens_already_made(tmp_path, monkeypatch):
     # a run's checkpoints each load their own copy of one tokenizer: the requests are tokenized for
     # the first and kept (by the tokenizer's content), so the next scores its own model on them
-    from taskladder import evaluation as ev
+    from taskladder import tokenized as tk
 
-    monkeypatch.setattr(ev, "_TOKENIZED", type(ev._TOKENIZED)())
+    monkeypatch.setattr(tk, "KEPT", type(tk.KEPT)())
     first = Scorer(*load_model(make_model(tmp_path / "a")))
     ll_a, nt_a = first.loglikelihoods(PREFIX, QUESTIONS, CHOICES)
     calls = []
-    real = ev._encode_many
-    monkeypatch.setattr(ev, "_encode_many", lambda tok, texts: calls.append(len(texts)) or real(tok, texts))
+    real = tk.encode_many
+    monkeypatch.setattr(tk, "encode_many", lambda tok, texts: calls.append(len(texts)) or real(tok, texts))
     second = Scorer(*load_model(make_model(tmp_path / "b", seed=1)))  # other weights, the same tokenizer
     ll_b, nt_b = second.loglikelihoods(PREFIX, QUESTIONS, CHOICES)
-    assert calls == [] and len(ev._TOKENIZED) == 1
+    assert calls == [] and len(tk.KEPT) == 1
     assert all(np.array_equal(x, y) for x, y in zip(nt_a, nt_b))
     assert not np.allclose(np.concatenate(ll_a), np.concatenate(ll_b))  # its own model's values
     for q, c, v in zip(QUESTIONS, CHOICES, ll_b):
         assert np.abs(v - second.naive_loglikelihoods(PREFIX, q, c)).max() < 1e-4
     # tokenized afresh, the same values to the bit
-    ev._TOKENIZED.clear()
+    tk.KEPT.clear()
     again, _ = second.loglikelihoods(PREFIX, QUESTIONS, CHOICES)
     assert calls == [2, 5] and all(np.array_equal(x, y) for x, y in zip(again, ll_b))
     # a tokenizer of other content (another vocabulary) is not served another's tokens
     other = Scorer(*load_model(tiny_model(tmp_path / "c", TEXT, vocab=280)))
     other.loglikelihoods(PREFIX, QUESTIONS, CHOICES)
-    assert calls == [2, 5, 2, 5] and len(ev._TOKENIZED) == 2
+    assert calls == [2, 5, 2, 5] and len(tk.KEPT) == 2
     # a window of another length is another request (what is truncated, or refused, differs)
     Scorer(second.model, second.tokenizer, max_length=200).loglikelihoods(PREFIX, QUESTIONS, CHOICES)
     assert calls == [2, 5, 2, 5, 2, 5]
-    # the least recently used go first past TOKENIZED_KEEP tokens
-    monkeypatch.setattr(ev, "TOKENIZED_KEEP", 1)
+    # the least recently used go first past KEEP_TOKENS tokens
+    monkeypatch.setattr(tk, "KEEP_TOKENS", 1)
     second.loglikelihoods(PREFIX, QUESTIONS[:1], CHOICES[:1])
-    assert len(ev._TOKENIZED) == 1 and next(iter(ev._TOKENIZED.values())).n == 1
+    assert len(tk.KEPT) == 1 and next(iter(tk.KEPT.values())).n == 1

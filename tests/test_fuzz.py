@@ -113,6 +113,9 @@ CASES = [
     ("tokens 1e400", ["predict", "--n", "7B", "--tokens", "1e400"], "'1e400' is too large"),
     ("negative n", ["predict", "--n", "-5", "--tokens", "4T"], "must be positive, got '-5'"),
     ("plan target-n 1e400", ["plan", "--target-n", "1e400"], "'1e400' is too large"),
+    # --n and --tokens are plan's aliases, as in predict: the error names the option either way
+    ("plan n -1", ["plan", "--n", "-1", "--tokens", "4T"], "--target-n (--n): must be positive, got '-1'"),
+    ("plan tokens abc", ["plan", "--tokens", "abc"], "--target-tokens (--tokens): 'abc' is not a number"),
     ("forecast of two targets", ["forecast", "--target", "7B-4T", "--target", "13B-5T", "--out", "{out}"],
      "forecast follows one run: give one --target (got 7B-4T, 13B-5T)"),
     ("plan multiple nan", ["plan", "--multiples", "1,nan"], "must be positive and finite, got nan"),

@@ -70,7 +70,7 @@ def _target_tokens(text: str, n: int) -> int:
     """A planned target's tokens: a count, or a multiple of its Chinchilla budget (2xC)."""
     from .units import resolve_tokens
 
-    return resolve_tokens(_one_tokens(text, "--target-tokens"), n, "--target-tokens")
+    return resolve_tokens(_one_tokens(text, "--target-tokens (--tokens)"), n, "--target-tokens (--tokens)")
 
 
 def _budgets(text: str | None, one: bool = False):
@@ -1028,7 +1028,7 @@ def plan(
         mults = tuple(float(m) for m in multiples.split(",") if m.strip())
     except ValueError:
         raise TaskladderError(f"--multiples: {multiples!r} is not a comma-separated list of numbers") from None
-    n = parse_count(target_n, "--target-n")
+    n = parse_count(target_n, "--target-n (--n)")
     cfg = PlanConfig(target_n=n, target_tokens=_target_tokens(target_tokens, n),
                      seq_len=seq_len, sizes=size_names(sizes, n), multiples=mults,
                      budget_flops=parse_flops(budget, "--budget") if budget else None)
@@ -1104,7 +1104,7 @@ def _plan_config(preset, target_n, target_tokens, seq_len, sizes, multiples, bud
     cfg = PRESETS[preset] if preset else PlanConfig()
     kw = {}
     if target_n is not None:
-        kw["target_n"] = parse_count(target_n, "--target-n")
+        kw["target_n"] = parse_count(target_n, "--target-n (--n)")
     if target_tokens is not None:
         kw["target_tokens"] = _target_tokens(target_tokens, kw.get("target_n", cfg.target_n))
     if seq_len is not None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import gzip
 import json
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import TaskladderError, cause, did_you_mean
+from .tokenized import choice_tokens, encode, requests
 
 UNCOND_CONTEXT = "Answer:"
 
@@ -152,27 +152,6 @@ def bundled_task(name: str, limit: int | None = None) -> MCTask:
         return load_task(p, limit)
 
 
-def _encode(tokenizer, text: str) -> list[int]:
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
-
-
-def _encode_many(tokenizer, texts: Sequence[str]) -> list[list[int]]:
-    """:func:`_encode` of each text, in one call (a fast tokenizer's batch path: ~10x fewer
-    Python round trips, which dominated scoring small models)."""
-    idx = [i for i, t in enumerate(texts) if t]
-    out: list[list[int]] = [[] for _ in texts]
-    if idx:
-        batch = [texts[i] for i in idx]
-        backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
-        if backend is not None:  # what a fast tokenizer's __call__ runs, without building its BatchEncoding
-            ids = [e.ids for e in backend.encode_batch(batch, add_special_tokens=False)]
-        else:
-            ids = tokenizer(batch, add_special_tokens=False)["input_ids"]
-        for i, v in zip(idx, ids):
-            out[i] = list(v)
-    return out
-
-
 class Packing(NamedTuple):
     """A group of questions packed one per row with their choices (:func:`pack_choices`)."""
 
@@ -232,86 +211,6 @@ def pack_choices(rests: Sequence[Sequence[int]], chs: Sequence[Sequence[Sequence
     return Packing(x, pos, allow, row, col, tok, own)
 
 
-@dataclass(frozen=True)
-class Requests:
-    """A group of questions tokenized for scoring (:meth:`Scorer._requests`): the tokens every
-    context shares, then per question its context's remaining tokens and each choice's tokens,
-    stored as flat int32 arrays (5-shot MMLU holds ~2.3M tokens: Python lists of them would take
-    ~80 MB)."""
-
-    shared: list
-    """The tokens every context starts with (run once)."""
-    rests: np.ndarray
-    rest_at: np.ndarray
-    """Question i's remaining context tokens: ``rests[rest_at[i]:rest_at[i + 1]]``."""
-    choice_tokens: np.ndarray
-    choice_at: np.ndarray
-    """Choice j's tokens (choices numbered over all questions): ``choice_tokens[choice_at[j]:choice_at[j + 1]]``."""
-    first_choice: np.ndarray
-    """Question i's choices: ``first_choice[i]`` to ``first_choice[i + 1]``."""
-    long: dict
-    """Question -> its whole context, left-truncated to fit the window (scored one pass per choice)."""
-
-    @classmethod
-    def of(cls, shared: list, rests: list, choices: list, long: dict) -> Requests:
-        flat = [c for cl in choices for c in cl]
-
-        def packed(parts):
-            at = np.zeros(len(parts) + 1, dtype=np.int64)
-            np.cumsum([len(p) for p in parts], out=at[1:])
-            return np.fromiter((t for p in parts for t in p), dtype=np.int32, count=int(at[-1])), at
-
-        (rt, ra), (ct, ca) = packed(rests), packed(flat)
-        first = np.zeros(len(choices) + 1, dtype=np.int64)
-        np.cumsum([len(cl) for cl in choices], out=first[1:])
-        return cls(list(shared), rt, ra, ct, ca, first, dict(long))
-
-    @property
-    def n(self) -> int:
-        return len(self.rest_at) - 1
-
-    @property
-    def size(self) -> int:
-        """Tokens held (what :data:`TOKENIZED_KEEP` counts)."""
-        return len(self.shared) + len(self.rests) + len(self.choice_tokens) + sum(map(len, self.long.values()))
-
-    def rest(self, i: int) -> list[int]:
-        return self.rests[self.rest_at[i]:self.rest_at[i + 1]].tolist()
-
-    def choices(self, i: int) -> list[list[int]]:
-        at = self.choice_at
-        return [self.choice_tokens[at[j]:at[j + 1]].tolist() for j in range(self.first_choice[i], self.first_choice[i + 1])]
-
-
-#: Requests tokenized in this process, by tokenizer (content), window and text, least recently
-#: used first: a ladder's checkpoints share their tokenizer, and tokenizing 5-shot HellaSwag
-#: (10,042 questions, 4 choices, ~440 tokens a context) took ~41 s on this project's CPU and the
-#: paper's 8 tasks ~115 s, for every checkpoint again.
-_TOKENIZED: OrderedDict = OrderedDict()
-#: Tokens :data:`_TOKENIZED` keeps at most (int32: 128 MB): the paper's 8 OLMES tasks hold ~6.9M,
-#: all 20 bundled (BoolQ, Winogrande, the MC formats) ~13.5M.
-TOKENIZED_KEEP = 32_000_000
-
-
-def _tokenizer_key(tokenizer) -> str | None:
-    """A fast tokenizer's content, hashed (its backend serialised: vocabulary, merges, normalizer,
-    pre-tokenizer, added tokens), once per tokenizer object; None for a slow tokenizer, whose
-    requests are then tokenized afresh every time."""
-    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
-    if backend is None:
-        return None
-    key = getattr(tokenizer, "_taskladder_key", None)
-    if key is None:
-        import hashlib
-
-        key = hashlib.sha256(backend.to_str().encode()).hexdigest()
-        try:
-            tokenizer._taskladder_key = key
-        except AttributeError:  # an object that takes no attributes: hashed again next time
-            pass
-    return key
-
-
 def _cache_of(out):
     """The key/value cache of a model output: ``cache`` in transformers 5.x, ``past_key_values`` in 4.x."""
     cache = getattr(out, "cache", None)
@@ -366,31 +265,18 @@ class Scorer:
             out = self.model(input_ids=x, use_cache=True, **{self._cache_kw: cache})
         return out.logits.float().log_softmax(-1), _cache_of(out)
 
-    def _tokens(self, context: str, choice: str, ctx_ids: list[int], whole: list[int] | None = None) -> list[int]:
-        """Choice tokens as the standard harnesses cut them: tok(context + choice) minus tok(context).
-
-        Falls back to encoding the choice alone when the joint tokenization does not
-        start with the context's tokens (a merge across the boundary).  ``whole``: the
-        joint tokenization when already computed.
-        """
-        if whole is None:
-            whole = _encode(self.tokenizer, context + choice)
-        if whole[: len(ctx_ids)] == ctx_ids and len(whole) > len(ctx_ids):
-            return whole[len(ctx_ids):]
-        return _encode(self.tokenizer, choice)
-
     def loglikelihoods(self, prefix: str, questions: Sequence[str], choices: Sequence[Sequence[str]],
                        group: int = 16):
         """Sum of log p(choice tokens | prefix + question) and token counts, per item and choice.
 
         Each context (prefix + question) is tokenized whole, as a reference harness
-        does (:meth:`_requests`, kept for the next checkpoint with the same tokenizer).  The
+        does (:func:`tokenized.requests`, kept for the next checkpoint with the same tokenizer).  The
         tokens all contexts share (the few-shot prefix, up to where the tokenizer first
         differs) are run once.  Then ``group`` questions per forward pass, each packed with
         its choices (:meth:`_packed_group`).
         """
         torch = self.torch
-        req = self._requests(prefix, questions, choices)
+        req = requests(self.tokenizer, prefix, questions, choices, self.max_length, self.overlong)
         S = len(req.shared)
         pre_cache = self._body(torch.tensor([req.shared]))[1] if req.shared else None
         keep = [i for i in range(req.n) if i not in req.long]
@@ -403,56 +289,6 @@ class Scorer:
             chs = req.choices(i)
             res[i] = (np.array([self._choice_ll(ctx, c) for c in chs]), np.array([len(c) for c in chs]))
         return [res[i][0] for i in range(req.n)], [res[i][1] for i in range(req.n)]
-
-    def _requests(self, prefix: str, questions: Sequence[str], choices: Sequence[Sequence[str]]) -> Requests:
-        """The requests' tokens (:class:`Requests`), from :data:`_TOKENIZED` when the same
-        questions were tokenized by the same tokenizer (by content: every checkpoint of a run
-        loads its own copy) for the same window."""
-        tok_key = _tokenizer_key(self.tokenizer)
-        key = None if tok_key is None else (tok_key, self.max_length, self.overlong, prefix, tuple(questions),
-                                            tuple(tuple(c) for c in choices))
-        hit = _TOKENIZED.get(key) if key is not None else None
-        if hit is not None:
-            _TOKENIZED.move_to_end(key)
-            return hit
-        ctxs = _encode_many(self.tokenizer, [prefix + q for q in questions])
-        if any(len(c) == 0 for c in ctxs):
-            raise TaskladderError("an item needs a prefix or a question to condition on")
-        shared = ctxs[0]
-        for c in ctxs[1:]:
-            k = 0
-            while k < min(len(shared), len(c)) and shared[k] == c[k]:
-                k += 1
-            shared = shared[:k]
-        if len(shared) == min(len(c) for c in ctxs):
-            shared = shared[:-1]  # every question keeps at least one token of its own
-        S = len(shared)
-        all_c, long = [], {}
-        wholes = iter(_encode_many(self.tokenizer, [prefix + q + c for q, chs in zip(questions, choices) for c in chs]))
-        for i, (q, ctx, chs) in enumerate(zip(questions, ctxs, choices)):
-            c_ids = [self._tokens(prefix + q, c, ctx, next(wholes)) for c in chs]
-            if any(len(c) == 0 for c in c_ids):
-                raise TaskladderError(f"a choice of question {q[:40]!r} encodes to no tokens")
-            longest = max(len(c) for c in c_ids)
-            total = len(ctx) + longest
-            if total > self.max_length:
-                if longest >= self.max_length:
-                    raise TaskladderError(
-                        f"a choice of {longest} tokens does not fit the model's window of {self.max_length} "
-                        f"with any context (question {q[:40]!r}); use a model with a longer window")
-                if self.overlong == "error":
-                    raise TaskladderError(
-                        f"context of {total} tokens exceeds the model's window of {self.max_length} "
-                        f"(question {q[:40]!r}); shorten the prefix, use a model with a longer window, "
-                        "or truncate (--overlong truncate)")
-                long[i] = ctx[total - self.max_length:]  # keep the context's end, as the harnesses do
-            all_c.append(c_ids)
-        req = Requests.of(shared, [c[S:] for c in ctxs], all_c, long)
-        if key is not None:
-            _TOKENIZED[key] = req
-            while sum(r.size for r in _TOKENIZED.values()) > TOKENIZED_KEEP and len(_TOKENIZED) > 1:
-                _TOKENIZED.popitem(last=False)
-        return req
 
     def _choice_ll(self, ctx: list[int], cid: list[int]) -> float:
         """log p(choice | context) from one full forward pass."""
@@ -488,8 +324,9 @@ class Scorer:
 
     def naive_loglikelihoods(self, prefix: str, question: str, choices: Sequence[str]) -> np.ndarray:
         """The same quantity from one full forward pass per choice (for checking)."""
-        ctx = _encode(self.tokenizer, prefix + question)
-        return np.array([self._choice_ll(ctx, self._tokens(prefix + question, c, ctx)) for c in choices])
+        ctx = encode(self.tokenizer, prefix + question)
+        return np.array([self._choice_ll(ctx, choice_tokens(self.tokenizer, prefix + question, c, ctx))
+                         for c in choices])
 
 
 def text_loss(scorer: Scorer, text: str, window: int | None = None, batch: int = 32) -> float:
@@ -501,7 +338,7 @@ def text_loss(scorer: Scorer, text: str, window: int | None = None, batch: int =
     shorter last one alone.
     """
     torch = scorer.torch
-    ids = _encode(scorer.tokenizer, text)
+    ids = encode(scorer.tokenizer, text)
     w = min(window or scorer.max_length, scorer.max_length)
     if len(ids) < 2:
         raise TaskladderError("the held-out text encodes to fewer than 2 tokens")
