@@ -326,6 +326,39 @@ def test_load_store_and_keys(tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == others
 
 
+def test_an_answer_of_another_shape_under_its_key_is_computed_again(tmp_path, monkeypatch):
+    # an entry whose shape an answer does not expect (an older version's, a hand-edited file) is a
+    # miss, recomputed and stored over, never returned (serve._recall); a right one says again
+    # what reading the files warned, as a fresh read would
+    import warnings
+
+    from taskladder import serve
+    from taskladder.errors import InputWarning
+
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("TASKLADDER_NO_CACHE", raising=False)
+    lad = olmo2_ladder().ladder
+    lad[lad["task"].isin(["piqa", "mmlu"])].to_csv(tmp_path / "l.csv", index=False)
+    files = [tmp_path / "l.csv"]
+    src = serve._source_hash(files, None, False)
+    desc_key, tasks_key = cache.key("description", src), cache.key("acc-tasks", src)
+    fresh = serve.ladder_description(files).result
+    assert serve.default_tasks(files) == ["mmlu", "piqa"]
+    for stale in ({"runs": []}, ("x",), ([], ()), None):
+        cache.store(desc_key, stale)
+        cache.store(tasks_key, stale if stale != ([], ()) else [])
+        got = serve.ladder_description(files)
+        assert got.result == fresh and got.description is not None  # read and described again
+        assert serve.default_tasks(files) == ["mmlu", "piqa"]
+        assert cache.load(desc_key)[0] == fresh and cache.load(tasks_key) == ["mmlu", "piqa"]
+    cache.store(desc_key, (fresh, ("l.csv: a warning from reading it",)))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        got = serve.ladder_description(files)
+    assert got.description is None and got.result == fresh  # from the cache
+    assert [str(w.message) for w in said if w.category is InputWarning] == ["l.csv: a warning from reading it"]
+
+
 def test_the_folder_is_capped_least_recently_used_first(tmp_path, monkeypatch):
     """Past the cap, the entries read or written longest ago go, down to 80% of it; a read
     refreshes an entry; a temp file a dead process left an hour ago goes; other files stay."""
