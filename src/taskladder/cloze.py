@@ -113,8 +113,11 @@ def _draw(pool: list[str], weights: np.ndarray, keep: list[int], rng: np.random.
     return [pool[i] for i in rng.choice(keep, CHOICES - 1, replace=False, p=p)]
 
 
-def _one_letter_apart(a: str, b: str) -> bool:
-    return sum(x != y for x, y in zip(a, b)) == 1
+def _blanked(w: str) -> list[str]:
+    """``w`` with each letter in turn replaced by a blank: two words of one length are one letter
+    apart exactly when they share one of these (and differ), so an index of them finds a word's
+    neighbours without comparing it with every word of its length."""
+    return [w[:i] + "\0" + w[i + 1:] for i in range(len(w))]
 
 
 def build(text: str, kind: str, n_items: int, context_chars: int = 48, seed: int = 0, min_len: int = 4,
@@ -145,6 +148,12 @@ def build(text: str, kind: str, n_items: int, context_chars: int = 48, seed: int
             by_len[len(w)][0].append(w)
             by_len[len(w)][1].append(c)
         by_len = {n: (ws, np.array(cs, float)) for n, (ws, cs) in by_len.items()}
+        blanks: dict[str, list[int]] = {}  # a blanked word -> the indices in its length's pool of the words it fits
+        if kind == "cloze_neighbor":
+            for ws, _ in by_len.values():
+                for j, v in enumerate(ws):
+                    for b in _blanked(v):
+                        blanks.setdefault(b, []).append(j)
     items: list[MCItem] = []
     for i in rng.permutation(len(cands)):
         if len(items) == n_items:
@@ -160,9 +169,11 @@ def build(text: str, kind: str, n_items: int, context_chars: int = 48, seed: int
             others = _changes(w, _CONSONANTS, rng)
         else:  # real words of w's length: one letter apart (neighbor) or any other (word)
             pool, wts = by_len.get(len(w), ([], np.zeros(0)))
-            near = kind == "cloze_neighbor"
-            others = _draw(pool, wts, [i for i, v in enumerate(pool)
-                                       if v != w and (not near or _one_letter_apart(v, w))], rng)
+            if kind == "cloze_neighbor":  # in the pool's order, as the draw's weights are
+                keep = sorted(j for b in _blanked(w) for j in blanks.get(b, ()) if pool[j] != w)
+            else:
+                keep = [j for j, v in enumerate(pool) if v != w]
+            others = _draw(pool, wts, keep, rng)
         if others is None:
             continue
         gold = int(rng.integers(CHOICES))
