@@ -116,13 +116,6 @@ def write_tasks(tasks, folder: Path) -> list:
 
 def run(config: RunConfig, console=None) -> dict:
     """The whole pipeline; every stage resumes from what is already on disk."""
-    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    from .progress import Progress
-
-    from . import parallel
-    from .evaluation import check_questions, done_keys, needs_scoring, questions_record
-    from .results import read_results
     from .training import TrainConfig, Trainer
 
     out = io.ensure_writable_dir(config.out_dir)
@@ -132,77 +125,26 @@ def run(config: RunConfig, console=None) -> dict:
     runs = rungs + [target_rung_] * (target_rung_.name not in {r.name for r in rungs})
     ladder_rungs = [r for r in rungs if r.name != target_rung_.name]  # what the fits see
     timings = {}
-    bar = dict(console=console, disable=console is None or not console.is_terminal)
-    cols = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), TimeRemainingColumn())
+    bar = _Bars(console)
 
     # 1-2. plan and train the ladder and the target
     t0 = time.perf_counter()
     tcfg = TrainConfig(out_dir=out / "runs", corpus=config.corpus, seed=config.seed)
     trainer = Trainer(tcfg, pcfg.vocab_size)
     trainer.check_plan(runs)
-    n_workers = parallel.workers(config.workers)
     io.write_bytes_atomic(out / "heldout.txt", trainer.heldout.encode("utf-8"))
     io.write_bytes_atomic(out / "plan.json", io.dumps({"rungs": [r.as_dict() for r in rungs],
                                                        "target": target_rung_.as_dict()}).encode())
-    # rungs already trained are summarised from their checkpoints, not handed to a worker
-    by_name = {r.name: s_ for r in runs if (s_ := trainer.store.done_summary(r, r.steps)) is not None}
-    with Progress(*cols, **bar) as prog:
-        tid = prog.add_task("training", total=sum(r.steps for r in runs))
-        done_steps = {r.name: r.steps if r.name in by_name else 0 for r in runs}
-        prog.update(tid, completed=sum(done_steps.values()))
-
-        def advance(msg):
-            name, step, loss = msg
-            done_steps[name] = step
-            prog.update(tid, completed=sum(done_steps.values()), description=f"training {name} loss {loss:.3f}")
-
-        # largest first: the target alone takes about as long as the whole ladder
-        order = sorted((r for r in runs if r.name not in by_name), key=lambda r: -r.flops)
-        if order:
-            for r, s_ in parallel.run_jobs(_train_rung, order, _trainer, (tcfg, pcfg.vocab_size), n_workers,
-                                           on_message=advance):
-                by_name[r.name] = s_
-        summaries = [by_name[r.name] for r in runs]
+    summaries = _train_all(trainer, tcfg, pcfg.vocab_size, runs, config.workers, bar)
     timings["train_s"] = time.perf_counter() - t0
 
     # 3. evaluate every checkpoint (the tasks + held-out text loss)
     t0 = time.perf_counter()
-    from .training import read_documents, split_heldout
-
-    train_text = "\n".join(split_heldout(read_documents(config.corpus), tcfg.heldout_fraction)[0])
-    tasks = build_tasks(config, trainer.heldout, vocabulary=train_text)
-    res_path = out / "results.parquet"
-    existing = read_results([res_path]) if res_path.exists() else None
-    if existing is not None:  # read_results keeps the convention in attrs; the rows written back carry it
-        if existing.attrs.get("convention") not in (None, "olmo"):
-            raise TaskladderError(f"{res_path}: scored under the {existing.attrs['convention']!r} metric convention, "
-                                  "not olmo; run into a new folder")
-        existing = existing.assign(convention="olmo")
-    # before any task file is rewritten; the record beside the table, as evaluate keeps it
-    record = questions_record(res_path)
-    prints = check_questions(record, tasks, {HELDOUT: trainer.heldout}, res_path, existing is not None)
-    io.write_bytes_atomic(record, io.dumps(prints).encode())
-    tasks = write_tasks(tasks, io.ensure_writable_dir(out / "tasks"))
-    done = done_keys(existing, HELDOUT)
-    cks = checkpoint_list(out / "runs", runs)
-    todo = [ck for ck in cks if needs_scoring(ck, tasks, trainer.heldout, done)]
-    with Progress(*cols, **bar) as prog:
-        tid = prog.add_task("evaluating checkpoints", total=len(cks), completed=len(cks) - len(todo))
-        for _, rows in parallel.run_jobs(_score_checkpoint, todo, None, (tasks, trainer.heldout, done), n_workers):
-            if rows:
-                new = pd.DataFrame(rows)
-                existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
-                io.write_table(res_path, existing)
-            prog.advance(tid)
-    if existing is not None:  # finished in any order; stored by run and step
-        existing = existing.sort_values(["run", "step", "task", "metric"], kind="stable").reset_index(drop=True)
-        io.write_table(res_path, existing)
+    results, tasks = _evaluate_all(config, trainer, out, runs, bar)
     timings["evaluate_s"] = time.perf_counter() - t0
 
     # 4-5. fit on the ladder alone, predict the target, compare
     t0 = time.perf_counter()
-    results = existing
     ladder_res = results[results["run"] != target_rung_.name]
     tres = results[results["run"] == target_rung_.name]
     preds, lad, target = chained_predictions(ladder_res, tres, target_rung_, tasks)
@@ -217,7 +159,7 @@ def run(config: RunConfig, console=None) -> dict:
 
     names = [t.name for t in tasks]
     # the ladder and the target are the rows of one results file; the corpus made them
-    made_from = stamp(ladder=source(res_path), corpus=source(config.corpus))
+    made_from = stamp(ladder=source(out / "results.parquet"), corpus=source(config.corpus))
     html = rpt.build(lad, [target], names, names, intervals=preds,
                      title=f"taskladder run --preset {config.preset}: micro ladder on {Path(config.corpus).name}",
                      provenance=made_from)
@@ -240,6 +182,89 @@ def run(config: RunConfig, console=None) -> dict:
     }
     io.write_bytes_atomic(out / "summary.json", io.dumps(summary).encode())
     return summary
+
+
+class _Bars:
+    """The progress bars of the stages (rich), shown only on a terminal."""
+
+    def __init__(self, console):
+        from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.options = dict(console=console, disable=console is None or not console.is_terminal)
+        self.columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TimeElapsedColumn(), TimeRemainingColumn())
+
+    def __call__(self):
+        from .progress import Progress
+
+        return Progress(*self.columns, **self.options)
+
+
+def _train_all(trainer, tcfg, vocab_size: int, runs: list[Rung], workers: int | None, bar: _Bars) -> list[dict]:
+    """Every run trained (or, already trained, summarised from its checkpoints), over the workers:
+    each run's summary, in ``runs``' order."""
+    from . import parallel
+
+    # rungs already trained are summarised from their checkpoints, not handed to a worker
+    by_name = {r.name: s_ for r in runs if (s_ := trainer.store.done_summary(r, r.steps)) is not None}
+    with bar() as prog:
+        tid = prog.add_task("training", total=sum(r.steps for r in runs))
+        done_steps = {r.name: r.steps if r.name in by_name else 0 for r in runs}
+        prog.update(tid, completed=sum(done_steps.values()))
+
+        def advance(msg):
+            name, step, loss = msg
+            done_steps[name] = step
+            prog.update(tid, completed=sum(done_steps.values()), description=f"training {name} loss {loss:.3f}")
+
+        # largest first: the target alone takes about as long as the whole ladder
+        order = sorted((r for r in runs if r.name not in by_name), key=lambda r: -r.flops)
+        if order:
+            for r, s_ in parallel.run_jobs(_train_rung, order, _trainer, (tcfg, vocab_size),
+                                           parallel.workers(workers), on_message=advance):
+                by_name[r.name] = s_
+    return [by_name[r.name] for r in runs]
+
+
+def _evaluate_all(config: RunConfig, trainer, out: Path, runs: list[Rung], bar: _Bars) -> tuple[pd.DataFrame, list]:
+    """Every checkpoint of ``runs`` scored on the tasks and the held-out text, those already in
+    ``out/results.parquet`` kept (the table is rewritten after each checkpoint, so a killed run
+    resumes there): the whole table, and the tasks."""
+    from . import parallel
+    from .evaluation import check_questions, done_keys, needs_scoring, questions_record
+    from .results import read_results
+    from .training import read_documents, split_heldout
+
+    train_text = "\n".join(split_heldout(read_documents(config.corpus), trainer.cfg.heldout_fraction)[0])
+    tasks = build_tasks(config, trainer.heldout, vocabulary=train_text)
+    res_path = out / "results.parquet"
+    existing = read_results([res_path]) if res_path.exists() else None
+    if existing is not None:  # read_results keeps the convention in attrs; the rows written back carry it
+        if existing.attrs.get("convention") not in (None, "olmo"):
+            raise TaskladderError(f"{res_path}: scored under the {existing.attrs['convention']!r} metric convention, "
+                                  "not olmo; run into a new folder")
+        existing = existing.assign(convention="olmo")
+    # before any task file is rewritten; the record beside the table, as evaluate keeps it
+    record = questions_record(res_path)
+    prints = check_questions(record, tasks, {HELDOUT: trainer.heldout}, res_path, existing is not None)
+    io.write_bytes_atomic(record, io.dumps(prints).encode())
+    tasks = write_tasks(tasks, io.ensure_writable_dir(out / "tasks"))
+    done = done_keys(existing, HELDOUT)
+    cks = checkpoint_list(out / "runs", runs)
+    todo = [ck for ck in cks if needs_scoring(ck, tasks, trainer.heldout, done)]
+    with bar() as prog:
+        tid = prog.add_task("evaluating checkpoints", total=len(cks), completed=len(cks) - len(todo))
+        for _, rows in parallel.run_jobs(_score_checkpoint, todo, None, (tasks, trainer.heldout, done),
+                                         parallel.workers(config.workers)):
+            if rows:
+                new = pd.DataFrame(rows)
+                existing = new if existing is None else pd.concat([existing, new], ignore_index=True)
+                io.write_table(res_path, existing)
+            prog.advance(tid)
+    if existing is not None:  # finished in any order; stored by run and step
+        existing = existing.sort_values(["run", "step", "task", "metric"], kind="stable").reset_index(drop=True)
+        io.write_table(res_path, existing)
+    return existing, tasks
 
 
 def _trainer(cfg, vocab_size: int):
