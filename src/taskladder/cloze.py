@@ -150,7 +150,7 @@ def build(text: str, kind: str, n_items: int, context_chars: int = 48, seed: int
         by_len = {n: (ws, np.array(cs, float)) for n, (ws, cs) in by_len.items()}
         blanks: dict[str, list[int]] = {}  # a blanked word -> the indices in its length's pool of the words it fits
         if kind == "cloze_neighbor":
-            for ws, _ in by_len.values():
+            for ws, _ in (by_len.get(n, ((), None)) for n in range(min_len, max_len + 1)):  # the lengths asked
                 for j, v in enumerate(ws):
                     for b in _blanked(v):
                         blanks.setdefault(b, []).append(j)

@@ -135,7 +135,7 @@ def run(config: RunConfig, console=None) -> dict:
     io.write_bytes_atomic(out / "heldout.txt", trainer.heldout.encode("utf-8"))
     io.write_bytes_atomic(out / "plan.json", io.dumps({"rungs": [r.as_dict() for r in rungs],
                                                        "target": target_rung_.as_dict()}).encode())
-    summaries = _train_all(trainer, tcfg, pcfg.vocab_size, runs, config.workers, bar)
+    summaries = _train_all(trainer, runs, config.workers, bar)
     timings["train_s"] = time.perf_counter() - t0
 
     # 3. evaluate every checkpoint (the tasks + held-out text loss)
@@ -200,9 +200,9 @@ class _Bars:
         return Progress(*self.columns, **self.options)
 
 
-def _train_all(trainer, tcfg, vocab_size: int, runs: list[Rung], workers: int | None, bar: _Bars) -> list[dict]:
-    """Every run trained (or, already trained, summarised from its checkpoints), over the workers:
-    each run's summary, in ``runs``' order."""
+def _train_all(trainer, runs: list[Rung], workers: int | None, bar: _Bars) -> list[dict]:
+    """Every run trained (or, already trained, summarised from its checkpoints) over the workers,
+    each of which builds a trainer of ``trainer``'s settings: each run's summary, in ``runs``' order."""
     from . import parallel
 
     # rungs already trained are summarised from their checkpoints, not handed to a worker
@@ -220,7 +220,7 @@ def _train_all(trainer, tcfg, vocab_size: int, runs: list[Rung], workers: int | 
         # largest first: the target alone takes about as long as the whole ladder
         order = sorted((r for r in runs if r.name not in by_name), key=lambda r: -r.flops)
         if order:
-            for r, s_ in parallel.run_jobs(_train_rung, order, _trainer, (tcfg, vocab_size),
+            for r, s_ in parallel.run_jobs(_train_rung, order, _trainer, (trainer.cfg, trainer.vocab_size),
                                            parallel.workers(workers), on_message=advance):
                 by_name[r.name] = s_
     return [by_name[r.name] for r in runs]
