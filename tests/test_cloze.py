@@ -73,6 +73,19 @@ def test_every_question_is_the_true_next_word_after_its_context(kind):
         assert len({it.gold for it in task.items}) >= 3
 
 
+def test_cloze_neighbor_finds_every_word_one_letter_away_whichever_letter():
+    # "mask" has exactly three neighbours in each vocabulary, one letter apart at its first three
+    # letters, then at its last three: all three are its distractors (none missed by the index of
+    # blanked spellings); "tusk" (two letters away), "masks" and "mas" (other lengths) are not neighbours
+    text = "xx " * 10 + "mask"
+    for vocabulary, near in (("task musk mark", {"task", "musk", "mark"}), ("musk mark mast", {"musk", "mark", "mast"})):
+        task = cloze.build(text, "cloze_neighbor", 5, context_chars=20, vocabulary=vocabulary + " tusk masks mas mask")
+        assert len(task.items) == 1
+        it = task.items[0]
+        assert it.choices[it.gold] == " mask"
+        assert {c[1:] for i, c in enumerate(it.choices) if i != it.gold} == near
+
+
 def test_cloze_questions_have_half_a_context_at_least():
     text = "I have seen these words before, many times over"
     task = cloze.build(text, "cloze_spelling", 10)  # 48 characters of context: none before 24
