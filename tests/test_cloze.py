@@ -78,7 +78,8 @@ def test_cloze_neighbor_finds_every_word_one_letter_away_whichever_letter():
     # letters, then at its last three: all three are its distractors (none missed by the index of
     # blanked spellings); "tusk" (two letters away), "masks" and "mas" (other lengths) are not neighbours
     text = "xx " * 10 + "mask"
-    for vocabulary, near in (("task musk mark", {"task", "musk", "mark"}), ("musk mark mast", {"musk", "mark", "mast"})):
+    for vocabulary, near in (("task musk mark", {"task", "musk", "mark"}),
+                             ("musk mark mast", {"musk", "mark", "mast"})):
         task = cloze.build(text, "cloze_neighbor", 5, context_chars=20, vocabulary=vocabulary + " tusk masks mas mask")
         assert len(task.items) == 1
         it = task.items[0]
