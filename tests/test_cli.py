@@ -416,6 +416,16 @@ def test_plan_takes_the_target_as_predict_does():
     assert json.loads(a.stdout)["config"]["target_n"] == 7_000_000_000
 
 
+def test_plan_prints_every_rungs_share_of_the_target_with_two_significant_digits():
+    # the 7B plan's smallest rung is 4.35e18 / (6 x 7e9 x 4e12) = 0.0026% of the target: two decimals
+    # printed it as 0.00%; the shares of 0.1% and more keep two decimals (1B-10xC: 1.17%)
+    r = run_cli("plan", "--n", "7B", "--tokens", "4T")
+    assert r.returncode == 0, r.stderr
+    rows = {line.split()[1]: line.split()[-2] for line in r.stdout.splitlines() if line.count("│") == 7}
+    assert rows["190M-1xC"] == "0.0026%" and rows["370M-2xC"] == "0.020%" and rows["1B-10xC"] == "1.17%"
+    assert "= 3.07% of the target's 6ND" in r.stdout.replace("\n", " ")
+
+
 def test_tokens_as_a_chinchilla_multiple_on_predict_plan_and_forecast():
     def out(*args):
         r = run_cli(*args, "--json")

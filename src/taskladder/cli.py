@@ -1066,8 +1066,8 @@ def plan(
         shape.add_row(r.name, f"{r.n / 1e6:,.1f}M", f"{r.d_model}/{r.n_layers}/{r.n_heads}",
                       f"{r.batch_tokens:,}", f"{r.peak_lr:.2e}", str(r.warmup_steps))
         budget_t.add_row(r.name, f"{r.tokens:.3e}", f"{r.steps:,}", str(r.checkpoint_interval), f"{r.flops:.2e}",
-                         f"{100 * r.target_share:.2f}%")
-    budget_t.caption = (f"total {total:.3e} FLOPs = {100 * total / (6.0 * cfg.target_n * cfg.target_tokens):.2f}% "
+                         _share(r.target_share))
+    budget_t.caption = (f"total {total:.3e} FLOPs = {_share(total / (6.0 * cfg.target_n * cfg.target_tokens))} "
                         "of the target's 6ND; cosine decay to 0.1 x peak; warmup = N tokens; exact N, batch "
                         "sequences and every other field: --json")
     out_console.print(shape)
@@ -1075,6 +1075,13 @@ def plan(
     _print_notes(notes)
     if wrote:
         out_console.print(wrote)
+
+
+def _share(x: float) -> str:
+    """A share of the target's compute in percent, two significant digits below 0.1% (the smallest
+    rung of a 7B plan is 0.0026% of it, which two decimals print as 0.00%)."""
+    pct = 100 * x
+    return f"{pct:.2f}%" if pct >= 0.1 else f"{pct:#.2g}%"
 
 
 def _progress_table(progress, total: float) -> Table:
