@@ -807,7 +807,7 @@ def _reach_table(rows: list[dict], family, level: float) -> Table:
         name = f"[bold]{mean_label(len(r['tasks']))}[/]" if r["task"] == MEAN else _display(r["task"])
         times = r["times_ladder"]
         t.add_row(name, f"{100 * r['goal']:.1f}", size(""), f"[{size('_lower')}, {size('_upper')}]",
-                  "–" if r["compute"] is None else f"{r['compute']:.2g}",
+                  "–" if r["compute"] is None else f"{r['compute']:.1e}",
                   "–" if times is None else f"{times:,.0f}" if times >= 10 else f"{times:.2g}")
     t.caption = (f"goal in points; {grows} and compute (6ND FLOPs) where the prediction reaches the goal; range: "
                  f"where its {percent(level)} interval's upper and lower bounds do; x ladder: that compute as a "
