@@ -745,3 +745,36 @@ def test_the_in_memory_entries_keep_the_most_recent_within_their_bytes(monkeypat
     monkeypatch.delenv("TASKLADDER_NO_CACHE")  # the disk cache on: entries go there, not to memory
     k = cache.key("test-kept", 5)
     assert cache.cached(k, lambda: 5) == 5 and k not in cache._KEPT and cache.load(k) == 5
+
+
+def test_cached_fits_are_read_here_and_start_no_workers(tmp_path, monkeypatch):
+    # the second pass over the same fits (a warm report's design choices and compute-vs-error
+    # subsets) sends no job to a worker, and gets the same fits: the keys fits_over_cores is given
+    # are the ones the fits are stored under
+    from taskladder import analyses, parallel
+    from taskladder.chain import PAPER, Ladder, fit_predictors
+
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path))
+    monkeypatch.delenv("TASKLADDER_NO_CACHE", raising=False)
+    data = olmo2_ladder()
+    lad = Ladder(data.ladder)
+    sub = Ladder(data.ladder[~data.ladder["run"].str.startswith("1B")])
+    targets = list(data.targets.values())
+
+    def both():
+        return (fit_predictors(sub, [("piqa", PAPER), ("arc_easy", PAPER)]),
+                analyses.design_choices(lad, targets, ["piqa"], ["task_bpb", "single_step"]))
+
+    first_fits, first_table = both()
+    sent, real = [], parallel.over_cores
+
+    def spy(fn, jobs, *args, **kwargs):
+        jobs = list(jobs)
+        sent.append(len(jobs))
+        return real(fn, jobs, *args, **kwargs)
+
+    monkeypatch.setattr(parallel, "over_cores", spy)
+    fits, table = both()
+    assert sent == [0, 0]
+    assert [f.predict(7e9, 4e12) for f in fits] == [f.predict(7e9, 4e12) for f in first_fits]
+    pd.testing.assert_frame_equal(table, first_table)

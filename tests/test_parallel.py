@@ -146,3 +146,36 @@ def test_fits_run_on_one_blas_thread_in_a_worker_and_here(n_jobs):
         assert parallel.fits_over_cores(jobs.blas_threads, [(0,), (1,)], n_jobs=n_jobs) == [1, 1]
         assert jobs.blas_threads(None) == 2
         assert [out for _, out in parallel.over_cores(jobs.blas_threads, [(0,)])] == [2]  # not a fit: left alone
+
+
+@pytest.mark.parametrize("cache_on", [True, False])
+def test_fits_over_cores_reads_cached_jobs_here_and_sends_only_the_rest_to_workers(tmp_path, monkeypatch, cache_on):
+    # jobs 0 and 2 are in the cache (on disk, or kept in memory with the cache off): they are read here
+    # and never run; jobs 1 and 3 run in workers; the results come back in job order, with the run
+    # jobs' warnings only (a cached fit says nothing again)
+    import warnings
+
+    from taskladder import cache
+
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path))
+    if not cache_on:
+        monkeypatch.setenv("TASKLADDER_NO_CACHE", "1")
+    cache.forget()
+    keys = [cache.key("test-job", k) for k in range(4)]
+    for k in (0, 2):
+        if cache_on:
+            cache.store(keys[k], ("cached", k))
+        else:
+            cache.kept(keys[k], __import__("pickle").dumps(("cached", k)))
+    assert cache.recall(keys[0]) == ("cached", 0) and cache.recall(keys[1]) is None
+    ticks = []
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        out = parallel.fits_over_cores(jobs.warn_then, [(-1,), (1,), (-3,), (3,)], 2, progress=lambda: ticks.append(1),
+                                       keys=keys)
+    assert out[0] == ("cached", 0) and out[2] == ("cached", 2)  # job -1 and -3 would have failed
+    assert [v for v, _ in (out[1], out[3])] == [1, 9]
+    assert {pid for _, pid in (out[1], out[3])} != {os.getpid()}  # run in workers
+    assert [str(w.message) for w in said] == ["job 1 first", "job 1 second", "job 3 first", "job 3 second"]
+    assert len(ticks) == 4
+    cache.forget()

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .chain import ChainConfig, Ladder, as_ladder, feature_key, fit_predictor, predict_targets, run_table
+from .chain import ChainConfig, Ladder, as_ladder, chain_key, feature_key, fit_predictor, predict_targets, run_table
 from .errors import TaskladderError
 from .io import records
 from .laws import PowerLaw, SingleStep
@@ -53,8 +53,15 @@ def single_step_law(ladder, task: str, final_window: int = 5) -> SingleStep:
 
     lad = as_ladder(ladder)
     pts = lad.final_points(task, ACC, final_window)
-    return cache.cached(cache.key("single_step", lad.content_hash, task, final_window),
+    return cache.cached(single_step_key(lad, task, final_window),
                         lambda: SingleStep(chance=lad.chance(task)).fit(pts["n"], pts["d"], pts["value"]))
+
+
+def single_step_key(lad: Ladder, task: str, final_window: int = 5) -> str:
+    """The cache key of :func:`single_step_law`'s fit."""
+    from . import cache
+
+    return cache.key("single_step", lad.content_hash, task, final_window)
 
 
 def design_choices(ladder, targets, tasks, designs: Iterable[str] | None = None) -> pd.DataFrame:
@@ -75,7 +82,9 @@ def design_choices(ladder, targets, tasks, designs: Iterable[str] | None = None)
     if not explicit:
         configs = {name: cfg for name, cfg in configs.items() if not _left_out(cfg, lad, tasks)}
     # every task of every design fitted in one pass over the cores
-    fitted = iter(fits_over_cores(_fit_design, [(lad, task, cfg) for cfg in configs.values() for task in tasks]))
+    jobs = [(lad, task, cfg) for cfg in configs.values() for task in tasks]
+    fitted = iter(fits_over_cores(_fit_design, jobs, keys=[
+        single_step_key(lad, task) if cfg is None else chain_key(lad, task, cfg) for _, task, cfg in jobs]))
     for name, cfg in configs.items():
         if cfg is None:
             df = pd.DataFrame([r for task in tasks for r in ChainState(task, next(fitted), None).rows(targets)])

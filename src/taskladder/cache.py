@@ -332,11 +332,22 @@ KEPT_BYTES = 64 << 20
 _NEW: list | None = None
 
 
-def _in_memory(k: str, compute):
+def recall(k: str):
+    """The entry under ``k`` if there is one, or None; computes nothing.  On disk, or with the disk
+    cache off, kept in this process's memory (:func:`kept`)."""
+    if enabled():
+        return load(k)
     blob = _KEPT.get(k)
-    if blob is not None:
-        _KEPT[k] = _KEPT.pop(k)  # most recently used last
-        return pickle.loads(blob)
+    if blob is None:
+        return None
+    _KEPT[k] = _KEPT.pop(k)  # most recently used last
+    return pickle.loads(blob)
+
+
+def _in_memory(k: str, compute):
+    hit = recall(k)
+    if hit is not None:
+        return hit
     obj = compute()
     kept(k, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
     return obj

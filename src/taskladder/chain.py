@@ -352,7 +352,14 @@ def fit_predictor(ladder, task: str, config: ChainConfig = PAPER) -> TaskPredict
     from . import cache
 
     lad = as_ladder(ladder)
-    return cache.cached(cache.key("chain", lad.content_hash, task, config), lambda: TaskPredictor(task, config).fit(lad))
+    return cache.cached(chain_key(lad, task, config), lambda: TaskPredictor(task, config).fit(lad))
+
+
+def chain_key(lad: Ladder, task: str, config: ChainConfig) -> str:
+    """The cache key of :func:`fit_predictor`'s fit."""
+    from . import cache
+
+    return cache.key("chain", lad.content_hash, task, config)
 
 
 def _counts(v, what: str) -> np.ndarray:
@@ -390,7 +397,9 @@ def fit_predictors(ladder, jobs, n_jobs: int | None = None, progress=None) -> li
     from .parallel import fits_over_cores
 
     lad = as_ladder(ladder)
-    return fits_over_cores(fit_predictor, [(lad, task, cfg) for task, cfg in jobs], n_jobs, progress)
+    jobs = list(jobs)
+    return fits_over_cores(fit_predictor, [(lad, task, cfg) for task, cfg in jobs], n_jobs, progress,
+                           keys=[chain_key(lad, task, cfg) for task, cfg in jobs])
 
 
 def run_table(results: pd.DataFrame) -> pd.DataFrame:

@@ -93,6 +93,10 @@ def over_cores(fn: Callable, jobs: Iterable[tuple], n_jobs: int | None = None,
                 yield i, fn(*job)
         return
     if fork:
+        if init is one_blas_thread:
+            # imported once here, the workers inherit it: each worker of each pool imported it for itself
+            # (~0.5 s), and a warm report forks 13 pools whose fits all come from the cache
+            import scipy.optimize  # noqa: F401
         _FORKED.append((fn, jobs, init))
         ctx, init_args = multiprocessing.get_context("fork"), ()
     else:
@@ -111,17 +115,33 @@ def over_cores(fn: Callable, jobs: Iterable[tuple], n_jobs: int | None = None,
 
 
 def fits_over_cores(fn: Callable, jobs: Iterable[tuple], n_jobs: int | None = None,
-                    progress: Callable[[], None] | None = None) -> list:
+                    progress: Callable[[], None] | None = None, keys: Iterable[str] | None = None) -> list:
     """``[fn(*job) for job in jobs]`` for fits, over the cores (:func:`over_cores`, one BLAS thread
     per worker), and what that loop would have said: each job's warnings are issued here, in job
     order, and the first job that fails (in that order) raises its :class:`TaskladderError` after the
-    warnings of the jobs before it.  ``progress()`` is called as each job ends."""
+    warnings of the jobs before it.  ``progress()`` is called as each job ends.
+
+    ``keys``: the cache key under which ``fn`` keeps each job's result (:func:`cache.cached`).  The
+    jobs already cached are read here and only the others go to workers: a pool's workers start in
+    ~0.1 s each, and a warm report, whose 13 pools' fits all came from the cache, spent 1.1 s of its
+    3.1 s starting them.  A cached fit warns no more in a worker than here."""
     import warnings
 
     jobs = list(jobs)
     done: list = [None] * len(jobs)
-    for i, out in over_cores(_recording, [(fn, *job) for job in jobs], n_jobs, init=one_blas_thread, portable=True):
-        done[i] = out
+    if keys is not None:
+        from .cache import recall
+
+        for i, k in enumerate(keys):
+            hit = recall(k)
+            if hit is not None:
+                done[i] = (hit, [], None)
+                if progress is not None:
+                    progress()
+    todo = [i for i, d in enumerate(done) if d is None]
+    for j, out in over_cores(_recording, [(fn, *jobs[i]) for i in todo], n_jobs, init=one_blas_thread,
+                             portable=True):
+        done[todo[j]] = out
         if progress is not None:
             progress()
     for _, said, error in done:

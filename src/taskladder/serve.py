@@ -395,7 +395,7 @@ def fixed_prediction(targets, tasks: Sequence[str], spec: Spec = ("task_bpb", No
         raise TaskladderError(f"unknown design {design!r}; choose from {', '.join(DESIGN_NAMES)}")
 
     def fit(lad, tasks, progress):
-        from .analyses import design_config, single_step_law
+        from .analyses import design_config, single_step_key, single_step_law
         from .chain import fit_predictors
         from .parallel import fits_over_cores
 
@@ -403,7 +403,8 @@ def fixed_prediction(targets, tasks: Sequence[str], spec: Spec = ("task_bpb", No
         if cfg is not None:  # the tasks' fits over the cores
             fits = fit_predictors(lad, [(t, cfg) for t in tasks], progress=progress)
             return {t: ChainState.of(f) for t, f in zip(tasks, fits)}
-        laws = fits_over_cores(single_step_law, [(lad, t) for t in tasks], progress=progress)
+        laws = fits_over_cores(single_step_law, [(lad, t) for t in tasks], progress=progress,
+                               keys=[single_step_key(lad, t) for t in tasks])
         return {t: ChainState(t, law, None, config={"design": "single_step"}) for t, law in zip(tasks, laws)}
 
     if design == "flops_olmo":  # every target's compute must be known, fitted or not (the ladder's: at the fit)
