@@ -663,7 +663,7 @@ def test_a_figure_drawn_before_from_the_same_data_is_copied_from_the_cache(tmp_p
 
     def draw(xs, path):
         calls.append(path)
-        fig, ax = plots.plt.subplots(figsize=(2, 2))
+        fig, ax = plots._plt().subplots(figsize=(2, 2))
         ax.plot(xs)
         plots.save(fig, path)
 

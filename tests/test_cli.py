@@ -86,6 +86,25 @@ def test_reproduce_writes_tables_and_figures(reproduced):
     assert len(df) == 16 and {"predicted", "actual", "abs_error", "rel_error", "flags"} <= set(df.columns)
 
 
+def test_a_repeated_reproduce_writes_the_same_files_without_scipy_or_matplotlib(reproduced, tmp_path):
+    # after the module's reproduce, every fit and figure is in the cache: the same files again,
+    # byte for byte, and neither the fitting nor the drawing libraries imported (a cached fit was
+    # read in a forked pool, whose workers imported scipy.optimize; a cached figure imported pyplot)
+    import subprocess
+    import sys
+
+    obj, first = reproduced
+    probe = ("import sys\nfrom taskladder.cli import main\nsys.argv = ['taskladder', *sys.argv[1:]]\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('scipy.optimize', 'matplotlib.pyplot') if m in sys.modules), file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", probe, "reproduce", "--json", "--out", tmp_path], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and r.stderr.strip().splitlines()[-1] == "[]", r.stderr
+    assert json.loads(r.stdout) == obj
+    for f in first.iterdir():
+        assert (tmp_path / f.name).read_bytes() == f.read_bytes(), f.name
+
+
 def test_predict_any_target_json():
     r = run_cli("predict", "--paper", "--n", "6887575552", "--tokens", "3945065873408", "--task", "mmlu", "--json")
     assert r.returncode == 0, r.stderr

@@ -82,6 +82,8 @@ def over_cores(fn: Callable, jobs: Iterable[tuple], n_jobs: int | None = None,
     once (a ``ProcessPoolExecutor`` waited on idle workers).  With the disk cache off, the
     fits a worker keeps in memory come back with its result (:func:`cache.kept`)."""
     jobs = list(jobs)
+    if not jobs:  # e.g. every fit came from the cache: nothing to import scipy or fork for
+        return
     # a pool's worker may not start processes of its own: a job that fits over the cores runs here
     n = 1 if multiprocessing.current_process().daemon else min(workers(n_jobs), len(jobs))
     fork = can_fork()

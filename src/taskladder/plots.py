@@ -6,18 +6,25 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-import matplotlib
-import matplotlib.ticker
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from .chain import TaskPredictor, feature_key
+from .results import parse_run_name
+from .tasks import ACC, REGISTRY
+from .units import percent
 
-from .chain import TaskPredictor, feature_key  # noqa: E402
-from .results import parse_run_name  # noqa: E402
-from .tasks import ACC, REGISTRY  # noqa: E402
-from .units import percent  # noqa: E402
+def _plt():
+    """matplotlib's pyplot, on the Agg backend (files, no window), imported when a figure is drawn:
+    a figure copied from the cache (:func:`draw_all`) needs none, and importing it took a quarter of
+    a warm ``reproduce``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
 
 FEATURE_LABEL = {"bpb": "Task loss (bpb)", "taskce": "TaskCE", "c4": "C4 loss"}
 _MARKERS = {1.0: "s", 2.0: "P", 5.0: "p", 10.0: "*"}
@@ -39,7 +46,7 @@ def _size_colors(fits: dict[str, TaskPredictor]) -> dict[str, str]:
 def _grid(n: int):
     cols = min(4, n)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.9 * rows), squeeze=False)
+    fig, axes = _plt().subplots(rows, cols, figsize=(3.3 * cols, 2.9 * rows), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat)
@@ -59,7 +66,7 @@ def save(fig, path: Path, tight: bool = True) -> Path:
         return _atomic(path, lambda tmp: fig.savefig(tmp, dpi=130, format=path.suffix.lstrip(".") or "png",
                                                      bbox_inches="tight" if tight else None))
     finally:
-        plt.close(fig)
+        _plt().close(fig)
 
 
 def _ladder_handles(fits: dict[str, TaskPredictor], multiples: bool = True) -> list:
@@ -155,6 +162,14 @@ def draw_all(jobs: list, n_jobs: int | None = None) -> None:
             cache.store(k, Path(args[-1]).read_bytes())
 
 
+@lru_cache(maxsize=1)
+def _matplotlib_version() -> str:
+    """matplotlib's version, read from its installed metadata: a figure's key needs no matplotlib import."""
+    from importlib.metadata import version
+
+    return version("matplotlib")
+
+
 def figure_key(f, args, kwargs) -> str | None:
     """The cache key of a figure: its function, its data (``args`` but the path, and
     ``kwargs``, pickled item by item), the path's name, this module's source and matplotlib's
@@ -181,7 +196,7 @@ def figure_key(f, args, kwargs) -> str | None:
         data = digest((f.__module__, f.__qualname__, args[:-1], kwargs))
     except Exception:  # an object pickle cannot take: no key, the figure is drawn
         return None
-    return cache.key("figure", Path(args[-1]).name, data.hex(), _source_hash(), matplotlib.__version__)
+    return cache.key("figure", Path(args[-1]).name, data.hex(), _source_hash(), _matplotlib_version())
 
 
 @lru_cache(maxsize=1)
@@ -335,7 +350,7 @@ def _row_plot(preds: pd.DataFrame, draw, path: Path, title: str | None = None,
     """One row per (task, target), grouped by task; ``draw(ax, row, y, color)`` draws a row."""
     tasks = list(dict.fromkeys(preds["task"]))
     targets = list(dict.fromkeys(preds["target"]))
-    fig, ax = plt.subplots(figsize=(9.5, 0.45 * len(tasks) * len(targets) + 1.2))
+    fig, ax = _plt().subplots(figsize=(9.5, 0.45 * len(tasks) * len(targets) + 1.2))
     y, ticks, labels = 0, [], []
     for task in tasks:
         for i, tgt in enumerate(targets):
@@ -395,11 +410,13 @@ def plot_summary(predictions: pd.DataFrame, path: Path) -> Path:
 
 def plot_design_choices(design: pd.DataFrame, path: Path) -> Path:
     """Heat map of chained relative error per task and pipeline, one panel per target."""
+    from matplotlib.ticker import PercentFormatter
+
     targets = list(dict.fromkeys(design["target"]))
     designs = list(dict.fromkeys(design["design"]))
     tasks = list(dict.fromkeys(design["task"]))
-    fig, axes = plt.subplots(1, len(targets), figsize=(1.2 * len(designs) * len(targets) + 2.5, 0.42 * len(tasks) + 1.6),
-                             squeeze=False)
+    fig, axes = _plt().subplots(1, len(targets), squeeze=False,
+                                figsize=(1.2 * len(designs) * len(targets) + 2.5, 0.42 * len(tasks) + 1.6))
     vmax = float(np.nanmax(design["relative_error"])) if len(design) else 1.0
     for k, (ax, tgt) in enumerate(zip(axes[0], targets)):
         piv = design[design["target"] == tgt].pivot_table(index="task", columns="design", values="relative_error",
@@ -414,13 +431,13 @@ def plot_design_choices(design: pd.DataFrame, path: Path) -> Path:
         ax.set_xticks(range(len(designs)), designs, fontsize=8, rotation=20)
         ax.set_yticks(range(len(tasks)), [_display(t) for t in tasks] if k == 0 else [], fontsize=8)
         ax.set_title(f"{tgt}: relative error (bold = best)", fontsize=9, fontweight="bold")
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, format=matplotlib.ticker.PercentFormatter(1.0))
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, format=PercentFormatter(1.0))
     return save(fig, path)
 
 
 def plot_variance(var: pd.DataFrame, path: Path) -> Path:
     """Relative SD of task loss and accuracy over the last checkpoints (paper Figure 5 / Table 4)."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    fig, ax = _plt().subplots(figsize=(7.5, 3.2))
     x = np.arange(len(var))
     ax.bar(x - 0.2, 100 * var["loss_rel_sd"], 0.4, label="task loss", color="#3182bd")
     ax.bar(x + 0.2, 100 * var["acc_rel_sd"], 0.4, label="accuracy", color="#e6550d")
@@ -439,7 +456,7 @@ def plot_variance(var: pd.DataFrame, path: Path) -> Path:
 def plot_compute_vs_error(cv: pd.DataFrame, path: Path) -> Path:
     """Mean absolute error as rungs are added, by N, by Chinchilla multiple and by FLOPs (Figures 6-8)."""
     axes_names = list(dict.fromkeys(cv["axis"]))
-    fig, axes = plt.subplots(1, len(axes_names), figsize=(4.2 * len(axes_names), 3.2), squeeze=False)
+    fig, axes = _plt().subplots(1, len(axes_names), figsize=(4.2 * len(axes_names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], axes_names):
         sub = cv[cv["axis"] == name]
         for i, tgt in enumerate(dict.fromkeys(sub["target"])):
@@ -692,7 +709,7 @@ def plot_backtest(bt: pd.DataFrame, path: Path) -> Path:
 def plot_reliability(table: pd.DataFrame, path: Path) -> Path:
     """Nominal vs empirical coverage of the automatic intervals on the ladder's own splits:
     one thin line per task, the pooled one bold, the diagonal for perfect calibration."""
-    fig, (ax, aw) = plt.subplots(1, 2, figsize=(9.5, 4.2))
+    fig, (ax, aw) = _plt().subplots(1, 2, figsize=(9.5, 4.2))
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="nominal")
     for task, g in table.groupby("task", sort=False):
         pooled, mean = task == "all", task == "mean"  # the mean over tasks (taskladder.aggregate): dashed
@@ -707,7 +724,7 @@ def plot_reliability(table: pd.DataFrame, path: Path) -> Path:
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     fig.tight_layout()
     save(fig, path)
-    plt.close(fig)
+    _plt().close(fig)
     return Path(path)
 
 
@@ -725,7 +742,7 @@ def plan_figure(rungs: Sequence, target_n: float, target_tokens: float, progress
     one training is filled in proportion and labelled with its share of the planned tokens."""
     from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(7.0, 5.0))
+    fig, ax = _plt().subplots(figsize=(7.0, 5.0))
     sizes = list(dict.fromkeys(r.size for r in sorted(rungs, key=lambda r: r.n)))
     color = {s: _SIZE_COLORS[i % len(_SIZE_COLORS)] for i, s in enumerate(sizes)}
     share = {} if progress is None else dict(zip(progress["rung"], progress["share"]))
