@@ -302,16 +302,17 @@ def chained_predictions(ladder_res: pd.DataFrame, tres: pd.DataFrame, rung: Rung
 
     from .chain import PAPER, Ladder, predict_targets
     from .datasets import Target
-    from .trust import DesignModel
+    from .parallel import fits_over_cores
 
     lad = Ladder(ladder_res)
     target = Target(rung.name, rung.n, rung.tokens, tres)
     names = [t.name for t in tasks]
     preds, fits = predict_targets(lad, [target], names, PAPER)
+    # the intervals' bootstrap refits (~1 s a task) over the cores, and cached: a resumed run has them
+    jobs = [(lad, name, rung.n, rung.tokens) for name in names]
+    bounds = fits_over_cores(_interval, jobs, keys=[_interval_key(*job) for job in jobs])
     rows = []
-    for task, p in zip(tasks, preds.itertuples(index=False)):
-        dm = DesignModel("task_bpb", task.name).fit(lad)
-        lo, hi = dm.bounded_interval(rung.n, rung.tokens, LEVEL)
+    for task, p, (lo, hi) in zip(tasks, preds.itertuples(index=False), bounds):
         f = fits[task.name]
         actual = p.actual
         rows.append({
@@ -325,6 +326,22 @@ def chained_predictions(ladder_res: pd.DataFrame, tres: pd.DataFrame, rung: Rung
             "flags": p.flags,
         })
     return pd.DataFrame(rows), lad, target
+
+
+def _interval(lad, task: str, n: int, d: float) -> tuple[float, float]:
+    """The :data:`LEVEL` interval of the paper's chain at (n, d) (:class:`trust.DesignModel`, its
+    bootstrap), kept in the cache of fits."""
+    from . import cache
+    from .trust import DesignModel
+
+    return cache.cached(_interval_key(lad, task, n, d),
+                        lambda: DesignModel("task_bpb", task).fit(lad).bounded_interval(n, d, LEVEL))
+
+
+def _interval_key(lad, task: str, n: int, d: float) -> str:
+    from . import cache
+
+    return cache.key("run-interval", lad.content_hash, task, n, d, LEVEL)
 
 
 def _lm_prediction(ladder_res: pd.DataFrame, rung: Rung, tres: pd.DataFrame) -> dict:
