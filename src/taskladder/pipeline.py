@@ -339,6 +339,7 @@ def _interval(lad, task: str, n: int, d: float) -> tuple[float, float]:
 
 
 def _interval_key(lad, task: str, n: int, d: float) -> str:
+    """The cache key of :func:`_interval`'s bounds."""
     from . import cache
 
     return cache.key("run-interval", lad.content_hash, task, n, d, LEVEL)

@@ -14,6 +14,8 @@ from .results import parse_run_name
 from .tasks import ACC, REGISTRY
 from .units import percent
 
+
+@lru_cache(maxsize=1)
 def _plt():
     """matplotlib's pyplot, on the Agg backend (files, no window), imported when a figure is drawn:
     a figure copied from the cache (:func:`draw_all`) needs none, and importing it took a quarter of
