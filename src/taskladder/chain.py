@@ -122,24 +122,7 @@ class Ladder:
         return self._hash
 
     def __init__(self, results: pd.DataFrame):
-        missing = [c for c in COLUMNS if c not in results.columns]
-        if missing:
-            raise TaskladderError(f"results table lacks column {missing[0]!r}")
-        if results.empty:
-            raise TaskladderError("the ladder results are empty")
-        v = results["value"].to_numpy(dtype=float)
-        if not np.isfinite(v).all():
-            r = results.iloc[int(np.flatnonzero(~np.isfinite(v))[0])]
-            raise TaskladderError(
-                f"non-finite value {r['value']} for run {r['run']!r}, step {r['step']}, {r['task']}/{r['metric']}")
-        from .results import out_of_range
-
-        for metric, idx in results.groupby("metric", sort=False).indices.items():
-            bad, rule = out_of_range(metric, v[idx])
-            if bad.any():
-                r = results.iloc[idx[int(np.flatnonzero(bad)[0])]]
-                raise TaskladderError(f"run {r['run']!r}, step {r['step']}, {r['task']}/{metric}: value {r['value']:g} "
-                                      f"is out of range: {rule}")
+        _check_table(results)
         self.results = results
         self._hash = None
         self._runs: pd.DataFrame | None = None
@@ -261,6 +244,29 @@ class Ladder:
             raise TaskladderError(f"task {task!r}: no checkpoints carry both {x[1]} and {y[1]}")
         cols = ("run", "size", "n", "d", "step", "x", "y")
         return pd.DataFrame({c: np.concatenate([p[i] for p in parts]) for i, c in enumerate(cols)})
+
+
+def _check_table(results: pd.DataFrame) -> None:
+    """Refuse, naming the first offending row, a table a ladder cannot be fitted on: a missing
+    column, no rows, a non-finite value, or a value out of its metric's range (an accuracy of 1.3)."""
+    missing = [c for c in COLUMNS if c not in results.columns]
+    if missing:
+        raise TaskladderError(f"results table lacks column {missing[0]!r}")
+    if results.empty:
+        raise TaskladderError("the ladder results are empty")
+    v = results["value"].to_numpy(dtype=float)
+    if not np.isfinite(v).all():
+        r = results.iloc[int(np.flatnonzero(~np.isfinite(v))[0])]
+        raise TaskladderError(
+            f"non-finite value {r['value']} for run {r['run']!r}, step {r['step']}, {r['task']}/{r['metric']}")
+    from .results import out_of_range
+
+    for metric, idx in results.groupby("metric", sort=False).indices.items():
+        bad, rule = out_of_range(metric, v[idx])
+        if bad.any():
+            r = results.iloc[idx[int(np.flatnonzero(bad)[0])]]
+            raise TaskladderError(f"run {r['run']!r}, step {r['step']}, {r['task']}/{metric}: value {r['value']:g} "
+                                  f"is out of range: {rule}")
 
 
 def as_ladder(data) -> Ladder:
