@@ -106,7 +106,7 @@ def _recall(key: str | None, accept: Callable[[object], bool],
     (``said(entry)``), as a fresh read would; None on a miss or without a key."""
     from . import cache
 
-    hit = cache.load(key) if key is not None else None
+    hit = cache.recall(key) if key is not None else None
     if hit is None or not accept(hit):
         return None
     for message in said(hit):

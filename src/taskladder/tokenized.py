@@ -32,6 +32,11 @@ def encode(tokenizer, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
 
 
+def _fast_backend(tokenizer):
+    """A fast tokenizer's Rust backend (the ``tokenizers`` object it runs), or None for a slow one."""
+    return getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+
+
 def encode_many(tokenizer, texts: Sequence[str]) -> list[list[int]]:
     """:func:`encode` of each text, in one call (a fast tokenizer's batch path: ~10x fewer
     Python round trips, which dominated scoring small models)."""
@@ -39,7 +44,7 @@ def encode_many(tokenizer, texts: Sequence[str]) -> list[list[int]]:
     out: list[list[int]] = [[] for _ in texts]
     if idx:
         batch = [texts[i] for i in idx]
-        backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+        backend = _fast_backend(tokenizer)
         if backend is not None:  # what a fast tokenizer's __call__ runs, without building its BatchEncoding
             ids = [e.ids for e in backend.encode_batch(batch, add_special_tokens=False)]
         else:
@@ -118,7 +123,7 @@ def tokenizer_key(tokenizer) -> str | None:
     """A fast tokenizer's content, hashed (its backend serialised: vocabulary, merges, normalizer,
     pre-tokenizer, added tokens), once per tokenizer object; None for a slow tokenizer, whose
     requests are then tokenized afresh every time."""
-    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    backend = _fast_backend(tokenizer)
     if backend is None:
         return None
     key = getattr(tokenizer, "_taskladder_key", None)
