@@ -331,6 +331,29 @@ class _Fixed:
         return float(np.sqrt(np.var(self.dev[0], ddof=1) + np.var(self.dev[1], ddof=1)))
 
 
+def test_a_fixed_pipelines_interval_is_t_of_its_step1_residual_dof_by_hand():
+    # The simulation above allows 85-95%, which an 88% interval passes too: here the quantile
+    # itself.  The paper's design on the 16 bundled runs: a 5-parameter step-1 law, so 11
+    # residual degrees of freedom; the interval is prediction +- t(0.95, 11) x SD, and the
+    # bounded one the same t on the logit scale, its SD matched to +-SD in probability.
+    from scipy.optimize import brentq
+    from scipy.special import expit, logit
+    from scipy.stats import t as student
+
+    d = olmo2_ladder()
+    t = d.targets["7B-4T"]
+    m = DesignModel("task_bpb", "piqa", n_boot=40, n_boot2=20).fit(Ladder(d.ladder))
+    assert m.dof_ == 16 - 5
+    p, sd = m.predict(t.n, t.d), m.sd(t.n, t.d)
+    assert 0.5 < p < 1 and 0 < sd < 0.1
+    for level, tail in ((0.9, 0.95), (0.5, 0.75), (0.99, 0.995)):
+        q = student.ppf(tail, 11)
+        assert m.interval(t.n, t.d, level) == pytest.approx((p - q * sd, p + q * sd), rel=1e-9)
+        s = brentq(lambda x: expit(logit(p) + x) - expit(logit(p) - x) - 2 * sd, 1e-9, 10)
+        assert m.bounded_interval(t.n, t.d, level) == pytest.approx((expit(logit(p) - q * s),
+                                                                     expit(logit(p) + q * s)), abs=1e-6)
+
+
 def test_the_interval_by_hand_and_a_pipeline_without_a_finite_prediction_gets_no_weight():
     from scipy.optimize import brentq
     from scipy.special import expit, logit
