@@ -210,6 +210,19 @@ def test_shared_weights_pool_both_ladders_and_unmatched_errors_add_in_quadrature
     draws = [{d: s.pipelines[d].draws(t.n, t.d) for d in w} for s in (fa.state, fb.state)]
     fit_var = _fit_variance(fa.state.pipelines, w, draws[0]) + _fit_variance(fb.state.pipelines, w, draws[1])
     assert row["sd"] == pytest.approx(np.sqrt(fit_var + err_sd ** 2), rel=1e-9)
+    # the interval: Student t of the two parts' Welch-Satterthwaite degrees of freedom, the fit's
+    # those of its least-determined pipeline (they differ: laws of 3 to 5 parameters), the error's
+    # the fewer of the two ladders'
+    from scipy.stats import t as student
+
+    booted = [d for d in w if draws[0][d] is not None] or list(w)
+    dofs = {s.pipelines[d].dof for s in (fa.state, fb.state) for d in booted}
+    assert len(dofs) > 1
+    err_var = err_sd ** 2
+    dof = (fit_var + err_var) ** 2 / (fit_var ** 2 / min(dofs) + err_var ** 2 / min(ea.dof, eb.dof))
+    half = student.ppf(0.95, dof) * row["sd"]
+    assert (row["lower"], row["upper"]) == pytest.approx((row["difference"] - half, row["difference"] + half),
+                                                         rel=1e-5, abs=1e-9)
 
 
 def test_tasks_named_as_the_tables_print_them_are_the_ladders(tmp_path, shifted):
@@ -336,3 +349,11 @@ def test_a_repeated_comparison_reads_no_table_and_says_what_reading_warned(tmp_p
         with pytest.warns(InputWarning, match="something about reading it"):
             got = comparison_answer([base], [cand], target, ["piqa"])
         assert [r["task"] for r in got.rows] == ["piqa"] and got.mean == []
+
+
+def test_the_verdict_needs_an_interval_clear_of_zero():
+    from taskladder.compare import verdict
+
+    assert verdict(0.0005, 0.02) == "higher" and verdict(-0.02, -0.0005) == "lower"
+    # an interval that reaches 0 or straddles it tells neither way
+    assert verdict(0.0, 0.02) == verdict(-0.02, 0.0) == verdict(-0.01, 0.01) == "unclear"
