@@ -343,6 +343,36 @@ def test_trend_is_ordinary_least_squares_in_log_tokens_after_the_first_tenth():
     assert _trend(d[:3], y[:3]) == (0.0, 0.0)  # too few points for a standard error
 
 
+def test_the_anchor_by_hand_the_schedule_term_and_the_checkpoint_noise():
+    # A run whose loss sits exp(0.05) above the ladder's law, of which the schedule lag (a constant
+    # 0.03 here) explains 0.03; its accuracy 0.04 above step 2 plus white checkpoint noise of SD
+    # 0.01.  The anchor's terms: the offset left after the lag (0.02; no trend), the lag itself as
+    # the schedule's uncertainty, and the noise SD recovered from successive differences
+    # (SD(diff) = sqrt(2) x 0.01), which the shift's own SD, step 2 being exact, equals.
+    from types import SimpleNamespace
+
+    from taskladder.forecast import _anchor
+
+    rng = np.random.default_rng(7)
+    k, n, d_end = 4000, 1e9, 4e10
+    d = np.geomspace(1e9, 2e10, k)
+    law = SimpleNamespace(predict=lambda n_, d_: 2.0 + 50.0 / np.asarray(d_) ** 0.2)
+    step2 = SimpleNamespace(predict=lambda L: 1.5 - 0.5 * np.asarray(L))
+    loss = law.predict(n, d) * np.exp(0.05)
+    noise = rng.normal(0, 0.01, k)
+    acc = step2.predict(loss) + 0.04 + noise
+    a = _anchor(d, loss, acc, d_end, law, step2, lambda f: np.full(np.shape(f), 0.03), n, ForecastConfig())
+    w = slice(k - int(np.ceil(k / 3)), k)
+    assert a["window"] == int(np.ceil(k / 3))
+    assert a["offset"] == pytest.approx(0.02, abs=1e-12)
+    assert a["loss"] == pytest.approx(law.predict(n, d_end) * np.exp(0.02), rel=1e-12)
+    assert a["schedule"] == pytest.approx(0.03, abs=1e-12) and a["loss_drift"] == pytest.approx(0.0, abs=1e-9)
+    assert a["shift"] == pytest.approx(0.04 + noise[w].mean(), abs=1e-12)
+    assert a["noise_sd"] == pytest.approx(0.01, rel=0.05)
+    assert a["shift_sd"] == pytest.approx(np.std(noise[k // 2:], ddof=1), rel=1e-9)
+    assert a["noise_sd"] == pytest.approx(a["shift_sd"], rel=0.05)
+
+
 def test_calibration_band_and_its_split_conformal_factor_by_hand():
     from taskladder.forecast import Calibration
 
