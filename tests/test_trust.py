@@ -423,7 +423,7 @@ def test_the_weighted_predictions_backtest_error_by_hand():
     # two splits, two pipelines; each split is predicted with the other split's weights
     rows = [("N", "r1", "a", 0.50, 0.52, 1.0), ("N", "r1", "b", 0.56, 0.52, 1.0), ("N", "r2", "a", 0.60, 0.61, 2.0),
             ("N", "r2", "b", 0.62, 0.61, 2.0),
-            ("compute", "r3", "a", 0.70, 0.71, 3.0), ("compute", "r3", "b", 0.74, 0.71, 3.0)]
+            ("compute", "r3", "a", 0.70, 0.71, 6.0), ("compute", "r3", "b", 0.74, 0.71, 6.0)]
     bt = pd.DataFrame(rows, columns=["split", "run", "design", "predicted", "actual", "log_extrapolation"]).assign(
         task="piqa")
     rmse = lambda e: np.sqrt(np.mean(np.square(e)))  # noqa: E731
@@ -438,7 +438,8 @@ def test_the_weighted_predictions_backtest_error_by_hand():
     assert list(got["run"]) == ["r1", "r2", "r3"] and np.allclose(got["error"], [e1, e2, e3], rtol=1e-12)
     err = model_error(bt)
     assert err.scale == pytest.approx(rmse([e1, e2, e3]), rel=1e-12)
-    assert err.reference == pytest.approx(2.0) and err.dof == 2  # 3 distinct held-out runs
+    # the reference distance: the mean of the rows' (3.0; their median is 2.0), and 3 distinct held-out runs
+    assert err.reference == pytest.approx(3.0) and err.dof == 2
     assert ensemble_errors(bt[bt["split"] == "N"]).empty  # no other split to weigh it with
     assert model_error(bt[bt["split"] == "N"]) is None
 
