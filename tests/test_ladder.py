@@ -76,6 +76,18 @@ def test_plan_cli_json_contract():
     assert r.returncode == 2 and "over the budget" in r.stderr
 
 
+def test_a_run_trains_at_least_its_tokens():
+    # the plan's steps cover the tokens, the last partial batch a whole step: the 190M-1xC run's
+    # 3,807,083,520 tokens are 7,261.4 batches of 524,288, so 7,262 steps (the logged run: 7,272)
+    from taskladder.ladder import train_steps
+
+    assert train_steps(3_807_083_520, 524_288) == 7_262
+    assert train_steps(10, 5) == 2 and train_steps(11, 5) == 3
+    rungs = {r.name: r for r in plan()}
+    for r in rungs.values():
+        assert r.steps * r.batch_tokens >= r.tokens > (r.steps - 1) * r.batch_tokens
+
+
 def test_warmup_steps_match_the_logged_learning_rate():
     # The runs' logs (ladder/<size>-1xC.csv, first checkpoint): optim/learning_rate_group0
     # at step 200 and learning_rate_peak. Linear warmup from 0 gives lr = peak x 200 / warmup,
