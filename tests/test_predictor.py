@@ -102,6 +102,9 @@ def test_draw_variance_by_hand():
     c = np.array([0.30, 0.36, 0.33])
     got = draw_variance([(1.0, (a, None)), (-1.0, (c, None))])
     assert got == pytest.approx(np.var(a, ddof=1) + np.var(c, ddof=1), rel=1e-12)
+    # weights that are not +-1: each variance weighted by |weight|, not by its square
+    got = draw_variance([(0.75, (a, None)), (0.25, (c, None))])
+    assert got == pytest.approx(0.75 * np.var(a, ddof=1) + 0.25 * np.var(c, ddof=1), rel=1e-12)
     # the run bootstrap's draws add their own variance
     got = draw_variance([(1.0, (a, c))])
     assert got == pytest.approx(np.var(a, ddof=1) + np.var(c, ddof=1), rel=1e-12)
