@@ -725,9 +725,7 @@ def plot_reliability(table: pd.DataFrame, path: Path) -> Path:
     aw.set(xlabel="nominal level", ylabel="mean half-width (points)", title="Interval width")
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     fig.tight_layout()
-    save(fig, path)
-    _plt().close(fig)
-    return Path(path)
+    return save(fig, path)
 
 
 def plot_plan(rungs: Sequence, target_n: float, target_tokens: float, path: Path,
