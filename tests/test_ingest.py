@@ -312,7 +312,7 @@ def test_lm_eval_bad_files_exit_2_naming_file_and_field(tmp_path):
     assert r.returncode == 2 and "no step in the checkpoint's name" in r.stderr
 
 
-def test_checkpoint_names():
+def test_checkpoint_names(tmp_path):
     from taskladder.ingest.checkpoint import identify
 
     st = SizeTable({"190M": N190}, {"190M": 4096})
@@ -338,6 +338,27 @@ def test_checkpoint_names():
     assert (pythia["run"], pythia["step"], pythia["d"]) == ("pythia-160m", 143000, 143000 * 2_097_152)
     with pytest.raises(TaskladderError, match="no step in the checkpoint's name"):
         identify("/o/190M-1xC/checkpoints", "f", "k", sizes=st)
+    # every unit of a token count; lighteval's default revision "main" names no step, the path does
+    for tokens, d in (("tokens7T", 7e12), ("tokens250K", 250e3), ("tokens96", 96), ("tokens1.5B", 1.5e9),
+                      ("tokens8.2M", 8_200_000)):  # 8.2 x 1e6 is 8199999.999999999 in floats: rounded
+        assert identify(f"/o/190M-1xC-step9-{tokens}", "f", "k", n=N190)["d"] == d, tokens
+    # a run's own batch beats its size's
+    per_run = SizeTable({"190M": N190}, {"190M": 4096, "190M-2xC": 8192})
+    assert identify("/o/190M-2xC/step10", "f", "k", sizes=per_run)["d"] == 81_920
+    assert identify("/o/190M-1xC/step10", "f", "k", sizes=per_run)["d"] == 40_960
+    main = identify("/o/190M-1xC/step1000", "f", "k", sizes=st, revision="main")
+    assert (main["run"], main["step"], main["d"]) == ("190M-1xC", 1000, 4_096_000)
+    # a bare number is a step only inside a run's folder; a name that is all step is its own run
+    with pytest.raises(TaskladderError, match="no step in the checkpoint's name"):
+        identify("1000", "f", "k", sizes=st, n=N190)
+    alone = identify("step20-tokens1M", "f", "k", n=N190)
+    assert (alone["run"], alone["step"], alone["d"]) == ("step20-tokens1M", 20, 1_000_000)
+    # a folder written by `taskladder train` names its run, size, N and batch in taskladder.json,
+    # whatever the folders above it are called
+    own = tmp_path / "copied" / "step3"
+    own.mkdir(parents=True)
+    (own / "taskladder.json").write_text(json.dumps({"run": "wide-a", "size": "3k", "n": 3071, "batch_tokens": 128}))
+    assert identify(str(own), "f", "k") == {"run": "wide-a", "size": "3k", "n": 3071, "step": 3, "d": 384}
 
 
 def test_olmo_core_metrics_equal_taskladder_evaluate(tmp_path):
