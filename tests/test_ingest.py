@@ -718,6 +718,70 @@ def _lm_eval_copy(dest: Path, pretrained: str, stamp: str | None = None, scale: 
     return dest
 
 
+def _rewrite_lm_eval(folder: Path, task: str = "toyqa", delimiter: str = " ", model_args=None, edit=None) -> None:
+    """The example output in ``folder`` as another task, target delimiter or model_args string; ``edit``
+    changes each sample (a dict) in place."""
+    res_file = next(folder.glob("results_*.json"))
+    stamp = res_file.stem.removeprefix("results_")
+    res = json.loads(res_file.read_text())
+    cfg = res["configs"].pop("toyqa")
+    res["configs"][task] = {**cfg, "target_delimiter": delimiter}
+    if model_args is not None:
+        res["config"]["model_args"] = model_args
+    res_file.write_text(json.dumps(res))
+    old = folder / f"samples_toyqa_{stamp}.jsonl"
+    samples = [json.loads(x) for x in old.read_text().splitlines()]
+    old.unlink()
+    for s in samples:
+        (edit or (lambda s: None))(s)
+    (folder / f"samples_{task}_{stamp}.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+
+
+def test_lm_eval_samples_read_by_hand(tmp_path):
+    """Each sample's gold, choices and log-likelihoods, under lm-eval's conventions, by hand: the
+    primary accuracy of a len_norm task is per character of the choice, of an "acc" task (BoolQ) raw;
+    the target may be a one-element list; the task's target delimiter is not part of the choice;
+    model_args may be the older "key=value,..." string."""
+    sizes = load_sizes(_sizes(tmp_path))
+
+    def first_by_length(s):  # doc 0: raw argmax "red" (wrong), per character "blue" (right)
+        if s["doc_id"] == 0:
+            s["filtered_resps"] = [["-10.0", "False"], ["-60.0", "False"], ["-9.0", "False"]]
+            s["target"] = [0]
+        if s["doc_id"] == 1:  # right either way (as given, raw right and per character wrong: a tie in all)
+            s["filtered_resps"] = [["-60.0", "False"], ["-5.0", "False"]]
+
+    def expected(folder, delimiter):
+        samples = [json.loads(x) for x in next(folder.glob("samples_*.jsonl")).read_text().splitlines()]
+        acc_raw, acc_char, bpb = [], [], []
+        for s in samples:
+            ll = np.array([float(r[0]) for r in s["filtered_resps"]])
+            conts = [s["arguments"][f"gen_args_{i}"]["arg_1"] for i in range(len(ll))]
+            choices = [c[len(delimiter):] for c in conts]
+            g = int(np.ravel(s["target"])[0])
+            acc_raw.append(np.argmax(ll) == g)
+            acc_char.append(np.argmax(ll / [len(c) for c in choices]) == g)
+            bpb.append(-ll[g] / (len(choices[g].encode()) * math.log(2)))
+        return np.mean(acc_raw), np.mean(acc_char), np.mean(bpb)
+
+    for task, delimiter in (("toyqa", " "), ("boolq", " "), ("toyqa", "")):
+        m = _lm_eval_copy(tmp_path / f"{task}{len(delimiter)}" / "m", "unused")
+        _rewrite_lm_eval(m, task, delimiter, "pretrained=/ck/190M-2xC/step2000,dtype=float32", first_by_length)
+        t = read_results([m], sizes=sizes)  # the results file's model_name names another checkpoint
+        assert (t["run"].unique().tolist(), t["step"].unique().tolist()) == (["190M-2xC"], [2000])
+        v = t.set_index("metric")["value"]
+        raw, per_char, bpb = expected(m, delimiter)
+        assert raw != per_char  # the case tells the two apart
+        assert v["acc"] == pytest.approx(raw if task == "boolq" else per_char, abs=1e-12), (task, delimiter)
+        assert v["bpb"] == pytest.approx(bpb, rel=1e-12), (task, delimiter)
+    # a target that is no choice's index, counted from the end or not, is refused
+    for target in ("-1", "3"):
+        m = _lm_eval_copy(tmp_path / f"bad{target}" / "m", "/ck/190M-1xC/step1000")
+        _rewrite_lm_eval(m, edit=lambda s: s.update(target=target) if s["doc_id"] == 0 else None)
+        with pytest.raises(TaskladderError, match=f"line 1: field 'target' '{target}' is not one of the 3 choices"):
+            read_results([m], sizes=sizes)
+
+
 def test_lm_eval_outputs_nested_per_checkpoint_are_found(tmp_path):
     """`lm_eval --output_path OUT/<run>/<step>` puts each model folder two levels down; a link
     back to a checkpoint (`latest`) is read once and a link loop ends."""
