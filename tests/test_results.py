@@ -371,3 +371,56 @@ def test_size_tables_typed_by_hand(tmp_path):
     with pytest.raises(TaskladderError) as e:
         load_sizes(DATA / "190M-1xC.csv")
     assert str(e.value).endswith("'eval/dolma_reddit-validation/crossentropyloss' and 91 more") and len(str(e.value)) < 400
+
+
+def test_size_tables_refuse_a_zero_count_and_a_runs_row_beats_its_sizes(tmp_path):
+    from taskladder.results import load_sizes, resolve_n
+
+    p = tmp_path / "sizes.csv"
+    p.write_text("size,n\n190M,0\n")
+    with pytest.raises(TaskladderError, match="column 'n' row 2: '0' is not a positive number"):
+        load_sizes(p)
+    table = {"190M": 190_354_176, "190M-5xC": 190_000_000}  # one run of another width, named by its run
+    assert resolve_n(p, "190M-5xC", "190M", None, table) == 190_000_000
+    assert resolve_n(p, "190M-1xC", "190M", None, table) == 190_354_176
+    assert resolve_n(p, "190M-5xC", "190M", 7, table) == 7  # an explicit N beats both
+
+
+def test_long_tables_by_hand_checks(tmp_path):
+    """The long reader's rules at their edges: N > 0 and D >= 0 (step 0 has seen no tokens), tokens
+    one fewer at a later step refused, an accuracy of 50 said to look like a percentage (150 not),
+    a blank-looking run name empty, one convention per table, runs kept together in the order
+    they first appear whatever the rows' order."""
+    base = pd.DataFrame({"run": ["r-1xC"] * 2, "step": [0, 2], "task": "piqa", "metric": "bpb",
+                         "value": [1.0, 0.9], "n": 1e8, "d": [0, 2e9]})
+    assert read_long(_write(tmp_path, base))["d"].tolist() == [0, 2_000_000_000]
+    with pytest.raises(TaskladderError, match="column 'n' row 2: must be positive"):
+        read_long(_write(tmp_path, base.assign(n=0)))
+    with pytest.raises(TaskladderError, match="column 'd' row 3: must be >= 0"):
+        read_long(_write(tmp_path, base.assign(d=[0, -1])))
+    with pytest.raises(TaskladderError, match="step 2 has d = 999, fewer tokens than step 0 \\(d = 1,000\\)"):
+        read_long(_write(tmp_path, base.assign(d=[1000, 999])))
+    acc = base.assign(metric="acc")
+    with pytest.raises(TaskladderError, match=r"row 3: 50 is out of range: an accuracy must lie in \[0, 1\] "
+                                              r"\(a percentage\? give fractions\)$"):
+        read_long(_write(tmp_path, acc.assign(value=[0.5, 50])))
+    with pytest.raises(TaskladderError, match=r"row 3: 150 is out of range: an accuracy must lie in \[0, 1\]$"):
+        read_long(_write(tmp_path, acc.assign(value=[0.5, 150])))
+    with pytest.raises(TaskladderError, match="column 'run' row 3: empty"):
+        read_long(_write(tmp_path, base.assign(run=["r-1xC", "   "])))
+    with pytest.raises(TaskladderError, match="column 'convention' mixes 'olmes' and 'lm_eval'"):
+        read_long(_write(tmp_path, base.assign(convention=["olmes", "lm_eval"])))
+    # rows of two runs interleaved, latest first: each run's rows together, the first-named run first
+    two = pd.concat([base, base.assign(task="hellaswag"), base.assign(run="s-1xC")], ignore_index=True)
+    got = read_long(_write(tmp_path, two.iloc[[1, 5, 3, 4, 0, 2]]))  # series: r piqa, s piqa, r hellaswag
+    assert list(zip(got["run"], got["task"], got["step"])) == [
+        ("r-1xC", "piqa", 0), ("r-1xC", "piqa", 2), ("r-1xC", "hellaswag", 0), ("r-1xC", "hellaswag", 2),
+        ("s-1xC", "piqa", 0), ("s-1xC", "piqa", 2)]
+
+
+def test_wide_logs_refuse_a_step_logged_twice(tmp_path):
+    raw = pd.read_csv(DATA / "190M-1xC.csv")
+    again = raw.assign(_step=np.r_[raw["_step"].iloc[0], raw["_step"].iloc[:-1]])
+    with pytest.raises(TaskladderError, match=f"steps must increase, but {raw['_step'].iloc[0]:g} follows "
+                                              f"{raw['_step'].iloc[0]:g}"):
+        read_wide(_write(tmp_path, again, "190M-1xC.csv"))
