@@ -264,6 +264,25 @@ def test_lighteval_bad_output_exit_2_naming_file_and_field(tmp_path):
     with pytest.warns(InputWarning, match=rf"results_{_LE_STAMP}\.json: tasks lighteval scored again later"):
         again = read_results([out], sizes=load_sizes(sizes)).set_index("metric")["value"]
     assert again["bpb"] == pytest.approx(2 * t["bpb"], rel=1e-12)
+    # the same questions read the same way: with a PMI task's unconditioned log-likelihoods after the
+    # choices', under an older key "<suite>|<task>|<shots>" naming the task in its config, and beside a
+    # task that also has a generative metric (not a log-likelihood task: skipped)
+    def pmi(out, res, det):
+        rows = pd.read_parquet(det)
+        rows["model_response"] = [{**r, "logprobs": [*r["logprobs"], -0.1, -0.2]} for r in rows["model_response"]]
+        rows.to_parquet(det)
+
+    def suite_key(out, res, det):
+        res.write_text(json.dumps({**_LE_RESULTS, "config_tasks": {"lighteval|piqa|0": _LE_RESULTS["config_tasks"]["piqa|0"],
+                                   "mixed|0": {"name": "hellaswag", "metrics": [{"category": "LOGPROBS"},
+                                                                                {"category": "GENERATIVE"}]}}}))
+        det.rename(det.with_name(det.name.replace("piqa|0", "lighteval|piqa|0")))
+
+    for i, change in enumerate((pmi, suite_key)):
+        out, res, det = _lighteval_by_hand(tmp_path / f"same{i}")
+        change(out, res, det)
+        same = read_results([out], sizes=load_sizes(sizes))
+        assert set(same["task"]) == {"piqa"} and same.set_index("metric")["value"].equals(t), change.__name__
     generative = {**_LE_RESULTS, "config_tasks": {"gen|0": {"name": "gen", "metrics": [{"category": "GENERATIVE"}]}}}
     no_step = {**_LE_RESULTS, "config_general": {"model_config": {"model_name": "/ck/190M-1xC"}}}
     cases = [
@@ -277,6 +296,9 @@ def test_lighteval_bad_output_exit_2_naming_file_and_field(tmp_path):
          r"writes them since 0.11"),
         (lambda out, res, det: res.write_text(json.dumps(generative)),
          r"results_.*\.json: field 'config_tasks' holds no log-likelihood \(multiple-choice\) task$"),
+        (lambda out, res, det: pd.DataFrame({"doc": [{"choices": [" yes", " no"], "gold_index": [0, 1]}],
+                                             "model_response": [{"logprobs": [-2.0, -3.0]}]}).to_parquet(det),
+         r"row 0: field 'doc.gold_index' \[0, 1\] is not one of the 2 choices"),
         (lambda out, res, det: res.write_text(json.dumps(no_step)),
          r"config_general\.model_config\.model_name '/ck/190M-1xC': no step"),
     ]
@@ -478,6 +500,11 @@ def test_olmo_core_wide_export_and_bad_files(tmp_path):
     assert bpb["step"].tolist() == [100, 200] and bpb["d"].tolist() == [400_000_000, 800_000_000]
     assert bpb["value"].tolist() == pytest.approx([float(w @ (1.0 + np.arange(4))), float(w @ (0.5 + np.arange(4)))])
     assert t.query("task == 'c4_en'")["value"].tolist() == [4.0, 3.5]
+    # a row whose tokens were not logged is left out, not given a garbage D
+    gap = df.assign(**{"throughput/total tokens": [4e8, 6e8, np.nan]})
+    gap.to_csv(f, index=False)
+    assert read_results([f]).query("task == 'c4_en'")[["step", "value"]].values.tolist() == [[100, 4.0]]
+    df.to_csv(f, index=False)
 
     df.loc[0, "eval/lm/c4_en-validation/CE loss"] = -1
     df.to_csv(f, index=False)
@@ -492,9 +519,12 @@ def test_olmo_core_wide_export_and_bad_files(tmp_path):
     # without logged tokens, D = step x the size table's batch tokens
     (bad.parent / "metrics_step7.json").write_text('{"eval/downstream/piqa_val_rc_5shot (BPB)": 0.9}')
     sizes = tmp_path / "sizes.csv"
-    sizes.write_text("size,n,batch_tokens\n190M,190354176,524288\n")
-    t = read_results([bad.parent], sizes=load_sizes(sizes))
+    sizes.write_text("size,n,batch_tokens\n190M,190354176,524288\n190M-2xC,190354176,1048576\n")
+    t = read_results([bad.parent], sizes=load_sizes(sizes))  # the size's batch; a run's own row would beat it
     assert t["step"].tolist() == [5, 7] and t["d"].tolist() == [5 * 524288, 7 * 524288]
+    (tmp_path / "190M-2xC").mkdir()
+    (tmp_path / "190M-2xC" / "metrics_step5.json").write_text('{"eval/downstream/piqa_val_rc_5shot (BPB)": 1.0}')
+    assert read_results([tmp_path / "190M-2xC"], sizes=load_sizes(sizes))["d"].tolist() == [5 * 1048576]
     assert t["value"].tolist() == [1.0, 0.9] and set(t["n"]) == {190354176}
 
 
@@ -525,6 +555,27 @@ def test_olmes_output_folder_by_hand():
     assert v["openbookqa", "acc"] == 0.5
     z0, z1 = np.array([-4.0, -1.5]), np.array([-3.0, -1.0])
     assert v["openbookqa", "taskce"] == pytest.approx((-(z0[0] - np.logaddexp(*z0)) - (z1[1] - np.logaddexp(*z1))) / 2)
+
+
+def test_olmes_gold_from_label_and_mc_format_from_alias(tmp_path):
+    """A prediction without metrics.correct_choice takes its gold from 'label'; a task whose
+    alias says MC format (the task name alone does not) gives MC accuracy."""
+    import shutil
+
+    d = tmp_path / "olmes"
+    shutil.copytree(DATA / "olmes_output", d)
+    preds = d / "task-000-arc_easy-predictions.jsonl"
+    lines = [json.loads(x) for x in preds.read_text().splitlines()]
+    assert [x["label"] for x in lines] == [x["metrics"].pop("correct_choice") for x in lines]
+    preds.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert read_results([d]).equals(read_results([DATA / "olmes_output"]))
+    meta = d / "task-000-arc_easy-metrics.json"
+    m = json.loads(meta.read_text())
+    m["task_config"]["metadata"]["alias"] = "arc_easy:mc::olmes"
+    meta.write_text(json.dumps(m))
+    v = read_results([d]).query("task == 'arc_easy'").set_index("metric")["value"]
+    # raw log-likelihood: q0 gold 0, -4 vs -6: right; q1 gold 1, -2 vs -3: wrong
+    assert v.to_dict() == {"mc_acc": 0.5}
 
 
 def test_mixed_conventions_are_refused_unless_asked(tmp_path):
@@ -616,6 +667,9 @@ def test_a_target_of_another_convention_is_noted():
 
 @pytest.mark.parametrize("breakage, expect", [
     (lambda d: (d / "task-000-arc_easy-requests.jsonl").unlink(), "task-000-arc_easy-requests.jsonl: missing"),
+    (lambda d: (d / "task-000-arc_easy-predictions.jsonl").write_text(
+        '{"doc_id": 0, "metrics": {"correct_choice": -1}, "model_output": [{"sum_logits": -1}, {"sum_logits": -2}]}\n'),
+     "line 1: field 'metrics.correct_choice' -1 is not one of the 2 choices"),
     (lambda d: (d / "task-000-arc_easy-predictions.jsonl").write_text('{"doc_id": 0, "model_output": [{}]}\n'),
      "line 1: field 'sum_logits' missing"),
     (lambda d: (d / "task-000-arc_easy-predictions.jsonl").write_text(

@@ -134,7 +134,6 @@ def _questions(path: Path, prim: str) -> list[dict]:
             conts = [str(c) for c in doc["choices"]]
             gold = np.atleast_1d(doc["gold_index"]).astype(int)
             ll = np.asarray(resp["logprobs"], float)[:len(conts)]  # then the unconditioned ones, for PMI
-            ntok = [int(np.sum(np.asarray(t) >= 0)) for t in resp["output_tokens"][:len(conts)]]
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise TaskladderError(f"{path}: row {i}: not a lighteval log-likelihood sample ({cause(e)}); "
                                   "fields 'doc.choices', 'doc.gold_index' and 'model_response.logprobs' needed") from None
@@ -143,7 +142,8 @@ def _questions(path: Path, prim: str) -> list[dict]:
         if len(gold) != 1 or not 0 <= gold[0] < len(conts):
             raise TaskladderError(f"{path}: row {i}: field 'doc.gold_index' {gold.tolist()} is not one of the "
                                   f"{len(conts)} choices")
-        out.append(conventions.question_metrics(ll, np.maximum(ntok, 1), conts, int(gold[0]), prim, conv))
+        # token counts only matter to a per-token primary, which no task read here has (tidy.primary)
+        out.append(conventions.question_metrics(ll, np.ones(len(ll)), conts, int(gold[0]), prim, conv))
     if not out:
         raise TaskladderError(f"{path}: no samples")
     return out
