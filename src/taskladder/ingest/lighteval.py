@@ -8,7 +8,7 @@ file names the model (``config_general.model_config.model_name``, its ``revision
 task's config (``config_tasks``: its metrics' ``category``); each details row holds one
 question (``doc``: ``choices``, each with its leading space as lighteval scores it, and
 ``gold_index``) and the model's answer (``model_response``: the summed log-likelihood of
-every choice, nats, and their tokens).
+every choice, nats; its tokens are not needed: no primary read here is per token).
 
 From these, under lighteval's convention (lengths of the whole choice, as its
 ``LogProbCharNorm`` counts them): task loss = bits per byte of the gold choice, the task's
