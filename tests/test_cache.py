@@ -269,6 +269,31 @@ def test_a_process_waits_only_so_long_for_another_s_computation(tmp_path, monkey
         _reap([child])
 
 
+def test_a_waiting_process_polls_every_quarter_second_at_most(monkeypatch):
+    """Polls for another process's lock start at 20 ms and double up to 0.25 s, so a waiter
+    answers within a quarter second of the other's result, however long it waited."""
+    import errno
+    import time
+    import types
+
+    tries = []
+
+    def held_nine_times(fd, op):
+        tries.append(op)
+        if len(tries) < 10:
+            raise OSError(errno.EAGAIN, "held")
+
+    monkeypatch.setattr(cache, "fcntl", types.SimpleNamespace(lockf=held_nine_times, LOCK_EX=2, LOCK_NB=4))
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    fd = os.open(os.devnull, os.O_RDONLY)
+    try:
+        cache._lock(fd, 900.0, "t-" + "0" * 40)
+    finally:
+        os.close(fd)
+    assert slept == pytest.approx([0.02, 0.04, 0.08, 0.16, 0.25, 0.25, 0.25, 0.25, 0.25]) and len(tries) == 10
+
+
 _PREDICT_COUNTING_FITS = """
 import sys
 import taskladder
@@ -417,6 +442,7 @@ def test_keys_follow_content_order_names_version_and_format(monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(cache, "FORMAT", cache.FORMAT + 1)
     assert cache.key("t", df) != k
+    assert cache.key("t", 1, 23) != cache.key("t", 12, 3)  # parts stay apart
 
 
 def test_no_cache_zero_means_on_and_a_failed_store_leaves_nothing(tmp_path, monkeypatch):
@@ -742,6 +768,8 @@ def test_the_in_memory_entries_keep_the_most_recent_within_their_bytes(monkeypat
         f(2)  # kept before: not computed, not sent
         f(4)
     assert [k for k, _ in new] == ["k4"] and pickle.loads(new[0][1]) == bytes(1000)
+    big = cache.cached("k5", lambda: calls.append(5) or bytes(4000))  # alone past the bytes: kept, alone
+    assert cache.cached("k5", lambda: calls.append(5)) == big and calls[-1] == 5 and list(cache._KEPT) == ["k5"]
     monkeypatch.delenv("TASKLADDER_NO_CACHE")  # the disk cache on: entries go there, not to memory
     k = cache.key("test-kept", 5)
     assert cache.cached(k, lambda: 5) == 5 and k not in cache._KEPT and cache.load(k) == 5
