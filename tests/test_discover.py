@@ -89,8 +89,9 @@ def test_large_files_are_known_by_size_and_time(tmp_path, monkeypatch):
     assert discover.fingerprint(big) == fb
     os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # written again: seen
     assert discover.fingerprint(big) != fb
-    small.write_text("y" * 10)  # a small file's bytes are read
-    os.utime(small, ns=(small.stat().st_atime_ns, small.stat().st_mtime_ns))
+    st = small.stat()
+    small.write_text("y" * 10)  # a small file's bytes are read: seen at the same size and time
+    os.utime(small, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert discover.fingerprint(small) != fs
 
 
@@ -124,3 +125,22 @@ def test_a_ladder_folder_given_as_its_own_out_still_reads_as_the_ladder(tmp_path
         assert set(discover.expand([d])) == {d / "ladder.csv", *tables}  # without the JSON: tables
         _touch(d / js)
         assert discover.expand([d]) == [d / "ladder.csv"]
+
+
+def test_names_the_readers_take(tmp_path):
+    """Tables by suffix in any case, gzipped text tables; lm-eval's results files by name, its
+    samples files never (an older lm-eval wrote them as .json, with the same date stamp)."""
+    for name in ("LADDER.CSV", "b.Parquet", "c.tsv", "d.csv.gz", "e.TSV.GZ"):
+        assert discover.is_table(tmp_path / name), name
+    assert not discover.is_table(tmp_path / "notes.txt") and not discover.is_table(tmp_path / "f.gz")
+    stamp = "2026-11-23T09-00-00.123"
+    for name, results in ((f"results_{stamp}.json", True), (f"out_{stamp}.json", True),
+                          (f"samples_toyqa_{stamp}.json", False), (f"samples_toyqa_{stamp}.jsonl", False)):
+        assert bool(discover.LM_EVAL_RESULTS.match(name)) == results, name
+
+
+def test_lighteval_details_moved_beside_their_results_are_found(tmp_path):
+    res = _touch(tmp_path / "OUT" / "results" / "m" / "results_T.json")
+    tree = [_touch(tmp_path / "OUT" / "details" / "m" / "T" / "details_a|0_T.parquet", "")]
+    beside = [_touch(res.parent / "T" / "details_b|0_T.parquet", ""), _touch(res.parent / "details_c|0_T.parquet", "")]
+    assert discover.lighteval_details(res.parent) == tree + beside
