@@ -121,6 +121,20 @@ def test_progress_against_the_plan():
     assert notes == ["1 of the ladder's runs match no rung of the plan (by size and Chinchilla multiple in the "
                      "name, or N within 2%): 190M-3xC"]
     assert DONE_SHARE * rungs[0].tokens < prog.loc["190M-1xC", "tokens"]
+    assert prog.loc["1B-10xC", "flops"] == 6.0 * rungs[-1].n * prog.loc["1B-10xC", "tokens"]  # spent so far
+    # 97% of the tokens is still training; of two seeds the one further along counts; a run whose name
+    # has a rung's multiple but whose N is 10% off that size's is no rung's
+    two = lad["run"] == "190M-2xC"
+    runs = pd.concat([lad[lad["run"] != "370M-1xC"],
+                      lad[lad["run"] == "370M-1xC"].assign(d=lambda x: (x["d"] * 0.97).round().astype("int64")),
+                      lad[two & (lad["step"] <= lad.loc[two, "step"].median())].assign(run="190M-2xC-seed2"),
+                      lad[two].assign(run="wide-2xC", n=lambda x: (x["n"] * 1.1).round().astype("int64"))])
+    prog, notes = plan_progress(rungs, runs)
+    prog = prog.set_index("rung")
+    assert prog.loc["370M-1xC", "status"] == "training" and 0.96 < prog.loc["370M-1xC", "share"] < 0.98
+    assert prog.loc["190M-2xC", "run"] == "190M-2xC" and prog.loc["190M-2xC", "status"] == "done"
+    assert notes == ["1 of the ladder's runs match no rung of the plan (by size and Chinchilla multiple in the "
+                     "name, or N within 2%): wide-2xC"]
 
 
 def test_plan_with_a_ladder_prints_its_progress(tmp_path):
