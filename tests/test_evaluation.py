@@ -298,14 +298,18 @@ def test_left_truncation_of_overlong_contexts(tmp_path):
 
 
 def test_batched_text_loss_equals_window_by_window(scorer):
-    ids = scorer.tokenizer(TEXT, add_special_tokens=False)["input_ids"]
-    total, count = 0.0, 0
-    for s in range(0, len(ids) - 1, 64):
-        chunk = ids[s: s + 65]
-        lp, _ = scorer._forward(chunk[:-1])
-        total -= float(sum(lp[0, i, t] for i, t in enumerate(chunk[1:])))
-        count += len(chunk) - 1
-    assert text_loss(scorer, TEXT, 64, batch=3) == pytest.approx(total / count, rel=1e-5)
+    for text, w in ((TEXT, 64), (TEXT[:150], None)):
+        ids = scorer.tokenizer(text, add_special_tokens=False)["input_ids"]
+        # None: a window leaving a last one of a single prediction (two tokens), a large share of a short text
+        w = w or next(w for w in range(4, 40) if (len(ids) - 1) % w == 1)
+        total, count = 0.0, 0
+        for s in range(0, len(ids) - 1, w):
+            chunk = ids[s: s + w + 1]
+            lp, _ = scorer._forward(chunk[:-1])
+            total -= float(sum(lp[0, i, t] for i, t in enumerate(chunk[1:])))
+            count += len(chunk) - 1
+        assert count == len(ids) - 1
+        assert text_loss(scorer, text, w, batch=3) == pytest.approx(total / count, rel=1e-5), w
 
 
 def test_a_choice_longer_than_the_window_is_an_error_even_when_truncating(tmp_path):
@@ -402,3 +406,37 @@ def test_a_checkpoint_with_the_same_tokenizer_scores_from_the_tokens_already_mad
     monkeypatch.setattr(tk, "KEEP_TOKENS", 1)
     second.loglikelihoods(PREFIX, QUESTIONS[:1], CHOICES[:1])
     assert len(tk.KEPT) == 1 and next(iter(tk.KEPT.values())).n == 1
+
+
+def test_what_a_resumed_evaluation_skips_and_keeps(tmp_path):
+    """The keys of rows already scored (an MC task's rows are stored as <task>/mc_acc, scored as
+    <task>_mc; a held-out loss counts for its own corpus only), which checkpoints still need a
+    model loaded, a task file's own MC format, a trainer checkpoint's size, and a questions
+    record left beside a table that has no rows (deleted since) ignored."""
+    from taskladder.errors import TaskladderError
+    from taskladder.evaluation import (check_questions, discover_checkpoints, done_keys, needs_scoring,
+                                       questions_record, result_rows)
+
+    table = pd.DataFrame({"run": ["r-1xC"] * 4, "step": [10, 10, 10, 20], "task": ["piqa", "arc_easy", "c4_en", "wiki"],
+                          "metric": ["acc", "mc_acc", "lm_loss", "lm_loss"], "value": 0.5})
+    done = done_keys(table, "c4_en")
+    assert done == {("r-1xC", 10, "piqa"), ("r-1xC", 10, "arc_easy_mc"), ("r-1xC", 10, "c4_en"),
+                    ("r-1xC", 20, "wiki"), ("r-1xC", 10, "lm")}
+    tasks = [MCTask(name, "", (MCItem("q", (" A", " B"), 0),)) for name in ("piqa", "arc_easy_mc")]
+    assert not needs_scoring({"run": "r-1xC", "step": 10}, tasks, "text", done)
+    assert needs_scoring({"run": "r-1xC", "step": 20}, [], "text", done)  # its held-out loss is another corpus's
+    assert not needs_scoring({"run": "r-1xC", "step": 20}, [], None, done)
+    own_mc = MCTask("mytask", "", (MCItem("q", (" A", " B"), 0),), meta={"format": "mc"})
+    assert result_rows(own_mc, {"acc_raw": 0.25}) == [("mytask", "mc_acc", 0.25)]
+    ck = tmp_path / "copied" / "step7"
+    ck.mkdir(parents=True)
+    (ck / "taskladder.json").write_text(json.dumps({"run": "wide-a", "size": "3k", "n": 3071, "batch_tokens": 128}))
+    (got,) = discover_checkpoints([ck])
+    assert {k: got[k] for k in ("run", "size", "n", "step", "d")} == {"run": "wide-a", "size": "3k", "n": 3071,
+                                                                     "step": 7, "d": 896}
+    out = tmp_path / "results.csv"
+    record = questions_record(out)
+    record.write_text(json.dumps({"piqa": "0" * 16}))  # left by a table since deleted
+    assert check_questions(record, tasks[:1], {}, out, scored=False)["piqa"] != "0" * 16
+    with pytest.raises(TaskladderError, match="scored on other questions of piqa"):
+        check_questions(record, tasks[:1], {}, out, scored=True)
