@@ -317,6 +317,29 @@ def test_a_choice_longer_than_the_window_is_an_error_even_when_truncating(tmp_pa
     sc = Scorer(model, tok, max_length=16, overlong="truncate")
     with pytest.raises(Exception, match="does not fit the model's window of 16 with any context"):
         sc.loglikelihoods("", ["Question: q?\nAnswer:"], [[" " + "word " * 40]])
+    # exactly the window: no token left for a context either
+    from taskladder import tokenized as tk
+
+    ctx = "Question: q?\nAnswer:"
+    ctx_ids = tk.encode(tok, ctx)
+    sixteen = next(c for k in range(1, 40) for c in (" " + "a b" * k, " " + "word " * k)
+                   if len(tk.choice_tokens(tok, ctx, c, ctx_ids)) == 16)
+    with pytest.raises(Exception, match="a choice of 16 tokens does not fit the model's window of 16"):
+        sc.loglikelihoods("", [ctx], [[sixteen]])
+
+
+def test_choice_tokens_where_the_context_and_choice_merge():
+    """A choice's tokens are tok(context + choice) past tok(context); where the joint tokenization
+    merges across the boundary (it does not start with the context's tokens), or the choice adds no
+    token of its own, the choice is encoded alone, as the harnesses do."""
+    from taskladder.tokenized import choice_tokens
+
+    def chars(text, add_special_tokens=False):  # one token per character
+        return {"input_ids": [ord(c) for c in text]}
+
+    assert choice_tokens(chars, "ab", "cd", [97, 98]) == [99, 100]
+    assert choice_tokens(chars, "ab", "cd", [97, 98], whole=[97, 7, 100]) == [99, 100]  # "bc" merged into 7
+    assert choice_tokens(chars, "ab", "cd", [97, 98], whole=[97, 98]) == [99, 100]  # nothing past the context
 
 
 def test_pack_choices_layout_by_hand():
