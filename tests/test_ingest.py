@@ -802,7 +802,7 @@ def test_lm_eval_samples_read_by_hand(tmp_path):
         if s["doc_id"] == 0:
             s["filtered_resps"] = [["-10.0", "False"], ["-60.0", "False"], ["-9.0", "False"]]
             s["target"] = [0]
-        if s["doc_id"] == 1:  # right either way (as given, raw right and per character wrong: a tie in all)
+        if s["doc_id"] == 1:  # right either way (as logged, raw right and per character wrong: the two tied)
             s["filtered_resps"] = [["-60.0", "False"], ["-5.0", "False"]]
 
     def expected(folder, delimiter):
