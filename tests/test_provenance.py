@@ -106,3 +106,29 @@ def test_the_apis_tables_carry_it_as_the_cli_says_it(tmp_path):
     got.to_parquet(tmp_path / "p.parquet")
     assert pd.read_parquet(tmp_path / "p.parquet").attrs["provenance"] == got.attrs["provenance"]
     assert set(taskladder.plan_ladder().attrs["provenance"]) == {"versions"}
+
+
+def test_sources_by_hand(tmp_path):
+    """A ladder's source names its size table and its digest follows that table's bytes and the
+    reading option; a table in memory is digested by its column names and rows, and one that
+    cannot be hashed (a cell holding a list) has no digest rather than an error."""
+    import pandas as pd
+
+    from taskladder.provenance import frame_source, source
+
+    lad = tmp_path / "190M-1xC.csv"
+    lad.write_text("_step,batch_size_in_tokens,eval/downstream_bpb/piqa_val_rc_5shot_bpb\n1,10,1.0\n")
+    sizes = tmp_path / "sizes.csv"
+    sizes.write_text("size,n\n190M,190354176\n")
+    plain = source(lad)
+    with_sizes = source(lad, sizes)
+    assert plain["sizes"] is None and with_sizes["sizes"] == str(sizes)
+    assert len({plain["digest"], with_sizes["digest"], source(lad, sizes, mixed_conventions=True)["digest"]}) == 3
+    sizes.write_text("size,n\n190M,190354177\n")
+    assert source(lad, sizes)["digest"] != with_sizes["digest"]
+    df = pd.DataFrame({"run": ["a"], "value": [1.0]})
+    assert frame_source(df)["digest"] == frame_source(df.copy())["digest"]
+    assert frame_source(df.rename(columns={"value": "v"}))["digest"] != frame_source(df)["digest"]
+    assert frame_source(df.assign(value=2.0))["digest"] != frame_source(df)["digest"]
+    assert frame_source(df.assign(run=[["a", "b"]])) == {"files": "a DataFrame in memory", "sizes": None,
+                                                          "digest": None}
