@@ -124,7 +124,7 @@ def test_a_budget_with_n_or_tokens_sets_the_other_by_6ND():
 def test_short_counts_read_back_by_the_parsers():
     from taskladder.units import short_count
 
-    got = [short_count(v) for v in (850, 12_000, 86_832, 999.6e9, 6_887_575_552, 3.9e12)]
-    assert got == ["850", "12K", "86.8K", "1T", "6.89B", "3.9T"]
-    for v in (850, 12_000, 86_832, 999.6e9, 6_887_575_552, 3.9e12):
+    values = (850, 12_000, 86_832, 999.6e9, 6_887_575_552, 3.9e12)
+    assert [short_count(v) for v in values] == ["850", "12K", "86.8K", "1T", "6.89B", "3.9T"]
+    for v in values:
         assert parse_count(short_count(v), "--n") == pytest.approx(v, rel=5e-3)  # three digits
