@@ -150,3 +150,55 @@ def test_many_targets_at_once_equal_one_at_a_time_to_the_bit(states):
     # and the mean over tasks of a sweep is the mean of its targets one at a time
     rows = mean_rows(st, PAPER_TASKS, sweep, 0.9)
     assert rows == [mean_rows(st, PAPER_TASKS, [t], 0.9)[0] for t in sweep]
+
+
+def test_the_mean_s_row_by_hand():
+    """mean_rows of two stub tasks at one target, by hand with scipy: the fit variances summed over
+    K^2, the model error at the tasks' mean distance, Welch-Satterthwaite degrees of freedom from the
+    fewer of the tasks' fit dof, the interval on the logit scale, and the actual's error and coverage."""
+    from scipy import stats
+    from scipy.special import expit as sexpit, logit as slogit
+
+    from taskladder.datasets import Target
+    from taskladder.predictor import Evaluated, logit_sd
+
+    class Stub:
+        def __init__(self, center, fit_var, fit_dof, ext, errors):
+            self.e = Evaluated(center, {}, fit_var, 0.0, fit_dof, ext, {}, {})
+            self.error = _error(0.03, errors, reference=2.0, dof=3.0)
+
+        def evaluate_many(self, targets):
+            return [self.e for _ in targets]
+
+    errs = [("N", "r1", 0.04), ("N", "r2", -0.02), ("N", "r3", 0.03), ("N", "r4", 0.01)]
+    st = {"a": Stub(0.60, 4e-4, 9.0, 3.0, errs), "b": Stub(0.50, 1e-4, 5.0, 5.0, [(s, r, -e / 2) for s, r, e in errs])}
+
+    class WithActuals(Target):
+        def actual(self, task, metric):
+            return {"a": 0.66, "b": 0.52}[task]
+
+    t = WithActuals("t", 7e9, 4e12, None)
+    row, = mean_rows(st, ["a", "b"], [t], 0.9)
+    # the model error: the tasks' errors halve when averaged (0.02, -0.01, 0.015, 0.005), RMS
+    # 0.013229, above the floor sqrt((0.25 + 0.75 / 2) x 0.03^2) = 0.023717, which it is at;
+    # grown with the mean distance 4 over the reference 2
+    scale = np.sqrt(0.625) * 0.03
+    err_var = (scale * 4.0 / 2.0) ** 2
+    fit_var = (4e-4 + 1e-4) / 4
+    sd = np.sqrt(fit_var + err_var)
+    a, b = fit_var / (fit_var + err_var), err_var / (fit_var + err_var)
+    dof = 1.0 / (a * a / 5.0 + b * b / 3.0)  # the fewer fit dof (5), the error's 3 (4 runs less one)
+    q = stats.t.ppf(0.95, round(dof, 3))  # the dof to 3 decimals, as every interval's (predictor.welch_quantile)
+    center = 0.55
+    half = q * logit_sd(center, sd)
+    assert row["predicted"] == pytest.approx(center, abs=1e-15)
+    assert row["sd"] == pytest.approx(sd, rel=1e-12)
+    assert row["lower"] == pytest.approx(sexpit(slogit(center) - half), rel=1e-6)
+    assert row["upper"] == pytest.approx(sexpit(slogit(center) + half), rel=1e-6)
+    # the actual is the mean of the tasks' (0.59), its error in points, covered
+    assert row["actual"] == pytest.approx(0.59) and row["abs_error"] == pytest.approx(4.0)
+    assert row["lower"] < 0.59 < row["upper"] and row["covered"] is True
+    # an actual above the upper bound is not covered
+    WithActuals.actual = lambda self, task, metric: {"a": 0.99, "b": 0.98}[task]
+    high, = mean_rows(st, ["a", "b"], [t], 0.9)
+    assert high["upper"] < high["actual"] and high["covered"] is False
