@@ -806,3 +806,31 @@ def test_cached_fits_are_read_here_and_start_no_workers(tmp_path, monkeypatch):
     assert sent == [0, 0]
     assert [f.predict(7e9, 4e12) for f in fits] == [f.predict(7e9, 4e12) for f in first_fits]
     pd.testing.assert_frame_equal(table, first_table)
+
+
+def test_every_option_a_cached_answer_depends_on_is_in_its_key(tmp_path, monkeypatch):
+    """A forecast and a backtest answered from the cache are those of the options asked: each option
+    changed after a cached call gives the answer computed afresh, not the cached one (a key without
+    that option would return it)."""
+    from taskladder import serve
+
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("TASKLADDER_NO_CACHE", raising=False)
+    base = dict(upto=0.5, tasks=("piqa",), level=0.9)
+    first = serve.forecast_answer("13B-5T", None, **base).result
+    for change in (dict(upto=0.4), dict(level=0.8)):
+        got = serve.forecast_answer("13B-5T", None, **{**base, **change}).result
+        fresh = serve.forecast_answer("13B-5T", None, fresh=True, **{**base, **change}).result
+        assert got == fresh and got["forecasts"] != first["forecasts"], change
+    base = dict(tasks=["piqa"], holdout=4, level=0.9)
+    first = serve.backtest_answer(**base).result
+    for change in (dict(holdout=3), dict(level=0.8), dict(tasks=["boolq"])):
+        got = serve.backtest_answer(**{**base, **change}).result
+        fresh = serve.backtest_answer(fresh=True, **{**base, **change}).result
+        assert got == fresh and got["runs"] != first["runs"], change
+    # a fixed pipeline's fits are kept per pipeline: another design is fitted, not read as the first
+    targets = [olmo2_ladder().targets["7B-4T"]]
+    bpb = serve.fixed_prediction(targets, ["piqa"], ("task_bpb", None, None, None)).rows
+    c4 = serve.fixed_prediction(targets, ["piqa"], ("c4", None, None, None)).rows
+    monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path / "other"))
+    assert c4 == serve.fixed_prediction(targets, ["piqa"], ("c4", None, None, None)).rows != bpb
