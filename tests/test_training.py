@@ -99,17 +99,35 @@ def test_corpus_formats(tmp_path):
     assert read_documents(tmp_path / "c.jsonl") == ["one", "two"]
     pd.DataFrame({"text": ["a", "b", "c"]}).to_parquet(tmp_path / "c.parquet")
     assert read_documents(tmp_path / "c.parquet") == ["a", "b", "c"]
+    pd.DataFrame({"text": ["a", None, "c"]}).to_parquet(tmp_path / "gap.parquet")  # a missing text is no document
+    assert read_documents(tmp_path / "gap.parquet") == ["a", "c"]
     (tmp_path / "c.txt").write_text("x" * 100)
     train, held = split_heldout(read_documents(tmp_path / "c.txt"), 0.1)
     assert len(train[0]) == 90 and held == "x" * 10
     train, held = split_heldout(["d%d" % i for i in range(20)], 0.1)
     assert len(train) == 18 and held == "d18\n\nd19"
+    train, held = split_heldout(["d%d" % i for i in range(30)], 0.05)  # 1.5 documents: rounded to 2
+    assert len(train) == 28 and held == "d28\n\nd29"
     (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{"body": 1}\n')
     with pytest.raises(TaskladderError, match="bad.jsonl, line 2: expected a JSON object with a 'text' field"):
         read_documents(tmp_path / "bad.jsonl")
     pd.DataFrame({"body": ["a"]}).to_parquet(tmp_path / "bad.parquet")
     with pytest.raises(TaskladderError, match="no 'text' column"):
         read_documents(tmp_path / "bad.parquet")
+
+
+def test_a_tokenizers_corpus_is_one_stream_with_end_of_text_after_each_document():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.WordLevel({"a": 0, "b": 1, "<eos>": 2}, unk_token="<eos>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<eos>")
+    got = encode_corpus(["a b a", "b"], tok)
+    assert got.dtype == np.int32 and got.tolist() == [0, 1, 0, 2, 1, 2]
+    assert encode_corpus([], tok).tolist() == []
+    # the byte tokenizer: UTF-8 bytes, then its end-of-text (256)
+    assert encode_corpus(["é", "A"], byte_tokenizer()).tolist() == [0xC3, 0xA9, 256, 65, 256]
 
 
 def _losses(run_dir):
@@ -307,6 +325,18 @@ def test_train_corpus_too_small_and_unwritable_output(tmp_path):
     r = run_cli("train", "--preset", "tiny", "--corpus", small, "--out", tmp_path / "o")
     assert r.returncode == 2 and "corpus too small" in r.stderr and "small.txt" in r.stderr
     assert not (tmp_path / "o" / "3k-1xC").exists()  # refused before training anything
+    # a corpus with no text, with a tokenizer file (the tokenizer's batch call failed on no documents)
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tk = Tokenizer(models.WordLevel({"a": 0, "b": 1, "<eos>": 2}, unk_token="<eos>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tk.save(str(tmp_path / "tok.json"))
+    for name, text in (("empty.jsonl", ""), ("blank.jsonl", "\n\n"), ("empty.txt", "")):
+        (tmp_path / name).write_text(text)
+        r = run_cli("train", "--preset", "tiny", "--corpus", tmp_path / name, "--tokenizer", tmp_path / "tok.json",
+                    "--out", tmp_path / "o")
+        assert r.returncode == 2 and r.stderr.strip().endswith(f"{name}: the corpus holds no text"), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
     blocker = tmp_path / "a-file"
     blocker.write_text("")  # a folder cannot be created under a file, even by root
     r = run_cli("train", "--preset", "tiny", "--out", blocker / "x")

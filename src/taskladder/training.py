@@ -107,8 +107,15 @@ def load_tokenizer(spec: str):
 # --------------------------------------------------------------------------- corpus
 
 def read_documents(path: Path) -> list[str]:
-    """Documents of a corpus: a text file is one document; JSONL and Parquet give one per row (``text``)."""
-    path = Path(path)
+    """Documents of a corpus: a text file is one document; JSONL and Parquet give one per row
+    (``text``).  A corpus with no text is refused here, naming the file, not left to fail later."""
+    docs = _documents(Path(path))
+    if not any(docs):
+        raise TaskladderError(f"{path}: the corpus holds no text")
+    return docs
+
+
+def _documents(path: Path) -> list[str]:
     if not path.exists():
         raise TaskladderError(f"{path}: no such corpus file")
     suffix = path.suffix.lower()
@@ -150,6 +157,8 @@ def split_heldout(docs: list[str], fraction: float) -> tuple[list[str], str]:
 def encode_corpus(docs: list[str], tokenizer) -> np.ndarray:
     """One token stream, end-of-text between documents."""
     eos = tokenizer.eos_token_id
+    if not docs:  # a fast tokenizer's batch call fails on an empty list
+        return np.zeros(0, np.int32)
     if _is_byte_tokenizer(tokenizer):
         parts = []
         for d in docs:
