@@ -156,6 +156,11 @@ def test_evaluate_bad_inputs(tmp_path):
                 "--batch-tokens", "100", "--out", tmp_path / "o.parquet")
     assert r.returncode == 2 and "not a task file" in r.stderr
     assert "Traceback" not in r.stderr
+    (tmp_path / "blank.txt").write_text(" \n")  # a held-out text with nothing in it: said before any model loads
+    r = run_cli("evaluate", folder, "--task-file", task, "--run-name", "r-1xC", "--params", "1e6",
+                "--batch-tokens", "100", "--heldout", tmp_path / "blank.txt", "--out", tmp_path / "o.parquet")
+    assert r.returncode == 2 and r.stderr.strip().endswith("blank.txt: the held-out text is empty"), r.stderr
+    assert not (tmp_path / "o.parquet").exists()
 
 
 def test_bundled_olmes_tasks(scorer):

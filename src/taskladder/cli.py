@@ -1330,6 +1330,8 @@ def evaluate(
         if not heldout.exists():
             raise TaskladderError(f"{heldout}: no such file")
         text = heldout.read_text(encoding="utf-8", errors="replace")
+        if not text.strip():  # refused before any model is loaded, naming the file
+            raise TaskladderError(f"{heldout}: the held-out text is empty")
     if zero_shot_:
         from .evaluation import zero_shot
 
