@@ -51,3 +51,17 @@ def test_bare_targets_are_named_by_n_and_d_and_one_value_is_shared():
                                                 ("N=6.89e+09,D=4e+12", 6_887_575_552, 4e12)]
     ts = make_targets(n=7_000_000_000, tokens=[1_000_000_000_000, 2_000_000_000_000])
     assert [(t.n, t.d) for t in ts] == [(7e9, 1e12), (7e9, 2e12)]
+
+
+def test_a_target_file_s_end_is_its_most_tokens_in_any_row_order(tmp_path):
+    f = tmp_path / "live.csv"
+    _log([30, 10, 20], [0.3, 0.1, 0.2]).to_csv(f, index=False)  # rows as a tool may write them
+    (t,) = make_targets(target_file=f)
+    assert t.d == 30_000 and t.actual("piqa", window=1) == pytest.approx(0.3)
+
+
+def test_a_name_labels_one_target_of_a_budget():
+    (t,) = make_targets(flops=6e21, n=1e10, name="mine")
+    assert (t.name, t.n, t.d) == ("mine", 1e10, 1e11)
+    with pytest.raises(TaskladderError, match="--name labels one target; a list of --flops"):
+        make_targets(flops=[6e21, 1.2e22], n=1e10, name="mine")
