@@ -80,3 +80,21 @@ def test_the_literal_numbers():
 def test_unknown_convention_is_a_user_error():
     with pytest.raises(TaskladderError, match="unknown metric convention 'hf'"):
         conventions.get("hf")
+
+
+def test_bytes_not_characters_a_one_character_answer_and_metrics_every_question_has():
+    olmo, olmes = conventions.get("olmo"), conventions.get("olmes")
+    # bits per byte count UTF-8 bytes: " été" is 4 characters, 6 bytes (5 without OLMo's first character)
+    m = conventions.question_metrics(np.array([-3.0, -9.0]), np.ones(2), (" été", " xy"), 0, "acc_per_char", olmes)
+    assert m["bpb"] == pytest.approx(3.0 / (6 * LN2), rel=1e-12)
+    m = conventions.question_metrics(np.array([-3.0, -9.0]), np.ones(2), (" été", " xy"), 0, "acc_per_char", olmo)
+    assert m["bpb"] == pytest.approx(3.0 / (5 * LN2), rel=1e-12)
+    # a one-character answer under OLMo counts 1 character and 1 byte, not 0 (OLMo divides by 0)
+    m = conventions.question_metrics(np.array([-0.7, -1.5]), np.ones(2), (" ", " ab"), 0, "acc_per_char", olmo)
+    assert m["bpb"] == pytest.approx(0.7 / LN2, rel=1e-12)
+    assert m["acc_per_char"] == 1.0  # -0.7 / 1 against -1.5 / 2 = -0.75: the gold wins at 1 (at 0.5: -1.4 loses)
+    assert m["taskce"] == pytest.approx(_ce([-0.7, -0.75], 0), rel=1e-12)
+    # a task's metrics are those every question has: one scored with unconditioned likelihoods too
+    # (PMI) beside one without gives no acc_uncond from a single question
+    qs = [{"acc_raw": 1.0, "acc_uncond": 1.0, "bpb": 0.5}, {"acc_raw": 0.0, "bpb": 1.5}]
+    assert conventions.mean_metrics(qs, "acc_raw") == {"acc_raw": 0.5, "bpb": 1.0, "acc": 0.5}
