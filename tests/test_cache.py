@@ -809,9 +809,9 @@ def test_cached_fits_are_read_here_and_start_no_workers(tmp_path, monkeypatch):
 
 
 def test_every_option_a_cached_answer_depends_on_is_in_its_key(tmp_path, monkeypatch):
-    """A forecast and a backtest answered from the cache are those of the options asked: each option
-    changed after a cached call gives the answer computed afresh, not the cached one (a key without
-    that option would return it)."""
+    """A forecast, a backtest and a fixed pipeline answered from the cache are those of the options
+    asked: each option changed after a cached call gives the answer computed afresh, not the cached
+    one (a key without that option would return it)."""
     from taskladder import serve
 
     monkeypatch.setenv("TASKLADDER_CACHE", str(tmp_path / "cache"))
