@@ -116,13 +116,19 @@ def test_corpus_formats(tmp_path):
         read_documents(tmp_path / "bad.parquet")
 
 
-def test_a_tokenizers_corpus_is_one_stream_with_end_of_text_after_each_document():
+def _word_tokenizer():
+    """A tokenizers.Tokenizer of three words (a, b, <eos>), split on whitespace."""
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
 
     tk = Tokenizer(models.WordLevel({"a": 0, "b": 1, "<eos>": 2}, unk_token="<eos>"))
     tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<eos>")
+    return tk
+
+
+def test_a_tokenizers_corpus_is_one_stream_with_end_of_text_after_each_document():
+    from transformers import PreTrainedTokenizerFast
+
+    tok = PreTrainedTokenizerFast(tokenizer_object=_word_tokenizer(), eos_token="<eos>")
     got = encode_corpus(["a b a", "b"], tok)
     assert got.dtype == np.int32 and got.tolist() == [0, 1, 0, 2, 1, 2]
     assert encode_corpus([], tok).tolist() == []
@@ -326,11 +332,7 @@ def test_train_corpus_too_small_and_unwritable_output(tmp_path):
     assert r.returncode == 2 and "corpus too small" in r.stderr and "small.txt" in r.stderr
     assert not (tmp_path / "o" / "3k-1xC").exists()  # refused before training anything
     # a corpus with no text, with a tokenizer file (the tokenizer's batch call failed on no documents)
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    tk = Tokenizer(models.WordLevel({"a": 0, "b": 1, "<eos>": 2}, unk_token="<eos>"))
-    tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    tk.save(str(tmp_path / "tok.json"))
+    _word_tokenizer().save(str(tmp_path / "tok.json"))
     for name, text in (("empty.jsonl", ""), ("blank.jsonl", "\n\n"), ("empty.txt", "")):
         (tmp_path / name).write_text(text)
         r = run_cli("train", "--preset", "tiny", "--corpus", tmp_path / name, "--tokenizer", tmp_path / "tok.json",

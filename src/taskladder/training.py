@@ -163,9 +163,9 @@ def encode_corpus(docs: list[str], tokenizer) -> np.ndarray:
         parts = []
         for d in docs:
             parts += [np.frombuffer(d.encode("utf-8"), np.uint8).astype(np.int32), np.array([eos], np.int32)]
-        return np.concatenate(parts) if parts else np.zeros(0, np.int32)
+        return np.concatenate(parts)
     ids = tokenizer(docs, add_special_tokens=False)["input_ids"]
-    return np.concatenate([np.asarray(x + [eos], np.int32) for x in ids]) if ids else np.zeros(0, np.int32)
+    return np.concatenate([np.asarray(x + [eos], np.int32) for x in ids])
 
 
 def _is_byte_tokenizer(tok) -> bool:
